@@ -1,0 +1,26 @@
+/** Per-call values every handler can read from `context.values`. */
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { Logger } from "./logger.js";
+
+/** The request id of the call (from `x-request-id` or generated at the edge). */
+export const requestIdKey = createContextKey<string>("", { description: "request id" });
+
+/** A logger bound to the call's request id and method. */
+export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "call logger" });
+
+/** The tenant the call acts for, set by the gateway from the API key. Empty when unknown. */
+export const tenantKey = createContextKey<string>("", { description: "tenant id" });
+
+/**
+ * How a handler reports progress on long work. A unary call ignores reports; a job records
+ * them and streams them to watchers.
+ */
+export type ProgressReporter = (progress: { message?: string; fraction?: number }) => void;
+
+/** The call's progress reporter; a no-op outside jobs. */
+export const progressKey = createContextKey<ProgressReporter>(() => {}, { description: "progress reporter" });
+
+/** Reads the call's logger, falling back to the given one. */
+export function callLogger(context: HandlerContext, fallback: Logger): Logger {
+  return context.values.get(loggerKey) ?? fallback;
+}

@@ -1,0 +1,192 @@
+/**
+ * Serves a connect-style `ServiceImpl` (plain async functions over generated types) on a
+ * grpc-js server: decoding, context (signal, deadline, headers, request id, logger), error
+ * translation to gRPC status with details, and one log line per failed call.
+ */
+import { randomUUID } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
+import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { encodeStatus, invalidArgument, toPublicError, withRequestId } from "./errors.js";
+import { loggerKey, requestIdKey, tenantKey } from "./context.js";
+import type { Logger } from "./logger.js";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyImpl = Record<string, ((...args: any[]) => any) | undefined>;
+
+/** Hook that lets a process add its own per-call context values (jobs add progress, say). */
+export type ContextHook = (context: HandlerContext) => void;
+
+/** Options for grpcServiceFor. */
+export interface GrpcServiceOptions {
+  /** Base logger; each call gets a child with its request id and method. */
+  logger: Logger;
+  /** Called for every call after the standard values are set. */
+  contextHook?: ContextHook;
+}
+
+/** Request id accepted from a caller: short and printable, else a fresh one is made. */
+export function acceptRequestId(value: string | undefined): string {
+  return value && /^[\w.:@/+=-]{1,128}$/.test(value) ? value : randomUUID();
+}
+
+const identity = (b: Buffer) => b;
+
+function decode<T extends DescMessage>(schema: T, bytes: Buffer) {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (cause) {
+    throw invalidArgument("request", `not a valid ${schema.typeName} message`, cause);
+  }
+}
+
+function metadataToHeaders(metadata: grpc.Metadata): Headers {
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === "string") headers.set(key, value);
+  }
+  return headers;
+}
+
+function timeoutOf(call: ServerSurfaceCall): number | undefined {
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
+}
+
+/** The grpc-js status for an error, with google.rpc.Status details and the request id. */
+export function toServiceError(err: ConnectError, requestId: string): Partial<grpc.StatusObject> {
+  withRequestId(err, requestId);
+  const metadata = new grpc.Metadata();
+  metadata.set("grpc-status-details-bin", Buffer.from(encodeStatus(err)));
+  metadata.set("x-request-id", requestId);
+  return { code: err.code as number as grpc.status, details: err.rawMessage, metadata };
+}
+
+/**
+ * Builds the grpc-js service definition and implementation for `service` from `impl`.
+ * Methods missing from `impl` answer `unimplemented`.
+ */
+export function grpcServiceFor(
+  service: DescService,
+  impl: AnyImpl,
+  options: GrpcServiceOptions,
+): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const definition: Record<string, grpc.MethodDefinition<Buffer, unknown>> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const streamingRequest = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+    const streamingResponse = method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
+    definition[method.localName] = {
+      path: `/${service.typeName}/${method.name}`,
+      requestStream: streamingRequest,
+      responseStream: streamingResponse,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: (message: unknown) =>
+        Buffer.from(toBinary(method.output, create(method.output, message as never))),
+      responseDeserialize: identity,
+      originalName: method.localName,
+    };
+    implementation[method.localName] = handlerFor(service, method, impl[method.localName], options);
+  }
+  return { definition, implementation };
+}
+
+function handlerFor(
+  service: DescService,
+  method: DescMethod,
+  fn: AnyImpl[string],
+  options: GrpcServiceOptions,
+): grpc.UntypedHandleCall {
+  const begin = (call: ServerSurfaceCall) => {
+    const requestHeader = metadataToHeaders(call.metadata);
+    const requestId = acceptRequestId(requestHeader.get("x-request-id") ?? undefined);
+    const logger = options.logger.child({ requestId, method: `${service.typeName}/${method.name}` });
+    const abort = new AbortController();
+    call.on("cancelled", () => abort.abort(new ConnectError("call cancelled", Code.Canceled)));
+    const context = createHandlerContext({
+      service,
+      method,
+      protocolName: "grpc",
+      requestMethod: "POST",
+      url: `/${service.typeName}/${method.name}`,
+      timeoutMs: timeoutOf(call),
+      requestSignal: abort.signal,
+      requestHeader,
+      contextValues: createContextValues()
+        .set(requestIdKey, requestId)
+        .set(loggerKey, logger)
+        .set(tenantKey, requestHeader.get("x-flowforge-tenant") ?? ""),
+    });
+    options.contextHook?.(context);
+    const fail = (thrown: unknown) => {
+      const err = toPublicError(thrown);
+      if (err.code === Code.Internal || err.code === Code.Unknown) {
+        logger.error({ err: err.cause ?? err, code: Code[err.code] }, "call failed");
+      } else {
+        logger.debug({ code: Code[err.code], msg: err.rawMessage }, "call refused");
+      }
+      return toServiceError(err, requestId);
+    };
+    return { context, fail };
+  };
+  const unimplemented = () =>
+    new ConnectError(`${service.typeName}/${method.name} is not implemented`, Code.Unimplemented);
+
+  switch (method.methodKind) {
+    case "unary":
+      return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { context, fail } = begin(call);
+        (async () => {
+          if (!fn) throw unimplemented();
+          return fn(decode(method.input, call.request), context);
+        })().then(
+          (res) => callback(null, res),
+          (err) => callback(fail(err)),
+        );
+      };
+    case "server_streaming":
+      return (call: grpc.ServerWritableStream<Buffer, unknown>) => {
+        const { context, fail } = begin(call);
+        (async () => {
+          if (!fn) throw unimplemented();
+          for await (const res of fn(decode(method.input, call.request), context) as AsyncIterable<unknown>) {
+            if (!call.write(res)) await new Promise((resolve) => call.once("drain", resolve));
+          }
+        })().then(
+          () => call.end(),
+          (err) => call.emit("error", fail(err)),
+        );
+      };
+    case "client_streaming":
+      return (call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const { context, fail } = begin(call);
+        (async () => {
+          if (!fn) throw unimplemented();
+          return fn(decodeAll(method.input, call), context);
+        })().then(
+          (res) => callback(null, res),
+          (err) => callback(fail(err)),
+        );
+      };
+    case "bidi_streaming":
+      return (call: grpc.ServerDuplexStream<Buffer, unknown>) => {
+        const { context, fail } = begin(call);
+        (async () => {
+          if (!fn) throw unimplemented();
+          for await (const res of fn(decodeAll(method.input, call), context) as AsyncIterable<unknown>) {
+            if (!call.write(res)) await new Promise((resolve) => call.once("drain", resolve));
+          }
+        })().then(
+          () => call.end(),
+          (err) => call.emit("error", fail(err)),
+        );
+      };
+  }
+}
+
+async function* decodeAll<T extends DescMessage>(schema: T, stream: AsyncIterable<Buffer>) {
+  for await (const chunk of stream) yield decode(schema, chunk);
+}
