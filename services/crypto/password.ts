@@ -25,7 +25,7 @@ export async function hashPassword(req: HashPasswordRequest): Promise<MessageIni
   return { hash: await argon2.hash(req.password, { type: argon2.argon2id, ...params }) };
 }
 
-const phc = /^\$argon2(id|i|d)\$v=(\d+)\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+const phc = /^\$argon2(id|i|d)\$v=\d+\$([a-z]=\d{1,10}(?:,[a-z]=\d{1,10}){2})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
 /** Checks a password against an argon2 PHC hash whose costs are within the service's limits. */
 export async function verifyPassword(req: VerifyPasswordRequest): Promise<MessageInitShape<typeof VerifyPasswordResponseSchema>> {
@@ -33,7 +33,9 @@ export async function verifyPassword(req: VerifyPasswordRequest): Promise<Messag
   check(req.hash !== "", "hash", "is required");
   const m = phc.exec(req.hash.trim());
   if (!m) throw invalidArgument("hash", "not an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)");
-  kdfParams({ memoryKib: Number(m[3]), iterations: Number(m[4]), parallelism: Number(m[5]) } as KdfParams, "hash");
+  const costs = Object.fromEntries(m[2].split(",").map((kv) => kv.split("=")));
+  if (!costs.m || !costs.t || !costs.p) throw invalidArgument("hash", "must state m, t and p");
+  kdfParams({ memoryKib: Number(costs.m), iterations: Number(costs.t), parallelism: Number(costs.p) } as KdfParams, "hash");
   let valid: boolean;
   try {
     valid = await argon2.verify(req.hash.trim(), req.password);
@@ -45,6 +47,7 @@ export async function verifyPassword(req: VerifyPasswordRequest): Promise<Messag
     argon2.needsRehash(req.hash.trim(), {
       memoryCost: kdfLimits.memoryKib.default,
       timeCost: kdfLimits.iterations.default,
+      parallelism: kdfLimits.parallelism.default,
     });
   return { valid, needsRehash };
 }
