@@ -4,6 +4,7 @@
  * translation to gRPC status with details, and one log line per failed call.
  */
 import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
@@ -187,6 +188,35 @@ function handlerFor(
   }
 }
 
-async function* decodeAll<T extends DescMessage>(schema: T, stream: AsyncIterable<Buffer>) {
-  for await (const chunk of stream) yield decode(schema, chunk);
+/**
+ * Reads a grpc-js request stream message by message. Not `for await` over the stream itself:
+ * Node destroys a Duplex when its async iterator finishes, which would kill the response side.
+ */
+async function* decodeAll<T extends DescMessage>(schema: T, stream: Readable) {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    wake?.();
+    wake = undefined;
+  };
+  stream.on("data", (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= 16) stream.pause();
+    signal();
+  });
+  stream.on("end", () => ((ended = true), signal()));
+  stream.on("error", (err) => ((failure = err), signal()));
+  for (;;) {
+    const next = queue.shift();
+    if (next) {
+      if (queue.length < 4) stream.resume();
+      yield decode(schema, next);
+      continue;
+    }
+    if (failure) throw failure;
+    if (ended) return;
+    await new Promise<void>((resolve) => (wake = resolve));
+  }
 }

@@ -4,13 +4,11 @@
  * only its handlers and one registration (see services/<name>/main.ts).
  */
 import * as grpc from "@grpc/grpc-js";
-import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { grpcServiceFor, type ContextHook } from "./grpc-adapter.js";
-import { descriptorSetFor } from "./reflection.js";
+import { reflectionRegistrations } from "./reflection.js";
 import { defaultMaxMessageBytes } from "./config.js";
 import type { Logger } from "./logger.js";
 
@@ -72,18 +70,14 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));
   health.addToServer(server);
 
-  for (const { service, impl } of options.services) {
+  const services = options.services.map((s) => s.service);
+  for (const { service, impl } of [...options.services, ...reflectionRegistrations(services)]) {
     const { definition, implementation } = grpcServiceFor(service, impl as Record<string, never>, {
       logger: options.logger,
       contextHook: options.contextHook,
     });
     server.addService(definition, implementation);
   }
-
-  const descriptors = loadFileDescriptorSetFromBuffer(
-    Buffer.from(descriptorSetFor(options.services.map((s) => s.service))),
-  );
-  new ReflectionService(descriptors, { services: [...names, "grpc.health.v1.Health"] }).addToServer(server);
 
   return {
     grpc: server,
