@@ -1,0 +1,61 @@
+/** AdminService: create, list and revoke API keys. Served by the gateway itself. */
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AdminService, type ApiKeySchema } from "../gen/flowforge/admin/v1/admin_pb.js";
+import { Tier } from "../gen/flowforge/common/v1/common_pb.js";
+import { check, invalidArgument } from "../lib/runtime/errors.js";
+import { catalog } from "../services/catalog.js";
+import { decodePageToken, type ApiKeyRecord, type KeyStore } from "./auth/key-store.js";
+
+const tenantPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Scopes a key may be given. */
+export function knownScopes(): string[] {
+  return ["*", "admin", "jobs", ...Object.keys(catalog)];
+}
+
+function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {
+  return {
+    id: r.keyId,
+    tenantId: r.tenantId,
+    name: r.name,
+    tier: r.tier,
+    scopes: r.scopes,
+    createTime: timestampFromDate(r.createTime),
+    revokeTime: r.revokeTime ? timestampFromDate(r.revokeTime) : undefined,
+  };
+}
+
+/** Creates the AdminService implementation over a key store. */
+export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminService> {
+  return {
+    async createApiKey(req) {
+      check(tenantPattern.test(req.tenantId), "tenant_id", "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+      check(req.name.length <= 200, "name", "must be at most 200 characters");
+      check(req.tier === Tier.UNSPECIFIED || Tier[req.tier] !== undefined, "tier", `unknown tier ${req.tier}`);
+      const known = knownScopes();
+      req.scopes.forEach((s, i) => check(known.includes(s), `scopes[${i}]`, `unknown scope "${s}"; known: ${known.join(", ")}`));
+      const { record, secret } = await keys.create({
+        tenantId: req.tenantId,
+        name: req.name,
+        tier: req.tier || Tier.FREE,
+        scopes: req.scopes.length ? [...new Set(req.scopes)] : ["*"],
+      });
+      return { apiKey: toApiKey(record), secret };
+    },
+    async listApiKeys(req) {
+      const pageSize = req.pageSize === 0 ? 100 : req.pageSize;
+      check(pageSize >= 1 && pageSize <= 500, "page_size", "must be between 1 and 500");
+      if (req.pageToken && !decodePageToken(req.pageToken)) throw invalidArgument("page_token", "not a token from a previous page");
+      const page = await keys.list({ tenantId: req.tenantId || undefined, includeRevoked: req.includeRevoked, pageSize, pageToken: req.pageToken || undefined });
+      return { apiKeys: page.keys.map(toApiKey), nextPageToken: page.nextPageToken };
+    },
+    async revokeApiKey(req) {
+      check(/^[0-9a-f]{16}$/.test(req.id), "id", "must be a key id (16 hex characters)");
+      const record = await keys.revoke(req.id);
+      if (!record) throw new ConnectError(`API key ${req.id} not found`, Code.NotFound);
+      return { apiKey: toApiKey(record) };
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Descriptor-driven forwarding: for every method of a service, a handler that re-encodes the
+ * request as protobuf and calls the backend over grpc-js, with the caller's deadline, request
+ * id, tenant and trace context. No per-method code: a new RPC in a .proto is forwarded after
+ * `npm run generate`.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { decodeStatus } from "../lib/runtime/errors.js";
+import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
+import type { Backend } from "./backends.js";
+
+/** Options for createForwardingService. */
+export interface ForwardOptions {
+  /** Deadline applied to unary calls that bring none. */
+  defaultTimeoutMs: number;
+}
+
+const forwardedHeaders = ["traceparent", "tracestate", "baggage"];
+
+function metadataFor(context: HandlerContext): grpc.Metadata {
+  const md = new grpc.Metadata();
+  md.set("x-request-id", context.values.get(requestIdKey));
+  const tenant = context.values.get(tenantKey);
+  if (tenant) md.set("x-flowforge-tenant", tenant);
+  for (const h of forwardedHeaders) {
+    const v = context.requestHeader.get(h);
+    if (v) md.set(h, v);
+  }
+  return md;
+}
+
+/** Converts a grpc-js failure into the ConnectError the caller sees, keeping the backend's details. */
+export function fromGrpcError(err: grpc.ServiceError, backend: Backend): ConnectError {
+  const bin = err.metadata?.get("grpc-status-details-bin")[0];
+  if (bin instanceof Buffer) return decodeStatus(err.code, err.details, bin);
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      return new ConnectError(`the ${backend.name} service is unavailable`, Code.Unavailable, undefined, undefined, err);
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
+    case grpc.status.CANCELLED:
+      return new ConnectError("call cancelled", Code.Canceled, undefined, undefined, err);
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return new ConnectError(err.details, Code.ResourceExhausted, undefined, undefined, err);
+    default:
+      return new ConnectError(err.details || "backend error", err.code as number as Code, undefined, undefined, err);
+  }
+}
+
+function callOptions(context: HandlerContext, fallbackMs?: number): grpc.CallOptions {
+  const remaining = context.timeoutMs() ?? fallbackMs;
+  return remaining === undefined ? {} : { deadline: Date.now() + remaining };
+}
+
+function codec(method: DescMethod) {
+  return {
+    serialize: (m: unknown) => Buffer.from(toBinary(method.input, create(method.input, m as never))),
+    deserialize: (b: Buffer) => fromBinary(method.output, b),
+  };
+}
+
+/** Streams a grpc-js readable call as an async iterable, mapping its error. */
+async function* readCall<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>, backend: Backend): AsyncIterable<T> {
+  try {
+    for await (const message of call) yield message as T;
+  } catch (err) {
+    throw fromGrpcError(err as grpc.ServiceError, backend);
+  }
+}
+
+async function pipeRequests(requests: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>) {
+  try {
+    for await (const req of requests) {
+      if (!call.write(req)) await new Promise((r) => call.once("drain", r));
+    }
+    call.end();
+  } catch {
+    call.cancel();
+  }
+}
+
+/** Builds a connect ServiceImpl that forwards every method of `service` to `backend`. */
+export function createForwardingService(service: DescService, backend: Backend, options: ForwardOptions): ServiceImpl<DescService> {
+  const impl: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const path = `/${service.typeName}/${method.name}`;
+    const { serialize, deserialize } = codec(method);
+    const client = backend.client;
+    switch (method.methodKind) {
+      case "unary":
+        impl[method.localName] = (req: unknown, context: HandlerContext) =>
+          new Promise((resolve, reject) => {
+            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context, options.defaultTimeoutMs), (err, res) =>
+              err ? reject(fromGrpcError(err, backend)) : resolve(res),
+            );
+            context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+          });
+        break;
+      case "server_streaming":
+        impl[method.localName] = (req: unknown, context: HandlerContext) => {
+          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context));
+          context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+          return readCall(call, backend);
+        };
+        break;
+      case "client_streaming":
+        impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) =>
+          new Promise((resolve, reject) => {
+            const call = client.makeClientStreamRequest(path, serialize, deserialize, metadataFor(context), callOptions(context), (err, res) =>
+              err ? reject(fromGrpcError(err, backend)) : resolve(res),
+            );
+            context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+            void pipeRequests(requests, call);
+          });
+        break;
+      case "bidi_streaming":
+        impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) => {
+          const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadataFor(context), callOptions(context));
+          context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+          void pipeRequests(requests, call);
+          return readCall(call, backend);
+        };
+        break;
+    }
+  }
+  return impl as ServiceImpl<DescService>;
+}

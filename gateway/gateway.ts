@@ -1,0 +1,102 @@
+/** Composes the gateway: backends, key store, interceptors, local services and the listener. */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AdminService } from "../gen/flowforge/admin/v1/admin_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { register, type ServiceRegistration } from "../lib/runtime/server.js";
+import { reflectionRegistrations } from "../lib/runtime/reflection.js";
+import type { Logger } from "../lib/runtime/logger.js";
+import type { Sql } from "../lib/db/sql.js";
+import { catalog, type CapabilityName } from "../services/catalog.js";
+import { checkBackend, createBackends } from "./backends.js";
+import { createForwardingService } from "./forward.js";
+import { createAdminService } from "./admin-service.js";
+import { createKeyStore } from "./auth/key-store.js";
+import { createAuthInterceptor } from "./interceptors/auth.js";
+import { createRequestIdInterceptor } from "./interceptors/request-id.js";
+import { createGatewayHandler } from "./http.js";
+import { createDualServer, type DualServer } from "./listener.js";
+
+/** Options for createGateway. */
+export interface GatewayOptions {
+  sql: Sql;
+  logger: Logger;
+  /** Backend address per capability. */
+  addresses: Record<CapabilityName, string>;
+  /** The operator key, if any. */
+  adminKey?: string;
+  /** Largest request body. */
+  maxRequestBytes: number;
+  /** Deadline for unary calls that bring none. */
+  defaultTimeoutMs: number;
+  /** Allowed CORS origins. */
+  corsOrigins: string[];
+  /** API key lookup cache lifetime. */
+  keyCacheTtlMs?: number;
+}
+
+/** A gateway ready to listen. */
+export interface Gateway {
+  server: DualServer;
+  /** Health of every backend and the database. */
+  health(): Promise<{ ok: boolean; body: { status: string; services: Record<string, string>; database: string } }>;
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Builds the gateway. */
+export function createGateway(options: GatewayOptions): Gateway {
+  const backends = createBackends(options.addresses, options.maxRequestBytes);
+  const keys = createKeyStore({ sql: options.sql, adminKey: options.adminKey, cacheTtlMs: options.keyCacheTtlMs });
+
+  async function health() {
+    const entries = await Promise.all([...backends.values()].map(async (b) => [b.name, await checkBackend(b)] as const));
+    const database = await options.sql`SELECT 1`.then(() => "SERVING", () => "UNREACHABLE");
+    const services = Object.fromEntries(entries);
+    const ok = database === "SERVING" && entries.every(([, s]) => s === "SERVING");
+    return { ok, body: { status: ok ? "SERVING" : "NOT_SERVING", services, database } };
+  }
+
+  const healthService: Partial<ServiceImpl<typeof Health>> = {
+    async check(req) {
+      if (req.service === "") return { status: (await health()).ok ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
+      const backend = [...backends.values()].find((b) => catalog[b.name].service.typeName === req.service);
+      if (!backend) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
+      const status = await checkBackend(backend);
+      return { status: status === "SERVING" ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
+    },
+  };
+
+  const forwarded: ServiceRegistration[] = [...backends.values()].map((b) => ({
+    service: catalog[b.name].service,
+    impl: createForwardingService(catalog[b.name].service, b, { defaultTimeoutMs: options.defaultTimeoutMs }),
+  }));
+  const local = [register(AdminService, createAdminService(keys)), register(Health, healthService)];
+  const services = [...forwarded, ...local];
+
+  const handler = createGatewayHandler({
+    services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
+    interceptors: [createRequestIdInterceptor(options.logger), createAuthInterceptor({ keys })],
+    maxRequestBytes: options.maxRequestBytes,
+    corsOrigins: options.corsOrigins,
+    health,
+  });
+  const server = createDualServer(handler);
+
+  return {
+    server,
+    health,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        server.net.once("error", reject);
+        server.net.listen(port, host, () => {
+          const address = server.net.address();
+          resolve(typeof address === "object" && address ? address.port : port);
+        });
+      }),
+    async close() {
+      await server.close();
+      for (const b of backends.values()) b.client.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/** API-key authentication and scope checks for every capability call. */
+import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { tenantKey } from "../../lib/runtime/context.js";
+import { capabilityOf } from "../../services/catalog.js";
+import type { KeyStore, Principal } from "../auth/key-store.js";
+
+/** The authenticated principal of the call (undefined on open services). */
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
+
+/** Services anyone may call without a key. */
+export const openServices = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
+
+/** The scope a service needs: its capability name, or `admin` for AdminService. */
+export function scopeFor(typeName: string): string {
+  if (typeName === "flowforge.admin.v1.AdminService") return "admin";
+  return capabilityOf(typeName) ?? typeName;
+}
+
+/** The secret presented as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function presentedKey(header: Headers): string | undefined {
+  const auth = header.get("authorization");
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m?.[1];
+  }
+  return header.get("x-api-key")?.trim() || undefined;
+}
+
+/** Options for createAuthInterceptor. */
+export interface AuthOptions {
+  keys: KeyStore;
+}
+
+/**
+ * Refuses calls without a valid, unrevoked key (`unauthenticated`) or whose key lacks the
+ * service's scope (`permission_denied`); sets the principal and tenant for the handler.
+ */
+export function createAuthInterceptor(options: AuthOptions): Interceptor {
+  return (next) => async (req) => {
+    if (openServices.has(req.service.typeName)) return next(req);
+    const secret = presentedKey(req.header);
+    if (!secret) {
+      throw new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
+    }
+    const principal = await options.keys.authenticate(secret);
+    if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
+    const scope = scopeFor(req.service.typeName);
+    const allowed = scope === "admin" ? principal.scopes.includes("admin") : principal.scopes.includes("*") || principal.scopes.includes(scope);
+    if (!allowed) throw new ConnectError(`this API key lacks the "${scope}" scope`, Code.PermissionDenied);
+    req.contextValues.set(principalKey, principal);
+    req.contextValues.set(tenantKey, principal.tenantId);
+    return next(req);
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * One TCP port for HTTP/1.1 and cleartext HTTP/2: each connection's first bytes are compared
+ * with the HTTP/2 preface and the socket is handed to the matching server. Both servers share
+ * one request handler.
+ */
+import * as net from "node:net";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+
+const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/** A node request handler that serves HTTP/1.1 and HTTP/2 compat requests alike. */
+export type UniversalHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** The listening servers. */
+export interface DualServer {
+  net: net.Server;
+  http1: http.Server;
+  http2: http2.Http2Server;
+  /** Stops accepting, lets open requests finish for up to `graceMs`, then closes the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Creates a server that serves HTTP/1.1 and h2c (prior knowledge) on the same port. */
+export function createDualServer(handler: UniversalHandler): DualServer {
+  const http1 = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 }, handler as http.RequestListener);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.on("close", () => sessions.delete(s));
+  });
+  const sockets = new Set<net.Socket>();
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    let seen = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, preface.length);
+      const isPrefix = seen.subarray(0, n).equals(preface.subarray(0, n));
+      if (isPrefix && seen.length < preface.length) return; // wait for the rest of the preface
+      socket.off("data", onData);
+      socket.pause();
+      socket.unshift(seen);
+      (isPrefix ? h2 : http1).emit("connection", socket);
+      socket.resume();
+    };
+    socket.on("data", onData);
+  });
+
+  return {
+    net: server,
+    http1,
+    http2: h2,
+    async close(graceMs = 5000) {
+      server.close();
+      http1.closeIdleConnections?.();
+      for (const s of sessions) s.close();
+      const deadline = Date.now() + graceMs;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The gateway process. Environment: `PORT` (8080), `HOST` (127.0.0.1), `DATABASE_URL`
+ * (required), `FLOWFORGE_ADMIN_KEY`, `<NAME>_ADDR` per capability, `MAX_REQUEST_BYTES`
+ * (32 MiB), `DEFAULT_TIMEOUT_MS` (60 s), `CORS_ORIGINS` (comma-separated, default `*`),
+ * `LOG_LEVEL`.
+ */
+import { createLogger } from "../lib/runtime/logger.js";
+import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
+import { createSql } from "../lib/db/sql.js";
+import { migrate } from "../lib/db/migrate.js";
+import { backendAddresses } from "./backends.js";
+import { createGateway } from "./gateway.js";
+
+const logger = createLogger({ name: "gateway" });
+const databaseUrl = process.env.DATABASE_URL;
+if (!databaseUrl) {
+  logger.fatal("DATABASE_URL is required (npm start provides an embedded one)");
+  process.exit(1);
+}
+const sql = createSql(databaseUrl, { max: envInt("DATABASE_POOL", 8), applicationName: "flowforge-gateway" });
+const applied = await migrate(sql);
+if (applied.length) logger.info({ applied }, "migrations applied");
+
+const addresses = backendAddresses();
+const gateway = createGateway({
+  sql,
+  logger,
+  addresses,
+  adminKey: process.env.FLOWFORGE_ADMIN_KEY || undefined,
+  maxRequestBytes: envInt("MAX_REQUEST_BYTES", defaultMaxMessageBytes),
+  defaultTimeoutMs: envInt("DEFAULT_TIMEOUT_MS", 60_000),
+  corsOrigins: envString("CORS_ORIGINS", "*").split(",").map((s) => s.trim()),
+});
+const host = envString("HOST", "127.0.0.1");
+const port = await gateway.listen(envInt("PORT", 8080), host);
+logger.info({ host, port, backends: addresses }, "gateway listening");
+process.send?.({ type: "ready", name: "gateway", port });
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  await gateway.close();
+  await sql.end({ timeout: 5 });
+  process.exit(0);
+};
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("disconnect", () => void stop("parent exited"));
