@@ -79,6 +79,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     interceptors: [createRequestIdInterceptor(options.logger), createAuthInterceptor({ keys })],
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
+    logger: options.logger,
     health,
   });
   const server = createDualServer(handler);

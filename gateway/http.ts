@@ -4,15 +4,18 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { Code, ConnectError, cors as connectCors, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import { create, toBinary, type DescService } from "@bufbuild/protobuf";
 import { RequestInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { acceptRequestId } from "../lib/runtime/grpc-adapter.js";
 import type { ServiceRegistration } from "../lib/runtime/server.js";
+import type { Logger } from "../lib/runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
+import { enrichErrorBody } from "./connect-errors.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
@@ -24,6 +27,8 @@ export interface GatewayHandlerOptions {
   maxRequestBytes: number;
   /** Allowed CORS origins; `*` allows any. */
   corsOrigins: string[];
+  /** Logger for failures outside any call. */
+  logger: Logger;
   /** Health report for `GET /healthz`. */
   health: () => Promise<{ ok: boolean; body: unknown }>;
 }
@@ -95,15 +100,30 @@ function refuseTooLarge(req: Req, res: Res, size: number, limit: number, request
 
 /** Creates the gateway's universal (HTTP/1.1 and HTTP/2) handler. */
 export function createGatewayHandler(options: GatewayHandlerOptions): UniversalHandler {
-  const routes = (router: ConnectRouter) => {
-    for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
-  };
-  const adapter = connectNodeAdapter({
-    routes,
+  const router = createConnectRouter({
     interceptors: options.interceptors,
     readMaxBytes: options.maxRequestBytes,
     writeMaxBytes: options.maxRequestBytes,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    // A misspelt field is an error naming it, not a silently ignored value.
+    jsonOptions: { ignoreUnknownFields: false },
   });
+  for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
+  const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));
+
+  async function serve(handler: ConnectHandler, req: Req, res: Res, requestId: string) {
+    let uRes: UniversalServerResponse = await handler(universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined));
+    if (uRes.status >= 400 && String(uRes.header?.get("content-type")).startsWith("application/json") && uRes.body) {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of uRes.body as AsyncIterable<Uint8Array>) chunks.push(chunk);
+      const body = enrichErrorBody(Buffer.concat(chunks).toString(), requestId, handler.method);
+      const header = new Headers(uRes.header);
+      header.delete("content-length");
+      const bytes = new TextEncoder().encode(body);
+      uRes = { ...uRes, header, body: (async function* () { yield bytes; })() };
+    }
+    await universalResponseToNodeResponse(uRes, res as http.ServerResponse);
+  }
 
   return (req, res) => {
     const requestId = acceptRequestId(req.headers["x-request-id"] as string | undefined);
@@ -126,6 +146,15 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       refuseTooLarge(req, res, length, options.maxRequestBytes, requestId);
       return;
     }
-    adapter(req as http.IncomingMessage, res as http.ServerResponse);
+    const handler = handlers.get(path);
+    if (!handler) {
+      send(res, 404, { "content-type": "application/json" }, JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }));
+      return;
+    }
+    serve(handler, req, res, requestId).catch((reason) => {
+      if (ConnectError.from(reason).code !== Code.Aborted) {
+        options.logger.warn({ err: reason, requestId, path }, "response failed");
+      }
+    });
   };
 }

@@ -40,18 +40,19 @@ export function createDualServer(handler: UniversalHandler): DualServer {
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      seen = Buffer.concat([seen, chunk]);
+    const sniff = () => {
+      const chunk: Buffer | null = socket.read();
+      if (chunk) seen = Buffer.concat([seen, chunk]);
       const n = Math.min(seen.length, preface.length);
       const isPrefix = seen.subarray(0, n).equals(preface.subarray(0, n));
-      if (isPrefix && seen.length < preface.length) return; // wait for the rest of the preface
-      socket.off("data", onData);
-      socket.pause();
+      if (isPrefix && seen.length < preface.length) {
+        socket.once("readable", sniff); // wait for the rest of the preface
+        return;
+      }
       socket.unshift(seen);
       (isPrefix ? h2 : http1).emit("connection", socket);
-      socket.resume();
     };
-    socket.on("data", onData);
+    socket.once("readable", sniff);
   });
 
   return {

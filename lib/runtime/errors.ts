@@ -4,7 +4,7 @@
  * translation to and from gRPC status trailers (`grpc-status-details-bin`).
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { create, fromBinary, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { AnySchema, anyPack, type Any } from "@bufbuild/protobuf/wkt";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -78,7 +78,15 @@ export function decodeStatus(code: number, message: string, detailsBin?: Uint8Ar
   const status = fromBinary(StatusSchema, detailsBin);
   const err = new ConnectError(status.message || message, (status.code || code) as Code);
   for (const any of status.details) {
-    err.details.push({ type: any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1), value: any.value });
+    const type = any.typeUrl.slice(any.typeUrl.lastIndexOf("/") + 1);
+    const schema = errorDetailSchemas.find((s) => s.typeName === type);
+    let debug: JsonValue | undefined;
+    try {
+      debug = schema ? toJson(schema, fromBinary(schema, any.value)) : undefined;
+    } catch {
+      // Undecodable detail: pass it on without the readable form.
+    }
+    err.details.push({ type, value: any.value, debug });
   }
   return err;
 }

@@ -1,0 +1,70 @@
+/**
+ * Connect unary errors that connect-node raises before any interceptor runs (a body that is not
+ * valid JSON for the method, an unknown field or enum value) get the same shape as every other
+ * error: the request id as google.rpc.RequestInfo and, for bad input, a google.rpc.BadRequest
+ * naming the field.
+ */
+import { create, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { BadRequestSchema, RequestInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+
+interface WireDetail {
+  type: string;
+  value: string;
+  debug?: unknown;
+}
+
+interface WireError {
+  code?: string;
+  message?: string;
+  details?: WireDetail[];
+}
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64").replace(/=+$/, "");
+
+/** Field names (proto names, dotted into nested messages) of `schema` whose enum is `enumName`. */
+function fieldsWithEnum(schema: DescMessage, enumName: string, prefix = "", depth = 0): string[] {
+  const out: string[] = [];
+  for (const f of schema.fields) {
+    if (f.enum?.typeName === enumName) out.push(prefix + f.name);
+    if (f.message && depth < 3) out.push(...fieldsWithEnum(f.message, enumName, `${prefix}${f.name}.`, depth + 1));
+  }
+  return out;
+}
+
+/** The field a JSON decoding message is about, if it can be told. */
+export function violationFromMessage(message: string, input: DescMessage | undefined): { field: string; description: string } | undefined {
+  let m = /key "([^"]+)" is unknown/.exec(message);
+  if (m) return { field: m[1], description: "unknown field" };
+  m = /cannot decode field [\w.]*?\.(\w+) from JSON: (.*)$/.exec(message);
+  if (m) return { field: m[1], description: m[2] };
+  m = /cannot decode enum ([\w.]+) from JSON: (.*)$/.exec(message);
+  if (m && input) {
+    const [field] = fieldsWithEnum(input, m[1]);
+    if (field) return { field, description: `unknown value ${m[2]} for ${m[1]}` };
+  }
+  return undefined;
+}
+
+/** Adds RequestInfo and, where it can, BadRequest to a Connect JSON error body. */
+export function enrichErrorBody(body: string, requestId: string, method: DescMethod | undefined): string {
+  let err: WireError;
+  try {
+    err = JSON.parse(body);
+  } catch {
+    return body;
+  }
+  if (typeof err !== "object" || err === null || typeof err.code !== "string") return body;
+  const details = (err.details ??= []);
+  if (err.code === "invalid_argument" && !details.some((d) => d.type === BadRequestSchema.typeName)) {
+    const violation = violationFromMessage(err.message ?? "", method?.input);
+    if (violation) {
+      const value = create(BadRequestSchema, { fieldViolations: [violation] });
+      details.unshift({ type: BadRequestSchema.typeName, value: b64(toBinary(BadRequestSchema, value)), debug: { fieldViolations: [violation] } });
+      err.message = `${violation.field}: ${violation.description}`;
+    }
+  }
+  if (!details.some((d) => d.type === RequestInfoSchema.typeName)) {
+    details.push({ type: RequestInfoSchema.typeName, value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))), debug: { requestId } });
+  }
+  return JSON.stringify(err);
+}
