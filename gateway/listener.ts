@@ -27,6 +27,9 @@ export interface DualServer {
 /** Creates a server that serves HTTP/1.1 and h2c (prior knowledge) on the same port. */
 export function createDualServer(handler: UniversalHandler): DualServer {
   const http1 = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 }, handler as http.RequestListener);
+  // The HTTP/1.1 server never listens itself; 'listening' starts its connection tracking,
+  // which header/request timeouts and closeIdleConnections() depend on.
+  http1.emit("listening");
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (s) => {
@@ -61,10 +64,13 @@ export function createDualServer(handler: UniversalHandler): DualServer {
     http2: h2,
     async close(graceMs = 5000) {
       server.close();
-      http1.closeIdleConnections?.();
+      http1.close();
       for (const s of sessions) s.close();
       const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (sockets.size > 0 && Date.now() < deadline) {
+        http1.closeIdleConnections();
+        await new Promise((r) => setTimeout(r, 50));
+      }
       for (const s of sockets) s.destroy();
     },
   };
