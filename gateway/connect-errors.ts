@@ -59,12 +59,12 @@ export function enrichErrorBody(body: string, requestId: string, method: DescMet
     const violation = violationFromMessage(err.message ?? "", method?.input);
     if (violation) {
       const value = create(BadRequestSchema, { fieldViolations: [violation] });
-      details.unshift({ type: BadRequestSchema.typeName, value: b64(toBinary(BadRequestSchema, value)), debug: { fieldViolations: [violation] } });
+      details.unshift({ type: BadRequestSchema.typeName, debug: { fieldViolations: [violation] }, value: b64(toBinary(BadRequestSchema, value)) });
       err.message = `${violation.field}: ${violation.description}`;
     }
   }
   if (!details.some((d) => d.type === RequestInfoSchema.typeName)) {
-    details.push({ type: RequestInfoSchema.typeName, value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))), debug: { requestId } });
+    details.push({ type: RequestInfoSchema.typeName, debug: { requestId }, value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))) });
   }
   return JSON.stringify(err);
 }

@@ -90,8 +90,8 @@ function refuseTooLarge(req: Req, res: Res, size: number, limit: number, request
       details: [
         {
           type: RequestInfoSchema.typeName,
-          value: Buffer.from(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))).toString("base64").replace(/=+$/, ""),
           debug: { requestId },
+          value: Buffer.from(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))).toString("base64").replace(/=+$/, ""),
         },
       ],
     }),

@@ -1,0 +1,38 @@
+/**
+ * Runs every README block marked `<!-- run -->` against a mesh started as `npm start` starts
+ * it, and compares its output with the `text` block that follows. Only the port differs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { root, startMesh, type Mesh } from "../support/mesh.js";
+
+const run = promisify(execFile);
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const examples = [...readme.matchAll(/<!-- run -->\n```sh\n([\s\S]*?)```\n+```text\n([\s\S]*?)```/g)].map((m) => ({ script: m[1], expected: m[2].trim() }));
+
+let mesh: Mesh;
+beforeAll(async () => {
+  mesh = await startMesh();
+});
+afterAll(() => mesh?.stop());
+
+describe("README examples", () => {
+  it("has runnable examples and the two commands at the top", () => {
+    expect(examples.length).toBeGreaterThanOrEqual(6);
+    const top = readme.slice(0, readme.indexOf("## "));
+    expect(top).toContain("npm install\nnpm start");
+    expect(top).toContain("npm test");
+  });
+
+  it.each(examples.map((e, i) => [i + 1, e.script.split("\n")[0], e] as const))("example %i: %s", async (_i, _first, { script, expected }) => {
+    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script.replaceAll("127.0.0.1:8080", `127.0.0.1:${mesh.port}`)], {
+      cwd: root,
+      env: { ...process.env, FLOWFORGE_ADMIN_KEY: mesh.adminKey },
+      timeout: 60_000,
+    });
+    expect(stdout.trim()).toBe(expected);
+  });
+});
