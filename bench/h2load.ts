@@ -1,0 +1,47 @@
+/** Running h2load (Debian's nghttp2-client) and reading its figures. */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** One h2load run's figures. */
+export interface LoadResult {
+  reqPerSec: number;
+  meanLatencyUs: number;
+  succeeded: number;
+  failed: number;
+}
+
+function toMicros(value: string, unit: string): number {
+  const v = Number(value);
+  return unit === "s" ? v * 1e6 : unit === "ms" ? v * 1e3 : v;
+}
+
+/** Parses h2load's summary. */
+export function parseH2load(out: string): LoadResult {
+  const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+  const reqs = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  const lat = /time for request:\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s)/.exec(out);
+  if (!rps || !reqs || !lat) throw new Error(`cannot read h2load output:\n${out}`);
+  return { reqPerSec: Number(rps[1]), meanLatencyUs: toMicros(lat[1], lat[2]), succeeded: Number(reqs[1]), failed: Number(reqs[2]) };
+}
+
+/** Options for h2load. */
+export interface LoadOptions {
+  url: string;
+  bodyFile: string;
+  headers: Record<string, string>;
+  clients: number;
+  streams: number;
+  seconds: number;
+  warmupSeconds?: number;
+}
+
+/** Runs h2load for a duration and returns its figures. */
+export async function h2load(o: LoadOptions): Promise<LoadResult> {
+  const args = ["-c", String(o.clients), "-m", String(o.streams), "-D", String(o.seconds), "--warm-up-time", String(o.warmupSeconds ?? 1), "-d", o.bodyFile];
+  for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
+  args.push(o.url);
+  const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
+  return parseH2load(stdout);
+}

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench`: one run, side by side, of the ceiling (raw node:http2 echo), connect-node's
+ * own JSON echo, direct gRPC to CryptoService/Hash, and the gateway (Connect JSON with a key,
+ * and gRPC) to the same method. h2load, 4 connections x 25 streams for throughput, 1 x 1 for
+ * latency. Prints a table with the ratios and writes bench/out/latest.json.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem, tmpdir } from "node:os";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { CryptoService, HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
+import { grpcJsUnary } from "../test/support/clients.js";
+import { freePort, root, startMesh } from "../test/support/mesh.js";
+import { h2load, type LoadResult } from "./h2load.js";
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const children: ChildProcess[] = [];
+
+async function serve(entry: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
+  const child = fork(join(root, entry), [], { execArgv: ["--import", "tsx"], env: { ...process.env, LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.on("message", (m: { type?: string; port?: number }) => m?.type === "ready" && resolve(m.port!));
+    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
+  });
+}
+
+const dir = join(tmpdir(), `flowforge-bench-${process.pid}`);
+await mkdir(dir, { recursive: true });
+const text = "x".repeat(58); // a HashRequest of 64 bytes on the wire
+const message = toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }));
+const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+const files = {
+  raw: join(dir, "raw.bin"),
+  grpc: join(dir, "grpc.bin"),
+  json: join(dir, "body.json"),
+};
+await writeFile(files.raw, Buffer.alloc(64, 7));
+await writeFile(files.grpc, framed);
+await writeFile(files.json, JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text }));
+
+const rawPort = await serve("bench/servers/raw-echo.ts");
+const echoPort = await serve("bench/servers/connect-echo.ts");
+const cryptoPort = await serve("services/crypto/main.ts", { CRYPTO_PORT: String(await freePort()) });
+const mesh = await startMesh({ LOG_LEVEL: "warn" });
+
+// Every target must answer correctly before it is loaded.
+const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } });
+const viaGateway = await grpcJsUnary(`127.0.0.1:${mesh.port}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }, { authorization: `Bearer ${mesh.adminKey}` });
+if (direct.digest !== viaGateway.digest || direct.digest.length !== 64) throw new Error("targets disagree");
+
+const grpcHeaders = { "content-type": "application/grpc", te: "trailers" };
+const jsonHeaders = { "content-type": "application/json" };
+const auth = { authorization: `Bearer ${mesh.adminKey}` };
+const targets = [
+  { name: "raw node:http2 echo (ceiling)", url: `http://127.0.0.1:${rawPort}/echo`, bodyFile: files.raw, headers: { "content-type": "application/octet-stream" } },
+  { name: "connect-node JSON echo, in-process", url: `http://127.0.0.1:${echoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: jsonHeaders },
+  { name: "direct gRPC, CryptoService/Hash", url: `http://127.0.0.1:${cryptoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: grpcHeaders },
+  { name: "gateway Connect JSON + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: { ...jsonHeaders, ...auth } },
+  { name: "gateway gRPC + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: { ...grpcHeaders, ...auth } },
+];
+
+const results: { name: string; throughput: LoadResult; latency: LoadResult }[] = [];
+try {
+  for (const t of targets) {
+    const throughput = await h2load({ ...t, clients: 4, streams: 25, seconds });
+    const latency = await h2load({ ...t, clients: 1, streams: 1, seconds: Math.max(2, Math.round(seconds / 2)) });
+    if (throughput.failed || latency.failed) throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
+    results.push({ name: t.name, throughput, latency });
+    console.error(`measured ${t.name}`);
+  }
+} finally {
+  await mesh.stop();
+  for (const c of children) c.kill("SIGKILL");
+}
+
+const by = (prefix: string) => results.find((r) => r.name.startsWith(prefix))!;
+const ratios = {
+  "gateway Connect JSON / connect-node JSON echo (target >= 0.6)": by("gateway Connect").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
+  "direct gRPC / raw ceiling (target >= 0.6)": by("direct gRPC").throughput.reqPerSec / by("raw").throughput.reqPerSec,
+  "gateway gRPC / direct gRPC": by("gateway gRPC").throughput.reqPerSec / by("direct gRPC").throughput.reqPerSec,
+};
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+console.log(`\nFlowForge bench, ${new Date().toISOString()}, ${machine}, h2load ${seconds}s per target\n`);
+console.log("| target | req/s (4x25) | mean latency at 1 stream |");
+console.log("| --- | ---: | ---: |");
+for (const r of results) console.log(`| ${r.name} | ${Math.round(r.throughput.reqPerSec).toLocaleString("en")} | ${Math.round(r.latency.meanLatencyUs)} µs |`);
+console.log("\n| ratio | value |\n| --- | ---: |");
+for (const [k, v] of Object.entries(ratios)) console.log(`| ${k} | ${v.toFixed(2)} |`);
+
+await mkdir(join(root, "bench/out"), { recursive: true });
+await writeFile(join(root, "bench/out/latest.json"), JSON.stringify({ date: new Date().toISOString(), machine, seconds, results, ratios }, null, 2));
+process.exit(0);
