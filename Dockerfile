@@ -1,0 +1,16 @@
+# One image for every FlowForge process; the command picks the process:
+#   gateway:  node --import tsx gateway/main.ts   (the default)
+#   crypto:   node --import tsx services/crypto/main.ts
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production HOST=0.0.0.0
+COPY package.json package-lock.json ./
+RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force
+COPY gen ./gen
+COPY lib ./lib
+COPY services ./services
+COPY gateway ./gateway
+COPY tsconfig.json ./
+USER node
+EXPOSE 8080 50051
+CMD ["node", "--import", "tsx", "gateway/main.ts"]

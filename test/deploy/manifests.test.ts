@@ -1,0 +1,114 @@
+/**
+ * No Docker engine or cluster runs here, so the deployment files are checked against what the
+ * code runs: every capability in the catalogue has a compose service and a Deployment with a
+ * headless Service on its port, every command names an entry that exists, the gateway is
+ * pointed at every capability, and every environment variable set is one the code reads.
+ */
+import { describe, expect, it } from "vitest";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { parse, parseAllDocuments } from "yaml";
+import { catalog } from "../../services/catalog.js";
+import { root } from "../support/mesh.js";
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const compose: Obj = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
+const k8s: Obj[] = readdirSync(join(root, "k8s"))
+  .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+  .flatMap((f) => parseAllDocuments(readFileSync(join(root, "k8s", f), "utf8")).map((d) => d.toJS() as Obj));
+const names = Object.keys(catalog) as (keyof typeof catalog)[];
+
+/** Every env var name the code reads, from `process.env.X`, `envInt("X"` and `envString("X"`. */
+function envVarsReadByCode(): Set<string> {
+  const found = new Set<string>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (path.endsWith(".ts")) {
+        const src = readFileSync(join(root, path), "utf8");
+        for (const m of src.matchAll(/process\.env\.([A-Z_]+)|env(?:Int|String)\(\s*"([A-Z_]+)"/g)) found.add(m[1] ?? m[2]);
+        if (/`\$\{options\.name\.toUpperCase\(\)\}_PORT`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_PORT`));
+        if (/`\$\{name\.toUpperCase\(\)\}_ADDR`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_ADDR`));
+      }
+    }
+  };
+  ["lib", "services", "gateway"].forEach(walk);
+  return found;
+}
+
+const entryOf = (command: string[]) => command[command.length - 1];
+
+describe("docker-compose.yml", () => {
+  it("runs every capability and the gateway from entries that exist", () => {
+    for (const name of [...names, "gateway"]) {
+      const svc = compose.services[name];
+      expect(svc, name).toBeDefined();
+      const entry = entryOf(svc.command);
+      expect(existsSync(join(root, entry)), entry).toBe(true);
+      if (name !== "gateway") expect(entry).toBe(catalog[name as keyof typeof catalog].entry);
+    }
+  });
+
+  it("points the gateway at every capability on its port, and binds services to all interfaces", () => {
+    const env = compose.services.gateway.environment;
+    for (const name of names) {
+      expect(env[`${name.toUpperCase()}_ADDR`]).toBe(`dns:///${name}:${catalog[name].defaultPort}`);
+      expect(compose.services[name].environment.HOST).toBe("0.0.0.0");
+      expect(compose.services[name].environment[`${name.toUpperCase()}_PORT`]).toBe(String(catalog[name].defaultPort));
+    }
+    expect(env.DATABASE_URL).toMatch(/^postgres:\/\/\w+:\w+@postgres:5432\//);
+  });
+
+  it("sets only variables the code reads", () => {
+    const read = envVarsReadByCode();
+    for (const name of [...names, "gateway"]) {
+      for (const key of Object.keys(compose.services[name].environment)) expect(read, `${name}: ${key}`).toContain(key);
+    }
+  });
+});
+
+describe("k8s manifests", () => {
+  const find = (kind: string, name: string) => k8s.find((d) => d.kind === kind && d.metadata.name === name);
+
+  it("have a Deployment, a headless Service on the catalogue port and an HPA per capability", () => {
+    for (const name of names) {
+      const dep = find("Deployment", name);
+      expect(dep, name).toBeDefined();
+      const container = dep!.spec.template.spec.containers[0];
+      expect(entryOf(container.command)).toBe(catalog[name].entry);
+      expect(container.ports[0].containerPort).toBe(catalog[name].defaultPort);
+      expect(container.readinessProbe.grpc.port).toBe(catalog[name].defaultPort);
+      const svc = find("Service", name);
+      expect(svc!.spec.clusterIP).toBe("None");
+      expect(svc!.spec.ports[0].port).toBe(catalog[name].defaultPort);
+      expect(find("HorizontalPodAutoscaler", name)).toBeDefined();
+    }
+  });
+
+  it("point the gateway at every capability's headless Service with dns:/// for round_robin", () => {
+    const gw = find("Deployment", "gateway")!.spec.template.spec.containers[0];
+    expect(existsSync(join(root, entryOf(gw.command)))).toBe(true);
+    const env = Object.fromEntries(gw.env.map((e: Obj) => [e.name, e.value]));
+    for (const name of names) expect(env[`${name.toUpperCase()}_ADDR`]).toBe(`dns:///${name}.flowforge.svc.cluster.local:${catalog[name].defaultPort}`);
+    expect(gw.readinessProbe.httpGet.path).toBe("/healthz");
+  });
+
+  it("set only variables the code reads", () => {
+    const read = envVarsReadByCode();
+    const config = find("ConfigMap", "flowforge")!;
+    for (const key of Object.keys(config.data)) expect(read, key).toContain(key);
+    for (const dep of k8s.filter((d) => d.kind === "Deployment")) {
+      for (const e of dep.spec.template.spec.containers[0].env ?? []) expect(read, e.name).toContain(e.name);
+    }
+  });
+});
+
+describe("Dockerfile", () => {
+  it("copies every directory the processes import and defaults to the gateway", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    for (const dir of ["gen", "lib", "services", "gateway"]) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
+    expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
+  });
+});
