@@ -41,9 +41,11 @@ await writeFile(files.grpc, framed);
 await writeFile(files.json, JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text }));
 
 const rawPort = await serve("bench/servers/raw-echo.ts");
+const grpcEchoPort = await serve("bench/servers/grpc-js-echo.ts");
 const echoPort = await serve("bench/servers/connect-echo.ts");
 const cryptoPort = await serve("services/crypto/main.ts", { CRYPTO_PORT: String(await freePort()) });
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
+const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMIN_KEY: mesh.adminKey });
 
 // Every target must answer correctly before it is loaded.
 const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } });
@@ -56,8 +58,10 @@ const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const targets = [
   { name: "raw node:http2 echo (ceiling)", url: `http://127.0.0.1:${rawPort}/echo`, bodyFile: files.raw, headers: { "content-type": "application/octet-stream" } },
   { name: "connect-node JSON echo, in-process", url: `http://127.0.0.1:${echoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: jsonHeaders },
+  { name: "bare grpc-js echo (grpc-js ceiling)", url: `http://127.0.0.1:${grpcEchoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: grpcHeaders },
   { name: "direct gRPC, CryptoService/Hash", url: `http://127.0.0.1:${cryptoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: grpcHeaders },
   { name: "gateway Connect JSON + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: { ...jsonHeaders, ...auth } },
+  { name: "gateway front only (no backend hop), Connect JSON + key", url: `http://127.0.0.1:${frontPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: { ...jsonHeaders, ...auth } },
   { name: "gateway gRPC + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: { ...grpcHeaders, ...auth } },
 ];
 
@@ -80,6 +84,9 @@ const ratios = {
   "gateway Connect JSON / connect-node JSON echo (target >= 0.6)": by("gateway Connect").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
   "direct gRPC / raw ceiling (target >= 0.6)": by("direct gRPC").throughput.reqPerSec / by("raw").throughput.reqPerSec,
   "gateway gRPC / direct gRPC": by("gateway gRPC").throughput.reqPerSec / by("direct gRPC").throughput.reqPerSec,
+  "bare grpc-js echo / raw ceiling": by("bare grpc-js").throughput.reqPerSec / by("raw").throughput.reqPerSec,
+  "direct gRPC / bare grpc-js echo": by("direct gRPC").throughput.reqPerSec / by("bare grpc-js").throughput.reqPerSec,
+  "gateway front only / connect-node JSON echo": by("gateway front").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
 };
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;

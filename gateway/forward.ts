@@ -92,10 +92,14 @@ export function createForwardingService(service: DescService, backend: Backend, 
       case "unary":
         impl[method.localName] = (req: unknown, context: HandlerContext) =>
           new Promise((resolve, reject) => {
-            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context, options.defaultTimeoutMs), (err, res) =>
-              err ? reject(fromGrpcError(err, backend)) : resolve(res),
-            );
-            context.signal.addEventListener("abort", () => call.cancel(), { once: true });
+            let done = false;
+            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context, options.defaultTimeoutMs), (err, res) => {
+              done = true;
+              if (err) reject(fromGrpcError(err, backend));
+              else resolve(res);
+            });
+            // The context's signal also fires when the call completes; only a real abort cancels.
+            context.signal.addEventListener("abort", () => done || call.cancel(), { once: true });
           });
         break;
       case "server_streaming":

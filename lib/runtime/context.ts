@@ -5,7 +5,7 @@ import type { Logger } from "./logger.js";
 /** The request id of the call (from `x-request-id` or generated at the edge). */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-/** A logger bound to the call's request id and method. */
+/** The process logger; handlers log through callLogger, which binds the request id. */
 export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "call logger" });
 
 /** The tenant the call acts for, set by the gateway from the API key. Empty when unknown. */
@@ -20,7 +20,10 @@ export type ProgressReporter = (progress: { message?: string; fraction?: number 
 /** The call's progress reporter; a no-op outside jobs. */
 export const progressKey = createContextKey<ProgressReporter>(() => {}, { description: "progress reporter" });
 
-/** Reads the call's logger, falling back to the given one. */
+/** A logger for this call, carrying its request id and method. */
 export function callLogger(context: HandlerContext, fallback: Logger): Logger {
-  return context.values.get(loggerKey) ?? fallback;
+  return (context.values.get(loggerKey) ?? fallback).child({
+    requestId: context.values.get(requestIdKey),
+    method: `${context.service.typeName}/${context.method.name}`,
+  });
 }

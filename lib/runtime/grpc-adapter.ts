@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { encodeStatus, invalidArgument, toPublicError, withRequestId } from "./errors.js";
 import { loggerKey, requestIdKey, tenantKey } from "./context.js";
 import type { Logger } from "./logger.js";
@@ -42,18 +42,74 @@ function decode<T extends DescMessage>(schema: T, bytes: Buffer) {
   }
 }
 
+function firstString(metadata: grpc.Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * The HandlerContext of one gRPC call. Built for the hot path: the abort signal, headers and
+ * trailers are only created when a handler asks for them.
+ */
+class CallContext implements HandlerContext {
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly values = createContextValues();
+  private readonly deadline: number;
+  private abort?: AbortController;
+  private cancelled = false;
+  private headers?: Headers;
+  private resHeader?: Headers;
+  private resTrailer?: Headers;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    readonly url: string,
+    private readonly call: ServerSurfaceCall,
+    logger: Logger,
+    requestId: string,
+  ) {
+    const deadline = call.getDeadline();
+    this.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+    this.values.set(requestIdKey, requestId).set(loggerKey, logger).set(tenantKey, firstString(call.metadata, "x-flowforge-tenant") ?? "");
+    call.once("cancelled", () => {
+      this.cancelled = true;
+      this.abort?.abort(new ConnectError("call cancelled", Code.Canceled));
+    });
+  }
+
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.cancelled) this.abort.abort(new ConnectError("call cancelled", Code.Canceled));
+    }
+    return this.abort.signal;
+  }
+
+  timeoutMs(): number | undefined {
+    return Number.isFinite(this.deadline) ? Math.max(0, this.deadline - Date.now()) : undefined;
+  }
+
+  get requestHeader(): Headers {
+    return (this.headers ??= metadataToHeaders(this.call.metadata));
+  }
+
+  get responseHeader(): Headers {
+    return (this.resHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.resTrailer ??= new Headers());
+  }
+}
+
 function metadataToHeaders(metadata: grpc.Metadata): Headers {
   const headers = new Headers();
   for (const [key, value] of Object.entries(metadata.getMap())) {
     if (typeof value === "string") headers.set(key, value);
   }
   return headers;
-}
-
-function timeoutOf(call: ServerSurfaceCall): number | undefined {
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
 /** The grpc-js status for an error, with google.rpc.Status details and the request id. */
@@ -101,29 +157,14 @@ function handlerFor(
   fn: AnyImpl[string],
   options: GrpcServiceOptions,
 ): grpc.UntypedHandleCall {
+  const path = `/${service.typeName}/${method.name}`;
   const begin = (call: ServerSurfaceCall) => {
-    const requestHeader = metadataToHeaders(call.metadata);
-    const requestId = acceptRequestId(requestHeader.get("x-request-id") ?? undefined);
-    const logger = options.logger.child({ requestId, method: `${service.typeName}/${method.name}` });
-    const abort = new AbortController();
-    call.on("cancelled", () => abort.abort(new ConnectError("call cancelled", Code.Canceled)));
-    const context = createHandlerContext({
-      service,
-      method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url: `/${service.typeName}/${method.name}`,
-      timeoutMs: timeoutOf(call),
-      requestSignal: abort.signal,
-      requestHeader,
-      contextValues: createContextValues()
-        .set(requestIdKey, requestId)
-        .set(loggerKey, logger)
-        .set(tenantKey, requestHeader.get("x-flowforge-tenant") ?? ""),
-    });
+    const requestId = acceptRequestId(firstString(call.metadata, "x-request-id"));
+    const context = new CallContext(service, method, path, call, options.logger, requestId);
     options.contextHook?.(context);
     const fail = (thrown: unknown) => {
       const err = toPublicError(thrown);
+      const logger = options.logger.child({ requestId, method: path });
       if (err.code === Code.Internal || err.code === Code.Unknown) {
         logger.error({ err: err.cause ?? err, code: Code[err.code] }, "call failed");
       } else {
