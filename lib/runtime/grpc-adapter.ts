@@ -181,13 +181,23 @@ function handlerFor(
     case "unary":
       return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { context, fail } = begin(call);
-        (async () => {
+        let result: unknown;
+        try {
           if (!fn) throw unimplemented();
-          return fn(decode(method.input, call.request), context);
-        })().then(
-          (res) => callback(null, res),
-          (err) => callback(fail(err)),
-        );
+          result = fn(decode(method.input, call.request), context);
+        } catch (err) {
+          callback(fail(err));
+          return;
+        }
+        // Synchronous handlers answer without a promise round trip.
+        if (result instanceof Promise) {
+          result.then(
+            (res) => callback(null, res),
+            (err) => callback(fail(err)),
+          );
+        } else {
+          callback(null, result);
+        }
       };
     case "server_streaming":
       return (call: grpc.ServerWritableStream<Buffer, unknown>) => {
