@@ -14,6 +14,7 @@ import { createAdminService } from "./admin-service.js";
 import { createKeyStore } from "./auth/key-store.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createRequestIdInterceptor } from "./interceptors/request-id.js";
+import { createAccessLogInterceptor } from "./interceptors/access-log.js";
 import { createGatewayHandler } from "./http.js";
 import { createDualServer, type DualServer } from "./listener.js";
 
@@ -76,7 +77,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
-    interceptors: [createRequestIdInterceptor(options.logger), createAuthInterceptor({ keys })],
+    interceptors: [createRequestIdInterceptor(options.logger), createAccessLogInterceptor(options.logger), createAuthInterceptor({ keys })],
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,

@@ -61,11 +61,36 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
   return false;
 }
 
-/** Answers an over-size request in the caller's protocol without reading its body. */
+/** How much of a refused upload is read and thrown away before the connection is cut. */
+const lingerBytes = 64 * 1024 * 1024;
+
+/**
+ * Reads and throws away what is left of a request body after its response was sent, so that
+ * a client still uploading sees the answer instead of a broken pipe and the connection stays
+ * usable; past `lingerBytes` or 10 s (a 2 GB upload, say) the connection is cut instead.
+ */
+const discarding = new WeakSet<Req>();
+
+function discardRest(req: Req) {
+  if (req.complete || req.destroyed || discarding.has(req)) return;
+  discarding.add(req);
+  let drained = 0;
+  const cut = () => ("stream" in req ? req.stream.close() : req.socket.destroy());
+  const timer = setTimeout(cut, 10_000);
+  req.on("data", (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > lingerBytes) cut();
+  });
+  req.once("end", () => clearTimeout(timer));
+  req.once("close", () => clearTimeout(timer));
+  req.resume();
+}
+
+/** Answers an over-size request in the caller's protocol without keeping its body. */
 function refuseTooLarge(req: Req, res: Res, size: number, limit: number, requestId: string) {
   const err = new ConnectError(`request body is ${size} bytes, over the ${limit}-byte limit`, Code.ResourceExhausted);
+  discardRest(req);
   const contentType = String(req.headers["content-type"] ?? "");
-  res.setHeader("Connection", "close");
   if (contentType.startsWith("application/grpc")) {
     const status = create(StatusSchema, {
       code: err.code,
@@ -126,6 +151,14 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
   }
 
   return (req, res) => {
+    if (!("stream" in req)) {
+      const socket = req.socket; // detached from req once the response is done
+      res.once("finish", () => {
+        // A handler that stopped reading early (connect-node past readMaxBytes) leaves the rest
+        // of the body unread; an HTTP/1.1 connection in that state is closed, not reused.
+        if (!req.complete && !discarding.has(req)) socket?.end();
+      });
+    }
     const requestId = acceptRequestId(req.headers["x-request-id"] as string | undefined);
     req.headers["x-request-id"] = requestId;
     res.setHeader("x-request-id", requestId);

@@ -48,3 +48,4 @@ const stop = async (signal: string) => {
 process.on("SIGTERM", () => void stop("SIGTERM"));
 process.on("SIGINT", () => void stop("SIGINT"));
 process.on("disconnect", () => void stop("parent exited"));
+process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));

@@ -44,4 +44,5 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("disconnect", () => void stop("parent exited"));
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
 }

@@ -3,6 +3,7 @@
  * separate processes), called by every kind of client over real sockets.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "node:net";
 import { Code } from "@connectrpc/connect";
 import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { AdminService, ListApiKeysResponseSchema } from "../../gen/flowforge/admin/v1/admin_pb.js";
@@ -78,6 +79,49 @@ describe("Connect JSON over fetch", () => {
     expect(err.message).toMatch(/over the 33554432-byte limit/);
     // The gateway is still healthy afterwards.
     expect((await fetch(`${mesh.url}/healthz`)).status).toBe(200);
+  });
+
+  it("bounds a hostile 2 GB upload: answers at once, reads at most a bounded amount, stays up", async () => {
+    const socket = connect(mesh.port, "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    let response = "";
+    socket.on("data", (d) => (response += d));
+    socket.on("error", () => {});
+    const closed = new Promise((r) => socket.once("close", r));
+    socket.write(
+      `POST /flowforge.crypto.v1.CryptoService/Hash HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Authorization: Bearer ${mesh.adminKey}\r\nContent-Length: ${2 * 1024 ** 3}\r\n\r\n`,
+    );
+    const chunk = Buffer.alloc(1024 * 1024, 32);
+    let sent = 0;
+    while (!socket.destroyed && sent < 256 * 1024 * 1024) {
+      if (!socket.write(chunk)) await new Promise((r) => { socket.once("drain", r); socket.once("close", r); });
+      sent += chunk.length;
+    }
+    await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 429/);
+    expect(response).toContain('"code":"resource_exhausted"');
+    expect(sent).toBeLessThan(256 * 1024 * 1024);
+    expect((await fetch(`${mesh.url}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses an over-size chunked body (no Content-Length) with resource_exhausted", async () => {
+    const big = new Uint8Array(33 * 1024 * 1024).fill(32);
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"text":"'));
+        for (let i = 0; i < big.length; i += 1024 * 1024) controller.enqueue(big.subarray(i, i + 1024 * 1024));
+        controller.enqueue(new TextEncoder().encode('"}'));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect((await res.json()).code).toBe("resource_exhausted");
   });
 
   it("answers CORS preflights for browsers", async () => {
@@ -180,9 +224,17 @@ describe("secrets stay out of the logs", () => {
     const crypto = connectClient(CryptoService, mesh.url, mesh.adminKey);
     await errorOf(crypto.encrypt({ keySource: { case: "passphrase", value: "hunter2-passphrase" } }));
     await crypto.hashPassword({ password: "hunter2-password", params: { memoryKib: 8192, iterations: 1 } });
-    const out = mesh.output().split("\n").filter((l) => l.startsWith("{")).join("\n");
+    await connectClient(CryptoService, mesh.url, mesh.adminKey).hash({ algorithm: HashAlgorithm.MD5, input: { case: "text", value: "x" } }, { headers: { "x-request-id": "log-me-1" } });
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = mesh.output().split("\n").filter((l) => l.startsWith("{"));
+    const out = lines.join("\n");
     expect(out).toContain('"msg":"gateway listening"');
+    // Every call is logged with its request id, method and outcome.
+    const call = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === "log-me-1");
+    expect(call).toMatchObject({ msg: "call", method: "flowforge.crypto.v1.CryptoService/Hash", code: "ok", tenant: "admin" });
     expect(mesh.output().split(mesh.adminKey).length).toBe(2);
+    // Nothing above crashed a process (the launcher would have restarted it).
+    expect(mesh.output()).not.toContain('"msg":"process exited"');
     expect(out).not.toContain(mesh.adminKey.slice(8));
     expect(out).not.toContain("hunter2");
   });

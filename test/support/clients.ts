@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import { createFlowForgeClient } from "../../web/src/client.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { decodeStatus } from "../../lib/runtime/errors.js";
 
@@ -17,9 +17,9 @@ export function connectClient<S extends DescService>(service: S, baseUrl: string
   return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: binary, interceptors: key ? [bearer(key)] : [] }));
 }
 
-/** A typed gRPC-Web client (connect-web over fetch, as a browser would use). */
+/** A typed gRPC-Web client: the web console's own client (connect-web over fetch). */
 export function grpcWebClient<S extends DescService>(service: S, baseUrl: string, key?: string): Client<S> {
-  return createClient(service, createGrpcWebTransport({ baseUrl, interceptors: key ? [bearer(key)] : [] }));
+  return createFlowForgeClient(service, { baseUrl, apiKey: key, protocol: "grpc-web" });
 }
 
 /** One unary call with @grpc/grpc-js; failures come back as ConnectError with their details. */
