@@ -4,7 +4,7 @@
  * and gRPC) to the same method. h2load, 4 connections x 25 streams for throughput, 1 x 1 for
  * latency. Prints a table with the ratios and writes bench/out/latest.json.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,18 +12,16 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
 import { grpcJsUnary } from "../test/support/clients.js";
 import { freePort, root, startMesh } from "../test/support/mesh.js";
+import { startProcess } from "../test/support/process.js";
 import { h2load, type LoadResult } from "./h2load.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const children: ChildProcess[] = [];
 
 async function serve(entry: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
-  const child = fork(join(root, entry), [], { execArgv: ["--import", "tsx"], env: { ...process.env, LOG_LEVEL: "warn", ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.on("message", (m: { type?: string; port?: number }) => m?.type === "ready" && resolve(m.port!));
-    child.once("exit", (code) => reject(new Error(`${entry} exited with ${code}`)));
-  });
+  const started = await startProcess(entry, { LOG_LEVEL: "warn", ...env }, { quiet: true });
+  children.push(started.child);
+  return started.port;
 }
 
 const dir = join(tmpdir(), `flowforge-bench-${process.pid}`);

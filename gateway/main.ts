@@ -7,6 +7,7 @@
 import { createLogger } from "../lib/runtime/logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
 import { createSql } from "../lib/db/sql.js";
+import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
 import { migrate } from "../lib/db/migrate.js";
 import { backendAddresses } from "./backends.js";
 import { createGateway } from "./gateway.js";
@@ -34,18 +35,9 @@ const gateway = createGateway({
 const host = envString("HOST", "127.0.0.1");
 const port = await gateway.listen(envInt("PORT", 8080), host);
 logger.info({ host, port, backends: addresses }, "gateway listening");
-process.send?.({ type: "ready", name: "gateway", port });
+reportReady("gateway", port);
 
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, "shutting down");
+onShutdown(logger, async () => {
   await gateway.close();
   await sql.end({ timeout: 5 });
-  process.exit(0);
-};
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("disconnect", () => void stop("parent exited"));
-process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
+});

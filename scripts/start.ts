@@ -7,28 +7,18 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../lib/runtime/logger.js";
 import { envInt, envString } from "../lib/runtime/config.js";
+import { freePort } from "../lib/runtime/ports.js";
+import { reportReady } from "../lib/runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/db/pglite-server.js";
 import { catalog, type CapabilityName } from "../services/catalog.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const logger = createLogger({ name: "launcher" });
 const dataDir = resolve(envString("FLOWFORGE_DATA_DIR", ".flowforge"));
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** The operator key: FLOWFORGE_ADMIN_KEY, else the one kept in the data directory, else a new one. */
 async function adminKey(): Promise<string> {
@@ -138,4 +128,4 @@ try {
   await shutdown(1);
 }
 logger.info({ url: `http://127.0.0.1:${gatewayPort}` }, "FlowForge is up");
-process.send?.({ type: "ready", port: gatewayPort });
+reportReady("launcher", gatewayPort);

@@ -2,6 +2,7 @@
 import * as http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { reportReady } from "../../lib/runtime/lifecycle.js";
 
 const handler = connectNodeAdapter({
   routes: (router) =>
@@ -10,4 +11,4 @@ const handler = connectNodeAdapter({
     }),
 });
 const server = http2.createServer(handler);
-server.listen(0, "127.0.0.1", () => process.send?.({ type: "ready", port: (server.address() as { port: number }).port }));
+server.listen(0, "127.0.0.1", () => reportReady("connect-echo", (server.address() as { port: number }).port));

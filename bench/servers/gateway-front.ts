@@ -14,6 +14,7 @@ import { createSql } from "../../lib/db/sql.js";
 import { migrate } from "../../lib/db/migrate.js";
 import { createLogger } from "../../lib/runtime/logger.js";
 import { register } from "../../lib/runtime/server.js";
+import { reportReady } from "../../lib/runtime/lifecycle.js";
 
 const logger = createLogger({ name: "gateway-front", level: "warn" });
 const pg = await startEmbeddedPostgres();
@@ -29,4 +30,4 @@ const handler = createGatewayHandler({
   health: async () => ({ ok: true, body: {} }),
 });
 const server = createDualServer(handler);
-server.net.listen(0, "127.0.0.1", () => process.send?.({ type: "ready", port: (server.net.address() as { port: number }).port }));
+server.net.listen(0, "127.0.0.1", () => reportReady("gateway-front", (server.net.address() as { port: number }).port));

@@ -1,5 +1,6 @@
 /** A bare @grpc/grpc-js server answering CryptoService/Hash with its input: grpc-js's own ceiling. */
 import * as grpc from "@grpc/grpc-js";
+import { reportReady } from "../../lib/runtime/lifecycle.js";
 
 const server = new grpc.Server();
 const identity = (b: Buffer) => b;
@@ -9,5 +10,5 @@ server.addService(
 );
 server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  process.send?.({ type: "ready", port });
+  reportReady("grpc-js-echo", port);
 });

@@ -1,5 +1,6 @@
 /** The ceiling: a raw node:http2 server that echoes the request body. */
 import * as http2 from "node:http2";
+import { reportReady } from "../../lib/runtime/lifecycle.js";
 
 const server = http2.createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -9,4 +10,4 @@ const server = http2.createServer((req, res) => {
     res.end(Buffer.concat(chunks));
   });
 });
-server.listen(0, "127.0.0.1", () => process.send?.({ type: "ready", port: (server.address() as { port: number }).port }));
+server.listen(0, "127.0.0.1", () => reportReady("raw-echo", (server.address() as { port: number }).port));

@@ -2,6 +2,7 @@
 import { createServiceServer, type ServiceRegistration } from "./server.js";
 import { createLogger } from "./logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "./config.js";
+import { onShutdown, reportReady } from "./lifecycle.js";
 
 /** Options for runService. */
 export interface RunServiceOptions {
@@ -30,19 +31,9 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   });
   const bound = await server.listen(`${host}:${port}`);
   logger.info({ host, port: bound, services: options.services.map((s) => s.service.typeName) }, "serving");
-  process.send?.({ type: "ready", name: options.name, port: bound });
+  reportReady(options.name, bound);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    await server.shutdown({ drainMs: envInt("SHUTDOWN_DRAIN_MS", 0), graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000) });
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("disconnect", () => void stop("parent exited"));
-  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
+  onShutdown(logger, () =>
+    server.shutdown({ drainMs: envInt("SHUTDOWN_DRAIN_MS", 0), graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000) }),
+  );
 }

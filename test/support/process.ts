@@ -1,7 +1,9 @@
-/** Starting one of our processes (a service or the gateway) as `node --import tsx <entry>`. */
+/** Starting one of our processes (the launcher, a service, the gateway) as `node --import tsx <entry>`. */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { root } from "./mesh.js";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
 
 /** A started process and its output. */
 export interface Started {
@@ -10,23 +12,45 @@ export interface Started {
   output(): string;
   /** Resolves with the exit code once the process has exited. */
   exited: Promise<number | null>;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
 }
 
-/** Forks `entry` and waits for its `{ type: "ready", port }` IPC message. */
-export async function startProcess(entry: string, env: NodeJS.ProcessEnv): Promise<Started> {
+/** Forks `entry` and waits (up to 60 s) for its `{ type: "ready", port }` IPC message. */
+export async function startProcess(entry: string, env: NodeJS.ProcessEnv, options: { quiet?: boolean } = {}): Promise<Started> {
   let out = "";
   const child = fork(join(root, entry), [], {
     cwd: root,
     execArgv: ["--import", "tsx"],
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    stdio: ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"],
   });
-  child.stdout!.on("data", (d) => (out += d));
+  child.stdout?.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    child.on("message", (m: { type?: string; port?: number }) => m?.type === "ready" && resolve(m.port!));
-    void exited.then((code) => reject(new Error(`${entry} exited with ${code}:\n${out}`)));
+    const timer = setTimeout(() => reject(new Error(`${entry} did not report ready:\n${out}`)), 60_000);
+    child.on("message", (m: { type?: string; port?: number }) => {
+      if (m?.type === "ready") {
+        clearTimeout(timer);
+        resolve(m.port!);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${entry} exited with ${code}:\n${out}`));
+    });
   });
-  return { child, port, output: () => out, exited };
+  return {
+    child,
+    port,
+    output: () => out,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
 }
