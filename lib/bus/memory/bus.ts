@@ -1,0 +1,140 @@
+/**
+ * The embedded job bus: in-process queues with the JetStream semantics the workers rely on
+ * (dedupe by task id, ack wait with `working()`, nak with delay, term, delivery counts).
+ */
+import { taskId, type Consumer, type ConsumeOptions, type Delivery, type JobBus, type Task } from "../types.js";
+
+interface Entry {
+  task: Task;
+  attempt: number;
+  readyAt: number;
+}
+
+interface Queue {
+  ready: Entry[];
+  delayed: Set<ReturnType<typeof setTimeout>>;
+  wake?: () => void;
+}
+
+/** Options for createMemoryBus. */
+export interface MemoryBusOptions {
+  /** How long a published task id is remembered for dedupe. Default 2 minutes. */
+  duplicateWindowMs?: number;
+}
+
+function topicMatches(pattern: string, topic: string): boolean {
+  const p = pattern.split(".");
+  const t = topic.split(".");
+  if (p[p.length - 1] === ">") return t.length >= p.length - 1 && p.slice(0, -1).every((s, i) => s === "*" || s === t[i]);
+  return p.length === t.length && p.every((s, i) => s === "*" || s === t[i]);
+}
+
+/** Creates an in-process bus. */
+export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
+  const windowMs = options.duplicateWindowMs ?? 120_000;
+  const queues = new Map<string, Queue>();
+  const seen = new Map<string, number>();
+  const listeners = new Set<{ topic: string; listener: (topic: string, data: Uint8Array) => void }>();
+  const timers = new Set<ReturnType<typeof setTimeout>>();
+
+  const queue = (capability: string): Queue => {
+    let q = queues.get(capability);
+    if (!q) queues.set(capability, (q = { ready: [], delayed: new Set() }));
+    return q;
+  };
+  const enqueue = (entry: Entry, delayMs = 0) => {
+    const q = queue(entry.task.capability);
+    if (delayMs <= 0) {
+      q.ready.push(entry);
+      q.wake?.();
+      return;
+    }
+    const timer = setTimeout(() => {
+      q.delayed.delete(timer);
+      timers.delete(timer);
+      q.ready.push(entry);
+      q.wake?.();
+    }, delayMs);
+    q.delayed.add(timer);
+    timers.add(timer);
+  };
+
+  return {
+    async publish(tasks) {
+      const now = Date.now();
+      for (const [id, at] of seen) if (now - at > windowMs) seen.delete(id);
+      for (const task of tasks) {
+        const id = taskId(task);
+        if (seen.has(id)) continue;
+        seen.set(id, now);
+        enqueue({ task, attempt: 0, readyAt: now });
+      }
+    },
+
+    async consume(capability, handler, opts: ConsumeOptions): Promise<Consumer> {
+      const q = queue(capability);
+      let running = 0;
+      let stopped = false;
+      const inFlight = new Set<Promise<void>>();
+
+      const deliver = (entry: Entry) => {
+        entry.attempt++;
+        let settled = false;
+        let timer: ReturnType<typeof setTimeout>;
+        const arm = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => settle(() => enqueue(entry)), opts.ackWaitMs);
+        };
+        const settle = (then: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          running--;
+          then();
+          pump();
+        };
+        const delivery: Delivery = {
+          task: entry.task,
+          attempt: entry.attempt,
+          ack: () => settle(() => {}),
+          term: () => settle(() => {}),
+          nak: (delayMs) => settle(() => enqueue(entry, delayMs)),
+          working: () => !settled && arm(),
+        };
+        running++;
+        arm();
+        const p = handler(delivery).catch(() => delivery.nak(1000));
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+      };
+
+      const pump = () => {
+        while (!stopped && running < opts.concurrency && q.ready.length > 0) deliver(q.ready.shift()!);
+      };
+      q.wake = pump;
+      pump();
+      return {
+        async stop() {
+          stopped = true;
+          if (q.wake === pump) q.wake = undefined;
+          await Promise.allSettled([...inFlight]);
+        },
+      };
+    },
+
+    notify(topic, data) {
+      for (const l of listeners) if (topicMatches(l.topic, topic)) queueMicrotask(() => l.listener(topic, data));
+    },
+
+    subscribe(topic, listener) {
+      const entry = { topic, listener };
+      listeners.add(entry);
+      return () => listeners.delete(entry);
+    },
+
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      listeners.clear();
+    },
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The contract both buses keep, run against the in-process bus and against the real
+ * nats-server on 127.0.0.1:4222 (a stream and subjects of its own per run).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { createJetStreamBus, createMemoryBus, type Delivery, type JobBus, type Task } from "../index.js";
+
+const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const run = randomBytes(4).toString("hex");
+
+const buses: [string, () => Promise<{ bus: JobBus; cleanup(): Promise<void> }>][] = [
+  ["memory", async () => ({ bus: createMemoryBus(), cleanup: async () => {} })],
+  [
+    "jetstream",
+    async () => {
+      const stream = `TEST_TASKS_${run}`;
+      const bus = await createJetStreamBus({ servers: natsUrl, stream, prefix: `fftest${run}` });
+      return {
+        bus,
+        async cleanup() {
+          const nc = await connect({ servers: natsUrl });
+          await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
+          await nc.close();
+        },
+      };
+    },
+  ],
+];
+
+let n = 0;
+const task = (capability: string, overrides: Partial<Task> = {}): Task => ({
+  capability,
+  jobId: `job-${run}-${++n}`,
+  index: 0,
+  method: "flowforge.crypto.v1.CryptoService/Hash",
+  tenant: "t1",
+  requestId: "req-1",
+  traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  data: new Uint8Array([1, 2, 3]),
+  ...overrides,
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await sleep(20);
+  }
+}
+
+describe.each(buses)("job bus contract: %s", (_name, open) => {
+  let bus: JobBus;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ bus, cleanup } = await open());
+  });
+  afterAll(async () => {
+    await bus?.close();
+    await cleanup?.();
+  });
+
+  it("delivers a published task with its fields and headers, once, after ack", async () => {
+    const seen: Delivery[] = [];
+    const t = task("cap1", { index: 7 });
+    const c = await bus.consume("cap1", async (d) => { seen.push(d); d.ack(); }, { concurrency: 4, ackWaitMs: 2000 });
+    await bus.publish([t]);
+    await until(() => seen.length === 1);
+    await sleep(300);
+    expect(seen).toHaveLength(1);
+    expect(seen[0].attempt).toBe(1);
+    expect({ ...seen[0].task, data: [...seen[0].task.data] }).toEqual({ ...t, data: [1, 2, 3] });
+    await c.stop();
+  });
+
+  it("queues a task published twice (same job and index) once", async () => {
+    const seen: Delivery[] = [];
+    const t = task("cap2");
+    await bus.publish([t, t]);
+    await bus.publish([t]);
+    const c = await bus.consume("cap2", async (d) => { seen.push(d); d.ack(); }, { concurrency: 4, ackWaitMs: 2000 });
+    await until(() => seen.length >= 1);
+    await sleep(500);
+    expect(seen).toHaveLength(1);
+    await c.stop();
+  });
+
+  it("redelivers after nak with the delay, counting attempts; term stops it", async () => {
+    const attempts: [number, number][] = [];
+    const c = await bus.consume("cap3", async (d) => {
+      attempts.push([d.attempt, Date.now()]);
+      if (d.attempt < 3) d.nak(300);
+      else d.term();
+    }, { concurrency: 2, ackWaitMs: 5000 });
+    await bus.publish([task("cap3")]);
+    await until(() => attempts.length === 3);
+    await sleep(800);
+    expect(attempts.map(([a]) => a)).toEqual([1, 2, 3]);
+    expect(attempts[1][1] - attempts[0][1]).toBeGreaterThanOrEqual(250);
+    await c.stop();
+  });
+
+  it("redelivers a task not settled within the ack wait, unless working() keeps it alive", async () => {
+    const lost: number[] = [];
+    const c1 = await bus.consume("cap4", async (d) => {
+      lost.push(d.attempt);
+      if (d.attempt === 1) return; // never settles: the ack wait runs out
+      d.ack();
+    }, { concurrency: 2, ackWaitMs: 1000 });
+    await bus.publish([task("cap4")]);
+    await until(() => lost.length === 2, 15_000);
+    expect(lost).toEqual([1, 2]);
+    await c1.stop();
+
+    const kept: number[] = [];
+    const c2 = await bus.consume("cap5", async (d) => {
+      kept.push(d.attempt);
+      for (let i = 0; i < 5; i++) {
+        await sleep(400);
+        d.working();
+      }
+      d.ack();
+    }, { concurrency: 2, ackWaitMs: 1000 });
+    await bus.publish([task("cap5")]);
+    await until(() => kept.length >= 1);
+    await sleep(3000);
+    expect(kept).toEqual([1]);
+    await c2.stop();
+  });
+
+  it("never runs more than `concurrency` tasks at once", async () => {
+    let running = 0;
+    let peak = 0;
+    let done = 0;
+    const c = await bus.consume("cap6", async (d) => {
+      running++;
+      peak = Math.max(peak, running);
+      await sleep(30);
+      running--;
+      done++;
+      d.ack();
+    }, { concurrency: 3, ackWaitMs: 5000 });
+    await bus.publish(Array.from({ length: 20 }, (_, i) => task("cap6", { jobId: `conc-${run}`, index: i })));
+    await until(() => done === 20);
+    expect(peak).toBeLessThanOrEqual(3);
+    expect(peak).toBeGreaterThan(1);
+    await c.stop();
+  });
+
+  it("notifies subscribers, with `*` matching one token", async () => {
+    const got: string[] = [];
+    const off = bus.subscribe("events.*", (topic, data) => got.push(`${topic}=${Buffer.from(data).toString()}`));
+    await sleep(200);
+    bus.notify("events.j1", Buffer.from("a"));
+    bus.notify("other.j1", Buffer.from("b"));
+    await until(() => got.length === 1);
+    await sleep(200);
+    expect(got).toEqual(["events.j1=a"]);
+    off();
+  });
+});
