@@ -26,10 +26,10 @@ export function backendAddresses(env: NodeJS.ProcessEnv = process.env): Record<C
 }
 
 /** Opens a channel per capability. */
-export function createBackends(addresses: Record<CapabilityName, string>, maxMessageBytes: number): Map<CapabilityName, Backend> {
+export function createBackends(addresses: Partial<Record<CapabilityName, string>>, maxMessageBytes: number): Map<CapabilityName, Backend> {
   const backends = new Map<CapabilityName, Backend>();
   for (const name of Object.keys(addresses) as CapabilityName[]) {
-    const address = addresses[name];
+    const address = addresses[name]!;
     const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       ...grpcOptions(maxMessageBytes),
       "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),

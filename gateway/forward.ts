@@ -10,6 +10,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { decodeStatus } from "../lib/runtime/errors.js";
 import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
 import type { Backend } from "./backends.js";
+import { principalKey } from "./interceptors/auth.js";
 
 /** Options for createForwardingService. */
 export interface ForwardOptions {
@@ -24,6 +25,8 @@ function metadataFor(context: HandlerContext): grpc.Metadata {
   md.set("x-request-id", context.values.get(requestIdKey));
   const tenant = context.values.get(tenantKey);
   if (tenant) md.set("x-flowforge-tenant", tenant);
+  const principal = context.values.get(principalKey);
+  if (principal) md.set("x-flowforge-scopes", principal.scopes.join(","));
   for (const h of forwardedHeaders) {
     const v = context.requestHeader.get(h);
     if (v) md.set(h, v);

@@ -22,8 +22,8 @@ import { createDualServer, type DualServer } from "./listener.js";
 export interface GatewayOptions {
   sql: Sql;
   logger: Logger;
-  /** Backend address per capability. */
-  addresses: Record<CapabilityName, string>;
+  /** Backend address per service; services not listed are not routed. */
+  addresses: Partial<Record<CapabilityName, string>>;
   /** The operator key, if any. */
   adminKey?: string;
   /** Largest request body. */

@@ -16,6 +16,7 @@ import type { ServiceRegistration } from "../lib/runtime/server.js";
 import type { Logger } from "../lib/runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody } from "./connect-errors.js";
+import { catalogRegistry } from "../services/catalog.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
@@ -131,7 +132,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     writeMaxBytes: options.maxRequestBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     // A misspelt field is an error naming it, not a silently ignored value.
-    jsonOptions: { ignoreUnknownFields: false },
+    jsonOptions: { ignoreUnknownFields: false, registry: catalogRegistry() },
   });
   for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));

@@ -105,12 +105,13 @@ if (!databaseUrl) {
 }
 const key = await adminKey();
 
-const baseEnv = { ...process.env, HOST: "127.0.0.1" };
+// PGlite runs one query at a time, so a few connections per process are plenty.
+const baseEnv = { ...process.env, HOST: "127.0.0.1", ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}) };
 const addresses: Record<string, string> = {};
 for (const name of Object.keys(catalog) as CapabilityName[]) {
   const port = await freePort();
   addresses[`${name.toUpperCase()}_ADDR`] = `127.0.0.1:${port}`;
-  managed.push({ name, entry: catalog[name].entry, env: { ...baseEnv, [`${name.toUpperCase()}_PORT`]: String(port), PORT: undefined }, restarts: 0 });
+  managed.push({ name, entry: catalog[name].entry, env: { ...baseEnv, DATABASE_URL: databaseUrl, [`${name.toUpperCase()}_PORT`]: String(port), PORT: undefined }, restarts: 0 });
 }
 const gatewayPort = envInt("PORT", 8080);
 managed.push({

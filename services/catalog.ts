@@ -1,11 +1,13 @@
 /**
  * The capability catalogue: every service the gateway routes and the launcher starts. Adding a
- * capability means adding its generated descriptor here and a `services/<name>/main.ts`.
+ * capability means adding its generated descriptor here, its handlers in `implementations.ts`
+ * and a `services/<name>/main.ts`.
  */
-import type { DescService } from "@bufbuild/protobuf";
+import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
 import { CryptoService } from "../gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService } from "../gen/flowforge/jobs/v1/jobs_pb.js";
 
-/** One capability service. */
+/** One service process. */
 export interface Capability {
   /** The generated service descriptor. */
   service: DescService;
@@ -15,15 +17,43 @@ export interface Capability {
   entry: string;
 }
 
-/** Every capability, by short name (the name used in scopes, env vars and manifests). */
+/** Every service process, by short name (the name used in scopes, env vars and manifests). */
 export const catalog = {
   crypto: { service: CryptoService, defaultPort: 50051, entry: "services/crypto/main.ts" },
+  jobs: { service: JobService, defaultPort: 50050, entry: "services/jobs/main.ts" },
 } satisfies Record<string, Capability>;
 
-/** A capability's short name. */
+/** A service's short name. */
 export type CapabilityName = keyof typeof catalog;
+
+/** Services whose unary methods can run as jobs (everything but the jobs service itself). */
+export const jobCapabilities = (Object.keys(catalog) as CapabilityName[]).filter((n) => n !== "jobs");
 
 /** The capability that owns a fully-qualified service name, if any. */
 export function capabilityOf(typeName: string): CapabilityName | undefined {
   return (Object.keys(catalog) as CapabilityName[]).find((name) => catalog[name].service.typeName === typeName);
+}
+
+/** A method found by its full name (`pkg.Service/Method`). */
+export interface FoundMethod {
+  capability: CapabilityName;
+  service: DescService;
+  method: DescMethod;
+}
+
+/** Looks up `pkg.Service/Method` among the job capabilities. */
+export function findJobMethod(fullName: string): FoundMethod | undefined {
+  const [serviceName, methodName] = fullName.replace(/^\//, "").split("/");
+  for (const capability of jobCapabilities) {
+    const service = catalog[capability].service;
+    if (service.typeName !== serviceName) continue;
+    const method = service.methods.find((m) => m.name === methodName);
+    return method ? { capability, service, method } : undefined;
+  }
+  return undefined;
+}
+
+/** Every message type of every service, for google.protobuf.Any in JSON. */
+export function catalogRegistry(): Registry {
+  return createRegistry(...Object.values(catalog).map((c) => c.service.file));
 }

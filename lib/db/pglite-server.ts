@@ -4,7 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { serveWire } from "./pglite-wire.js";
 
 /** A running embedded database. */
 export interface EmbeddedPostgres {
@@ -20,21 +20,17 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** Port on 127.0.0.1; 0 picks a free one. */
   port?: number;
-  /** Concurrent wire connections accepted. Default 16. */
-  maxConnections?: number;
 }
 
 /** Starts PGlite and its wire-protocol server. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   const db = await PGlite.create(options.dataDir);
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: options.port ?? 0, maxConnections: options.maxConnections ?? 16 });
-  await server.start();
-  const [, port] = server.getServerConn().split(":");
+  const server = await serveWire(db, options.port ?? 0);
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    url: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
     async stop() {
-      await server.stop();
+      await server.close();
       await db.close();
     },
   };

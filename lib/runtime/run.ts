@@ -1,6 +1,6 @@
 /** Process entry for a capability service: config from env, listen, report ready, stop on SIGTERM. */
 import { createServiceServer, type ServiceRegistration } from "./server.js";
-import { createLogger } from "./logger.js";
+import { createLogger, type Logger } from "./logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "./config.js";
 import { onShutdown, reportReady } from "./lifecycle.js";
 
@@ -12,6 +12,13 @@ export interface RunServiceOptions {
   services: ServiceRegistration[];
   /** Port when neither `<NAME>_PORT` nor `PORT` is set. */
   defaultPort: number;
+  /**
+   * Run job workers for these services when `NATS_URL` and `DATABASE_URL` are set (production).
+   * Without NATS (embedded), the jobs service runs the workers in-process instead.
+   */
+  jobWorkers?: boolean;
+  /** Called on shutdown after the server has stopped. */
+  onStop?: () => Promise<void>;
 }
 
 /**
@@ -33,7 +40,32 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   logger.info({ host, port: bound, services: options.services.map((s) => s.service.typeName) }, "serving");
   reportReady(options.name, bound);
 
-  onShutdown(logger, () =>
-    server.shutdown({ drainMs: envInt("SHUTDOWN_DRAIN_MS", 0), graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000) }),
+  const stopWorkers = options.jobWorkers && process.env.NATS_URL && process.env.DATABASE_URL ? await startJobWorkers(options, logger) : undefined;
+  onShutdown(logger, async () => {
+    await server.shutdown({ drainMs: envInt("SHUTDOWN_DRAIN_MS", 0), graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000) });
+    await stopWorkers?.();
+    await options.onStop?.();
+  });
+}
+
+/** Production workers: this process consumes its own capability's tasks from JetStream. */
+async function startJobWorkers(options: RunServiceOptions, logger: Logger): Promise<() => Promise<void>> {
+  const { createJetStreamBus } = await import("../bus/jetstream/bus.js");
+  const { createSql } = await import("../db/sql.js");
+  const { createJobStore } = await import("../jobs/store.js");
+  const { startWorker } = await import("../jobs/worker.js");
+  const bus = await createJetStreamBus({ servers: process.env.NATS_URL!, replicas: envInt("NATS_REPLICAS", 1) });
+  const sql = createSql(process.env.DATABASE_URL!, { max: envInt("DATABASE_POOL", 8), applicationName: `flowforge-${options.name}` });
+  const store = createJobStore(sql);
+  const workers = await Promise.all(
+    options.services.map(({ service, impl }) =>
+      startWorker({ bus, store, logger, capability: options.name, service, impl: impl as never, concurrency: envInt("JOB_CONCURRENCY", 64), maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5) }),
+    ),
   );
+  logger.info({ capability: options.name }, "job workers consuming");
+  return async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await bus.close();
+    await sql.end({ timeout: 5 });
+  };
 }

@@ -9,4 +9,5 @@ await runService({
   name: "crypto",
   defaultPort: catalog.crypto.defaultPort,
   services: [register(CryptoService, createCryptoService())],
+  jobWorkers: true,
 });

@@ -1,0 +1,148 @@
+/**
+ * A Postgres wire-protocol server for PGlite that is safe with many client connections.
+ * PGlite is one backend: the unnamed statement and portal, and any open transaction, are
+ * shared by everything sent to it. So each connection's messages are grouped up to their Sync
+ * (extended protocol) or Query (simple protocol) and every group runs whole, one at a time;
+ * while a connection holds a transaction open only that connection's groups run.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import type { PGlite } from "@electric-sql/pglite";
+
+const SSL_REQUEST = 80877103;
+const CANCEL_REQUEST = 80877102;
+const GSSENC_REQUEST = 80877104;
+
+interface Conn {
+  socket: Socket;
+  pending: Buffer;
+  group: Buffer[];
+  started: boolean;
+  closed: boolean;
+}
+
+interface Work {
+  conn: Conn;
+  bytes: Buffer;
+}
+
+/** A running wire server. */
+export interface WireServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `db` on 127.0.0.1:`port` (0 picks one). */
+export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promise<WireServer> {
+  const queue: Work[] = [];
+  let owner: Conn | undefined; // the connection whose transaction is open
+  let running = false;
+
+  const next = (): Work | undefined => {
+    if (owner && !owner.closed) {
+      const i = queue.findIndex((w) => w.conn === owner);
+      return i === -1 ? undefined : queue.splice(i, 1)[0];
+    }
+    owner = undefined;
+    return queue.shift();
+  };
+
+  const pump = async () => {
+    if (running) return;
+    running = true;
+    try {
+      for (let work = next(); work; work = next()) {
+        const { conn, bytes } = work;
+        await db.runExclusive(() =>
+          db.execProtocolRawStream(bytes, {
+            onRawData: (data) => {
+              if (!conn.closed) conn.socket.write(Buffer.from(data));
+            },
+          }),
+        ).catch((err) => {
+          if (!conn.closed) conn.socket.destroy(err);
+        });
+        owner = db.isInTransaction() ? conn : undefined;
+        if (owner?.closed) {
+          await db.exec("ROLLBACK").catch(() => {});
+          owner = undefined;
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
+
+  const enqueue = (conn: Conn, bytes: Buffer) => {
+    queue.push({ conn, bytes });
+    void pump();
+  };
+
+  const onData = (conn: Conn, chunk: Buffer) => {
+    conn.pending = conn.pending.length ? Buffer.concat([conn.pending, chunk]) : chunk;
+    for (;;) {
+      if (!conn.started) {
+        if (conn.pending.length < 8) return;
+        const len = conn.pending.readInt32BE(0);
+        if (conn.pending.length < len) return;
+        const code = conn.pending.readInt32BE(4);
+        const msg = conn.pending.subarray(0, len);
+        conn.pending = conn.pending.subarray(len);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+          conn.socket.write("N");
+          continue;
+        }
+        if (code === CANCEL_REQUEST) {
+          conn.socket.end();
+          return;
+        }
+        conn.started = true;
+        enqueue(conn, Buffer.from(msg));
+        continue;
+      }
+      if (conn.pending.length < 5) return;
+      const len = conn.pending.readInt32BE(1) + 1;
+      if (conn.pending.length < len) return;
+      const type = String.fromCharCode(conn.pending[0]);
+      conn.group.push(Buffer.from(conn.pending.subarray(0, len)));
+      conn.pending = conn.pending.subarray(len);
+      if (type === "X") {
+        conn.group = [];
+        conn.socket.end();
+        return;
+      }
+      // A group ends at Sync, Flush, a simple Query, or the end of a COPY. (Flush splits a
+      // describe-first query in two; postgres.js names those statements per connection, so the
+      // second half finds its own statement whatever ran in between.)
+      if (type === "S" || type === "Q" || type === "c" || type === "f" || type === "H") {
+        enqueue(conn, Buffer.concat(conn.group));
+        conn.group = [];
+      }
+    }
+  };
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    const conn: Conn = { socket, pending: Buffer.alloc(0), group: [], started: false, closed: false };
+    socket.on("data", (chunk: Buffer) => onData(conn, chunk));
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => {
+      conn.closed = true;
+      sockets.delete(socket);
+      for (let i = queue.length - 1; i >= 0; i--) if (queue[i].conn === conn) queue.splice(i, 1);
+      void pump();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

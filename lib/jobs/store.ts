@@ -1,0 +1,334 @@
+/**
+ * Jobs in PostgreSQL: submit (job, items, first event and outbox in one transaction), reads,
+ * cancellation, and outcomes recorded in batches with gapless per-job event sequences. Every
+ * write that changes an item is conditional on its state, so a redelivered task never counts
+ * twice.
+ */
+import { randomUUID } from "node:crypto";
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { ItemState, JobState, WatchJobResponseSchema, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Sql } from "../db/sql.js";
+
+/** A job row. */
+export interface JobRow {
+  id: string;
+  tenant_id: string;
+  method: string;
+  batch: boolean;
+  state: JobState;
+  total: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  last_seq: string;
+  idempotency_key: string | null;
+  request_id: string;
+  traceparent: string;
+  webhook_url: string | null;
+  webhook_secret: string | null;
+  webhook_attempts: number;
+  create_time: Date;
+  finish_time: Date | null;
+  seq: string;
+}
+
+/** An item row (request omitted unless asked). */
+export interface ItemRow {
+  job_id: string;
+  idx: number;
+  state: ItemState;
+  result: Buffer | null;
+  error: Buffer | null;
+  attempts: number;
+}
+
+/** What submit needs. */
+export interface NewJob {
+  tenantId: string;
+  method: string;
+  capability: string;
+  batch: boolean;
+  requests: Uint8Array[];
+  idempotencyKey?: string;
+  webhook?: { url: string; secret: string };
+  requestId: string;
+  traceparent: string;
+}
+
+/** The final outcome of one item attempt, as a worker reports it. */
+export interface Outcome {
+  jobId: string;
+  index: number;
+  state: ItemState.SUCCEEDED | ItemState.FAILED | ItemState.DEAD_LETTERED;
+  /** Response bytes (SUCCEEDED) or google.rpc.Status bytes (otherwise). */
+  payload: Uint8Array;
+  attempts: number;
+  /** Full name of the method's output type, for the result's google.protobuf.Any. */
+  resultType: string;
+}
+
+/** An event written, for notifying watchers. */
+export interface WrittenEvents {
+  jobId: string;
+  lastSeq: number;
+}
+
+const finalStates = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED];
+export const isFinal = (s: JobState) => finalStates.includes(s);
+
+type Event = MessageInitShape<typeof WatchJobResponseSchema>["event"];
+
+function encodeEvent(seq: number, event: Event): Buffer {
+  return Buffer.from(toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: BigInt(seq), time: timestampNow(), event })));
+}
+
+/** An item as the API shows it: result as google.protobuf.Any, error as google.rpc.Status. */
+export function itemMessage(row: Pick<ItemRow, "idx" | "state" | "attempts" | "result" | "error">, resultType: string): MessageInitShape<typeof JobItemSchema> {
+  return {
+    index: row.idx,
+    state: row.state,
+    attempts: row.attempts,
+    result: row.result ? { typeUrl: `type.googleapis.com/${resultType}`, value: row.result } : undefined,
+    error: row.error ? fromBinary(StatusSchema, row.error) : undefined,
+  };
+}
+
+const counts = (j: Pick<JobRow, "total" | "succeeded" | "failed" | "cancelled">) => ({
+  total: j.total,
+  succeeded: j.succeeded,
+  failed: j.failed,
+  cancelled: j.cancelled,
+});
+
+/** Creates the store. */
+export function createJobStore(sql: Sql) {
+  async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]) {
+    if (events.length === 0) return;
+    const rows = events.map((e, i) => ({ job_id: jobId, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
+    await tx`INSERT INTO job_events ${tx(rows, "job_id", "seq", "payload")}`;
+  }
+
+  return {
+    /** Creates a job, or returns the existing one for a known idempotency key. */
+    async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+      const existing = async () =>
+        job.idempotencyKey
+          ? (await sql<JobRow[]>`SELECT * FROM jobs WHERE tenant_id = ${job.tenantId} AND idempotency_key = ${job.idempotencyKey}`)[0]
+          : undefined;
+      const found = await existing();
+      if (found) return { job: found, created: false };
+      const id = randomUUID();
+      try {
+        const row = await sql.begin(async (tx) => {
+          const [row] = await tx<JobRow[]>`
+            INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
+            VALUES (${id}, ${job.tenantId}, ${job.method}, ${job.batch}, ${JobState.QUEUED}, ${job.requests.length}, 1,
+                    ${job.idempotencyKey ?? null}, ${job.requestId}, ${job.traceparent}, ${job.webhook?.url ?? null}, ${job.webhook?.secret ?? null})
+            RETURNING *`;
+          for (let start = 0; start < job.requests.length; start += 1000) {
+            const chunk = job.requests.slice(start, start + 1000);
+            const items = chunk.map((request, i) => ({ job_id: id, idx: start + i, state: ItemState.QUEUED, request: Buffer.from(request) }));
+            await tx`INSERT INTO job_items ${tx(items, "job_id", "idx", "state", "request")}`;
+            const outbox = chunk.map((_, i) => ({ job_id: id, idx: start + i, subject: job.capability }));
+            await tx`INSERT INTO job_outbox ${tx(outbox, "job_id", "idx", "subject")}`;
+          }
+          await insertEvents(tx as unknown as Sql, id, 1, [{ case: "stateChanged", value: { state: JobState.QUEUED, counts: counts(row) } }]);
+          return row;
+        });
+        return { job: row, created: true };
+      } catch (err) {
+        // Two submits with one idempotency key raced: the loser returns the winner's job.
+        const again = await existing();
+        if (again) return { job: again, created: false };
+        throw err;
+      }
+    },
+
+    /** A job of the tenant, or undefined. */
+    async get(tenantId: string, id: string): Promise<JobRow | undefined> {
+      return (await sql<JobRow[]>`SELECT * FROM jobs WHERE id = ${id} AND tenant_id = ${tenantId}`)[0];
+    },
+
+    /** Items from index `from`, at most `limit`. */
+    async items(jobId: string, from: number, limit: number): Promise<ItemRow[]> {
+      return sql<ItemRow[]>`
+        SELECT job_id, idx, state, result, error, attempts FROM job_items
+        WHERE job_id = ${jobId} AND idx >= ${from} ORDER BY idx LIMIT ${limit}`;
+    },
+
+    /** The tenant's jobs, newest first. */
+    async list(tenantId: string, q: { state?: JobState; method?: string; limit: number; beforeSeq?: string }): Promise<JobRow[]> {
+      return sql<JobRow[]>`
+        SELECT * FROM jobs WHERE tenant_id = ${tenantId}
+          ${q.state ? sql`AND state = ${q.state}` : sql``}
+          ${q.method ? sql`AND method = ${q.method}` : sql``}
+          ${q.beforeSeq ? sql`AND seq < ${q.beforeSeq}` : sql``}
+        ORDER BY seq DESC LIMIT ${q.limit}`;
+    },
+
+    /** Events of a job after `afterSeq`, in order, as serialized WatchJobResponse messages. */
+    async events(jobId: string, afterSeq: number, limit = 1000): Promise<{ seq: number; payload: Buffer }[]> {
+      const rows = await sql<{ seq: string; payload: Buffer }[]>`
+        SELECT seq, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`;
+      return rows.map((r) => ({ seq: Number(r.seq), payload: r.payload }));
+    },
+
+    /** The request of an item and whether it may still run (item queued, job not final). */
+    async itemForRun(jobId: string, index: number): Promise<{ runnable: boolean; request?: Buffer }> {
+      const [row] = await sql<{ state: number; job_state: number; request: Buffer }[]>`
+        SELECT i.state, j.state AS job_state, i.request FROM job_items i JOIN jobs j ON j.id = i.job_id
+        WHERE i.job_id = ${jobId} AND i.idx = ${index}`;
+      if (!row) return { runnable: false };
+      return { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request };
+    },
+
+    /** Outbox rows older than `ageMs`, oldest first. */
+    async pendingOutbox(limit: number, ageMs: number) {
+      return sql<{ job_id: string; idx: number; subject: string }[]>`
+        SELECT job_id, idx, subject FROM job_outbox
+        WHERE create_time < now() - ${`${ageMs} milliseconds`}::interval
+        ORDER BY create_time LIMIT ${limit}`;
+    },
+
+    /** Removes published tasks from the outbox. */
+    async clearOutbox(keys: { jobId: string; index: number }[]) {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const chunk = keys.slice(i, i + 1000);
+        await sql`DELETE FROM job_outbox WHERE (job_id, idx) IN (SELECT * FROM unnest(${chunk.map((k) => k.jobId)}::text[], ${chunk.map((k) => k.index)}::int[]))`;
+      }
+    },
+
+    /** Details needed to publish outbox rows. */
+    async tasksFor(keys: { jobId: string; index: number }[]) {
+      if (keys.length === 0) return [];
+      return sql<{ job_id: string; idx: number; method: string; tenant_id: string; request_id: string; traceparent: string; request: Buffer }[]>`
+        SELECT i.job_id, i.idx, j.method, j.tenant_id, j.request_id, j.traceparent, i.request
+        FROM job_items i JOIN jobs j ON j.id = i.job_id
+        WHERE (i.job_id, i.idx) IN (SELECT * FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]))`;
+    },
+
+    /** Appends a progress event (and moves a queued job to running). */
+    async recordProgress(jobId: string, index: number, message: string, fraction: number): Promise<WrittenEvents | undefined> {
+      return sql.begin(async (tx) => {
+        const [job] = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ${jobId} FOR UPDATE`;
+        if (!job || isFinal(job.state)) return undefined;
+        const events: Event[] = [];
+        if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
+        events.push({ case: "progress", value: { index, message, fraction } });
+        const first = Number(job.last_seq) + 1;
+        await tx`UPDATE jobs SET last_seq = last_seq + ${events.length}, state = ${JobState.RUNNING} WHERE id = ${jobId}`;
+        await insertEvents(tx as unknown as Sql, jobId, first, events);
+        return { jobId, lastSeq: first + events.length - 1 };
+      });
+    },
+
+    /**
+     * Records item outcomes in one transaction: items still queued take the outcome, their
+     * jobs' counts and events follow, and a job whose items are all done gets its final state.
+     */
+    async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; finished: string[] }> {
+      if (outcomes.length === 0) return { written: [], finished: [] };
+      return sql.begin(async (tx) => {
+        const values = outcomes.map((o) => [
+          o.jobId,
+          o.index,
+          o.state,
+          o.state === ItemState.SUCCEEDED ? Buffer.from(o.payload) : null,
+          o.state === ItemState.SUCCEEDED ? null : Buffer.from(o.payload),
+          o.attempts,
+        ]);
+        const changed = await tx<{ job_id: string; idx: number; state: number; attempts: number; result: Buffer | null; error: Buffer | null }[]>`
+          UPDATE job_items AS i
+          SET state = (u.state)::smallint, result = (u.result)::bytea, error = (u.error)::bytea, attempts = (u.attempts)::int
+          FROM (VALUES ${tx(values as never)}) AS u (job_id, idx, state, result, error, attempts)
+          WHERE i.job_id = u.job_id AND i.idx = (u.idx)::int AND i.state = ${ItemState.QUEUED}
+          RETURNING i.job_id, i.idx, i.state, i.attempts, i.result, i.error`;
+        type Changed = (typeof changed)[number];
+        const byJob = new Map<string, Changed[]>();
+        for (const c of changed) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c]);
+        const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
+        const written: WrittenEvents[] = [];
+        const finished: string[] = [];
+        for (const jobId of [...byJob.keys()].sort()) {
+          const items = byJob.get(jobId)!.sort((a, b) => a.idx - b.idx);
+          const ok = items.filter((i) => i.state === ItemState.SUCCEEDED).length;
+          const bad = items.length - ok;
+          const [job] = await tx<JobRow[]>`
+            UPDATE jobs SET succeeded = succeeded + ${ok}, failed = failed + ${bad} WHERE id = ${jobId} RETURNING *`;
+          const events: Event[] = [];
+          if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts({ ...job, succeeded: job.succeeded - ok, failed: job.failed - bad }) } });
+          let s = job.succeeded - ok;
+          let f = job.failed - bad;
+          for (const item of items) {
+            if (item.state === ItemState.SUCCEEDED) s++;
+            else f++;
+            events.push({
+              case: "itemFinished",
+              value: {
+                item: itemMessage(item, resultTypes.get(jobId) ?? ""),
+                counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled },
+              },
+            });
+          }
+          const done = job.succeeded + job.failed + job.cancelled >= job.total && !isFinal(job.state);
+          let state = job.state === JobState.QUEUED ? JobState.RUNNING : job.state;
+          if (done) {
+            state = job.failed > 0 ? JobState.FAILED : JobState.SUCCEEDED;
+            events.push({ case: "stateChanged", value: { state, counts: counts(job) } });
+            finished.push(jobId);
+          }
+          const first = Number(job.last_seq) + 1;
+          await tx`
+            UPDATE jobs SET last_seq = last_seq + ${events.length}, state = ${state},
+              finish_time = ${done ? sql`now()` : sql`finish_time`},
+              webhook_next_at = ${done ? sql`CASE WHEN webhook_url IS NOT NULL THEN now() END` : sql`webhook_next_at`}
+            WHERE id = ${jobId}`;
+          await insertEvents(tx as unknown as Sql, jobId, first, events);
+          written.push({ jobId, lastSeq: first + events.length - 1 });
+        }
+        return { written, finished };
+      });
+    },
+
+    /** Cancels a job of the tenant: queued items become cancelled; a finished job is unchanged. */
+    async cancel(tenantId: string, id: string): Promise<{ job?: JobRow; written?: WrittenEvents }> {
+      return sql.begin(async (tx) => {
+        const [job] = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ${id} AND tenant_id = ${tenantId} FOR UPDATE`;
+        if (!job || isFinal(job.state)) return { job };
+        const [{ n }] = await tx<{ n: number }[]>`
+          WITH c AS (UPDATE job_items SET state = ${ItemState.CANCELLED} WHERE job_id = ${id} AND state = ${ItemState.QUEUED} RETURNING 1)
+          SELECT count(*)::int AS n FROM c`;
+        await tx`DELETE FROM job_outbox WHERE job_id = ${id}`;
+        const [updated] = await tx<JobRow[]>`
+          UPDATE jobs SET state = ${JobState.CANCELLED}, cancelled = cancelled + ${n}, finish_time = now(), last_seq = last_seq + 1,
+            webhook_next_at = CASE WHEN webhook_url IS NOT NULL THEN now() END
+          WHERE id = ${id} RETURNING *`;
+        const seq = Number(updated.last_seq);
+        await insertEvents(tx as unknown as Sql, id, seq, [{ case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } }]);
+        return { job: updated, written: { jobId: id, lastSeq: seq } };
+      });
+    },
+
+    /** Jobs whose webhook is due. */
+    async dueWebhooks(limit: number): Promise<JobRow[]> {
+      return sql<JobRow[]>`
+        SELECT * FROM jobs WHERE webhook_next_at IS NOT NULL AND webhook_done_at IS NULL AND webhook_next_at <= now()
+        ORDER BY webhook_next_at LIMIT ${limit}`;
+    },
+
+    /** Records a webhook attempt: delivered, retry at `nextAt`, or given up (nextAt null). */
+    async webhookAttempt(id: string, result: { delivered: boolean; nextAt: Date | null; error?: string }) {
+      await sql`
+        UPDATE jobs SET webhook_attempts = webhook_attempts + 1,
+          webhook_done_at = ${result.delivered || result.nextAt === null ? sql`now()` : null},
+          webhook_next_at = ${result.nextAt},
+          webhook_error = ${result.error ?? null}
+        WHERE id = ${id}`;
+    },
+  };
+}
+
+/** The job store. */
+export type JobStore = ReturnType<typeof createJobStore>;

@@ -1,0 +1,7 @@
+/** Notification topics on the job bus. */
+export const topics = {
+  /** A job has new events; the payload is its last sequence. */
+  events: (jobId: string) => `events.${jobId}`,
+  /** A job was cancelled; workers abort its running items. */
+  cancel: (jobId: string) => `cancel.${jobId}`,
+};

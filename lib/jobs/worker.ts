@@ -1,0 +1,193 @@
+/**
+ * Job workers: a durable consumer of a capability's tasks that runs each item through the same
+ * handler that answers unary calls, with progress reporting and an AbortSignal. A result is
+ * stored (in batches) before its task is acked; retryable failures go back with exponential
+ * backoff and jitter; the last attempt or a final error settles the item for good.
+ */
+import { create, fromBinary, toBinary, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { ItemState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../runtime/errors.js";
+import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/context.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Consumer, Delivery, JobBus } from "../bus/types.js";
+import type { JobStore, Outcome } from "./store.js";
+import { topics } from "./topics.js";
+
+/** Options for startWorker. */
+export interface WorkerOptions {
+  bus: JobBus;
+  store: JobStore;
+  logger: Logger;
+  /** The capability's short name (its task subject). */
+  capability: string;
+  service: DescService;
+  impl: Partial<ServiceImpl<DescService>>;
+  /** Items run at once by this worker. Default 64. */
+  concurrency?: number;
+  /** Attempts before an item is dead-lettered. Default 5. */
+  maxAttempts?: number;
+  /** Redelivery deadline, kept alive while the handler runs. Default 30 s. */
+  ackWaitMs?: number;
+  /** Base of the exponential retry backoff. Default 500 ms. */
+  backoffMs?: number;
+  /** Longest time one item may run. Default 10 minutes. */
+  itemTimeoutMs?: number;
+}
+
+/** Exponential backoff with full jitter: attempt 1 waits up to base, 2 up to 2×base, ... capped at 60 s. */
+export function backoff(attempt: number, baseMs: number): number {
+  const cap = Math.min(60_000, baseMs * 2 ** (attempt - 1));
+  return Math.round(cap / 2 + (Math.random() * cap) / 2);
+}
+
+interface Pending {
+  outcome: Outcome;
+  delivery: Delivery;
+}
+
+/** Starts consuming; stop() waits for running items to settle. */
+export async function startWorker(options: WorkerOptions): Promise<Consumer> {
+  const { bus, store, logger, service } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const running = new Map<string, Set<AbortController>>();
+  const methods = new Map(service.methods.map((m) => [`${service.typeName}/${m.name}`, m]));
+
+  // Outcomes are written in batches: one transaction, then the acks and notifications.
+  let pending: Pending[] = [];
+  let flushing: Promise<void> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = async (): Promise<void> => {
+    if (flushing) return flushing;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    flushing = (async () => {
+      try {
+        const { written } = await store.recordOutcomes(batch.map((p) => p.outcome));
+        for (const p of batch) p.delivery.ack();
+        for (const w of written) bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq)));
+      } catch (err) {
+        logger.error({ err, items: batch.length }, "storing results failed; tasks go back to the queue");
+        for (const p of batch) p.delivery.nak(1000);
+      } finally {
+        flushing = undefined;
+      }
+    })();
+    await flushing;
+    if (pending.length > 0) schedule();
+  };
+  const schedule = () => {
+    if (pending.length >= 500) void flush();
+    else if (!timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, 5);
+    }
+  };
+  const settle = (delivery: Delivery, outcome: Outcome) => {
+    pending.push({ outcome, delivery });
+    schedule();
+  };
+
+  const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
+    const jobId = topic.slice(topic.lastIndexOf(".") + 1);
+    for (const c of running.get(jobId) ?? []) c.abort(new ConnectError("job cancelled", Code.Canceled));
+  });
+
+  async function handle(d: Delivery) {
+    const { task } = d;
+    const method = methods.get(task.method);
+    const fail = (err: ConnectError, state: Outcome["state"]) =>
+      settle(d, { jobId: task.jobId, index: task.index, state, payload: encodeStatus(withRequestId(err, task.requestId)), attempts: d.attempt, resultType: method?.output.typeName ?? "" });
+    if (!method || method.methodKind !== "unary") {
+      fail(new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument), ItemState.FAILED);
+      return;
+    }
+    const { runnable, request } = await store.itemForRun(task.jobId, task.index);
+    if (!runnable) {
+      d.ack(); // cancelled, already done, or unknown: nothing to run
+      return;
+    }
+    const log = logger.child({ requestId: task.requestId, job: task.jobId, item: task.index, method: task.method });
+    const abort = new AbortController();
+    const set = running.get(task.jobId) ?? new Set();
+    running.set(task.jobId, set.add(abort));
+    const keepAlive = setInterval(() => d.working(), Math.max(200, Math.floor(ackWaitMs / 3)));
+    let progressWrite = Promise.resolve();
+    try {
+      const input = (() => {
+        try {
+          return fromBinary(method.input, task.data.length > 0 ? task.data : (request ?? new Uint8Array()));
+        } catch (cause) {
+          throw invalidArgument("request", `not a valid ${method.input.typeName}`, cause);
+        }
+      })();
+      const context = createHandlerContext({
+        service,
+        method,
+        protocolName: "job",
+        requestMethod: "POST",
+        url: `/${task.method}`,
+        timeoutMs: options.itemTimeoutMs ?? 600_000,
+        requestSignal: abort.signal,
+        contextValues: createContextValues()
+          .set(requestIdKey, task.requestId)
+          .set(tenantKey, task.tenant)
+          .set(loggerKey, logger)
+          .set(progressKey, ({ message = "", fraction = 0 }) => {
+            progressWrite = progressWrite
+              .then(() => store.recordProgress(task.jobId, task.index, message, fraction))
+              .then((w) => w && bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq))))
+              .catch((err) => log.warn({ err }, "progress not recorded"));
+          }),
+      });
+      const fn = options.impl[method.localName as keyof typeof options.impl] as ((req: unknown, ctx: unknown) => unknown) | undefined;
+      if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
+      const result = await Promise.race([
+        Promise.resolve(fn(input, context)),
+        new Promise((_, reject) => abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true })),
+      ]);
+      await progressWrite;
+      settle(d, {
+        jobId: task.jobId,
+        index: task.index,
+        state: ItemState.SUCCEEDED,
+        payload: toBinary(method.output, create(method.output, result as never)),
+        attempts: d.attempt,
+        resultType: method.output.typeName,
+      });
+    } catch (thrown) {
+      await progressWrite;
+      if (abort.signal.aborted) {
+        d.ack(); // cancelled: the item is already marked cancelled
+        return;
+      }
+      const err = toPublicError(thrown);
+      if (err.code === Code.Internal) log.error({ err: err.cause ?? err }, "item failed");
+      if (isRetryable(err) && d.attempt < maxAttempts) {
+        log.info({ code: Code[err.code], attempt: d.attempt }, "item will be retried");
+        d.nak(backoff(d.attempt, options.backoffMs ?? 500));
+        return;
+      }
+      fail(err, isRetryable(err) ? ItemState.DEAD_LETTERED : ItemState.FAILED);
+    } finally {
+      clearInterval(keepAlive);
+      set.delete(abort);
+      if (set.size === 0) running.delete(task.jobId);
+    }
+  }
+
+  const consumer = await bus.consume(options.capability, handle, { concurrency: options.concurrency ?? 64, ackWaitMs });
+  return {
+    async stop() {
+      cancelSub();
+      await consumer.stop();
+      await flush();
+      await flushing;
+    },
+  };
+}
+
