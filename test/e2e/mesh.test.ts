@@ -138,7 +138,7 @@ describe("Connect JSON over fetch", () => {
   it("healthz reports every service serving", async () => {
     const res = await fetch(`${mesh.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "SERVING", services: { crypto: "SERVING" }, database: "SERVING" });
+    expect(await res.json()).toEqual({ status: "SERVING", services: { crypto: "SERVING", jobs: "SERVING" }, database: "SERVING" });
   });
 });
 
