@@ -6,6 +6,7 @@
 import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
 import { CryptoService } from "../gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobService } from "../gen/flowforge/jobs/v1/jobs_pb.js";
+import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 
 /** One service process. */
 export interface Capability {
@@ -53,7 +54,7 @@ export function findJobMethod(fullName: string): FoundMethod | undefined {
   return undefined;
 }
 
-/** Every message type of every service, for google.protobuf.Any in JSON. */
+/** Every message type of every service and the error details, for google.protobuf.Any in JSON. */
 export function catalogRegistry(): Registry {
-  return createRegistry(...Object.values(catalog).map((c) => c.service.file));
+  return createRegistry(file_google_rpc_error_details, ...Object.values(catalog).map((c) => c.service.file));
 }

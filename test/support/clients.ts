@@ -6,6 +6,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { createFlowForgeClient } from "../../web/src/client.js";
 import type { DescService } from "@bufbuild/protobuf";
 import { decodeStatus } from "../../lib/runtime/errors.js";
+import { catalogRegistry } from "../../services/catalog.js";
 
 const bearer = (key: string): Interceptor => (next) => (req) => {
   req.header.set("authorization", `Bearer ${key}`);
@@ -14,7 +15,10 @@ const bearer = (key: string): Interceptor => (next) => (req) => {
 
 /** A typed Connect-protocol client (connect-node, HTTP/1.1, JSON unless `binary`). */
 export function connectClient<S extends DescService>(service: S, baseUrl: string, key?: string, binary = false): Client<S> {
-  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: binary, interceptors: key ? [bearer(key)] : [] }));
+  return createClient(
+    service,
+    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: binary, interceptors: key ? [bearer(key)] : [], jsonOptions: { registry: catalogRegistry() } }),
+  );
 }
 
 /** A typed gRPC-Web client: the web console's own client (connect-web over fetch). */

@@ -5,6 +5,7 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { DescService } from "@bufbuild/protobuf";
+import { catalogRegistry } from "../../services/catalog.js";
 
 /** Options for createFlowForgeClient. */
 export interface FlowForgeClientOptions {
@@ -25,6 +26,6 @@ export function createFlowForgeClient<S extends DescService>(service: S, options
   const transport =
     options.protocol === "grpc-web"
       ? createGrpcWebTransport({ baseUrl: options.baseUrl, interceptors: [auth] })
-      : createConnectTransport({ baseUrl: options.baseUrl, interceptors: [auth] });
+      : createConnectTransport({ baseUrl: options.baseUrl, interceptors: [auth], jsonOptions: { registry: catalogRegistry() } });
   return createClient(service, transport);
 }
