@@ -59,7 +59,7 @@ async function startJobWorkers(options: RunServiceOptions, logger: Logger): Prom
   const store = createJobStore(sql);
   const workers = await Promise.all(
     options.services.map(({ service, impl }) =>
-      startWorker({ bus, store, logger, capability: options.name, service, impl: impl as never, concurrency: envInt("JOB_CONCURRENCY", 64), maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5) }),
+      startWorker({ bus, store, logger, capability: options.name, service, impl: impl as never, concurrency: envInt("JOB_CONCURRENCY", 64), maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5), ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000) }),
     ),
   );
   logger.info({ capability: options.name }, "job workers consuming");

@@ -1,7 +1,7 @@
 /**
  * The jobs service process. Environment: `DATABASE_URL` (required), `NATS_URL` (JetStream; when
  * unset an in-process bus is used and this process also runs every capability's workers),
- * `JOBS_PORT`, `MAX_BATCH_ITEMS`, `JOB_CONCURRENCY`, `JOB_MAX_ATTEMPTS`,
+ * `JOBS_PORT`, `MAX_BATCH_ITEMS`, `JOB_CONCURRENCY`, `JOB_MAX_ATTEMPTS`, `JOB_ACK_WAIT_MS`,
  * `FLOWFORGE_WEBHOOK_ALLOW_PRIVATE=1` to allow webhooks to private addresses.
  */
 import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
@@ -48,6 +48,7 @@ const workers =
             impl: await implementations[capability]!(),
             concurrency: envInt("JOB_CONCURRENCY", 64),
             maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5),
+            ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000),
           }),
         ),
       )

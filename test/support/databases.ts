@@ -58,3 +58,19 @@ export const databases: [string, () => Promise<TestDatabase>][] = [
   ["postgresql", postgresDatabase],
   ["pglite", pgliteDatabase],
 ];
+
+/** A fresh database in the real PostgreSQL (for whole processes that take only a URL). */
+export async function freshPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `ff_test_${randomBytes(6).toString("hex")}`;
+  const admin = createSql(postgresUrl, { max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The production shape with real processes: PostgreSQL, a nats-server of this test's own, the
+ * crypto service consuming from JetStream. A 1,000-item batch must store every item's result
+ * exactly once while a worker process is SIGKILLed and restarted, and while nats-server is
+ * killed and restarted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HashPasswordRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { ItemState, JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { startMesh, type Mesh } from "../../../test/support/mesh.js";
+import { startNats, type NatsServer } from "../../../test/support/nats.js";
+import { freshPostgresDatabase } from "../../../test/support/databases.js";
+import { connectClient } from "../../../test/support/clients.js";
+import { pack } from "../../../test/support/jobs.js";
+import { createSql } from "../../../lib/db/sql.js";
+
+const items = Array.from({ length: 1000 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }));
+
+let nats: NatsServer;
+let db: { url: string; drop(): Promise<void> };
+let mesh: Mesh;
+
+beforeAll(async () => {
+  nats = await startNats();
+  db = await freshPostgresDatabase();
+  mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, JOB_CONCURRENCY: "32", JOB_ACK_WAIT_MS: "3000" });
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+  await nats?.stop();
+  await db?.drop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The pid of the newest process of that name, from the JSON logs. */
+function pidOf(name: string): number {
+  const lines = mesh.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const serving = lines.filter((l) => l.name === name && l.msg === "serving");
+  return serving[serving.length - 1].pid;
+}
+
+async function waitFinished(jobId: string, ms = 120_000) {
+  const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+  const end = Date.now() + ms;
+  for (;;) {
+    const { job } = await jobs.getJob({ jobId, itemsPageSize: 1 }).catch(() => ({ job: undefined }));
+    if (job && job.state !== JobState.QUEUED && job.state !== JobState.RUNNING) return job;
+    if (Date.now() > end) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(job?.counts)}`);
+    await sleep(200);
+  }
+}
+
+async function progressOf(jobId: string) {
+  const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+  return (await jobs.getJob({ jobId, itemsPageSize: 1 })).job!.counts!;
+}
+
+async function checkExactlyOnce(jobId: string) {
+  const job = await waitFinished(jobId);
+  expect(job.state).toBe(JobState.SUCCEEDED);
+  expect(job.counts).toMatchObject({ total: 1000, succeeded: 1000, failed: 0, cancelled: 0 });
+  const sql = createSql(db.url, { max: 1 });
+  try {
+    const [items] = await sql<{ n: number; ok: number; results: number }[]>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE state = ${ItemState.SUCCEEDED})::int AS ok, count(result)::int AS results
+      FROM job_items WHERE job_id = ${jobId}`;
+    expect(items).toEqual({ n: 1000, ok: 1000, results: 1000 });
+    // One item_finished event per item: nothing was recorded twice.
+    const events = await sql<{ payload: Buffer }[]>`SELECT payload FROM job_events WHERE job_id = ${jobId} ORDER BY seq`;
+    const { fromBinary } = await import("@bufbuild/protobuf");
+    const { WatchJobResponseSchema } = await import("../../../gen/flowforge/jobs/v1/jobs_pb.js");
+    const finished = events.map((e) => fromBinary(WatchJobResponseSchema, e.payload)).filter((e) => e.event.case === "itemFinished");
+    expect(finished).toHaveLength(1000);
+    expect(new Set(finished.map((e) => (e.event.case === "itemFinished" ? e.event.value.item!.index : -1))).size).toBe(1000);
+    const [outbox] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_outbox WHERE job_id = ${jobId}`;
+    expect(outbox.n).toBe(0);
+  } finally {
+    await sql.end();
+  }
+}
+
+describe("faults with real processes", () => {
+  it("a worker process SIGKILLed mid-batch and restarted: every result stored exactly once", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+    while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
+    const victim = pidOf("crypto");
+    process.kill(victim, "SIGKILL");
+    const before = await progressOf(job!.id);
+    expect(before.succeeded).toBeLessThan(1000);
+    // The launcher restarts it; the redelivered tasks finish the batch.
+    await checkExactlyOnce(job!.id);
+    expect(pidOf("crypto")).not.toBe(victim);
+  }, 180_000);
+
+  it("nats-server killed and restarted mid-batch: every result stored exactly once", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+    while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
+    await nats.kill();
+    await sleep(1500);
+    await nats.start();
+    await checkExactlyOnce(job!.id);
+  }, 180_000);
+});
