@@ -15,14 +15,14 @@ import type { JobStore, Outcome } from "./store.js";
 import { topics } from "./topics.js";
 
 /** Options for startWorker. */
-export interface WorkerOptions {
+export interface WorkerOptions<S extends DescService = DescService> {
   bus: JobBus;
   store: JobStore;
   logger: Logger;
   /** The capability's short name (its task subject). */
   capability: string;
-  service: DescService;
-  impl: Partial<ServiceImpl<DescService>>;
+  service: S;
+  impl: Partial<ServiceImpl<S>>;
   /** Items run at once by this worker. Default 64. */
   concurrency?: number;
   /** Attempts before an item is dead-lettered. Default 5. */
@@ -47,7 +47,7 @@ interface Pending {
 }
 
 /** Starts consuming; stop() waits for running items to settle. */
-export async function startWorker(options: WorkerOptions): Promise<Consumer> {
+export async function startWorker<S extends DescService>(options: WorkerOptions<S>): Promise<Consumer> {
   const { bus, store, logger, service } = options;
   const maxAttempts = options.maxAttempts ?? 5;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
@@ -144,7 +144,7 @@ export async function startWorker(options: WorkerOptions): Promise<Consumer> {
               .catch((err) => log.warn({ err }, "progress not recorded"));
           }),
       });
-      const fn = options.impl[method.localName as keyof typeof options.impl] as ((req: unknown, ctx: unknown) => unknown) | undefined;
+      const fn = (options.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>)[method.localName];
       if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
       const result = await Promise.race([
         Promise.resolve(fn(input, context)),
