@@ -27,6 +27,11 @@ describe("README examples", () => {
     expect(top).toContain("npm test");
   });
 
+  it("shows the TypeScript client example exactly as the file that runs", () => {
+    const shown = /```ts\n([\s\S]*?)```/.exec(readme)![1];
+    expect(shown).toBe(readFileSync(join(root, "sdk/typescript/watch-job.ts"), "utf8"));
+  });
+
   it.each(examples.map((e, i) => [i + 1, e.script.split("\n")[0], e] as const))("example %i: %s", async (_i, _first, { script, expected }) => {
     const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script.replaceAll("127.0.0.1:8080", `127.0.0.1:${mesh.port}`)], {
       cwd: root,
