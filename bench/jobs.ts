@@ -1,0 +1,116 @@
+/**
+ * Jobs bench on the production path (PostgreSQL on 127.0.0.1:5432 in a fresh database, a
+ * nats-server of its own with JetStream, workers in the crypto process), everything through
+ * the gateway: small jobs per second end to end, event latency (written → WatchJob client),
+ * and a 10,000-item batch with one and with two worker processes.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService } from "../gen/flowforge/jobs/v1/jobs_pb.js";
+import { createSql } from "../lib/db/sql.js";
+import { freePort } from "../lib/runtime/ports.js";
+import { connectClient } from "../test/support/clients.js";
+import { freshPostgresDatabase } from "../test/support/databases.js";
+import { pack } from "../test/support/jobs.js";
+import { root, startMesh } from "../test/support/mesh.js";
+import { startNats } from "../test/support/nats.js";
+import { startProcess } from "../test/support/process.js";
+
+const smallJobs = Number(process.env.BENCH_SMALL_JOBS ?? 3000);
+const batchItems = Number(process.env.BENCH_BATCH_ITEMS ?? 10_000);
+const nats = await startNats();
+const db = await freshPostgresDatabase();
+const mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128" });
+const sql = createSql(db.url, { max: 2 });
+const jobs = connectClient(JobService, mesh.url, mesh.adminKey, true);
+const item = (i: number) => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitDone(ids: string[] | undefined, expected: number): Promise<number> {
+  for (;;) {
+    const [{ n }] = ids
+      ? await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE id = ANY(${ids}) AND state = 3`
+      : await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE state = 3`;
+    if (n >= expected) return performance.now();
+    await sleep(20);
+  }
+}
+
+const results: Record<string, unknown> = {};
+try {
+  // Warm up every path once.
+  const warm = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [item(0)] });
+  await waitDone([warm.job!.id], 1);
+
+  // 1. Small jobs submitted one by one (64 submitters), until every one has succeeded.
+  const ids: string[] = [];
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < smallJobs) {
+        next++;
+        const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", request: item(next) });
+        ids.push(job!.id);
+      }
+    }),
+  );
+  const submitted = performance.now();
+  const allDone = await waitDone(ids, smallJobs);
+  results.smallJobs = {
+    jobs: smallJobs,
+    submitPerSec: Math.round((smallJobs / (submitted - t0)) * 1000),
+    endToEndPerSec: Math.round((smallJobs / (allDone - t0)) * 1000),
+  };
+  console.error("measured small jobs");
+
+  // 2. Event latency: a 2,000-item batch watched live through the gateway.
+  const latencies: number[] = [];
+  const { job: watched } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: Array.from({ length: 2000 }, (_, i) => item(i)) });
+  for await (const e of jobs.watchJob({ jobId: watched!.id })) {
+    latencies.push(Date.now() - timestampDate(e.time!).getTime());
+  }
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  results.eventLatencyMs = { events: latencies.length, p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1] };
+  console.error("measured event latency");
+
+  // 3. A 10,000-item batch with one worker process, then with two.
+  const batch = async () => {
+    const t = performance.now();
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: Array.from({ length: batchItems }, (_, i) => item(i)) });
+    const accepted = performance.now();
+    const done = await waitDone([job!.id], 1);
+    return { items: batchItems, submitMs: Math.round(accepted - t), itemsPerSec: Math.round((batchItems / (done - t)) * 1000) };
+  };
+  results.batchOneWorker = await batch();
+  console.error("measured batch, one worker");
+  const second = await startProcess("services/crypto/main.ts", { CRYPTO_PORT: String(await freePort()), NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128" }, { quiet: true });
+  results.batchTwoWorkers = await batch();
+  console.error("measured batch, two workers");
+  await second.stop();
+} finally {
+  await sql.end();
+  await mesh.stop();
+  await nats.stop();
+  await db.drop();
+}
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+const s = results.smallJobs as { submitPerSec: number; endToEndPerSec: number };
+const l = results.eventLatencyMs as { p50: number; p99: number };
+const b1 = results.batchOneWorker as { itemsPerSec: number; submitMs: number };
+const b2 = results.batchTwoWorkers as { itemsPerSec: number; submitMs: number };
+console.log(`\nFlowForge jobs bench, ${new Date().toISOString()}, ${machine}\n`);
+console.log("| measure | value | target |\n| --- | ---: | ---: |");
+console.log(`| small jobs, submitted one by one through the gateway, end to end | ${s.endToEndPerSec.toLocaleString("en")} jobs/s | ≥ 1,500 |`);
+console.log(`| small jobs, submit only | ${s.submitPerSec.toLocaleString("en")} jobs/s | |`);
+console.log(`| event latency (written → WatchJob client via gateway), p50 / p99 | ${l.p50} / ${l.p99} ms | p99 ≤ 25 |`);
+console.log(`| ${batchItems.toLocaleString("en")}-item batch, 1 worker process | ${b1.itemsPerSec.toLocaleString("en")} items/s (submit ${b1.submitMs} ms) | ≥ 5,000 |`);
+console.log(`| ${batchItems.toLocaleString("en")}-item batch, 2 worker processes | ${b2.itemsPerSec.toLocaleString("en")} items/s (submit ${b2.submitMs} ms) | ≥ 5,000 |`);
+await mkdir(join(root, "bench/out"), { recursive: true });
+await writeFile(join(root, "bench/out/jobs-latest.json"), JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2));
+process.exit(0);
