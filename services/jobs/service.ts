@@ -65,9 +65,25 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
     data: request.length <= inline ? request : new Uint8Array(),
   });
 
+  // Published tasks leave the outbox in batches: one DELETE for many submits.
+  let cleared: { jobId: string; index: number }[] = [];
+  let clearing: Promise<void> | undefined;
+  const clearSoon = () => {
+    clearing ??= (async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      while (cleared.length > 0) {
+        const keys = cleared;
+        cleared = [];
+        await store.clearOutbox(keys).catch((err) => o.logger.warn({ err }, "outbox clear failed; the relay will republish (deduplicated)"));
+      }
+      clearing = undefined;
+    })();
+  };
+
   async function publishAndClear(tasks: Task[]) {
     await bus.publish(tasks);
-    await store.clearOutbox(tasks.map((t) => ({ jobId: t.jobId, index: t.index })));
+    for (const t of tasks) cleared.push({ jobId: t.jobId, index: t.index });
+    clearSoon();
   }
 
   // The relay: whatever is still in the outbox after a few seconds is published again.
@@ -239,6 +255,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
         relayStopped = true;
         clearTimeout(relayTimer);
         await relayRun;
+        await clearing;
       },
     },
   };
