@@ -217,6 +217,8 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
         poked = true;
         wake?.();
       });
+      const onAbort = () => wake?.();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
       try {
         for (;;) {
           poked = false;
@@ -238,12 +240,12 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
               clearTimeout(t);
               resolve();
             };
-            ctx.signal.addEventListener("abort", wake, { once: true });
           });
           wake = undefined;
         }
       } finally {
         off();
+        ctx.signal.removeEventListener("abort", onAbort);
       }
     },
   };

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { Code } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { HashAlgorithm, HashRequestSchema, HashResponseSchema, HashPasswordRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
@@ -59,6 +60,14 @@ describe("a batch through the gateway", () => {
     expect((await jobs.getJob({ jobId: job!.id })).job!.batch).toBe(false);
   });
 
+  it("WatchJob also streams over gRPC (HTTP/2) through the gateway", async () => {
+    const grpcJobs = createClient(JobService, createGrpcTransport({ baseUrl: mesh.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${mesh.adminKey}`), next(req))] }));
+    const { job } = await grpcJobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(5) });
+    const events = await watchAll(grpcJobs, job!.id);
+    expect(events.filter((e) => e.event.case === "itemFinished")).toHaveLength(5);
+    expect(events[events.length - 1].event).toMatchObject({ case: "stateChanged", value: { state: JobState.SUCCEEDED } });
+  });
+
   it("a watcher that reconnects with its last sequence resumes without gaps", async () => {
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: Array.from({ length: 12 }, () => pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 8192, iterations: 1 } })) });
     const first = await watchAll(jobs, job!.id, 0n, 4);
@@ -107,8 +116,8 @@ describe("idempotency, listing and tenants", () => {
     expect(page2.jobs.map((j) => j.id)).toEqual([made[0]]);
     expect((await b.listJobs({})).jobs.map((j) => j.id)).not.toContain(made[0]);
     expect((await a.listJobs({ method: "flowforge.crypto.v1.CryptoService/Hmac" })).jobs).toEqual([]);
-    for (const call of [b.getJob({ jobId: made[0] }), b.cancelJob({ jobId: made[0] }), watchAll(b, made[0])]) {
-      expect((await errorOf(call)).code).toBe(Code.NotFound);
+    for (const call of [() => b.getJob({ jobId: made[0] }), () => b.cancelJob({ jobId: made[0] }), () => watchAll(b, made[0])]) {
+      expect((await errorOf(call())).code).toBe(Code.NotFound);
     }
   });
 
