@@ -107,7 +107,7 @@ describe("idempotency, listing and tenants", () => {
     const keyB = (await admin.createApiKey({ tenantId: "tenant-b", scopes: ["jobs", "crypto"] })).secret;
     const a = connectClient(JobService, mesh.url, keyA);
     const b = connectClient(JobService, mesh.url, keyB);
-    const made = [];
+    const made: string[] = [];
     for (let i = 0; i < 3; i++) made.push((await a.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) })).job!.id);
     await b.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) });
     const page1 = await a.listJobs({ pageSize: 2 });
