@@ -120,23 +120,28 @@ export function createJobStore(sql: Sql) {
       const found = await existing();
       if (found) return { job: found, created: false };
       const id = randomUUID();
+      const total = job.requests.length;
+      const first = encodeEvent(1, { case: "stateChanged", value: { state: JobState.QUEUED, counts: { total, succeeded: 0, failed: 0, cancelled: 0 } } });
       try {
-        const row = await sql.begin(async (tx) => {
-          const [row] = await tx<JobRow[]>`
+        // One statement (so one round trip and an implicit transaction): the job, its items,
+        // its outbox rows and its first event.
+        const [row] = await sql<JobRow[]>`
+          WITH j AS (
             INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
-            VALUES (${id}, ${job.tenantId}, ${job.method}, ${job.batch}, ${JobState.QUEUED}, ${job.requests.length}, 1,
+            VALUES (${id}, ${job.tenantId}, ${job.method}, ${job.batch}, ${JobState.QUEUED}, ${total}, 1,
                     ${job.idempotencyKey ?? null}, ${job.requestId}, ${job.traceparent}, ${job.webhook?.url ?? null}, ${job.webhook?.secret ?? null})
-            RETURNING *`;
-          for (let start = 0; start < job.requests.length; start += 1000) {
-            const chunk = job.requests.slice(start, start + 1000);
-            const items = chunk.map((request, i) => ({ job_id: id, idx: start + i, state: ItemState.QUEUED, request: Buffer.from(request) }));
-            await tx`INSERT INTO job_items ${tx(items, "job_id", "idx", "state", "request")}`;
-            const outbox = chunk.map((_, i) => ({ job_id: id, idx: start + i, subject: job.capability }));
-            await tx`INSERT INTO job_outbox ${tx(outbox, "job_id", "idx", "subject")}`;
-          }
-          await insertEvents(tx as unknown as Sql, id, 1, [{ case: "stateChanged", value: { state: JobState.QUEUED, counts: counts(row) } }]);
-          return row;
-        });
+            RETURNING *
+          ), items AS (
+            INSERT INTO job_items (job_id, idx, state, request)
+            SELECT ${id}, (u.n - 1)::int, ${ItemState.QUEUED}, decode(u.r, 'hex')
+            FROM unnest(${job.requests.map((r) => Buffer.from(r).toString("hex"))}::text[]) WITH ORDINALITY AS u (r, n)
+          ), outbox AS (
+            INSERT INTO job_outbox (job_id, idx, subject)
+            SELECT ${id}, g, ${job.capability} FROM generate_series(0, ${total - 1}) AS g
+          ), event AS (
+            INSERT INTO job_events (job_id, seq, payload) VALUES (${id}, 1, ${first})
+          )
+          SELECT * FROM j`;
         return { job: row, created: true };
       } catch (err) {
         // Two submits with one idempotency key raced: the loser returns the winner's job.
@@ -175,13 +180,20 @@ export function createJobStore(sql: Sql) {
       return rows.map((r) => ({ seq: Number(r.seq), payload: r.payload }));
     },
 
-    /** The request of an item and whether it may still run (item queued, job not final). */
-    async itemForRun(jobId: string, index: number): Promise<{ runnable: boolean; request?: Buffer }> {
-      const [row] = await sql<{ state: number; job_state: number; request: Buffer }[]>`
-        SELECT i.state, j.state AS job_state, i.request FROM job_items i JOIN jobs j ON j.id = i.job_id
-        WHERE i.job_id = ${jobId} AND i.idx = ${index}`;
-      if (!row) return { runnable: false };
-      return { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request };
+    /**
+     * For each item, whether it may still run (item queued, job not final) and its request.
+     * Keys in, results out in the same order; unknown items are not runnable.
+     */
+    async itemsForRun(keys: { jobId: string; index: number }[]): Promise<{ runnable: boolean; request?: Buffer }[]> {
+      const rows = await sql<{ job_id: string; idx: number; state: number; job_state: number; request: Buffer }[]>`
+        SELECT i.job_id, i.idx, i.state, j.state AS job_state, i.request FROM job_items i JOIN jobs j ON j.id = i.job_id
+        WHERE i.job_id = ANY(${[...new Set(keys.map((k) => k.jobId))]}) AND i.idx = ANY(${[...new Set(keys.map((k) => k.index))]}::int[])`;
+      // (job_id = ANY, idx = ANY) walks the primary key; the few extra rows it may return are dropped here.
+      const found = new Map(rows.map((r) => [`${r.job_id}:${r.idx}`, r]));
+      return keys.map((k) => {
+        const row = found.get(`${k.jobId}:${k.index}`);
+        return row ? { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request } : { runnable: false };
+      });
     },
 
     /** Outbox rows older than `ageMs`, oldest first. */
@@ -196,7 +208,9 @@ export function createJobStore(sql: Sql) {
     async clearOutbox(keys: { jobId: string; index: number }[]) {
       for (let i = 0; i < keys.length; i += 1000) {
         const chunk = keys.slice(i, i + 1000);
-        await sql`DELETE FROM job_outbox WHERE (job_id, idx) IN (SELECT * FROM unnest(${chunk.map((k) => k.jobId)}::text[], ${chunk.map((k) => k.index)}::int[]))`;
+        await sql`
+          DELETE FROM job_outbox AS o USING unnest(${chunk.map((k) => k.jobId)}::text[], ${chunk.map((k) => k.index)}::int[]) AS k (job_id, idx)
+          WHERE o.job_id = k.job_id AND o.idx = k.idx`;
       }
     },
 
@@ -251,42 +265,49 @@ export function createJobStore(sql: Sql) {
         const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
         const written: WrittenEvents[] = [];
         const finished: string[] = [];
-        for (const jobId of [...byJob.keys()].sort()) {
-          const items = byJob.get(jobId)!.sort((a, b) => a.idx - b.idx);
-          const ok = items.filter((i) => i.state === ItemState.SUCCEEDED).length;
-          const bad = items.length - ok;
-          const [job] = await tx<JobRow[]>`
-            UPDATE jobs SET succeeded = succeeded + ${ok}, failed = failed + ${bad} WHERE id = ${jobId} RETURNING *`;
+        if (byJob.size === 0) return { written, finished };
+        // Lock the jobs in id order (so concurrent flushes cannot deadlock), then update them
+        // and append their events with one statement each.
+        const jobs = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
+        const updates: [string, number, number, number, number, boolean][] = [];
+        const eventRows: { job_id: string; seq: number; payload: Buffer }[] = [];
+        for (const job of jobs) {
+          const items = byJob.get(job.id)!.sort((a, b) => a.idx - b.idx);
+          if (isFinal(job.state)) continue;
           const events: Event[] = [];
-          if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts({ ...job, succeeded: job.succeeded - ok, failed: job.failed - bad }) } });
-          let s = job.succeeded - ok;
-          let f = job.failed - bad;
+          if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
+          let s = job.succeeded;
+          let f = job.failed;
           for (const item of items) {
             if (item.state === ItemState.SUCCEEDED) s++;
             else f++;
             events.push({
               case: "itemFinished",
-              value: {
-                item: itemMessage(item, resultTypes.get(jobId) ?? ""),
-                counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled },
-              },
+              value: { item: itemMessage(item, resultTypes.get(job.id) ?? ""), counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } },
             });
           }
-          const done = job.succeeded + job.failed + job.cancelled >= job.total && !isFinal(job.state);
-          let state = job.state === JobState.QUEUED ? JobState.RUNNING : job.state;
+          const done = s + f + job.cancelled >= job.total;
+          let state = JobState.RUNNING;
           if (done) {
-            state = job.failed > 0 ? JobState.FAILED : JobState.SUCCEEDED;
-            events.push({ case: "stateChanged", value: { state, counts: counts(job) } });
-            finished.push(jobId);
+            state = f > 0 ? JobState.FAILED : JobState.SUCCEEDED;
+            events.push({ case: "stateChanged", value: { state, counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } } });
+            finished.push(job.id);
           }
-          const first = Number(job.last_seq) + 1;
+          const firstSeq = Number(job.last_seq) + 1;
+          events.forEach((e, i) => eventRows.push({ job_id: job.id, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
+          updates.push([job.id, s - job.succeeded, f - job.failed, events.length, state, done]);
+          written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1 });
+        }
+        if (updates.length > 0) {
           await tx`
-            UPDATE jobs SET last_seq = last_seq + ${events.length}, state = ${state},
-              finish_time = ${done ? sql`now()` : sql`finish_time`},
-              webhook_next_at = ${done ? sql`CASE WHEN webhook_url IS NOT NULL THEN now() END` : sql`webhook_next_at`}
-            WHERE id = ${jobId}`;
-          await insertEvents(tx as unknown as Sql, jobId, first, events);
-          written.push({ jobId, lastSeq: first + events.length - 1 });
+            UPDATE jobs AS j SET
+              succeeded = j.succeeded + (u.ok)::int, failed = j.failed + (u.bad)::int,
+              last_seq = j.last_seq + (u.n)::int, state = (u.state)::smallint,
+              finish_time = CASE WHEN (u.done)::boolean THEN now() ELSE j.finish_time END,
+              webhook_next_at = CASE WHEN (u.done)::boolean AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
+            FROM (VALUES ${tx(updates as never)}) AS u (id, ok, bad, n, state, done)
+            WHERE j.id = u.id`;
+          await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "payload")}`;
         }
         return { written, finished };
       });

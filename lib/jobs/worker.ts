@@ -92,6 +92,23 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     schedule();
   };
 
+  // Items about to run are looked up together: one query for every task that arrived within 2 ms.
+  let lookups: { key: { jobId: string; index: number }; resolve: (r: { runnable: boolean; request?: Buffer }) => void; reject: (e: unknown) => void }[] = [];
+  const loadItem = (jobId: string, index: number) =>
+    new Promise<{ runnable: boolean; request?: Buffer }>((resolve, reject) => {
+      lookups.push({ key: { jobId, index }, resolve, reject });
+      if (lookups.length === 1) {
+        setTimeout(() => {
+          const batch = lookups;
+          lookups = [];
+          store.itemsForRun(batch.map((l) => l.key)).then(
+            (results) => batch.forEach((l, i) => l.resolve(results[i])),
+            (err) => batch.forEach((l) => l.reject(err)),
+          );
+        }, 2);
+      }
+    });
+
   const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
     const jobId = topic.slice(topic.lastIndexOf(".") + 1);
     for (const c of running.get(jobId) ?? []) c.abort(new ConnectError("job cancelled", Code.Canceled));
@@ -106,7 +123,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       fail(new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument), ItemState.FAILED);
       return;
     }
-    const { runnable, request } = await store.itemForRun(task.jobId, task.index);
+    const { runnable, request } = await loadItem(task.jobId, task.index);
     if (!runnable) {
       d.ack(); // cancelled, already done, or unknown: nothing to run
       return;
