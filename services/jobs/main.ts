@@ -15,6 +15,7 @@ import { busFromEnv } from "../../lib/bus/index.js";
 import { createJobStore } from "../../lib/jobs/store.js";
 import { startWorker } from "../../lib/jobs/worker.js";
 import { startWebhookDispatcher } from "../../lib/jobs/webhooks.js";
+import { topics } from "../../lib/jobs/topics.js";
 import { catalog, catalogRegistry, jobCapabilities } from "../catalog.js";
 import { implementations } from "../implementations.js";
 import { createJobService } from "./service.js";
@@ -32,7 +33,7 @@ const registry = catalogRegistry();
 const allowPrivate = process.env.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1";
 const { impl, relay } = createJobService({ store, bus, logger, registry, allowPrivateWebhooks: allowPrivate, maxBatchItems: envInt("MAX_BATCH_ITEMS", 100_000) });
 const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });
-const offFinished = bus.subscribe("events.*", () => webhooks.poke());
+const offFinished = bus.subscribe(topics.finished("*"), () => webhooks.poke());
 
 // Embedded: the in-process bus only reaches this process, so the workers live here.
 const workers =
