@@ -15,6 +15,8 @@ import { createKeyStore } from "./auth/key-store.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createRequestIdInterceptor } from "./interceptors/request-id.js";
 import { createAccessLogInterceptor } from "./interceptors/access-log.js";
+import { createRateLimitInterceptor, defaultTierLimits, type TierLimits } from "./interceptors/rate-limit.js";
+import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
 import { createGatewayHandler } from "./http.js";
 import { createDualServer, type DualServer } from "./listener.js";
 
@@ -34,6 +36,10 @@ export interface GatewayOptions {
   corsOrigins: string[];
   /** API key lookup cache lifetime. */
   keyCacheTtlMs?: number;
+  /** Rate limiter; default in memory. */
+  limiter?: RateLimiter;
+  /** Limits per tier; default defaultTierLimits. */
+  tierLimits?: TierLimits;
 }
 
 /** A gateway ready to listen. */
@@ -77,7 +83,12 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
-    interceptors: [createRequestIdInterceptor(options.logger), createAccessLogInterceptor(options.logger), createAuthInterceptor({ keys })],
+    interceptors: [
+      createRequestIdInterceptor(options.logger),
+      createAccessLogInterceptor(options.logger),
+      createAuthInterceptor({ keys }),
+      createRateLimitInterceptor({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
+    ],
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,

@@ -2,7 +2,7 @@
  * The gateway process. Environment: `PORT` (8080), `HOST` (127.0.0.1), `DATABASE_URL`
  * (required), `FLOWFORGE_ADMIN_KEY`, `<NAME>_ADDR` per capability, `MAX_REQUEST_BYTES`
  * (32 MiB), `DEFAULT_TIMEOUT_MS` (60 s), `CORS_ORIGINS` (comma-separated, default `*`),
- * `LOG_LEVEL`.
+ * `RATE_LIMITS` (per tier, e.g. `free=10:20,pro=100:200`), `REDIS_URL` (shared limits), `LOG_LEVEL`.
  */
 import { createLogger } from "../lib/runtime/logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
@@ -11,6 +11,8 @@ import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
 import { migrate } from "../lib/db/migrate.js";
 import { backendAddresses } from "./backends.js";
 import { createGateway } from "./gateway.js";
+import { parseTierLimits } from "./interceptors/rate-limit.js";
+import { limiterFromEnv } from "../lib/limits/index.js";
 
 const logger = createLogger({ name: "gateway" });
 const databaseUrl = process.env.DATABASE_URL;
@@ -23,6 +25,7 @@ const applied = await migrate(sql);
 if (applied.length) logger.info({ applied }, "migrations applied");
 
 const addresses = backendAddresses();
+const limiter = limiterFromEnv();
 const gateway = createGateway({
   sql,
   logger,
@@ -31,6 +34,8 @@ const gateway = createGateway({
   maxRequestBytes: envInt("MAX_REQUEST_BYTES", defaultMaxMessageBytes),
   defaultTimeoutMs: envInt("DEFAULT_TIMEOUT_MS", 60_000),
   corsOrigins: envString("CORS_ORIGINS", "*").split(",").map((s) => s.trim()),
+  limiter,
+  tierLimits: parseTierLimits(process.env.RATE_LIMITS),
 });
 const host = envString("HOST", "127.0.0.1");
 const port = await gateway.listen(envInt("PORT", 8080), host);
@@ -39,5 +44,6 @@ reportReady("gateway", port);
 
 onShutdown(logger, async () => {
   await gateway.close();
+  await limiter.close();
   await sql.end({ timeout: 5 });
 });

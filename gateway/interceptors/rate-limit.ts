@@ -1,0 +1,70 @@
+/** Rate limits by the key's tier: a token bucket per API key, refused with `resource_exhausted`. */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import type { Limit, RateLimiter } from "../../lib/limits/types.js";
+import type { Logger } from "../../lib/runtime/logger.js";
+import { principalKey } from "./auth.js";
+
+/** Limits per tier; a missing tier is unlimited. */
+export type TierLimits = Partial<Record<Tier, Limit>>;
+
+/** Defaults: free 10/s (burst 20), pro 100/s (burst 200), enterprise unlimited. */
+export const defaultTierLimits: TierLimits = {
+  [Tier.FREE]: { ratePerSec: 10, burst: 20 },
+  [Tier.PRO]: { ratePerSec: 100, burst: 200 },
+};
+
+/**
+ * Parses `RATE_LIMITS`, e.g. `free=10:20,pro=100:200,enterprise=0` (rate per second : burst;
+ * 0 means unlimited). Throws on a malformed value.
+ */
+export function parseTierLimits(text: string | undefined): TierLimits {
+  if (!text) return defaultTierLimits;
+  const limits: TierLimits = { ...defaultTierLimits };
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(free|pro|enterprise)=(\d+(?:\.\d+)?)(?::(\d+))?$/i.exec(part);
+    if (!m) throw new Error(`RATE_LIMITS: cannot read "${part}" (expected tier=rate[:burst])`);
+    const tier = Tier[m[1].toUpperCase() as keyof typeof Tier];
+    const rate = Number(m[2]);
+    if (rate === 0) delete limits[tier];
+    else limits[tier] = { ratePerSec: rate, burst: Number(m[3] ?? Math.max(1, Math.ceil(rate * 2))) };
+  }
+  return limits;
+}
+
+/** Options for createRateLimitInterceptor. */
+export interface RateLimitOptions {
+  limiter: RateLimiter;
+  limits: TierLimits;
+  logger: Logger;
+}
+
+/** Install after the auth interceptor (it needs the principal). */
+export function createRateLimitInterceptor(options: RateLimitOptions): Interceptor {
+  return (next) => async (req) => {
+    const principal = req.contextValues.get(principalKey);
+    const limit = principal ? options.limits[principal.tier || Tier.FREE] : undefined;
+    if (!principal || !limit) return next(req);
+    let decision;
+    try {
+      decision = await options.limiter.take(`key:${principal.keyId}`, limit);
+    } catch (err) {
+      options.logger.warn({ err }, "rate limiter unavailable; letting the call through");
+      return next(req);
+    }
+    if (!decision.allowed) {
+      const err = new ConnectError(
+        `rate limit of ${limit.ratePerSec} requests/s (burst ${limit.burst}) for tier ${Tier[principal.tier || Tier.FREE]} exceeded; retry in ${decision.retryAfterMs} ms`,
+        Code.ResourceExhausted,
+        { "retry-after": String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))) },
+        [{ desc: RetryInfoSchema, value: { retryDelay: durationFromMs(decision.retryAfterMs) } }],
+      );
+      throw err;
+    }
+    const res = await next(req);
+    res.header.set("x-ratelimit-remaining", String(decision.remaining));
+    return res;
+  };
+}

@@ -1,0 +1,74 @@
+/** Tier rate limits at the gateway, shared through the real Redis. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
+import { createLogger } from "../../lib/runtime/logger.js";
+import { createRedisLimiter } from "../../lib/limits/index.js";
+import { createGateway, type Gateway } from "../gateway.js";
+import { createKeyStore } from "../auth/key-store.js";
+import { parseTierLimits } from "../interceptors/rate-limit.js";
+import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
+import { connectClient, errorOf } from "../../test/support/clients.js";
+
+const logger = createLogger({ name: "test", level: "silent" });
+const prefix = `fftest:${randomBytes(4).toString("hex")}:`;
+let db: TestDatabase;
+let backend: ServiceServer;
+const gateways: Gateway[] = [];
+const urls: string[] = [];
+let free: string;
+
+beforeAll(async () => {
+  db = await pgliteDatabase();
+  backend = createServiceServer({ logger, services: [register(CryptoService, { hash: () => ({ digest: "ok" }) })] });
+  const port = await backend.listen("127.0.0.1:0");
+  // Two gateway replicas sharing one Redis: the limit holds across both.
+  for (let i = 0; i < 2; i++) {
+    const g = createGateway({
+      sql: db.sql,
+      logger,
+      addresses: { crypto: `127.0.0.1:${port}` },
+      adminKey: "operator",
+      maxRequestBytes: 1 << 20,
+      defaultTimeoutMs: 10_000,
+      corsOrigins: ["*"],
+      limiter: createRedisLimiter({ url: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", prefix }),
+      tierLimits: parseTierLimits("free=1:3"),
+    });
+    gateways.push(g);
+    urls.push(`http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`);
+  }
+  free = (await createKeyStore({ sql: db.sql }).create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
+});
+afterAll(async () => {
+  for (const g of gateways) await g.close();
+  await backend?.shutdown({ graceMs: 100 });
+  await db?.close();
+});
+
+describe("tier rate limits", () => {
+  it("a free key gets its burst across replicas, then resource_exhausted with RetryInfo", async () => {
+    const call = (i: number) => connectClient(CryptoService, urls[i % 2], free).hash({ algorithm: HashAlgorithm.SHA256 });
+    for (let i = 0; i < 3; i++) expect((await call(i)).digest).toBe("ok");
+    const err = await errorOf(call(3));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(err.rawMessage).toMatch(/rate limit of 1 requests\/s \(burst 3\) for tier FREE exceeded/);
+    const delay = err.findDetails(RetryInfoSchema)[0].retryDelay!;
+    expect(Number(delay.seconds) * 1000 + delay.nanos / 1e6).toBeGreaterThan(0);
+    expect(err.metadata.get("retry-after")).toBe("1");
+  });
+
+  it("the operator key (enterprise) is not limited", async () => {
+    for (let i = 0; i < 10; i++) expect((await connectClient(CryptoService, urls[0], "operator").hash({})).digest).toBe("ok");
+  });
+
+  it("reads RATE_LIMITS and refuses nonsense", () => {
+    expect(parseTierLimits("free=5,pro=50:70,enterprise=0")).toEqual({ [Tier.FREE]: { ratePerSec: 5, burst: 10 }, [Tier.PRO]: { ratePerSec: 50, burst: 70 } });
+    expect(parseTierLimits("free=0")[Tier.FREE]).toBeUndefined();
+    expect(() => parseTierLimits("gold=5")).toThrow(/RATE_LIMITS/);
+  });
+});
