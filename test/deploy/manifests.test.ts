@@ -19,7 +19,7 @@ const k8s: Obj[] = readdirSync(join(root, "k8s"))
   .flatMap((f) => parseAllDocuments(readFileSync(join(root, "k8s", f), "utf8")).map((d) => d.toJS() as Obj));
 const names = Object.keys(catalog) as (keyof typeof catalog)[];
 
-/** Every env var name the code reads, from `process.env.X`, `envInt("X"` and `envString("X"`. */
+/** Every env var name the code reads, from `process.env.X` / `env.X`, `envInt("X"` and `envString("X"`. */
 function envVarsReadByCode(): Set<string> {
   const found = new Set<string>();
   const walk = (dir: string) => {
@@ -28,7 +28,7 @@ function envVarsReadByCode(): Set<string> {
       if (entry.isDirectory()) walk(path);
       else if (path.endsWith(".ts")) {
         const src = readFileSync(join(root, path), "utf8");
-        for (const m of src.matchAll(/process\.env\.([A-Z_]+)|env(?:Int|String)\(\s*"([A-Z_]+)"/g)) found.add(m[1] ?? m[2]);
+        for (const m of src.matchAll(/\benv\.([A-Z_]+)|env(?:Int|String)\(\s*"([A-Z_]+)"/g)) found.add(m[1] ?? m[2]);
         if (/`\$\{options\.name\.toUpperCase\(\)\}_PORT`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_PORT`));
         if (/`\$\{name\.toUpperCase\(\)\}_ADDR`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_ADDR`));
       }
