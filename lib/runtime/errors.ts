@@ -53,7 +53,17 @@ export function withRequestId(err: ConnectError, requestId: string): ConnectErro
  */
 export function toPublicError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
+  if (isUnavailable(err)) return new ConnectError("a dependency is unavailable; retry later", Code.Unavailable, undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+}
+
+const unavailableErrnos = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"]);
+
+/** Connection failures to PostgreSQL, NATS or Redis, and PostgreSQL's connection/shutdown states. */
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string") return false;
+  return unavailableErrnos.has(code) || /^(08|57P0)/.test(code);
 }
 
 function detailsAsAny(err: ConnectError): Any[] {
