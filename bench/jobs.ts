@@ -8,7 +8,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { HashAlgorithm, HashPasswordRequestSchema, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
+import { HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobService } from "../gen/flowforge/jobs/v1/jobs_pb.js";
 import { createSql } from "../lib/db/sql.js";
 import { freePort } from "../lib/runtime/ports.js";
@@ -67,12 +67,21 @@ try {
   };
   console.error("measured small jobs");
 
-  // 2. Event latency: a batch of slower items (a few ms each) watched live through the gateway.
+  // 2. Event latency under moderate load: 400 small jobs, 8 at a time, each watched from its
+  // submit; latency = arrival at the client minus the event's own timestamp.
   const latencies: number[] = [];
-  const { job: watched } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: Array.from({ length: 300 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 2 } })) });
-  for await (const e of jobs.watchJob({ jobId: watched!.id })) {
-    latencies.push(Date.now() - timestampDate(e.time!).getTime());
-  }
+  let launched = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (launched < 400) {
+        launched++;
+        const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", request: item(launched) });
+        for await (const e of jobs.watchJob({ jobId: job!.id })) {
+          if (e.event.case !== "stateChanged" || e.event.value.state !== 1) latencies.push(Date.now() - timestampDate(e.time!).getTime());
+        }
+      }
+    }),
+  );
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   results.eventLatencyMs = { events: latencies.length, p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1] };
@@ -108,7 +117,7 @@ console.log(`\nFlowForge jobs bench, ${new Date().toISOString()}, ${machine}\n`)
 console.log("| measure | value | target |\n| --- | ---: | ---: |");
 console.log(`| small jobs, submitted one by one through the gateway, end to end | ${s.endToEndPerSec.toLocaleString("en")} jobs/s | ≥ 1,500 |`);
 console.log(`| small jobs, submit only | ${s.submitPerSec.toLocaleString("en")} jobs/s | |`);
-console.log(`| event latency (written → WatchJob client via gateway), p50 / p99 | ${l.p50} / ${l.p99} ms | p99 ≤ 25 |`);
+console.log(`| event latency (written → WatchJob client via gateway, 8 jobs in flight), p50 / p99 | ${l.p50} / ${l.p99} ms | p99 ≤ 25 |`);
 console.log(`| ${batchItems.toLocaleString("en")}-item batch, 1 worker process | ${b1.itemsPerSec.toLocaleString("en")} items/s (submit ${b1.submitMs} ms) | ≥ 5,000 |`);
 console.log(`| ${batchItems.toLocaleString("en")}-item batch, 2 worker processes | ${b2.itemsPerSec.toLocaleString("en")} items/s (submit ${b2.submitMs} ms) | ≥ 5,000 |`);
 await mkdir(join(root, "bench/out"), { recursive: true });

@@ -38,7 +38,8 @@ export function createDualServer(handler: UniversalHandler): DualServer {
   });
   const sockets = new Set<net.Socket>();
 
-  const server = net.createServer((socket) => {
+  // No Nagle: streamed messages (WatchJob events) must leave as soon as they are written.
+  const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
