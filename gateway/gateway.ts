@@ -15,6 +15,7 @@ import { createKeyStore } from "./auth/key-store.js";
 import { createAuthInterceptor } from "./interceptors/auth.js";
 import { createRequestIdInterceptor } from "./interceptors/request-id.js";
 import { createAccessLogInterceptor } from "./interceptors/access-log.js";
+import { createGatewayMetrics } from "./interceptors/metrics.js";
 import { createRateLimitInterceptor, defaultTierLimits, type TierLimits } from "./interceptors/rate-limit.js";
 import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
 import { createGatewayHandler } from "./http.js";
@@ -81,10 +82,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const local = [register(AdminService, createAdminService(keys)), register(Health, healthService)];
   const services = [...forwarded, ...local];
 
+  const metrics = createGatewayMetrics();
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     interceptors: [
       createRequestIdInterceptor(options.logger),
+      metrics.interceptor,
       createAccessLogInterceptor(options.logger),
       createAuthInterceptor({ keys }),
       createRateLimitInterceptor({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
@@ -93,6 +96,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     corsOrigins: options.corsOrigins,
     logger: options.logger,
     health,
+    metrics: () => metrics.registry.metrics(),
   });
   const server = createDualServer(handler);
 

@@ -32,6 +32,8 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   /** Health report for `GET /healthz`. */
   health: () => Promise<{ ok: boolean; body: unknown }>;
+  /** Prometheus text for `GET /metrics`. */
+  metrics?: () => Promise<string>;
 }
 
 const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", "X-API-Key", "X-Request-Id", "Traceparent", "Tracestate"];
@@ -172,6 +174,13 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       options.health().then(
         ({ ok, body }) => send(res, ok ? 200 : 503, { "content-type": "application/json" }, JSON.stringify(body)),
         () => send(res, 503, { "content-type": "application/json" }, JSON.stringify({ status: "NOT_SERVING" })),
+      );
+      return;
+    }
+    if (path === "/metrics" && req.method === "GET" && options.metrics) {
+      options.metrics().then(
+        (text) => send(res, 200, { "content-type": "text/plain; version=0.0.4" }, text),
+        () => send(res, 500, { "content-type": "text/plain" }, "metrics unavailable"),
       );
       return;
     }

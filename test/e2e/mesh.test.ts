@@ -135,6 +135,15 @@ describe("Connect JSON over fetch", () => {
     expect(res.headers.get("access-control-allow-methods")).toContain("POST");
   });
 
+  it("exposes Prometheus metrics per method, code and protocol", async () => {
+    await connectClient(CryptoService, mesh.url).hash({}).catch(() => undefined);
+    const text = await (await fetch(`${mesh.url}/metrics`)).text();
+    expect(text).toMatch(/flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="ok",protocol="connect"\} [1-9]\d*/);
+    expect(text).toMatch(/flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="Unauthenticated",protocol="connect"\} [1-9]\d*/);
+    expect(text).toContain("flowforge_rpc_duration_seconds_bucket");
+    expect(text).toContain("flowforge_gateway_process_cpu_seconds_total");
+  });
+
   it("healthz reports every service serving", async () => {
     const res = await fetch(`${mesh.url}/healthz`);
     expect(res.status).toBe(200);
