@@ -45,3 +45,12 @@ export async function h2load(o: LoadOptions): Promise<LoadResult> {
   const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
   return parseH2load(stdout);
 }
+
+/** Runs h2load for a number of requests (rather than a duration). */
+export async function h2loadCount(o: Omit<LoadOptions, "seconds" | "warmupSeconds"> & { requests: number }): Promise<LoadResult> {
+  const args = ["-n", String(o.requests), "-c", String(o.clients), "-m", String(o.streams), "-d", o.bodyFile];
+  for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
+  args.push(o.url);
+  const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
+  return parseH2load(stdout);
+}

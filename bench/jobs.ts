@@ -8,8 +8,11 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { tmpdir } from "node:os";
 import { HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
-import { JobService } from "../gen/flowforge/jobs/v1/jobs_pb.js";
+import { JobService, SubmitJobRequestSchema } from "../gen/flowforge/jobs/v1/jobs_pb.js";
+import { h2loadCount } from "./h2load.js";
 import { createSql } from "../lib/db/sql.js";
 import { freePort } from "../lib/runtime/ports.js";
 import { connectClient } from "../test/support/clients.js";
@@ -45,21 +48,17 @@ try {
   const warm = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [item(0)] });
   await waitDone([warm.job!.id], 1);
 
-  // 1. Small jobs submitted one by one (64 submitters), until every one has succeeded.
-  const ids: string[] = [];
+  // 1. Small jobs submitted one by one, until every one has succeeded. h2load sends them
+  // (Connect binary over h2c, 4 connections x 16 streams) so the load generator itself costs
+  // almost nothing; each request creates a new job.
+  const body = join(tmpdir(), `flowforge-submit-${process.pid}.bin`);
+  await writeFile(body, toBinary(SubmitJobRequestSchema, create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: item(1) })));
+  const [{ n: before }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE state = 3`;
   const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 64 }, async () => {
-      while (next < smallJobs) {
-        next++;
-        const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", request: item(next) });
-        ids.push(job!.id);
-      }
-    }),
-  );
+  const load = await h2loadCount({ url: `${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, bodyFile: body, headers: { "content-type": "application/proto", authorization: `Bearer ${mesh.adminKey}` }, requests: smallJobs, clients: 4, streams: 16 });
+  if (load.failed > 0) throw new Error(`${load.failed} submits failed`);
   const submitted = performance.now();
-  const allDone = await waitDone(ids, smallJobs);
+  const allDone = await waitDone(undefined, before + smallJobs);
   results.smallJobs = {
     jobs: smallJobs,
     submitPerSec: Math.round((smallJobs / (submitted - t0)) * 1000),
@@ -115,7 +114,7 @@ const b1 = results.batchOneWorker as { itemsPerSec: number; submitMs: number };
 const b2 = results.batchTwoWorkers as { itemsPerSec: number; submitMs: number };
 console.log(`\nFlowForge jobs bench, ${new Date().toISOString()}, ${machine}\n`);
 console.log("| measure | value | target |\n| --- | ---: | ---: |");
-console.log(`| small jobs, submitted one by one through the gateway, end to end | ${s.endToEndPerSec.toLocaleString("en")} jobs/s | ≥ 1,500 |`);
+console.log(`| small jobs, submitted one by one through the gateway (h2load, 4x16), end to end | ${s.endToEndPerSec.toLocaleString("en")} jobs/s | ≥ 1,500 |`);
 console.log(`| small jobs, submit only | ${s.submitPerSec.toLocaleString("en")} jobs/s | |`);
 console.log(`| event latency (written → WatchJob client via gateway, 8 jobs in flight), p50 / p99 | ${l.p50} / ${l.p99} ms | p99 ≤ 25 |`);
 console.log(`| ${batchItems.toLocaleString("en")}-item batch, 1 worker process | ${b1.itemsPerSec.toLocaleString("en")} items/s (submit ${b1.submitMs} ms) | ≥ 5,000 |`);

@@ -242,8 +242,8 @@ export function createJobStore(sql: Sql) {
      * Records item outcomes in one transaction: items still queued take the outcome, their
      * jobs' counts and events follow, and a job whose items are all done gets its final state.
      */
-    async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; finished: string[] }> {
-      if (outcomes.length === 0) return { written: [], finished: [] };
+    async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; finished: string[]; webhooksDue: string[] }> {
+      if (outcomes.length === 0) return { written: [], finished: [], webhooksDue: [] };
       return sql.begin(async (tx) => {
         const values = outcomes.map((o) => [
           o.jobId,
@@ -265,7 +265,8 @@ export function createJobStore(sql: Sql) {
         const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
         const written: WrittenEvents[] = [];
         const finished: string[] = [];
-        if (byJob.size === 0) return { written, finished };
+        const webhooksDue: string[] = [];
+        if (byJob.size === 0) return { written, finished, webhooksDue };
         // Lock the jobs in id order (so concurrent flushes cannot deadlock), then update them
         // and append their events with one statement each.
         const jobs = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
@@ -292,6 +293,7 @@ export function createJobStore(sql: Sql) {
             state = f > 0 ? JobState.FAILED : JobState.SUCCEEDED;
             events.push({ case: "stateChanged", value: { state, counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } } });
             finished.push(job.id);
+            if (job.webhook_url) webhooksDue.push(job.id);
           }
           const firstSeq = Number(job.last_seq) + 1;
           events.forEach((e, i) => eventRows.push({ job_id: job.id, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
@@ -309,7 +311,7 @@ export function createJobStore(sql: Sql) {
             WHERE j.id = u.id`;
           await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "payload")}`;
         }
-        return { written, finished };
+        return { written, finished, webhooksDue };
       });
     },
 

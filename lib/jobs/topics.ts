@@ -4,6 +4,6 @@ export const topics = {
   events: (jobId: string) => `events.${jobId}`,
   /** A job was cancelled; workers abort its running items. */
   cancel: (jobId: string) => `cancel.${jobId}`,
-  /** A job reached a final state (its webhook may be due). */
-  finished: (jobId: string) => `finished.${jobId}`,
+  /** A job with a webhook reached a final state: its webhook is due. */
+  webhookDue: (jobId: string) => `webhook.${jobId}`,
 };

@@ -65,10 +65,10 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     if (batch.length === 0) return;
     flushing = (async () => {
       try {
-        const { written, finished } = await store.recordOutcomes(batch.map((p) => p.outcome));
+        const { written, webhooksDue } = await store.recordOutcomes(batch.map((p) => p.outcome));
         for (const p of batch) p.delivery.ack();
         for (const w of written) bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq)));
-        for (const jobId of finished) bus.notify(topics.finished(jobId), new Uint8Array());
+        for (const jobId of webhooksDue) bus.notify(topics.webhookDue(jobId), new Uint8Array());
       } catch (err) {
         logger.error({ err, items: batch.length }, "storing results failed; tasks go back to the queue");
         for (const p of batch) p.delivery.nak(1000);

@@ -33,7 +33,7 @@ const registry = catalogRegistry();
 const allowPrivate = process.env.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1";
 const { impl, relay } = createJobService({ store, bus, logger, registry, allowPrivateWebhooks: allowPrivate, maxBatchItems: envInt("MAX_BATCH_ITEMS", 100_000) });
 const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });
-const offFinished = bus.subscribe(topics.finished("*"), () => webhooks.poke());
+const offFinished = bus.subscribe(topics.webhookDue("*"), () => webhooks.poke());
 
 // Embedded: the in-process bus only reaches this process, so the workers live here.
 const workers =

@@ -201,7 +201,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (!job) throw new ConnectError(`job ${req.jobId} not found`, Code.NotFound);
       if (written) {
         bus.notify(topics.cancel(job.id), new Uint8Array());
-        bus.notify(topics.finished(job.id), new Uint8Array());
+        if (job.webhook_url) bus.notify(topics.webhookDue(job.id), new Uint8Array());
         bus.notify(topics.events(job.id), Buffer.from(String(written.lastSeq)));
       }
       return { job: jobMessage(job) };
