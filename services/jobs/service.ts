@@ -113,6 +113,21 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
   };
   relayLoop();
 
+  // One subscription for every watcher in this process: a notification wakes the watchers of
+  // its job (no per-watch subscribe round trip, no notification lost while one is set up).
+  const watchers = new Map<string, Set<() => void>>();
+  const offEvents = bus.subscribe(topics.events("*"), (topic) => {
+    for (const wakeUp of watchers.get(topic.slice(topic.indexOf(".") + 1)) ?? []) wakeUp();
+  });
+  const watchEvents = (jobId: string, wakeUp: () => void) => {
+    const set = watchers.get(jobId) ?? new Set();
+    watchers.set(jobId, set.add(wakeUp));
+    return () => {
+      set.delete(wakeUp);
+      if (set.size === 0) watchers.delete(jobId);
+    };
+  };
+
   const impl: ServiceImpl<typeof JobService> = {
     async submitJob(req, ctx) {
       const found = req.method ? findJobMethod(req.method) : undefined;
@@ -214,7 +229,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       let after = Number(req.afterSequence);
       let wake: (() => void) | undefined;
       let poked = false;
-      const off = bus.subscribe(topics.events(job.id), () => {
+      const off = watchEvents(job.id, () => {
         poked = true;
         wake?.();
       });
@@ -255,6 +270,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
     impl,
     relay: {
       async stop() {
+        offEvents();
         relayStopped = true;
         clearTimeout(relayTimer);
         await relayRun;
