@@ -12,7 +12,7 @@ import { createMemoryBus } from "../../bus/memory/bus.js";
 import { createLogger } from "../../runtime/logger.js";
 import { progressKey } from "../../runtime/context.js";
 import { createJobStore, type JobStore } from "../store.js";
-import { startWorker } from "../worker.js";
+import { startWorker, type WorkerOptions } from "../worker.js";
 import { topics } from "../topics.js";
 import { databases, type TestDatabase } from "../../../test/support/databases.js";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -42,6 +42,10 @@ describe.each(databases)("worker on %s", (_name, open) => {
     return job.id;
   }
 
+  /** A crypto worker on this bus and store with the given handlers and options. */
+  const crypto = (options: Omit<WorkerOptions<typeof CryptoService>, "bus" | "store" | "logger" | "capability" | "service">) =>
+    startWorker({ bus, store, logger, capability: "crypto", service: CryptoService, ...options });
+
   async function finished(jobId: string) {
     for (let i = 0; i < 200; i++) {
       const job = await store.get("t", jobId);
@@ -52,12 +56,7 @@ describe.each(databases)("worker on %s", (_name, open) => {
   }
 
   it("retries retryable failures with backoff, then dead-letters with the last error; final errors fail at once", async () => {
-    const worker = await startWorker({
-      bus,
-      store,
-      logger,
-      capability: "crypto",
-      service: CryptoService,
+    const worker = await crypto({
       maxAttempts: 3,
       backoffMs: 20,
       impl: {
@@ -98,12 +97,7 @@ describe.each(databases)("worker on %s", (_name, open) => {
 
   it("cancellation aborts a running handler through its AbortSignal; queued items never start", async () => {
     let started = 0;
-    const worker = await startWorker({
-      bus,
-      store,
-      logger,
-      capability: "crypto",
-      service: CryptoService,
+    const worker = await crypto({
       concurrency: 1,
       impl: {
         hash: (_req, ctx) =>
