@@ -2,6 +2,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
 import type { Logger } from "../../lib/runtime/logger.js";
+import { protocolOf } from "./protocol.js";
 
 /** Creates the access-log interceptor; install it inside the request-id interceptor. */
 export function createAccessLogInterceptor(logger: Logger): Interceptor {
@@ -11,7 +12,7 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
       requestId: req.contextValues.get(requestIdKey),
       tenant: req.contextValues.get(tenantKey) || undefined,
       method: `${req.service.typeName}/${req.method.name}`,
-      protocol: req.header.get("content-type")?.startsWith("application/grpc-web") ? "grpc-web" : req.header.get("content-type")?.startsWith("application/grpc") ? "grpc" : "connect",
+      protocol: protocolOf(req.header),
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     try {

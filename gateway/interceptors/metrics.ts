@@ -1,6 +1,7 @@
 /** Prometheus metrics per call: rate, errors and duration by method, code and protocol. */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { protocolOf } from "./protocol.js";
 
 /** The gateway's metrics registry and its instruments. */
 export interface GatewayMetrics {
@@ -27,8 +28,7 @@ export function createGatewayMetrics(): GatewayMetrics {
   });
   const interceptor: Interceptor = (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
-    const contentType = req.header.get("content-type") ?? "";
-    const protocol = contentType.startsWith("application/grpc-web") ? "grpc-web" : contentType.startsWith("application/grpc") ? "grpc" : "connect";
+    const protocol = protocolOf(req.header);
     const end = duration.startTimer({ method, protocol });
     try {
       const res = await next(req);
