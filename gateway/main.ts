@@ -6,7 +6,7 @@
  */
 import { createLogger } from "../lib/runtime/logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
-import { createSql } from "../lib/db/sql.js";
+import { sqlFromEnv } from "../lib/db/sql.js";
 import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
 import { migrate } from "../lib/db/migrate.js";
 import { backendAddresses } from "./backends.js";
@@ -15,12 +15,7 @@ import { parseTierLimits } from "./interceptors/rate-limit.js";
 import { limiterFromEnv } from "../lib/limits/index.js";
 
 const logger = createLogger({ name: "gateway" });
-const databaseUrl = process.env.DATABASE_URL;
-if (!databaseUrl) {
-  logger.fatal("DATABASE_URL is required (npm start provides an embedded one)");
-  process.exit(1);
-}
-const sql = createSql(databaseUrl, { max: envInt("DATABASE_POOL", 8), applicationName: "flowforge-gateway" });
+const sql = sqlFromEnv(logger, "flowforge-gateway");
 const applied = await migrate(sql);
 if (applied.length) logger.info({ applied }, "migrations applied");
 

@@ -3,6 +3,8 @@
  * (`DATABASE_URL`) and against embedded PGlite served over the wire protocol.
  */
 import postgres from "postgres";
+import { envInt } from "../runtime/config.js";
+import type { Logger } from "../runtime/logger.js";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
@@ -29,4 +31,17 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
       ...(options.schema ? { search_path: options.schema } : {}),
     },
   });
+}
+
+/**
+ * The process's database from `DATABASE_URL` (pool size `DATABASE_POOL`, default 8); logs and
+ * exits when it is not set.
+ */
+export function sqlFromEnv(logger: Logger, applicationName: string): Sql {
+  const url = process.env.DATABASE_URL;
+  if (!url) {
+    logger.fatal("DATABASE_URL is required (npm start provides an embedded one)");
+    process.exit(1);
+  }
+  return createSql(url, { max: envInt("DATABASE_POOL", 8), applicationName });
 }

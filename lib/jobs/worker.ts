@@ -10,6 +10,7 @@ import { ItemState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../runtime/errors.js";
 import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/context.js";
 import type { Logger } from "../runtime/logger.js";
+import { envInt } from "../runtime/config.js";
 import type { Consumer, Delivery, JobBus } from "../bus/types.js";
 import type { JobStore, Outcome } from "./store.js";
 import { topics } from "./topics.js";
@@ -33,6 +34,15 @@ export interface WorkerOptions<S extends DescService = DescService> {
   backoffMs?: number;
   /** Longest time one item may run. Default 10 minutes. */
   itemTimeoutMs?: number;
+}
+
+/** Worker tuning from the environment: `JOB_CONCURRENCY`, `JOB_MAX_ATTEMPTS`, `JOB_ACK_WAIT_MS`. */
+export function workerOptionsFromEnv(): Pick<WorkerOptions, "concurrency" | "maxAttempts" | "ackWaitMs"> {
+  return {
+    concurrency: envInt("JOB_CONCURRENCY", 64),
+    maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5),
+    ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000),
+  };
 }
 
 /** Exponential backoff with full jitter: attempt 1 waits up to base, 2 up to 2×base, ... capped at 60 s. */

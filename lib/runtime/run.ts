@@ -50,16 +50,16 @@ export async function runService(options: RunServiceOptions): Promise<void> {
 
 /** Production workers: this process consumes its own capability's tasks from JetStream. */
 async function startJobWorkers(options: RunServiceOptions, logger: Logger): Promise<() => Promise<void>> {
-  const { createJetStreamBus } = await import("../bus/jetstream/bus.js");
-  const { createSql } = await import("../db/sql.js");
+  const { busFromEnv } = await import("../bus/index.js");
+  const { sqlFromEnv } = await import("../db/sql.js");
   const { createJobStore } = await import("../jobs/store.js");
-  const { startWorker } = await import("../jobs/worker.js");
-  const bus = await createJetStreamBus({ servers: process.env.NATS_URL!, replicas: envInt("NATS_REPLICAS", 1) });
-  const sql = createSql(process.env.DATABASE_URL!, { max: envInt("DATABASE_POOL", 8), applicationName: `flowforge-${options.name}` });
+  const { startWorker, workerOptionsFromEnv } = await import("../jobs/worker.js");
+  const { bus } = await busFromEnv();
+  const sql = sqlFromEnv(logger, `flowforge-${options.name}`);
   const store = createJobStore(sql);
   const workers = await Promise.all(
     options.services.map(({ service, impl }) =>
-      startWorker({ bus, store, logger, capability: options.name, service, impl: impl as never, concurrency: envInt("JOB_CONCURRENCY", 64), maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5), ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000) }),
+      startWorker({ bus, store, logger, capability: options.name, service, impl: impl as never, ...workerOptionsFromEnv() }),
     ),
   );
   logger.info({ capability: options.name }, "job workers consuming");

@@ -9,11 +9,11 @@ import { register } from "../../lib/runtime/server.js";
 import { runService } from "../../lib/runtime/run.js";
 import { createLogger } from "../../lib/runtime/logger.js";
 import { envInt } from "../../lib/runtime/config.js";
-import { createSql } from "../../lib/db/sql.js";
+import { sqlFromEnv } from "../../lib/db/sql.js";
 import { migrate } from "../../lib/db/migrate.js";
 import { busFromEnv } from "../../lib/bus/index.js";
 import { createJobStore } from "../../lib/jobs/store.js";
-import { startWorker } from "../../lib/jobs/worker.js";
+import { startWorker, workerOptionsFromEnv } from "../../lib/jobs/worker.js";
 import { startWebhookDispatcher } from "../../lib/jobs/webhooks.js";
 import { topics } from "../../lib/jobs/topics.js";
 import { catalog, catalogRegistry, jobCapabilities } from "../catalog.js";
@@ -21,11 +21,7 @@ import { implementations } from "../implementations.js";
 import { createJobService } from "./service.js";
 
 const logger = createLogger({ name: "jobs" });
-if (!process.env.DATABASE_URL) {
-  logger.fatal("DATABASE_URL is required (npm start provides an embedded one)");
-  process.exit(1);
-}
-const sql = createSql(process.env.DATABASE_URL, { max: envInt("DATABASE_POOL", 8), applicationName: "flowforge-jobs" });
+const sql = sqlFromEnv(logger, "flowforge-jobs");
 await migrate(sql);
 const { bus, kind } = await busFromEnv();
 const store = createJobStore(sql);
@@ -47,9 +43,7 @@ const workers =
             capability,
             service: catalog[capability].service,
             impl: await implementations[capability]!(),
-            concurrency: envInt("JOB_CONCURRENCY", 64),
-            maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5),
-            ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000),
+            ...workerOptionsFromEnv(),
           }),
         ),
       )
