@@ -219,8 +219,9 @@ export function createJobStore(sql: Sql) {
       if (keys.length === 0) return [];
       return sql<{ job_id: string; idx: number; method: string; tenant_id: string; request_id: string; traceparent: string; request: Buffer }[]>`
         SELECT i.job_id, i.idx, j.method, j.tenant_id, j.request_id, j.traceparent, i.request
-        FROM job_items i JOIN jobs j ON j.id = i.job_id
-        WHERE (i.job_id, i.idx) IN (SELECT * FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]))`;
+        FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]) AS k (job_id, idx)
+        JOIN job_items i ON i.job_id = k.job_id AND i.idx = k.idx
+        JOIN jobs j ON j.id = i.job_id`;
     },
 
     /** Appends a progress event (and moves a queued job to running). */
@@ -242,8 +243,8 @@ export function createJobStore(sql: Sql) {
      * Records item outcomes in one transaction: items still queued take the outcome, their
      * jobs' counts and events follow, and a job whose items are all done gets its final state.
      */
-    async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; finished: string[]; webhooksDue: string[] }> {
-      if (outcomes.length === 0) return { written: [], finished: [], webhooksDue: [] };
+    async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; webhooksDue: string[] }> {
+      if (outcomes.length === 0) return { written: [], webhooksDue: [] };
       return sql.begin(async (tx) => {
         const values = outcomes.map((o) => [
           o.jobId,
@@ -264,9 +265,8 @@ export function createJobStore(sql: Sql) {
         for (const c of changed) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c]);
         const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
         const written: WrittenEvents[] = [];
-        const finished: string[] = [];
         const webhooksDue: string[] = [];
-        if (byJob.size === 0) return { written, finished, webhooksDue };
+        if (byJob.size === 0) return { written, webhooksDue };
         // Lock the jobs in id order (so concurrent flushes cannot deadlock), then update them
         // and append their events with one statement each.
         const jobs = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
@@ -292,7 +292,6 @@ export function createJobStore(sql: Sql) {
           if (done) {
             state = f > 0 ? JobState.FAILED : JobState.SUCCEEDED;
             events.push({ case: "stateChanged", value: { state, counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } } });
-            finished.push(job.id);
             if (job.webhook_url) webhooksDue.push(job.id);
           }
           const firstSeq = Number(job.last_seq) + 1;
@@ -311,7 +310,7 @@ export function createJobStore(sql: Sql) {
             WHERE j.id = u.id`;
           await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "payload")}`;
         }
-        return { written, finished, webhooksDue };
+        return { written, webhooksDue };
       });
     },
 

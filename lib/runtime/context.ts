@@ -1,11 +1,11 @@
 /** Per-call values every handler can read from `context.values`. */
-import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "./logger.js";
 
 /** The request id of the call (from `x-request-id` or generated at the edge). */
 export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
-/** The process logger; handlers log through callLogger, which binds the request id. */
+/** The process logger, for handlers and workers that log (bind the request id with .child). */
 export const loggerKey = createContextKey<Logger | undefined>(undefined, { description: "call logger" });
 
 /** The tenant the call acts for, set by the gateway from the API key. Empty when unknown. */
@@ -19,11 +19,3 @@ export type ProgressReporter = (progress: { message?: string; fraction?: number 
 
 /** The call's progress reporter; a no-op outside jobs. */
 export const progressKey = createContextKey<ProgressReporter>(() => {}, { description: "progress reporter" });
-
-/** A logger for this call, carrying its request id and method. */
-export function callLogger(context: HandlerContext, fallback: Logger): Logger {
-  return (context.values.get(loggerKey) ?? fallback).child({
-    requestId: context.values.get(requestIdKey),
-    method: `${context.service.typeName}/${context.method.name}`,
-  });
-}
