@@ -37,20 +37,21 @@ export interface LoadOptions {
   warmupSeconds?: number;
 }
 
-/** Runs h2load for a duration and returns its figures. */
-export async function h2load(o: LoadOptions): Promise<LoadResult> {
-  const args = ["-c", String(o.clients), "-m", String(o.streams), "-D", String(o.seconds), "--warm-up-time", String(o.warmupSeconds ?? 1), "-d", o.bodyFile];
+/** Runs h2load with `length` (a duration or a request count) and the common options. */
+async function runH2load(o: Omit<LoadOptions, "seconds" | "warmupSeconds">, length: string[]): Promise<LoadResult> {
+  const args = [...length, "-c", String(o.clients), "-m", String(o.streams), "-d", o.bodyFile];
   for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
   args.push(o.url);
   const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
   return parseH2load(stdout);
 }
 
+/** Runs h2load for a duration and returns its figures. */
+export function h2load(o: LoadOptions): Promise<LoadResult> {
+  return runH2load(o, ["-D", String(o.seconds), "--warm-up-time", String(o.warmupSeconds ?? 1)]);
+}
+
 /** Runs h2load for a number of requests (rather than a duration). */
-export async function h2loadCount(o: Omit<LoadOptions, "seconds" | "warmupSeconds"> & { requests: number }): Promise<LoadResult> {
-  const args = ["-n", String(o.requests), "-c", String(o.clients), "-m", String(o.streams), "-d", o.bodyFile];
-  for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
-  args.push(o.url);
-  const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
-  return parseH2load(stdout);
+export function h2loadCount(o: Omit<LoadOptions, "seconds" | "warmupSeconds"> & { requests: number }): Promise<LoadResult> {
+  return runH2load(o, ["-n", String(o.requests)]);
 }
