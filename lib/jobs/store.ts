@@ -10,6 +10,7 @@ import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { ItemState, JobState, WatchJobResponseSchema, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "../db/sql.js";
+import { createCoalescer } from "../runtime/coalesce.js";
 
 /** A job row. */
 export interface JobRow {
@@ -110,45 +111,87 @@ export function createJobStore(sql: Sql) {
     await tx`INSERT INTO job_events ${tx(rows, "job_id", "seq", "payload")}`;
   }
 
-  return {
-    /** Creates a job, or returns the existing one for a known idempotency key. */
-    async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
-      const existing = async () =>
-        job.idempotencyKey
-          ? (await sql<JobRow[]>`SELECT * FROM jobs WHERE tenant_id = ${job.tenantId} AND idempotency_key = ${job.idempotencyKey}`)[0]
-          : undefined;
-      const found = await existing();
-      if (found) return { job: found, created: false };
-      const id = randomUUID();
-      const total = job.requests.length;
-      const first = encodeEvent(1, { case: "stateChanged", value: { state: JobState.QUEUED, counts: { total, succeeded: 0, failed: 0, cancelled: 0 } } });
-      try {
-        // One statement (so one round trip and an implicit transaction): the job, its items,
-        // its outbox rows and its first event.
-        const [row] = await sql<JobRow[]>`
-          WITH j AS (
-            INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
-            VALUES (${id}, ${job.tenantId}, ${job.method}, ${job.batch}, ${JobState.QUEUED}, ${total}, 1,
-                    ${job.idempotencyKey ?? null}, ${job.requestId}, ${job.traceparent}, ${job.webhook?.url ?? null}, ${job.webhook?.secret ?? null})
-            RETURNING *
-          ), items AS (
-            INSERT INTO job_items (job_id, idx, state, request)
-            SELECT ${id}, (u.n - 1)::int, ${ItemState.QUEUED}, decode(u.r, 'hex')
-            FROM unnest(${job.requests.map((r) => Buffer.from(r).toString("hex"))}::text[]) WITH ORDINALITY AS u (r, n)
-          ), outbox AS (
-            INSERT INTO job_outbox (job_id, idx, subject)
-            SELECT ${id}, g, ${job.capability} FROM generate_series(0, ${total - 1}) AS g
-          ), event AS (
-            INSERT INTO job_events (job_id, seq, payload) VALUES (${id}, 1, ${first})
-          )
-          SELECT * FROM j`;
-        return { job: row, created: true };
-      } catch (err) {
-        // Two submits with one idempotency key raced: the loser returns the winner's job.
-        const again = await existing();
-        if (again) return { job: again, created: false };
-        throw err;
+  /**
+   * Writes many submits with one statement (one round trip, one commit): every job, its items,
+   * its outbox rows and its first event. A job whose idempotency key is already taken (by an
+   * earlier submit, or by another submit in the same batch) is not written; its caller gets the
+   * job that holds the key.
+   */
+  async function submitMany(batch: NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
+    const keyOf = (j: NewJob) => (j.idempotencyKey === undefined ? undefined : `${j.tenantId}\0${j.idempotencyKey}`);
+    const firstWithKey = new Map<string, number>();
+    const writes: { job: NewJob; id: string }[] = [];
+    const repeat = new Set<number>();
+    const slot = batch.map((j, n) => {
+      const key = keyOf(j);
+      if (key !== undefined && firstWithKey.has(key)) {
+        repeat.add(n);
+        return firstWithKey.get(key)!;
       }
+      if (key !== undefined) firstWithKey.set(key, writes.length);
+      writes.push({ job: j, id: randomUUID() });
+      return writes.length - 1;
+    });
+    const items = writes.flatMap(({ job, id }) => job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex"), subject: job.capability })));
+    const firstEvents = writes.map(({ job }) =>
+      encodeEvent(1, { case: "stateChanged", value: { state: JobState.QUEUED, counts: { total: job.requests.length, succeeded: 0, failed: 0, cancelled: 0 } } }).toString("hex"),
+    );
+    const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
+    const rows = await sql<JobRow[]>`
+      WITH j AS (
+        INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
+        SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret
+        FROM unnest(
+          ${col((w) => w.id)}::text[], ${col((w) => w.job.tenantId)}::text[], ${col((w) => w.job.method)}::text[], ${col((w) => (w.job.batch ? 1 : 0))}::int[],
+          ${col((w) => w.job.requests.length)}::int[], ${col((w) => w.job.idempotencyKey ?? null)}::text[], ${col((w) => w.job.requestId)}::text[],
+          ${col((w) => w.job.traceparent)}::text[], ${col((w) => w.job.webhook?.url ?? null)}::text[], ${col((w) => w.job.webhook?.secret ?? null)}::text[]
+        ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
+        ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        RETURNING *
+      ), items AS (
+        INSERT INTO job_items (job_id, idx, state, request)
+        SELECT u.job_id, u.idx, ${ItemState.QUEUED}, decode(u.r, 'hex')
+        FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.hex)}::text[]) AS u (job_id, idx, r)
+        WHERE u.job_id IN (SELECT id FROM j)
+      ), outbox AS (
+        INSERT INTO job_outbox (job_id, idx, subject)
+        SELECT u.job_id, u.idx, u.subject
+        FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.subject)}::text[]) AS u (job_id, idx, subject)
+        WHERE u.job_id IN (SELECT id FROM j)
+      ), event AS (
+        INSERT INTO job_events (job_id, seq, payload)
+        SELECT u.job_id, 1, decode(u.p, 'hex') FROM unnest(${col((w) => w.id)}::text[], ${firstEvents}::text[]) AS u (job_id, p)
+        WHERE u.job_id IN (SELECT id FROM j)
+      )
+      SELECT * FROM j`;
+    const written = new Map(rows.map((r) => [r.id, r]));
+    // Keys taken before this batch: the jobs that hold them.
+    const taken = writes.filter((w) => !written.has(w.id));
+    const holders = new Map<string, JobRow>();
+    if (taken.length > 0) {
+      const found = await sql<JobRow[]>`
+        SELECT j.* FROM jobs j JOIN unnest(${taken.map((w) => w.job.tenantId)}::text[], ${taken.map((w) => w.job.idempotencyKey!)}::text[]) AS k (tenant_id, idempotency_key)
+          ON j.tenant_id = k.tenant_id AND j.idempotency_key = k.idempotency_key`;
+      for (const f of found) holders.set(`${f.tenant_id}\0${f.idempotency_key}`, f);
+    }
+    return batch.map((j, n) => {
+      const w = writes[slot[n]];
+      const row = written.get(w.id);
+      if (row) return { job: row, created: !repeat.has(n) };
+      const holder = holders.get(keyOf(j)!);
+      if (!holder) throw new Error(`job with idempotency key ${j.idempotencyKey} neither written nor found`);
+      return { job: holder, created: false };
+    });
+  }
+  const submits = createCoalescer({ run: submitMany, concurrency: 2, maxBatch: 500 });
+
+  return {
+    /**
+     * Creates a job, or returns the existing one for a known idempotency key. Submits made
+     * while earlier ones are being written go together in the next statement (group commit).
+     */
+    submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+      return submits.call(job);
     },
 
     /** A job of the tenant, or undefined. */

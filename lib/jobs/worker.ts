@@ -4,8 +4,8 @@
  * stored (in batches) before its task is acked; retryable failures go back with exponential
  * backoff and jitter; the last attempt or a final error settles the item for good.
  */
-import { create, fromBinary, toBinary, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, createHandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { ItemState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../runtime/errors.js";
 import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/context.js";
@@ -14,6 +14,7 @@ import { envInt } from "../runtime/config.js";
 import type { Consumer, Delivery, JobBus } from "../bus/types.js";
 import type { JobStore, Outcome } from "./store.js";
 import { topics } from "./topics.js";
+import { createCoalescer } from "../runtime/coalesce.js";
 
 /** Options for startWorker. */
 export interface WorkerOptions<S extends DescService = DescService> {
@@ -51,6 +52,40 @@ export function backoff(attempt: number, baseMs: number): number {
   return Math.round(cap / 2 + (Math.random() * cap) / 2);
 }
 
+/** The HandlerContext of one item: no headers, the item's abort signal and time limit. */
+class TaskContext implements HandlerContext {
+  readonly protocolName = "job";
+  readonly requestMethod = "POST";
+  private resHeader?: Headers;
+  private resTrailer?: Headers;
+  private reqHeader?: Headers;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    readonly url: string,
+    readonly signal: AbortSignal,
+    private readonly deadline: number,
+    readonly values: ContextValues,
+  ) {}
+
+  timeoutMs(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  get requestHeader(): Headers {
+    return (this.reqHeader ??= new Headers());
+  }
+
+  get responseHeader(): Headers {
+    return (this.resHeader ??= new Headers());
+  }
+
+  get responseTrailer(): Headers {
+    return (this.resTrailer ??= new Headers());
+  }
+}
+
 interface Pending {
   outcome: Outcome;
   delivery: Delivery;
@@ -61,19 +96,15 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
   const { bus, store, logger, service } = options;
   const maxAttempts = options.maxAttempts ?? 5;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const itemTimeoutMs = options.itemTimeoutMs ?? 600_000;
   const running = new Map<string, Set<AbortController>>();
   const methods = new Map(service.methods.map((m) => [`${service.typeName}/${m.name}`, m]));
 
-  // Outcomes are written in batches: one transaction, then the acks and notifications.
-  let pending: Pending[] = [];
-  let flushing: Promise<void> | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = async (): Promise<void> => {
-    if (flushing) return flushing;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    flushing = (async () => {
+  // Outcomes are written in batches (group commit: one transaction for every outcome that
+  // arrived while the previous one was written), then acked and announced.
+  const outcomes = createCoalescer<Pending, void>({
+    maxBatch: 500,
+    run: async (batch) => {
       try {
         const { written, webhooksDue } = await store.recordOutcomes(batch.map((p) => p.outcome));
         for (const p of batch) p.delivery.ack();
@@ -82,43 +113,14 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       } catch (err) {
         logger.error({ err, items: batch.length }, "storing results failed; tasks go back to the queue");
         for (const p of batch) p.delivery.nak(1000);
-      } finally {
-        flushing = undefined;
       }
-    })();
-    await flushing;
-    if (pending.length > 0) schedule();
-  };
-  const schedule = () => {
-    if (pending.length >= 500) void flush();
-    else if (!timer) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flush();
-      }, 5);
-    }
-  };
-  const settle = (delivery: Delivery, outcome: Outcome) => {
-    pending.push({ outcome, delivery });
-    schedule();
-  };
+      return [];
+    },
+  });
+  const settle = (delivery: Delivery, outcome: Outcome) => void outcomes.call({ outcome, delivery });
 
-  // Items about to run are looked up together: one query for every task that arrived within 2 ms.
-  let lookups: { key: { jobId: string; index: number }; resolve: (r: { runnable: boolean; request?: Buffer }) => void; reject: (e: unknown) => void }[] = [];
-  const loadItem = (jobId: string, index: number) =>
-    new Promise<{ runnable: boolean; request?: Buffer }>((resolve, reject) => {
-      lookups.push({ key: { jobId, index }, resolve, reject });
-      if (lookups.length === 1) {
-        setTimeout(() => {
-          const batch = lookups;
-          lookups = [];
-          store.itemsForRun(batch.map((l) => l.key)).then(
-            (results) => batch.forEach((l, i) => l.resolve(results[i])),
-            (err) => batch.forEach((l) => l.reject(err)),
-          );
-        }, 2);
-      }
-    });
+  // Items about to run are looked up together, the same way.
+  const lookups = createCoalescer({ run: (keys: { jobId: string; index: number }[]) => store.itemsForRun(keys), concurrency: 2, maxBatch: 1000 });
 
   const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
     const jobId = topic.slice(topic.lastIndexOf(".") + 1);
@@ -134,16 +136,22 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       fail(new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument), ItemState.FAILED);
       return;
     }
-    const { runnable, request } = await loadItem(task.jobId, task.index);
+    const { runnable, request } = await lookups.call({ jobId: task.jobId, index: task.index });
     if (!runnable) {
       d.ack(); // cancelled, already done, or unknown: nothing to run
       return;
     }
-    const log = logger.child({ requestId: task.requestId, job: task.jobId, item: task.index, method: task.method });
+    let childLog: Logger | undefined;
+    const log = () => (childLog ??= logger.child({ requestId: task.requestId, job: task.jobId, item: task.index, method: task.method }));
     const abort = new AbortController();
     const set = running.get(task.jobId) ?? new Set();
     running.set(task.jobId, set.add(abort));
-    const keepAlive = setInterval(() => d.working(), Math.max(200, Math.floor(ackWaitMs / 3)));
+    // One timer per item: it keeps the task alive and enforces the item's time limit.
+    const deadline = Date.now() + itemTimeoutMs;
+    const keepAlive = setInterval(() => {
+      if (Date.now() >= deadline) abort.abort(new ConnectError(`item ran longer than ${itemTimeoutMs} ms`, Code.DeadlineExceeded));
+      else d.working();
+    }, Math.max(200, Math.min(Math.floor(ackWaitMs / 3), itemTimeoutMs)));
     let progressWrite = Promise.resolve();
     try {
       const input = (() => {
@@ -153,25 +161,17 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
           throw invalidArgument("request", `not a valid ${method.input.typeName}`, cause);
         }
       })();
-      const context = createHandlerContext({
-        service,
-        method,
-        protocolName: "job",
-        requestMethod: "POST",
-        url: `/${task.method}`,
-        timeoutMs: options.itemTimeoutMs ?? 600_000,
-        requestSignal: abort.signal,
-        contextValues: createContextValues()
-          .set(requestIdKey, task.requestId)
-          .set(tenantKey, task.tenant)
-          .set(loggerKey, logger)
-          .set(progressKey, ({ message = "", fraction = 0 }) => {
-            progressWrite = progressWrite
-              .then(() => store.recordProgress(task.jobId, task.index, message, fraction))
-              .then((w) => w && bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq))))
-              .catch((err) => log.warn({ err }, "progress not recorded"));
-          }),
-      });
+      const values = createContextValues()
+        .set(requestIdKey, task.requestId)
+        .set(tenantKey, task.tenant)
+        .set(loggerKey, logger)
+        .set(progressKey, ({ message = "", fraction = 0 }) => {
+          progressWrite = progressWrite
+            .then(() => store.recordProgress(task.jobId, task.index, message, fraction))
+            .then((w) => w && bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq))))
+            .catch((err) => log().warn({ err }, "progress not recorded"));
+        });
+      const context = new TaskContext(service, method, `/${task.method}`, abort.signal, deadline, values);
       const fn = (options.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>)[method.localName];
       if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
       const result = await Promise.race([
@@ -189,14 +189,14 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       });
     } catch (thrown) {
       await progressWrite;
-      if (abort.signal.aborted) {
+      if (abort.signal.aborted && ConnectError.from(abort.signal.reason).code === Code.Canceled) {
         d.ack(); // cancelled: the item is already marked cancelled
         return;
       }
       const err = toPublicError(thrown);
-      if (err.code === Code.Internal) log.error({ err: err.cause ?? err }, "item failed");
+      if (err.code === Code.Internal) log().error({ err: err.cause ?? err }, "item failed");
       if (isRetryable(err) && d.attempt < maxAttempts) {
-        log.info({ code: Code[err.code], attempt: d.attempt }, "item will be retried");
+        log().info({ code: Code[err.code], attempt: d.attempt }, "item will be retried");
         d.nak(backoff(d.attempt, options.backoffMs ?? 500));
         return;
       }
@@ -213,8 +213,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     async stop() {
       cancelSub();
       await consumer.stop();
-      await flush();
-      await flushing;
+      await outcomes.idle();
     },
   };
 }

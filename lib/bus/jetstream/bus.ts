@@ -45,6 +45,8 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     name: "flowforge",
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // Skips building an Error (with its stack) for every request, i.e. every publish.
+    noAsyncTraces: true,
   });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);

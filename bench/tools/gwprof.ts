@@ -1,0 +1,11 @@
+import { writeFileSync } from "node:fs";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { h2load } from "../h2load.js";
+import { startMesh } from "../../test/support/mesh.js";
+const mesh = await startMesh({ LOG_LEVEL: "warn" });
+writeFileSync("/tmp/hash.bin", toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "x".repeat(58) } })));
+const r = await h2load({ url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: "/tmp/hash.bin", headers: { "content-type": "application/proto", authorization: `Bearer ${mesh.adminKey}` }, clients: 4, streams: 25, seconds: Number(process.env.S ?? 5) });
+console.log(r);
+await mesh.stop();
+process.exit(0);

@@ -1,0 +1,53 @@
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { SubmitJobRequestSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { h2loadCount } from "../../bench/h2load.js";
+import { createSql } from "../../lib/db/sql.js";
+import { freshPostgresDatabase } from "../../test/support/databases.js";
+import { pack } from "../../test/support/jobs.js";
+import { startMesh } from "../../test/support/mesh.js";
+import { startNats } from "../../test/support/nats.js";
+
+function cpu(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+      const t = (Number(stat[11]) + Number(stat[12])) * 10; // ms
+      let k = cmd.includes("gateway/main") ? "gateway" : cmd.includes("jobs/main") ? "jobs" : cmd.includes("crypto/main") ? "crypto" : cmd.includes("start.ts") ? "launcher" : cmd.startsWith("postgres") ? "postgres" : cmd.includes("nats-server") ? "nats" : cmd.startsWith("h2load") ? "h2load" : cmd.includes("prof.ts") ? "self" : "other";
+      m.set(k, (m.get(k) ?? 0) + t);
+    } catch {}
+  }
+  return m;
+}
+const N = Number(process.env.N ?? 3000);
+const nats = await startNats();
+const db = await freshPostgresDatabase();
+const mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128", ...(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {}) });
+const sql = createSql(db.url, { max: 1 });
+const item = pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "x" } });
+writeFileSync("/tmp/submit.bin", toBinary(SubmitJobRequestSchema, create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: item })));
+const opts = { url: `${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, bodyFile: "/tmp/submit.bin", headers: { "content-type": "application/proto", authorization: `Bearer ${mesh.adminKey}` }, clients: 4, streams: 16 };
+await h2loadCount({ ...opts, requests: 500 });
+const wait = async (n: number) => { for (;;) { const [{ c }] = await sql`SELECT count(*)::int AS c FROM jobs WHERE state = 3`; if (c >= n) return; await new Promise((r) => setTimeout(r, 20)); } };
+await wait(500);
+const dbStats = async () => (await sql`SELECT xact_commit::int AS c, tup_inserted::int AS i, tup_updated::int AS u, tup_deleted::int AS d, tup_fetched::int AS f, blks_hit::int AS h FROM pg_stat_database WHERE datname = current_database()`)[0];
+const s0 = await dbStats();
+const before = cpu();
+const t0 = performance.now();
+const r = await h2loadCount({ ...opts, requests: N });
+await wait(500 + N);
+const el = performance.now() - t0;
+const after = cpu();
+await new Promise((r) => setTimeout(r, 800));
+const s1 = await dbStats();
+console.log("per job:", Object.fromEntries(Object.keys(s1).map((k) => [k, ((s1[k] - s0[k]) / N).toFixed(2)])));
+console.log(`jobs/s ${Math.round((N / el) * 1000)} failed ${r.failed} elapsed ${Math.round(el)}ms`);
+let total = 0;
+for (const [k, v] of after) { const d = v - (before.get(k) ?? 0); total += d; if (d > 0) console.log(k.padEnd(10), (d / N * 1000).toFixed(0).padStart(6), "µs/job"); }
+console.log("total".padEnd(10), (total / N * 1000).toFixed(0).padStart(6), "µs/job", "cores busy", (total / el).toFixed(2));
+await sql.end(); await mesh.stop(); await nats.stop(); await db.drop();
+process.exit(0);
