@@ -6,7 +6,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { decodeStatus } from "../lib/runtime/errors.js";
 import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
 import type { Backend } from "./backends.js";
@@ -20,15 +20,16 @@ export interface ForwardOptions {
 
 const forwardedHeaders = ["traceparent", "tracestate", "baggage"];
 
-function metadataFor(context: HandlerContext): grpc.Metadata {
+/** What the backend learns about a call: request id, tenant, scopes and trace context. */
+export function metadataFor(values: ContextValues, requestHeader: Headers): grpc.Metadata {
   const md = new grpc.Metadata();
-  md.set("x-request-id", context.values.get(requestIdKey));
-  const tenant = context.values.get(tenantKey);
+  md.set("x-request-id", values.get(requestIdKey));
+  const tenant = values.get(tenantKey);
   if (tenant) md.set("x-flowforge-tenant", tenant);
-  const principal = context.values.get(principalKey);
+  const principal = values.get(principalKey);
   if (principal) md.set("x-flowforge-scopes", principal.scopes.join(","));
   for (const h of forwardedHeaders) {
-    const v = context.requestHeader.get(h);
+    const v = requestHeader.get(h);
     if (v) md.set(h, v);
   }
   return md;
@@ -96,7 +97,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
         impl[method.localName] = (req: unknown, context: HandlerContext) =>
           new Promise((resolve, reject) => {
             let done = false;
-            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context, options.defaultTimeoutMs), (err, res) => {
+            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context.values, context.requestHeader), callOptions(context, options.defaultTimeoutMs), (err, res) => {
               done = true;
               if (err) reject(fromGrpcError(err, backend));
               else resolve(res);
@@ -107,7 +108,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
         break;
       case "server_streaming":
         impl[method.localName] = (req: unknown, context: HandlerContext) => {
-          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, metadataFor(context), callOptions(context));
+          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, metadataFor(context.values, context.requestHeader), callOptions(context));
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
           return readCall(call, backend);
         };
@@ -115,7 +116,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
       case "client_streaming":
         impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) =>
           new Promise((resolve, reject) => {
-            const call = client.makeClientStreamRequest(path, serialize, deserialize, metadataFor(context), callOptions(context), (err, res) =>
+            const call = client.makeClientStreamRequest(path, serialize, deserialize, metadataFor(context.values, context.requestHeader), callOptions(context), (err, res) =>
               err ? reject(fromGrpcError(err, backend)) : resolve(res),
             );
             context.signal.addEventListener("abort", () => call.cancel(), { once: true });
@@ -124,7 +125,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
         break;
       case "bidi_streaming":
         impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) => {
-          const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadataFor(context), callOptions(context));
+          const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadataFor(context.values, context.requestHeader), callOptions(context));
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
           void pipeRequests(requests, call);
           return readCall(call, backend);

@@ -19,6 +19,7 @@ import { createGatewayMetrics } from "./interceptors/metrics.js";
 import { createRateLimitInterceptor, defaultTierLimits, type TierLimits } from "./interceptors/rate-limit.js";
 import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
 import { createGatewayHandler } from "./http.js";
+import { createPassthrough } from "./passthrough.js";
 import { createDualServer, type DualServer } from "./listener.js";
 
 /** Options for createGateway. */
@@ -83,15 +84,22 @@ export function createGateway(options: GatewayOptions): Gateway {
   const services = [...forwarded, ...local];
 
   const metrics = createGatewayMetrics();
+  const interceptors = [
+    createRequestIdInterceptor(options.logger),
+    metrics.interceptor,
+    createAccessLogInterceptor(options.logger),
+    createAuthInterceptor({ keys }),
+    createRateLimitInterceptor({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
+  ];
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
-    interceptors: [
-      createRequestIdInterceptor(options.logger),
-      metrics.interceptor,
-      createAccessLogInterceptor(options.logger),
-      createAuthInterceptor({ keys }),
-      createRateLimitInterceptor({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
-    ],
+    interceptors,
+    passthrough: createPassthrough({
+      routes: [...backends.values()].map((backend) => ({ service: catalog[backend.name].service, backend })),
+      interceptors,
+      maxRequestBytes: options.maxRequestBytes,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+    }),
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,

@@ -16,6 +16,8 @@ import type { ServiceRegistration } from "../lib/runtime/server.js";
 import type { Logger } from "../lib/runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody } from "./connect-errors.js";
+import { discardRest, discarding } from "./discard.js";
+import type { Passthrough } from "./passthrough.js";
 import { catalogRegistry } from "../services/catalog.js";
 
 /** Options for createGatewayHandler. */
@@ -32,6 +34,8 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   /** Health report for `GET /healthz`. */
   health: () => Promise<{ ok: boolean; body: unknown }>;
+  /** Fast path for unary calls in protobuf binary (see passthrough.ts); the rest go through connect-node. */
+  passthrough?: Passthrough;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
 }
@@ -62,31 +66,6 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
     return true;
   }
   return false;
-}
-
-/** How much of a refused upload is read and thrown away before the connection is cut. */
-const lingerBytes = 64 * 1024 * 1024;
-
-/**
- * Reads and throws away what is left of a request body after its response was sent, so that
- * a client still uploading sees the answer instead of a broken pipe and the connection stays
- * usable; past `lingerBytes` or 10 s (a 2 GB upload, say) the connection is cut instead.
- */
-const discarding = new WeakSet<Req>();
-
-function discardRest(req: Req) {
-  if (req.complete || req.destroyed || discarding.has(req)) return;
-  discarding.add(req);
-  let drained = 0;
-  const cut = () => ("stream" in req ? req.stream.close() : req.socket.destroy());
-  const timer = setTimeout(cut, 10_000);
-  req.on("data", (chunk: Buffer) => {
-    drained += chunk.length;
-    if (drained > lingerBytes) cut();
-  });
-  req.once("end", () => clearTimeout(timer));
-  req.once("close", () => clearTimeout(timer));
-  req.resume();
 }
 
 /** Answers an over-size request in the caller's protocol without keeping its body. */
@@ -189,6 +168,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       refuseTooLarge(req, res, length, options.maxRequestBytes, requestId);
       return;
     }
+    if (options.passthrough?.(req, res, path)) return;
     const handler = handlers.get(path);
     if (!handler) {
       send(res, 404, { "content-type": "application/json" }, JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }));

@@ -1,0 +1,198 @@
+/**
+ * The gateway's fast path for unary calls that arrive in protobuf binary: Connect
+ * (`application/proto`, POST, uncompressed) and gRPC (`application/grpc`, HTTP/2, uncompressed).
+ * Their bodies already are the backend's wire format, so the bytes are forwarded over the
+ * grpc-js channel without being decoded or re-encoded, after the same interceptors as every
+ * other call (request id, metrics, access log, auth, rate limit). JSON, gRPC-Web, compressed
+ * bodies, GET and streaming calls go through connect-node as before.
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import * as grpc from "@grpc/grpc-js";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Backend } from "./backends.js";
+import { fromGrpcError, metadataFor } from "./forward.js";
+import { discardRest } from "./discard.js";
+import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
+
+/** Options for createPassthrough. */
+export interface PassthroughOptions {
+  /** Every forwarded service with its backend. */
+  routes: { service: DescService; backend: Backend }[];
+  /** The gateway's interceptors, outermost first. */
+  interceptors: Interceptor[];
+  /** Largest request body, in bytes. */
+  maxRequestBytes: number;
+  /** Deadline for calls that bring none. */
+  defaultTimeoutMs: number;
+}
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+/** Handles the request if it qualifies (returns true), else leaves it alone (returns false). */
+export type Passthrough = (req: Req, res: Res, path: string) => boolean;
+
+interface Route {
+  service: DescService;
+  method: DescMethod;
+  backend: Backend;
+}
+
+const identity = (b: Buffer) => b;
+
+/** The call's own parts the innermost step needs: its deadline and its body (read only once the interceptors let the call through). */
+const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Buffer> } | undefined>(undefined, { description: "passthrough call" });
+
+function readBody(req: Req, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new ConnectError(`request body is over the ${limit}-byte limit`, Code.ResourceExhausted));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
+}
+
+/** The one message of a unary gRPC request body (5-byte prefix: flags, big-endian length). */
+function unframe(body: Buffer): Buffer {
+  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
+    throw new ConnectError("a unary gRPC request carries exactly one length-prefixed message", Code.InvalidArgument);
+  }
+  if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
+  return body.subarray(5);
+}
+
+function frame(message: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(message.length + 5);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  message.copy(out, 5);
+  return out;
+}
+
+function headersOf(req: Req): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k[0] !== ":" && v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
+  }
+  return h;
+}
+
+function toNodeHeaders(...sources: Headers[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const h of sources) h.forEach((v, k) => (out[k] = v));
+  return out;
+}
+
+/** Creates the fast path for the given routes. */
+export function createPassthrough(options: PassthroughOptions): Passthrough {
+  const routes = new Map<string, Route>();
+  for (const { service, backend } of options.routes) {
+    for (const method of service.methods) {
+      if (method.methodKind === "unary") routes.set(`/${service.typeName}/${method.name}`, { service, method, backend });
+    }
+  }
+  const chain = <T>(next: T): T => options.interceptors.reduceRight((n, i) => i(n as never) as T, next);
+
+  const forward = chain(async (req: UnaryRequest): Promise<UnaryResponse> => {
+    const route = routes.get(req.url)!;
+    const call = req.contextValues.get(callKey)!;
+    const bytes = await call.message();
+    const timeoutMs = call.timeoutMs ?? options.defaultTimeoutMs;
+    const message = await new Promise<Buffer>((resolve, reject) => {
+      const grpcCall = route.backend.client.makeUnaryRequest(req.url, identity, identity, bytes, metadataFor(req.contextValues, req.header), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(fromGrpcError(err, route.backend)) : resolve(res!),
+      );
+      req.signal.addEventListener("abort", () => grpcCall.cancel(), { once: true });
+    });
+    return { stream: false, service: route.service, method: route.method as never, header: new Headers(), trailer: new Headers(), message: message as never };
+  });
+
+  async function serve(route: Route, grpcCall: boolean, req: Req, res: Res, path: string) {
+    const abort = new AbortController();
+    // The response closing before it was finished means the client went away.
+    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+    res.once("close", onClose);
+    const contextValues = createContextValues();
+    try {
+      const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
+      if (timeout.error) throw timeout.error;
+      contextValues.set(callKey, {
+        timeoutMs: timeout.timeoutMs,
+        message: async () => {
+          const body = await readBody(req, options.maxRequestBytes + 5);
+          const message = grpcCall ? unframe(body) : body;
+          if (message.length > options.maxRequestBytes) throw new ConnectError(`request body is over the ${options.maxRequestBytes}-byte limit`, Code.ResourceExhausted);
+          return message;
+        },
+      });
+      const response = await forward({
+        stream: false,
+        service: route.service,
+        method: route.method as never,
+        requestMethod: "POST",
+        url: path,
+        signal: abort.signal,
+        header: headersOf(req),
+        contextValues,
+        message: undefined as never, // read by the innermost step
+      });
+      const out = response.message as unknown as Buffer;
+      if (grpcCall) {
+        const h2res = res as http2.Http2ServerResponse;
+        h2res.writeHead(200, { "content-type": "application/grpc", ...toNodeHeaders(response.header) });
+        h2res.addTrailers({ "grpc-status": "0", ...toNodeHeaders(response.trailer) });
+        h2res.end(frame(out));
+      } else {
+        (res as http.ServerResponse).writeHead(200, { "content-type": "application/proto", "content-length": String(out.length), ...toNodeHeaders(response.header, response.trailer) });
+        (res as http.ServerResponse).end(out);
+      }
+    } catch (thrown) {
+      const err = withRequestId(toPublicError(thrown), req.headers["x-request-id"] as string);
+      discardRest(req);
+      if (res.headersSent || res.writableEnded || abort.signal.aborted) return;
+      if (grpcCall) {
+        // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
+        const trailer = setTrailerStatus(new Headers(err.metadata), err);
+        (res as http2.Http2ServerResponse).stream.respond({ ":status": 200, "content-type": "application/grpc", ...toNodeHeaders(trailer) }, { endStream: true });
+      } else {
+        const json = errorToJsonBytes(err, {});
+        (res as http.ServerResponse).writeHead(codeToHttpStatus(err.code), { "content-type": "application/json", "content-length": String(json.length), ...toNodeHeaders(err.metadata) });
+        (res as http.ServerResponse).end(json);
+      }
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  return (req, res, path) => {
+    if (req.method !== "POST") return false;
+    const route = routes.get(path);
+    if (!route) return false;
+    const contentType = req.headers["content-type"];
+    const grpcCall = (contentType === "application/grpc" || contentType === "application/grpc+proto") && "stream" in req;
+    if (grpcCall) {
+      const encoding = req.headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return false;
+    } else {
+      if (contentType !== "application/proto") return false;
+      const encoding = req.headers["content-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return false;
+    }
+    void serve(route, grpcCall, req, res, path);
+    return true;
+  };
+}
