@@ -4,7 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { gzipSync } from "node:zlib";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { CryptoService, HashAlgorithm, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
 import { createLogger } from "../../lib/runtime/logger.js";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
@@ -21,6 +24,7 @@ let backend: ServiceServer;
 let gateway: Gateway;
 let url: string;
 let tenantKeySecret: string;
+const seenBytes: string[] = [];
 const seen: { timeoutMs?: number; tenant: string; requestId: string; aborted: boolean }[] = [];
 
 function record(ctx: HandlerContext) {
@@ -36,8 +40,9 @@ beforeAll(async () => {
     logger,
     services: [
       register(CryptoService, {
-        hash(_req, ctx) {
+        hash(req, ctx) {
           record(ctx);
+          seenBytes.push(Buffer.from(toBinary(HashRequestSchema, req)).toString("hex"));
           return { digest: "spy" };
         },
         async hashPassword(_req, ctx) {
@@ -68,11 +73,19 @@ afterAll(async () => {
   await db?.close();
 });
 
-describe("what reaches the backend", () => {
+// Connect JSON goes through connect-node; Connect binary and gRPC take the pass-through path.
+type Call = (method: "hash" | "hashPassword", req: object, opts: { timeoutMs?: number; requestId?: string; key?: string }) => Promise<Record<string, unknown>>;
+const protocols: [string, Call][] = [
+  ["Connect JSON", (m, req, o) => connectClient(CryptoService, url, o.key ?? tenantKeySecret)[m](req, { timeoutMs: o.timeoutMs, headers: o.requestId ? { "x-request-id": o.requestId } : {} }) as never],
+  ["Connect binary", (m, req, o) => connectClient(CryptoService, url, o.key ?? tenantKeySecret, true)[m](req, { timeoutMs: o.timeoutMs, headers: o.requestId ? { "x-request-id": o.requestId } : {} }) as never],
+  ["gRPC", (m, req, o) =>
+    grpcJsUnary(url.replace("http://", ""), CryptoService.method[m] as never, req as never, { authorization: `Bearer ${o.key ?? tenantKeySecret}`, ...(o.requestId ? { "x-request-id": o.requestId } : {}) }, o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {}) as never],
+];
+
+describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
   it("the caller's deadline, the key's tenant and the request id", async () => {
     seen.length = 0;
-    const client = connectClient(CryptoService, url, tenantKeySecret);
-    const res = await client.hash({ algorithm: HashAlgorithm.SHA256 }, { timeoutMs: 5000, headers: { "x-request-id": "trace-me" } });
+    const res = await call("hash", { algorithm: HashAlgorithm.SHA256 }, { timeoutMs: 5000, requestId: "trace-me" });
     expect(res.digest).toBe("spy");
     expect(seen[0].tenant).toBe("tenant-a");
     expect(seen[0].requestId).toBe("trace-me");
@@ -82,16 +95,52 @@ describe("what reaches the backend", () => {
 
   it("without a client deadline the gateway's default applies", async () => {
     seen.length = 0;
-    await connectClient(CryptoService, url, tenantKeySecret).hash({});
+    await call("hash", {}, {});
     expect(seen[0].timeoutMs).toBeGreaterThan(50_000);
   });
 
   it("a short deadline cancels the backend call and answers deadline_exceeded", async () => {
     seen.length = 0;
-    const err = await errorOf(connectClient(CryptoService, url, tenantKeySecret).hashPassword({ password: "x" }, { timeoutMs: 300 }));
+    const err = await errorOf(call("hashPassword", { password: "x" }, { timeoutMs: 300 }));
     expect(err.code).toBe(Code.DeadlineExceeded);
     await new Promise((r) => setTimeout(r, 300));
     expect(seen[0].aborted).toBe(true);
+  });
+
+  it("a wrong key never reaches the backend and the error carries the request id", async () => {
+    seen.length = 0;
+    const err = await errorOf(call("hash", {}, { key: "ffk_0000000000000000_wrong", requestId: "who-am-i" }));
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.findDetails(RequestInfoSchema)[0]?.requestId).toBe("who-am-i");
+    expect(seen).toEqual([]);
+  });
+});
+
+describe("the pass-through path", () => {
+  it("forwards the caller's bytes as they are, unknown fields included", async () => {
+    seen.length = 0;
+    // A HashRequest with an extra field 99 (varint 7) the gateway does not know.
+    const body = Buffer.concat([Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }))), Buffer.from([0x98, 0x06, 0x07])]);
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` }, body });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(fromBinary(HashResponseSchema, new Uint8Array(await res.arrayBuffer())).digest).toBe("spy");
+    expect(seenBytes.at(-1)).toEqual(body.toString("hex"));
+  });
+
+  it("a body that is not the method's message is refused by the backend as invalid_argument", async () => {
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` }, body: Buffer.from([0xff, 0xff, 0xff]) });
+    expect(res.status).toBe(400);
+    const err = await res.json();
+    expect(err.code).toBe("invalid_argument");
+    expect(err.details.map((d: { type: string }) => d.type)).toContain("google.rpc.RequestInfo");
+  });
+
+  it("a gzip-compressed Connect body still works (it takes connect-node's path)", async () => {
+    const body = gzipSync(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 })));
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", "content-encoding": "gzip", authorization: `Bearer ${tenantKeySecret}` }, body });
+    expect(res.status).toBe(200);
+    expect(fromBinary(HashResponseSchema, new Uint8Array(await res.arrayBuffer())).digest).toBe("spy");
   });
 });
 
