@@ -224,18 +224,21 @@ export function createJobStore(sql: Sql) {
     },
 
     /**
-     * For each item, whether it may still run (item queued, job not final) and its request.
-     * Keys in, results out in the same order; unknown items are not runnable.
+     * For each item, whether it may still run (item queued, job not final) and, when asked
+     * for (a request too large to travel with its task), its request. Keys in, results out in
+     * the same order; unknown items are not runnable.
      */
-    async itemsForRun(keys: { jobId: string; index: number }[]): Promise<{ runnable: boolean; request?: Buffer }[]> {
-      const rows = await sql<{ job_id: string; idx: number; state: number; job_state: number; request: Buffer }[]>`
-        SELECT i.job_id, i.idx, i.state, j.state AS job_state, i.request FROM job_items i JOIN jobs j ON j.id = i.job_id
+    async itemsForRun(keys: { jobId: string; index: number; needRequest?: boolean }[]): Promise<{ runnable: boolean; request?: Buffer }[]> {
+      const withRequest = keys.some((k) => k.needRequest);
+      const rows = await sql<{ job_id: string; idx: number; state: number; job_state: number; request: Buffer | null }[]>`
+        SELECT i.job_id, i.idx, i.state, j.state AS job_state, ${withRequest ? sql`i.request` : sql`NULL::bytea AS request`}
+        FROM job_items i JOIN jobs j ON j.id = i.job_id
         WHERE i.job_id = ANY(${[...new Set(keys.map((k) => k.jobId))]}) AND i.idx = ANY(${[...new Set(keys.map((k) => k.index))]}::int[])`;
       // (job_id = ANY, idx = ANY) walks the primary key; the few extra rows it may return are dropped here.
       const found = new Map(rows.map((r) => [`${r.job_id}:${r.idx}`, r]));
       return keys.map((k) => {
         const row = found.get(`${k.jobId}:${k.index}`);
-        return row ? { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request } : { runnable: false };
+        return row ? { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request ?? undefined } : { runnable: false };
       });
     },
 
@@ -289,7 +292,9 @@ export function createJobStore(sql: Sql) {
     async recordOutcomes(outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; webhooksDue: string[] }> {
       if (outcomes.length === 0) return { written: [], webhooksDue: [] };
       return sql.begin(async (tx) => {
-        const values = outcomes.map((o) => [
+        // One outcome per item (a redelivered task may report twice in one batch).
+        const byKey = new Map(outcomes.map((o) => [`${o.jobId}:${o.index}`, o]));
+        const values = [...byKey.values()].map((o) => [
           o.jobId,
           o.index,
           o.state,
@@ -297,12 +302,18 @@ export function createJobStore(sql: Sql) {
           o.state === ItemState.SUCCEEDED ? null : Buffer.from(o.payload),
           o.attempts,
         ]);
-        const changed = await tx<{ job_id: string; idx: number; state: number; attempts: number; result: Buffer | null; error: Buffer | null }[]>`
+        // Only the keys come back: the outcomes themselves are already here.
+        const keys = await tx<{ job_id: string; idx: number }[]>`
           UPDATE job_items AS i
           SET state = (u.state)::smallint, result = (u.result)::bytea, error = (u.error)::bytea, attempts = (u.attempts)::int
           FROM (VALUES ${tx(values as never)}) AS u (job_id, idx, state, result, error, attempts)
           WHERE i.job_id = u.job_id AND i.idx = (u.idx)::int AND i.state = ${ItemState.QUEUED}
-          RETURNING i.job_id, i.idx, i.state, i.attempts, i.result, i.error`;
+          RETURNING i.job_id, i.idx`;
+        const changed = keys.map((k) => {
+          const o = byKey.get(`${k.job_id}:${k.idx}`)!;
+          const payload = Buffer.from(o.payload);
+          return { job_id: k.job_id, idx: k.idx, state: o.state as number, attempts: o.attempts, result: o.state === ItemState.SUCCEEDED ? payload : null, error: o.state === ItemState.SUCCEEDED ? null : payload };
+        });
         type Changed = (typeof changed)[number];
         const byJob = new Map<string, Changed[]>();
         for (const c of changed) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c]);
@@ -312,7 +323,8 @@ export function createJobStore(sql: Sql) {
         if (byJob.size === 0) return { written, webhooksDue };
         // Lock the jobs in id order (so concurrent flushes cannot deadlock), then update them
         // and append their events with one statement each.
-        const jobs = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
+        const jobs = await tx<Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url">[]>`
+          SELECT id, state, total, succeeded, failed, cancelled, last_seq, webhook_url FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
         const updates: [string, number, number, number, number, boolean][] = [];
         const eventRows: { job_id: string; seq: number; payload: Buffer }[] = [];
         for (const job of jobs) {

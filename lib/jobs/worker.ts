@@ -120,7 +120,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
   const settle = (delivery: Delivery, outcome: Outcome) => void outcomes.call({ outcome, delivery });
 
   // Items about to run are looked up together, the same way.
-  const lookups = createCoalescer({ run: (keys: { jobId: string; index: number }[]) => store.itemsForRun(keys), concurrency: 2, maxBatch: 1000 });
+  const lookups = createCoalescer({ run: (keys: { jobId: string; index: number; needRequest: boolean }[]) => store.itemsForRun(keys), concurrency: 2, maxBatch: 1000 });
 
   const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
     const jobId = topic.slice(topic.lastIndexOf(".") + 1);
@@ -136,7 +136,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       fail(new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument), ItemState.FAILED);
       return;
     }
-    const { runnable, request } = await lookups.call({ jobId: task.jobId, index: task.index });
+    const { runnable, request } = await lookups.call({ jobId: task.jobId, index: task.index, needRequest: task.data.length === 0 });
     if (!runnable) {
       d.ack(); // cancelled, already done, or unknown: nothing to run
       return;
