@@ -70,10 +70,12 @@ export interface Outcome {
   resultType: string;
 }
 
-/** An event written, for notifying watchers. */
+/** Events written for a job, for notifying watchers. */
 export interface WrittenEvents {
   jobId: string;
   lastSeq: number;
+  /** The events' serialized WatchJobResponse messages, in sequence order. */
+  events: Buffer[];
 }
 
 const finalStates = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED];
@@ -105,10 +107,10 @@ const counts = (j: Pick<JobRow, "total" | "succeeded" | "failed" | "cancelled">)
 
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
-  async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]) {
-    if (events.length === 0) return;
+  async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]): Promise<WrittenEvents> {
     const rows = events.map((e, i) => ({ job_id: jobId, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
-    await tx`INSERT INTO job_events ${tx(rows, "job_id", "seq", "payload")}`;
+    if (rows.length > 0) await tx`INSERT INTO job_events ${tx(rows, "job_id", "seq", "payload")}`;
+    return { jobId, lastSeq: firstSeq + events.length - 1, events: rows.map((r) => r.payload) };
   }
 
   /**
@@ -280,8 +282,7 @@ export function createJobStore(sql: Sql) {
         events.push({ case: "progress", value: { index, message, fraction } });
         const first = Number(job.last_seq) + 1;
         await tx`UPDATE jobs SET last_seq = last_seq + ${events.length}, state = ${JobState.RUNNING} WHERE id = ${jobId}`;
-        await insertEvents(tx as unknown as Sql, jobId, first, events);
-        return { jobId, lastSeq: first + events.length - 1 };
+        return insertEvents(tx as unknown as Sql, jobId, first, events);
       });
     },
 
@@ -350,9 +351,10 @@ export function createJobStore(sql: Sql) {
             if (job.webhook_url) webhooksDue.push(job.id);
           }
           const firstSeq = Number(job.last_seq) + 1;
-          events.forEach((e, i) => eventRows.push({ job_id: job.id, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
+          const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
+          payloads.forEach((payload, i) => eventRows.push({ job_id: job.id, seq: firstSeq + i, payload }));
           updates.push([job.id, s - job.succeeded, f - job.failed, events.length, state, done]);
-          written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1 });
+          written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1, events: payloads });
         }
         if (updates.length > 0) {
           await tx`
@@ -382,9 +384,8 @@ export function createJobStore(sql: Sql) {
           UPDATE jobs SET state = ${JobState.CANCELLED}, cancelled = cancelled + ${n}, finish_time = now(), last_seq = last_seq + 1,
             webhook_next_at = CASE WHEN webhook_url IS NOT NULL THEN now() END
           WHERE id = ${id} RETURNING *`;
-        const seq = Number(updated.last_seq);
-        await insertEvents(tx as unknown as Sql, id, seq, [{ case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } }]);
-        return { job: updated, written: { jobId: id, lastSeq: seq } };
+        const written = await insertEvents(tx as unknown as Sql, id, Number(updated.last_seq), [{ case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } }]);
+        return { job: updated, written };
       });
     },
 

@@ -13,7 +13,7 @@ import type { Logger } from "../runtime/logger.js";
 import { envInt } from "../runtime/config.js";
 import type { Consumer, Delivery, JobBus } from "../bus/types.js";
 import type { JobStore, Outcome } from "./store.js";
-import { topics } from "./topics.js";
+import { encodeEventNotice, topics } from "./topics.js";
 import { createCoalescer } from "../runtime/coalesce.js";
 
 /** Options for startWorker. */
@@ -107,8 +107,8 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     run: async (batch) => {
       try {
         const { written, webhooksDue } = await store.recordOutcomes(batch.map((p) => p.outcome));
+        for (const w of written) bus.notify(topics.events(w.jobId), encodeEventNotice(w.events));
         for (const p of batch) p.delivery.ack();
-        for (const w of written) bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq)));
         for (const jobId of webhooksDue) bus.notify(topics.webhookDue(jobId), new Uint8Array());
       } catch (err) {
         logger.error({ err, items: batch.length }, "storing results failed; tasks go back to the queue");
@@ -168,7 +168,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
         .set(progressKey, ({ message = "", fraction = 0 }) => {
           progressWrite = progressWrite
             .then(() => store.recordProgress(task.jobId, task.index, message, fraction))
-            .then((w) => w && bus.notify(topics.events(w.jobId), Buffer.from(String(w.lastSeq))))
+            .then((w) => w && bus.notify(topics.events(w.jobId), encodeEventNotice(w.events)))
             .catch((err) => log().warn({ err }, "progress not recorded"));
         });
       const context = new TaskContext(service, method, `/${task.method}`, abort.signal, deadline, values);

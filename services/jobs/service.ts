@@ -7,14 +7,14 @@
 import { create, fromBinary, type Registry } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { JobItemSchema, JobSchema, JobService, JobState, WatchJobResponseSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { JobItemSchema, JobSchema, JobService, JobState, WatchJobResponseSchema, type WatchJobResponse } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 import type { JobBus, Task } from "../../lib/bus/types.js";
 import { isFinal, itemMessage, type JobRow, type JobStore } from "../../lib/jobs/store.js";
 import { jobMessage } from "../../lib/jobs/messages.js";
-import { topics } from "../../lib/jobs/topics.js";
+import { decodeEventNotice, encodeEventNotice, topics } from "../../lib/jobs/topics.js";
 import { secretKey, webhookUrlProblem } from "../../lib/jobs/webhooks.js";
 import { findJobMethod } from "../catalog.js";
 
@@ -113,17 +113,21 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
   };
   relayLoop();
 
-  // One subscription for every watcher in this process: a notification wakes the watchers of
-  // its job (no per-watch subscribe round trip, no notification lost while one is set up).
-  const watchers = new Map<string, Set<() => void>>();
-  const offEvents = bus.subscribe(topics.events("*"), (topic) => {
-    for (const wakeUp of watchers.get(topic.slice(topic.indexOf(".") + 1)) ?? []) wakeUp();
+  // One subscription for every watcher in this process: a notification hands its events (or,
+  // when it carried none, a nudge to read them) to the watchers of its job. No per-watch
+  // subscribe round trip, no notification lost while one is set up.
+  const watchers = new Map<string, Set<(events: Uint8Array[]) => void>>();
+  const offEvents = bus.subscribe(topics.events("*"), (topic, data) => {
+    const set = watchers.get(topic.slice(topic.indexOf(".") + 1));
+    if (!set) return;
+    const events = decodeEventNotice(data);
+    for (const deliver of set) deliver(events);
   });
-  const watchEvents = (jobId: string, wakeUp: () => void) => {
+  const watchEvents = (jobId: string, deliver: (events: Uint8Array[]) => void) => {
     const set = watchers.get(jobId) ?? new Set();
-    watchers.set(jobId, set.add(wakeUp));
+    watchers.set(jobId, set.add(deliver));
     return () => {
-      set.delete(wakeUp);
+      set.delete(deliver);
       if (set.size === 0) watchers.delete(jobId);
     };
   };
@@ -217,7 +221,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (written) {
         bus.notify(topics.cancel(job.id), new Uint8Array());
         if (job.webhook_url) bus.notify(topics.webhookDue(job.id), new Uint8Array());
-        bus.notify(topics.events(job.id), Buffer.from(String(written.lastSeq)));
+        bus.notify(topics.events(job.id), encodeEventNotice(written.events));
       }
       return { job: jobMessage(job) };
     },
@@ -228,30 +232,43 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (!job) throw new ConnectError(`job ${req.jobId} not found`, Code.NotFound);
       let after = Number(req.afterSequence);
       let wake: (() => void) | undefined;
-      let poked = false;
-      const off = watchEvents(job.id, () => {
-        poked = true;
+      // Events that came with notifications, and whether the database may hold events not seen.
+      let carried: WatchJobResponse[] = [];
+      let stale = true;
+      const off = watchEvents(job.id, (events) => {
+        if (events.length > 0) carried.push(...events.map((e) => fromBinary(WatchJobResponseSchema, e)));
+        else stale = true;
         wake?.();
       });
       const onAbort = () => wake?.();
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       try {
         for (;;) {
-          poked = false;
-          const events = await store.events(job.id, after);
+          const fresh = carried.filter((m) => Number(m.sequence) > after);
+          carried = [];
+          let messages: WatchJobResponse[] = [];
+          if (fresh.length > 0 && fresh.every((m, i) => Number(m.sequence) === after + 1 + i)) {
+            messages = fresh; // they follow on from the last one sent: no database read
+          } else if (stale || fresh.length > 0) {
+            const page = await store.events(job.id, after, 1000);
+            stale = page.length === 1000; // a full page: there may be more
+            messages = page.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
+          }
           let finished = false;
-          for (const e of events) {
-            const msg = fromBinary(WatchJobResponseSchema, e.payload);
-            after = e.seq;
+          for (const msg of messages) {
+            after = Number(msg.sequence);
             yield msg;
             if (msg.event.case === "stateChanged" && isFinal(msg.event.value.state)) finished = true;
           }
           if (finished) return;
-          if (events.length > 0 || poked) continue;
+          if (messages.length > 0 || carried.length > 0 || stale) continue;
           if (ctx.signal.aborted) return;
-          // Wait for a notification; poll anyway now and then in case one was lost.
+          // Wait for a notification; read anyway now and then in case one was lost.
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, 1000);
+            const t = setTimeout(() => {
+              stale = true;
+              resolve();
+            }, 1000);
             wake = () => {
               clearTimeout(t);
               resolve();
