@@ -1,3 +1,9 @@
+/**
+ * Where the CPU of a small job goes: runs the jobs bench's small-job load (h2load through the
+ * gateway, PostgreSQL, a nats-server of its own) and prints CPU microseconds per job for each
+ * process (from /proc) and PostgreSQL's row operations per job. `N` jobs (default 3000);
+ * `EXTRA` adds environment for the mesh as JSON. `node --import tsx bench/tools/prof.ts`.
+ */
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
