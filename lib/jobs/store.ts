@@ -11,6 +11,7 @@ import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { ItemState, JobState, WatchJobResponseSchema, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "../db/sql.js";
 import { createCoalescer } from "../runtime/coalesce.js";
+import { frameEvents, unframeEvents } from "./frames.js";
 
 /** A job row. */
 export interface JobRow {
@@ -105,12 +106,17 @@ const counts = (j: Pick<JobRow, "total" | "succeeded" | "failed" | "cancelled">)
   cancelled: j.cancelled,
 });
 
+/** One job_events row for consecutive events from `firstSeq`: a bare message, or a framed run. */
+function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
+  return { job_id: jobId, seq: firstSeq + payloads.length - 1, events: payloads.length, payload: payloads.length === 1 ? payloads[0] : frameEvents(payloads) };
+}
+
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
   async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]): Promise<WrittenEvents> {
-    const rows = events.map((e, i) => ({ job_id: jobId, seq: firstSeq + i, payload: encodeEvent(firstSeq + i, e) }));
-    if (rows.length > 0) await tx`INSERT INTO job_events ${tx(rows, "job_id", "seq", "payload")}`;
-    return { jobId, lastSeq: firstSeq + events.length - 1, events: rows.map((r) => r.payload) };
+    const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
+    if (payloads.length > 0) await tx`INSERT INTO job_events ${tx([eventRun(jobId, firstSeq, payloads)], "job_id", "seq", "events", "payload")}`;
+    return { jobId, lastSeq: firstSeq + events.length - 1, events: payloads };
   }
 
   /**
@@ -218,11 +224,24 @@ export function createJobStore(sql: Sql) {
         ORDER BY seq DESC LIMIT ${q.limit}`;
     },
 
-    /** Events of a job after `afterSeq`, in order, as serialized WatchJobResponse messages. */
-    async events(jobId: string, afterSeq: number, limit = 1000): Promise<{ seq: number; payload: Buffer }[]> {
-      const rows = await sql<{ seq: string; payload: Buffer }[]>`
-        SELECT seq, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`;
-      return rows.map((r) => ({ seq: Number(r.seq), payload: r.payload }));
+    /**
+     * Events of a job after `afterSeq`, in order, as serialized WatchJobResponse messages, from
+     * at most `limitRows` rows (a row holds the run of events one write produced); `more` when
+     * there may be further rows.
+     */
+    async events(jobId: string, afterSeq: number, limitRows = 200): Promise<{ events: { seq: number; payload: Uint8Array }[]; more: boolean }> {
+      const rows = await sql<{ seq: string; events: number; payload: Buffer }[]>`
+        SELECT seq, events, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limitRows}`;
+      const events: { seq: number; payload: Uint8Array }[] = [];
+      for (const r of rows) {
+        const last = Number(r.seq);
+        const run = r.events === 1 ? [r.payload] : unframeEvents(r.payload);
+        run.forEach((payload, i) => {
+          const seq = last - run.length + 1 + i;
+          if (seq > afterSeq) events.push({ seq, payload });
+        });
+      }
+      return { events, more: rows.length === limitRows };
     },
 
     /**
@@ -327,7 +346,7 @@ export function createJobStore(sql: Sql) {
         const jobs = await tx<Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url">[]>`
           SELECT id, state, total, succeeded, failed, cancelled, last_seq, webhook_url FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
         const updates: [string, number, number, number, number, boolean][] = [];
-        const eventRows: { job_id: string; seq: number; payload: Buffer }[] = [];
+        const eventRows: ReturnType<typeof eventRun>[] = [];
         for (const job of jobs) {
           const items = byJob.get(job.id)!.sort((a, b) => a.idx - b.idx);
           if (isFinal(job.state)) continue;
@@ -352,7 +371,7 @@ export function createJobStore(sql: Sql) {
           }
           const firstSeq = Number(job.last_seq) + 1;
           const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
-          payloads.forEach((payload, i) => eventRows.push({ job_id: job.id, seq: firstSeq + i, payload }));
+          eventRows.push(eventRun(job.id, firstSeq, payloads));
           updates.push([job.id, s - job.succeeded, f - job.failed, events.length, state, done]);
           written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1, events: payloads });
         }
@@ -365,7 +384,7 @@ export function createJobStore(sql: Sql) {
               webhook_next_at = CASE WHEN (u.done)::boolean AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
             FROM (VALUES ${tx(updates as never)}) AS u (id, ok, bad, n, state, done)
             WHERE j.id = u.id`;
-          await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "payload")}`;
+          await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "events", "payload")}`;
         }
         return { written, webhooksDue };
       });

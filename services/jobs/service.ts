@@ -250,9 +250,9 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
           if (fresh.length > 0 && fresh.every((m, i) => Number(m.sequence) === after + 1 + i)) {
             messages = fresh; // they follow on from the last one sent: no database read
           } else if (stale || fresh.length > 0) {
-            const page = await store.events(job.id, after, 1000);
-            stale = page.length === 1000; // a full page: there may be more
-            messages = page.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
+            const page = await store.events(job.id, after);
+            stale = page.more;
+            messages = page.events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
           }
           let finished = false;
           for (const msg of messages) {

@@ -3,6 +3,8 @@
  * event; idempotency keys hold within one statement and across statements.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ItemState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { createJobStore, type NewJob } from "../store.js";
 import { databases, type TestDatabase } from "../../../test/support/databases.js";
 
@@ -63,5 +65,25 @@ describe.each(databases)("job store submits on %s", (_name, open) => {
     expect(fresh.created).toBe(true);
     const items = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_items WHERE job_id = ${a.job.id}`;
     expect(items[0].n).toBe(1);
+  });
+
+  it("stores the events of one write as one row, and reads them back one by one from any sequence", async () => {
+    const store = createJobStore(db.sql);
+    const { job: j } = await store.submit(job({ batch: true, requests: [Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)] }));
+    const outcome = (index: number) => ({ jobId: j.id, index, state: ItemState.SUCCEEDED as const, payload: Uint8Array.of(index), attempts: 1, resultType: "flowforge.crypto.v1.HashResponse" });
+    const { written } = await store.recordOutcomes([outcome(0), outcome(1), outcome(2)]);
+    expect(written).toMatchObject([{ jobId: j.id, lastSeq: 6 }]);
+    const rows = await db.sql<{ seq: string; events: number }[]>`SELECT seq, events FROM job_events WHERE job_id = ${j.id} ORDER BY seq`;
+    expect(rows.map((r) => [Number(r.seq), r.events])).toEqual([[1, 1], [6, 5]]);
+    const all = await store.events(j.id, 0);
+    const kinds = all.events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
+    expect(kinds.map((k) => [Number(k.sequence), k.event.case])).toEqual([
+      [1, "stateChanged"], [2, "stateChanged"], [3, "itemFinished"], [4, "itemFinished"], [5, "itemFinished"], [6, "stateChanged"],
+    ]);
+    expect(all.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await store.events(j.id, 3)).events.map((e) => e.seq)).toEqual([4, 5, 6]);
+    expect(await store.events(j.id, 6)).toEqual({ events: [], more: false });
+    const firstRow = await store.events(j.id, 0, 1);
+    expect([firstRow.events.map((e) => e.seq), firstRow.more]).toEqual([[1], true]);
   });
 });

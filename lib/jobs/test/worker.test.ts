@@ -90,7 +90,7 @@ describe.each(databases)("worker on %s", (_name, open) => {
     ]);
     const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
     expect(fromBinary(StatusSchema, items[1].error!).message).toBe("still down (attempt 3)");
-    const events = (await store.events(jobId, 0)).map((e) => fromBinary(WatchJobResponseSchema, e.payload));
+    const events = (await store.events(jobId, 0)).events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
     expect(events.some((e) => e.event.case === "progress" && e.event.value.message === "half" && e.event.value.index === 3)).toBe(true);
     expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
   });
