@@ -4,31 +4,18 @@
  * process (from /proc) and PostgreSQL's row operations per job. `N` jobs (default 3000);
  * `EXTRA` adds environment for the mesh as JSON. `node --import tsx bench/tools/prof.ts`.
  */
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { cpuByProcess as cpu } from "./cpu.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { SubmitJobRequestSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { h2loadCount } from "../../bench/h2load.js";
+import { h2loadCount } from "../h2load.js";
 import { createSql } from "../../lib/db/sql.js";
 import { freshPostgresDatabase } from "../../test/support/databases.js";
 import { pack } from "../../test/support/jobs.js";
 import { startMesh } from "../../test/support/mesh.js";
 import { startNats } from "../../test/support/nats.js";
 
-function cpu(): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const p of readdirSync("/proc")) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
-      const t = (Number(stat[11]) + Number(stat[12])) * 10; // ms
-      let k = cmd.includes("gateway/main") ? "gateway" : cmd.includes("jobs/main") ? "jobs" : cmd.includes("crypto/main") ? "crypto" : cmd.includes("start.ts") ? "launcher" : cmd.startsWith("postgres") ? "postgres" : cmd.includes("nats-server") ? "nats" : cmd.startsWith("h2load") ? "h2load" : cmd.includes("prof.ts") ? "self" : "other";
-      m.set(k, (m.get(k) ?? 0) + t);
-    } catch {}
-  }
-  return m;
-}
 const N = Number(process.env.N ?? 3000);
 const nats = await startNats();
 const db = await freshPostgresDatabase();

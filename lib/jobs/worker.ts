@@ -52,6 +52,44 @@ export function backoff(attempt: number, baseMs: number): number {
   return Math.round(cap / 2 + (Math.random() * cap) / 2);
 }
 
+/** One item being run: its abort signal (made only if the handler asks), its deadline, its keep-alive. */
+class RunningItem {
+  private controller?: AbortController;
+  private stopWaiting?: (reason: ConnectError) => void;
+  /** Why it was aborted, once it was. */
+  reason?: ConnectError;
+  keptAliveAt = Date.now();
+
+  constructor(
+    readonly delivery: Delivery,
+    readonly deadline: number,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: ConnectError) {
+    if (this.reason) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.stopWaiting?.(reason);
+  }
+
+  /** The handler's result, or a rejection as soon as the item is aborted (even if the handler ignores its signal). */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.reason) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.stopWaiting = reject;
+      work.then(resolve, reject);
+    });
+  }
+}
+
 /** The HandlerContext of one item: no headers, the item's abort signal and time limit. */
 class TaskContext implements HandlerContext {
   readonly protocolName = "job";
@@ -64,13 +102,16 @@ class TaskContext implements HandlerContext {
     readonly service: DescService,
     readonly method: DescMethod,
     readonly url: string,
-    readonly signal: AbortSignal,
-    private readonly deadline: number,
+    private readonly item: RunningItem,
     readonly values: ContextValues,
   ) {}
 
+  get signal(): AbortSignal {
+    return this.item.signal;
+  }
+
   timeoutMs(): number {
-    return Math.max(0, this.deadline - Date.now());
+    return Math.max(0, this.item.deadline - Date.now());
   }
 
   get requestHeader(): Headers {
@@ -97,7 +138,22 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
   const maxAttempts = options.maxAttempts ?? 5;
   const ackWaitMs = options.ackWaitMs ?? 30_000;
   const itemTimeoutMs = options.itemTimeoutMs ?? 600_000;
-  const running = new Map<string, Set<AbortController>>();
+  const running = new Map<string, Set<RunningItem>>();
+  // One timer for every running item: keeps long items alive and enforces the time limit.
+  const keepAliveEvery = Math.max(200, Math.floor(ackWaitMs / 3));
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const items of running.values()) {
+      for (const item of items) {
+        if (now >= item.deadline) item.abort(new ConnectError(`item ran longer than ${itemTimeoutMs} ms`, Code.DeadlineExceeded));
+        else if (now - item.keptAliveAt >= keepAliveEvery) {
+          item.keptAliveAt = now;
+          item.delivery.working();
+        }
+      }
+    }
+  }, Math.min(keepAliveEvery, Math.max(50, itemTimeoutMs)) / 2);
+  sweep.unref();
   const methods = new Map(service.methods.map((m) => [`${service.typeName}/${m.name}`, m]));
 
   // Outcomes are written in batches (group commit: one transaction for every outcome that
@@ -124,7 +180,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
 
   const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
     const jobId = topic.slice(topic.lastIndexOf(".") + 1);
-    for (const c of running.get(jobId) ?? []) c.abort(new ConnectError("job cancelled", Code.Canceled));
+    for (const item of running.get(jobId) ?? []) item.abort(new ConnectError("job cancelled", Code.Canceled));
   });
 
   async function handle(d: Delivery) {
@@ -143,15 +199,9 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     }
     let childLog: Logger | undefined;
     const log = () => (childLog ??= logger.child({ requestId: task.requestId, job: task.jobId, item: task.index, method: task.method }));
-    const abort = new AbortController();
+    const item = new RunningItem(d, Date.now() + itemTimeoutMs);
     const set = running.get(task.jobId) ?? new Set();
-    running.set(task.jobId, set.add(abort));
-    // One timer per item: it keeps the task alive and enforces the item's time limit.
-    const deadline = Date.now() + itemTimeoutMs;
-    const keepAlive = setInterval(() => {
-      if (Date.now() >= deadline) abort.abort(new ConnectError(`item ran longer than ${itemTimeoutMs} ms`, Code.DeadlineExceeded));
-      else d.working();
-    }, Math.max(200, Math.min(Math.floor(ackWaitMs / 3), itemTimeoutMs)));
+    running.set(task.jobId, set.add(item));
     let progressWrite = Promise.resolve();
     try {
       const input = (() => {
@@ -171,13 +221,10 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
             .then((w) => w && bus.notify(topics.events(w.jobId), encodeEventNotice(w.events)))
             .catch((err) => log().warn({ err }, "progress not recorded"));
         });
-      const context = new TaskContext(service, method, `/${task.method}`, abort.signal, deadline, values);
+      const context = new TaskContext(service, method, `/${task.method}`, item, values);
       const fn = (options.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>)[method.localName];
       if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
-      const result = await Promise.race([
-        Promise.resolve(fn(input, context)),
-        new Promise((_, reject) => abort.signal.addEventListener("abort", () => reject(abort.signal.reason), { once: true })),
-      ]);
+      const result = await item.race(Promise.resolve(fn(input, context)));
       await progressWrite;
       settle(d, {
         jobId: task.jobId,
@@ -189,7 +236,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       });
     } catch (thrown) {
       await progressWrite;
-      if (abort.signal.aborted && ConnectError.from(abort.signal.reason).code === Code.Canceled) {
+      if (item.reason?.code === Code.Canceled) {
         d.ack(); // cancelled: the item is already marked cancelled
         return;
       }
@@ -202,8 +249,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       }
       fail(err, isRetryable(err) ? ItemState.DEAD_LETTERED : ItemState.FAILED);
     } finally {
-      clearInterval(keepAlive);
-      set.delete(abort);
+      set.delete(item);
       if (set.size === 0) running.delete(task.jobId);
     }
   }
@@ -213,6 +259,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     async stop() {
       cancelSub();
       await consumer.stop();
+      clearInterval(sweep);
       await outcomes.idle();
     },
   };

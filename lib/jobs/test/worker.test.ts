@@ -123,4 +123,47 @@ describe.each(databases)("worker on %s", (_name, open) => {
     const items = await store.items(jobId, 0, 10);
     expect(items.every((i) => i.state === ItemState.CANCELLED)).toBe(true);
   });
+
+  it("keeps a long item alive past the redelivery deadline: it runs once", async () => {
+    let runs = 0;
+    const worker = await crypto({
+      ackWaitMs: 600,
+      impl: {
+        async hash() {
+          runs++;
+          await new Promise((r) => setTimeout(r, 2000));
+          return { digest: "slow" };
+        },
+      },
+    });
+    const jobId = await submit(["slow"]);
+    const job = await finished(jobId);
+    await worker.stop();
+    expect(job.state).toBe(JobState.SUCCEEDED);
+    expect(runs).toBe(1);
+    expect((await store.items(jobId, 0, 1))[0].attempts).toBe(1);
+  });
+
+  it("an item past its time limit is stopped, even if its handler ignores the signal, and fails with deadline_exceeded", async () => {
+    let sawSignal = false;
+    const worker = await crypto({
+      itemTimeoutMs: 300,
+      maxAttempts: 1,
+      impl: {
+        hash: (_req, ctx) =>
+          new Promise(() => {
+            ctx.signal.addEventListener("abort", () => (sawSignal = true));
+          }),
+      },
+    });
+    const jobId = await submit(["forever"]);
+    const job = await finished(jobId);
+    await worker.stop();
+    expect(job.state).toBe(JobState.FAILED);
+    expect(sawSignal).toBe(true);
+    const [item] = await store.items(jobId, 0, 1);
+    expect(item.state).toBe(ItemState.DEAD_LETTERED);
+    const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
+    expect(fromBinary(StatusSchema, item.error!)).toMatchObject({ code: Code.DeadlineExceeded, message: "item ran longer than 300 ms" });
+  });
 });

@@ -1,0 +1,31 @@
+/** CPU time so far of the processes on this machine, in milliseconds, grouped by role. */
+import { readFileSync, readdirSync } from "node:fs";
+
+const roles: [string, (cmd: string) => boolean][] = [
+  ["gateway", (c) => c.includes("gateway/main")],
+  ["jobs", (c) => c.includes("jobs/main")],
+  ["crypto", (c) => c.includes("crypto/main")],
+  ["launcher", (c) => c.includes("start.ts")],
+  ["postgres", (c) => c.startsWith("postgres")],
+  ["nats", (c) => c.includes("nats-server")],
+  ["h2load", (c) => c.startsWith("h2load")],
+  ["bench", (c) => c.includes("bench/tools/")],
+];
+
+/** Live processes only: one that exited between two samples drops out. */
+export function cpuByProcess(): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+      const ms = (Number(stat[11]) + Number(stat[12])) * 10; // utime + stime, in 10 ms ticks
+      const role = roles.find(([, test]) => test(cmd))?.[0] ?? "other";
+      m.set(role, (m.get(role) ?? 0) + ms);
+    } catch {
+      // the process exited while being read
+    }
+  }
+  return m;
+}
