@@ -61,6 +61,8 @@ export interface JobBus {
   notify(topic: string, data: Uint8Array): void;
   /** Receives notifications on `topic` (`*` matches one dot-separated token). */
   subscribe(topic: string, listener: (topic: string, data: Uint8Array) => void): () => void;
+  /** Resolves once every subscription made so far is in effect: notifications sent from anywhere after it reach them. */
+  flush(): Promise<void>;
   /** Closes connections; consumers should be stopped first. */
   close(): Promise<void>;
 }

@@ -113,25 +113,6 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
   };
   relayLoop();
 
-  // One subscription for every watcher in this process: a notification hands its events (or,
-  // when it carried none, a nudge to read them) to the watchers of its job. No per-watch
-  // subscribe round trip, no notification lost while one is set up.
-  const watchers = new Map<string, Set<(events: Uint8Array[]) => void>>();
-  const offEvents = bus.subscribe(topics.events("*"), (topic, data) => {
-    const set = watchers.get(topic.slice(topic.indexOf(".") + 1));
-    if (!set) return;
-    const events = decodeEventNotice(data);
-    for (const deliver of set) deliver(events);
-  });
-  const watchEvents = (jobId: string, deliver: (events: Uint8Array[]) => void) => {
-    const set = watchers.get(jobId) ?? new Set();
-    watchers.set(jobId, set.add(deliver));
-    return () => {
-      set.delete(deliver);
-      if (set.size === 0) watchers.delete(jobId);
-    };
-  };
-
   const impl: ServiceImpl<typeof JobService> = {
     async submitJob(req, ctx) {
       const found = req.method ? findJobMethod(req.method) : undefined;
@@ -235,7 +216,10 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       // Events that came with notifications, and whether the database may hold events not seen.
       let carried: WatchJobResponse[] = [];
       let stale = true;
-      const off = watchEvents(job.id, (events) => {
+      // A subscription per watch, so the bus only brings this process the events of jobs it
+      // watches; in effect before the first read, so nothing written after that read is missed.
+      const off = bus.subscribe(topics.events(job.id), (_topic, data) => {
+        const events = decodeEventNotice(data);
         if (events.length > 0) carried.push(...events.map((e) => fromBinary(WatchJobResponseSchema, e)));
         else stale = true;
         wake?.();
@@ -243,6 +227,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       const onAbort = () => wake?.();
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       try {
+        await bus.flush();
         for (;;) {
           const fresh = carried.filter((m) => Number(m.sequence) > after);
           carried = [];
@@ -287,7 +272,6 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
     impl,
     relay: {
       async stop() {
-        offEvents();
         relayStopped = true;
         clearTimeout(relayTimer);
         await relayRun;

@@ -147,6 +147,11 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       return () => sub.unsubscribe();
     },
 
+    async flush() {
+      // A PING the server answers after it has processed our earlier SUBs.
+      await nc.flush();
+    },
+
     async close() {
       await nc.drain().catch(() => nc.close());
     },

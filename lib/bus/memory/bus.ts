@@ -132,6 +132,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
       return () => listeners.delete(entry);
     },
 
+    async flush() {
+      // Subscriptions take effect at once in process.
+    },
+
     async close() {
       for (const t of timers) clearTimeout(t);
       listeners.clear();

@@ -11,16 +11,26 @@ import { createJetStreamBus, createMemoryBus, type Delivery, type JobBus, type T
 const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const run = randomBytes(4).toString("hex");
 
-const buses: [string, () => Promise<{ bus: JobBus; cleanup(): Promise<void> }>][] = [
-  ["memory", async () => ({ bus: createMemoryBus(), cleanup: async () => {} })],
+// `peer` is another process's view of the same bus (another connection, for NATS).
+const buses: [string, () => Promise<{ bus: JobBus; peer: JobBus; cleanup(): Promise<void> }>][] = [
+  [
+    "memory",
+    async () => {
+      const bus = createMemoryBus();
+      return { bus, peer: bus, cleanup: async () => {} };
+    },
+  ],
   [
     "jetstream",
     async () => {
       const stream = `TEST_TASKS_${run}`;
       const bus = await createJetStreamBus({ servers: natsUrl, stream, prefix: `fftest${run}` });
+      const peer = await createJetStreamBus({ servers: natsUrl, stream, prefix: `fftest${run}` });
       return {
         bus,
+        peer,
         async cleanup() {
+          await peer.close();
           const nc = await connect({ servers: natsUrl });
           await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
           await nc.close();
@@ -54,9 +64,10 @@ async function until(cond: () => boolean, ms = 10_000) {
 
 describe.each(buses)("job bus contract: %s", (_name, open) => {
   let bus: JobBus;
+  let peer: JobBus;
   let cleanup: () => Promise<void>;
   beforeAll(async () => {
-    ({ bus, cleanup } = await open());
+    ({ bus, peer, cleanup } = await open());
   });
   afterAll(async () => {
     await bus?.close();
@@ -160,5 +171,17 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
     await sleep(200);
     expect(got).toEqual(["events.j1=a"]);
     off();
+  });
+
+  it("a subscription is in effect once flush resolves: a notification sent at once from elsewhere arrives", async () => {
+    for (let i = 0; i < 20; i++) {
+      const got: string[] = [];
+      const off = bus.subscribe(`events.flush${i}`, (_topic, data) => got.push(Buffer.from(data).toString()));
+      await bus.flush();
+      peer.notify(`events.flush${i}`, Buffer.from(`n${i}`));
+      await until(() => got.length === 1, 2000);
+      off();
+      expect(got).toEqual([`n${i}`]);
+    }
   });
 });
