@@ -23,7 +23,7 @@ const mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEV
 const sql = createSql(db.url, { max: 1 });
 const item = pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "x" } });
 writeFileSync("/tmp/submit.bin", toBinary(SubmitJobRequestSchema, create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: item })));
-const opts = { url: `${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, bodyFile: "/tmp/submit.bin", headers: { "content-type": "application/proto", authorization: `Bearer ${mesh.adminKey}` }, clients: 4, streams: 16 };
+const opts = { url: `${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, bodyFile: "/tmp/submit.bin", headers: { "content-type": "application/proto", authorization: `Bearer ${mesh.adminKey}` }, clients: 4, streams: Number(process.env.STREAMS ?? 16) };
 await h2loadCount({ ...opts, requests: 500 });
 const wait = async (n: number) => { for (;;) { const [{ c }] = await sql`SELECT count(*)::int AS c FROM jobs WHERE state = 3`; if (c >= n) return; await new Promise((r) => setTimeout(r, 20)); } };
 await wait(500);
@@ -37,6 +37,7 @@ const el = performance.now() - t0;
 const after = cpu();
 await new Promise((r) => setTimeout(r, 800));
 const s1 = await dbStats();
+console.log("updates (HOT):", (await sql`SELECT relname, n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relname IN ('jobs', 'job_items')`).map((r) => `${r.relname} ${r.upd} (${r.hot})`).join(", "));
 console.log("per job:", Object.fromEntries(Object.keys(s1).map((k) => [k, ((s1[k] - s0[k]) / N).toFixed(2)])));
 console.log(`jobs/s ${Math.round((N / el) * 1000)} failed ${r.failed} elapsed ${Math.round(el)}ms`);
 let total = 0;
