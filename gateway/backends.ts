@@ -13,6 +13,8 @@ export interface Backend {
   name: CapabilityName;
   address: string;
   client: grpc.Client;
+  /** The client's channel, for calls that bring their own bytes. */
+  channel: ReturnType<grpc.Client["getChannel"]>;
 }
 
 /** Addresses from env: `<NAME>_ADDR` (e.g. `CRYPTO_ADDR=dns:///crypto:50051`), else loopback and the default port. */
@@ -37,7 +39,7 @@ export function createBackends(addresses: Partial<Record<CapabilityName, string>
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.enable_retries": 0,
     });
-    backends.set(name, { name, address, client });
+    backends.set(name, { name, address, client, channel: client.getChannel() });
   }
   return backends;
 }

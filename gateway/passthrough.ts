@@ -8,7 +8,7 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
@@ -16,6 +16,7 @@ import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/
 import type { Backend } from "./backends.js";
 import { fromGrpcError, metadataFor } from "./forward.js";
 import { discardRest } from "./discard.js";
+import { unaryCall } from "./unary-call.js";
 import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
 
 /** Options for createPassthrough. */
@@ -41,8 +42,6 @@ interface Route {
   method: DescMethod;
   backend: Backend;
 }
-
-const identity = (b: Buffer) => b;
 
 /** The call's own parts the innermost step needs: its deadline and its body (read only once the interceptors let the call through). */
 const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Buffer> } | undefined>(undefined, { description: "passthrough call" });
@@ -112,12 +111,12 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     const call = req.contextValues.get(callKey)!;
     const bytes = await call.message();
     const timeoutMs = call.timeoutMs ?? options.defaultTimeoutMs;
-    const message = await new Promise<Buffer>((resolve, reject) => {
-      const grpcCall = route.backend.client.makeUnaryRequest(req.url, identity, identity, bytes, metadataFor(req.contextValues, req.header), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(fromGrpcError(err, route.backend)) : resolve(res!),
-      );
-      req.signal.addEventListener("abort", () => grpcCall.cancel(), { once: true });
-    });
+    let message: Buffer;
+    try {
+      message = await unaryCall(route.backend.channel, req.url, bytes, metadataFor(req.contextValues, req.header), Date.now() + timeoutMs, req.signal);
+    } catch (err) {
+      throw fromGrpcError(err as grpc.ServiceError, route.backend);
+    }
     return { stream: false, service: route.service, method: route.method as never, header: new Headers(), trailer: new Headers(), message: message as never };
   });
 
