@@ -11,6 +11,7 @@ import { decodeStatus } from "../lib/runtime/errors.js";
 import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
 import type { Backend } from "./backends.js";
 import { principalKey } from "./interceptors/auth.js";
+import { unaryCall } from "./unary-call.js";
 
 /** Options for createForwardingService. */
 export interface ForwardOptions {
@@ -94,17 +95,15 @@ export function createForwardingService(service: DescService, backend: Backend, 
     const client = backend.client;
     switch (method.methodKind) {
       case "unary":
-        impl[method.localName] = (req: unknown, context: HandlerContext) =>
-          new Promise((resolve, reject) => {
-            let done = false;
-            const call = client.makeUnaryRequest(path, serialize, deserialize, req, metadataFor(context.values, context.requestHeader), callOptions(context, options.defaultTimeoutMs), (err, res) => {
-              done = true;
-              if (err) reject(fromGrpcError(err, backend));
-              else resolve(res);
-            });
-            // The context's signal also fires when the call completes; only a real abort cancels.
-            context.signal.addEventListener("abort", () => done || call.cancel(), { once: true });
-          });
+        impl[method.localName] = async (req: unknown, context: HandlerContext) => {
+          const deadline = callOptions(context, options.defaultTimeoutMs).deadline as number;
+          try {
+            const bytes = await unaryCall(backend.channel, path, serialize(req), metadataFor(context.values, context.requestHeader), deadline, context.signal);
+            return deserialize(bytes);
+          } catch (err) {
+            throw fromGrpcError(err as grpc.ServiceError, backend);
+          }
+        };
         break;
       case "server_streaming":
         impl[method.localName] = (req: unknown, context: HandlerContext) => {
