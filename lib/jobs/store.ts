@@ -1,5 +1,5 @@
 /**
- * Jobs in PostgreSQL: submit (job, items, first event and outbox in one transaction), reads,
+ * Jobs in PostgreSQL: submit (job, items and outbox in one statement), reads,
  * cancellation, and outcomes recorded in batches with gapless per-job event sequences. Every
  * write that changes an item is conditional on its state, so a redelivered task never counts
  * twice.
@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { ItemState, JobState, WatchJobResponseSchema, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "../db/sql.js";
 import { createCoalescer } from "../runtime/coalesce.js";
@@ -84,8 +84,8 @@ export const isFinal = (s: JobState) => finalStates.includes(s);
 
 type Event = MessageInitShape<typeof WatchJobResponseSchema>["event"];
 
-function encodeEvent(seq: number, event: Event): Buffer {
-  return Buffer.from(toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: BigInt(seq), time: timestampNow(), event })));
+function encodeEvent(seq: number, event: Event, time = timestampNow()): Buffer {
+  return Buffer.from(toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: BigInt(seq), time, event })));
 }
 
 /** An item as the API shows it: result as google.protobuf.Any, error as google.rpc.Status. */
@@ -106,6 +106,9 @@ const counts = (j: Pick<JobRow, "total" | "succeeded" | "failed" | "cancelled">)
   cancelled: j.cancelled,
 });
 
+/** A job's first event. */
+const queuedEvent = (total: number): Event => ({ case: "stateChanged", value: { state: JobState.QUEUED, counts: { total, succeeded: 0, failed: 0, cancelled: 0 } } });
+
 /** One job_events row for consecutive events from `firstSeq`: a bare message, or a framed run. */
 function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
   return { job_id: jobId, seq: firstSeq + payloads.length - 1, events: payloads.length, payload: payloads.length === 1 ? payloads[0] : frameEvents(payloads) };
@@ -120,8 +123,8 @@ export function createJobStore(sql: Sql) {
   }
 
   /**
-   * Writes many submits with one statement (one round trip, one commit): every job, its items,
-   * its outbox rows and its first event. A job whose idempotency key is already taken (by an
+   * Writes many submits with one statement (one round trip, one commit): every job, its items
+   * and its outbox rows (its first event, QUEUED, is not stored: it is made from the job row). A job whose idempotency key is already taken (by an
    * earlier submit, or by another submit in the same batch) is not written; its caller gets the
    * job that holds the key.
    */
@@ -141,9 +144,6 @@ export function createJobStore(sql: Sql) {
       return writes.length - 1;
     });
     const items = writes.flatMap(({ job, id }) => job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex"), subject: job.capability })));
-    const firstEvents = writes.map(({ job }) =>
-      encodeEvent(1, { case: "stateChanged", value: { state: JobState.QUEUED, counts: { total: job.requests.length, succeeded: 0, failed: 0, cancelled: 0 } } }).toString("hex"),
-    );
     const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
     const rows = await sql<JobRow[]>`
       WITH j AS (
@@ -165,10 +165,6 @@ export function createJobStore(sql: Sql) {
         INSERT INTO job_outbox (job_id, idx, subject)
         SELECT u.job_id, u.idx, u.subject
         FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.subject)}::text[]) AS u (job_id, idx, subject)
-        WHERE u.job_id IN (SELECT id FROM j)
-      ), event AS (
-        INSERT INTO job_events (job_id, seq, payload)
-        SELECT u.job_id, 1, decode(u.p, 'hex') FROM unnest(${col((w) => w.id)}::text[], ${firstEvents}::text[]) AS u (job_id, p)
         WHERE u.job_id IN (SELECT id FROM j)
       )
       SELECT * FROM j`;
@@ -230,9 +226,17 @@ export function createJobStore(sql: Sql) {
      * there may be further rows.
      */
     async events(jobId: string, afterSeq: number, limitRows = 200): Promise<{ events: { seq: number; payload: Uint8Array }[]; more: boolean }> {
-      const rows = await sql<{ seq: string; events: number; payload: Buffer }[]>`
-        SELECT seq, events, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limitRows}`;
+      const [rows, [job]] = await Promise.all([
+        sql<{ seq: string; events: number; payload: Buffer }[]>`
+          SELECT seq, events, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limitRows}`,
+        afterSeq < 1 ? sql<{ total: number; create_time: Date }[]>`SELECT total, create_time FROM jobs WHERE id = ${jobId}` : [],
+      ]);
       const events: { seq: number; payload: Uint8Array }[] = [];
+      // Event 1 (QUEUED) is made from the job row unless an older version of the store wrote it.
+      const firstStored = rows.length > 0 ? Number(rows[0].seq) - rows[0].events + 1 : Infinity;
+      if (job && firstStored > 1) {
+        events.push({ seq: 1, payload: encodeEvent(1, queuedEvent(job.total), timestampFromDate(job.create_time)) });
+      }
       for (const r of rows) {
         const last = Number(r.seq);
         const run = r.events === 1 ? [r.payload] : unframeEvents(r.payload);

@@ -3,8 +3,9 @@
  * event; idempotency keys hold within one statement and across statements.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fromBinary } from "@bufbuild/protobuf";
-import { ItemState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { ItemState, JobState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { createJobStore, type NewJob } from "../store.js";
 import { databases, type TestDatabase } from "../../../test/support/databases.js";
 
@@ -46,8 +47,16 @@ describe.each(databases)("job store submits on %s", (_name, open) => {
     expect([of(0), of(1), of(2)]).toEqual([[[1, 2]], [[3], [4], [5]], [[6]]]);
     const outbox = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_outbox WHERE job_id = ANY(${made.map((m) => m.job.id)})`;
     expect(outbox[0].n).toBe(5);
-    const events = await db.sql<{ job_id: string; seq: string }[]>`SELECT job_id, seq FROM job_events WHERE job_id = ANY(${made.map((m) => m.job.id)})`;
-    expect(events.map((e) => Number(e.seq))).toEqual([1, 1, 1]);
+    // The first event (QUEUED, with the item count) is made from the job row, not stored.
+    const stored = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_events WHERE job_id = ANY(${made.map((m) => m.job.id)})`;
+    expect(stored[0].n).toBe(0);
+    for (const m of made) {
+      const { events } = await store.events(m.job.id, 0);
+      expect(events.map((e) => e.seq)).toEqual([1]);
+      const first = fromBinary(WatchJobResponseSchema, events[0].payload);
+      expect(first.event).toMatchObject({ case: "stateChanged", value: { state: JobState.QUEUED, counts: { total: m.job.total } } });
+      expect(timestampDate(first.time!).getTime()).toBe(m.job.create_time.getTime());
+    }
   });
 
   it("one idempotency key makes one job, within one statement and after it", async () => {
@@ -74,7 +83,7 @@ describe.each(databases)("job store submits on %s", (_name, open) => {
     const { written } = await store.recordOutcomes([outcome(0), outcome(1), outcome(2)]);
     expect(written).toMatchObject([{ jobId: j.id, lastSeq: 6 }]);
     const rows = await db.sql<{ seq: string; events: number }[]>`SELECT seq, events FROM job_events WHERE job_id = ${j.id} ORDER BY seq`;
-    expect(rows.map((r) => [Number(r.seq), r.events])).toEqual([[1, 1], [6, 5]]);
+    expect(rows.map((r) => [Number(r.seq), r.events])).toEqual([[6, 5]]);
     const all = await store.events(j.id, 0);
     const kinds = all.events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
     expect(kinds.map((k) => [Number(k.sequence), k.event.case])).toEqual([
@@ -84,6 +93,16 @@ describe.each(databases)("job store submits on %s", (_name, open) => {
     expect((await store.events(j.id, 3)).events.map((e) => e.seq)).toEqual([4, 5, 6]);
     expect(await store.events(j.id, 6)).toEqual({ events: [], more: false });
     const firstRow = await store.events(j.id, 0, 1);
-    expect([firstRow.events.map((e) => e.seq), firstRow.more]).toEqual([[1], true]);
+    expect([firstRow.events.map((e) => e.seq), firstRow.more]).toEqual([[1, 2, 3, 4, 5, 6], true]);
+    expect((await store.events(j.id, 1, 1)).events.map((e) => e.seq)).toEqual([2, 3, 4, 5, 6]);
+  });
+
+  it("a job written before the first event was made from the row keeps its stored first event, once", async () => {
+    const store = createJobStore(db.sql);
+    const { job: j } = await store.submit(job({}));
+    const stored = toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: 1n, event: { case: "stateChanged", value: { state: JobState.QUEUED } } }));
+    await db.sql`INSERT INTO job_events (job_id, seq, payload) VALUES (${j.id}, 1, ${Buffer.from(stored)})`;
+    const { events } = await store.events(j.id, 0);
+    expect(events.map((e) => [e.seq, Buffer.from(e.payload).equals(Buffer.from(stored))])).toEqual([[1, true]]);
   });
 });
