@@ -116,9 +116,17 @@ function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
 
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
+  async function insertEventRows(tx: Sql, rows: ReturnType<typeof eventRun>[]) {
+    await tx`
+      INSERT INTO job_events (job_id, seq, events, payload)
+      SELECT u.job_id, u.seq, u.events, decode(u.payload, 'hex')
+      FROM unnest(${rows.map((r) => r.job_id)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.events)}::int[], ${rows.map((r) => r.payload.toString("hex"))}::text[])
+        AS u (job_id, seq, events, payload)`;
+  }
+
   async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]): Promise<WrittenEvents> {
     const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
-    if (payloads.length > 0) await tx`INSERT INTO job_events ${tx([eventRun(jobId, firstSeq, payloads)], "job_id", "seq", "events", "payload")}`;
+    if (payloads.length > 0) await insertEventRows(tx, [eventRun(jobId, firstSeq, payloads)]);
     return { jobId, lastSeq: firstSeq + events.length - 1, events: payloads };
   }
 
@@ -318,20 +326,18 @@ export function createJobStore(sql: Sql) {
       return sql.begin(async (tx) => {
         // One outcome per item (a redelivered task may report twice in one batch).
         const byKey = new Map(outcomes.map((o) => [`${o.jobId}:${o.index}`, o]));
-        const values = [...byKey.values()].map((o) => [
-          o.jobId,
-          o.index,
-          o.state,
-          o.state === ItemState.SUCCEEDED ? Buffer.from(o.payload) : null,
-          o.state === ItemState.SUCCEEDED ? null : Buffer.from(o.payload),
-          o.attempts,
-        ]);
-        // Only the keys come back: the outcomes themselves are already here.
+        const unique = [...byKey.values()];
+        const hex = (o: Outcome, ok: boolean) => ((o.state === ItemState.SUCCEEDED) === ok ? Buffer.from(o.payload).toString("hex") : null);
+        // Only the keys come back: the outcomes themselves are already here. Every statement
+        // here has the same text whatever the batch size (arrays, not a VALUES list per row),
+        // so each is prepared once per connection.
         const keys = await tx<{ job_id: string; idx: number }[]>`
           UPDATE job_items AS i
-          SET state = (u.state)::smallint, result = (u.result)::bytea, error = (u.error)::bytea, attempts = (u.attempts)::int
-          FROM (VALUES ${tx(values as never)}) AS u (job_id, idx, state, result, error, attempts)
-          WHERE i.job_id = u.job_id AND i.idx = (u.idx)::int AND i.state = ${ItemState.QUEUED}
+          SET state = u.state, result = decode(u.result, 'hex'), error = decode(u.error, 'hex'), attempts = u.attempts
+          FROM unnest(${unique.map((o) => o.jobId)}::text[], ${unique.map((o) => o.index)}::int[], ${unique.map((o) => o.state)}::int[],
+                      ${unique.map((o) => hex(o, true))}::text[], ${unique.map((o) => hex(o, false))}::text[], ${unique.map((o) => o.attempts)}::int[])
+            AS u (job_id, idx, state, result, error, attempts)
+          WHERE i.job_id = u.job_id AND i.idx = u.idx AND i.state = ${ItemState.QUEUED}
           RETURNING i.job_id, i.idx`;
         const changed = keys.map((k) => {
           const o = byKey.get(`${k.job_id}:${k.idx}`)!;
@@ -349,7 +355,7 @@ export function createJobStore(sql: Sql) {
         // and append their events with one statement each.
         const jobs = await tx<Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url">[]>`
           SELECT id, state, total, succeeded, failed, cancelled, last_seq, webhook_url FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
-        const updates: [string, number, number, number, number, boolean][] = [];
+        const updates: { id: string; ok: number; bad: number; n: number; state: number; done: boolean }[] = [];
         const eventRows: ReturnType<typeof eventRun>[] = [];
         for (const job of jobs) {
           const items = byJob.get(job.id)!.sort((a, b) => a.idx - b.idx);
@@ -376,19 +382,21 @@ export function createJobStore(sql: Sql) {
           const firstSeq = Number(job.last_seq) + 1;
           const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
           eventRows.push(eventRun(job.id, firstSeq, payloads));
-          updates.push([job.id, s - job.succeeded, f - job.failed, events.length, state, done]);
+          updates.push({ id: job.id, ok: s - job.succeeded, bad: f - job.failed, n: events.length, state, done });
           written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1, events: payloads });
         }
         if (updates.length > 0) {
           await tx`
             UPDATE jobs AS j SET
-              succeeded = j.succeeded + (u.ok)::int, failed = j.failed + (u.bad)::int,
-              last_seq = j.last_seq + (u.n)::int, state = (u.state)::smallint,
-              finish_time = CASE WHEN (u.done)::boolean THEN now() ELSE j.finish_time END,
-              webhook_next_at = CASE WHEN (u.done)::boolean AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
-            FROM (VALUES ${tx(updates as never)}) AS u (id, ok, bad, n, state, done)
+              succeeded = j.succeeded + u.ok, failed = j.failed + u.bad,
+              last_seq = j.last_seq + u.n, state = u.state,
+              finish_time = CASE WHEN u.done = 1 THEN now() ELSE j.finish_time END,
+              webhook_next_at = CASE WHEN u.done = 1 AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
+            FROM unnest(${updates.map((u) => u.id)}::text[], ${updates.map((u) => u.ok)}::int[], ${updates.map((u) => u.bad)}::int[],
+                        ${updates.map((u) => u.n)}::int[], ${updates.map((u) => u.state)}::int[], ${updates.map((u) => (u.done ? 1 : 0))}::int[])
+              AS u (id, ok, bad, n, state, done)
             WHERE j.id = u.id`;
-          await tx`INSERT INTO job_events ${tx(eventRows, "job_id", "seq", "events", "payload")}`;
+          await insertEventRows(tx as unknown as Sql, eventRows);
         }
         return { written, webhooksDue };
       });
