@@ -62,6 +62,8 @@ function readBody(req: Req, limit: number): Promise<Buffer> {
     });
     req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
     req.once("error", reject);
+    // A client that goes away mid-body: nothing more will come.
+    req.once("close", () => req.complete || reject(new ConnectError("the client went away during the upload", Code.Canceled)));
   });
 }
 
@@ -90,9 +92,9 @@ function headersOf(req: Req): Headers {
   return h;
 }
 
-function toNodeHeaders(...sources: Headers[]): Record<string, string> {
+function toNodeHeaders(h: Headers, prefix = ""): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const h of sources) h.forEach((v, k) => (out[k] = v));
+  h.forEach((v, k) => (out[prefix + k] = v));
   return out;
 }
 
@@ -156,7 +158,9 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         h2res.addTrailers({ "grpc-status": "0", ...toNodeHeaders(response.trailer) });
         h2res.end(frame(out));
       } else {
-        (res as http.ServerResponse).writeHead(200, { "content-type": "application/proto", "content-length": String(out.length), ...toNodeHeaders(response.header, response.trailer) });
+        // Connect unary: trailers travel as headers prefixed with `trailer-`.
+        const headers = { "content-type": "application/proto", "content-length": String(out.length), ...toNodeHeaders(response.header), ...toNodeHeaders(response.trailer, "trailer-") };
+        (res as http.ServerResponse).writeHead(200, headers);
         (res as http.ServerResponse).end(out);
       }
     } catch (thrown) {

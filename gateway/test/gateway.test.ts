@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, type HandlerContext } from "@connectrpc/connect";
+import { request } from "node:http";
 import { gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
@@ -134,6 +135,23 @@ describe("the pass-through path", () => {
     const err = await res.json();
     expect(err.code).toBe("invalid_argument");
     expect(err.details.map((d: { type: string }) => d.type)).toContain("google.rpc.RequestInfo");
+  });
+
+  it("a chunked binary body over the limit is refused with resource_exhausted, and the gateway stays up", async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` } }, (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on("error", reject);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      for (let i = 0; i < 32; i++) req.write(chunk); // 2 MiB, no content-length: the limit is 1 MiB
+      req.end();
+    });
+    expect(status).toBe(429);
+    expect(JSON.parse(body)).toMatchObject({ code: "resource_exhausted" });
+    expect((await connectClient(CryptoService, url, tenantKeySecret, true).hash({})).digest).toBe("spy");
   });
 
   it("a gzip-compressed Connect body still works (it takes connect-node's path)", async () => {
