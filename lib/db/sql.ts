@@ -28,6 +28,10 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
     connect_timeout: 10,
     connection: {
       application_name: options.applicationName ?? "flowforge",
+      // Our statements take arrays of keys; a cached generic plan made while a table was small
+      // (a fresh database, before autovacuum analyzes it) keeps scanning the whole table as it
+      // grows. Planning each execution with the actual arrays costs no measurable time here.
+      plan_cache_mode: "force_custom_plan",
       ...(options.schema ? { search_path: options.schema } : {}),
     },
   });
