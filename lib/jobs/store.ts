@@ -263,11 +263,13 @@ export function createJobStore(sql: Sql) {
      */
     async itemsForRun(keys: { jobId: string; index: number; needRequest?: boolean }[]): Promise<{ runnable: boolean; request?: Buffer }[]> {
       const withRequest = keys.some((k) => k.needRequest);
+      // The keys as a relation joined on the primary key: planned per execution with the
+      // array's real length (an IN-list of a thousand values costs a thousand estimates).
       const rows = await sql<{ job_id: string; idx: number; state: number; job_state: number; request: Buffer | null }[]>`
         SELECT i.job_id, i.idx, i.state, j.state AS job_state, ${withRequest ? sql`i.request` : sql`NULL::bytea AS request`}
-        FROM job_items i JOIN jobs j ON j.id = i.job_id
-        WHERE i.job_id = ANY(${[...new Set(keys.map((k) => k.jobId))]}) AND i.idx = ANY(${[...new Set(keys.map((k) => k.index))]}::int[])`;
-      // (job_id = ANY, idx = ANY) walks the primary key; the few extra rows it may return are dropped here.
+        FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]) AS k (job_id, idx)
+        JOIN job_items i ON i.job_id = k.job_id AND i.idx = k.idx
+        JOIN jobs j ON j.id = i.job_id`;
       const found = new Map(rows.map((r) => [`${r.job_id}:${r.idx}`, r]));
       return keys.map((k) => {
         const row = found.get(`${k.jobId}:${k.index}`);
