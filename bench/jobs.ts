@@ -96,6 +96,7 @@ try {
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   results.eventLatencyMs = { events: latencies.length, replayed, p50: pct(50), p99: pct(99), max: latencies[latencies.length - 1] };
   console.error("measured event latency");
+  if (process.env.BENCH_TABLE_STATS) console.error(await sql`SELECT relname, seq_scan, seq_tup_read, idx_scan, n_live_tup, n_dead_tup FROM pg_stat_user_tables ORDER BY seq_tup_read DESC`);
 
   // 3. A 10,000-item batch with one worker process, then with two.
   const batch = async () => {
