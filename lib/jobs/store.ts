@@ -116,12 +116,17 @@ function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
 
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
-  async function insertEventRows(tx: Sql, rows: ReturnType<typeof eventRun>[]) {
-    await tx`
+  /** The INSERT of event rows, as a fragment (it also follows a CTE). */
+  function eventRowsInsert(tx: Sql, rows: ReturnType<typeof eventRun>[]) {
+    return tx`
       INSERT INTO job_events (job_id, seq, events, payload)
       SELECT u.job_id, u.seq, u.events, decode(u.payload, 'hex')
       FROM unnest(${rows.map((r) => r.job_id)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.events)}::int[], ${rows.map((r) => r.payload.toString("hex"))}::text[])
         AS u (job_id, seq, events, payload)`;
+  }
+
+  async function insertEventRows(tx: Sql, rows: ReturnType<typeof eventRun>[]) {
+    await tx`${eventRowsInsert(tx, rows)}`;
   }
 
   async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]): Promise<WrittenEvents> {
@@ -330,38 +335,36 @@ export function createJobStore(sql: Sql) {
         const byKey = new Map(outcomes.map((o) => [`${o.jobId}:${o.index}`, o]));
         const unique = [...byKey.values()];
         const hex = (o: Outcome, ok: boolean) => ((o.state === ItemState.SUCCEEDED) === ok ? Buffer.from(o.payload).toString("hex") : null);
-        // Only the keys come back: the outcomes themselves are already here. Every statement
-        // here has the same text whatever the batch size (arrays, not a VALUES list per row),
-        // so each is prepared once per connection.
-        const keys = await tx<{ job_id: string; idx: number }[]>`
-          UPDATE job_items AS i
-          SET state = u.state, result = decode(u.result, 'hex'), error = decode(u.error, 'hex'), attempts = u.attempts
-          FROM unnest(${unique.map((o) => o.jobId)}::text[], ${unique.map((o) => o.index)}::int[], ${unique.map((o) => o.state)}::int[],
-                      ${unique.map((o) => hex(o, true))}::text[], ${unique.map((o) => hex(o, false))}::text[], ${unique.map((o) => o.attempts)}::int[])
-            AS u (job_id, idx, state, result, error, attempts)
-          WHERE i.job_id = u.job_id AND i.idx = u.idx AND i.state = ${ItemState.QUEUED}
-          RETURNING i.job_id, i.idx`;
-        const changed = keys.map((k) => {
-          const o = byKey.get(`${k.job_id}:${k.idx}`)!;
-          const payload = Buffer.from(o.payload);
-          return { job_id: k.job_id, idx: k.idx, state: o.state as number, attempts: o.attempts, result: o.state === ItemState.SUCCEEDED ? payload : null, error: o.state === ItemState.SUCCEEDED ? null : payload };
-        });
-        type Changed = (typeof changed)[number];
-        const byJob = new Map<string, Changed[]>();
-        for (const c of changed) byJob.set(c.job_id, [...(byJob.get(c.job_id) ?? []), c]);
+        // One statement takes the outcomes of items still queued and locks their jobs in id
+        // order (so concurrent flushes cannot deadlock); only keys come back, the outcomes
+        // themselves are already here. Every statement here has the same text whatever the
+        // batch size (arrays, not a VALUES list per row), so each is prepared once.
+        const jobs = await tx<(Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url"> & { changed: number[] })[]>`
+          WITH changed AS (
+            UPDATE job_items AS i
+            SET state = u.state, result = decode(u.result, 'hex'), error = decode(u.error, 'hex'), attempts = u.attempts
+            FROM unnest(${unique.map((o) => o.jobId)}::text[], ${unique.map((o) => o.index)}::int[], ${unique.map((o) => o.state)}::int[],
+                        ${unique.map((o) => hex(o, true))}::text[], ${unique.map((o) => hex(o, false))}::text[], ${unique.map((o) => o.attempts)}::int[])
+              AS u (job_id, idx, state, result, error, attempts)
+            WHERE i.job_id = u.job_id AND i.idx = u.idx AND i.state = ${ItemState.QUEUED}
+            RETURNING i.job_id, i.idx
+          )
+          SELECT j.id, j.state, j.total, j.succeeded, j.failed, j.cancelled, j.last_seq, j.webhook_url,
+                 (SELECT array_agg(c.idx ORDER BY c.idx) FROM changed c WHERE c.job_id = j.id) AS changed
+          FROM jobs j WHERE j.id IN (SELECT job_id FROM changed) ORDER BY j.id FOR UPDATE OF j`;
         const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
         const written: WrittenEvents[] = [];
         const webhooksDue: string[] = [];
-        if (byJob.size === 0) return { written, webhooksDue };
-        // Lock the jobs in id order (so concurrent flushes cannot deadlock), then update them
-        // and append their events with one statement each.
-        const jobs = await tx<Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url">[]>`
-          SELECT id, state, total, succeeded, failed, cancelled, last_seq, webhook_url FROM jobs WHERE id = ANY(${[...byJob.keys()]}) ORDER BY id FOR UPDATE`;
         const updates: { id: string; ok: number; bad: number; n: number; state: number; done: boolean }[] = [];
         const eventRows: ReturnType<typeof eventRun>[] = [];
         for (const job of jobs) {
-          const items = byJob.get(job.id)!.sort((a, b) => a.idx - b.idx);
           if (isFinal(job.state)) continue;
+          const items = job.changed.map((idx) => {
+            const o = byKey.get(`${job.id}:${idx}`)!;
+            const payload = Buffer.from(o.payload);
+            const ok = o.state === ItemState.SUCCEEDED;
+            return { idx, state: o.state as number, attempts: o.attempts, result: ok ? payload : null, error: ok ? null : payload };
+          });
           const events: Event[] = [];
           if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
           let s = job.succeeded;
@@ -388,7 +391,9 @@ export function createJobStore(sql: Sql) {
           written.push({ jobId: job.id, lastSeq: firstSeq + events.length - 1, events: payloads });
         }
         if (updates.length > 0) {
+          // The jobs' counts and their events, in one statement.
           await tx`
+            WITH updated AS (
             UPDATE jobs AS j SET
               succeeded = j.succeeded + u.ok, failed = j.failed + u.bad,
               last_seq = j.last_seq + u.n, state = u.state,
@@ -397,8 +402,9 @@ export function createJobStore(sql: Sql) {
             FROM unnest(${updates.map((u) => u.id)}::text[], ${updates.map((u) => u.ok)}::int[], ${updates.map((u) => u.bad)}::int[],
                         ${updates.map((u) => u.n)}::int[], ${updates.map((u) => u.state)}::int[], ${updates.map((u) => (u.done ? 1 : 0))}::int[])
               AS u (id, ok, bad, n, state, done)
-            WHERE j.id = u.id`;
-          await insertEventRows(tx as unknown as Sql, eventRows);
+            WHERE j.id = u.id
+            )
+            ${eventRowsInsert(tx as unknown as Sql, eventRows)}`;
         }
         return { written, webhooksDue };
       });
