@@ -2,7 +2,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { JobRow } from "./store.js";
+import type { JobRow } from "./rows.js";
 
 /** A job row as a Job message (without items). */
 export function jobMessage(row: JobRow): MessageInitShape<typeof JobSchema> {

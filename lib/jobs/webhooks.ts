@@ -10,7 +10,8 @@ import { BlockList, isIP } from "node:net";
 import { create, toJsonString, type Registry } from "@bufbuild/protobuf";
 import { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Logger } from "../runtime/logger.js";
-import type { JobRow, JobStore } from "./store.js";
+import type { JobRow } from "./rows.js";
+import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
 
 const blocked = new BlockList();

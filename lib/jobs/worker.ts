@@ -12,7 +12,8 @@ import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/cont
 import type { Logger } from "../runtime/logger.js";
 import { envInt } from "../runtime/config.js";
 import type { Consumer, Delivery, JobBus } from "../bus/types.js";
-import type { JobStore, Outcome } from "./store.js";
+import type { Outcome } from "./rows.js";
+import type { JobStore } from "./store.js";
 import { encodeEventNotice, topics } from "./topics.js";
 import { createCoalescer } from "../runtime/coalesce.js";
 

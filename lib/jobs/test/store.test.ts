@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ItemState, JobState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { createJobStore, type NewJob } from "../store.js";
+import type { NewJob } from "../rows.js";
+import { createJobStore } from "../store.js";
 import { databases, type TestDatabase } from "../../../test/support/databases.js";
 
 const job = (over: Partial<NewJob>): NewJob => ({
