@@ -5,7 +5,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../services/catalog.js";
+import { decodeStatus } from "../lib/runtime/errors.js";
 import { grpcOptions } from "../lib/runtime/server.js";
 
 /** One capability's channel. */
@@ -57,4 +59,22 @@ export function checkBackend(backend: Backend, timeoutMs = 1000): Promise<string
       (err, res) => resolve(err || !res ? "UNREACHABLE" : HealthCheckResponse_ServingStatus[res.status]),
     );
   });
+}
+
+/** Converts a grpc-js failure into the ConnectError the caller sees, keeping the backend's details. */
+export function fromGrpcError(err: grpc.ServiceError, backend: Backend): ConnectError {
+  const bin = err.metadata?.get("grpc-status-details-bin")[0];
+  if (bin instanceof Buffer) return decodeStatus(err.code, err.details, bin);
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      return new ConnectError(`the ${backend.name} service is unavailable`, Code.Unavailable, undefined, undefined, err);
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
+    case grpc.status.CANCELLED:
+      return new ConnectError("call cancelled", Code.Canceled, undefined, undefined, err);
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return new ConnectError(err.details, Code.ResourceExhausted, undefined, undefined, err);
+    default:
+      return new ConnectError(err.details || "backend error", err.code as number as Code, undefined, undefined, err);
+  }
 }

@@ -6,10 +6,9 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { decodeStatus } from "../lib/runtime/errors.js";
+import type { ContextValues, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
-import type { Backend } from "./backends.js";
+import { fromGrpcError, type Backend } from "./backends.js";
 import { principalKey } from "./interceptors/auth.js";
 import { unaryCall } from "./unary-call.js";
 
@@ -34,24 +33,6 @@ export function metadataFor(values: ContextValues, requestHeader: Headers): grpc
     if (v) md.set(h, v);
   }
   return md;
-}
-
-/** Converts a grpc-js failure into the ConnectError the caller sees, keeping the backend's details. */
-export function fromGrpcError(err: grpc.ServiceError, backend: Backend): ConnectError {
-  const bin = err.metadata?.get("grpc-status-details-bin")[0];
-  if (bin instanceof Buffer) return decodeStatus(err.code, err.details, bin);
-  switch (err.code) {
-    case grpc.status.UNAVAILABLE:
-      return new ConnectError(`the ${backend.name} service is unavailable`, Code.Unavailable, undefined, undefined, err);
-    case grpc.status.DEADLINE_EXCEEDED:
-      return new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
-    case grpc.status.CANCELLED:
-      return new ConnectError("call cancelled", Code.Canceled, undefined, undefined, err);
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return new ConnectError(err.details, Code.ResourceExhausted, undefined, undefined, err);
-    default:
-      return new ConnectError(err.details || "backend error", err.code as number as Code, undefined, undefined, err);
-  }
 }
 
 function callOptions(context: HandlerContext, fallbackMs?: number): grpc.CallOptions {
@@ -97,12 +78,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
       case "unary":
         impl[method.localName] = async (req: unknown, context: HandlerContext) => {
           const deadline = callOptions(context, options.defaultTimeoutMs).deadline as number;
-          try {
-            const bytes = await unaryCall(backend.channel, path, serialize(req), metadataFor(context.values, context.requestHeader), deadline, context.signal);
-            return deserialize(bytes);
-          } catch (err) {
-            throw fromGrpcError(err as grpc.ServiceError, backend);
-          }
+          return deserialize(await unaryCall(backend, path, serialize(req), metadataFor(context.values, context.requestHeader), deadline, context.signal));
         };
         break;
       case "server_streaming":

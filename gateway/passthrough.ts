@@ -8,13 +8,12 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type * as grpc from "@grpc/grpc-js";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Backend } from "./backends.js";
-import { fromGrpcError, metadataFor } from "./forward.js";
+import { metadataFor } from "./forward.js";
 import { discardRest } from "./discard.js";
 import { unaryCall } from "./unary-call.js";
 import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
@@ -113,12 +112,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     const call = req.contextValues.get(callKey)!;
     const bytes = await call.message();
     const timeoutMs = call.timeoutMs ?? options.defaultTimeoutMs;
-    let message: Buffer;
-    try {
-      message = await unaryCall(route.backend.channel, req.url, bytes, metadataFor(req.contextValues, req.header), Date.now() + timeoutMs, req.signal);
-    } catch (err) {
-      throw fromGrpcError(err as grpc.ServiceError, route.backend);
-    }
+    const message = await unaryCall(route.backend, req.url, bytes, metadataFor(req.contextValues, req.header), Date.now() + timeoutMs, req.signal);
     return { stream: false, service: route.service, method: route.method as never, header: new Headers(), trailer: new Headers(), message: message as never };
   });
 

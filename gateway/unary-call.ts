@@ -5,11 +5,12 @@
  * built for every call to keep the caller's stack).
  */
 import * as grpc from "@grpc/grpc-js";
+import { fromGrpcError, type Backend } from "./backends.js";
 
-/** Calls `path` with the serialized `request`; rejects with a grpc.ServiceError on a non-OK status. */
-export function unaryCall(channel: ReturnType<grpc.Client["getChannel"]>, path: string, request: Buffer, metadata: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<Buffer> {
+/** Calls `path` on `backend` with the serialized `request`; a non-OK status rejects with the ConnectError the caller sees. */
+export function unaryCall(backend: Backend, path: string, request: Buffer, metadata: grpc.Metadata, deadline: number, signal: AbortSignal): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const call = channel.createCall(path, deadline, null, null, null);
+    const call = backend.channel.createCall(path, deadline, null, null, null);
     let response: Buffer | undefined;
     const onAbort = () => call.cancelWithStatus(grpc.status.CANCELLED, "cancelled by the caller");
     call.start(metadata, {
@@ -24,7 +25,8 @@ export function unaryCall(channel: ReturnType<grpc.Client["getChannel"]>, path: 
           return;
         }
         const [code, details] = status.code === grpc.status.OK ? [grpc.status.UNIMPLEMENTED, "no response message"] : [status.code, status.details];
-        reject(Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: status.metadata }) as grpc.ServiceError);
+        const err = Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: status.metadata }) as grpc.ServiceError;
+        reject(fromGrpcError(err, backend));
       },
     });
     call.startRead();
