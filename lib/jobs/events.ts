@@ -24,7 +24,7 @@ export function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
   return { job_id: jobId, seq: firstSeq + payloads.length - 1, events: payloads.length, payload: payloads.length === 1 ? payloads[0] : frameEvents(payloads) };
 }
 
-/** The INSERT of event rows, as a fragment (it also follows a CTE). */
+/** The INSERT of event rows: awaited on its own, or placed after a CTE as a fragment. */
 export function eventRowsInsert(tx: Sql, rows: EventRow[]) {
   return tx`
     INSERT INTO job_events (job_id, seq, events, payload)

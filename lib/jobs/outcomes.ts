@@ -36,7 +36,7 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ w
     const written: WrittenEvents[] = [];
     const webhooksDue: string[] = [];
     const updates: { id: string; ok: number; bad: number; n: number; state: number; done: boolean }[] = [];
-    const eventRows: ReturnType<typeof eventRun>[] = [];
+    const eventRows: EventRow[] = [];
     for (const job of jobs) {
       if (isFinal(job.state)) continue;
       const items = job.changed.map((idx) => {
@@ -54,14 +54,14 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ w
         else f++;
         events.push({
           case: "itemFinished",
-          value: { item: itemMessage(item, resultTypes.get(job.id) ?? ""), counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } },
+          value: { item: itemMessage(item, resultTypes.get(job.id) ?? ""), counts: counts({ ...job, succeeded: s, failed: f }) },
         });
       }
       const done = s + f + job.cancelled >= job.total;
       let state = JobState.RUNNING;
       if (done) {
         state = f > 0 ? JobState.FAILED : JobState.SUCCEEDED;
-        events.push({ case: "stateChanged", value: { state, counts: { total: job.total, succeeded: s, failed: f, cancelled: job.cancelled } } });
+        events.push({ case: "stateChanged", value: { state, counts: counts({ ...job, succeeded: s, failed: f }) } });
         if (job.webhook_url) webhooksDue.push(job.id);
       }
       const firstSeq = Number(job.last_seq) + 1;
@@ -74,15 +74,15 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ w
       // The jobs' counts and their events, in one statement.
       await tx`
         WITH updated AS (
-        UPDATE jobs AS j SET
-          succeeded = j.succeeded + u.ok, failed = j.failed + u.bad,
-          last_seq = j.last_seq + u.n, state = u.state,
-          finish_time = CASE WHEN u.done = 1 THEN now() ELSE j.finish_time END,
-          webhook_next_at = CASE WHEN u.done = 1 AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
-        FROM unnest(${updates.map((u) => u.id)}::text[], ${updates.map((u) => u.ok)}::int[], ${updates.map((u) => u.bad)}::int[],
-                    ${updates.map((u) => u.n)}::int[], ${updates.map((u) => u.state)}::int[], ${updates.map((u) => (u.done ? 1 : 0))}::int[])
-          AS u (id, ok, bad, n, state, done)
-        WHERE j.id = u.id
+          UPDATE jobs AS j SET
+            succeeded = j.succeeded + u.ok, failed = j.failed + u.bad,
+            last_seq = j.last_seq + u.n, state = u.state,
+            finish_time = CASE WHEN u.done = 1 THEN now() ELSE j.finish_time END,
+            webhook_next_at = CASE WHEN u.done = 1 AND j.webhook_url IS NOT NULL THEN now() ELSE j.webhook_next_at END
+          FROM unnest(${updates.map((u) => u.id)}::text[], ${updates.map((u) => u.ok)}::int[], ${updates.map((u) => u.bad)}::int[],
+                      ${updates.map((u) => u.n)}::int[], ${updates.map((u) => u.state)}::int[], ${updates.map((u) => (u.done ? 1 : 0))}::int[])
+            AS u (id, ok, bad, n, state, done)
+          WHERE j.id = u.id
         )
         ${eventRowsInsert(tx as unknown as Sql, eventRows)}`;
     }

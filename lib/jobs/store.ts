@@ -9,20 +9,16 @@ import { ItemState, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "../db/sql.js";
 import { createCoalescer } from "../runtime/coalesce.js";
 import { unframeEvents } from "./frames.js";
-import { encodeEvent, eventRowsInsert, eventRun, queuedEvent, type Event, type EventRow } from "./events.js";
+import { encodeEvent, eventRowsInsert, eventRun, queuedEvent, type Event } from "./events.js";
 import { recordOutcomes } from "./outcomes.js";
 import { counts, isFinal, type ItemRow, type JobRow, type NewJob, type Outcome, type WrittenEvents } from "./rows.js";
 import { submitMany } from "./submit.js";
 
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
-  async function insertEventRows(tx: Sql, rows: EventRow[]) {
-    await tx`${eventRowsInsert(tx, rows)}`;
-  }
-
   async function insertEvents(tx: Sql, jobId: string, firstSeq: number, events: Event[]): Promise<WrittenEvents> {
     const payloads = events.map((e, i) => encodeEvent(firstSeq + i, e));
-    if (payloads.length > 0) await insertEventRows(tx, [eventRun(jobId, firstSeq, payloads)]);
+    if (payloads.length > 0) await eventRowsInsert(tx, [eventRun(jobId, firstSeq, payloads)]);
     return { jobId, lastSeq: firstSeq + events.length - 1, events: payloads };
   }
 

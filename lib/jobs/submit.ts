@@ -11,12 +11,12 @@ import type { JobRow, NewJob } from "./rows.js";
  * the same batch) is not written; its caller gets the job that holds the key.
  */
 export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
-  const keyOf = (j: NewJob) => (j.idempotencyKey === undefined ? undefined : `${j.tenantId}\0${j.idempotencyKey}`);
+  const keyOf = (tenantId: string, key: string | null | undefined) => (key == null ? undefined : `${tenantId}\0${key}`);
   const firstWithKey = new Map<string, number>();
   const writes: { job: NewJob; id: string }[] = [];
   const repeat = new Set<number>();
   const slot = batch.map((j, n) => {
-    const key = keyOf(j);
+    const key = keyOf(j.tenantId, j.idempotencyKey);
     if (key !== undefined && firstWithKey.has(key)) {
       repeat.add(n);
       return firstWithKey.get(key)!;
@@ -58,13 +58,13 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobR
     const found = await sql<JobRow[]>`
       SELECT j.* FROM jobs j JOIN unnest(${taken.map((w) => w.job.tenantId)}::text[], ${taken.map((w) => w.job.idempotencyKey!)}::text[]) AS k (tenant_id, idempotency_key)
         ON j.tenant_id = k.tenant_id AND j.idempotency_key = k.idempotency_key`;
-    for (const f of found) holders.set(`${f.tenant_id}\0${f.idempotency_key}`, f);
+    for (const f of found) holders.set(keyOf(f.tenant_id, f.idempotency_key)!, f);
   }
   return batch.map((j, n) => {
     const w = writes[slot[n]];
     const row = written.get(w.id);
     if (row) return { job: row, created: !repeat.has(n) };
-    const holder = holders.get(keyOf(j)!);
+    const holder = holders.get(keyOf(j.tenantId, j.idempotencyKey)!);
     if (!holder) throw new Error(`job with idempotency key ${j.idempotencyKey} neither written nor found`);
     return { job: holder, created: false };
   });
