@@ -13,22 +13,18 @@ import { tmpdir } from "node:os";
 import { HashAlgorithm, HashPasswordRequestSchema, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobService, SubmitJobRequestSchema } from "../gen/flowforge/jobs/v1/jobs_pb.js";
 import { h2loadCount } from "./h2load.js";
-import { createSql } from "../lib/db/sql.js";
 import { freePort } from "../lib/runtime/ports.js";
 import { connectClient } from "../test/support/clients.js";
-import { freshPostgresDatabase } from "../test/support/databases.js";
 import { pack } from "../test/support/jobs.js";
-import { root, startMesh } from "../test/support/mesh.js";
-import { startNats } from "../test/support/nats.js";
+import { root } from "../test/support/mesh.js";
+import { startProductionMesh } from "./production-mesh.js";
 import { startProcess } from "../test/support/process.js";
 
 const smallJobs = Number(process.env.BENCH_SMALL_JOBS ?? 3000);
 const batchItems = Number(process.env.BENCH_BATCH_ITEMS ?? 10_000);
 const latencyInFlight = Number(process.env.BENCH_LATENCY_IN_FLIGHT ?? 2);
-const nats = await startNats();
-const db = await freshPostgresDatabase();
-const mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128" });
-const sql = createSql(db.url, { max: 2 });
+const production = await startProductionMesh();
+const { mesh, sql } = production;
 const jobs = connectClient(JobService, mesh.url, mesh.adminKey, true);
 const item = (i: number) => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,15 +104,12 @@ try {
   };
   results.batchOneWorker = await batch();
   console.error("measured batch, one worker");
-  const second = await startProcess("services/crypto/main.ts", { CRYPTO_PORT: String(await freePort()), NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128" }, { quiet: true });
+  const second = await startProcess("services/crypto/main.ts", { ...production.env, CRYPTO_PORT: String(await freePort()) }, { quiet: true });
   results.batchTwoWorkers = await batch();
   console.error("measured batch, two workers");
   await second.stop();
 } finally {
-  await sql.end();
-  await mesh.stop();
-  await nats.stop();
-  await db.drop();
+  await production.stop();
 }
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
