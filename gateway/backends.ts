@@ -1,6 +1,7 @@
 /**
- * grpc-js channels from the gateway to each capability service: round_robin over every address
- * DNS returns (a headless Service in Kubernetes), keepalive, and the shared message limits.
+ * The gateway's channels to each capability service, both balancing round robin over every
+ * address DNS returns (a headless Service in Kubernetes), with keepalive and the shared message
+ * limits: node:http2 for unary calls (gateway/h2-channel.ts) and grpc-js for the rest.
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -9,14 +10,16 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../services/catalog.js";
 import { decodeStatus } from "../lib/runtime/errors.js";
 import { grpcOptions } from "../lib/runtime/server.js";
+import { createUnaryChannel, type GrpcFailure, type UnaryChannel } from "./h2-channel.js";
 
-/** One capability's channel. */
+/** One capability's channels. */
 export interface Backend {
   name: CapabilityName;
   address: string;
+  /** grpc-js, for streaming calls and health checks. */
   client: grpc.Client;
-  /** The client's channel, for calls that bring their own bytes. */
-  channel: ReturnType<grpc.Client["getChannel"]>;
+  /** node:http2, for unary calls (the gateway's hot path). */
+  unary: UnaryChannel;
 }
 
 /** Addresses from env: `<NAME>_ADDR` (e.g. `CRYPTO_ADDR=dns:///crypto:50051`), else loopback and the default port. */
@@ -29,7 +32,7 @@ export function backendAddresses(env: NodeJS.ProcessEnv = process.env): Record<C
   ) as Record<CapabilityName, string>;
 }
 
-/** Opens a channel per capability. */
+/** Opens the channels of every capability (they connect on first use). */
 export function createBackends(addresses: Partial<Record<CapabilityName, string>>, maxMessageBytes: number): Map<CapabilityName, Backend> {
   const backends = new Map<CapabilityName, Backend>();
   for (const name of Object.keys(addresses) as CapabilityName[]) {
@@ -41,7 +44,7 @@ export function createBackends(addresses: Partial<Record<CapabilityName, string>
       "grpc.keepalive_timeout_ms": 10_000,
       "grpc.enable_retries": 0,
     });
-    backends.set(name, { name, address, client, channel: client.getChannel() });
+    backends.set(name, { name, address, client, unary: createUnaryChannel(address, { maxMessageBytes }) });
   }
   return backends;
 }
@@ -61,10 +64,15 @@ export function checkBackend(backend: Backend, timeoutMs = 1000): Promise<string
   });
 }
 
-/** Converts a grpc-js failure into the ConnectError the caller sees, keeping the backend's details. */
-export function fromGrpcError(err: grpc.ServiceError, backend: Backend): ConnectError {
+/** A grpc-js error as a GrpcFailure. */
+export function failureOf(err: grpc.ServiceError): GrpcFailure {
   const bin = err.metadata?.get("grpc-status-details-bin")[0];
-  if (bin instanceof Buffer) return decodeStatus(err.code, err.details, bin);
+  return { code: err.code, details: err.details, statusDetails: bin instanceof Buffer ? bin : undefined };
+}
+
+/** Converts a failed backend call into the ConnectError the caller sees, keeping the backend's details. */
+export function fromGrpcError(err: GrpcFailure, backend: Backend): ConnectError {
+  if (err.statusDetails) return decodeStatus(err.code, err.details, err.statusDetails);
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
       return new ConnectError(`the ${backend.name} service is unavailable`, Code.Unavailable, undefined, undefined, err);

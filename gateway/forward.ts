@@ -1,6 +1,6 @@
 /**
  * Descriptor-driven forwarding: for every method of a service, a handler that re-encodes the
- * request as protobuf and calls the backend over grpc-js, with the caller's deadline, request
+ * request as protobuf and calls the backend over gRPC, with the caller's deadline, request
  * id, tenant and trace context. No per-method code: a new RPC in a .proto is forwarded after
  * `npm run generate`.
  */
@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "../lib/runtime/context.js";
-import { fromGrpcError, type Backend } from "./backends.js";
+import { failureOf, fromGrpcError, type Backend } from "./backends.js";
 import { principalKey } from "./interceptors/auth.js";
 import { unaryCall } from "./unary-call.js";
 
@@ -20,18 +20,24 @@ export interface ForwardOptions {
 
 const forwardedHeaders = ["traceparent", "tracestate", "baggage"];
 
-/** What the backend learns about a call: request id, tenant, scopes and trace context. */
-export function metadataFor(values: ContextValues, requestHeader: Headers): grpc.Metadata {
-  const md = new grpc.Metadata();
-  md.set("x-request-id", values.get(requestIdKey));
+/** What the backend learns about a call, as HTTP/2 headers: request id, tenant, scopes and trace context. */
+export function metadataFor(values: ContextValues, requestHeader: Headers): Record<string, string> {
+  const md: Record<string, string> = { "x-request-id": values.get(requestIdKey) };
   const tenant = values.get(tenantKey);
-  if (tenant) md.set("x-flowforge-tenant", tenant);
+  if (tenant) md["x-flowforge-tenant"] = tenant;
   const principal = values.get(principalKey);
-  if (principal) md.set("x-flowforge-scopes", principal.scopes.join(","));
+  if (principal) md["x-flowforge-scopes"] = principal.scopes.join(",");
   for (const h of forwardedHeaders) {
     const v = requestHeader.get(h);
-    if (v) md.set(h, v);
+    if (v) md[h] = v;
   }
+  return md;
+}
+
+/** The same for a grpc-js call. */
+function grpcMetadataFor(context: HandlerContext): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(metadataFor(context.values, context.requestHeader))) md.set(k, v);
   return md;
 }
 
@@ -52,7 +58,7 @@ async function* readCall<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDupl
   try {
     for await (const message of call) yield message as T;
   } catch (err) {
-    throw fromGrpcError(err as grpc.ServiceError, backend);
+    throw fromGrpcError(failureOf(err as grpc.ServiceError), backend);
   }
 }
 
@@ -83,7 +89,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
         break;
       case "server_streaming":
         impl[method.localName] = (req: unknown, context: HandlerContext) => {
-          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, metadataFor(context.values, context.requestHeader), callOptions(context));
+          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, grpcMetadataFor(context), callOptions(context));
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
           return readCall(call, backend);
         };
@@ -91,8 +97,8 @@ export function createForwardingService(service: DescService, backend: Backend, 
       case "client_streaming":
         impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) =>
           new Promise((resolve, reject) => {
-            const call = client.makeClientStreamRequest(path, serialize, deserialize, metadataFor(context.values, context.requestHeader), callOptions(context), (err, res) =>
-              err ? reject(fromGrpcError(err, backend)) : resolve(res),
+            const call = client.makeClientStreamRequest(path, serialize, deserialize, grpcMetadataFor(context), callOptions(context), (err, res) =>
+              err ? reject(fromGrpcError(failureOf(err), backend)) : resolve(res),
             );
             context.signal.addEventListener("abort", () => call.cancel(), { once: true });
             void pipeRequests(requests, call);
@@ -100,7 +106,7 @@ export function createForwardingService(service: DescService, backend: Backend, 
         break;
       case "bidi_streaming":
         impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) => {
-          const call = client.makeBidiStreamRequest(path, serialize, deserialize, metadataFor(context.values, context.requestHeader), callOptions(context));
+          const call = client.makeBidiStreamRequest(path, serialize, deserialize, grpcMetadataFor(context), callOptions(context));
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
           void pipeRequests(requests, call);
           return readCall(call, backend);

@@ -121,7 +121,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       }),
     async close() {
       await server.close();
-      for (const b of backends.values()) b.client.close();
+      for (const b of backends.values()) {
+        b.client.close();
+        b.unary.close();
+      }
     },
   };
 }

@@ -2,7 +2,7 @@
  * The gateway's fast path for unary calls that arrive in protobuf binary: Connect
  * (`application/proto`, POST, uncompressed) and gRPC (`application/grpc`, HTTP/2, uncompressed).
  * Their bodies already are the backend's wire format, so the bytes are forwarded over the
- * grpc-js channel without being decoded or re-encoded, after the same interceptors as every
+ * backend's HTTP/2 channel without being decoded or re-encoded, after the same interceptors as every
  * other call (request id, metrics, access log, auth, rate limit). JSON, gRPC-Web, compressed
  * bodies, GET and streaming calls go through connect-node as before.
  */
@@ -16,6 +16,7 @@ import type { Backend } from "./backends.js";
 import { metadataFor } from "./forward.js";
 import { discardRest } from "./discard.js";
 import { unaryCall } from "./unary-call.js";
+import { frame } from "./h2-channel.js";
 import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
 
 /** Options for createPassthrough. */
@@ -73,14 +74,6 @@ function unframe(body: Buffer): Buffer {
   }
   if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
   return body.subarray(5);
-}
-
-function frame(message: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(message.length + 5);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  message.copy(out, 5);
-  return out;
 }
 
 function headersOf(req: Req): Headers {
