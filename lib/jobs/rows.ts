@@ -69,7 +69,8 @@ export interface WrittenEvents {
   events: Buffer[];
 }
 
-const finalStates = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED];
+/** The states a job ends in. */
+export const finalStates = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED];
 /** Whether a job state is final (succeeded, failed or cancelled). */
 export const isFinal = (s: JobState) => finalStates.includes(s);
 

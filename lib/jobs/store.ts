@@ -1,5 +1,5 @@
 /**
- * Jobs in PostgreSQL: submit (job, items and outbox in one statement), reads,
+ * Jobs in PostgreSQL: submit (jobs, items and an outbox row in one statement), reads,
  * cancellation, and outcomes recorded in batches with gapless per-job event sequences. Every
  * write that changes an item is conditional on its state, so a redelivered task never counts
  * twice.
@@ -11,8 +11,8 @@ import { createCoalescer } from "../runtime/coalesce.js";
 import { unframeEvents } from "./frames.js";
 import { encodeEvent, eventRowsInsert, eventRun, queuedEvent, type Event } from "./events.js";
 import { recordOutcomes } from "./outcomes.js";
-import { counts, isFinal, type ItemRow, type JobRow, type NewJob, type Outcome, type WrittenEvents } from "./rows.js";
-import { submitMany } from "./submit.js";
+import { counts, finalStates, isFinal, type ItemRow, type JobRow, type NewJob, type Outcome, type WrittenEvents } from "./rows.js";
+import { submitMany, type Submitted } from "./submit.js";
 
 /** Creates the store. */
 export function createJobStore(sql: Sql) {
@@ -29,7 +29,7 @@ export function createJobStore(sql: Sql) {
      * Creates a job, or returns the existing one for a known idempotency key. Submits made
      * while earlier ones are being written go together in the next statement (group commit).
      */
-    submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    submit(job: NewJob): Promise<Submitted> {
       return submits.call(job);
     },
 
@@ -106,30 +106,28 @@ export function createJobStore(sql: Sql) {
 
     /** Outbox rows older than `ageMs`, oldest first. */
     async pendingOutbox(limit: number, ageMs: number) {
-      return sql<{ job_id: string; idx: number; subject: string }[]>`
-        SELECT job_id, idx, subject FROM job_outbox
+      return sql<{ id: string; job_ids: string[] }[]>`
+        SELECT id, job_ids FROM job_outbox
         WHERE create_time < now() - ${`${ageMs} milliseconds`}::interval
-        ORDER BY create_time LIMIT ${limit}`;
+        ORDER BY id LIMIT ${limit}`;
     },
 
-    /** Removes published tasks from the outbox. */
-    async clearOutbox(keys: { jobId: string; index: number }[]) {
-      for (let i = 0; i < keys.length; i += 1000) {
-        const chunk = keys.slice(i, i + 1000);
-        await sql`
-          DELETE FROM job_outbox AS o USING unnest(${chunk.map((k) => k.jobId)}::text[], ${chunk.map((k) => k.index)}::int[]) AS k (job_id, idx)
-          WHERE o.job_id = k.job_id AND o.idx = k.idx`;
-      }
+    /** Removes outbox rows whose tasks were all published. */
+    async clearOutbox(ids: string[]) {
+      await sql`DELETE FROM job_outbox WHERE id = ANY(${ids}::bigint[])`;
     },
 
-    /** Details needed to publish outbox rows. */
-    async tasksFor(keys: { jobId: string; index: number }[]) {
-      if (keys.length === 0) return [];
+    /**
+     * What the relay publishes for the given jobs: their items still queued (of jobs not finished),
+     * ordered by (job, index), `limit` at a time after the `after` key.
+     */
+    async queuedTasks(jobIds: string[], limit: number, after?: { jobId: string; index: number }) {
       return sql<{ job_id: string; idx: number; method: string; tenant_id: string; request_id: string; traceparent: string; request: Buffer }[]>`
         SELECT i.job_id, i.idx, j.method, j.tenant_id, j.request_id, j.traceparent, i.request
-        FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]) AS k (job_id, idx)
-        JOIN job_items i ON i.job_id = k.job_id AND i.idx = k.idx
-        JOIN jobs j ON j.id = i.job_id`;
+        FROM jobs j JOIN job_items i ON i.job_id = j.id
+        WHERE j.id = ANY(${jobIds}::text[]) AND j.state <> ALL(${finalStates}::int[])
+          AND i.state = ${ItemState.QUEUED} AND (i.job_id, i.idx) > (${after?.jobId ?? ""}, ${after?.index ?? -1})
+        ORDER BY i.job_id, i.idx LIMIT ${limit}`;
     },
 
     /** Appends a progress event (and moves a queued job to running). */
@@ -159,7 +157,6 @@ export function createJobStore(sql: Sql) {
         const [{ n }] = await tx<{ n: number }[]>`
           WITH c AS (UPDATE job_items SET state = ${ItemState.CANCELLED} WHERE job_id = ${id} AND state = ${ItemState.QUEUED} RETURNING 1)
           SELECT count(*)::int AS n FROM c`;
-        await tx`DELETE FROM job_outbox WHERE job_id = ${id}`;
         const [updated] = await tx<JobRow[]>`
           UPDATE jobs SET state = ${JobState.CANCELLED}, cancelled = cancelled + ${n}, finish_time = now(), last_seq = last_seq + 1,
             webhook_next_at = CASE WHEN webhook_url IS NOT NULL THEN now() END

@@ -1,16 +1,25 @@
-/** Submits written together: many jobs, their items and outbox rows in one statement. */
+/** Submits written together: many jobs, their items and one outbox row in one statement. */
 import { randomUUID } from "node:crypto";
 import { ItemState, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "../db/sql.js";
 import type { JobRow, NewJob } from "./rows.js";
 
+/** A submit's outcome: its job, whether this submit created it, and if so the outbox row to clear once its tasks are published (shared by the `jobs` jobs written with it). */
+export interface Submitted {
+  job: JobRow;
+  created: boolean;
+  outbox?: { id: string; jobs: number };
+}
+
 /**
  * Writes many submits with one statement (one round trip, one commit): every job, its items
- * and its outbox rows (its first event, QUEUED, is not stored: it is made from the job row).
+ * and one outbox row naming the jobs written (a job's first event, QUEUED, is not stored: it is
+ * made from the job row). The outbox row's id comes back with each job written, to be cleared
+ * once every one of them is published.
  * A job whose idempotency key is already taken (by an earlier submit, or by another submit in
  * the same batch) is not written; its caller gets the job that holds the key.
  */
-export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobRow; created: boolean }[]> {
+export async function submitMany(sql: Sql, batch: NewJob[]): Promise<Submitted[]> {
   const keyOf = (tenantId: string, key: string | null | undefined) => (key == null ? undefined : `${tenantId}\0${key}`);
   const firstWithKey = new Map<string, number>();
   const writes: { job: NewJob; id: string }[] = [];
@@ -25,9 +34,9 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobR
     writes.push({ job: j, id: randomUUID() });
     return writes.length - 1;
   });
-  const items = writes.flatMap(({ job, id }) => job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex"), subject: job.capability })));
+  const items = writes.flatMap(({ job, id }) => job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex") })));
   const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
-  const rows = await sql<JobRow[]>`
+  const rows = await sql<(JobRow & { outbox_id: string })[]>`
     WITH j AS (
       INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
       SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret
@@ -44,13 +53,11 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobR
       FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.hex)}::text[]) AS u (job_id, idx, r)
       WHERE u.job_id IN (SELECT id FROM j)
     ), outbox AS (
-      INSERT INTO job_outbox (job_id, idx, subject)
-      SELECT u.job_id, u.idx, u.subject
-      FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.subject)}::text[]) AS u (job_id, idx, subject)
-      WHERE u.job_id IN (SELECT id FROM j)
+      INSERT INTO job_outbox (job_ids) SELECT array_agg(id) FROM j HAVING count(*) > 0 RETURNING id
     )
-    SELECT * FROM j`;
-  const written = new Map(rows.map((r) => [r.id, r]));
+    SELECT j.*, (SELECT id FROM outbox) AS outbox_id FROM j`;
+  const outbox = rows.length > 0 ? { id: rows[0].outbox_id, jobs: rows.length } : undefined;
+  const written = new Map(rows.map(({ outbox_id: _, ...job }) => [job.id, job as JobRow]));
   // Keys taken before this batch: the jobs that hold them.
   const taken = writes.filter((w) => !written.has(w.id));
   const holders = new Map<string, JobRow>();
@@ -63,7 +70,8 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<{ job: JobR
   return batch.map((j, n) => {
     const w = writes[slot[n]];
     const row = written.get(w.id);
-    if (row) return { job: row, created: !repeat.has(n) };
+    if (row && !repeat.has(n)) return { job: row, created: true, outbox };
+    if (row) return { job: row, created: false };
     const holder = holders.get(keyOf(j.tenantId, j.idempotencyKey)!);
     if (!holder) throw new Error(`job with idempotency key ${j.idempotencyKey} neither written nor found`);
     return { job: holder, created: false };

@@ -1,8 +1,9 @@
 /**
  * JobService: submit, read, cancel and watch jobs. Submit validates the method and every
- * request against the method's input type, commits the job with its outbox, then publishes its
- * tasks; a relay republishes whatever a crash left in the outbox (dedupe by task id keeps that
- * from running anything twice).
+ * request against the method's input type, commits the job with an outbox row (shared by the
+ * jobs written in the same statement), then publishes its tasks; a relay republishes the queued
+ * tasks of jobs whose outbox row a crash left behind (dedupe by task id keeps that from running
+ * anything twice).
  */
 import { create, fromBinary, type Registry } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
@@ -66,41 +67,70 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
     data: request.length <= inline ? request : new Uint8Array(),
   });
 
-  // Published tasks leave the outbox in batches: one DELETE for many submits.
-  let cleared: { jobId: string; index: number }[] = [];
+  // An outbox row is cleared once every job written with it has published its tasks; the
+  // deletes go in batches (one statement for many rows).
+  const unpublished = new Map<string, { left: number; failed: boolean }>();
+  let cleared: string[] = [];
   let clearing: Promise<void> | undefined;
   const clearSoon = () => {
     clearing ??= (async () => {
       await new Promise((r) => setTimeout(r, 5));
       while (cleared.length > 0) {
-        const keys = cleared;
+        const ids = cleared;
         cleared = [];
-        await store.clearOutbox(keys).catch((err) => o.logger.warn({ err }, "outbox clear failed; the relay will republish (deduplicated)"));
+        await store.clearOutbox(ids).catch((err) => o.logger.warn({ err }, "outbox clear failed; the relay will republish (deduplicated)"));
       }
       clearing = undefined;
     })();
   };
-
-  async function publishAndClear(tasks: Task[]) {
-    await bus.publish(tasks);
-    for (const t of tasks) cleared.push({ jobId: t.jobId, index: t.index });
-    clearSoon();
+  /** Counts one job of an outbox row as published, or as failed to (the relay then publishes the row's jobs). */
+  function settle(outbox: { id: string; jobs: number }, published: boolean) {
+    const entry = unpublished.get(outbox.id) ?? { left: outbox.jobs, failed: false };
+    entry.left--;
+    entry.failed ||= !published;
+    if (entry.left > 0) {
+      unpublished.set(outbox.id, entry);
+      return;
+    }
+    unpublished.delete(outbox.id);
+    if (!entry.failed) {
+      cleared.push(outbox.id);
+      clearSoon();
+    }
   }
 
-  // The relay: whatever is still in the outbox after a few seconds is published again.
+  // The relay: the queued tasks of jobs whose outbox row is still there after a few seconds are
+  // published again (a task that was published already is dropped by the bus's dedupe).
   let relayStopped = false;
   let relayTimer: ReturnType<typeof setTimeout> | undefined;
   let relayRun: Promise<void> | undefined;
+  const relayRow = async (jobIds: string[]) => {
+    let after: { jobId: string; index: number } | undefined;
+    let sent = 0;
+    for (;;) {
+      const page = await store.queuedTasks(jobIds, 1000, after);
+      const tasks = page.flatMap((d) => {
+        const found = findJobMethod(d.method);
+        if (found) return [toTask({ ...d, id: d.job_id }, found.capability, d.idx, d.request)];
+        o.logger.warn({ job: d.job_id, method: d.method }, "queued task of a method no longer served; not published");
+        return [];
+      });
+      if (tasks.length > 0) await bus.publish(tasks);
+      sent += tasks.length;
+      if (page.length < 1000) return sent;
+      after = { jobId: page[page.length - 1].job_id, index: page[page.length - 1].idx };
+    }
+  };
   const relay = async () => {
     try {
       for (;;) {
-        const rows = await store.pendingOutbox(1000, 3000);
-        if (rows.length === 0) break;
-        const details = await store.tasksFor(rows.map((r) => ({ jobId: r.job_id, index: r.idx })));
-        const subjects = new Map(rows.map((r) => [`${r.job_id}:${r.idx}`, r.subject]));
-        await publishAndClear(details.map((d) => toTask({ ...d, id: d.job_id }, subjects.get(`${d.job_id}:${d.idx}`)!, d.idx, d.request)));
-        o.logger.info({ tasks: details.length }, "outbox relayed");
-        if (rows.length < 1000) break;
+        const rows = await store.pendingOutbox(100, 3000);
+        for (const row of rows) {
+          const tasks = await relayRow(row.job_ids);
+          await store.clearOutbox([row.id]);
+          o.logger.info({ jobs: row.job_ids.length, tasks }, "outbox relayed");
+        }
+        if (rows.length < 100) break;
       }
     } catch (err) {
       o.logger.warn({ err }, "outbox relay failed; will retry");
@@ -147,7 +177,7 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
         if (problem) throw invalidArgument("webhook.url", problem);
         if (!secretKey(req.webhook.secret)) throw invalidArgument("webhook.secret", "must be whsec_ followed by base64 of 24 to 64 bytes");
       }
-      const { job, created } = await store.submit({
+      const { job, created, outbox } = await store.submit({
         tenantId: tenantOf(ctx),
         method: `${found.service.typeName}/${found.method.name}`,
         capability: found.capability,
@@ -158,11 +188,15 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
         requestId: ctx.values.get(requestIdKey),
         traceparent: ctx.requestHeader.get("traceparent") ?? "",
       });
-      if (created) {
+      if (created && outbox) {
         // Publish now; should this fail or the process die, the relay publishes from the outbox.
-        await publishAndClear(requests.map((r, i) => toTask(job, found.capability, i, r))).catch((err) =>
-          o.logger.warn({ err, job: job.id }, "publish failed; the outbox relay will retry"),
-        );
+        try {
+          await bus.publish(requests.map((r, i) => toTask(job, found.capability, i, r)));
+          settle(outbox, true);
+        } catch (err) {
+          settle(outbox, false);
+          o.logger.warn({ err, job: job.id }, "publish failed; the outbox relay will retry");
+        }
       }
       return { job: jobMessage(job) };
     },

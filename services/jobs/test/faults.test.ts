@@ -76,7 +76,7 @@ async function checkExactlyOnce(jobId: string) {
     const finished = events.map((e) => fromBinary(WatchJobResponseSchema, e.payload)).filter((e) => e.event.case === "itemFinished");
     expect(finished).toHaveLength(1000);
     expect(new Set(finished.map((e) => (e.event.case === "itemFinished" ? e.event.value.item!.index : -1))).size).toBe(1000);
-    const [outbox] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_outbox WHERE job_id = ${jobId}`;
+    const [outbox] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_outbox WHERE ${jobId} = ANY(job_ids)`;
     expect(outbox.n).toBe(0);
   } finally {
     await sql.end();
