@@ -18,7 +18,7 @@ import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody } from "./connect-errors.js";
 import { discardRest, discarding } from "./discard.js";
 import type { Passthrough } from "./passthrough.js";
-import { catalogRegistry } from "../services/catalog.js";
+import { gatewayJsonOptions } from "./json-options.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
@@ -34,7 +34,7 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   /** Health report for `GET /healthz`. */
   health: () => Promise<{ ok: boolean; body: unknown }>;
-  /** Fast path for unary calls in protobuf binary (see passthrough.ts); the rest go through connect-node. */
+  /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
@@ -112,8 +112,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     readMaxBytes: options.maxRequestBytes,
     writeMaxBytes: options.maxRequestBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
-    // A misspelt field is an error naming it, not a silently ignored value.
-    jsonOptions: { ignoreUnknownFields: false, registry: catalogRegistry() },
+    jsonOptions: gatewayJsonOptions,
   });
   for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));

@@ -1,14 +1,15 @@
 /**
- * The gateway's fast path for unary calls that arrive in protobuf binary: Connect
- * (`application/proto`, POST, uncompressed) and gRPC (`application/grpc`, HTTP/2, uncompressed).
- * Their bodies already are the backend's wire format, so the bytes are forwarded over the
- * backend's HTTP/2 channel without being decoded or re-encoded, after the same interceptors as every
- * other call (request id, metrics, access log, auth, rate limit). JSON, gRPC-Web, compressed
- * bodies, GET and streaming calls go through connect-node as before.
+ * The gateway's fast path for unary calls: Connect POST in JSON or protobuf binary
+ * (`application/json`, `application/proto`, uncompressed) and gRPC (`application/grpc`, HTTP/2,
+ * uncompressed). Binary bodies already are the backend's wire format and are forwarded over the
+ * backend's HTTP/2 channel as they are; JSON is decoded to the method's input and re-encoded (and
+ * the answer back), as connect-node would. Every call runs the same interceptors as the rest
+ * (request id, metrics, access log, auth, rate limit), and the body is read only once they let it
+ * through. gRPC-Web, compressed bodies, GET and streaming calls go through connect-node.
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
@@ -17,6 +18,9 @@ import { metadataFor } from "./forward.js";
 import { discardRest } from "./discard.js";
 import { unaryCall } from "./unary-call.js";
 import { frame } from "./h2-channel.js";
+import { violationFromMessage } from "./connect-errors.js";
+import { gatewayJsonOptions } from "./json-options.js";
+import { invalidArgument } from "../lib/runtime/errors.js";
 import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
 
 /** Options for createPassthrough. */
@@ -32,6 +36,8 @@ export interface PassthroughOptions {
 }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** How the call arrived: gRPC, or Connect unary in binary or JSON. */
+type Kind = "grpc" | "proto" | "json";
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Handles the request if it qualifies (returns true), else leaves it alone (returns false). */
@@ -76,6 +82,27 @@ function unframe(body: Buffer): Buffer {
   return body.subarray(5);
 }
 
+/** The JSON request as the method's input in binary; a body that does not fit names the field where it can. */
+function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
+  let message;
+  try {
+    message = fromJsonString(method.input, body.toString("utf8"), gatewayJsonOptions);
+  } catch (cause) {
+    const err = ConnectError.from(cause, Code.InvalidArgument);
+    const violation = violationFromMessage(err.rawMessage, method.input);
+    throw violation ? invalidArgument(violation.field, violation.description, cause) : err;
+  }
+  return Buffer.from(toBinary(method.input, message));
+}
+
+function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
+  try {
+    return Buffer.from(toJsonString(method.output, fromBinary(method.output, bytes), gatewayJsonOptions));
+  } catch (cause) {
+    throw new ConnectError("the service's answer could not be written as JSON", Code.Internal, undefined, undefined, cause);
+  }
+}
+
 function headersOf(req: Req): Headers {
   const h = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
@@ -88,6 +115,21 @@ function toNodeHeaders(h: Headers, prefix = ""): Record<string, string> {
   const out: Record<string, string> = {};
   h.forEach((v, k) => (out[prefix + k] = v));
   return out;
+}
+
+const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
+
+/** The kind of a call the fast path takes (uncompressed, and gRPC only over HTTP/2), or undefined. */
+function kindOf(req: Req): Kind | undefined {
+  const contentType = req.headers["content-type"] ?? "";
+  if (contentType === "application/grpc" || contentType === "application/grpc+proto") {
+    const encoding = req.headers["grpc-encoding"];
+    return "stream" in req && (encoding === undefined || encoding === "identity") ? "grpc" : undefined;
+  }
+  const encoding = req.headers["content-encoding"];
+  if (encoding !== undefined && encoding !== "identity") return undefined;
+  if (contentType === "application/proto") return "proto";
+  return jsonContentType.test(contentType) ? "json" : undefined;
 }
 
 /** Creates the fast path for the given routes. */
@@ -109,7 +151,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     return { stream: false, service: route.service, method: route.method as never, header: new Headers(), trailer: new Headers(), message: message as never };
   });
 
-  async function serve(route: Route, grpcCall: boolean, req: Req, res: Res, path: string) {
+  async function serve(route: Route, kind: Kind, req: Req, res: Res, path: string) {
+    const grpcCall = kind === "grpc";
     const abort = new AbortController();
     // The response closing before it was finished means the client went away.
     const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
@@ -124,7 +167,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
           const body = await readBody(req, options.maxRequestBytes + 5);
           const message = grpcCall ? unframe(body) : body;
           if (message.length > options.maxRequestBytes) throw new ConnectError(`request body is over the ${options.maxRequestBytes}-byte limit`, Code.ResourceExhausted);
-          return message;
+          return kind === "json" ? jsonToBinary(route.method, message) : message;
         },
       });
       const response = await forward({
@@ -138,7 +181,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         contextValues,
         message: undefined as never, // read by the innermost step
       });
-      const out = response.message as unknown as Buffer;
+      const answer = response.message as unknown as Buffer;
+      const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
       if (grpcCall) {
         const h2res = res as http2.Http2ServerResponse;
         h2res.writeHead(200, { "content-type": "application/grpc", ...toNodeHeaders(response.header) });
@@ -146,7 +190,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         h2res.end(frame(out));
       } else {
         // Connect unary: trailers travel as headers prefixed with `trailer-`.
-        const headers = { "content-type": "application/proto", "content-length": String(out.length), ...toNodeHeaders(response.header), ...toNodeHeaders(response.trailer, "trailer-") };
+        const headers = { "content-type": `application/${kind}`, "content-length": String(out.length), ...toNodeHeaders(response.header), ...toNodeHeaders(response.trailer, "trailer-") };
         (res as http.ServerResponse).writeHead(200, headers);
         (res as http.ServerResponse).end(out);
       }
@@ -172,17 +216,9 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     if (req.method !== "POST") return false;
     const route = routes.get(path);
     if (!route) return false;
-    const contentType = req.headers["content-type"];
-    const grpcCall = (contentType === "application/grpc" || contentType === "application/grpc+proto") && "stream" in req;
-    if (grpcCall) {
-      const encoding = req.headers["grpc-encoding"];
-      if (encoding !== undefined && encoding !== "identity") return false;
-    } else {
-      if (contentType !== "application/proto") return false;
-      const encoding = req.headers["content-encoding"];
-      if (encoding !== undefined && encoding !== "identity") return false;
-    }
-    void serve(route, grpcCall, req, res, path);
+    const kind = kindOf(req);
+    if (!kind) return false;
+    void serve(route, kind, req, res, path);
     return true;
   };
 }

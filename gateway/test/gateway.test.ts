@@ -74,7 +74,8 @@ afterAll(async () => {
   await db?.close();
 });
 
-// Connect JSON goes through connect-node; Connect binary and gRPC take the pass-through path.
+// Unary Connect (JSON and binary) and gRPC take the pass-through path; gzip bodies, gRPC-Web,
+// GET and streams go through connect-node.
 type Call = (method: "hash" | "hashPassword", req: object, opts: { timeoutMs?: number; requestId?: string; key?: string }) => Promise<Record<string, unknown>>;
 const protocols: [string, Call][] = [
   ["Connect JSON", (m, req, o) => connectClient(CryptoService, url, o.key ?? tenantKeySecret)[m](req, { timeoutMs: o.timeoutMs, headers: o.requestId ? { "x-request-id": o.requestId } : {} }) as never],
@@ -118,6 +119,40 @@ describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
 });
 
 describe("the pass-through path", () => {
+  it("answers Connect JSON exactly as connect-node does, errors naming the field included", async () => {
+    const post = (body: string, contentType: string, gzip: boolean) =>
+      fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+        method: "POST",
+        headers: { "content-type": contentType, authorization: `Bearer ${tenantKeySecret}`, "x-request-id": "same", ...(gzip ? { "content-encoding": "gzip" } : {}) },
+        body: gzip ? gzipSync(body) : body,
+      });
+    const bodies = [
+      JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text: "abc" }),
+      JSON.stringify({ algoritm: "HASH_ALGORITHM_SHA256" }),
+      JSON.stringify({ algorithm: "HASH_ALGORITHM_MD4" }),
+      JSON.stringify({ text: 5 }),
+      "not json",
+      "",
+    ];
+    for (const body of bodies) {
+      for (const contentType of ["application/json", "application/json; charset=utf-8"]) {
+        seen.length = 0;
+        const fast = await post(body, contentType, false);
+        const fastText = await fast.text();
+        const reached = seen.length;
+        const slow = await post(body, contentType, true); // a compressed body takes connect-node's path
+        expect([fast.status, fast.headers.get("content-type"), fastText]).toEqual([slow.status, slow.headers.get("content-type"), await slow.text()]);
+        expect(reached).toBe(fast.status === 200 ? 1 : 0); // a body that does not decode never reaches the backend
+      }
+    }
+  });
+
+  it("does not decode the JSON of a caller it does not know: unauthenticated, not invalid_argument", async () => {
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/json" }, body: "not json" });
+    expect(res.status).toBe(401);
+    expect((await res.json()).code).toBe("unauthenticated");
+  });
+
   it("forwards the caller's bytes as they are, unknown fields included", async () => {
     seen.length = 0;
     // A HashRequest with an extra field 99 (varint 7) the gateway does not know.
