@@ -4,6 +4,7 @@
  * only its handlers and one registration (see services/<name>/main.ts).
  */
 import * as grpc from "@grpc/grpc-js";
+import * as net from "node:net";
 import { HealthImplementation } from "grpc-health-check";
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
@@ -46,8 +47,9 @@ export interface ServiceServer {
   /** Binds `host:port` (port 0 picks a free one) and resolves to the bound port. */
   listen(address: string): Promise<number>;
   /**
-   * Graceful stop: health goes NOT_SERVING, new calls are refused after `drainMs`, in-flight
-   * calls get up to `graceMs` to finish before the rest are cancelled.
+   * Graceful stop: health goes NOT_SERVING; after `drainMs` no new connection is accepted and
+   * every connection is told to go away (HTTP/2 GOAWAY); in-flight calls get up to `graceMs` to
+   * finish, then their connections are closed and their handlers' signals abort.
    */
   shutdown(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
@@ -62,6 +64,13 @@ export function grpcOptions(maxMessageBytes: number): grpc.ChannelOptions {
     // channelz bookkeeping costs on every call and nothing here reads it.
     "grpc.enable_channelz": 0,
   };
+}
+
+/** `host:port` or `[v6]:port` (port 0 picks a free one). */
+function parseListenAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  if (!m || Number(m[3]) > 65535) throw new Error(`listen address "${address}" must be host:port, e.g. 0.0.0.0:50051`);
+  return { host: m[1] ?? m[2], port: Number(m[3]) };
 }
 
 /** Creates the server for the given services. */
@@ -81,28 +90,46 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     server.addService(definition, implementation);
   }
 
+  const listeners: { listener: net.Server; injector: ReturnType<grpc.Server["createConnectionInjector"]>; sockets: Set<net.Socket> }[] = [];
+
   return {
     grpc: server,
     health,
-    listen: (address) =>
-      new Promise((resolve, reject) =>
-        server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
-          err ? reject(err) : resolve(port),
-        ),
-      ),
+    async listen(address) {
+      // The server's sockets are accepted here and handed to grpc-js, so that shutdown can close
+      // what is still open after the grace period (grpc-js's own forceShutdown leaves sessions
+      // open while channelz is disabled).
+      const { host, port } = parseListenAddress(address);
+      const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+      const sockets = new Set<net.Socket>();
+      const listener = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.once("close", () => sockets.delete(socket));
+        injector.injectConnection(socket);
+      });
+      await new Promise<void>((resolve, reject) => {
+        listener.once("error", reject);
+        listener.listen(port, host, () => resolve());
+      });
+      listeners.push({ listener, injector, sockets });
+      return (listener.address() as net.AddressInfo).port;
+    },
     async shutdown({ drainMs = 0, graceMs = 10_000 } = {}) {
       for (const name of ["", ...names]) health.setStatus(name, "NOT_SERVING");
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      for (const { listener, injector } of listeners) {
+        listener.close();
+        injector.drain(graceMs); // GOAWAY now; sessions still open after graceMs are destroyed
+      }
+      const sockets = listeners.flatMap((l) => [...l.sockets]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(sockets.map((socket) => new Promise((r) => (socket.destroyed ? r(undefined) : socket.once("close", r))))),
+        new Promise((r) => (timer = setTimeout(r, graceMs + 100))),
+      ]);
+      clearTimeout(timer);
+      for (const socket of sockets) socket.destroy();
+      server.forceShutdown();
     },
   };
 }

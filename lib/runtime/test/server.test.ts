@@ -1,0 +1,73 @@
+/**
+ * The service server's shutdown over real sockets: health goes NOT_SERVING, calls in flight
+ * finish within the grace period, calls still running after it are cut (their handlers' signals
+ * abort), and no new connection is accepted.
+ */
+import { describe, expect, it } from "vitest";
+import * as net from "node:net";
+import { Code } from "@connectrpc/connect";
+import { CryptoService, HashAlgorithm } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { createServiceServer, register } from "../server.js";
+import { createLogger } from "../logger.js";
+import { errorOf, grpcJsUnary } from "../../../test/support/clients.js";
+
+const logger = createLogger({ name: "test", level: "silent" });
+
+/** A server whose Hash sleeps for the milliseconds in `text` and reports whether its signal aborted. */
+async function sleepyServer() {
+  const aborted: string[] = [];
+  const server = createServiceServer({
+    logger,
+    services: [
+      register(CryptoService, {
+        async hash(req, ctx) {
+          const ms = Number(req.input.case === "text" ? req.input.value : 0);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, ms);
+            ctx.signal.addEventListener("abort", () => (clearTimeout(timer), aborted.push(String(ms)), resolve()));
+          });
+          return { digest: `slept ${ms}` };
+        },
+      }),
+    ],
+  });
+  const port = await server.listen("127.0.0.1:0");
+  const hash = (ms: number) => grpcJsUnary(`127.0.0.1:${port}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: String(ms) } });
+  return { server, port, hash, aborted };
+}
+
+describe("service server shutdown", () => {
+  it("lets a call finish within the grace period and then accepts no connection", async () => {
+    const { server, port, hash } = await sleepyServer();
+    expect((await hash(0)).digest).toBe("slept 0");
+    const inFlight = hash(300);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await server.shutdown({ graceMs: 5000 });
+    expect((await inFlight).digest).toBe("slept 300");
+    expect(Date.now() - started).toBeLessThan(2000); // it did not wait out the grace period
+    const refused = await new Promise<string>((resolve) => net.connect(port, "127.0.0.1").once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "")).once("connect", () => resolve("connected")));
+    expect(refused).toBe("ECONNREFUSED");
+  });
+
+  it("cuts a call still running after the grace period: the caller is told, the handler's signal aborts", async () => {
+    const { server, hash, aborted } = await sleepyServer();
+    const inFlight = errorOf(hash(10_000));
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await server.shutdown({ graceMs: 200 });
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(190);
+    expect(took).toBeLessThan(2000);
+    expect([Code.Canceled, Code.Unavailable, Code.Internal]).toContain((await inFlight).code);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(aborted).toEqual(["10000"]);
+  });
+
+  it("reads the address it is given and names a bad one", async () => {
+    const { server } = await sleepyServer();
+    await expect(server.listen("nowhere")).rejects.toThrow('listen address "nowhere" must be host:port, e.g. 0.0.0.0:50051');
+    expect(await server.listen("[::1]:0")).toBeGreaterThan(0);
+    await server.shutdown({ graceMs: 100 });
+  });
+});
