@@ -36,7 +36,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     logger,
     maxMessageBytes: envInt("MAX_MESSAGE_BYTES", defaultMaxMessageBytes),
   });
-  const bound = await server.listen(`${host}:${port}`);
+  const bound = await server.listen(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
   logger.info({ host, port: bound, services: options.services.map((s) => s.service.typeName) }, "serving");
   reportReady(options.name, bound);
 
