@@ -151,6 +151,8 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
   let resolveError: Error | undefined;
   let next = 0;
   let closed = false;
+  /** Sessions whose connection is up (a call on one of these may have reached the server). */
+  const ready = new WeakSet<http2.ClientHttp2Session>();
 
   /** Resolves a DNS target when due: every refreshMs, or after a connection failed, at most once a second. */
   function refresh(): Promise<void> | undefined {
@@ -194,6 +196,7 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     };
     session.once("connect", () => {
       connected = true;
+      ready.add(session);
       e.backoffMs = initialBackoffMs;
       ping = setInterval(() => {
         const timer = setTimeout(() => session.destroy(), pingTimeoutMs).unref();
@@ -209,24 +212,33 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     return session;
   }
 
-  /** The next endpoint's session, round robin, skipping addresses that failed a moment ago. */
+  /**
+   * The next endpoint's session, round robin over connected ones. Every endpoint without a
+   * session (and not in backoff) starts connecting on the way; a connecting session is used only
+   * when no connected one exists, so a new or restarted replica joins once it is up.
+   */
   function pick(): http2.ClientHttp2Session | undefined {
     const now = Date.now();
+    const first = next++;
+    let chosen: http2.ClientHttp2Session | undefined;
+    let connecting: http2.ClientHttp2Session | undefined;
     for (let i = 0; i < endpoints.length; i++) {
-      const e = endpoints[next++ % endpoints.length];
-      if (e.session && !e.session.closed && !e.session.destroyed) return e.session;
-      if (e.retryAt <= now) return connect(e);
+      const e = endpoints[(first + i) % endpoints.length];
+      const session = e.session && !e.session.closed && !e.session.destroyed ? e.session : e.retryAt <= now ? connect(e) : undefined;
+      if (session && ready.has(session)) chosen ??= session;
+      else connecting ??= session;
     }
-    return undefined;
+    return chosen ?? connecting;
   }
 
-  function start(path: string, message: Buffer, headers: http2.OutgoingHttpHeaders, deadline: number, signal: AbortSignal, resolveCall: (b: Buffer) => void, rejectCall: (f: GrpcFailure) => void) {
+  function start(path: string, message: Buffer, headers: http2.OutgoingHttpHeaders, deadline: number, signal: AbortSignal, resolveCall: (b: Buffer) => void, rejectCall: (f: GrpcFailure) => void, retries = 0) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) return rejectCall({ code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
     let stream: http2.ClientHttp2Stream | undefined;
+    let used: http2.ClientHttp2Session | undefined;
     // A session can turn out to be closing only when a stream is opened on it; nothing was sent then, so another is tried.
     for (let attempt = 0; attempt < 2 && !stream; attempt++) {
-      const session = pick();
+      const session = (used = pick());
       if (!session) break;
       try {
         stream = session.request({
@@ -284,6 +296,13 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     s.on("error", (err) => (streamError = err)); // the outcome is read at close
     s.on("close", () => {
       if (settled) return;
+      if (outcome === undefined && httpStatus === 0 && !ready.has(used!) && retries < endpoints.length) {
+        // The connection never came up, so nothing reached any server: try the next address.
+        settled = true;
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        return start(path, message, headers, deadline, signal, resolveCall, rejectCall, retries + 1);
+      }
       if (outcome === undefined) {
         if (httpStatus !== 0 && httpStatus !== 200) return settle(httpFailure(httpStatus));
         // The backend reset this stream, or the connection under it went away.

@@ -102,6 +102,8 @@ describe("load balancing", () => {
     await new Promise((r) => setTimeout(r, 1100));
     await hash(ch); // starts the new resolution
     await new Promise((r) => setTimeout(r, 50));
+    expect(await hash(ch)).toBe("one"); // the new address starts connecting; calls stay on ready ones meanwhile
+    await new Promise((r) => setTimeout(r, 100));
     expect(new Set(await Promise.all(Array.from({ length: 6 }, () => hash(ch))))).toEqual(new Set(["one", "two"]));
     expect(asked).toEqual(["backend.test", "backend.test"]);
   });
@@ -113,14 +115,35 @@ describe("load balancing", () => {
     expect(f.details).toBe("cannot resolve dns:///nowhere.test:5: ENOTFOUND nowhere.test");
   });
 
-  it("skips an address that refuses connections once it has failed", async () => {
+  it("an address that refuses connections costs no call: they go to the one that answers", async () => {
     const live = await server("live", "127.0.0.1:0");
     const dead = await freePort();
     const ch = channel(`ipv4:127.0.0.1:${dead},127.0.0.1:${live.port}`);
     const results = [];
     for (let i = 0; i < 10; i++) results.push(await hash(ch).catch((f: GrpcFailure) => f.code));
-    expect(results.filter((r) => r === status.UNAVAILABLE).length).toBeLessThanOrEqual(1);
-    expect(results.filter((r) => r === "live").length).toBeGreaterThanOrEqual(9);
+    expect(results).toEqual(Array(10).fill("live"));
+  });
+
+  it("a replica that restarts costs no call, and takes calls again once it is back", async () => {
+    const a = await server("a", "127.0.0.1:0");
+    const b = await server("b", "127.0.0.1:0");
+    const ch = channel(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`);
+    const answers: (string | number)[] = [];
+    const call = async () => answers.push(await hash(ch).catch((f: GrpcFailure) => f.code));
+    for (let i = 0; i < 10; i++) await call();
+    await a.server.shutdown({ graceMs: 100 }); // GOAWAY, port closed
+    for (let i = 0; i < 10; i++) await call();
+    const down = answers.length;
+    await server("a again", `127.0.0.1:${a.port}`);
+    const end = Date.now() + 10_000;
+    while (!answers.slice(down).includes("a again") && Date.now() < end) {
+      await call();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(answers.filter((x) => typeof x === "number")).toEqual([]); // no call failed
+    expect(new Set(answers.slice(0, 10))).toEqual(new Set(["a", "b"]));
+    expect(answers.slice(10, down)).toEqual(Array(10).fill("b")); // while a was down
+    expect(answers.slice(down)).toContain("a again");
   });
 });
 
