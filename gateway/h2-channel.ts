@@ -1,8 +1,8 @@
 /**
  * The gateway's unary calls to a capability service, made over node:http2 directly: one HTTP/2
- * session per backend address, round robin over the addresses the target resolves to (again
- * every `refreshMs`, and after a connection fails), keepalive pings, deadlines, cancellation and a
- * response size limit. grpc-js's client does the same through more layers per call (resolving,
+ * session per backend address, round robin over the connected ones among the addresses the
+ * target resolves to (again every `refreshMs`, and after a connection fails; the others connect
+ * in the background), keepalive pings, deadlines, cancellation and a response size limit. grpc-js's client does the same through more layers per call (resolving,
  * load-balancing and subchannel calls, filters, status objects); forwarded calls cost the gateway
  * a quarter to a third less CPU this way (bench/README.md). Streaming calls and health checks stay
  * on the grpc-js client.
