@@ -9,6 +9,8 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { promisify } from "node:util";
+import { brotliCompress, gzip } from "node:zlib";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
@@ -117,6 +119,19 @@ function toNodeHeaders(h: Headers, prefix = ""): Record<string, string> {
   return out;
 }
 
+/** Connect unary answers of at least this size are compressed when the client accepts it (connect-node's default). */
+const compressMinBytes = 1024;
+const compressors = { gzip: promisify(gzip), br: promisify(brotliCompress) };
+
+/** The first encoding of `Accept-Encoding` the gateway can write, as connect-node negotiates it. */
+function responseEncoding(accepted: string | undefined): keyof typeof compressors | undefined {
+  for (const name of (accepted ?? "").split(",")) {
+    const n = name.trim();
+    if (n === "gzip" || n === "br") return n;
+  }
+  return undefined;
+}
+
 const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
 
 /** The kind of a call the fast path takes (uncompressed, and gRPC only over HTTP/2), or undefined. */
@@ -190,9 +205,17 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         h2res.end(frame(out));
       } else {
         // Connect unary: trailers travel as headers prefixed with `trailer-`.
-        const headers = { "content-type": `application/${kind}`, "content-length": String(out.length), ...toNodeHeaders(response.header), ...toNodeHeaders(response.trailer, "trailer-") };
+        const encoding = out.length >= compressMinBytes ? responseEncoding(req.headers["accept-encoding"]) : undefined;
+        const body = encoding ? await compressors[encoding](out) : out;
+        const headers = {
+          "content-type": `application/${kind}`,
+          "content-length": String(body.length),
+          ...(encoding ? { "content-encoding": encoding } : {}),
+          ...toNodeHeaders(response.header),
+          ...toNodeHeaders(response.trailer, "trailer-"),
+        };
         (res as http.ServerResponse).writeHead(200, headers);
-        (res as http.ServerResponse).end(out);
+        (res as http.ServerResponse).end(body);
       }
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), req.headers["x-request-id"] as string);

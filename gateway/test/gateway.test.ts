@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { request } from "node:http";
-import { gzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
@@ -44,7 +44,7 @@ beforeAll(async () => {
         hash(req, ctx) {
           record(ctx);
           seenBytes.push(Buffer.from(toBinary(HashRequestSchema, req)).toString("hex"));
-          return { digest: "spy" };
+          return { digest: req.input.case === "text" && req.input.value === "big" ? "s".repeat(4000) : "spy" };
         },
         async hashPassword(_req, ctx) {
           const entry = record(ctx);
@@ -119,11 +119,12 @@ describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
 });
 
 describe("the pass-through path", () => {
+  // These compare many calls on both paths, so they use the operator key (no rate limit).
   it("answers Connect JSON exactly as connect-node does, errors naming the field included", async () => {
     const post = (body: string, contentType: string, gzip: boolean) =>
       fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
         method: "POST",
-        headers: { "content-type": contentType, authorization: `Bearer ${tenantKeySecret}`, "x-request-id": "same", ...(gzip ? { "content-encoding": "gzip" } : {}) },
+        headers: { "content-type": contentType, authorization: "Bearer operator", "x-request-id": "same", ...(gzip ? { "content-encoding": "gzip" } : {}) },
         body: gzip ? gzipSync(body) : body,
       });
     const bodies = [
@@ -143,6 +144,36 @@ describe("the pass-through path", () => {
         const slow = await post(body, contentType, true); // a compressed body takes connect-node's path
         expect([fast.status, fast.headers.get("content-type"), fastText]).toEqual([slow.status, slow.headers.get("content-type"), await slow.text()]);
         expect(reached).toBe(fast.status === 200 ? 1 : 0); // a body that does not decode never reaches the backend
+      }
+    }
+  });
+
+  it("compresses a large answer as the client accepts it, as connect-node does", async () => {
+    const answer = (body: Buffer, headers: Record<string, string>) =>
+      new Promise<{ encoding?: string; text: string }>((resolve, reject) => {
+        const req = request(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { authorization: "Bearer operator", ...headers } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (d) => chunks.push(d));
+          res.on("end", () => {
+            const raw = Buffer.concat(chunks);
+            const encoding = res.headers["content-encoding"];
+            resolve({ encoding, text: (encoding === "gzip" ? gunzipSync(raw) : encoding === "br" ? brotliDecompressSync(raw) : raw).toString("hex") });
+          });
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    for (const [contentType, message] of [
+      ["application/json", Buffer.from(JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text: "big" }))],
+      ["application/proto", Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "big" } })))],
+    ] as const) {
+      for (const accept of ["gzip, deflate, br", "br", "identity", ""]) {
+        const headers = { "content-type": contentType, ...(accept ? { "accept-encoding": accept } : {}) };
+        const fast = await answer(message, headers);
+        const slow = await answer(gzipSync(message), { ...headers, "content-encoding": "gzip" }); // connect-node's path
+        expect(fast).toEqual(accept === "" ? { ...slow, encoding: undefined } : slow); // (with none accepted, connect-node answers as the request came: gzip)
+        expect(fast.encoding).toBe(accept.startsWith("gzip") ? "gzip" : accept === "br" ? "br" : undefined);
+        expect(fast.text.length).toBeGreaterThan(8000);
       }
     }
   });
