@@ -6,6 +6,7 @@
  */
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { createStreamPublisher } from "./publisher.js";
 import { taskId, type Consumer, type ConsumeOptions, type Delivery, type JobBus, type Task } from "../types.js";
 
 /** Options for createJetStreamBus. */
@@ -45,7 +46,7 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     name: "flowforge",
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    // Skips building an Error (with its stack) for every request, i.e. every publish.
+    // Skips building an Error (with its stack) for every request.
     noAsyncTraces: true,
   });
   const jsm = await jetstreamManager(nc);
@@ -64,26 +65,22 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
     await jsm.streams.add(config);
   }
 
+  const publisher = createStreamPublisher(nc);
+
   return {
     async publish(tasks) {
-      // Publish with bounded concurrency; every task must be acknowledged by the stream.
-      const inFlight = new Set<Promise<unknown>>();
-      for (const task of tasks) {
-        const h = natsHeaders();
-        h.set("ff-job", task.jobId);
-        h.set("ff-item", String(task.index));
-        h.set("ff-method", task.method);
-        h.set("ff-tenant", task.tenant);
-        if (task.requestId) h.set("x-request-id", task.requestId);
-        if (task.traceparent) h.set("traceparent", task.traceparent);
-        const p = js.publish(`${prefix}.tasks.${task.capability}`, task.data, { msgID: taskId(task), headers: h, timeout: 10_000 });
-        inFlight.add(p);
-        void p.then(() => inFlight.delete(p), () => inFlight.delete(p));
-        if (inFlight.size >= 500) await Promise.race(inFlight);
-      }
-      const results = await Promise.allSettled([...inFlight]);
-      const failed = results.find((r) => r.status === "rejected");
-      if (failed) throw (failed as PromiseRejectedResult).reason;
+      await publisher.publish(
+        tasks.map((task) => {
+          const h = natsHeaders();
+          h.set("ff-job", task.jobId);
+          h.set("ff-item", String(task.index));
+          h.set("ff-method", task.method);
+          h.set("ff-tenant", task.tenant);
+          if (task.requestId) h.set("x-request-id", task.requestId);
+          if (task.traceparent) h.set("traceparent", task.traceparent);
+          return { subject: `${prefix}.tasks.${task.capability}`, data: task.data, headers: h, id: taskId(task) };
+        }),
+      );
     },
 
     async consume(capability, handler, opts: ConsumeOptions): Promise<Consumer> {
