@@ -14,6 +14,7 @@ import * as http2 from "node:http2";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { status } from "@grpc/grpc-js";
+import { splitHostPort } from "../lib/runtime/ports.js";
 
 /** How a call failed, in gRPC terms: the status code, its message and `grpc-status-details-bin` if the backend sent one. */
 export interface GrpcFailure {
@@ -58,10 +59,9 @@ const pingTimeoutMs = 10_000;
 
 /** `[v6]:port` or `host:port` into its parts. */
 function hostPort(s: string, target: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
-  const port = Number(m?.[3]);
-  if (!m || port < 1 || port > 65535) throw new Error(`backend address "${target}" must name a host and a port, e.g. dns:///crypto:50051`);
-  return { host: m[1] ?? m[2], port };
+  const parts = splitHostPort(s);
+  if (!parts || parts.port === 0) throw new Error(`backend address "${target}" must name a host and a port, e.g. dns:///crypto:50051`);
+  return parts;
 }
 
 const endpoint = (authority: string): Endpoint => ({ authority, retryAt: 0, backoffMs: initialBackoffMs });

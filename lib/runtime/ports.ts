@@ -1,4 +1,4 @@
-/** Picking ports on loopback. */
+/** Picking ports on loopback, and reading `host:port` addresses. */
 import { createServer } from "node:net";
 
 /** A port free on 127.0.0.1 right now (the launcher hands these to the processes it starts). */
@@ -11,4 +11,11 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** `host:port` or `[v6]:port` into its parts (port 0–65535), or undefined if it is neither. */
+export function splitHostPort(address: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = Number(m?.[3]);
+  return m && port <= 65535 ? { host: m[1] ?? m[2], port } : undefined;
 }

@@ -11,6 +11,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { grpcServiceFor, type ContextHook } from "./grpc-adapter.js";
 import { reflectionRegistrations } from "./reflection.js";
 import { defaultMaxMessageBytes } from "./config.js";
+import { splitHostPort } from "./ports.js";
 import type { Logger } from "./logger.js";
 
 /** One protobuf service and its implementation. */
@@ -68,9 +69,9 @@ export function grpcOptions(maxMessageBytes: number): grpc.ChannelOptions {
 
 /** `host:port` or `[v6]:port` (port 0 picks a free one). */
 function parseListenAddress(address: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  if (!m || Number(m[3]) > 65535) throw new Error(`listen address "${address}" must be host:port, e.g. 0.0.0.0:50051`);
-  return { host: m[1] ?? m[2], port: Number(m[3]) };
+  const parts = splitHostPort(address);
+  if (!parts) throw new Error(`listen address "${address}" must be host:port, e.g. 0.0.0.0:50051`);
+  return parts;
 }
 
 /** Creates the server for the given services. */
