@@ -2,10 +2,11 @@
  * The gateway's unary calls to a capability service, made over node:http2 directly: one HTTP/2
  * session per backend address, round robin over the connected ones among the addresses the
  * target resolves to (again every `refreshMs`, and after a connection fails; the others connect
- * in the background), keepalive pings, deadlines, cancellation and a response size limit. grpc-js's client does the same through more layers per call (resolving,
- * load-balancing and subchannel calls, filters, status objects); forwarded calls cost the gateway
- * a quarter to a third less CPU this way (bench/README.md). Streaming calls and health checks stay
- * on the grpc-js client.
+ * in the background), keepalive pings, deadlines, cancellation and a response size limit.
+ * grpc-js's client does the same through more layers per call (resolving, load-balancing and
+ * subchannel calls, filters, status objects); forwarded calls cost the gateway a quarter to a
+ * third less CPU this way (bench/README.md). Streaming calls and health checks stay on the
+ * grpc-js client.
  *
  * Targets: `host:port`, `dns:///host:port` (every address DNS returns, e.g. a headless Service),
  * `ipv4:a:port,b:port` and `ipv6:[a]:port,[b]:port` (fixed lists), as grpc-js reads them.
@@ -188,14 +189,12 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
   function connect(e: Endpoint): http2.ClientHttp2Session {
     const session = http2.connect(`http://${e.authority}`, { settings: { enablePush: false } });
     e.session = session;
-    let connected = false;
     let ping: ReturnType<typeof setInterval> | undefined;
     const drop = () => {
       if (e.session === session) e.session = undefined;
       clearInterval(ping);
     };
     session.once("connect", () => {
-      connected = true;
       ready.add(session);
       e.backoffMs = initialBackoffMs;
       ping = setInterval(() => {
@@ -204,7 +203,7 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       }, keepaliveMs).unref();
     });
     session.on("error", () => {
-      if (!connected) failed(e);
+      if (!ready.has(session)) failed(e);
       drop();
     });
     session.once("goaway", drop); // streams in flight finish; new calls open a new session
@@ -267,11 +266,15 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     let outcome: GrpcFailure | undefined;
     let streamError: NodeJS.ErrnoException | undefined;
     let settled = false;
-    const settle = (failure: GrpcFailure | undefined, body?: Buffer) => {
-      if (settled) return;
+    /** Ends this attempt: no more timer or abort listener for it. */
+    const release = () => {
       settled = true;
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
+    };
+    const settle = (failure: GrpcFailure | undefined, body?: Buffer) => {
+      if (settled) return;
+      release();
       if (failure) rejectCall(failure);
       else resolveCall(body!);
     };
@@ -298,9 +301,7 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       if (settled) return;
       if (outcome === undefined && httpStatus === 0 && !ready.has(used!) && retries < endpoints.length) {
         // The connection never came up, so nothing reached any server: try the next address.
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        release();
         return start(path, message, headers, deadline, signal, resolveCall, rejectCall, retries + 1);
       }
       if (outcome === undefined) {
@@ -310,10 +311,10 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
         return settle({ code: status.UNAVAILABLE, details: `the connection to ${target} was lost` });
       }
       if (outcome.code !== status.OK) return settle(outcome);
-      const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-      if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) return settle({ code: status.UNIMPLEMENTED, details: "the backend sent no single response message" });
-      if (body[0] !== 0) return settle({ code: status.INTERNAL, details: "the backend sent a compressed message, which was not asked for" });
-      settle(undefined, body.subarray(5));
+      const answer = unframe(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      if (answer === "not one message") return settle({ code: status.UNIMPLEMENTED, details: "the backend sent no single response message" });
+      if (answer === "compressed") return settle({ code: status.INTERNAL, details: "the backend sent a compressed message, which was not asked for" });
+      settle(undefined, answer);
     });
     s.end(frame(message));
   }
@@ -342,4 +343,11 @@ export function frame(message: Buffer): Buffer {
   out.writeUInt32BE(message.length, 1);
   message.copy(out, 5);
   return out;
+}
+
+/** The one message of a unary body in gRPC's framing, or what is wrong with it: not exactly one message, or a compressed one. */
+export function unframe(body: Buffer): Buffer | "not one message" | "compressed" {
+  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) return "not one message";
+  if (body[0] !== 0) return "compressed";
+  return body.subarray(5);
 }

@@ -19,11 +19,10 @@ import type { Backend } from "./backends.js";
 import { metadataFor } from "./forward.js";
 import { discardRest } from "./discard.js";
 import { unaryCall } from "./unary-call.js";
-import { frame } from "./h2-channel.js";
+import { frame, unframe } from "./h2-channel.js";
 import { violationFromMessage } from "./connect-errors.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { invalidArgument } from "../lib/runtime/errors.js";
-import { toPublicError, withRequestId } from "../lib/runtime/errors.js";
+import { invalidArgument, toPublicError, withRequestId } from "../lib/runtime/errors.js";
 
 /** Options for createPassthrough. */
 export interface PassthroughOptions {
@@ -38,9 +37,9 @@ export interface PassthroughOptions {
 }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
 /** How the call arrived: gRPC, or Connect unary in binary or JSON. */
 type Kind = "grpc" | "proto" | "json";
-type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Handles the request if it qualifies (returns true), else leaves it alone (returns false). */
 export type Passthrough = (req: Req, res: Res, path: string) => boolean;
@@ -54,13 +53,14 @@ interface Route {
 /** The call's own parts the innermost step needs: its deadline and its body (read only once the interceptors let the call through). */
 const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Buffer> } | undefined>(undefined, { description: "passthrough call" });
 
-function readBody(req: Req, limit: number): Promise<Buffer> {
+/** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
+function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      if (size > limit + framing) {
         req.removeAllListeners("data");
         req.resume();
         reject(new ConnectError(`request body is over the ${limit}-byte limit`, Code.ResourceExhausted));
@@ -75,13 +75,12 @@ function readBody(req: Req, limit: number): Promise<Buffer> {
   });
 }
 
-/** The one message of a unary gRPC request body (5-byte prefix: flags, big-endian length). */
-function unframe(body: Buffer): Buffer {
-  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
-    throw new ConnectError("a unary gRPC request carries exactly one length-prefixed message", Code.InvalidArgument);
-  }
-  if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
-  return body.subarray(5);
+/** The one message of a unary gRPC request body. */
+function requestMessage(body: Buffer): Buffer {
+  const message = unframe(body);
+  if (message === "not one message") throw new ConnectError("a unary gRPC request carries exactly one length-prefixed message", Code.InvalidArgument);
+  if (message === "compressed") throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
+  return message;
 }
 
 /** The JSON request as the method's input in binary; a body that does not fit names the field where it can. */
@@ -179,9 +178,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       contextValues.set(callKey, {
         timeoutMs: timeout.timeoutMs,
         message: async () => {
-          const body = await readBody(req, options.maxRequestBytes + 5);
-          const message = grpcCall ? unframe(body) : body;
-          if (message.length > options.maxRequestBytes) throw new ConnectError(`request body is over the ${options.maxRequestBytes}-byte limit`, Code.ResourceExhausted);
+          const body = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
+          const message = grpcCall ? requestMessage(body) : body;
           return kind === "json" ? jsonToBinary(route.method, message) : message;
         },
       });

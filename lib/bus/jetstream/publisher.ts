@@ -37,13 +37,15 @@ interface Batch {
   wake?: () => void;
 }
 
+const decoder = new TextDecoder();
+
 /** What the stream answered, as an error, or undefined for a PubAck. */
 function refusal(headers: MsgHdrs | undefined, data: Uint8Array): Error | undefined {
   if (headers?.hasError) {
     return new Error(headers.code === 503 ? "no stream takes this subject (or JetStream is unavailable)" : `JetStream refused the message: ${headers.code} ${headers.description}`);
   }
   try {
-    const ack = JSON.parse(new TextDecoder().decode(data)) as { error?: { code?: number; description?: string }; seq?: number };
+    const ack = JSON.parse(decoder.decode(data)) as { error?: { code?: number; description?: string }; seq?: number };
     if (ack.error) return new Error(`JetStream refused the message: ${ack.error.code ?? ""} ${ack.error.description ?? ""}`.trim());
     return typeof ack.seq === "number" ? undefined : new Error("JetStream answered without a sequence");
   } catch {
