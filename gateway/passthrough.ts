@@ -171,6 +171,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     // The response closing before it was finished means the client went away.
     const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
     res.once("close", onClose);
+    // Also true before `close` is emitted: a reset stream is destroyed at once, and writing to it throws.
+    const gone = () => abort.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
     const contextValues = createContextValues();
     try {
       const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
@@ -197,6 +199,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       const answer = response.message as unknown as Buffer;
       const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
       if (grpcCall) {
+        if (gone()) return;
         const h2res = res as http2.Http2ServerResponse;
         h2res.writeHead(200, { "content-type": "application/grpc", ...toNodeHeaders(response.header) });
         h2res.addTrailers({ "grpc-status": "0", ...toNodeHeaders(response.trailer) });
@@ -205,6 +208,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         // Connect unary: trailers travel as headers prefixed with `trailer-`.
         const encoding = out.length >= compressMinBytes ? responseEncoding(req.headers["accept-encoding"]) : undefined;
         const body = encoding ? await compressors[encoding](out) : out;
+        if (gone()) return;
         const headers = {
           "content-type": `application/${kind}`,
           "content-length": String(body.length),
@@ -218,7 +222,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), req.headers["x-request-id"] as string);
       discardRest(req);
-      if (res.headersSent || res.writableEnded || abort.signal.aborted) return;
+      if (res.headersSent || res.writableEnded || gone()) return;
       if (grpcCall) {
         // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
         const trailer = setTrailerStatus(new Headers(err.metadata), err);

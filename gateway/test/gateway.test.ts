@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, type HandlerContext } from "@connectrpc/connect";
 import { request } from "node:http";
+import * as http2 from "node:http2";
 import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
@@ -236,6 +237,25 @@ describe("CORS with an origin allow-list", () => {
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://console.example");
     const other = await pre("https://evil.example");
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("callers that give up", () => {
+  it("a gRPC caller resetting its stream as its deadline passes leaves the gateway answering", async () => {
+    // The caller's reset and the gateway's own deadline error race for the same stream; the
+    // gateway must not write to a stream that is already gone (that would be an uncaught error).
+    const session = http2.connect(url);
+    const framed = Buffer.alloc(5); // an empty request message
+    for (let i = 0; i < 200; i++) {
+      const stream = session.request({ ":method": "POST", ":path": "/flowforge.crypto.v1.CryptoService/HashPassword", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "2m", authorization: "Bearer operator" });
+      stream.on("error", () => {});
+      stream.end(framed);
+      await new Promise((r) => setTimeout(r, 2));
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    }
+    session.close();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await connectClient(CryptoService, url, "operator").hash({})).digest).toBe("spy");
   });
 });
 
