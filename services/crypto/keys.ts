@@ -77,12 +77,6 @@ export function parseKey(text: string, kind: "private" | "public", field: string
   }
 }
 
-/** Whether text looks like a PEM or JWK key rather than a shared secret. */
-export function looksLikeKey(text: string): boolean {
-  const t = text.trim();
-  return t.startsWith("-----BEGIN ") || (t.startsWith("{") && t.includes('"kty"'));
-}
-
 interface SignatureScheme {
   algorithm: string | null;
   options: { padding?: number; saltLength?: number; dsaEncoding?: "der" };

@@ -5,6 +5,7 @@ import { HashAlgorithm, JwtAlgorithm, KeyFormat, KeyType, RsaPadding } from "../
 import { cryptoClient, failure } from "./helpers.js";
 
 const client = cryptoClient();
+const text = (value: string) => ({ case: "secretText" as const, value });
 
 // RFC 8037 appendix A.1: the Ed25519 key of RFC 8032 section 7.1, test 1, as a JWK.
 const rfc8037Private = JSON.stringify({ kty: "OKP", crv: "Ed25519", d: "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" });
@@ -67,18 +68,18 @@ describe("SignJwt / VerifyJwt", () => {
   });
 
   it("HS256 round trip with registered claims; tampering and wrong secrets are refused on `token`", async () => {
-    const { token } = await client.signJwt({ claims: { role: "admin", n: 3 }, key: "s3cret-s3cret-s3cret-s3cret-s3cret", issuer: "ff", audience: ["n8n"], subject: "u1", expiresInSeconds: 60, keyId: "k1" });
+    const { token } = await client.signJwt({ claims: { role: "admin", n: 3 }, secret: text("s3cret-s3cret-s3cret-s3cret-s3cret"), issuer: "ff", audience: ["n8n"], subject: "u1", expiresInSeconds: 60, keyId: "k1" });
     const header = JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString());
     expect(header).toEqual({ alg: "HS256", typ: "JWT", kid: "k1" });
-    const res = await client.verifyJwt({ token, key: "s3cret-s3cret-s3cret-s3cret-s3cret", issuer: "ff", audience: "n8n" });
+    const res = await client.verifyJwt({ token, secret: text("s3cret-s3cret-s3cret-s3cret-s3cret"), issuer: "ff", audience: "n8n" });
     expect(res.payload).toMatchObject({ role: "admin", n: 3, iss: "ff", aud: "n8n", sub: "u1" });
     expect((res.payload!.exp as number) - (res.payload!.iat as number)).toBe(60);
     const [h, p, s] = token.split(".");
     const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, "base64url").toString()), role: "root" })).toString("base64url");
-    expect(await failure(client.verifyJwt({ token: `${h}.${forged}.${s}`, key: "s3cret-s3cret-s3cret-s3cret-s3cret" }))).toMatchObject({ code: Code.InvalidArgument, fields: ["token"] });
-    expect(await failure(client.verifyJwt({ token, key: "another-secret-another-secret-00" }))).toMatchObject({ fields: ["token"] });
-    expect(await failure(client.verifyJwt({ token, key: "s3cret-s3cret-s3cret-s3cret-s3cret", issuer: "other" }))).toMatchObject({ fields: ["token"] });
-    expect(await failure(client.verifyJwt({ token: "not.a.jwt", key: "k" }))).toMatchObject({ fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token: `${h}.${forged}.${s}`, secret: text("s3cret-s3cret-s3cret-s3cret-s3cret") }))).toMatchObject({ code: Code.InvalidArgument, fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token, secret: text("another-secret-another-secret-00") }))).toMatchObject({ fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token, secret: text("s3cret-s3cret-s3cret-s3cret-s3cret"), issuer: "other" }))).toMatchObject({ fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token: "not.a.jwt", secret: text("k") }))).toMatchObject({ fields: ["token"] });
   });
 
   it("asymmetric keys: EdDSA by default, ES256, RS256 and a JWK Set; alg confusion refused", async () => {
@@ -89,20 +90,20 @@ describe("SignJwt / VerifyJwt", () => {
       const { token } = await client.signJwt({ key: pair.privateKey, algorithm: alg, claims: { t: type }, keyId: pair.keyId });
       const jwks = JSON.stringify({ keys: [{ ...JSON.parse(pair.publicKey), kid: pair.keyId }] });
       expect((await client.verifyJwt({ token, key: jwks })).payload).toMatchObject({ t: type });
-      // The public key used as an HMAC secret must not verify (algorithm confusion).
-      expect(await failure(client.verifyJwt({ token, key: pair.publicKey, algorithms: [JwtAlgorithm.HS256] }))).toMatchObject({ fields: ["token"] });
+      // HS256 is not of this key's family: refused on the algorithms, before any token is read.
+      expect(await failure(client.verifyJwt({ token, key: pair.publicKey, algorithms: [JwtAlgorithm.HS256] }))).toMatchObject({ fields: ["algorithms"] });
     }
     expect(await failure(client.signJwt({ key: rfc8037Private, algorithm: JwtAlgorithm.RS256 }))).toMatchObject({ fields: ["algorithm"] });
   });
 
   it("an expired token is refused", async () => {
-    const { token } = await client.signJwt({ key: "k".repeat(32), expiresInSeconds: 1 });
+    const { token } = await client.signJwt({ secret: text("k".repeat(32)), expiresInSeconds: 1 });
     const payload = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
     const { createHmac } = await import("node:crypto");
     const expired = Buffer.from(JSON.stringify({ ...payload, exp: payload.iat - 10 })).toString("base64url");
     const head = token.split(".")[0];
     const sig = createHmac("sha256", "k".repeat(32)).update(`${head}.${expired}`).digest("base64url");
-    const f = await failure(client.verifyJwt({ token: `${head}.${expired}.${sig}`, key: "k".repeat(32) }));
+    const f = await failure(client.verifyJwt({ token: `${head}.${expired}.${sig}`, secret: text("k".repeat(32)) }));
     expect(f).toMatchObject({ code: Code.InvalidArgument, fields: ["token"] });
     expect(f.message).toMatch(/exp/);
   });
