@@ -104,6 +104,14 @@ export function createJobStore(sql: Sql) {
       });
     },
 
+    /** Ids of jobs not finished (queued or running), `limit` at a time after `afterId`. */
+    async unfinishedJobIds(limit: number, afterId = ""): Promise<string[]> {
+      // Literal states (JobState.QUEUED, RUNNING) so the partial index jobs_unfinished applies.
+      const rows = await sql<{ id: string }[]>`
+        SELECT id FROM jobs WHERE state IN (1, 2) AND id > ${afterId} ORDER BY id LIMIT ${limit}`;
+      return rows.map((r) => r.id);
+    },
+
     /** Outbox rows older than `ageMs`, oldest first. */
     async pendingOutbox(limit: number, ageMs: number) {
       return sql<{ id: string; job_ids: string[] }[]>`

@@ -27,7 +27,7 @@ const { bus, kind } = await busFromEnv();
 const store = createJobStore(sql);
 const registry = catalogRegistry();
 const allowPrivate = process.env.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1";
-const { impl, relay } = createJobService({ store, bus, logger, registry, allowPrivateWebhooks: allowPrivate, maxBatchItems: envInt("MAX_BATCH_ITEMS", 100_000) });
+const { impl, relay } = createJobService({ store, bus, logger, registry, allowPrivateWebhooks: allowPrivate, maxBatchItems: envInt("MAX_BATCH_ITEMS", 100_000), recoverOnStart: kind === "memory" });
 const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });
 const offFinished = bus.subscribe(topics.webhookDue("*"), () => webhooks.poke());
 

@@ -32,6 +32,12 @@ export interface JobServiceOptions {
   inlineBytes?: number;
   /** Allow webhooks to private, loopback and link-local addresses (tests, on-prem). */
   allowPrivateWebhooks?: boolean;
+  /**
+   * Publish the queued items of every unfinished job once at start. Set when the bus keeps
+   * nothing across a restart (the in-process bus): PostgreSQL is the truth, so work a crash
+   * took out of the bus is found there and run. Default false (JetStream keeps its tasks).
+   */
+  recoverOnStart?: boolean;
 }
 
 const idPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -136,9 +142,36 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       o.logger.warn({ err }, "outbox relay failed; will retry");
     }
   };
+  // Start-up recovery: every queued item of every unfinished job, published again (the bus's
+  // dedupe drops what a concurrent submit or the relay already sent; a worker skips an item that
+  // is no longer queued). Retried until it has gone through once.
+  const recover = async () => {
+    let after = "";
+    let tasks = 0;
+    let jobs = 0;
+    for (;;) {
+      const ids = await o.store.unfinishedJobIds(100, after);
+      for (const id of ids) tasks += await relayRow([id]);
+      jobs += ids.length;
+      if (ids.length < 100) break;
+      after = ids[ids.length - 1];
+    }
+    if (jobs > 0) o.logger.info({ jobs, tasks }, "unfinished jobs recovered: queued items published again");
+  };
+  let recovered = !o.recoverOnStart;
   const relayLoop = () => {
     if (relayStopped) return;
-    relayRun = relay().finally(() => {
+    relayRun = (async () => {
+      if (!recovered) {
+        try {
+          await recover();
+          recovered = true;
+        } catch (err) {
+          o.logger.warn({ err }, "start-up recovery failed; will retry");
+        }
+      }
+      await relay();
+    })().finally(() => {
       if (!relayStopped) relayTimer = setTimeout(relayLoop, 1000);
     });
   };

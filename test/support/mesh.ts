@@ -16,15 +16,35 @@ export interface Mesh {
   dataDir: string;
   /** Everything the launcher and its children printed so far. */
   output(): string;
+  /** The launcher process. */
+  pid: number;
+  /** The pid of the newest process of that name (`jobs`, `crypto`, `gateway`), from its start-up log line. */
+  pidOf(name: string): number;
+  /** SIGKILLs the launcher and every process it started, all at once; the data directory stays. */
+  crash(): void;
   stop(): Promise<void>;
 }
 
 export { freePort };
 
-/** Starts scripts/start.ts with extra env; resolves once the gateway is ready. */
-export async function startMesh(env: NodeJS.ProcessEnv = {}): Promise<Mesh> {
-  const dataDir = await mkdtemp(join(tmpdir(), "flowforge-"));
+/**
+ * Starts scripts/start.ts with extra env; resolves once the gateway is ready. `dataDir` reuses
+ * the data directory of an earlier mesh (a restart); by default a new one is made.
+ */
+export async function startMesh(env: NodeJS.ProcessEnv = {}, dataDir?: string): Promise<Mesh> {
+  dataDir ??= await mkdtemp(join(tmpdir(), "flowforge-"));
   const started = await startProcess("scripts/start.ts", { FLOWFORGE_DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: "info", ...env });
+  const lines = () =>
+    started
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { name?: string; msg?: string; pid?: number });
+  const pidOf = (name: string) => {
+    const serving = lines().filter((l) => l.name === name && (l.msg === "serving" || l.msg === "gateway listening"));
+    if (serving.length === 0) throw new Error(`no process named ${name} is serving`);
+    return serving[serving.length - 1].pid!;
+  };
   const adminKey = env.FLOWFORGE_ADMIN_KEY ?? (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
   return {
     url: `http://127.0.0.1:${started.port}`,
@@ -32,6 +52,13 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}): Promise<Mesh> {
     adminKey,
     dataDir,
     output: started.output,
+    pid: started.child.pid!,
+    pidOf,
+    crash() {
+      const names = new Set(lines().filter((l) => l.msg === "serving" || l.msg === "gateway listening").map((l) => l.name as string));
+      for (const name of names) process.kill(pidOf(name), "SIGKILL");
+      started.child.kill("SIGKILL");
+    },
     async stop() {
       await started.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,0 +1,82 @@
+/**
+ * Embedded parts (PGlite, the in-process bus) through crashes: PostgreSQL is the truth, so after
+ * a SIGKILL of the whole mesh, or of the jobs process alone, every queued item of an unfinished
+ * job runs and finishes exactly once.
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { HashPasswordRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { ItemState, JobService, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { startMesh, type Mesh } from "../support/mesh.js";
+import { connectClient } from "../support/clients.js";
+import { pack, watchAll } from "../support/jobs.js";
+
+const total = 1000;
+const items = Array.from({ length: total }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }));
+const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "" };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const meshes: Mesh[] = [];
+afterAll(async () => {
+  for (const m of meshes.reverse()) await m.stop().catch(() => {});
+});
+
+async function succeeded(jobs: Client<typeof JobService>, jobId: string): Promise<number> {
+  return (await jobs.getJob({ jobId, itemsPageSize: 1 })).job!.counts!.succeeded;
+}
+
+/** Watches the job to its end, reconnecting while the jobs service restarts. */
+async function watchToEnd(jobs: Client<typeof JobService>, jobId: string) {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await watchAll(jobs, jobId);
+    } catch (err) {
+      if (tries > 100 || ConnectError.from(err).code !== Code.Unavailable) throw err;
+      await sleep(200);
+    }
+  }
+}
+
+/** Waits for the job to finish, then checks every item succeeded and was recorded exactly once. */
+async function checkExactlyOnce(jobs: Client<typeof JobService>, jobId: string) {
+  const events = await watchToEnd(jobs, jobId);
+  const last = events[events.length - 1];
+  expect(last.event.case === "stateChanged" && last.event.value.state).toBe(JobState.SUCCEEDED);
+  expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
+  const finished = events.flatMap((e) => (e.event.case === "itemFinished" ? [e.event.value.item!.index] : []));
+  expect(finished).toHaveLength(total);
+  expect(new Set(finished).size).toBe(total);
+  const { job } = await jobs.getJob({ jobId, itemsPageSize: 1000 });
+  expect(job!.counts).toMatchObject({ total, succeeded: total, failed: 0, cancelled: 0 });
+  expect(job!.items.every((i) => i.state === ItemState.SUCCEEDED)).toBe(true);
+}
+
+describe("embedded jobs after a crash", () => {
+  it("SIGKILL of the whole mesh mid-batch, then npm start on the same data directory: every item finishes exactly once", async () => {
+    const first = await startMesh(env);
+    meshes.push(first);
+    let jobs = connectClient(JobService, first.url, first.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    first.crash();
+    await sleep(200);
+    const second = await startMesh(env, first.dataDir);
+    meshes.push(second);
+    jobs = connectClient(JobService, second.url, second.adminKey);
+    const after = await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 });
+    expect(after.job!.counts!.succeeded).toBeLessThan(total);
+    await checkExactlyOnce(jobs, job!.id);
+    expect(second.output()).toMatch(/unfinished jobs recovered/);
+  }, 240_000);
+
+  it("SIGKILL of the jobs process alone: the launcher restarts it and the batch finishes exactly once", async () => {
+    const mesh = await startMesh(env);
+    meshes.push(mesh);
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    const victim = mesh.pidOf("jobs");
+    process.kill(victim, "SIGKILL");
+    await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), job!.id);
+    expect(mesh.pidOf("jobs")).not.toBe(victim);
+  }, 240_000);
+});
