@@ -7,6 +7,7 @@ import { register, type ServiceRegistration } from "../lib/runtime/server.js";
 import { reflectionRegistrations } from "../lib/runtime/reflection.js";
 import type { Logger } from "../lib/runtime/logger.js";
 import type { Sql } from "../lib/db/sql.js";
+import type { ProcessState } from "../lib/launcher/supervisor.js";
 import { catalog, type CapabilityName } from "../services/catalog.js";
 import { checkBackend, createBackends } from "./backends.js";
 import { createForwardingService } from "./forward.js";
@@ -42,13 +43,25 @@ export interface GatewayOptions {
   limiter?: RateLimiter;
   /** Limits per tier; default defaultTierLimits. */
   tierLimits?: TierLimits;
+  /** The processes of `npm start` as the launcher last reported them (none outside the launcher). */
+  processes?: () => ProcessState[] | undefined;
+}
+
+/** What `GET /healthz` answers. */
+export interface HealthReport {
+  status: "SERVING" | "NOT_SERVING";
+  /** Each routed service's grpc.health.v1 status. */
+  services: Record<string, string>;
+  database: string;
+  /** Under `npm start`: every supervised process, its state, restarts and last exit. */
+  processes?: Record<string, Omit<ProcessState, "name">>;
 }
 
 /** A gateway ready to listen. */
 export interface Gateway {
   server: DualServer;
   /** Health of every backend and the database. */
-  health(): Promise<{ ok: boolean; body: { status: string; services: Record<string, string>; database: string } }>;
+  health(): Promise<{ ok: boolean; body: HealthReport }>;
   listen(port: number, host: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -58,12 +71,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   const backends = createBackends(options.addresses, options.maxRequestBytes);
   const keys = createKeyStore({ sql: options.sql, adminKey: options.adminKey, cacheTtlMs: options.keyCacheTtlMs });
 
-  async function health() {
+  async function health(): Promise<{ ok: boolean; body: HealthReport }> {
     const entries = await Promise.all([...backends.values()].map(async (b) => [b.name, await checkBackend(b)] as const));
     const database = await options.sql`SELECT 1`.then(() => "SERVING", () => "UNREACHABLE");
     const services = Object.fromEntries(entries);
-    const ok = database === "SERVING" && entries.every(([, s]) => s === "SERVING");
-    return { ok, body: { status: ok ? "SERVING" : "NOT_SERVING", services, database } };
+    const supervised = options.processes?.();
+    const ok = database === "SERVING" && entries.every(([, s]) => s === "SERVING") && (supervised ?? []).every((p) => p.state === "running");
+    const processes = supervised && Object.fromEntries(supervised.map(({ name, ...rest }) => [name, rest]));
+    return { ok, body: { status: ok ? "SERVING" : "NOT_SERVING", services, database, ...(processes ? { processes } : {}) } };
   }
 
   const healthService: Partial<ServiceImpl<typeof Health>> = {

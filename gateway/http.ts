@@ -32,7 +32,7 @@ export interface GatewayHandlerOptions {
   corsOrigins: string[];
   /** Logger for failures outside any call. */
   logger: Logger;
-  /** Health report for `GET /healthz`. */
+  /** Health report for `GET /healthz` (also `/health`). */
   health: () => Promise<{ ok: boolean; body: unknown }>;
   /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
@@ -148,7 +148,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       return;
     }
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/healthz" && (req.method === "GET" || req.method === "HEAD")) {
+    if ((path === "/healthz" || path === "/health") && (req.method === "GET" || req.method === "HEAD")) {
       options.health().then(
         ({ ok, body }) => send(res, ok ? 200 : 503, { "content-type": "application/json" }, JSON.stringify(body)),
         () => send(res, 503, { "content-type": "application/json" }, JSON.stringify({ status: "NOT_SERVING" })),

@@ -13,11 +13,18 @@ import { backendAddresses } from "./backends.js";
 import { createGateway } from "./gateway.js";
 import { parseTierLimits } from "./interceptors/rate-limit.js";
 import { limiterFromEnv } from "../lib/limits/index.js";
+import type { ProcessState } from "../lib/launcher/supervisor.js";
 
 const logger = createLogger({ name: "gateway" });
 const sql = sqlFromEnv(logger, "flowforge-gateway");
 const applied = await migrate(sql);
 if (applied.length) logger.info({ applied }, "migrations applied");
+
+// Under `npm start` the launcher sends every process's state; /healthz reports it.
+let processes: ProcessState[] | undefined;
+process.on("message", (msg: { type?: string; processes?: ProcessState[] }) => {
+  if (msg?.type === "processes") processes = msg.processes;
+});
 
 const addresses = backendAddresses();
 const limiter = limiterFromEnv();
@@ -31,6 +38,7 @@ const gateway = createGateway({
   corsOrigins: envString("CORS_ORIGINS", "*").split(",").map((s) => s.trim()),
   limiter,
   tierLimits: parseTierLimits(process.env.RATE_LIMITS),
+  processes: () => processes,
 });
 const host = envString("HOST", "127.0.0.1");
 const port = await gateway.listen(envInt("PORT", 8080), host);
