@@ -21,7 +21,7 @@ import { createRateLimitInterceptor, defaultTierLimits, type TierLimits } from "
 import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
 import { createGatewayHandler } from "./http.js";
 import { createPassthrough } from "./passthrough.js";
-import { createDualServer, type DualServer } from "./listener.js";
+import { createDualServer, type DualServer, type DualServerOptions } from "./listener.js";
 
 /** Options for createGateway. */
 export interface GatewayOptions {
@@ -43,6 +43,8 @@ export interface GatewayOptions {
   limiter?: RateLimiter;
   /** Limits per tier; default defaultTierLimits. */
   tierLimits?: TierLimits;
+  /** First-request timeout and connection caps (see createDualServer). */
+  connections?: DualServerOptions;
   /** The processes of `npm start` as the launcher last reported them (none outside the launcher). */
   processes?: () => ProcessState[] | undefined;
 }
@@ -121,7 +123,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     health,
     metrics: () => metrics.registry.metrics(),
   });
-  const server = createDualServer(handler);
+  const server = createDualServer(handler, options.connections);
 
   return {
     server,

@@ -2,6 +2,11 @@
  * One TCP port for HTTP/1.1 and cleartext HTTP/2: each connection's first bytes are compared
  * with the HTTP/2 preface and the socket is handed to the matching server. Both servers share
  * one request handler.
+ *
+ * Connections cost a file descriptor each, so the ones doing nothing are bounded: a connection
+ * that has not sent its first request within `firstRequestTimeoutMs` is closed, and connections
+ * with no request in flight (new ones included) are capped at `maxIdleConnections`, the oldest
+ * idle one closed to make room. Busy connections are never cut for it.
  */
 import * as net from "node:net";
 import * as http from "node:http";
@@ -24,24 +29,110 @@ export interface DualServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Options for createDualServer. */
+export interface DualServerOptions {
+  /** A connection that has not sent a complete first request by then is closed. @default 5000 */
+  firstRequestTimeoutMs?: number;
+  /** Connections with no request in flight kept at most; the oldest goes first. @default 10000 */
+  maxIdleConnections?: number;
+  /** An HTTP/2 connection with no stream open this long is closed (HTTP/1.1 keep-alive too). @default 65000 */
+  idleTimeoutMs?: number;
+  /** Connections at once; more are closed as they arrive, so descriptors never run out. @default unlimited */
+  maxConnections?: number;
+}
+
+/**
+ * Connection caps that fit a descriptor limit: all connections at most the limit less a reserve
+ * for backends, the database and files; idle ones at most half of that (and 10,000).
+ */
+export function connectionCaps(fdLimit: number | undefined): { maxConnections?: number; maxIdleConnections: number } {
+  if (fdLimit === undefined) return { maxIdleConnections: 10_000 };
+  const maxConnections = Math.max(64, fdLimit - 512);
+  return { maxConnections, maxIdleConnections: Math.min(10_000, Math.floor(maxConnections / 2)) };
+}
+
+/** One accepted connection and what it is doing. */
+interface Connection {
+  socket: net.Socket;
+  /** Requests (HTTP/1.1) or streams (HTTP/2) in flight. */
+  active: number;
+  firstRequest?: ReturnType<typeof setTimeout>;
+  session?: http2.ServerHttp2Session;
+}
+
 /** Creates a server that serves HTTP/1.1 and h2c (prior knowledge) on the same port. */
-export function createDualServer(handler: UniversalHandler): DualServer {
-  const http1 = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 0 }, handler as http.RequestListener);
+export function createDualServer(handler: UniversalHandler, options: DualServerOptions = {}): DualServer {
+  const firstRequestTimeoutMs = options.firstRequestTimeoutMs ?? 5000;
+  const maxIdle = Math.max(1, options.maxIdleConnections ?? 10_000);
+  const idleTimeoutMs = options.idleTimeoutMs ?? 65_000;
+  const http1 = http.createServer({ keepAliveTimeout: idleTimeoutMs, headersTimeout: 30_000, requestTimeout: 0 }, handler as http.RequestListener);
   // The HTTP/1.1 server never listens itself; 'listening' starts its connection tracking,
   // which header/request timeouts and closeIdleConnections() depend on.
   http1.emit("listening");
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<net.Socket>();
+  const connections = new Map<net.Socket, Connection>();
+  // Connections with nothing in flight, oldest first (a Set keeps insertion order).
+  const idle = new Set<Connection>();
+
+  const close = (c: Connection) => {
+    if (c.session && !c.session.destroyed) c.session.destroy();
+    c.socket.destroy();
+  };
+  const becameIdle = (c: Connection) => {
+    idle.delete(c);
+    idle.add(c);
+    if (idle.size > maxIdle) close(idle.values().next().value!);
+  };
+  const started = (c: Connection | undefined) => {
+    if (!c) return;
+    clearTimeout(c.firstRequest);
+    c.firstRequest = undefined;
+    c.active++;
+    idle.delete(c);
+  };
+  const ended = (c: Connection) => {
+    c.active--;
+    if (c.active === 0 && !c.socket.destroyed) becameIdle(c);
+  };
+
+  http1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const c = connections.get(req.socket);
+    started(c);
+    if (c) res.once("close", () => ended(c));
+  });
+  // The session is made while the connection is handed over, so `handingOver` names its socket.
+  let handingOver: Connection | undefined;
   h2.on("session", (s) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
+    const c = handingOver;
+    if (!c) return;
+    c.session = s;
+    s.on("stream", (stream: http2.ServerHttp2Stream) => {
+      started(c);
+      stream.once("close", () => ended(c));
+    });
+    s.setTimeout(idleTimeoutMs, () => {
+      if (c.active === 0) s.close();
+    });
   });
-  const sockets = new Set<net.Socket>();
 
   // No Nagle: streamed messages (WatchJob events) must leave as soon as they are written.
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    const c: Connection = { socket, active: 0 };
+    connections.set(socket, c);
+    c.firstRequest = setTimeout(() => close(c), firstRequestTimeoutMs);
+    c.firstRequest.unref();
+    becameIdle(c);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      connections.delete(socket);
+      idle.delete(c);
+      clearTimeout(c.firstRequest);
+    });
     socket.on("error", () => socket.destroy());
     let seen = Buffer.alloc(0);
     const sniff = () => {
@@ -54,10 +145,14 @@ export function createDualServer(handler: UniversalHandler): DualServer {
         return;
       }
       socket.unshift(seen);
+      handingOver = c;
       (isPrefix ? h2 : http1).emit("connection", socket);
+      handingOver = undefined;
     };
     socket.once("readable", sniff);
   });
+
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
 
   return {
     net: server,

@@ -2,7 +2,9 @@
  * The gateway process. Environment: `PORT` (8080), `HOST` (127.0.0.1), `DATABASE_URL`
  * (required), `FLOWFORGE_ADMIN_KEY`, `<NAME>_ADDR` per capability, `MAX_REQUEST_BYTES`
  * (32 MiB), `DEFAULT_TIMEOUT_MS` (60 s), `CORS_ORIGINS` (comma-separated, default `*`),
- * `RATE_LIMITS` (per tier, e.g. `free=10:20,pro=100:200`), `REDIS_URL` (shared limits), `LOG_LEVEL`.
+ * `RATE_LIMITS` (per tier, e.g. `free=10:20,pro=100:200`), `REDIS_URL` (shared limits), `LOG_LEVEL`,
+ * `FIRST_REQUEST_TIMEOUT_MS` (5 s), `MAX_IDLE_CONNECTIONS` and `MAX_CONNECTIONS` (sized from the
+ * open-file limit).
  */
 import { createLogger } from "../lib/runtime/logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
@@ -14,6 +16,8 @@ import { createGateway } from "./gateway.js";
 import { parseTierLimits } from "./interceptors/rate-limit.js";
 import { limiterFromEnv } from "../lib/limits/index.js";
 import type { ProcessState } from "../lib/launcher/supervisor.js";
+import { openFileLimit } from "../lib/runtime/fd-limit.js";
+import { connectionCaps } from "./listener.js";
 
 const logger = createLogger({ name: "gateway" });
 const sql = sqlFromEnv(logger, "flowforge-gateway");
@@ -27,6 +31,7 @@ process.on("message", (msg: { type?: string; processes?: ProcessState[] }) => {
 });
 
 const addresses = backendAddresses();
+const caps = connectionCaps(openFileLimit());
 const limiter = limiterFromEnv();
 const gateway = createGateway({
   sql,
@@ -39,10 +44,15 @@ const gateway = createGateway({
   limiter,
   tierLimits: parseTierLimits(process.env.RATE_LIMITS),
   processes: () => processes,
+  connections: {
+    firstRequestTimeoutMs: envInt("FIRST_REQUEST_TIMEOUT_MS", 5000),
+    maxIdleConnections: envInt("MAX_IDLE_CONNECTIONS", caps.maxIdleConnections),
+    maxConnections: envInt("MAX_CONNECTIONS", caps.maxConnections ?? 0) || undefined,
+  },
 });
 const host = envString("HOST", "127.0.0.1");
 const port = await gateway.listen(envInt("PORT", 8080), host);
-logger.info({ host, port, backends: addresses }, "gateway listening");
+logger.info({ host, port, backends: addresses, openFileLimit: openFileLimit() }, "gateway listening");
 reportReady("gateway", port);
 
 onShutdown(logger, async () => {

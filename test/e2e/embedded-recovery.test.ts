@@ -59,7 +59,7 @@ describe("embedded jobs after a crash", () => {
     while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
     first.crash();
     await sleep(200);
-    const second = await startMesh(env, first.dataDir);
+    const second = await startMesh(env, { dataDir: first.dataDir });
     meshes.push(second);
     jobs = connectClient(JobService, second.url, second.adminKey);
     const after = await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 });

@@ -27,13 +27,22 @@ export interface Mesh {
 
 export { freePort };
 
-/**
- * Starts scripts/start.ts with extra env; resolves once the gateway is ready. `dataDir` reuses
- * the data directory of an earlier mesh (a restart); by default a new one is made.
- */
-export async function startMesh(env: NodeJS.ProcessEnv = {}, dataDir?: string): Promise<Mesh> {
-  dataDir ??= await mkdtemp(join(tmpdir(), "flowforge-"));
-  const started = await startProcess("scripts/start.ts", { FLOWFORGE_DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: "info", ...env });
+/** Options for startMesh. */
+export interface MeshOptions {
+  /** Reuse the data directory of an earlier mesh (a restart); by default a new one is made. */
+  dataDir?: string;
+  /** Run every process under this open-file limit. */
+  openFiles?: number;
+}
+
+/** Starts scripts/start.ts with extra env; resolves once the gateway is ready. */
+export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOptions = {}): Promise<Mesh> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "flowforge-")));
+  const started = await startProcess(
+    "scripts/start.ts",
+    { FLOWFORGE_DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: "info", ...env },
+    { openFiles: options.openFiles },
+  );
   const lines = () =>
     started
       .output()

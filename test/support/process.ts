@@ -1,5 +1,5 @@
 /** Starting one of our processes (the launcher, a service, the gateway) as `node --import tsx <entry>`. */
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,15 +16,28 @@ export interface Started {
   stop(): Promise<void>;
 }
 
+/** Options for startProcess. */
+export interface StartOptions {
+  /** Drop stdout. */
+  quiet?: boolean;
+  /** Run under this open-file limit (`ulimit -n`), inherited by the process's own children. */
+  openFiles?: number;
+}
+
 /** Forks `entry` and waits (up to 60 s) for its `{ type: "ready", port }` IPC message. */
-export async function startProcess(entry: string, env: NodeJS.ProcessEnv, options: { quiet?: boolean } = {}): Promise<Started> {
+export async function startProcess(entry: string, env: NodeJS.ProcessEnv, options: StartOptions = {}): Promise<Started> {
   let out = "";
-  const child = fork(join(root, entry), [], {
-    cwd: root,
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...env },
-    stdio: ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"],
-  });
+  const stdio = ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"] as const;
+  const spawnEnv = { ...process.env, ...env };
+  // Under a lower descriptor limit: a shell sets it and execs node, keeping the IPC channel.
+  const child =
+    options.openFiles === undefined
+      ? fork(join(root, entry), [], { cwd: root, execArgv: ["--import", "tsx"], env: spawnEnv, stdio: [...stdio] })
+      : spawn("/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(root, entry)], {
+          cwd: root,
+          env: spawnEnv,
+          stdio: [...stdio],
+        });
   child.stdout?.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
