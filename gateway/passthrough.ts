@@ -53,6 +53,15 @@ interface Route {
 /** The call's own parts the innermost step needs: its deadline and its body (read only once the interceptors let the call through). */
 const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Buffer> } | undefined>(undefined, { description: "passthrough call" });
 
+/**
+ * The request message of a unary call, for an interceptor that must see it: typed on the
+ * connect-node path; read (once, and only when asked) and decoded on the fast path.
+ */
+export async function requestOf(req: UnaryRequest): Promise<unknown> {
+  const call = req.contextValues.get(callKey);
+  return call ? fromBinary(req.method.input, await call.message()) : req.message;
+}
+
 /** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
 function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -177,13 +186,15 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     try {
       const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
       if (timeout.error) throw timeout.error;
+      let bytes: Promise<Buffer> | undefined;
       contextValues.set(callKey, {
         timeoutMs: timeout.timeoutMs,
-        message: async () => {
-          const body = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
-          const message = grpcCall ? requestMessage(body) : body;
-          return kind === "json" ? jsonToBinary(route.method, message) : message;
-        },
+        message: () =>
+          (bytes ??= (async () => {
+            const body = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
+            const message = grpcCall ? requestMessage(body) : body;
+            return kind === "json" ? jsonToBinary(route.method, message) : message;
+          })()),
       });
       const response = await forward({
         stream: false,

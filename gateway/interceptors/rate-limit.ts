@@ -1,11 +1,13 @@
 /** Rate limits by the key's tier: a token bucket per API key, refused with `resource_exhausted`. */
+import { getOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { rate_limit_per_item, Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Limit, RateLimiter } from "../../lib/limits/types.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 import { principalKey } from "./auth.js";
+import { requestOf } from "../passthrough.js";
 
 /** Limits per tier; a missing tier is unlimited. */
 export type TierLimits = Partial<Record<Tier, Limit>>;
@@ -41,22 +43,41 @@ export interface RateLimitOptions {
   logger: Logger;
 }
 
-/** Install after the auth interceptor (it needs the principal). */
+/** The repeated input field marked `(flowforge.common.v1.rate_limit_per_item)`, if the method has one. */
+const perItemFields = new WeakMap<DescMethod, DescField | null>();
+function perItemField(method: DescMethod): DescField | undefined {
+  let field = perItemFields.get(method);
+  if (field === undefined) {
+    field = method.input.fields.find((f) => f.fieldKind === "list" && getOption(f, rate_limit_per_item)) ?? null;
+    perItemFields.set(method, field);
+  }
+  return field ?? undefined;
+}
+
+/**
+ * Install after the auth interceptor (it needs the principal). A call costs one request, or for
+ * a method with a per-item field (a job batch) one per item: the request is read for that, after
+ * authentication.
+ */
 export function createRateLimitInterceptor(options: RateLimitOptions): Interceptor {
   return (next) => async (req) => {
     const principal = req.contextValues.get(principalKey);
     const limit = principal ? options.limits[principal.tier || Tier.FREE] : undefined;
     if (!principal || !limit) return next(req);
+    const field = perItemField(req.method);
+    const items = field && !req.stream ? ((await requestOf(req)) as Record<string, unknown[]>)[field.localName].length : 0;
+    const cost = Math.max(1, items);
     let decision;
     try {
-      decision = await options.limiter.take(`key:${principal.keyId}`, limit);
+      decision = await options.limiter.take(`key:${principal.keyId}`, limit, cost);
     } catch (err) {
       options.logger.warn({ err }, "rate limiter unavailable; letting the call through");
       return next(req);
     }
     if (!decision.allowed) {
+      const what = cost > 1 ? `a batch of ${cost} items counts ${cost} requests: ` : "";
       const err = new ConnectError(
-        `rate limit of ${limit.ratePerSec} requests/s (burst ${limit.burst}) for tier ${Tier[principal.tier || Tier.FREE]} exceeded; retry in ${decision.retryAfterMs} ms`,
+        `${what}rate limit of ${limit.ratePerSec} requests/s (burst ${limit.burst}) for tier ${Tier[principal.tier || Tier.FREE]} exceeded; retry in ${decision.retryAfterMs} ms`,
         Code.ResourceExhausted,
         { "retry-after": String(Math.max(1, Math.ceil(decision.retryAfterMs / 1000))) },
         [{ desc: RetryInfoSchema, value: { retryDelay: durationFromMs(decision.retryAfterMs) } }],

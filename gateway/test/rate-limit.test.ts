@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { CryptoService, HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { pack } from "../../test/support/jobs.js";
 import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
@@ -12,7 +14,7 @@ import { createGateway, type Gateway } from "../gateway.js";
 import { createKeyStore } from "../auth/key-store.js";
 import { parseTierLimits } from "../interceptors/rate-limit.js";
 import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
-import { connectClient, errorOf } from "../../test/support/clients.js";
+import { connectClient, errorOf, grpcWebClient } from "../../test/support/clients.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 const prefix = `fftest:${randomBytes(4).toString("hex")}:`;
@@ -21,17 +23,24 @@ let backend: ServiceServer;
 const gateways: Gateway[] = [];
 const urls: string[] = [];
 let free: string;
+const batchKeys: string[] = [];
 
 beforeAll(async () => {
   db = await pgliteDatabase();
-  backend = createServiceServer({ logger, services: [register(CryptoService, { hash: () => ({ digest: "ok" }) })] });
+  backend = createServiceServer({
+    logger,
+    services: [
+      register(CryptoService, { hash: () => ({ digest: "ok" }) }),
+      register(JobService, { submitJob: (req) => ({ job: { id: `items:${req.items.length}` } }) }),
+    ],
+  });
   const port = await backend.listen("127.0.0.1:0");
   // Two gateway replicas sharing one Redis: the limit holds across both.
   for (let i = 0; i < 2; i++) {
     const g = createGateway({
       sql: db.sql,
       logger,
-      addresses: { crypto: `127.0.0.1:${port}` },
+      addresses: { crypto: `127.0.0.1:${port}`, jobs: `127.0.0.1:${port}` },
       adminKey: "operator",
       maxRequestBytes: 1 << 20,
       defaultTimeoutMs: 10_000,
@@ -42,7 +51,9 @@ beforeAll(async () => {
     gateways.push(g);
     urls.push(`http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`);
   }
-  free = (await createKeyStore({ sql: db.sql }).create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
+  const keys = createKeyStore({ sql: db.sql });
+  free = (await keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
+  for (let i = 0; i < 3; i++) batchKeys.push((await keys.create({ tenantId: "t", name: `batch${i}`, tier: Tier.FREE, scopes: ["*"] })).secret);
 });
 afterAll(async () => {
   for (const g of gateways) await g.close();
@@ -60,6 +71,35 @@ describe("tier rate limits", () => {
     const delay = err.findDetails(RetryInfoSchema)[0].retryDelay!;
     expect(Number(delay.seconds) * 1000 + delay.nanos / 1e6).toBeGreaterThan(0);
     expect(err.metadata.get("retry-after")).toBe("1");
+  });
+
+  const clients = [
+    ["Connect JSON (fast path)", (key: string) => connectClient(JobService, urls[0], key)],
+    ["Connect binary (fast path)", (key: string) => connectClient(JobService, urls[1], key, true)],
+    ["gRPC-Web (connect-node)", (key: string) => grpcWebClient(JobService, urls[0], key)],
+  ] as const;
+  it.each(clients.map(([name, make], i) => [name, make, i] as const))("a batch counts one request per item: %s", async (_name, make, i) => {
+    const jobs = make(batchKeys[i]);
+    const items = (n: number) => Array.from({ length: n }, () => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }));
+    // Burst 3: a batch of 2 leaves one request.
+    expect((await jobs.submitJob({ method: "m", items: items(2) })).job!.id).toBe("items:2");
+    const refused = await errorOf(jobs.submitJob({ method: "m", items: items(2) }));
+    expect(refused.code).toBe(Code.ResourceExhausted);
+    expect(refused.rawMessage).toMatch(/a batch of 2 items counts 2 requests/);
+    expect((await jobs.submitJob({ method: "m", items: items(1) })).job!.id).toBe("items:1");
+    expect((await errorOf(jobs.submitJob({ method: "m", request: items(1)[0] }))).code).toBe(Code.ResourceExhausted);
+  });
+
+  it("a batch larger than the burst waits for a full bucket, then leaves the key in debt", async () => {
+    const key = batchKeys[0];
+    const client = connectClient(JobService, urls[0], key);
+    const ten = Array.from({ length: 10 }, () => pack(HashRequestSchema, {}));
+    await new Promise((r) => setTimeout(r, 3100)); // refill the bucket (1/s, burst 3)
+    expect((await client.submitJob({ method: "m", items: ten })).job!.id).toBe("items:10");
+    // Seven requests of debt: the next call waits for about eight seconds' worth of tokens.
+    const err = await errorOf(connectClient(CryptoService, urls[1], key).hash({}));
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(Number(err.metadata.get("retry-after"))).toBeGreaterThanOrEqual(7);
   });
 
   it("the operator key (enterprise) is not limited", async () => {

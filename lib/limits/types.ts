@@ -10,7 +10,7 @@ export interface Limit {
   burst: number;
 }
 
-/** The outcome of taking one token. */
+/** The outcome of taking tokens. */
 export interface Decision {
   allowed: boolean;
   /** Tokens left after this one (0 when refused). */
@@ -21,7 +21,10 @@ export interface Decision {
 
 /** A rate limiter. */
 export interface RateLimiter {
-  /** Takes one token from `key`'s bucket. */
-  take(key: string, limit: Limit): Promise<Decision>;
+  /**
+   * Takes `cost` tokens (default 1) from `key`'s bucket. A cost above the burst needs a full
+   * bucket and leaves it in debt, so the key waits until the whole cost has refilled.
+   */
+  take(key: string, limit: Limit, cost?: number): Promise<Decision>;
   close(): Promise<void>;
 }

@@ -31,6 +31,23 @@ describe.each(limiters)("rate limiter contract: %s", (_name, make) => {
     expect((await limiter.take("k2", limit)).allowed).toBe(true);
   });
 
+  it("a cost counts that many requests; one above the burst needs a full bucket and leaves the key in debt", async () => {
+    const limit = { ratePerSec: 10, burst: 5 };
+    expect(await limiter.take("c1", limit, 3)).toMatchObject({ allowed: true, remaining: 2 });
+    expect(await limiter.take("c1", limit, 3)).toMatchObject({ allowed: false, remaining: 0 });
+    expect(await limiter.take("c1", limit, 2)).toMatchObject({ allowed: true, remaining: 0 });
+    // 20 items against a burst of 5: refused until the bucket is full, then allowed, then 15 in debt.
+    expect((await limiter.take("c2", limit, 4)).allowed).toBe(true);
+    const big = await limiter.take("c2", limit, 20);
+    expect(big.allowed).toBe(false);
+    expect(big.retryAfterMs).toBeGreaterThan(300); // 4 tokens to refill at 10/s
+    await new Promise((r) => setTimeout(r, 450));
+    expect((await limiter.take("c2", limit, 20)).allowed).toBe(true);
+    const after = await limiter.take("c2", limit);
+    expect(after.allowed).toBe(false);
+    expect(after.retryAfterMs).toBeGreaterThan(1200); // ~15 tokens of debt plus one, at 10/s
+  });
+
   it("keeps keys apart", async () => {
     const limit = { ratePerSec: 1, burst: 1 };
     expect((await limiter.take("a", limit)).allowed).toBe(true);

@@ -2,14 +2,16 @@
 // @generated from file flowforge/common/v1/common.proto (package flowforge.common.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldOptions } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file flowforge/common/v1/common.proto.
  */
 export const file_flowforge_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKk4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEgwKCFRJRVJfUFJPEAISEwoPVElFUl9FTlRFUlBSSVNFEANiBnByb3RvMw");
+  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKk4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEgwKCFRJRVJfUFJPEAISEwoPVElFUl9FTlRFUlBSSVNFEAM6TgoTcmF0ZV9saW1pdF9wZXJfaXRlbRIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMY0YYDIAEoCFIQcmF0ZUxpbWl0UGVySXRlbWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Encoding selects how binary output (digests, signatures, random bytes) is rendered as text.
@@ -92,4 +94,13 @@ export enum Tier {
  */
 export const TierSchema: GenEnum<Tier> = /*@__PURE__*/
   enumDesc(file_flowforge_common_v1_common, 1);
+
+/**
+ * Marks a repeated request field whose every element counts as one request against the
+ * caller's rate limit (a batch of N items costs N), read by the gateway from the descriptors.
+ *
+ * @generated from extension: bool rate_limit_per_item = 50001;
+ */
+export const rate_limit_per_item: GenExtension<FieldOptions, boolean> = /*@__PURE__*/
+  extDesc(file_flowforge_common_v1_common, 0);
 
