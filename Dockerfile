@@ -3,7 +3,9 @@
 #   crypto:   node --import tsx services/crypto/main.ts
 FROM node:20-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production HOST=0.0.0.0
+# A thread pool with room for the crypto service's bounded argon2 and key generation work
+# beside DNS lookups and file reads (services/crypto/limits.ts).
+ENV NODE_ENV=production HOST=0.0.0.0 UV_THREADPOOL_SIZE=16
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force
 COPY gen ./gen

@@ -16,6 +16,7 @@ import { reportReady } from "../lib/runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/db/pglite-server.js";
 import { createSupervisor } from "../lib/launcher/supervisor.js";
 import { catalog, type CapabilityName } from "../services/catalog.js";
+import { threadPoolSize } from "../lib/runtime/machine.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const logger = createLogger({ name: "launcher" });
@@ -83,8 +84,15 @@ if (!databaseUrl) {
 }
 const key = await adminKey();
 
-// PGlite runs one query at a time, so a few connections per process are plenty.
-const baseEnv = { ...process.env, HOST: "127.0.0.1", DATABASE_URL: databaseUrl, ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}) };
+// PGlite runs one query at a time, so a few connections per process are plenty. libuv's thread
+// pool gets room for the bounded crypto work beside DNS lookups and file reads.
+const baseEnv = {
+  ...process.env,
+  HOST: "127.0.0.1",
+  DATABASE_URL: databaseUrl,
+  UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadPoolSize()),
+  ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}),
+};
 const addresses: Record<string, string> = {};
 const services = [];
 for (const name of Object.keys(catalog) as CapabilityName[]) {

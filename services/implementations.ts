@@ -8,5 +8,9 @@ import type { CapabilityName } from "./catalog.js";
 
 /** Creates a capability's service implementation. */
 export const implementations: Partial<Record<CapabilityName, () => Promise<Partial<ServiceImpl<DescService>>>>> = {
-  crypto: async () => (await import("./crypto/service.js")).createCryptoService() as unknown as Partial<ServiceImpl<DescService>>,
+  crypto: async () => {
+    const { createCryptoService } = await import("./crypto/service.js");
+    const { cryptoLimitsFromEnv } = await import("./crypto/limits.js");
+    return createCryptoService({ limits: cryptoLimitsFromEnv() }) as unknown as Partial<ServiceImpl<DescService>>;
+  },
 };

@@ -15,6 +15,8 @@ import {
   type KdfParams,
 } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { CryptoLimits } from "./limits.js";
 import { bounded, inputBytes } from "./encoding.js";
 
 /** Source of random bytes; tests pass a fixed one to check published vectors. */
@@ -72,8 +74,11 @@ function rawKey(key: Uint8Array): Buffer {
 const b64 = (b: Buffer) => b.toString("base64url");
 
 /** Creates the Encrypt and Decrypt handlers. */
-export function createCipherHandlers(randomBytes: RandomBytes = nodeRandomBytes) {
-  async function encrypt(req: EncryptRequest): Promise<MessageInitShape<typeof EncryptResponseSchema>> {
+export function createCipherHandlers(limits: CryptoLimits, randomBytes: RandomBytes = nodeRandomBytes) {
+  const derive = (ctx: HandlerContext, field: string, passphrase: string, salt: Buffer, params: Argon2Params) =>
+    limits.argon2(ctx, field, params.memoryCost, () => deriveKey(passphrase, salt, params));
+
+  async function encrypt(req: EncryptRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof EncryptResponseSchema>> {
     const cipherId = req.cipher || Cipher.AES_256_GCM;
     const name = cipherNames[cipherId];
     if (!name) throw invalidArgument("cipher", `unknown cipher ${req.cipher}`);
@@ -89,7 +94,7 @@ export function createCipherHandlers(randomBytes: RandomBytes = nodeRandomBytes)
         checkPassphrase(req.keySource.value);
         const params = kdfParams(req.kdf, "kdf");
         const salt = randomBytes(saltLength);
-        key = await deriveKey(req.keySource.value, salt, params);
+        key = await derive(ctx, "kdf.memory_kib", req.keySource.value, salt, params);
         kdf = `argon2id,m=${params.memoryCost},t=${params.timeCost},p=${params.parallelism},s=${b64(salt)}`;
         break;
       }
@@ -103,7 +108,7 @@ export function createCipherHandlers(randomBytes: RandomBytes = nodeRandomBytes)
     return { envelope: `$ffenc$v=1$c=${name}$k=${kdf}$${b64(nonce)}$${b64(sealed)}` };
   }
 
-  async function decrypt(req: DecryptRequest): Promise<MessageInitShape<typeof DecryptResponseSchema>> {
+  async function decrypt(req: DecryptRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof DecryptResponseSchema>> {
     const envelope = parseEnvelope(req.envelope);
     let key: Buffer;
     if (envelope.kdf === undefined) {
@@ -114,7 +119,7 @@ export function createCipherHandlers(randomBytes: RandomBytes = nodeRandomBytes)
         throw invalidArgument("passphrase", "the envelope was sealed with a passphrase; send passphrase");
       }
       checkPassphrase(req.keySource.value);
-      key = await deriveKey(req.keySource.value, envelope.kdf.salt, envelope.kdf.params);
+      key = await derive(ctx, "envelope", req.keySource.value, envelope.kdf.salt, envelope.kdf.params);
     }
     const decipher = createDecipheriv(envelope.name as "aes-256-gcm", key, envelope.nonce, { authTagLength: tagLength });
     decipher.setAuthTag(envelope.sealed.subarray(envelope.sealed.length - tagLength));

@@ -5,17 +5,35 @@ import { createCipherHandlers, type RandomBytes } from "./cipher.js";
 import { hash, hmac } from "./hash.js";
 import { generateKeyPair, sign, verify } from "./keys.js";
 import { signJwt, verifyJwt } from "./jwt.js";
-import { hashPassword, verifyPassword } from "./password.js";
+import { createPasswordHandlers } from "./password.js";
+import { createCryptoLimits, type CryptoLimitOptions } from "./limits.js";
 import { random } from "./random.js";
 
 /** Options for createCryptoService. */
 export interface CryptoServiceOptions {
   /** Random source for nonces and salts; default node:crypto. Tests fix it to check vectors. */
   randomBytes?: RandomBytes;
+  /** Bounds on argon2 and key generation; defaults sized from the machine. */
+  limits?: CryptoLimitOptions;
 }
 
 /** Creates the CryptoService implementation. */
 export function createCryptoService(options: CryptoServiceOptions = {}): ServiceImpl<typeof CryptoService> {
-  const { encrypt, decrypt } = createCipherHandlers(options.randomBytes);
-  return { hash, hmac, encrypt, decrypt, generateKeyPair, sign, verify, signJwt, verifyJwt, hashPassword, verifyPassword, random };
+  const limits = createCryptoLimits(options.limits);
+  const { encrypt, decrypt } = createCipherHandlers(limits, options.randomBytes);
+  const { hashPassword, verifyPassword } = createPasswordHandlers(limits);
+  return {
+    hash,
+    hmac,
+    encrypt,
+    decrypt,
+    generateKeyPair: (req, ctx) => limits.keygen(ctx, () => generateKeyPair(req)),
+    sign,
+    verify,
+    signJwt,
+    verifyJwt,
+    hashPassword,
+    verifyPassword,
+    random,
+  };
 }

@@ -1,6 +1,8 @@
 /**
  * The embedded job bus: in-process queues with the JetStream semantics the workers rely on
- * (dedupe by task id, ack wait with `working()`, nak with delay, term, delivery counts).
+ * (dedupe by task id, ack wait with `working()`, nak with delay, term, delivery counts). Each
+ * capability's ready tasks are kept per tenant and handed out round robin, so one tenant's large
+ * batch does not keep another tenant's tasks waiting behind it.
  */
 import { taskId, type Consumer, type ConsumeOptions, type Delivery, type JobBus, type Task } from "../types.js";
 
@@ -10,8 +12,37 @@ interface Entry {
   readyAt: number;
 }
 
+/** Ready tasks by tenant, taken round robin. */
+class FairQueue {
+  private readonly byTenant = new Map<string, Entry[]>();
+  private order: string[] = [];
+  size = 0;
+
+  push(entry: Entry) {
+    const tenant = entry.task.tenant;
+    const queue = this.byTenant.get(tenant);
+    if (queue) queue.push(entry);
+    else {
+      this.byTenant.set(tenant, [entry]);
+      this.order.push(tenant);
+    }
+    this.size++;
+  }
+
+  shift(): Entry | undefined {
+    const tenant = this.order.shift();
+    if (tenant === undefined) return undefined;
+    const queue = this.byTenant.get(tenant)!;
+    const entry = queue.shift()!;
+    if (queue.length > 0) this.order.push(tenant);
+    else this.byTenant.delete(tenant);
+    this.size--;
+    return entry;
+  }
+}
+
 interface Queue {
-  ready: Entry[];
+  ready: FairQueue;
   delayed: Set<ReturnType<typeof setTimeout>>;
   wake?: () => void;
 }
@@ -39,7 +70,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
 
   const queue = (capability: string): Queue => {
     let q = queues.get(capability);
-    if (!q) queues.set(capability, (q = { ready: [], delayed: new Set() }));
+    if (!q) queues.set(capability, (q = { ready: new FairQueue(), delayed: new Set() }));
     return q;
   };
   const enqueue = (entry: Entry, delayMs = 0) => {
@@ -109,7 +140,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
       };
 
       const pump = () => {
-        while (!stopped && running < opts.concurrency && q.ready.length > 0) deliver(q.ready.shift()!);
+        while (!stopped && running < opts.concurrency && q.ready.size > 0) deliver(q.ready.shift()!);
       };
       q.wake = pump;
       pump();

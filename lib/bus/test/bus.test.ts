@@ -185,3 +185,21 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
     }
   });
 });
+
+describe("in-process bus fairness", () => {
+  it("hands out a capability's tasks round robin across tenants: a big batch does not keep another tenant waiting", async () => {
+    const bus = createMemoryBus();
+    await bus.publish(Array.from({ length: 10 }, (_, i) => task("fair", { jobId: `big-${run}`, index: i, tenant: "big" })));
+    await bus.publish(Array.from({ length: 2 }, (_, i) => task("fair", { jobId: `small-${run}`, index: i, tenant: "small" })));
+    const order: string[] = [];
+    const c = await bus.consume("fair", async (d) => {
+      order.push(`${d.task.tenant}${d.task.index}`);
+      await sleep(1);
+      d.ack();
+    }, { concurrency: 1, ackWaitMs: 5000 });
+    await until(() => order.length === 12);
+    expect(order.slice(0, 5)).toEqual(["big0", "small0", "big1", "small1", "big2"]);
+    await c.stop();
+    await bus.close();
+  });
+});

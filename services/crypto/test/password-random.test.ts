@@ -32,6 +32,24 @@ describe("HashPassword / VerifyPassword", () => {
   });
 });
 
+describe("argon2 bounded by the service's memory budget", () => {
+  it("a memory cost over half the budget is refused naming the field, in every method that derives with argon2", async () => {
+    const small = cryptoClient({ limits: { argon2MemoryKib: 65_536 } }); // at most 32 MiB per call
+    const hp = await failure(small.hashPassword({ password: "x", params: { memoryKib: 65_536 } }));
+    expect(hp).toMatchObject({ code: Code.InvalidArgument, fields: ["params.memory_kib"] });
+    expect(hp.message).toMatch(/at most 32768 KiB/);
+    expect((await small.hashPassword({ password: "x", params: { memoryKib: 32_768, iterations: 1 } })).hash).toMatch(/m=32768/);
+    const enc = await failure(small.encrypt({ keySource: { case: "passphrase", value: "pw" }, kdf: { memoryKib: 65_536 }, plaintext: { case: "text", value: "hi" } }));
+    expect(enc.fields).toEqual(["kdf.memory_kib"]);
+    // An envelope or hash made elsewhere with a larger cost is refused the same way.
+    const { envelope } = await client.encrypt({ keySource: { case: "passphrase", value: "pw" }, kdf: { memoryKib: 65_536, iterations: 1 }, plaintext: { case: "text", value: "hi" } });
+    expect((await failure(small.decrypt({ envelope, keySource: { case: "passphrase", value: "pw" } }))).fields).toEqual(["envelope"]);
+    const { hash } = await client.hashPassword({ password: "x", params: { memoryKib: 65_536, iterations: 1 } });
+    expect((await failure(small.verifyPassword({ password: "x", hash }))).fields).toEqual(["hash"]);
+    expect((await client.verifyPassword({ password: "x", hash })).valid).toBe(true);
+  });
+});
+
 describe("Random", () => {
   it("bytes of the requested length and encoding", async () => {
     const res = await client.random({ kind: RandomKind.BYTES, length: 16, count: 3, encoding: Encoding.HEX });
