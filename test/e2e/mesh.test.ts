@@ -147,7 +147,13 @@ describe("Connect JSON over fetch", () => {
   it("healthz reports every service serving", async () => {
     const res = await fetch(`${mesh.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "SERVING", services: { crypto: "SERVING", jobs: "SERVING" }, database: "SERVING" });
+    const running = { state: "running", restarts: 0, crashes: 0, pid: expect.any(Number) };
+    expect(await res.json()).toEqual({
+      status: "SERVING",
+      services: { crypto: "SERVING", jobs: "SERVING" },
+      database: "SERVING",
+      processes: { crypto: running, jobs: running, gateway: running },
+    });
   });
 });
 
