@@ -6,6 +6,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import type { Sql } from "../../lib/db/sql.js";
+import { decodePageToken, encodePageToken } from "../../lib/runtime/page-token.js";
 
 /** Who a call acts for. */
 export interface Principal {
@@ -93,16 +94,6 @@ function toRecord(row: Row): ApiKeyRecord {
   };
 }
 
-/** Page tokens are opaque to callers: the creation sequence of the last key shown. */
-function encodeToken(seq: string): string {
-  return Buffer.from(`k${seq}`).toString("base64url");
-}
-
-/** Parses a page token; undefined when it is not one of ours. */
-export function decodePageToken(token: string): string | undefined {
-  const m = /^k(\d{1,18})$/.exec(Buffer.from(token, "base64url").toString());
-  return m?.[1];
-}
 
 /** Creates a key store over `api_keys`. */
 export function createKeyStore(options: KeyStoreOptions): KeyStore {
@@ -123,7 +114,8 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
     },
 
     async list({ tenantId, includeRevoked, pageSize, pageToken }) {
-      const after = pageToken ? decodePageToken(pageToken) : undefined;
+      // Page tokens carry the creation sequence of the last key shown.
+      const after = pageToken ? String(decodePageToken(pageToken, "keys", "page_token")) : undefined;
       const rows = await sql<Row[]>`
         SELECT * FROM api_keys
         WHERE true
@@ -133,7 +125,7 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
         ORDER BY seq DESC
         LIMIT ${pageSize + 1}`;
       const more = rows.length > pageSize;
-      return { keys: rows.slice(0, pageSize).map(toRecord), nextPageToken: more ? encodeToken(rows[pageSize - 1].seq) : "" };
+      return { keys: rows.slice(0, pageSize).map(toRecord), nextPageToken: more ? encodePageToken("keys", rows[pageSize - 1].seq) : "" };
     },
 
     async revoke(id) {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
 import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import { createKeyStore, type KeyStore } from "../auth/key-store.js";
 import { databases, type TestDatabase } from "../../test/support/databases.js";
@@ -61,5 +62,9 @@ describe.each(databases)("key store on %s", (_name, open) => {
     const all = await store.list({ tenantId: "paged", pageSize: 10, includeRevoked: true });
     expect(all.keys.map((k) => k.name)).toEqual(["k4", "k3", "k2", "k1", "k0"]);
     expect((await store.list({ tenantId: "nobody", pageSize: 10 })).keys).toEqual([]);
+    // A token of another list, or past bigint, is refused naming the field.
+    for (const token of [Buffer.from("jobs:1").toString("base64url"), Buffer.from("keys:9999999999999999999").toString("base64url")]) {
+      await expect(store.list({ tenantId: "paged", pageSize: 2, pageToken: token })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "page_token: not a token from a previous page" });
+    }
   });
 });

@@ -10,6 +10,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { JobItemSchema, JobSchema, JobService, JobState, WatchJobResponseSchema, type WatchJobResponse } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
+import { decodePageToken, encodePageToken } from "../../lib/runtime/page-token.js";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 import type { JobBus, Task } from "../../lib/bus/types.js";
@@ -240,26 +241,24 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (!job) throw new ConnectError(`job ${req.jobId} not found`, Code.NotFound);
       const size = req.itemsPageSize === 0 ? 100 : req.itemsPageSize;
       check(size <= 1000, "items_page_size", "must be at most 1000");
-      const from = req.itemsPageToken ? Number(Buffer.from(req.itemsPageToken, "base64url").toString()) : 0;
-      check(Number.isInteger(from) && from >= 0, "items_page_token", "not a token from a previous page");
+      const from = req.itemsPageToken ? Number(decodePageToken(req.itemsPageToken, "items", "items_page_token", 2n ** 31n - 1n)) : 0;
       const items = await store.items(job.id, from, size + 1);
       const resultType = findJobMethod(job.method)?.method.output.typeName ?? "";
       const message = create(JobSchema, jobMessage(job));
       message.items = items.slice(0, size).map((i) => create(JobItemSchema, itemMessage(i, resultType)));
-      message.nextItemsPageToken = items.length > size ? Buffer.from(String(items[size].idx)).toString("base64url") : "";
+      message.nextItemsPageToken = items.length > size ? encodePageToken("items", items[size].idx) : "";
       return { job: message };
     },
 
     async listJobs(req, ctx) {
       const size = req.pageSize === 0 ? 50 : req.pageSize;
       check(size >= 1 && size <= 500, "page_size", "must be between 1 and 500");
-      const before = req.pageToken ? Buffer.from(req.pageToken, "base64url").toString() : undefined;
-      check(before === undefined || /^\d{1,18}$/.test(before), "page_token", "not a token from a previous page");
+      const before = req.pageToken ? String(decodePageToken(req.pageToken, "jobs", "page_token")) : undefined;
       check(req.state === JobState.UNSPECIFIED || JobState[req.state] !== undefined, "state", `unknown state ${req.state}`);
       const rows = await store.list(tenantOf(ctx), { state: req.state || undefined, method: req.method || undefined, limit: size + 1, beforeSeq: before });
       return {
         jobs: rows.slice(0, size).map(jobMessage),
-        nextPageToken: rows.length > size ? Buffer.from(rows[size - 1].seq).toString("base64url") : "",
+        nextPageToken: rows.length > size ? encodePageToken("jobs", rows[size - 1].seq) : "",
       };
     },
 

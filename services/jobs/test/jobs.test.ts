@@ -115,6 +115,18 @@ describe("idempotency, listing and tenants", () => {
     const page2 = await a.listJobs({ pageSize: 2, pageToken: page1.nextPageToken });
     expect(page2.jobs.map((j) => j.id)).toEqual([made[0]]);
     expect((await b.listJobs({})).jobs.map((j) => j.id)).not.toContain(made[0]);
+    // Forged or foreign page tokens are invalid_argument naming the field, never internal.
+    const b64 = (s: string) => Buffer.from(s).toString("base64url");
+    for (const token of [b64("1e300"), b64("items:1"), b64("jobs:99999999999999999999"), b64("jobs:-1"), "%%%", page1.nextPageToken + "x"]) {
+      const err = await errorOf(a.listJobs({ pageToken: token }));
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("page_token");
+    }
+    for (const token of [b64("1e300"), b64("items:2147483648"), b64("jobs:1"), page1.nextPageToken]) {
+      const err = await errorOf(a.getJob({ jobId: made[0], itemsPageToken: token }));
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("items_page_token");
+    }
     expect((await a.listJobs({ method: "flowforge.crypto.v1.CryptoService/Hmac" })).jobs).toEqual([]);
     for (const call of [() => b.getJob({ jobId: made[0] }), () => b.cancelJob({ jobId: made[0] }), () => watchAll(b, made[0])]) {
       expect((await errorOf(call())).code).toBe(Code.NotFound);
