@@ -54,6 +54,7 @@ export function enrichErrorBody(body: string, requestId: string, method: DescMet
     return body;
   }
   if (typeof err !== "object" || err === null || typeof err.code !== "string") return body;
+  if (err.code === "internal" && isParseFailure(err.message ?? "")) err.code = "invalid_argument";
   const details = (err.details ??= []);
   if (err.code === "invalid_argument" && !details.some((d) => d.type === BadRequestSchema.typeName)) {
     const violation = violationFromMessage(err.message ?? "", method?.input);
@@ -67,4 +68,44 @@ export function enrichErrorBody(body: string, requestId: string, method: DescMet
     details.push({ type: RequestInfoSchema.typeName, debug: { requestId }, value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))) });
   }
   return JSON.stringify(err);
+}
+
+/** connect-node reports a request body that is not the method's message as `internal` ("parse binary: …"); it is the caller's bad input. */
+export function isParseFailure(message: string): boolean {
+  return message.startsWith("parse binary:");
+}
+
+/**
+ * gRPC status fields (trailers, or the headers of a trailers-only answer) with a parse failure
+ * turned into `invalid_argument` (3); true when something changed.
+ */
+export function fixGrpcParseFailure(fields: Headers | undefined): boolean {
+  if (fields?.get("grpc-status") !== "13") return false;
+  if (!isParseFailure(decodeURIComponent(fields.get("grpc-message") ?? ""))) return false;
+  fields.set("grpc-status", "3");
+  return true;
+}
+
+/** A gRPC-Web body whose trailer frame reports a parse failure, answered as `invalid_argument`. */
+export function fixGrpcWebParseFailure(body: Uint8Array): Uint8Array {
+  const bytes = Buffer.from(body);
+  for (let at = 0; at + 5 <= bytes.length; ) {
+    const length = bytes.readUInt32BE(at + 1);
+    if (bytes[at] & 0x80) {
+      const fields = new Headers();
+      for (const line of bytes.subarray(at + 5, at + 5 + length).toString().split("\r\n").filter(Boolean)) {
+        const colon = line.indexOf(":");
+        fields.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      }
+      if (!fixGrpcParseFailure(fields)) return body;
+      let text = "";
+      fields.forEach((value, name) => (text += `${name}: ${value}\r\n`));
+      const head = Buffer.alloc(5);
+      head[0] = 0x80;
+      head.writeUInt32BE(Buffer.byteLength(text), 1);
+      return Buffer.concat([bytes.subarray(0, at), head, Buffer.from(text)]);
+    }
+    at += 5 + length;
+  }
+  return body;
 }

@@ -13,7 +13,7 @@ import { checkBackend, createBackends } from "./backends.js";
 import { createForwardingService } from "./forward.js";
 import { createAdminService } from "./admin-service.js";
 import { createKeyStore } from "./auth/key-store.js";
-import { createAuthInterceptor } from "./interceptors/auth.js";
+import { authorize, createAuthInterceptor } from "./interceptors/auth.js";
 import { createRequestIdInterceptor } from "./interceptors/request-id.js";
 import { createAccessLogInterceptor } from "./interceptors/access-log.js";
 import { createGatewayMetrics } from "./interceptors/metrics.js";
@@ -120,6 +120,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,
+    authorize: (header, service) => authorize(keys, header, service),
     health,
     metrics: () => metrics.registry.metrics(),
   });

@@ -7,17 +7,18 @@ import type * as http2 from "node:http2";
 import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
-import { create, toBinary, type DescService } from "@bufbuild/protobuf";
-import { RequestInfoSchema } from "../gen/google/rpc/error_details_pb.js";
-import { StatusSchema } from "../gen/google/rpc/status_pb.js";
-import { anyPack } from "@bufbuild/protobuf/wkt";
+import type { DescService } from "@bufbuild/protobuf";
+import { invalidArgument, withRequestId } from "../lib/runtime/errors.js";
+import { codeToHttpStatus, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { acceptRequestId } from "../lib/runtime/grpc-adapter.js";
 import type { ServiceRegistration } from "../lib/runtime/server.js";
 import type { Logger } from "../lib/runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
-import { enrichErrorBody } from "./connect-errors.js";
+import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
 import { discardRest, discarding } from "./discard.js";
-import type { Passthrough } from "./passthrough.js";
+import { headersOf, type Passthrough } from "./passthrough.js";
+import { protocolOf } from "./interceptors/protocol.js";
 import { gatewayJsonOptions } from "./json-options.js";
 
 /** Options for createGatewayHandler. */
@@ -36,6 +37,8 @@ export interface GatewayHandlerOptions {
   health: () => Promise<{ ok: boolean; body: unknown }>;
   /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
+  /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its interceptors. */
+  authorize?: (header: Headers, service: string) => Promise<unknown>;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
 }
@@ -47,7 +50,7 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
-function send(res: Res, status: number, headers: Record<string, string>, body?: string) {
+function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
   (res as http.ServerResponse).writeHead(status, headers);
   (res as http.ServerResponse).end(body);
 }
@@ -68,41 +71,55 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
   return false;
 }
 
-/** Answers an over-size request in the caller's protocol without keeping its body. */
-function refuseTooLarge(req: Req, res: Res, size: number, limit: number, requestId: string) {
-  const err = new ConnectError(`request body is ${size} bytes, over the ${limit}-byte limit`, Code.ResourceExhausted);
+/**
+ * Answers a call in the caller's protocol without reading its body (what is left of it is
+ * discarded): gRPC and gRPC-Web as trailers-only, Connect streaming as an end-stream message,
+ * Connect unary as a JSON error. The error carries the request id.
+ */
+function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
+  const err = withRequestId(error, requestId);
   discardRest(req);
+  const metadata: Record<string, string> = {};
+  err.metadata.forEach((value, name) => (metadata[name] = value));
   const contentType = String(req.headers["content-type"] ?? "");
   if (contentType.startsWith("application/grpc")) {
-    const status = create(StatusSchema, {
-      code: err.code,
-      message: err.rawMessage,
-      details: [anyPack(RequestInfoSchema, create(RequestInfoSchema, { requestId }))],
-    });
-    send(res, 200, {
-      "content-type": contentType.startsWith("application/grpc-web") ? "application/grpc-web+proto" : "application/grpc",
-      "grpc-status": String(err.code),
-      "grpc-message": encodeURIComponent(err.rawMessage),
-      "grpc-status-details-bin": Buffer.from(toBinary(StatusSchema, status)).toString("base64").replace(/=+$/, ""),
-    });
+    const trailer = setTrailerStatus(new Headers(), err);
+    const fields: Record<string, string> = {};
+    trailer.forEach((value, name) => (fields[name] = value));
+    send(res, 200, { "content-type": contentType.startsWith("application/grpc-web") ? "application/grpc-web+proto" : "application/grpc", ...fields });
     return;
   }
-  send(
-    res,
-    429,
-    { "content-type": "application/json" },
-    JSON.stringify({
-      code: "resource_exhausted",
-      message: err.rawMessage,
-      details: [
-        {
-          type: RequestInfoSchema.typeName,
-          debug: { requestId },
-          value: Buffer.from(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))).toString("base64").replace(/=+$/, ""),
-        },
-      ],
-    }),
-  );
+  if (contentType.startsWith("application/connect+")) {
+    const json = Buffer.from(JSON.stringify({ error: errorToJson(err, {}) }));
+    const head = Buffer.alloc(5);
+    head[0] = 0b10; // end of stream
+    head.writeUInt32BE(json.length, 1);
+    send(res, 200, { "content-type": contentType, ...metadata }, Buffer.concat([head, json]));
+    return;
+  }
+  const json = errorToJsonBytes(err, {});
+  send(res, codeToHttpStatus(err.code), { "content-type": "application/json", ...metadata }, Buffer.from(json));
+}
+
+/** Whether every `name=value` of a query string percent-decodes to valid UTF-8. */
+function validQueryText(query: string): boolean {
+  try {
+    for (const part of query.split("&")) decodeURIComponent(part.replace(/\+/g, " "));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readAll(body: AsyncIterable<Uint8Array> | Uint8Array): Promise<Uint8Array[]> {
+  if (body instanceof Uint8Array) return [body];
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks;
+}
+
+async function* once(bytes: Uint8Array) {
+  yield bytes;
 }
 
 /** Creates the gateway's universal (HTTP/1.1 and HTTP/2) handler. */
@@ -119,14 +136,21 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
 
   async function serve(handler: ConnectHandler, req: Req, res: Res, requestId: string) {
     let uRes: UniversalServerResponse = await handler(universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined));
-    if (uRes.status >= 400 && String(uRes.header?.get("content-type")).startsWith("application/json") && uRes.body) {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of uRes.body as AsyncIterable<Uint8Array>) chunks.push(chunk);
-      const body = enrichErrorBody(Buffer.concat(chunks).toString(), requestId, handler.method);
+    const contentType = String(uRes.header?.get("content-type"));
+    if (uRes.status >= 400 && contentType.startsWith("application/json") && uRes.body) {
+      // Connect unary errors raised before any interceptor: the request id, the field, the right code.
+      const body = enrichErrorBody(Buffer.concat(await readAll(uRes.body)).toString(), requestId, handler.method);
       const header = new Headers(uRes.header);
       header.delete("content-length");
-      const bytes = new TextEncoder().encode(body);
-      uRes = { ...uRes, header, body: (async function* () { yield bytes; })() };
+      const code = (JSON.parse(body) as { code: string }).code;
+      uRes = { ...uRes, status: code === "invalid_argument" ? 400 : uRes.status, header, body: once(new TextEncoder().encode(body)) };
+    } else if (contentType.startsWith("application/grpc-web") && handler.method.methodKind === "unary" && uRes.body) {
+      // A unary gRPC-Web answer is small; its trailer frame may report a parse failure.
+      fixGrpcParseFailure(uRes.header);
+      uRes = { ...uRes, body: once(fixGrpcWebParseFailure(Buffer.concat(await readAll(uRes.body)))) };
+    } else {
+      fixGrpcParseFailure(uRes.header);
+      fixGrpcParseFailure(uRes.trailer);
     }
     await universalResponseToNodeResponse(uRes, res as http.ServerResponse);
   }
@@ -164,7 +188,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {
-      refuseTooLarge(req, res, length, options.maxRequestBytes, requestId);
+      refuse(req, res, new ConnectError(`request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`, Code.ResourceExhausted), requestId);
       return;
     }
     if (options.passthrough?.(req, res, path)) return;
@@ -173,10 +197,28 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       send(res, 404, { "content-type": "application/json" }, JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }));
       return;
     }
-    serve(handler, req, res, requestId).catch((reason) => {
-      if (ConnectError.from(reason).code !== Code.Aborted) {
-        options.logger.warn({ err: reason, requestId, path }, "response failed");
-      }
+    // connect-node reads (and inflates) the body before any interceptor runs: the caller is
+    // authorized from its headers first, and a GET's query must be valid UTF-8.
+    const query = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
+    if (req.method === "GET" && !validQueryText(query)) {
+      refuse(req, res, invalidArgument("message", "the query is not valid UTF-8"), requestId);
+      return;
+    }
+    // A client gone before its body was whole never reached the interceptors (connect-node reads
+    // the body first), so its access-log line is written here: its own cancellation.
+    req.once("aborted", () => {
+      if (req.complete) return;
+      const method = `${handler.service.typeName}/${handler.method.name}`;
+      options.logger.info({ requestId, method, protocol: protocolOf(headersOf(req)), code: "Canceled" }, "call");
     });
+    (options.authorize?.(headersOf(req), handler.service.typeName) ?? Promise.resolve()).then(
+      () =>
+        serve(handler, req, res, requestId).catch((reason) => {
+          if (ConnectError.from(reason).code !== Code.Aborted) {
+            options.logger.warn({ err: reason, requestId, path }, "response failed");
+          }
+        }),
+      (reason) => refuse(req, res, ConnectError.from(reason), requestId),
+    );
   };
 }

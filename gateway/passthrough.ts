@@ -77,10 +77,11 @@ function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
       }
       chunks.push(chunk);
     });
+    const gone = () => new ConnectError("the client went away during the upload", Code.Canceled);
     req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.once("error", reject);
-    // A client that goes away mid-body: nothing more will come.
-    req.once("close", () => req.complete || reject(new ConnectError("the client went away during the upload", Code.Canceled)));
+    // A client that goes away mid-body ("aborted", a reset stream): nothing more will come.
+    req.once("error", (err) => reject(req.complete ? err : gone()));
+    req.once("close", () => req.complete || reject(gone()));
   });
 }
 
@@ -94,9 +95,15 @@ function requestMessage(body: Buffer): Buffer {
 
 /** The JSON request as the method's input in binary; a body that does not fit names the field where it can. */
 function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
+  let text: string;
+  try {
+    text = gatewayJsonOptions.textDecoder.decode(body);
+  } catch (cause) {
+    throw new ConnectError("request body is not valid UTF-8", Code.InvalidArgument, undefined, undefined, cause);
+  }
   let message;
   try {
-    message = fromJsonString(method.input, body.toString("utf8"), gatewayJsonOptions);
+    message = fromJsonString(method.input, text, gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause, Code.InvalidArgument);
     const violation = violationFromMessage(err.rawMessage, method.input);
@@ -113,7 +120,8 @@ function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
   }
 }
 
-function headersOf(req: Req): Headers {
+/** A request's headers as web Headers (repeated ones joined). */
+export function headersOf(req: Req): Headers {
   const h = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (k[0] !== ":" && v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
@@ -236,7 +244,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       if (res.headersSent || res.writableEnded || gone()) return;
       if (grpcCall) {
         // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
-        const trailer = setTrailerStatus(new Headers(err.metadata), err);
+        const trailer = setTrailerStatus(new Headers(), err);
         (res as http2.Http2ServerResponse).stream.respond({ ":status": 200, "content-type": "application/grpc", ...toNodeHeaders(trailer) }, { endStream: true });
       } else {
         const json = errorToJsonBytes(err, {});

@@ -2,7 +2,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
 import type { Logger } from "../../lib/runtime/logger.js";
-import { protocolOf } from "./protocol.js";
+import { outcomeCode, protocolOf } from "./protocol.js";
 
 /** Creates the access-log interceptor; install it inside the request-id interceptor. */
 export function createAccessLogInterceptor(logger: Logger): Interceptor {
@@ -20,7 +20,7 @@ export function createAccessLogInterceptor(logger: Logger): Interceptor {
       if (logger.isLevelEnabled("info")) logger.info({ ...line(), code: "ok" }, "call");
       return res;
     } catch (err) {
-      const code = ConnectError.from(err).code;
+      const code = outcomeCode(req.signal, err);
       const level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
       logger[level]({ ...line(), code: Code[code] }, "call");
       throw err;

@@ -36,23 +36,32 @@ export interface AuthOptions {
 }
 
 /**
- * Refuses calls without a valid, unrevoked key (`unauthenticated`) or whose key lacks the
- * service's scope (`permission_denied`); sets the principal and tenant for the handler.
+ * The caller of `service` from its headers: undefined for open services; refuses a missing,
+ * invalid or revoked key (`unauthenticated`) or one without the service's scope
+ * (`permission_denied`). Needs nothing but headers, so it runs before any body is read.
  */
+export async function authorize(keys: KeyStore, header: Headers, service: string): Promise<Principal | undefined> {
+  if (openServices.has(service)) return undefined;
+  const secret = presentedKey(header);
+  if (!secret) {
+    throw new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
+  }
+  const principal = await keys.authenticate(secret);
+  if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
+  const scope = scopeFor(service);
+  const allowed = scope === "admin" ? principal.scopes.includes("admin") : principal.scopes.includes("*") || principal.scopes.includes(scope);
+  if (!allowed) throw new ConnectError(`this API key lacks the "${scope}" scope`, Code.PermissionDenied);
+  return principal;
+}
+
+/** Authorizes every call (see authorize) and sets its principal and tenant for the handler. */
 export function createAuthInterceptor(options: AuthOptions): Interceptor {
   return (next) => async (req) => {
-    if (openServices.has(req.service.typeName)) return next(req);
-    const secret = presentedKey(req.header);
-    if (!secret) {
-      throw new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
+    const principal = await authorize(options.keys, req.header, req.service.typeName);
+    if (principal) {
+      req.contextValues.set(principalKey, principal);
+      req.contextValues.set(tenantKey, principal.tenantId);
     }
-    const principal = await options.keys.authenticate(secret);
-    if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
-    const scope = scopeFor(req.service.typeName);
-    const allowed = scope === "admin" ? principal.scopes.includes("admin") : principal.scopes.includes("*") || principal.scopes.includes(scope);
-    if (!allowed) throw new ConnectError(`this API key lacks the "${scope}" scope`, Code.PermissionDenied);
-    req.contextValues.set(principalKey, principal);
-    req.contextValues.set(tenantKey, principal.tenantId);
     return next(req);
   };
 }

@@ -1,7 +1,7 @@
 /** Prometheus metrics per call: rate, errors and duration by method, code and protocol. */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { protocolOf } from "./protocol.js";
+import { outcomeCode, protocolOf } from "./protocol.js";
 
 /** The gateway's metrics registry and its instruments. */
 export interface GatewayMetrics {
@@ -35,7 +35,7 @@ export function createGatewayMetrics(): GatewayMetrics {
       requests.inc({ method, code: "ok", protocol });
       return res;
     } catch (err) {
-      requests.inc({ method, code: Code[ConnectError.from(err).code] ?? "unknown", protocol });
+      requests.inc({ method, code: Code[outcomeCode(req.signal, err)] ?? "unknown", protocol });
       throw err;
     } finally {
       end();
