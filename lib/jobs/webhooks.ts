@@ -1,55 +1,23 @@
 /**
  * Completion webhooks per the Standard Webhooks spec: `webhook-id`, `webhook-timestamp` and
  * `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the secret's
- * bytes; retried with exponential backoff and jitter; private, loopback and link-local
- * targets refused (at submit and again at delivery, against DNS rebinding) unless allowed.
+ * bytes; retried with exponential backoff and jitter; private and special-purpose targets
+ * refused at submit and again at delivery, where the request goes to the address checked
+ * (webhook-target.ts), unless private targets are allowed.
  */
 import { createHmac } from "node:crypto";
-import { lookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
 import { create, toJsonString, type Registry } from "@bufbuild/protobuf";
 import { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Logger } from "../runtime/logger.js";
 import type { JobRow } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
+import { postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
 
-const blocked = new BlockList();
-for (const [net, prefix, type] of [
-  ["0.0.0.0", 8, "ipv4"], ["10.0.0.0", 8, "ipv4"], ["100.64.0.0", 10, "ipv4"], ["127.0.0.0", 8, "ipv4"],
-  ["169.254.0.0", 16, "ipv4"], ["172.16.0.0", 12, "ipv4"], ["192.168.0.0", 16, "ipv4"], ["224.0.0.0", 4, "ipv4"],
-  ["::", 128, "ipv6"], ["::1", 128, "ipv6"], ["fc00::", 7, "ipv6"], ["fe80::", 10, "ipv6"], ["ff00::", 8, "ipv6"],
-] as const) blocked.addSubnet(net, prefix, type);
-
-/** True for addresses a webhook may not target. */
-export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return blocked.check(mapped[1], "ipv4");
-  return blocked.check(address, family === 4 ? "ipv4" : "ipv6");
-}
-
-/** Why a webhook URL is refused, or undefined when it is acceptable. */
-export async function webhookUrlProblem(url: string, allowPrivate: boolean): Promise<string | undefined> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "not a URL";
-  }
-  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return "must be http or https";
-  if (parsed.username || parsed.password) return "must not carry credentials";
-  if (allowPrivate) return undefined;
-  const host = parsed.hostname.replace(/^\[|\]$/g, "");
-  let addresses: string[];
-  try {
-    addresses = isIP(host) ? [host] : (await lookup(host, { all: true })).map((a) => a.address);
-  } catch {
-    return `cannot resolve ${host}`;
-  }
-  if (addresses.some(isPrivateAddress)) return "points to a private, loopback or link-local address";
-  return undefined;
+/** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */
+export async function webhookUrlProblem(url: string, allowPrivate: boolean, resolve?: Resolver): Promise<string | undefined> {
+  const target = await resolveWebhookTarget(url, allowPrivate, resolve);
+  return "problem" in target ? target.problem : undefined;
 }
 
 /** Checks a `whsec_<base64>` secret and returns its key bytes. */
@@ -78,11 +46,13 @@ export interface WebhookOptions {
   baseDelayMs?: number;
   /** How often due webhooks are looked for. Default 500 ms. */
   pollMs?: number;
+  /** Host name resolution (node:dns by default). */
+  resolve?: Resolver;
 }
 
 async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; error?: string }> {
-  const problem = await webhookUrlProblem(job.webhook_url!, o.allowPrivate);
-  if (problem) return { ok: false, error: `refused: ${problem}` };
+  const target = await resolveWebhookTarget(job.webhook_url!, o.allowPrivate, o.resolve);
+  if ("problem" in target) return { ok: false, error: `refused: ${target.problem}` };
   const body = JSON.stringify({
     type: "job.finished",
     timestamp: new Date().toISOString(),
@@ -91,11 +61,10 @@ async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; e
   const id = `msg_${job.id}`;
   const timestamp = Math.floor(Date.now() / 1000);
   try {
-    const res = await fetch(job.webhook_url!, {
-      method: "POST",
-      redirect: "manual",
-      signal: AbortSignal.timeout(10_000),
-      headers: {
+    // Redirects are not followed: a 3xx is a failed delivery.
+    const res = await postToTarget(
+      target,
+      {
         "content-type": "application/json",
         "webhook-id": id,
         "webhook-timestamp": String(timestamp),
@@ -103,8 +72,8 @@ async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; e
         "user-agent": "FlowForge-Webhooks/1",
       },
       body,
-    });
-    await res.arrayBuffer().catch(() => undefined);
+      10_000,
+    );
     return res.status >= 200 && res.status < 300 ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
   } catch (err) {
     return { ok: false, error: (err as Error).message };

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { isPrivateAddress, secretKey, sign, webhookUrlProblem } from "../webhooks.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { secretKey, sign, webhookUrlProblem } from "../webhooks.js";
+import { addressProblem, postToTarget, resolveWebhookTarget } from "../webhook-target.js";
 
 describe("Standard Webhooks signing", () => {
   it("matches the example in the Standard Webhooks specification", () => {
@@ -17,7 +20,7 @@ describe("Standard Webhooks signing", () => {
 describe("webhook targets", () => {
   it("refuses private, loopback, link-local and non-http targets unless allowed", async () => {
     for (const url of ["http://127.0.0.1:8080/x", "http://localhost/x", "http://10.1.2.3/x", "http://172.20.0.1/x", "http://192.168.1.1/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[fe80::1]/x", "http://[::ffff:127.0.0.1]/x", "http://0.0.0.0/x"]) {
-      expect(await webhookUrlProblem(url, false), url).toMatch(/private|resolve/);
+      expect(await webhookUrlProblem(url, false), url).toMatch(/private|special-purpose|resolve/);
     }
     expect(await webhookUrlProblem("ftp://example.com/x", false)).toBe("must be http or https");
     expect(await webhookUrlProblem("https://user:pw@example.com/x", false)).toBe("must not carry credentials");
@@ -26,10 +29,47 @@ describe("webhook targets", () => {
     expect(await webhookUrlProblem("http://127.0.0.1:8080/x", true)).toBeUndefined();
   });
 
-  it("classifies addresses", () => {
-    expect(isPrivateAddress("8.8.8.8")).toBe(false);
-    expect(isPrivateAddress("2606:4700:4700::1111")).toBe(false);
-    expect(isPrivateAddress("100.64.0.1")).toBe(true);
-    expect(isPrivateAddress("fd12::1")).toBe(true);
+  it("refuses every special-purpose range, IPv4 embedded in IPv6 decoded", () => {
+    const refused = [
+      "0.0.0.0", "10.0.0.1", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.16.0.1", "192.0.0.1", "192.0.2.1", "192.168.0.1",
+      "198.18.0.1", "198.51.100.1", "203.0.113.1", "224.0.0.1", "240.0.0.1", "255.255.255.255",
+      "::", "::1", "::7f00:1", "::a9fe:a9fe", "::ffff:127.0.0.1", "::ffff:a9fe:a9fe", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1",
+      "64:ff9b:1::808:808", "2002:a9fe:a9fe::", "2002:7f00:1::1", "2001::1", "2001:db8::1", "2001:2::1", "100::1", "fc00::1",
+      "fd12::1", "fe80::1", "fec0::1", "ff02::1", "3fff::1", "5f00::1",
+    ];
+    for (const address of refused) expect(addressProblem(address), address).toMatch(/special-purpose/);
+    for (const address of ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]) {
+      expect(addressProblem(address), address).toBeUndefined();
+    }
+  });
+
+  it("a host name is resolved once, every address checked, and the checked address pinned", async () => {
+    let lookups = 0;
+    const resolver = (addresses: string[]) => async () => (lookups++, addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })));
+    const target = await resolveWebhookTarget("https://hooks.example/x", false, resolver(["93.184.216.34"]));
+    expect(target).toMatchObject({ address: { address: "93.184.216.34", family: 4 } });
+    expect(lookups).toBe(1);
+    // One private address among public ones refuses the host.
+    expect(await resolveWebhookTarget("https://hooks.example/x", false, resolver(["93.184.216.34", "10.0.0.1"]))).toMatchObject({ problem: expect.stringMatching(/10\.0\.0\.1/) });
+    expect(await resolveWebhookTarget("http://[::7f00:1]/x", false)).toMatchObject({ problem: expect.stringMatching(/special-purpose/) });
+  });
+
+  it("the request goes to the pinned address, never to a second lookup of the name", async () => {
+    const received: string[] = [];
+    const server = createServer((req, res) => {
+      received.push(`${req.headers.host} ${req.url}`);
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      // rebind.invalid does not resolve: only the pinned address can be reached.
+      const target = { url: new URL(`http://rebind.invalid:${port}/hook`), address: { address: "127.0.0.1", family: 4 } };
+      expect((await postToTarget(target, {}, "{}", 5000)).status).toBe(200);
+      expect(received).toEqual([`rebind.invalid:${port} /hook`]);
+      await expect(postToTarget({ url: target.url }, {}, "{}", 5000)).rejects.toThrow(/ENOTFOUND|EAI_AGAIN/);
+    } finally {
+      server.close();
+    }
   });
 });
