@@ -11,27 +11,20 @@ import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "../../../gen/flowforge/common/v1/common_pb.js";
 import { CryptoService, HashAlgorithm, HashPasswordRequestSchema, KeyType } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { startMesh, type Mesh } from "../../../test/support/mesh.js";
-import { startNats, type NatsServer } from "../../../test/support/nats.js";
-import { freshPostgresDatabase } from "../../../test/support/databases.js";
+import type { Mesh } from "../../../test/support/mesh.js";
+import { startProductionMesh, type ProductionMesh } from "../../../test/support/production.js";
 import { connectClient } from "../../../test/support/clients.js";
 import { pack } from "../../../test/support/jobs.js";
 
-let nats: NatsServer;
-let db: { url: string; drop(): Promise<void> };
+let production: ProductionMesh;
 let mesh: Mesh;
 
 beforeAll(async () => {
-  nats = await startNats();
-  db = await freshPostgresDatabase();
   // Two argon2 slots (one for job items), a 600 MiB budget: at most one 256 MiB batch item and one unary hash at once.
-  mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, JOB_CONCURRENCY: "16", ARGON2_CONCURRENCY: "2", ARGON2_MEMORY_MIB: "600" });
+  production = await startProductionMesh({ JOB_CONCURRENCY: "16", ARGON2_CONCURRENCY: "2", ARGON2_MEMORY_MIB: "600" });
+  mesh = production.mesh;
 }, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
-  await nats?.stop();
-  await db?.drop();
-});
+afterAll(() => production?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const heavy = Array.from({ length: 16 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 262_144, iterations: 4 } }));

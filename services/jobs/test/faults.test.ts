@@ -7,9 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HashPasswordRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { ItemState, JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { startMesh, type Mesh } from "../../../test/support/mesh.js";
-import { startNats, type NatsServer } from "../../../test/support/nats.js";
-import { freshPostgresDatabase } from "../../../test/support/databases.js";
+import type { Mesh } from "../../../test/support/mesh.js";
+import { startProductionMesh, type ProductionMesh } from "../../../test/support/production.js";
 import { connectClient } from "../../../test/support/clients.js";
 import { pack } from "../../../test/support/jobs.js";
 import { createSql } from "../../../lib/db/sql.js";
@@ -17,29 +16,16 @@ import { createJobStore } from "../../../lib/jobs/store.js";
 
 const items = Array.from({ length: 1000 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }));
 
-let nats: NatsServer;
-let db: { url: string; drop(): Promise<void> };
+let production: ProductionMesh;
 let mesh: Mesh;
 
 beforeAll(async () => {
-  nats = await startNats();
-  db = await freshPostgresDatabase();
-  mesh = await startMesh({ NATS_URL: nats.url, DATABASE_URL: db.url, JOB_CONCURRENCY: "32", JOB_ACK_WAIT_MS: "3000" });
+  production = await startProductionMesh({ JOB_CONCURRENCY: "32", JOB_ACK_WAIT_MS: "3000" });
+  mesh = production.mesh;
 }, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
-  await nats?.stop();
-  await db?.drop();
-});
+afterAll(() => production?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The pid of the newest process of that name, from the JSON logs. */
-function pidOf(name: string): number {
-  const lines = mesh.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-  const serving = lines.filter((l) => l.name === name && l.msg === "serving");
-  return serving[serving.length - 1].pid;
-}
 
 async function waitFinished(jobId: string, ms = 120_000) {
   const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
@@ -61,7 +47,7 @@ async function checkExactlyOnce(jobId: string) {
   const job = await waitFinished(jobId);
   expect(job.state).toBe(JobState.SUCCEEDED);
   expect(job.counts).toMatchObject({ total: 1000, succeeded: 1000, failed: 0, cancelled: 0 });
-  const sql = createSql(db.url, { max: 1 });
+  const sql = createSql(production.databaseUrl, { max: 1 });
   try {
     const [items] = await sql<{ n: number; ok: number; results: number }[]>`
       SELECT count(*)::int AS n, count(*) FILTER (WHERE state = ${ItemState.SUCCEEDED})::int AS ok, count(result)::int AS results
@@ -88,22 +74,22 @@ describe("faults with real processes", () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
     while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
-    const victim = pidOf("crypto");
+    const victim = mesh.pidOf("crypto");
     process.kill(victim, "SIGKILL");
     const before = await progressOf(job!.id);
     expect(before.succeeded).toBeLessThan(1000);
     // The launcher restarts it; the redelivered tasks finish the batch.
     await checkExactlyOnce(job!.id);
-    expect(pidOf("crypto")).not.toBe(victim);
+    expect(mesh.pidOf("crypto")).not.toBe(victim);
   }, 180_000);
 
   it("nats-server killed and restarted mid-batch: every result stored exactly once", async () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
     while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
-    await nats.kill();
+    await production.nats.kill();
     await sleep(1500);
-    await nats.start();
+    await production.nats.start();
     await checkExactlyOnce(job!.id);
   }, 180_000);
 });
