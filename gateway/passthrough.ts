@@ -59,7 +59,13 @@ const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Bu
  */
 export async function requestOf(req: UnaryRequest): Promise<unknown> {
   const call = req.contextValues.get(callKey);
-  return call ? fromBinary(req.method.input, await call.message()) : req.message;
+  if (!call) return req.message;
+  const bytes = await call.message();
+  try {
+    return fromBinary(req.method.input, bytes);
+  } catch (cause) {
+    throw new ConnectError(`the request is not a valid ${req.method.input.typeName}`, Code.InvalidArgument, undefined, undefined, cause);
+  }
 }
 
 /** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */

@@ -90,6 +90,16 @@ describe("tier rate limits", () => {
     expect((await errorOf(jobs.submitJob({ method: "m", request: items(1)[0] }))).code).toBe(Code.ResourceExhausted);
   });
 
+  it("a batch body that is not a SubmitJobRequest is invalid_argument, not internal", async () => {
+    const res = await fetch(`${urls[0]}/flowforge.jobs.v1.JobService/SubmitJob`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: `Bearer ${batchKeys[2]}` },
+      body: Buffer.from([0xff, 0xff, 0xff]),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe("invalid_argument");
+  });
+
   it("a batch larger than the burst waits for a full bucket, then leaves the key in debt", async () => {
     const key = batchKeys[0];
     const client = connectClient(JobService, urls[0], key);
