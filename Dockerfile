@@ -1,6 +1,6 @@
 # One image for every FlowForge process; the command picks the process:
 #   gateway:  node --import tsx gateway/main.ts   (the default)
-#   crypto:   node --import tsx services/crypto/main.ts
+#   a capability: node --import tsx services/main.ts <name>   (e.g. crypto, jobs)
 FROM node:20-bookworm-slim
 WORKDIR /app
 # A thread pool with room for the crypto service's bounded argon2 and key generation work

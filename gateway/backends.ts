@@ -8,6 +8,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../services/catalog.js";
+import { addressVariable, servicePort } from "../lib/capability/index.js";
 import { decodeStatus } from "../lib/runtime/errors.js";
 import { grpcOptions } from "../lib/runtime/server.js";
 import { createUnaryChannel, type GrpcFailure, type UnaryChannel } from "./h2-channel.js";
@@ -22,13 +23,13 @@ export interface Backend {
   unary: UnaryChannel;
 }
 
-/** Addresses from env: `<NAME>_ADDR` (e.g. `CRYPTO_ADDR=dns:///crypto:50051`), else loopback and the default port. */
+/**
+ * Addresses from env: `<NAME>_ADDR` (e.g. `CRYPTO_ADDR=dns:///crypto:50051`, `DATA_TRANSFORM_ADDR`
+ * for `data-transform`), else the capability's name on the service port (as in compose).
+ */
 export function backendAddresses(env: NodeJS.ProcessEnv = process.env): Record<CapabilityName, string> {
   return Object.fromEntries(
-    (Object.keys(catalog) as CapabilityName[]).map((name) => [
-      name,
-      env[`${name.toUpperCase()}_ADDR`] || `127.0.0.1:${catalog[name].defaultPort}`,
-    ]),
+    (Object.keys(catalog) as CapabilityName[]).map((name) => [name, env[addressVariable(name)] || `dns:///${name}:${servicePort}`]),
   ) as Record<CapabilityName, string>;
 }
 

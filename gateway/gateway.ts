@@ -86,16 +86,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   const healthService: Partial<ServiceImpl<typeof Health>> = {
     async check(req) {
       if (req.service === "") return { status: (await health()).ok ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
-      const backend = [...backends.values()].find((b) => catalog[b.name].service.typeName === req.service);
+      const backend = [...backends.values()].find((b) => catalog[b.name].services.some((s) => s.typeName === req.service));
       if (!backend) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
       const status = await checkBackend(backend);
       return { status: status === "SERVING" ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
     },
   };
 
-  const forwarded: ServiceRegistration[] = [...backends.values()].map((b) => ({
-    service: catalog[b.name].service,
-    impl: createForwardingService(catalog[b.name].service, b, { defaultTimeoutMs: options.defaultTimeoutMs }),
+  // Every service of every routed capability, each forwarded to its capability's backend.
+  const routes = [...backends.values()].flatMap((backend) => catalog[backend.name].services.map((service) => ({ service, backend })));
+  const forwarded: ServiceRegistration[] = routes.map(({ service, backend }) => ({
+    service,
+    impl: createForwardingService(service, backend, { defaultTimeoutMs: options.defaultTimeoutMs }),
   }));
   const local = [register(AdminService, createAdminService(keys)), register(Health, healthService)];
   const services = [...forwarded, ...local];
@@ -112,7 +114,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     interceptors,
     passthrough: createPassthrough({
-      routes: [...backends.values()].map((backend) => ({ service: catalog[backend.name].service, backend })),
+      routes,
       interceptors,
       maxRequestBytes: options.maxRequestBytes,
       defaultTimeoutMs: options.defaultTimeoutMs,

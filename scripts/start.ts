@@ -15,7 +15,8 @@ import { freePort } from "../lib/runtime/ports.js";
 import { reportReady } from "../lib/runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/db/pglite-server.js";
 import { createSupervisor } from "../lib/launcher/supervisor.js";
-import { catalog, type CapabilityName } from "../services/catalog.js";
+import { catalog } from "../services/catalog.js";
+import { addressVariable } from "../lib/capability/index.js";
 import { threadPoolSize } from "../lib/runtime/machine.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -93,12 +94,13 @@ const baseEnv = {
   UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadPoolSize()),
   ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}),
 };
+// Every capability of the catalogue, each on a free port, through the one service entry point.
 const addresses: Record<string, string> = {};
 const services = [];
-for (const name of Object.keys(catalog) as CapabilityName[]) {
+for (const name of Object.keys(catalog)) {
   const port = await freePort();
-  addresses[`${name.toUpperCase()}_ADDR`] = `127.0.0.1:${port}`;
-  services.push({ name, entry: catalog[name].entry, env: { ...baseEnv, [`${name.toUpperCase()}_PORT`]: String(port), PORT: undefined } });
+  addresses[addressVariable(name)] = `127.0.0.1:${port}`;
+  services.push({ name, entry: "services/main.ts", args: [name], env: { ...baseEnv, PORT: String(port) } });
 }
 
 try {

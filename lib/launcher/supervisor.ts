@@ -15,6 +15,8 @@ export interface ChildSpec {
   name: string;
   /** Entry point, relative to the supervisor's root. */
   entry: string;
+  /** Arguments after the entry. */
+  args?: string[];
   env: NodeJS.ProcessEnv;
 }
 
@@ -91,7 +93,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const changed = () => options.onChange?.(states());
 
   function spawn(p: Supervised) {
-    const child = fork(join(options.root, p.spec.entry), [], {
+    const child = fork(join(options.root, p.spec.entry), p.spec.args ?? [], {
       execArgv: ["--import", "tsx"],
       env: p.spec.env,
       stdio: ["ignore", "inherit", "inherit", "ipc"],

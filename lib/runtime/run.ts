@@ -3,15 +3,14 @@ import { createServiceServer, type ServiceRegistration } from "./server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { defaultMaxMessageBytes, envInt, envString } from "./config.js";
 import { onShutdown, reportReady } from "./lifecycle.js";
+import { servicePort } from "../capability/index.js";
 
 /** Options for runService. */
 export interface RunServiceOptions {
-  /** Short capability name (`crypto`); names the process in logs and picks `<NAME>_PORT`. */
+  /** Short capability name (`crypto`); names the process in logs. */
   name: string;
   /** The services this process serves. */
   services: ServiceRegistration[];
-  /** Port when neither `<NAME>_PORT` nor `PORT` is set. */
-  defaultPort: number;
   /**
    * Run job workers for these services when `NATS_URL` and `DATABASE_URL` are set (production).
    * Without NATS (embedded), the jobs service runs the workers in-process instead.
@@ -22,14 +21,14 @@ export interface RunServiceOptions {
 }
 
 /**
- * Runs a service process. Environment: `HOST` (default 127.0.0.1), `<NAME>_PORT` or `PORT`,
+ * Runs a service process. Environment: `HOST` (default 127.0.0.1), `PORT` (default 50051),
  * `MAX_MESSAGE_BYTES`, `SHUTDOWN_DRAIN_MS` (health NOT_SERVING before refusing calls),
  * `SHUTDOWN_GRACE_MS`, `LOG_LEVEL`. When started by the launcher, sends `{ type: "ready", port }`
  * over IPC once listening.
  */
 export async function runService(options: RunServiceOptions): Promise<void> {
   const logger = createLogger({ name: options.name });
-  const port = envInt(`${options.name.toUpperCase()}_PORT`, envInt("PORT", options.defaultPort));
+  const port = envInt("PORT", servicePort);
   const host = envString("HOST", "127.0.0.1");
   const server = createServiceServer({
     services: options.services,

@@ -9,6 +9,9 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { catalog } from "../../services/catalog.js";
+import { addressVariable, envName, servicePort } from "../../lib/capability/index.js";
+import { capabilities } from "../../gen/flowforge/capabilities.js";
+import { composeFile, gatewayManifest, kustomization, serviceManifest } from "../../scripts/generate/deploy.js";
 import { root } from "../support/mesh.js";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -29,8 +32,7 @@ function envVarsReadByCode(): Set<string> {
       else if (path.endsWith(".ts")) {
         const src = readFileSync(join(root, path), "utf8");
         for (const m of src.matchAll(/\benv\.([A-Z_]+)|env(?:Int|String)\(\s*"([A-Z_]+)"/g)) found.add(m[1] ?? m[2]);
-        if (/`\$\{options\.name\.toUpperCase\(\)\}_PORT`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_PORT`));
-        if (/`\$\{name\.toUpperCase\(\)\}_ADDR`/.test(src)) names.forEach((n) => found.add(`${n.toUpperCase()}_ADDR`));
+        if (/env\[addressVariable\(name\)\]/.test(src)) names.forEach((n) => found.add(addressVariable(n)));
       }
     }
   };
@@ -38,7 +40,9 @@ function envVarsReadByCode(): Set<string> {
   return found;
 }
 
-const entryOf = (command: string[]) => command[command.length - 1];
+/** The entry file a command runs, and the capability it names (services/main.ts <name>). */
+const entryOf = (command: string[]) => command[command.indexOf("--import") + 2];
+const capabilityArg = (command: string[]) => command[command.indexOf("--import") + 3];
 
 describe("docker-compose.yml", () => {
   it("runs every capability and the gateway from entries that exist", () => {
@@ -47,16 +51,15 @@ describe("docker-compose.yml", () => {
       expect(svc, name).toBeDefined();
       const entry = entryOf(svc.command);
       expect(existsSync(join(root, entry)), entry).toBe(true);
-      if (name !== "gateway") expect(entry).toBe(catalog[name as keyof typeof catalog].entry);
+      if (name !== "gateway") expect([entry, capabilityArg(svc.command)]).toEqual(["services/main.ts", name]);
     }
   });
 
   it("points the gateway at every capability on its port, and binds services to all interfaces", () => {
     const env = compose.services.gateway.environment;
     for (const name of names) {
-      expect(env[`${name.toUpperCase()}_ADDR`]).toBe(`dns:///${name}:${catalog[name].defaultPort}`);
+      expect(env[addressVariable(name)]).toBe(`dns:///${name}:${servicePort}`);
       expect(compose.services[name].environment.HOST).toBe("0.0.0.0");
-      expect(compose.services[name].environment[`${name.toUpperCase()}_PORT`]).toBe(String(catalog[name].defaultPort));
     }
     expect(env.DATABASE_URL).toMatch(/^postgres:\/\/\w+:\w+@postgres:5432\//);
   });
@@ -77,12 +80,12 @@ describe("k8s manifests", () => {
       const dep = find("Deployment", name);
       expect(dep, name).toBeDefined();
       const container = dep!.spec.template.spec.containers[0];
-      expect(entryOf(container.command)).toBe(catalog[name].entry);
-      expect(container.ports[0].containerPort).toBe(catalog[name].defaultPort);
-      expect(container.readinessProbe.grpc.port).toBe(catalog[name].defaultPort);
+      expect([entryOf(container.command), capabilityArg(container.command)]).toEqual(["services/main.ts", name]);
+      expect(container.ports[0].containerPort).toBe(servicePort);
+      expect(container.readinessProbe.grpc.port).toBe(servicePort);
       const svc = find("Service", name);
       expect(svc!.spec.clusterIP).toBe("None");
-      expect(svc!.spec.ports[0].port).toBe(catalog[name].defaultPort);
+      expect(svc!.spec.ports[0].port).toBe(servicePort);
       expect(find("HorizontalPodAutoscaler", name)).toBeDefined();
     }
   });
@@ -91,7 +94,7 @@ describe("k8s manifests", () => {
     const gw = find("Deployment", "gateway")!.spec.template.spec.containers[0];
     expect(existsSync(join(root, entryOf(gw.command)))).toBe(true);
     const env = Object.fromEntries(gw.env.map((e: Obj) => [e.name, e.value]));
-    for (const name of names) expect(env[`${name.toUpperCase()}_ADDR`]).toBe(`dns:///${name}.flowforge.svc.cluster.local:${catalog[name].defaultPort}`);
+    for (const name of names) expect(env[addressVariable(name)]).toBe(`dns:///${name}.flowforge.svc.cluster.local:${servicePort}`);
     expect(gw.readinessProbe.httpGet.path).toBe("/healthz");
   });
 
@@ -102,6 +105,22 @@ describe("k8s manifests", () => {
     for (const dep of k8s.filter((d) => d.kind === "Deployment")) {
       for (const e of dep.spec.template.spec.containers[0].env ?? []) expect(read, e.name).toContain(e.name);
     }
+  });
+});
+
+describe("derived from the capability declarations", () => {
+  it("docker-compose.yml and k8s/ are what npm run generate writes (not stale)", () => {
+    const read = (path: string) => readFileSync(join(root, path), "utf8");
+    expect(read("docker-compose.yml")).toBe(composeFile([...capabilities]));
+    for (const c of capabilities) expect(read(`k8s/${c.name}.yaml`)).toBe(serviceManifest(c));
+    expect(read("k8s/gateway.yaml")).toBe(gatewayManifest([...capabilities]));
+    expect(read("k8s/kustomization.yaml")).toBe(kustomization([...capabilities]));
+  });
+
+  it("environment names are safe for any capability name", () => {
+    expect(envName("data-transform")).toBe("DATA_TRANSFORM");
+    expect(addressVariable("data-transform")).toBe("DATA_TRANSFORM_ADDR");
+    expect(Object.keys(catalog).every((n) => /^[A-Z][A-Z0-9_]*$/.test(envName(n)))).toBe(true);
   });
 });
 

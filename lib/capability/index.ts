@@ -1,0 +1,72 @@
+/**
+ * A capability is one folder, `services/<name>/`, that declares itself in `capability.ts` with
+ * defineCapability: its name, the service descriptors it serves, how to build its implementation,
+ * and its deployment defaults. Everything that lists every capability (the catalogue, the
+ * launcher, the gateway's routes, docker-compose.yml, k8s/, the README's list) is derived from
+ * these declarations: at run time from the catalogue, or by `npm run generate`.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { Logger } from "../runtime/logger.js";
+import type { ServiceRegistration } from "../runtime/server.js";
+
+/** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
+export const servicePort = 50051;
+
+/** What a capability's implementation is built from. */
+export interface CapabilityContext {
+  logger: Logger;
+  /** The process environment (read once here; the code below takes values). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** A built capability: its registrations, and what to stop after the server has stopped. */
+export interface CapabilityInstance {
+  services: ServiceRegistration[];
+  stop?(): Promise<void>;
+}
+
+/** Deployment defaults for compose and Kubernetes. */
+export interface CapabilityDeploy {
+  /** Replicas (compose) and the autoscaler's minimum. @default 2 */
+  replicas?: number;
+  /** The autoscaler's maximum. @default 20 */
+  maxReplicas?: number;
+  /** Memory limit. @default "1Gi" */
+  memory?: string;
+  /** One line on what the service is, for the manifests' comments. */
+  summary?: string;
+}
+
+/** A capability's declaration. */
+export interface Capability<N extends string = string> {
+  /** Lower-case letters, digits and dashes; names the folder, the API-key scope, env vars (envName) and manifests. */
+  name: N;
+  /** The generated service descriptors it serves; the gateway routes every one of them. */
+  services: DescService[];
+  /** Its unary methods can run as jobs, with workers in its own process. @default true */
+  jobs?: boolean;
+  /** Builds the implementation; only the capability's own process calls it (import handlers lazily in it). */
+  create(context: CapabilityContext): Promise<CapabilityInstance>;
+  deploy?: CapabilityDeploy;
+}
+
+const namePattern = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+/** Declares a capability (checks its name). */
+export function defineCapability<const N extends string>(capability: Capability<N>): Capability<N> {
+  if (!namePattern.test(capability.name)) {
+    throw new Error(`capability name "${capability.name}" must be lower-case letters and digits, words joined by "-"`);
+  }
+  if (capability.services.length === 0) throw new Error(`capability ${capability.name} declares no service`);
+  return capability;
+}
+
+/** A capability name as an environment variable prefix: `data-transform` → `DATA_TRANSFORM`. */
+export function envName(name: string): string {
+  return name.toUpperCase().replace(/-/g, "_");
+}
+
+/** The variable that gives the gateway a capability's address: `CRYPTO_ADDR`. */
+export function addressVariable(name: string): string {
+  return `${envName(name)}_ADDR`;
+}

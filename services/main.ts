@@ -1,0 +1,17 @@
+/**
+ * The one entry point of every capability service: `node --import tsx services/main.ts <name>`
+ * (or `CAPABILITY=<name>`). It builds the capability declared in `services/<name>/capability.ts`
+ * and serves it (see lib/runtime/run.ts for the environment it reads).
+ */
+import { catalog, isCapabilityName } from "./catalog.js";
+import { runService } from "../lib/runtime/run.js";
+import { createLogger } from "../lib/runtime/logger.js";
+
+const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
+if (!isCapabilityName(name)) {
+  process.stderr.write(`usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`);
+  process.exit(2);
+}
+const capability = catalog[name];
+const instance = await capability.create({ logger: createLogger({ name }), env: process.env });
+await runService({ name, services: instance.services, jobWorkers: capability.jobs !== false, onStop: instance.stop });
