@@ -96,12 +96,14 @@ const baseEnv = {
 };
 // Every capability of the catalogue, each on a free port, through the one service entry point.
 const addresses: Record<string, string> = {};
-const services = [];
+const ports: Record<string, number> = {};
 for (const name of Object.keys(catalog)) {
-  const port = await freePort();
-  addresses[addressVariable(name)] = `127.0.0.1:${port}`;
-  services.push({ name, entry: "services/main.ts", args: [name], env: { ...baseEnv, PORT: String(port) } });
+  ports[name] = await freePort();
+  addresses[addressVariable(name)] = `127.0.0.1:${ports[name]}`;
 }
+// Without NATS the jobs process holds the job bus and serves it to the others' workers.
+const busEnv = process.env.NATS_URL ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
+const services = Object.keys(catalog).map((name) => ({ name, entry: "services/main.ts", args: [name], env: { ...baseEnv, ...busEnv, PORT: String(ports[name]) } }));
 
 try {
   await Promise.all(services.map((s) => supervisor.start(s)));

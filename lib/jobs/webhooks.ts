@@ -12,6 +12,7 @@ import type { Logger } from "../runtime/logger.js";
 import type { JobRow } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
+import { backoff } from "../runtime/backoff.js";
 import { postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
 
 /** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */
@@ -93,7 +94,7 @@ export function startWebhookDispatcher(o: WebhookOptions): { stop(): Promise<voi
         const { ok, error } = await deliver(job, o);
         const attempt = job.webhook_attempts + 1;
         const refused = error?.startsWith("refused");
-        const nextAt = ok || refused || attempt >= maxAttempts ? null : new Date(Date.now() + Math.min(3_600_000, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
+        const nextAt = ok || refused || attempt >= maxAttempts ? null : new Date(Date.now() + backoff(attempt, base, 3_600_000));
         await o.store.webhookAttempt(job.id, { delivered: ok, nextAt, error });
         o.logger.info({ job: job.id, attempt, delivered: ok, error }, "webhook");
       }

@@ -16,6 +16,7 @@ import type { Outcome } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { encodeEventNotice, topics } from "./topics.js";
 import { createCoalescer } from "../runtime/coalesce.js";
+import { backoff } from "../runtime/backoff.js";
 
 /** Options for startWorker. */
 export interface WorkerOptions<S extends DescService = DescService> {
@@ -45,12 +46,6 @@ export function workerOptionsFromEnv(): Pick<WorkerOptions, "concurrency" | "max
     maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5),
     ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000),
   };
-}
-
-/** Exponential backoff with full jitter: attempt 1 waits up to base, 2 up to 2×base, ... capped at 60 s. */
-export function backoff(attempt: number, baseMs: number): number {
-  const cap = Math.min(60_000, baseMs * 2 ** (attempt - 1));
-  return Math.round(cap / 2 + (Math.random() * cap) / 2);
 }
 
 /** One item being run: its abort signal (made only if the handler asks), its deadline, its keep-alive. */

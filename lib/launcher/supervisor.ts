@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { Logger } from "../runtime/logger.js";
+import { backoff } from "../runtime/backoff.js";
 
 /** A process to run. */
 export interface ChildSpec {
@@ -127,7 +128,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
         return;
       }
       const crashes = p.status.crashes + 1;
-      const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (crashes - 1));
+      const delay = backoff(crashes, backoffMs, maxBackoffMs);
       p.status = { ...p.status, state: "restarting", pid: undefined, crashes, lastExit };
       options.logger.error({ process: p.spec.name, code, signal, crashes, restartInMs: delay }, "process exited; restarting");
       if (!p.everReady && crashes >= startupAttempts) {

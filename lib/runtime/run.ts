@@ -12,8 +12,8 @@ export interface RunServiceOptions {
   /** The services this process serves. */
   services: ServiceRegistration[];
   /**
-   * Run job workers for these services when `NATS_URL` and `DATABASE_URL` are set (production).
-   * Without NATS (embedded), the jobs service runs the workers in-process instead.
+   * Run job workers for these services when `DATABASE_URL` and a bus are set: `NATS_URL`
+   * (production) or `JOB_BUS_ADDR` (embedded: the jobs process's bus over gRPC).
    */
   jobWorkers?: boolean;
   /** Called on shutdown after the server has stopped. */
@@ -39,7 +39,8 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   logger.info({ host, port: bound, services: options.services.map((s) => s.service.typeName) }, "serving");
   reportReady(options.name, bound);
 
-  const stopWorkers = options.jobWorkers && process.env.NATS_URL && process.env.DATABASE_URL ? await startJobWorkers(options, logger) : undefined;
+  const busReachable = process.env.NATS_URL || process.env.JOB_BUS_ADDR;
+  const stopWorkers = options.jobWorkers && busReachable && process.env.DATABASE_URL ? await startJobWorkers(options, logger) : undefined;
   onShutdown(logger, async () => {
     await server.shutdown({ drainMs: envInt("SHUTDOWN_DRAIN_MS", 0), graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000) });
     await stopWorkers?.();
@@ -47,7 +48,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
   });
 }
 
-/** Production workers: this process consumes its own capability's tasks from JetStream. */
+/** This process consumes its own capability's tasks (JetStream, or the jobs process's bus). */
 async function startJobWorkers(options: RunServiceOptions, logger: Logger): Promise<() => Promise<void>> {
   const { busFromEnv } = await import("../bus/index.js");
   const { sqlFromEnv } = await import("../db/sql.js");

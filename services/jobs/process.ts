@@ -1,8 +1,9 @@
 /**
- * What the jobs process runs besides JobService: migrations, the bus, the outbox relay, the
- * webhook dispatcher and, with the in-process bus (no `NATS_URL`), every job capability's workers.
- * Environment: `DATABASE_URL` (required), `NATS_URL`, `MAX_BATCH_ITEMS`, `JOB_CONCURRENCY`,
- * `JOB_MAX_ATTEMPTS`, `JOB_ACK_WAIT_MS`, `FLOWFORGE_WEBHOOK_ALLOW_PRIVATE=1`.
+ * What the jobs process runs besides JobService: migrations, the bus, the outbox relay and the
+ * webhook dispatcher. Without `NATS_URL` it holds the in-process bus and serves it (BusService) to
+ * the capability processes, whose own workers consume from it; it never loads capability code.
+ * Environment: `DATABASE_URL` (required), `NATS_URL`, `MAX_BATCH_ITEMS`,
+ * `FLOWFORGE_WEBHOOK_ALLOW_PRIVATE=1`.
  */
 import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { CapabilityContext, CapabilityInstance } from "../../lib/capability/index.js";
@@ -10,19 +11,20 @@ import { register } from "../../lib/runtime/server.js";
 import { envInt } from "../../lib/runtime/config.js";
 import { sqlFromEnv } from "../../lib/db/sql.js";
 import { migrate } from "../../lib/db/migrate.js";
-import { busFromEnv, type Consumer } from "../../lib/bus/index.js";
+import { busFromEnv, createBusService, createMemoryBus } from "../../lib/bus/index.js";
+import { BusService } from "../../gen/flowforge/bus/v1/bus_pb.js";
 import { createJobStore } from "../../lib/jobs/store.js";
-import { startWorker, workerOptionsFromEnv } from "../../lib/jobs/worker.js";
 import { startWebhookDispatcher } from "../../lib/jobs/webhooks.js";
 import { topics } from "../../lib/jobs/topics.js";
-import { catalog, catalogRegistry, jobCapabilities } from "../catalog.js";
+import { catalogRegistry } from "../catalog.js";
 import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
 export async function createJobsProcess({ logger, env }: CapabilityContext): Promise<CapabilityInstance> {
   const sql = sqlFromEnv(logger, "flowforge-jobs");
   await migrate(sql);
-  const { bus, kind } = await busFromEnv(env);
+  // The jobs process is where the embedded bus lives (JOB_BUS_ADDR points the others here).
+  const { bus, kind } = env.NATS_URL ? await busFromEnv(env) : { bus: createMemoryBus(), kind: "memory" as const };
   const store = createJobStore(sql);
   const registry = catalogRegistry();
   const allowPrivate = env.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1";
@@ -38,23 +40,12 @@ export async function createJobsProcess({ logger, env }: CapabilityContext): Pro
   const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });
   const offFinished = bus.subscribe(topics.webhookDue("*"), () => webhooks.poke());
 
-  // Embedded: the in-process bus only reaches this process, so the workers live here.
-  const workers: Consumer[] = [];
-  if (kind === "memory") {
-    for (const name of jobCapabilities) {
-      const instance = await catalog[name].create({ logger, env });
-      for (const { service, impl: handlers } of instance.services) {
-        workers.push(await startWorker({ bus, store, logger, capability: name, service, impl: handlers, ...workerOptionsFromEnv() }));
-      }
-    }
-  }
-  logger.info({ bus: kind, workers: workers.length ? jobCapabilities : [] }, "jobs ready");
+  logger.info({ bus: kind }, "jobs ready");
 
   return {
-    services: [register(JobService, impl)],
+    services: [register(JobService, impl), ...(kind === "memory" ? [register(BusService, createBusService(bus))] : [])],
     async stop() {
       offFinished();
-      await Promise.all(workers.map((w) => w.stop()));
       await relay.stop();
       await webhooks.stop();
       await bus.close();

@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { createJetStreamBus, createMemoryBus, type Delivery, type JobBus, type Task } from "../index.js";
+import { createBusService, createJetStreamBus, createMemoryBus, createRemoteBus, type Delivery, type JobBus, type Task } from "../index.js";
+import { BusService } from "../../../gen/flowforge/bus/v1/bus_pb.js";
+import { createServiceServer, register } from "../../runtime/server.js";
+import { createLogger } from "../../runtime/logger.js";
 
 const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const run = randomBytes(4).toString("hex");
@@ -18,6 +21,23 @@ const buses: [string, () => Promise<{ bus: JobBus; peer: JobBus; cleanup(): Prom
     async () => {
       const bus = createMemoryBus();
       return { bus, peer: bus, cleanup: async () => {} };
+    },
+  ],
+  [
+    "remote (the jobs process's in-process bus over gRPC)",
+    async () => {
+      const server = createServiceServer({ logger: createLogger({ name: "bus", level: "silent" }), services: [register(BusService, createBusService(createMemoryBus()))] });
+      const port = await server.listen("127.0.0.1:0");
+      const bus = createRemoteBus({ address: `127.0.0.1:${port}` });
+      const peer = createRemoteBus({ address: `127.0.0.1:${port}` });
+      return {
+        bus,
+        peer,
+        async cleanup() {
+          await peer.close();
+          await server.shutdown({ graceMs: 100 });
+        },
+      };
     },
   ],
   [
@@ -201,5 +221,29 @@ describe("in-process bus fairness", () => {
     expect(order.slice(0, 5)).toEqual(["big0", "small0", "big1", "small1", "big2"]);
     await c.stop();
     await bus.close();
+  });
+});
+
+describe("remote bus", () => {
+  it("a consumer whose process goes away has its unsettled deliveries redelivered at once, not after the ack wait", async () => {
+    const server = createServiceServer({ logger: createLogger({ name: "bus", level: "silent" }), services: [register(BusService, createBusService(createMemoryBus()))] });
+    const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
+    const dying = createRemoteBus({ address });
+    const survivor = createRemoteBus({ address });
+    try {
+      const held: Delivery[] = [];
+      await dying.consume("gone", async (d) => void held.push(d), { concurrency: 5, ackWaitMs: 60_000 });
+      await survivor.publish(Array.from({ length: 3 }, (_, i) => task("gone", { jobId: `gone-${run}`, index: i })));
+      await until(() => held.length === 3);
+      const got: Delivery[] = [];
+      const c = await survivor.consume("gone", async (d) => (got.push(d), d.ack()), { concurrency: 5, ackWaitMs: 60_000 });
+      await dying.close(); // its stream ends with three deliveries unsettled
+      await until(() => got.length === 3, 5000);
+      expect(got.map((d) => [d.task.index, d.attempt]).sort()).toEqual([[0, 2], [1, 2], [2, 2]]);
+      await c.stop();
+    } finally {
+      await survivor.close();
+      await server.shutdown({ graceMs: 100 });
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Jobs through the gateway on the embedded mesh (`npm start` as is: PGlite, the in-process bus,
- * workers in the jobs process): submit, watch, get, list, cancel, idempotency, webhooks, and
+ * workers in the crypto process on the jobs process's bus): submit, watch, get, list, cancel, idempotency, webhooks, and
  * every bad input the issue names.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
