@@ -33,6 +33,8 @@ export interface MeshOptions {
   dataDir?: string;
   /** Run every process under this open-file limit. */
   openFiles?: number;
+  /** Run from this checkout instead of this repository. */
+  root?: string;
 }
 
 /** Starts scripts/start.ts with extra env; resolves once the gateway is ready. */
@@ -41,7 +43,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
   const started = await startProcess(
     "scripts/start.ts",
     { FLOWFORGE_DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: "info", ...env },
-    { openFiles: options.openFiles },
+    { openFiles: options.openFiles, root: options.root },
   );
   const lines = () =>
     started

@@ -22,6 +22,8 @@ export interface StartOptions {
   quiet?: boolean;
   /** Run under this open-file limit (`ulimit -n`), inherited by the process's own children. */
   openFiles?: number;
+  /** The checkout to run from. @default this repository */
+  root?: string;
 }
 
 /** Forks `entry` and waits (up to 60 s) for its `{ type: "ready", port }` IPC message. */
@@ -29,12 +31,13 @@ export async function startProcess(entry: string, env: NodeJS.ProcessEnv, option
   let out = "";
   const stdio = ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"] as const;
   const spawnEnv = { ...process.env, ...env };
+  const cwd = options.root ?? root;
   // Under a lower descriptor limit: a shell sets it and execs node, keeping the IPC channel.
   const child =
     options.openFiles === undefined
-      ? fork(join(root, entry), [], { cwd: root, execArgv: ["--import", "tsx"], env: spawnEnv, stdio: [...stdio] })
-      : spawn("/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(root, entry)], {
-          cwd: root,
+      ? fork(join(cwd, entry), [], { cwd, execArgv: ["--import", "tsx"], env: spawnEnv, stdio: [...stdio] })
+      : spawn("/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(cwd, entry)], {
+          cwd,
           env: spawnEnv,
           stdio: [...stdio],
         });
