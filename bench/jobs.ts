@@ -118,7 +118,7 @@ try {
   };
   results.batchOneWorker = await batch();
   console.error("measured batch, one worker");
-  const second = await startProcess("services/crypto/main.ts", { ...production.env, CRYPTO_PORT: String(await freePort()) }, { quiet: true });
+  const second = await startProcess("services/main.ts", { ...production.env, CAPABILITY: "crypto", PORT: String(await freePort()) }, { quiet: true });
   results.batchTwoWorkers = await batch();
   console.error("measured batch, two workers");
   await second.stop();

@@ -41,7 +41,7 @@ await writeFile(files.json, JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256",
 const rawPort = await serve("bench/servers/raw-echo.ts");
 const grpcEchoPort = await serve("bench/servers/grpc-js-echo.ts");
 const echoPort = await serve("bench/servers/connect-echo.ts");
-const cryptoPort = await serve("services/crypto/main.ts", { CRYPTO_PORT: String(await freePort()) });
+const cryptoPort = await serve("services/main.ts", { CAPABILITY: "crypto", PORT: String(await freePort()) });
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
 const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMIN_KEY: mesh.adminKey });
 
