@@ -10,7 +10,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../services/catalog.js";
 import { addressVariable, servicePort } from "../lib/capability/index.js";
 import { decodeStatus } from "../lib/runtime/errors.js";
-import { grpcOptions } from "../lib/runtime/server.js";
+import { grpcOptions } from "../lib/runtime/grpc-options.js";
 import { createUnaryChannel, type GrpcFailure, type UnaryChannel } from "./h2-channel.js";
 
 /** One capability's channels. */

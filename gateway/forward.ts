@@ -54,7 +54,7 @@ function codec(method: DescMethod) {
 }
 
 /** Streams a grpc-js readable call as an async iterable, mapping its error. */
-async function* readCall<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>, backend: Backend): AsyncIterable<T> {
+async function* readCall<T>(call: grpc.ClientReadableStream<T>, backend: Backend): AsyncIterable<T> {
   try {
     for await (const message of call) yield message as T;
   } catch (err) {
@@ -62,18 +62,10 @@ async function* readCall<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDupl
   }
 }
 
-async function pipeRequests(requests: AsyncIterable<unknown>, call: grpc.ClientWritableStream<unknown>) {
-  try {
-    for await (const req of requests) {
-      if (!call.write(req)) await new Promise((r) => call.once("drain", r));
-    }
-    call.end();
-  } catch {
-    call.cancel();
-  }
-}
-
-/** Builds a connect ServiceImpl that forwards every method of `service` to `backend`. */
+/**
+ * Builds a connect ServiceImpl that forwards every unary and server-streaming method of `service`
+ * to `backend` (no contract has client or bidi streams; such a method would answer unimplemented).
+ */
 export function createForwardingService(service: DescService, backend: Backend, options: ForwardOptions): ServiceImpl<DescService> {
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
@@ -91,24 +83,6 @@ export function createForwardingService(service: DescService, backend: Backend, 
         impl[method.localName] = (req: unknown, context: HandlerContext) => {
           const call = client.makeServerStreamRequest(path, serialize, deserialize, req, grpcMetadataFor(context), callOptions(context));
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
-          return readCall(call, backend);
-        };
-        break;
-      case "client_streaming":
-        impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) =>
-          new Promise((resolve, reject) => {
-            const call = client.makeClientStreamRequest(path, serialize, deserialize, grpcMetadataFor(context), callOptions(context), (err, res) =>
-              err ? reject(fromGrpcError(failureOf(err), backend)) : resolve(res),
-            );
-            context.signal.addEventListener("abort", () => call.cancel(), { once: true });
-            void pipeRequests(requests, call);
-          });
-        break;
-      case "bidi_streaming":
-        impl[method.localName] = (requests: AsyncIterable<unknown>, context: HandlerContext) => {
-          const call = client.makeBidiStreamRequest(path, serialize, deserialize, grpcMetadataFor(context), callOptions(context));
-          context.signal.addEventListener("abort", () => call.cancel(), { once: true });
-          void pipeRequests(requests, call);
           return readCall(call, backend);
         };
         break;

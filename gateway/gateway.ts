@@ -3,7 +3,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AdminService } from "../gen/flowforge/admin/v1/admin_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.js";
-import { register, type ServiceRegistration } from "../lib/runtime/server.js";
+import { register, type ServiceRegistration } from "../lib/runtime/registration.js";
 import { reflectionRegistrations } from "../lib/runtime/reflection.js";
 import type { Logger } from "../lib/runtime/logger.js";
 import type { Sql } from "../lib/db/sql.js";
@@ -61,7 +61,6 @@ export interface HealthReport {
 
 /** A gateway ready to listen. */
 export interface Gateway {
-  server: DualServer;
   /** Health of every backend and the database. */
   health(): Promise<{ ok: boolean; body: HealthReport }>;
   listen(port: number, host: string): Promise<number>;
@@ -129,7 +128,6 @@ export function createGateway(options: GatewayOptions): Gateway {
   const server = createDualServer(handler, options.connections);
 
   return {
-    server,
     health,
     listen: (port, host) =>
       new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ import { openFileLimit } from "../lib/runtime/fd-limit.js";
 import { connectionCaps } from "./listener.js";
 
 const logger = createLogger({ name: "gateway" });
-const sql = sqlFromEnv(logger, "flowforge-gateway");
+const sql = sqlFromEnv("flowforge-gateway");
 const applied = await migrate(sql);
 if (applied.length) logger.info({ applied }, "migrations applied");
 

@@ -1,7 +1,7 @@
 /** Request ids: accepted from `X-Request-Id` or generated, returned on every response and inside every error. */
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { requestIdKey } from "../../lib/runtime/context.js";
-import { acceptRequestId } from "../../lib/runtime/grpc-adapter.js";
+import { acceptRequestId } from "../../lib/runtime/context.js";
 import { toPublicError, withRequestId } from "../../lib/runtime/errors.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 

@@ -4,7 +4,6 @@
  */
 import postgres from "postgres";
 import { envInt } from "../runtime/config.js";
-import type { Logger } from "../runtime/logger.js";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
@@ -42,15 +41,9 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
   });
 }
 
-/**
- * The process's database from `DATABASE_URL` (pool size `DATABASE_POOL`, default 8); logs and
- * exits when it is not set.
- */
-export function sqlFromEnv(logger: Logger, applicationName: string, options: Pick<SqlOptions, "customPlans"> = {}): Sql {
+/** The process's database from `DATABASE_URL` (pool size `DATABASE_POOL`, default 8); throws when it is not set. */
+export function sqlFromEnv(applicationName: string, options: Pick<SqlOptions, "customPlans"> = {}): Sql {
   const url = process.env.DATABASE_URL;
-  if (!url) {
-    logger.fatal("DATABASE_URL is required (npm start provides an embedded one)");
-    process.exit(1);
-  }
+  if (!url) throw new Error("DATABASE_URL is required (npm start provides an embedded one)");
   return createSql(url, { max: envInt("DATABASE_POOL", 8), applicationName, ...options });
 }

@@ -51,9 +51,10 @@ export interface WebhookOptions {
   resolve?: Resolver;
 }
 
-async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; error?: string }> {
+/** One delivery attempt: delivered, failed (retried later), or refused for good (its target is not allowed). */
+async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; refused?: boolean; error?: string }> {
   const target = await resolveWebhookTarget(job.webhook_url!, o.allowPrivate, o.resolve);
-  if ("problem" in target) return { ok: false, error: `refused: ${target.problem}` };
+  if ("problem" in target) return { ok: false, refused: true, error: `refused: ${target.problem}` };
   const body = JSON.stringify({
     type: "job.finished",
     timestamp: new Date().toISOString(),
@@ -91,9 +92,8 @@ export function startWebhookDispatcher(o: WebhookOptions): { stop(): Promise<voi
   const tick = async () => {
     try {
       for (const job of await o.store.dueWebhooks(50)) {
-        const { ok, error } = await deliver(job, o);
+        const { ok, refused, error } = await deliver(job, o);
         const attempt = job.webhook_attempts + 1;
-        const refused = error?.startsWith("refused");
         const nextAt = ok || refused || attempt >= maxAttempts ? null : new Date(Date.now() + backoff(attempt, base, 3_600_000));
         await o.store.webhookAttempt(job.id, { delivered: ok, nextAt, error });
         o.logger.info({ job: job.id, attempt, delivered: ok, error }, "webhook");

@@ -1,4 +1,5 @@
 /** Per-call values every handler can read from `context.values`. */
+import { randomUUID } from "node:crypto";
 import { createContextKey } from "@connectrpc/connect";
 import type { Logger } from "./logger.js";
 
@@ -19,3 +20,8 @@ export type ProgressReporter = (progress: { message?: string; fraction?: number 
 
 /** The call's progress reporter; a no-op outside jobs. */
 export const progressKey = createContextKey<ProgressReporter>(() => {}, { description: "progress reporter" });
+
+/** The caller's request id when it is a sane token (at most 128 characters), else a new UUID. */
+export function acceptRequestId(value: string | undefined): string {
+  return value && /^[\w.:@/+=-]{1,128}$/.test(value) ? value : randomUUID();
+}

@@ -3,7 +3,7 @@
  * grpc-js server: decoding, context (signal, deadline, headers, request id, logger), error
  * translation to gRPC status with details, and one log line per failed call.
  */
-import { randomUUID } from "node:crypto";
+import { acceptRequestId } from "./context.js";
 import type { Readable } from "node:stream";
 import * as grpc from "@grpc/grpc-js";
 import type { ServerSurfaceCall } from "@grpc/grpc-js/build/src/server-call.js";
@@ -25,11 +25,6 @@ export interface GrpcServiceOptions {
   logger: Logger;
   /** Called for every call after the standard values are set. */
   contextHook?: ContextHook;
-}
-
-/** Request id accepted from a caller: short and printable, else a fresh one is made. */
-export function acceptRequestId(value: string | undefined): string {
-  return value && /^[\w.:@/+=-]{1,128}$/.test(value) ? value : randomUUID();
 }
 
 const identity = (b: Buffer) => b;

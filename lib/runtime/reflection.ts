@@ -14,7 +14,7 @@ import {
 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionAlpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { ServiceRegistration } from "./server.js";
+import type { ServiceRegistration } from "./registration.js";
 
 /** Every file the given files need, dependencies first, each once. */
 export function filesInDependencyOrder(files: DescFile[]): DescFile[] {

@@ -55,7 +55,7 @@ async function startJobWorkers(options: RunServiceOptions, logger: Logger): Prom
   const { createJobStore } = await import("../jobs/store.js");
   const { startWorker, workerOptionsFromEnv } = await import("../jobs/worker.js");
   const { bus } = await busFromEnv();
-  const sql = sqlFromEnv(logger, `flowforge-${options.name}`, { customPlans: true });
+  const sql = sqlFromEnv(`flowforge-${options.name}`, { customPlans: true });
   const store = createJobStore(sql);
   const workers = await Promise.all(
     options.services.map(({ service, impl }) =>

@@ -6,26 +6,15 @@
 import * as grpc from "@grpc/grpc-js";
 import * as net from "node:net";
 import { HealthImplementation } from "grpc-health-check";
-import type { DescService } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { ServiceRegistration } from "./registration.js";
 import { grpcServiceFor, type ContextHook } from "./grpc-adapter.js";
 import { reflectionRegistrations } from "./reflection.js";
 import { defaultMaxMessageBytes } from "./config.js";
 import { splitHostPort } from "./ports.js";
+import { grpcOptions } from "./grpc-options.js";
 import type { Logger } from "./logger.js";
 
-/** One protobuf service and its implementation. */
-export interface ServiceRegistration<S extends DescService = DescService> {
-  /** The generated service descriptor. */
-  service: S;
-  /** The handlers; missing methods answer `unimplemented`. */
-  impl: Partial<ServiceImpl<S>>;
-}
-
-/** Pairs a descriptor with its implementation, keeping the types tied together. */
-export function register<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>): ServiceRegistration {
-  return { service, impl } as unknown as ServiceRegistration;
-}
+export { register, type ServiceRegistration } from "./registration.js";
 
 /** Options for createServiceServer. */
 export interface ServiceServerOptions {
@@ -41,10 +30,6 @@ export interface ServiceServerOptions {
 
 /** A running (or ready to run) service server. */
 export interface ServiceServer {
-  /** The underlying grpc-js server. */
-  readonly grpc: grpc.Server;
-  /** Health status per service name ("" is the whole server). */
-  readonly health: HealthImplementation;
   /** Binds `host:port` (port 0 picks a free one) and resolves to the bound port. */
   listen(address: string): Promise<number>;
   /**
@@ -55,17 +40,7 @@ export interface ServiceServer {
   shutdown(options?: { drainMs?: number; graceMs?: number }): Promise<void>;
 }
 
-/** grpc-js channel and server options shared by servers and the gateway's clients. */
-export function grpcOptions(maxMessageBytes: number): grpc.ChannelOptions {
-  return {
-    "grpc.max_receive_message_length": maxMessageBytes,
-    "grpc.max_send_message_length": maxMessageBytes,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.http2.min_ping_interval_without_data_ms": 10_000,
-    // channelz bookkeeping costs on every call and nothing here reads it.
-    "grpc.enable_channelz": 0,
-  };
-}
+export { grpcOptions } from "./grpc-options.js";
 
 /** `host:port` or `[v6]:port` (port 0 picks a free one). */
 function parseListenAddress(address: string): { host: string; port: number } {
@@ -94,8 +69,6 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const listeners: { listener: net.Server; injector: ReturnType<grpc.Server["createConnectionInjector"]>; sockets: Set<net.Socket> }[] = [];
 
   return {
-    grpc: server,
-    health,
     async listen(address) {
       // The server's sockets are accepted here and handed to grpc-js, so that shutdown can close
       // what is still open after the grace period (grpc-js's own forceShutdown leaves sessions

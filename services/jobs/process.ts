@@ -21,7 +21,7 @@ import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
 export async function createJobsProcess({ logger, env }: CapabilityContext): Promise<CapabilityInstance> {
-  const sql = sqlFromEnv(logger, "flowforge-jobs");
+  const sql = sqlFromEnv("flowforge-jobs");
   await migrate(sql);
   // The jobs process is where the embedded bus lives (JOB_BUS_ADDR points the others here).
   const { bus, kind } = env.NATS_URL ? await busFromEnv(env) : { bus: createMemoryBus(), kind: "memory" as const };

@@ -47,10 +47,9 @@ function tenantOf(ctx: HandlerContext): string {
   return ctx.values.get(tenantKey) || "default";
 }
 
-/** Scopes forwarded by the gateway; a direct (trusted) caller has every scope. */
+/** Scopes forwarded by the gateway; a call without the header has none (it did not come through the gateway). */
 function scopesOf(ctx: HandlerContext): string[] {
-  const raw = ctx.requestHeader.get("x-flowforge-scopes");
-  return raw === null ? ["*"] : raw.split(",");
+  return ctx.requestHeader.get("x-flowforge-scopes")?.split(",") ?? [];
 }
 
 function checkJobId(id: string) {

@@ -12,7 +12,7 @@ import { createLogger } from "../../../lib/runtime/logger.js";
 import { databases, type TestDatabase } from "../../../test/support/databases.js";
 import { catalogRegistry } from "../../catalog.js";
 import { createJobService } from "../service.js";
-import { createHandlerContext } from "@connectrpc/connect";
+import { Code, createHandlerContext } from "@connectrpc/connect";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { JobService, SubmitJobRequestSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 
@@ -67,10 +67,16 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
     const submit = async (text: string) =>
       (await impl.submitJob!(
         create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: anyPack(HashRequestSchema, create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: text } } as HashRequest)) }),
-        createHandlerContext({ service: JobService, method: JobService.method.submitJob, protocolName: "grpc", requestMethod: "POST", url: "/" }),
+        createHandlerContext({ service: JobService, method: JobService.method.submitJob, protocolName: "grpc", requestMethod: "POST", url: "/", requestHeader: { "x-flowforge-scopes": "crypto" } }),
       )).job!.id as string;
     // Submits made in the same tick go together in one statement, with one outbox row.
     const ids = await Promise.all([submit("fine"), submit("refused"), submit("fine too")]);
+    // A call that did not come through the gateway (no scopes header) has no scope at all.
+    const direct = impl.submitJob!(
+      create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: anyPack(HashRequestSchema, create(HashRequestSchema, { algorithm: 3 } as HashRequest)) }),
+      createHandlerContext({ service: JobService, method: JobService.method.submitJob, protocolName: "grpc", requestMethod: "POST", url: "/" }),
+    );
+    await expect(direct).rejects.toMatchObject({ code: Code.PermissionDenied });
     const refused = ids[1];
     const shared = await db.sql<{ job_ids: string[] }[]>`SELECT job_ids FROM job_outbox WHERE job_ids && ${ids}::text[]`;
     expect(shared.map((r) => [...r.job_ids].sort())).toEqual([[...ids].sort()]); // still there: one of its jobs is unpublished
