@@ -1,4 +1,4 @@
-/** Composes the gateway: backends, key store, interceptors, local services and the listener. */
+/** Composes the gateway: backends, key store, the policy chain, local services and the transports. */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AdminService } from "../gen/flowforge/admin/v1/admin_pb.js";
@@ -9,19 +9,20 @@ import type { Logger } from "../lib/runtime/logger.js";
 import type { Sql } from "../lib/db/sql.js";
 import type { ProcessState } from "../lib/launcher/supervisor.js";
 import { catalog, type CapabilityName } from "../services/catalog.js";
-import { checkBackend, createBackends } from "./backends.js";
-import { createForwardingService } from "./forward.js";
+import { checkBackend, createBackends } from "./backends/backends.js";
+import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
 import { createKeyStore } from "./auth/key-store.js";
-import { authorize, createAuthInterceptor } from "./interceptors/auth.js";
-import { createRequestIdInterceptor } from "./interceptors/request-id.js";
-import { createAccessLogInterceptor } from "./interceptors/access-log.js";
-import { createGatewayMetrics } from "./interceptors/metrics.js";
-import { createRateLimitInterceptor, defaultTierLimits, type TierLimits } from "./interceptors/rate-limit.js";
+import { authorize, authPolicy } from "./policies/auth.js";
+import { requestIdPolicy } from "./policies/request-id.js";
+import { accessLogPolicy } from "./policies/access-log.js";
+import { createGatewayMetrics } from "./policies/metrics.js";
+import { rateLimitPolicy, defaultTierLimits, type TierLimits } from "./policies/rate-limit.js";
+import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
-import { createGatewayHandler } from "./http.js";
-import { createPassthrough } from "./passthrough.js";
-import { createDualServer, type DualServer, type DualServerOptions } from "./listener.js";
+import { createGatewayHandler } from "./transports/http.js";
+import { createPassthrough } from "./transports/passthrough.js";
+import { createDualServer, type DualServer, type DualServerOptions } from "./transports/listener.js";
 
 /** Options for createGateway. */
 export interface GatewayOptions {
@@ -102,19 +103,20 @@ export function createGateway(options: GatewayOptions): Gateway {
   const services = [...forwarded, ...local];
 
   const metrics = createGatewayMetrics();
-  const interceptors = [
-    createRequestIdInterceptor(options.logger),
-    metrics.interceptor,
-    createAccessLogInterceptor(options.logger),
-    createAuthInterceptor({ keys }),
-    createRateLimitInterceptor({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
-  ];
+  // The one chain every call passes, on every path and protocol, in this order.
+  const policies = chainPolicies([
+    requestIdPolicy(options.logger),
+    metrics.policy,
+    accessLogPolicy(options.logger),
+    authPolicy(keys),
+    rateLimitPolicy({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
+  ]);
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
-    interceptors,
+    policies,
     passthrough: createPassthrough({
       routes,
-      interceptors,
+      policies,
       maxRequestBytes: options.maxRequestBytes,
       defaultTimeoutMs: options.defaultTimeoutMs,
     }),

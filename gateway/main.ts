@@ -11,13 +11,13 @@ import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config
 import { sqlFromEnv } from "../lib/db/sql.js";
 import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
 import { migrate } from "../lib/db/migrate.js";
-import { backendAddresses } from "./backends.js";
+import { backendAddresses } from "./backends/backends.js";
 import { createGateway } from "./gateway.js";
-import { parseTierLimits } from "./interceptors/rate-limit.js";
+import { parseTierLimits } from "./policies/rate-limit.js";
 import { limiterFromEnv } from "../lib/limits/index.js";
 import type { ProcessState } from "../lib/launcher/supervisor.js";
 import { openFileLimit } from "../lib/runtime/fd-limit.js";
-import { connectionCaps } from "./listener.js";
+import { connectionCaps } from "./transports/listener.js";
 
 const logger = createLogger({ name: "gateway" });
 const sql = sqlFromEnv("flowforge-gateway");

@@ -1,14 +1,15 @@
 /**
- * The gateway's front half alone: the same listener, handler and interceptors (request id, API
+ * The gateway's front half alone: the same listener, handler and policies (request id, API
  * key lookup) as the real gateway, with CryptoService/Hash answered locally instead of
  * forwarded. The difference from the full gateway is the cost of the backend hop.
  */
 import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { createGatewayHandler } from "../../gateway/http.js";
-import { createDualServer } from "../../gateway/listener.js";
+import { createGatewayHandler } from "../../gateway/transports/http.js";
+import { createDualServer } from "../../gateway/transports/listener.js";
 import { createKeyStore } from "../../gateway/auth/key-store.js";
-import { createAuthInterceptor } from "../../gateway/interceptors/auth.js";
-import { createRequestIdInterceptor } from "../../gateway/interceptors/request-id.js";
+import { authPolicy } from "../../gateway/policies/auth.js";
+import { requestIdPolicy } from "../../gateway/policies/request-id.js";
+import { chainPolicies } from "../../gateway/policies/policy.js";
 import { startEmbeddedPostgres } from "../../lib/db/pglite-server.js";
 import { createSql } from "../../lib/db/sql.js";
 import { migrate } from "../../lib/db/migrate.js";
@@ -23,7 +24,7 @@ await migrate(sql);
 const keys = createKeyStore({ sql, adminKey: process.env.FLOWFORGE_ADMIN_KEY });
 const handler = createGatewayHandler({
   services: [register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) })],
-  interceptors: [createRequestIdInterceptor(logger), createAuthInterceptor({ keys })],
+  policies: chainPolicies([requestIdPolicy(logger), authPolicy(keys)]),
   maxRequestBytes: 32 * 1024 * 1024,
   corsOrigins: ["*"],
   logger,

@@ -51,7 +51,7 @@ export interface ApiKeyPage {
   nextPageToken: string;
 }
 
-/** The key store used by the gateway's auth interceptor and AdminService. */
+/** The key store used by the gateway's auth policy and AdminService. */
 export interface KeyStore {
   /** Creates a key; the secret is returned once and never stored. */
   create(key: NewApiKey): Promise<{ record: ApiKeyRecord; secret: string }>;

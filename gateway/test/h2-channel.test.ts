@@ -12,7 +12,7 @@ import { CryptoService, HashRequestSchema, HashResponseSchema } from "../../gen/
 import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
 import { createLogger } from "../../lib/runtime/logger.js";
 import { decodeStatus, invalidArgument } from "../../lib/runtime/errors.js";
-import { createUnaryChannel, parseTarget, type GrpcFailure, type UnaryChannel } from "../h2-channel.js";
+import { createUnaryChannel, parseTarget, type GrpcFailure, type UnaryChannel } from "../backends/h2-channel.js";
 import { freePort } from "../../test/support/mesh.js";
 
 const logger = createLogger({ name: "test", level: "silent" });

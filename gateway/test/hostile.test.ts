@@ -16,7 +16,7 @@ import { createServiceServer, register, type ServiceServer } from "../../lib/run
 import { createLogger } from "../../lib/runtime/logger.js";
 import { createGateway, type Gateway } from "../gateway.js";
 import { createKeyStore } from "../auth/key-store.js";
-import { parseTierLimits } from "../interceptors/rate-limit.js";
+import { parseTierLimits } from "../policies/rate-limit.js";
 import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
 
 const logLines: Record<string, unknown>[] = [];

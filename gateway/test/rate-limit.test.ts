@@ -12,7 +12,7 @@ import { createLogger } from "../../lib/runtime/logger.js";
 import { createRedisLimiter } from "../../lib/limits/index.js";
 import { createGateway, type Gateway } from "../gateway.js";
 import { createKeyStore } from "../auth/key-store.js";
-import { parseTierLimits } from "../interceptors/rate-limit.js";
+import { parseTierLimits } from "../policies/rate-limit.js";
 import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
 import { connectClient, errorOf, grpcWebClient } from "../../test/support/clients.js";
 

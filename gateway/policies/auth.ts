@@ -1,8 +1,9 @@
 /** API-key authentication and scope checks for every capability call. */
-import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { tenantKey } from "../../lib/runtime/context.js";
 import { capabilityOf } from "../../services/catalog.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
+import type { Policy } from "./policy.js";
 
 /** The authenticated principal of the call (undefined on open services). */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
@@ -30,11 +31,6 @@ export function presentedKey(header: Headers): string | undefined {
   return header.get("x-api-key")?.trim() || undefined;
 }
 
-/** Options for createAuthInterceptor. */
-export interface AuthOptions {
-  keys: KeyStore;
-}
-
 /**
  * The caller of `service` from its headers: undefined for open services; refuses a missing,
  * invalid or revoked key (`unauthenticated`) or one without the service's scope
@@ -54,14 +50,14 @@ export async function authorize(keys: KeyStore, header: Headers, service: string
   return principal;
 }
 
-/** Authorizes every call (see authorize) and sets its principal and tenant for the handler. */
-export function createAuthInterceptor(options: AuthOptions): Interceptor {
-  return (next) => async (req) => {
-    const principal = await authorize(options.keys, req.header, req.service.typeName);
+/** Authorizes every call (see authorize) and sets its principal and tenant for the backend. */
+export function authPolicy(keys: KeyStore): Policy {
+  return async (call, next) => {
+    const principal = await authorize(keys, call.header, call.service.typeName);
     if (principal) {
-      req.contextValues.set(principalKey, principal);
-      req.contextValues.set(tenantKey, principal.tenantId);
+      call.values.set(principalKey, principal);
+      call.values.set(tenantKey, principal.tenantId);
     }
-    return next(req);
+    return next();
   };
 }

@@ -4,29 +4,30 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { Code, ConnectError, cors as connectCors, createConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, cors as connectCors, createConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
-import { invalidArgument, withRequestId } from "../lib/runtime/errors.js";
+import { invalidArgument, withRequestId } from "../../lib/runtime/errors.js";
 import { codeToHttpStatus, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { acceptRequestId } from "../lib/runtime/context.js";
-import type { ServiceRegistration } from "../lib/runtime/registration.js";
-import type { Logger } from "../lib/runtime/logger.js";
+import { acceptRequestId } from "../../lib/runtime/context.js";
+import type { ServiceRegistration } from "../../lib/runtime/registration.js";
+import type { Logger } from "../../lib/runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
 import { discardRest, discarding } from "./discard.js";
 import { headersOf, type Passthrough } from "./passthrough.js";
-import { protocolOf } from "./interceptors/protocol.js";
+import { protocolOf, type PolicyChain } from "../policies/policy.js";
+import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
   /** Every service the gateway serves, forwarded or local. */
   services: ServiceRegistration[];
-  /** Interceptors, outermost first. */
-  interceptors: Interceptor[];
+  /** The gateway's policies, run on every call of every path. */
+  policies: PolicyChain;
   /** Largest request body, in bytes. */
   maxRequestBytes: number;
   /** Allowed CORS origins; `*` allows any. */
@@ -37,7 +38,7 @@ export interface GatewayHandlerOptions {
   health: () => Promise<{ ok: boolean; body: unknown }>;
   /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
-  /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its interceptors. */
+  /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its policies. */
   authorize?: (header: Headers, service: string) => Promise<unknown>;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
@@ -125,7 +126,7 @@ async function* once(bytes: Uint8Array) {
 /** Creates the gateway's universal (HTTP/1.1 and HTTP/2) handler. */
 export function createGatewayHandler(options: GatewayHandlerOptions): UniversalHandler {
   const router = createConnectRouter({
-    interceptors: options.interceptors,
+    interceptors: [policyInterceptor(options.policies)],
     readMaxBytes: options.maxRequestBytes,
     writeMaxBytes: options.maxRequestBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
@@ -138,7 +139,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     let uRes: UniversalServerResponse = await handler(universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined));
     const contentType = String(uRes.header?.get("content-type"));
     if (uRes.status >= 400 && contentType.startsWith("application/json") && uRes.body) {
-      // Connect unary errors raised before any interceptor: the request id, the field, the right code.
+      // Connect unary errors raised before the policies: the request id, the field, the right code.
       const body = enrichErrorBody(Buffer.concat(await readAll(uRes.body)).toString(), requestId, handler.method);
       const header = new Headers(uRes.header);
       header.delete("content-length");
@@ -197,14 +198,14 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       send(res, 404, { "content-type": "application/json" }, JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }));
       return;
     }
-    // connect-node reads (and inflates) the body before any interceptor runs: the caller is
+    // connect-node reads (and inflates) the body before the policies run: the caller is
     // authorized from its headers first, and a GET's query must be valid UTF-8.
     const query = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
     if (req.method === "GET" && !validQueryText(query)) {
       refuse(req, res, invalidArgument("message", "the query is not valid UTF-8"), requestId);
       return;
     }
-    // A client gone before its body was whole never reached the interceptors (connect-node reads
+    // A client gone before its body was whole never reached the policies (connect-node reads
     // the body first), so its access-log line is written here: its own cancellation.
     req.once("aborted", () => {
       if (req.complete) return;

@@ -1,13 +1,13 @@
 /** Rate limits by the key's tier: a token bucket per API key, refused with `resource_exhausted`. */
 import { getOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { rate_limit_per_item, Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import type { Limit, RateLimiter } from "../../lib/limits/types.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 import { principalKey } from "./auth.js";
-import { requestOf } from "../passthrough.js";
+import type { Policy } from "./policy.js";
 
 /** Limits per tier; a missing tier is unlimited. */
 export type TierLimits = Partial<Record<Tier, Limit>>;
@@ -36,7 +36,7 @@ export function parseTierLimits(text: string | undefined): TierLimits {
   return limits;
 }
 
-/** Options for createRateLimitInterceptor. */
+/** Options for rateLimitPolicy. */
 export interface RateLimitOptions {
   limiter: RateLimiter;
   limits: TierLimits;
@@ -55,24 +55,24 @@ function perItemField(method: DescMethod): DescField | undefined {
 }
 
 /**
- * Install after the auth interceptor (it needs the principal). A call costs one request, or for
- * a method with a per-item field (a job batch) one per item: the request is read for that, after
+ * Install after the auth policy (it needs the principal). A call costs one request, or for a
+ * method with a per-item field (a job batch) one per item: the request is read for that, after
  * authentication.
  */
-export function createRateLimitInterceptor(options: RateLimitOptions): Interceptor {
-  return (next) => async (req) => {
-    const principal = req.contextValues.get(principalKey);
+export function rateLimitPolicy(options: RateLimitOptions): Policy {
+  return async (call, next) => {
+    const principal = call.values.get(principalKey);
     const limit = principal ? options.limits[principal.tier || Tier.FREE] : undefined;
-    if (!principal || !limit) return next(req);
-    const field = perItemField(req.method);
-    const items = field && !req.stream ? ((await requestOf(req)) as Record<string, unknown[]>)[field.localName].length : 0;
+    if (!principal || !limit) return next();
+    const field = call.method.methodKind === "unary" ? perItemField(call.method) : undefined;
+    const items = field ? ((await call.message()) as Record<string, unknown[]>)[field.localName].length : 0;
     const cost = Math.max(1, items);
     let decision;
     try {
       decision = await options.limiter.take(`key:${principal.keyId}`, limit, cost);
     } catch (err) {
       options.logger.warn({ err }, "rate limiter unavailable; letting the call through");
-      return next(req);
+      return next();
     }
     if (!decision.allowed) {
       const what = cost > 1 ? `a batch of ${cost} items counts ${cost} requests: ` : "";
@@ -84,8 +84,8 @@ export function createRateLimitInterceptor(options: RateLimitOptions): Intercept
       );
       throw err;
     }
-    const res = await next(req);
-    res.header.set("x-ratelimit-remaining", String(decision.remaining));
-    return res;
+    const answer = await next();
+    answer.header.set("x-ratelimit-remaining", String(decision.remaining));
+    return answer;
   };
 }

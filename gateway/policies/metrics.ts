@@ -1,15 +1,16 @@
 /** Prometheus metrics per call: rate, errors and duration by method, code and protocol. */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import { outcomeCode, protocolOf } from "./protocol.js";
+import { outcomeCode } from "./outcome.js";
+import type { Policy } from "./policy.js";
 
-/** The gateway's metrics registry and its instruments. */
+/** The gateway's metrics registry and the policy that feeds it. */
 export interface GatewayMetrics {
   registry: Registry;
-  interceptor: Interceptor;
+  policy: Policy;
 }
 
-/** Creates a registry (with process metrics) and the interceptor that feeds it. */
+/** Creates a registry (with process metrics) and the policy that feeds it. */
 export function createGatewayMetrics(): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "flowforge_gateway_" });
@@ -26,20 +27,20 @@ export function createGatewayMetrics(): GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const interceptor: Interceptor = (next) => async (req) => {
-    const method = `${req.service.typeName}/${req.method.name}`;
-    const protocol = protocolOf(req.header);
+  const policy: Policy = async (call, next) => {
+    const method = `${call.service.typeName}/${call.method.name}`;
+    const protocol = call.protocol;
     const end = duration.startTimer({ method, protocol });
     try {
-      const res = await next(req);
+      const answer = await next();
       requests.inc({ method, code: "ok", protocol });
-      return res;
+      return answer;
     } catch (err) {
-      requests.inc({ method, code: Code[outcomeCode(req.signal, err)] ?? "unknown", protocol });
+      requests.inc({ method, code: Code[outcomeCode(call.signal, err)] ?? "unknown", protocol });
       throw err;
     } finally {
       end();
     }
   };
-  return { registry, interceptor };
+  return { registry, policy };
 }

@@ -3,7 +3,7 @@
  * (`application/json`, `application/proto`, uncompressed) and gRPC (`application/grpc`, HTTP/2,
  * uncompressed). Binary bodies already are the backend's wire format and are forwarded over the
  * backend's HTTP/2 channel as they are; JSON is decoded to the method's input and re-encoded (and
- * the answer back), as connect-node would. Every call runs the same interceptors as the rest
+ * the answer back), as connect-node would. Every call runs the same policies as the rest
  * (request id, metrics, access log, auth, rate limit), and the body is read only once they let it
  * through. gRPC-Web, compressed bodies, GET and streaming calls go through connect-node.
  */
@@ -12,24 +12,25 @@ import type * as http2 from "node:http2";
 import { promisify } from "node:util";
 import { brotliCompress, gzip } from "node:zlib";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, createContextValues, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { Backend } from "./backends.js";
-import { metadataFor } from "./forward.js";
+import type { Backend } from "../backends/backends.js";
+import { metadataFor } from "../backends/forward.js";
+import type { Call, PolicyChain } from "../policies/policy.js";
 import { discardRest } from "./discard.js";
-import { unaryCall } from "./unary-call.js";
-import { frame, unframe } from "./h2-channel.js";
+import { unaryCall } from "../backends/unary-call.js";
+import { frame, unframe } from "../backends/h2-channel.js";
 import { violationFromMessage } from "./connect-errors.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { invalidArgument, toPublicError, withRequestId } from "../lib/runtime/errors.js";
+import { invalidArgument, toPublicError, withRequestId } from "../../lib/runtime/errors.js";
 
 /** Options for createPassthrough. */
 export interface PassthroughOptions {
   /** Every forwarded service with its backend. */
   routes: { service: DescService; backend: Backend }[];
-  /** The gateway's interceptors, outermost first. */
-  interceptors: Interceptor[];
+  /** The gateway's policies. */
+  policies: PolicyChain;
   /** Largest request body, in bytes. */
   maxRequestBytes: number;
   /** Deadline for calls that bring none. */
@@ -50,21 +51,12 @@ interface Route {
   backend: Backend;
 }
 
-/** The call's own parts the innermost step needs: its deadline and its body (read only once the interceptors let the call through). */
-const callKey = createContextKey<{ timeoutMs?: number; message: () => Promise<Buffer> } | undefined>(undefined, { description: "passthrough call" });
-
-/**
- * The request message of a unary call, for an interceptor that must see it: typed on the
- * connect-node path; read (once, and only when asked) and decoded on the fast path.
- */
-export async function requestOf(req: UnaryRequest): Promise<unknown> {
-  const call = req.contextValues.get(callKey);
-  if (!call) return req.message;
-  const bytes = await call.message();
+/** A request body decoded as the method's input; bytes that are not one are the caller's bad input. */
+function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
   try {
-    return fromBinary(req.method.input, bytes);
+    return fromBinary(method.input, bytes);
   } catch (cause) {
-    throw new ConnectError(`the request is not a valid ${req.method.input.typeName}`, Code.InvalidArgument, undefined, undefined, cause);
+    throw new ConnectError(`the request is not a valid ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, cause);
   }
 }
 
@@ -135,9 +127,9 @@ export function headersOf(req: Req): Headers {
   return h;
 }
 
-function toNodeHeaders(h: Headers, prefix = ""): Record<string, string> {
+function toNodeHeaders(h: Headers): Record<string, string> {
   const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[prefix + k] = v));
+  h.forEach((v, k) => (out[k] = v));
   return out;
 }
 
@@ -177,17 +169,6 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       if (method.methodKind === "unary") routes.set(`/${service.typeName}/${method.name}`, { service, method, backend });
     }
   }
-  const chain = <T>(next: T): T => options.interceptors.reduceRight((n, i) => i(n as never) as T, next);
-
-  const forward = chain(async (req: UnaryRequest): Promise<UnaryResponse> => {
-    const route = routes.get(req.url)!;
-    const call = req.contextValues.get(callKey)!;
-    const bytes = await call.message();
-    const timeoutMs = call.timeoutMs ?? options.defaultTimeoutMs;
-    const message = await unaryCall(route.backend, req.url, bytes, metadataFor(req.contextValues, req.header), Date.now() + timeoutMs, req.signal);
-    return { stream: false, service: route.service, method: route.method as never, header: new Headers(), trailer: new Headers(), message: message as never };
-  });
-
   async function serve(route: Route, kind: Kind, req: Req, res: Res, path: string) {
     const grpcCall = kind === "grpc";
     const abort = new AbortController();
@@ -196,38 +177,40 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     res.once("close", onClose);
     // Also true before `close` is emitted: a reset stream is destroyed at once, and writing to it throws.
     const gone = () => abort.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
-    const contextValues = createContextValues();
+    const values = createContextValues();
     try {
       const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
       if (timeout.error) throw timeout.error;
+      // The body is read once, when the first step asks for it: a policy that needs the message, or the forwarding.
       let bytes: Promise<Buffer> | undefined;
-      contextValues.set(callKey, {
-        timeoutMs: timeout.timeoutMs,
-        message: () =>
-          (bytes ??= (async () => {
-            const body = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
-            const message = grpcCall ? requestMessage(body) : body;
-            return kind === "json" ? jsonToBinary(route.method, message) : message;
-          })()),
-      });
-      const response = await forward({
-        stream: false,
+      const body = () =>
+        (bytes ??= (async () => {
+          const raw = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
+          const message = grpcCall ? requestMessage(raw) : raw;
+          return kind === "json" ? jsonToBinary(route.method, message) : message;
+        })());
+      const header = headersOf(req);
+      const call: Call = {
         service: route.service,
-        method: route.method as never,
-        requestMethod: "POST",
-        url: path,
+        method: route.method,
+        protocol: grpcCall ? "grpc" : "connect",
+        header,
+        values,
         signal: abort.signal,
-        header: headersOf(req),
-        contextValues,
-        message: undefined as never, // read by the innermost step
+        message: async () => decodeRequest(route.method, await body()),
+      };
+      let answer: Buffer | undefined;
+      const response = await options.policies(call, async () => {
+        const deadline = Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs);
+        answer = await unaryCall(route.backend, path, await body(), metadataFor(values, header), deadline, abort.signal);
+        return { header: new Headers() };
       });
-      const answer = response.message as unknown as Buffer;
-      const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
+      const out = kind === "json" ? binaryToJson(route.method, answer!) : answer!;
       if (grpcCall) {
         if (gone()) return;
         const h2res = res as http2.Http2ServerResponse;
         h2res.writeHead(200, { "content-type": "application/grpc", ...toNodeHeaders(response.header) });
-        h2res.addTrailers({ "grpc-status": "0", ...toNodeHeaders(response.trailer) });
+        h2res.addTrailers({ "grpc-status": "0" });
         h2res.end(frame(out));
       } else {
         // Connect unary: trailers travel as headers prefixed with `trailer-`.
@@ -239,7 +222,6 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
           "content-length": String(body.length),
           ...(encoding ? { "content-encoding": encoding } : {}),
           ...toNodeHeaders(response.header),
-          ...toNodeHeaders(response.trailer, "trailer-"),
         };
         (res as http.ServerResponse).writeHead(200, headers);
         (res as http.ServerResponse).end(body);

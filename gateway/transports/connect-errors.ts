@@ -1,11 +1,11 @@
 /**
- * Connect unary errors that connect-node raises before any interceptor runs (a body that is not
+ * Connect unary errors that connect-node raises before the policies run (a body that is not
  * valid JSON for the method, an unknown field or enum value) get the same shape as every other
  * error: the request id as google.rpc.RequestInfo and, for bad input, a google.rpc.BadRequest
  * naming the field.
  */
 import { create, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
-import { BadRequestSchema, RequestInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
 interface WireDetail {
   type: string;

@@ -1,26 +1,27 @@
 /** One log line per call: method, outcome, duration, tenant and request id; never a body or key. */
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
 import type { Logger } from "../../lib/runtime/logger.js";
-import { outcomeCode, protocolOf } from "./protocol.js";
+import { outcomeCode } from "./outcome.js";
+import type { Policy } from "./policy.js";
 
-/** Creates the access-log interceptor; install it inside the request-id interceptor. */
-export function createAccessLogInterceptor(logger: Logger): Interceptor {
-  return (next) => async (req) => {
+/** Creates the access-log policy; install it inside the request-id policy. */
+export function accessLogPolicy(logger: Logger): Policy {
+  return async (call, next) => {
     const started = performance.now();
     const line = () => ({
-      requestId: req.contextValues.get(requestIdKey),
-      tenant: req.contextValues.get(tenantKey) || undefined,
-      method: `${req.service.typeName}/${req.method.name}`,
-      protocol: protocolOf(req.header),
+      requestId: call.values.get(requestIdKey),
+      tenant: call.values.get(tenantKey) || undefined,
+      method: `${call.service.typeName}/${call.method.name}`,
+      protocol: call.protocol,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     try {
-      const res = await next(req);
+      const answer = await next();
       if (logger.isLevelEnabled("info")) logger.info({ ...line(), code: "ok" }, "call");
-      return res;
+      return answer;
     } catch (err) {
-      const code = outcomeCode(req.signal, err);
+      const code = outcomeCode(call.signal, err);
       const level = code === Code.Internal || code === Code.Unknown || code === Code.DataLoss ? "error" : "info";
       logger[level]({ ...line(), code: Code[code] }, "call");
       throw err;

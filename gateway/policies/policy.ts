@@ -1,0 +1,55 @@
+/**
+ * The gateway's one chain of policies. Every call, whatever its protocol and whichever transport
+ * serves it (the fast path, connect-node, and the ones to come), becomes a Call and passes the
+ * same ordered policies (request id, metrics, access log, authentication, rate limit, ...), each
+ * in its own file with this one interface. A policy sees the request message, decoded, through
+ * `message()`; on the fast path the body is read only when something asks for it, after the
+ * policies before it (authentication) let the call through.
+ */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { ContextValues } from "@connectrpc/connect";
+
+/** How the call arrived. */
+export type Protocol = "connect" | "grpc" | "grpc-web";
+
+/** One call, as every policy sees it. */
+export interface Call {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly protocol: Protocol;
+  /** The request headers. */
+  readonly header: Headers;
+  /** Per-call values (request id, principal, tenant) that policies set and the transport forwards. */
+  readonly values: ContextValues;
+  /** Aborted when the client goes away or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** The request message, decoded (unary calls; a stream's request is not available here). */
+  message(): Promise<unknown>;
+}
+
+/** What a policy may add to a successful answer. */
+export interface Answer {
+  /** Response headers. */
+  header: Headers;
+}
+
+/** A policy: does its part and calls `next` to let the call through, or throws a ConnectError. */
+export type Policy = (call: Call, next: () => Promise<Answer>) => Promise<Answer>;
+
+/** The policies as one function of a call and its innermost step (the transport's forwarding). */
+export type PolicyChain = (call: Call, last: () => Promise<Answer>) => Promise<Answer>;
+
+/** Chains policies, outermost first. */
+export function chainPolicies(policies: Policy[]): PolicyChain {
+  return (call, last) => {
+    const step = (i: number): Promise<Answer> => (i === policies.length ? last() : policies[i](call, () => step(i + 1)));
+    return step(0);
+  };
+}
+
+/** The RPC protocol of a call, from its content type. */
+export function protocolOf(header: Headers): Protocol {
+  const contentType = header.get("content-type") ?? "";
+  if (contentType.startsWith("application/grpc-web")) return "grpc-web";
+  return contentType.startsWith("application/grpc") ? "grpc" : "connect";
+}
