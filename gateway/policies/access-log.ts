@@ -7,7 +7,7 @@ import type { Policy } from "./policy.js";
 
 /** Creates the access-log policy; install it inside the request-id policy. */
 export function accessLogPolicy(logger: Logger): Policy {
-  return async (call, next) => {
+  return (next) => async (call) => {
     const started = performance.now();
     const line = () => ({
       requestId: call.values.get(requestIdKey),
@@ -17,7 +17,7 @@ export function accessLogPolicy(logger: Logger): Policy {
       ms: Math.round((performance.now() - started) * 10) / 10,
     });
     try {
-      const answer = await next();
+      const answer = await next(call);
       if (logger.isLevelEnabled("info")) logger.info({ ...line(), code: "ok" }, "call");
       return answer;
     } catch (err) {

@@ -52,12 +52,12 @@ export async function authorize(keys: KeyStore, header: Headers, service: string
 
 /** Authorizes every call (see authorize) and sets its principal and tenant for the backend. */
 export function authPolicy(keys: KeyStore): Policy {
-  return async (call, next) => {
+  return (next) => async (call) => {
     const principal = await authorize(keys, call.header, call.service.typeName);
     if (principal) {
       call.values.set(principalKey, principal);
       call.values.set(tenantKey, principal.tenantId);
     }
-    return next();
+    return next(call);
   };
 }

@@ -27,12 +27,12 @@ export function createGatewayMetrics(): GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const policy: Policy = async (call, next) => {
+  const policy: Policy = (next) => async (call) => {
     const method = `${call.service.typeName}/${call.method.name}`;
     const protocol = call.protocol;
     const end = duration.startTimer({ method, protocol });
     try {
-      const answer = await next();
+      const answer = await next(call);
       requests.inc({ method, code: "ok", protocol });
       return answer;
     } catch (err) {

@@ -60,10 +60,10 @@ function perItemField(method: DescMethod): DescField | undefined {
  * authentication.
  */
 export function rateLimitPolicy(options: RateLimitOptions): Policy {
-  return async (call, next) => {
+  return (next) => async (call) => {
     const principal = call.values.get(principalKey);
     const limit = principal ? options.limits[principal.tier || Tier.FREE] : undefined;
-    if (!principal || !limit) return next();
+    if (!principal || !limit) return next(call);
     const field = call.method.methodKind === "unary" ? perItemField(call.method) : undefined;
     const items = field ? ((await call.message()) as Record<string, unknown[]>)[field.localName].length : 0;
     const cost = Math.max(1, items);
@@ -72,7 +72,7 @@ export function rateLimitPolicy(options: RateLimitOptions): Policy {
       decision = await options.limiter.take(`key:${principal.keyId}`, limit, cost);
     } catch (err) {
       options.logger.warn({ err }, "rate limiter unavailable; letting the call through");
-      return next();
+      return next(call);
     }
     if (!decision.allowed) {
       const what = cost > 1 ? `a batch of ${cost} items counts ${cost} requests: ` : "";
@@ -84,7 +84,7 @@ export function rateLimitPolicy(options: RateLimitOptions): Policy {
       );
       throw err;
     }
-    const answer = await next();
+    const answer = await next(call);
     answer.header.set("x-ratelimit-remaining", String(decision.remaining));
     return answer;
   };

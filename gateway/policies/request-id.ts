@@ -11,11 +11,11 @@ import type { Policy } from "./policy.js";
  * generic `internal` error. Install it outermost.
  */
 export function requestIdPolicy(logger: Logger): Policy {
-  return async (call, next) => {
+  return (next) => async (call) => {
     const requestId = acceptRequestId(call.header.get("x-request-id") ?? undefined);
     call.values.set(requestIdKey, requestId);
     try {
-      const answer = await next();
+      const answer = await next(call);
       answer.header.set("x-request-id", requestId);
       return answer;
     } catch (thrown) {
