@@ -42,19 +42,17 @@ export type Next = (call: Call) => Promise<Answer>;
  */
 export type Policy = (next: Next) => Next;
 
-/** The policies as one function of a call and its innermost step (the transport's forwarding). */
-export type PolicyChain = (call: Call, last: () => Promise<Answer>) => Promise<Answer>;
+/** A call as a transport hands it to the chain: the innermost step asks it to forward itself. */
+export interface TransportCall extends Call {
+  forward(): Promise<Answer>;
+}
 
-const lastStep = Symbol("last step");
-type WithLast = Call & { [lastStep]: () => Promise<Answer> };
+/** The composed policies. */
+export type PolicyChain = (call: TransportCall) => Promise<Answer>;
 
-/** Chains policies, outermost first; composed once, so a call costs no closures for the chain itself. */
+/** Chains policies, outermost first; composed once, so a call costs no closures for the chain. */
 export function chainPolicies(policies: Policy[]): PolicyChain {
-  const composed = policies.reduceRight<Next>((next, policy) => policy(next), (call) => (call as WithLast)[lastStep]());
-  return (call, last) => {
-    (call as WithLast)[lastStep] = last;
-    return composed(call);
-  };
+  return policies.reduceRight<Next>((next, policy) => policy(next), (call) => (call as TransportCall).forward());
 }
 
 /** The RPC protocol of a call, from its content type. */

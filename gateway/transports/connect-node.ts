@@ -3,29 +3,62 @@
  * as the router's one interceptor, on the message connect-node has decoded. Answer headers set by
  * a policy land in the response.
  */
-import { Code, ConnectError, type Interceptor, type StreamResponse, type UnaryResponse } from "@connectrpc/connect";
-import { protocolOf, type Call, type PolicyChain } from "../policies/policy.js";
+import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import { protocolOf, type Answer, type PolicyChain, type Protocol, type TransportCall } from "../policies/policy.js";
+
+type Request = UnaryRequest | StreamRequest;
+type Response = UnaryResponse | StreamResponse;
+
+/** A connect-node call as the policies see it. */
+class ConnectCall implements TransportCall {
+  response?: Response;
+  private knownProtocol?: Protocol;
+
+  constructor(
+    private readonly req: Request,
+    private readonly next: (req: Request) => Promise<Response>,
+  ) {}
+
+  get service() {
+    return this.req.service;
+  }
+
+  get method() {
+    return this.req.method;
+  }
+
+  get protocol(): Protocol {
+    return (this.knownProtocol ??= protocolOf(this.req.header));
+  }
+
+  get header() {
+    return this.req.header;
+  }
+
+  get values() {
+    return this.req.contextValues;
+  }
+
+  get signal() {
+    return this.req.signal;
+  }
+
+  async message(): Promise<unknown> {
+    if (this.req.stream) throw new ConnectError("a stream's request is not available to the gateway's policies", Code.Internal);
+    return this.req.message;
+  }
+
+  async forward(): Promise<Answer> {
+    this.response = await this.next(this.req);
+    return { header: this.response.header };
+  }
+}
 
 /** The policies as a connect interceptor. */
 export function policyInterceptor(policies: PolicyChain): Interceptor {
   return (next) => async (req) => {
-    const call: Call = {
-      service: req.service,
-      method: req.method,
-      protocol: protocolOf(req.header),
-      header: req.header,
-      values: req.contextValues,
-      signal: req.signal,
-      message: async () => {
-        if (req.stream) throw new ConnectError("a stream's request is not available to the gateway's policies", Code.Internal);
-        return req.message;
-      },
-    };
-    let res: UnaryResponse | StreamResponse | undefined;
-    await policies(call, async () => {
-      res = await next(req);
-      return { header: res.header };
-    });
-    return res!;
+    const call = new ConnectCall(req, next as (req: Request) => Promise<Response>);
+    await policies(call);
+    return call.response as never;
   };
 }

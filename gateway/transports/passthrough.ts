@@ -12,12 +12,12 @@ import type * as http2 from "node:http2";
 import { promisify } from "node:util";
 import { brotliCompress, gzip } from "node:zlib";
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Backend } from "../backends/backends.js";
 import { metadataFor } from "../backends/forward.js";
-import type { Call, PolicyChain } from "../policies/policy.js";
+import type { Answer, PolicyChain, Protocol, TransportCall } from "../policies/policy.js";
 import { discardRest } from "./discard.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
@@ -161,6 +161,58 @@ function kindOf(req: Req): Kind | undefined {
   return jsonContentType.test(contentType) ? "json" : undefined;
 }
 
+/** A fast-path call as the policies see it; its body is read once, when a policy or the forwarding first asks. */
+class FastCall implements TransportCall {
+  readonly header: Headers;
+  /** The backend's answer, once forwarded. */
+  answer?: Buffer;
+  private bytes?: Promise<Buffer>;
+
+  constructor(
+    private readonly route: Route,
+    private readonly kind: Kind,
+    private readonly req: Req,
+    private readonly path: string,
+    readonly values: ContextValues,
+    readonly signal: AbortSignal,
+    private readonly deadline: number,
+    private readonly maxRequestBytes: number,
+  ) {
+    this.header = headersOf(req);
+  }
+
+  get service() {
+    return this.route.service;
+  }
+
+  get method() {
+    return this.route.method;
+  }
+
+  get protocol(): Protocol {
+    return this.kind === "grpc" ? "grpc" : "connect";
+  }
+
+  /** The request in protobuf binary (JSON converted). */
+  body(): Promise<Buffer> {
+    return (this.bytes ??= (async () => {
+      const grpcCall = this.kind === "grpc";
+      const raw = await readBody(this.req, this.maxRequestBytes, grpcCall ? 5 : 0);
+      const message = grpcCall ? requestMessage(raw) : raw;
+      return this.kind === "json" ? jsonToBinary(this.route.method, message) : message;
+    })());
+  }
+
+  async message(): Promise<unknown> {
+    return decodeRequest(this.route.method, await this.body());
+  }
+
+  async forward(): Promise<Answer> {
+    this.answer = await unaryCall(this.route.backend, this.path, await this.body(), metadataFor(this.values, this.header), this.deadline, this.signal);
+    return { header: new Headers() };
+  }
+}
+
 /** Creates the fast path for the given routes. */
 export function createPassthrough(options: PassthroughOptions): Passthrough {
   const routes = new Map<string, Route>();
@@ -181,31 +233,10 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     try {
       const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
       if (timeout.error) throw timeout.error;
-      // The body is read once, when the first step asks for it: a policy that needs the message, or the forwarding.
-      let bytes: Promise<Buffer> | undefined;
-      const body = () =>
-        (bytes ??= (async () => {
-          const raw = await readBody(req, options.maxRequestBytes, grpcCall ? 5 : 0);
-          const message = grpcCall ? requestMessage(raw) : raw;
-          return kind === "json" ? jsonToBinary(route.method, message) : message;
-        })());
-      const header = headersOf(req);
-      const call: Call = {
-        service: route.service,
-        method: route.method,
-        protocol: grpcCall ? "grpc" : "connect",
-        header,
-        values,
-        signal: abort.signal,
-        message: async () => decodeRequest(route.method, await body()),
-      };
-      let answer: Buffer | undefined;
-      const response = await options.policies(call, async () => {
-        const deadline = Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs);
-        answer = await unaryCall(route.backend, path, await body(), metadataFor(values, header), deadline, abort.signal);
-        return { header: new Headers() };
-      });
-      const out = kind === "json" ? binaryToJson(route.method, answer!) : answer!;
+      const call = new FastCall(route, kind, req, path, values, abort.signal, Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs), options.maxRequestBytes);
+      const response = await options.policies(call);
+      const answer = call.answer!;
+      const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
       if (grpcCall) {
         if (gone()) return;
         const h2res = res as http2.Http2ServerResponse;
