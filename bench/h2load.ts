@@ -23,7 +23,12 @@ export function parseH2load(out: string): LoadResult {
   const reqs = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
   const lat = /time for request:\s+[\d.]+\w+\s+[\d.]+\w+\s+([\d.]+)(us|ms|s)/.exec(out);
   if (!rps || !reqs || !lat) throw new Error(`cannot read h2load output:\n${out}`);
-  return { reqPerSec: Number(rps[1]), meanLatencyUs: toMicros(lat[1], lat[2]), succeeded: Number(reqs[1]), failed: Number(reqs[2]) };
+  return {
+    reqPerSec: Number(rps[1]),
+    meanLatencyUs: toMicros(lat[1], lat[2]),
+    succeeded: Number(reqs[1]),
+    failed: Number(reqs[2]),
+  };
 }
 
 /** Options for h2load. */
@@ -52,6 +57,8 @@ export function h2load(o: LoadOptions): Promise<LoadResult> {
 }
 
 /** Runs h2load for a number of requests (rather than a duration). */
-export function h2loadCount(o: Omit<LoadOptions, "seconds" | "warmupSeconds"> & { requests: number }): Promise<LoadResult> {
+export function h2loadCount(
+  o: Omit<LoadOptions, "seconds" | "warmupSeconds"> & { requests: number },
+): Promise<LoadResult> {
   return runH2load(o, ["-n", String(o.requests)]);
 }

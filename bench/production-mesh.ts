@@ -20,7 +20,14 @@ export interface ProductionMesh {
 export async function startProductionMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<ProductionMesh> {
   const nats = await startNats();
   const db = await freshPostgresDatabase();
-  const env = { NATS_URL: nats.url, DATABASE_URL: db.url, LOG_LEVEL: "warn", DATABASE_POOL: "16", JOB_CONCURRENCY: "128", ...extraEnv };
+  const env = {
+    NATS_URL: nats.url,
+    DATABASE_URL: db.url,
+    LOG_LEVEL: "warn",
+    DATABASE_POOL: "16",
+    JOB_CONCURRENCY: "128",
+    ...extraEnv,
+  };
   const mesh = await startMesh(env);
   const sql = createSql(db.url, { max: 2 });
   return {

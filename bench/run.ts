@@ -27,7 +27,10 @@ async function serve(entry: string, env: NodeJS.ProcessEnv = {}): Promise<number
 const dir = join(tmpdir(), `flowforge-bench-${process.pid}`);
 await mkdir(dir, { recursive: true });
 const text = "x".repeat(58); // a HashRequest of 64 bytes on the wire
-const message = toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }));
+const message = toBinary(
+  HashRequestSchema,
+  create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }),
+);
 const framed = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
 const files = {
   raw: join(dir, "raw.bin"),
@@ -46,21 +49,64 @@ const mesh = await startMesh({ LOG_LEVEL: "warn" });
 const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMIN_KEY: mesh.adminKey });
 
 // Every target must answer correctly before it is loaded.
-const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } });
-const viaGateway = await grpcJsUnary(`127.0.0.1:${mesh.port}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }, { authorization: `Bearer ${mesh.adminKey}` });
+const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, {
+  algorithm: HashAlgorithm.SHA256,
+  input: { case: "text", value: text },
+});
+const viaGateway = await grpcJsUnary(
+  `127.0.0.1:${mesh.port}`,
+  CryptoService.method.hash,
+  { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } },
+  { authorization: `Bearer ${mesh.adminKey}` },
+);
 if (direct.digest !== viaGateway.digest || direct.digest.length !== 64) throw new Error("targets disagree");
 
 const grpcHeaders = { "content-type": "application/grpc", te: "trailers" };
 const jsonHeaders = { "content-type": "application/json" };
 const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const targets = [
-  { name: "raw node:http2 echo (ceiling)", url: `http://127.0.0.1:${rawPort}/echo`, bodyFile: files.raw, headers: { "content-type": "application/octet-stream" } },
-  { name: "connect-node JSON echo, in-process", url: `http://127.0.0.1:${echoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: jsonHeaders },
-  { name: "bare grpc-js echo (grpc-js ceiling)", url: `http://127.0.0.1:${grpcEchoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: grpcHeaders },
-  { name: "direct gRPC, CryptoService/Hash", url: `http://127.0.0.1:${cryptoPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: grpcHeaders },
-  { name: "gateway Connect JSON + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: { ...jsonHeaders, ...auth } },
-  { name: "gateway front only (no backend hop), Connect JSON + key", url: `http://127.0.0.1:${frontPort}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.json, headers: { ...jsonHeaders, ...auth } },
-  { name: "gateway gRPC + key, Hash", url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile: files.grpc, headers: { ...grpcHeaders, ...auth } },
+  {
+    name: "raw node:http2 echo (ceiling)",
+    url: `http://127.0.0.1:${rawPort}/echo`,
+    bodyFile: files.raw,
+    headers: { "content-type": "application/octet-stream" },
+  },
+  {
+    name: "connect-node JSON echo, in-process",
+    url: `http://127.0.0.1:${echoPort}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.json,
+    headers: jsonHeaders,
+  },
+  {
+    name: "bare grpc-js echo (grpc-js ceiling)",
+    url: `http://127.0.0.1:${grpcEchoPort}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.grpc,
+    headers: grpcHeaders,
+  },
+  {
+    name: "direct gRPC, CryptoService/Hash",
+    url: `http://127.0.0.1:${cryptoPort}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.grpc,
+    headers: grpcHeaders,
+  },
+  {
+    name: "gateway Connect JSON + key, Hash",
+    url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.json,
+    headers: { ...jsonHeaders, ...auth },
+  },
+  {
+    name: "gateway front only (no backend hop), Connect JSON + key",
+    url: `http://127.0.0.1:${frontPort}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.json,
+    headers: { ...jsonHeaders, ...auth },
+  },
+  {
+    name: "gateway gRPC + key, Hash",
+    url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.grpc,
+    headers: { ...grpcHeaders, ...auth },
+  },
 ];
 
 const results: { name: string; throughput: LoadResult; latency: LoadResult }[] = [];
@@ -68,7 +114,8 @@ try {
   for (const t of targets) {
     const throughput = await h2load({ ...t, clients: 4, streams: 25, seconds });
     const latency = await h2load({ ...t, clients: 1, streams: 1, seconds: Math.max(2, Math.round(seconds / 2)) });
-    if (throughput.failed || latency.failed) throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
+    if (throughput.failed || latency.failed)
+      throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
     results.push({ name: t.name, throughput, latency });
     console.error(`measured ${t.name}`);
   }
@@ -79,22 +126,30 @@ try {
 
 const by = (prefix: string) => results.find((r) => r.name.startsWith(prefix))!;
 const ratios = {
-  "gateway Connect JSON / connect-node JSON echo (target >= 0.6)": by("gateway Connect").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
+  "gateway Connect JSON / connect-node JSON echo (target >= 0.6)":
+    by("gateway Connect").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
   "direct gRPC / raw ceiling (target >= 0.6)": by("direct gRPC").throughput.reqPerSec / by("raw").throughput.reqPerSec,
   "gateway gRPC / direct gRPC": by("gateway gRPC").throughput.reqPerSec / by("direct gRPC").throughput.reqPerSec,
   "bare grpc-js echo / raw ceiling": by("bare grpc-js").throughput.reqPerSec / by("raw").throughput.reqPerSec,
   "direct gRPC / bare grpc-js echo": by("direct gRPC").throughput.reqPerSec / by("bare grpc-js").throughput.reqPerSec,
-  "gateway front only / connect-node JSON echo": by("gateway front").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
+  "gateway front only / connect-node JSON echo":
+    by("gateway front").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
 };
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 console.log(`\nFlowForge bench, ${new Date().toISOString()}, ${machine}, h2load ${seconds}s per target\n`);
 console.log("| target | req/s (4x25) | mean latency at 1 stream |");
 console.log("| --- | ---: | ---: |");
-for (const r of results) console.log(`| ${r.name} | ${Math.round(r.throughput.reqPerSec).toLocaleString("en")} | ${Math.round(r.latency.meanLatencyUs)} µs |`);
+for (const r of results)
+  console.log(
+    `| ${r.name} | ${Math.round(r.throughput.reqPerSec).toLocaleString("en")} | ${Math.round(r.latency.meanLatencyUs)} µs |`,
+  );
 console.log("\n| ratio | value |\n| --- | ---: |");
 for (const [k, v] of Object.entries(ratios)) console.log(`| ${k} | ${v.toFixed(2)} |`);
 
 await mkdir(join(root, "bench/out"), { recursive: true });
-await writeFile(join(root, "bench/out/latest.json"), JSON.stringify({ date: new Date().toISOString(), machine, seconds, results, ratios }, null, 2));
+await writeFile(
+  join(root, "bench/out/latest.json"),
+  JSON.stringify({ date: new Date().toISOString(), machine, seconds, results, ratios }, null, 2),
+);
 process.exit(0);

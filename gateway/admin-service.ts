@@ -2,9 +2,9 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { AdminService, type ApiKeySchema } from "../gen/flowforge/admin/v1/admin_pb.js";
+import type { AdminService, ApiKeySchema } from "../gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "../gen/flowforge/common/v1/common_pb.js";
-import { check, invalidArgument } from "../lib/runtime/errors.js";
+import { check } from "../lib/runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 
@@ -35,7 +35,8 @@ export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminServ
       check(req.name.length <= 200, "name", "must be at most 200 characters");
       check(req.tier === Tier.UNSPECIFIED || Tier[req.tier] !== undefined, "tier", `unknown tier ${req.tier}`);
       const known = knownScopes();
-      req.scopes.forEach((s, i) => check(known.includes(s), `scopes[${i}]`, `unknown scope "${s}"; known: ${known.join(", ")}`));
+      for (const [i, s] of req.scopes.entries())
+        check(known.includes(s), `scopes[${i}]`, `unknown scope "${s}"; known: ${known.join(", ")}`);
       const { record, secret } = await keys.create({
         tenantId: req.tenantId,
         name: req.name,
@@ -47,7 +48,12 @@ export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminServ
     async listApiKeys(req) {
       const pageSize = req.pageSize === 0 ? 100 : req.pageSize;
       check(pageSize >= 1 && pageSize <= 500, "page_size", "must be between 1 and 500");
-      const page = await keys.list({ tenantId: req.tenantId || undefined, includeRevoked: req.includeRevoked, pageSize, pageToken: req.pageToken || undefined });
+      const page = await keys.list({
+        tenantId: req.tenantId || undefined,
+        includeRevoked: req.includeRevoked,
+        pageSize,
+        pageToken: req.pageToken || undefined,
+      });
       return { apiKeys: page.keys.map(toApiKey), nextPageToken: page.nextPageToken };
     },
     async revokeApiKey(req) {

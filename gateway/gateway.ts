@@ -22,7 +22,7 @@ import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "../lib/limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createPassthrough } from "./transports/passthrough.js";
-import { createDualServer, type DualServer, type DualServerOptions } from "./transports/listener.js";
+import { createDualServer, type DualServerOptions } from "./transports/listener.js";
 
 /** Options for createGateway. */
 export interface GatewayOptions {
@@ -74,27 +74,52 @@ export function createGateway(options: GatewayOptions): Gateway {
   const keys = createKeyStore({ sql: options.sql, adminKey: options.adminKey, cacheTtlMs: options.keyCacheTtlMs });
 
   async function health(): Promise<{ ok: boolean; body: HealthReport }> {
-    const entries = await Promise.all([...backends.values()].map(async (b) => [b.name, await checkBackend(b)] as const));
-    const database = await options.sql`SELECT 1`.then(() => "SERVING", () => "UNREACHABLE");
+    const entries = await Promise.all(
+      [...backends.values()].map(async (b) => [b.name, await checkBackend(b)] as const),
+    );
+    const database = await options.sql`SELECT 1`.then(
+      () => "SERVING",
+      () => "UNREACHABLE",
+    );
     const services = Object.fromEntries(entries);
     const supervised = options.processes?.();
-    const ok = database === "SERVING" && entries.every(([, s]) => s === "SERVING") && (supervised ?? []).every((p) => p.state === "running");
+    const ok =
+      database === "SERVING" &&
+      entries.every(([, s]) => s === "SERVING") &&
+      (supervised ?? []).every((p) => p.state === "running");
     const processes = supervised && Object.fromEntries(supervised.map(({ name, ...rest }) => [name, rest]));
-    return { ok, body: { status: ok ? "SERVING" : "NOT_SERVING", services, database, ...(processes ? { processes } : {}) } };
+    return {
+      ok,
+      body: { status: ok ? "SERVING" : "NOT_SERVING", services, database, ...(processes ? { processes } : {}) },
+    };
   }
 
   const healthService: Partial<ServiceImpl<typeof Health>> = {
     async check(req) {
-      if (req.service === "") return { status: (await health()).ok ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
-      const backend = [...backends.values()].find((b) => catalog[b.name].services.some((s) => s.typeName === req.service));
+      if (req.service === "")
+        return {
+          status: (await health()).ok
+            ? HealthCheckResponse_ServingStatus.SERVING
+            : HealthCheckResponse_ServingStatus.NOT_SERVING,
+        };
+      const backend = [...backends.values()].find((b) =>
+        catalog[b.name].services.some((s) => s.typeName === req.service),
+      );
       if (!backend) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
       const status = await checkBackend(backend);
-      return { status: status === "SERVING" ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING };
+      return {
+        status:
+          status === "SERVING"
+            ? HealthCheckResponse_ServingStatus.SERVING
+            : HealthCheckResponse_ServingStatus.NOT_SERVING,
+      };
     },
   };
 
   // Every service of every routed capability, each forwarded to its capability's backend.
-  const routes = [...backends.values()].flatMap((backend) => catalog[backend.name].services.map((service) => ({ service, backend })));
+  const routes = [...backends.values()].flatMap((backend) =>
+    catalog[backend.name].services.map((service) => ({ service, backend })),
+  );
   const forwarded: ServiceRegistration[] = routes.map(({ service, backend }) => ({
     service,
     impl: createForwardingService(service, backend, { defaultTimeoutMs: options.defaultTimeoutMs }),
@@ -109,7 +134,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics.policy,
     accessLogPolicy(options.logger),
     authPolicy(keys),
-    rateLimitPolicy({ limiter: options.limiter ?? createMemoryLimiter(), limits: options.tierLimits ?? defaultTierLimits, logger: options.logger }),
+    rateLimitPolicy({
+      limiter: options.limiter ?? createMemoryLimiter(),
+      limits: options.tierLimits ?? defaultTierLimits,
+      logger: options.logger,
+    }),
   ]);
   const handler = createGatewayHandler({
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],

@@ -7,20 +7,21 @@
  * open-file limit).
  */
 import { createLogger } from "../lib/runtime/logger.js";
-import { defaultMaxMessageBytes, envInt, envString } from "../lib/runtime/config.js";
-import { sqlFromEnv } from "../lib/db/sql.js";
+import { sqlFor } from "../lib/db/sql.js";
+import { gatewayConfig } from "../lib/config/index.js";
 import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
 import { migrate } from "../lib/db/migrate.js";
 import { backendAddresses } from "./backends/backends.js";
 import { createGateway } from "./gateway.js";
 import { parseTierLimits } from "./policies/rate-limit.js";
-import { limiterFromEnv } from "../lib/limits/index.js";
+import { limiterFor } from "../lib/limits/index.js";
 import type { ProcessState } from "../lib/launcher/supervisor.js";
 import { openFileLimit } from "../lib/runtime/fd-limit.js";
 import { connectionCaps } from "./transports/listener.js";
 
+const config = gatewayConfig();
 const logger = createLogger({ name: "gateway" });
-const sql = sqlFromEnv("flowforge-gateway");
+const sql = sqlFor(config.database, "flowforge-gateway");
 const applied = await migrate(sql);
 if (applied.length) logger.info({ applied }, "migrations applied");
 
@@ -32,27 +33,26 @@ process.on("message", (msg: { type?: string; processes?: ProcessState[] }) => {
 
 const addresses = backendAddresses();
 const caps = connectionCaps(openFileLimit());
-const limiter = limiterFromEnv();
+const limiter = limiterFor(config.redisUrl);
 const gateway = createGateway({
   sql,
   logger,
   addresses,
-  adminKey: process.env.FLOWFORGE_ADMIN_KEY || undefined,
-  maxRequestBytes: envInt("MAX_REQUEST_BYTES", defaultMaxMessageBytes),
-  defaultTimeoutMs: envInt("DEFAULT_TIMEOUT_MS", 60_000),
-  corsOrigins: envString("CORS_ORIGINS", "*").split(",").map((s) => s.trim()),
+  adminKey: config.adminKey,
+  maxRequestBytes: config.maxRequestBytes,
+  defaultTimeoutMs: config.defaultTimeoutMs,
+  corsOrigins: config.corsOrigins,
   limiter,
-  tierLimits: parseTierLimits(process.env.RATE_LIMITS),
+  tierLimits: parseTierLimits(config.rateLimits),
   processes: () => processes,
   connections: {
-    firstRequestTimeoutMs: envInt("FIRST_REQUEST_TIMEOUT_MS", 5000),
-    maxIdleConnections: envInt("MAX_IDLE_CONNECTIONS", caps.maxIdleConnections),
-    maxConnections: envInt("MAX_CONNECTIONS", caps.maxConnections ?? 0) || undefined,
+    firstRequestTimeoutMs: config.connections.firstRequestTimeoutMs,
+    maxIdleConnections: config.connections.maxIdleConnections ?? caps.maxIdleConnections,
+    maxConnections: config.connections.maxConnections ?? caps.maxConnections,
   },
 });
-const host = envString("HOST", "127.0.0.1");
-const port = await gateway.listen(envInt("PORT", 8080), host);
-logger.info({ host, port, backends: addresses, openFileLimit: openFileLimit() }, "gateway listening");
+const port = await gateway.listen(config.port, config.host);
+logger.info({ host: config.host, port, backends: addresses, openFileLimit: openFileLimit() }, "gateway listening");
 reportReady("gateway", port);
 
 onShutdown(logger, async () => {

@@ -27,8 +27,10 @@ const names = readdirSync(join(root, "services"), { withFileTypes: true })
   .sort();
 const capabilities: Capability[] = [];
 for (const name of names) {
-  const declared = (await import(pathToFileURL(join(root, "services", name, "capability.ts")).href)).default as Capability;
-  if (declared?.name !== name) throw new Error(`services/${name}/capability.ts must export default defineCapability({ name: "${name}", ... })`);
+  const declared = (await import(pathToFileURL(join(root, "services", name, "capability.ts")).href))
+    .default as Capability;
+  if (declared?.name !== name)
+    throw new Error(`services/${name}/capability.ts must export default defineCapability({ name: "${name}", ... })`);
   capabilities.push(declared);
 }
 const identifier = (name: string) => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
@@ -47,7 +49,11 @@ write("k8s/kustomization.yaml", kustomization(capabilities));
 // Manifests of capabilities that are gone.
 for (const file of readdirSync(join(root, "k8s"))) {
   const name = file.replace(/\.yaml$/, "");
-  if (names.includes(name) || !readFileSync(join(root, "k8s", file), "utf8").startsWith(`${generatedMark} from services/`)) continue;
+  if (
+    names.includes(name) ||
+    !readFileSync(join(root, "k8s", file), "utf8").startsWith(`${generatedMark} from services/`)
+  )
+    continue;
   rmSync(join(root, "k8s", file));
   process.stdout.write(`removed k8s/${file}\n`);
 }
@@ -57,7 +63,10 @@ const readme = readFileSync(join(root, "README.md"), "utf8");
 const start = "<!-- capabilities:start (npm run generate) -->";
 const end = "<!-- capabilities:end -->";
 const list = capabilities
-  .map((c) => `- \`${c.name}\`: ${c.services.map((s) => `\`${s.typeName}\``).join(", ")} ([folder](services/${c.name}/)); \`${addressVariable(c.name)}\`, port ${servicePort} in containers`)
+  .map(
+    (c) =>
+      `- \`${c.name}\`: ${c.services.map((s) => `\`${s.typeName}\``).join(", ")} ([folder](services/${c.name}/)); \`${addressVariable(c.name)}\`, port ${servicePort} in containers`,
+  )
   .join("\n");
 const from = readme.indexOf(start);
 const to = readme.indexOf(end);

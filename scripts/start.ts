@@ -10,8 +10,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "../lib/runtime/logger.js";
-import { envInt, envString } from "../lib/runtime/config.js";
-import { freePort } from "../lib/runtime/ports.js";
+import { launcherConfig } from "../lib/config/index.js";
 import { reportReady } from "../lib/runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../lib/db/pglite-server.js";
 import { createSupervisor } from "../lib/launcher/supervisor.js";
@@ -21,19 +20,12 @@ import { threadPoolSize } from "../lib/runtime/machine.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const logger = createLogger({ name: "launcher" });
-const config = {
-  dataDir: resolve(envString("FLOWFORGE_DATA_DIR", ".flowforge")),
-  gatewayPort: envInt("PORT", 8080),
-  embeddedPgPort: envInt("EMBEDDED_PG_PORT", 0),
-  backoffMs: envInt("LAUNCHER_BACKOFF_MS", 500),
-  maxBackoffMs: envInt("LAUNCHER_BACKOFF_MAX_MS", 30_000),
-  healthyAfterMs: envInt("LAUNCHER_HEALTHY_MS", 60_000),
-  graceMs: envInt("LAUNCHER_GRACE_MS", 15_000),
-};
+const launcher = launcherConfig();
+const config = { ...launcher, dataDir: resolve(launcher.dataDir) };
 
 /** The operator key: FLOWFORGE_ADMIN_KEY, else the one kept in the data directory, else a new one. */
 async function adminKey(): Promise<string> {
-  if (process.env.FLOWFORGE_ADMIN_KEY) return process.env.FLOWFORGE_ADMIN_KEY;
+  if (config.adminKey) return config.adminKey;
   const file = join(config.dataDir, "admin-key");
   try {
     return (await readFile(file, "utf8")).trim();
@@ -77,7 +69,7 @@ process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
 
 await mkdir(config.dataDir, { recursive: true });
-let databaseUrl = process.env.DATABASE_URL;
+let databaseUrl = config.databaseUrl;
 if (!databaseUrl) {
   embedded = await startEmbeddedPostgres({ dataDir: join(config.dataDir, "pgdata"), port: config.embeddedPgPort });
   databaseUrl = embedded.url;
@@ -94,20 +86,27 @@ const baseEnv = {
   UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadPoolSize()),
   ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}),
 };
-// Every capability of the catalogue, each on a free port, through the one service entry point.
+// Every capability through the one service entry point. Each binds a port of its own choosing
+// (PORT=0) and reports it; a restart binds the same one again. The jobs process comes first:
+// without NATS the others' workers use its bus.
 const addresses: Record<string, string> = {};
-const ports: Record<string, number> = {};
-for (const name of Object.keys(catalog)) {
-  ports[name] = await freePort();
-  addresses[addressVariable(name)] = `127.0.0.1:${ports[name]}`;
-}
-// Without NATS the jobs process holds the job bus and serves it to the others' workers.
-const busEnv = process.env.NATS_URL ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
-const services = Object.keys(catalog).map((name) => ({ name, entry: "services/main.ts", args: [name], env: { ...baseEnv, ...busEnv, PORT: String(ports[name]) } }));
-
+const serviceSpec = (name: string, extra: NodeJS.ProcessEnv = {}) => ({
+  name,
+  entry: "services/main.ts",
+  args: [name],
+  env: { ...baseEnv, ...extra, PORT: "0" },
+});
+let gatewayPort = config.gatewayPort;
 try {
-  await Promise.all(services.map((s) => supervisor.start(s)));
-  await supervisor.start({
+  const jobsPort = await supervisor.start(serviceSpec("jobs"));
+  addresses[addressVariable("jobs")] = `127.0.0.1:${jobsPort}`;
+  const busEnv = config.natsUrl ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
+  const others = Object.keys(catalog).filter((name) => name !== "jobs");
+  const ports = await Promise.all(others.map((name) => supervisor.start(serviceSpec(name, busEnv))));
+  others.forEach((name, i) => {
+    addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
+  });
+  gatewayPort = await supervisor.start({
     name: "gateway",
     entry: "gateway/main.ts",
     env: { ...baseEnv, ...addresses, FLOWFORGE_ADMIN_KEY: key, PORT: String(config.gatewayPort) },
@@ -118,5 +117,5 @@ try {
     await shutdown(1);
   }
 }
-logger.info({ url: `http://127.0.0.1:${config.gatewayPort}` }, "FlowForge is up");
-reportReady("launcher", config.gatewayPort);
+logger.info({ url: `http://127.0.0.1:${gatewayPort}` }, "FlowForge is up");
+reportReady("launcher", gatewayPort);

@@ -12,7 +12,10 @@ import type { Capability } from "../lib/capability/index.js";
 export type CapabilityName = (typeof capabilities)[number]["name"];
 
 /** Every capability, by name. */
-export const catalog = Object.fromEntries(capabilities.map((c) => [c.name, c])) as Record<CapabilityName, Capability<CapabilityName>>;
+export const catalog = Object.fromEntries(capabilities.map((c) => [c.name, c])) as Record<
+  CapabilityName,
+  Capability<CapabilityName>
+>;
 
 /** Whether `name` is a capability of the catalogue. */
 export function isCapabilityName(name: string): name is CapabilityName {

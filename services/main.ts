@@ -9,7 +9,9 @@ import { createLogger } from "../lib/runtime/logger.js";
 
 const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
 if (!isCapabilityName(name)) {
-  process.stderr.write(`usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`);
+  process.stderr.write(
+    `usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`,
+  );
   process.exit(2);
 }
 const capability = catalog[name];

@@ -23,7 +23,9 @@ const sql = createSql(pg.url);
 await migrate(sql);
 const keys = createKeyStore({ sql, adminKey: process.env.FLOWFORGE_ADMIN_KEY });
 const handler = createGatewayHandler({
-  services: [register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) })],
+  services: [
+    register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) }),
+  ],
   policies: chainPolicies([requestIdPolicy(logger), authPolicy(keys)]),
   maxRequestBytes: 32 * 1024 * 1024,
   corsOrigins: ["*"],

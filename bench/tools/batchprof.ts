@@ -13,7 +13,9 @@ import { cpuByProcess, reportCpu } from "./cpu.js";
 const N = Number(process.env.N ?? 10_000);
 const { mesh, sql, stop } = await startProductionMesh();
 const jobs = connectClient(JobService, mesh.url, mesh.adminKey, true);
-const items = Array.from({ length: N }, (_, i) => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } }));
+const items = Array.from({ length: N }, (_, i) =>
+  pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } }),
+);
 const run = async () => {
   const t0 = performance.now();
   const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items });
@@ -29,7 +31,9 @@ await run(); // warm-up
 const before = cpuByProcess();
 const { submitMs, totalMs } = await run();
 const after = cpuByProcess();
-console.log(`${Math.round((N / totalMs) * 1000)} items/s, submit ${Math.round(submitMs)} ms, total ${Math.round(totalMs)} ms`);
+console.log(
+  `${Math.round((N / totalMs) * 1000)} items/s, submit ${Math.round(submitMs)} ms, total ${Math.round(totalMs)} ms`,
+);
 reportCpu(before, after, N, "item", totalMs);
 await stop();
 process.exit(0);

@@ -31,12 +31,23 @@ export function cpuByProcess(): Map<string, number> {
 }
 
 /** Prints the CPU each role spent per unit of work between two samples, and how busy the cores were. */
-export function reportCpu(before: Map<string, number>, after: Map<string, number>, units: number, unit: string, elapsedMs: number) {
+export function reportCpu(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  units: number,
+  unit: string,
+  elapsedMs: number,
+) {
   let total = 0;
   for (const [role, ms] of after) {
     const spent = ms - (before.get(role) ?? 0);
     total += spent;
     if (spent > 0) console.log(role.padEnd(10), ((spent / units) * 1000).toFixed(0).padStart(6), `µs/${unit}`);
   }
-  console.log("total".padEnd(10), ((total / units) * 1000).toFixed(0).padStart(6), `µs/${unit}, cores busy`, (total / elapsedMs).toFixed(2));
+  console.log(
+    "total".padEnd(10),
+    ((total / units) * 1000).toFixed(0).padStart(6),
+    `µs/${unit}, cores busy`,
+    (total / elapsedMs).toFixed(2),
+  );
 }

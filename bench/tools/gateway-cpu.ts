@@ -15,18 +15,33 @@ import { cpuByProcess, reportCpu } from "./cpu.js";
 
 const protocol = process.env.PROTOCOL ?? "json";
 const text = "x".repeat(58);
-const binary = toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }));
+const binary = toBinary(
+  HashRequestSchema,
+  create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } }),
+);
 const bodies: Record<string, { body: Uint8Array | string; headers: Record<string, string> }> = {
-  json: { body: JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text }), headers: { "content-type": "application/json" } },
+  json: {
+    body: JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text }),
+    headers: { "content-type": "application/json" },
+  },
   proto: { body: binary, headers: { "content-type": "application/proto" } },
-  grpc: { body: Buffer.concat([Buffer.from([0, 0, 0, 0, binary.length]), binary]), headers: { "content-type": "application/grpc", te: "trailers" } },
+  grpc: {
+    body: Buffer.concat([Buffer.from([0, 0, 0, 0, binary.length]), binary]),
+    headers: { "content-type": "application/grpc", te: "trailers" },
+  },
 };
 const chosen = bodies[protocol];
 if (!chosen) throw new Error(`PROTOCOL must be one of ${Object.keys(bodies).join(", ")}`);
 const bodyFile = join(tmpdir(), `flowforge-gateway-cpu-${process.pid}.bin`);
 await writeFile(bodyFile, chosen.body);
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
-const target = { url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, bodyFile, headers: { ...chosen.headers, authorization: `Bearer ${mesh.adminKey}` }, clients: 4, streams: 25 };
+const target = {
+  url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
+  bodyFile,
+  headers: { ...chosen.headers, authorization: `Bearer ${mesh.adminKey}` },
+  clients: 4,
+  streams: 25,
+};
 await h2load({ ...target, seconds: 3 });
 const before = cpuByProcess();
 const t0 = performance.now();

@@ -21,7 +21,13 @@ const WARM = Number(process.env.WARM ?? 3000);
 const { mesh, sql, stop } = await startProductionMesh(process.env.EXTRA ? JSON.parse(process.env.EXTRA) : {});
 const body = join(tmpdir(), `flowforge-prof-${process.pid}.bin`);
 const item = pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "x" } });
-await writeFile(body, toBinary(SubmitJobRequestSchema, create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: item })));
+await writeFile(
+  body,
+  toBinary(
+    SubmitJobRequestSchema,
+    create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: item }),
+  ),
+);
 const opts = {
   url: `${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`,
   bodyFile: body,
@@ -38,9 +44,11 @@ async function waitSucceeded(n: number) {
   }
 }
 const dbStats = async () =>
-  (await sql<Record<string, number>[]>`
+  (
+    await sql<Record<string, number>[]>`
     SELECT xact_commit::int AS c, tup_inserted::int AS i, tup_updated::int AS u, tup_deleted::int AS d, tup_fetched::int AS f, blks_hit::int AS h
-    FROM pg_stat_database WHERE datname = current_database()`)[0];
+    FROM pg_stat_database WHERE datname = current_database()`
+  )[0];
 
 await h2loadCount({ ...opts, requests: WARM });
 await waitSucceeded(WARM);

@@ -56,7 +56,12 @@ export interface KeyStore {
   /** Creates a key; the secret is returned once and never stored. */
   create(key: NewApiKey): Promise<{ record: ApiKeyRecord; secret: string }>;
   /** Lists keys, newest first. */
-  list(query: { tenantId?: string; includeRevoked?: boolean; pageSize: number; pageToken?: string }): Promise<ApiKeyPage>;
+  list(query: {
+    tenantId?: string;
+    includeRevoked?: boolean;
+    pageSize: number;
+    pageToken?: string;
+  }): Promise<ApiKeyPage>;
   /** Revokes a key; undefined when there is no such key. */
   revoke(id: string): Promise<ApiKeyRecord | undefined>;
   /** The principal for a presented secret, or undefined when unknown or revoked. */
@@ -66,7 +71,12 @@ export interface KeyStore {
 const keyPattern = /^ffk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 
 /** The principal of the operator key. */
-export const adminPrincipal: Principal = { keyId: "admin", tenantId: "admin", tier: Tier.ENTERPRISE, scopes: ["*", "admin"] };
+export const adminPrincipal: Principal = {
+  keyId: "admin",
+  tenantId: "admin",
+  tier: Tier.ENTERPRISE,
+  scopes: ["*", "admin"],
+};
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest();
 
@@ -93,7 +103,6 @@ function toRecord(row: Row): ApiKeyRecord {
     revokeTime: row.revoke_time,
   };
 }
-
 
 /** Creates a key store over `api_keys`. */
 export function createKeyStore(options: KeyStoreOptions): KeyStore {
@@ -125,7 +134,10 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
         ORDER BY seq DESC
         LIMIT ${pageSize + 1}`;
       const more = rows.length > pageSize;
-      return { keys: rows.slice(0, pageSize).map(toRecord), nextPageToken: more ? encodePageToken("keys", rows[pageSize - 1].seq) : "" };
+      return {
+        keys: rows.slice(0, pageSize).map(toRecord),
+        nextPageToken: more ? encodePageToken("keys", rows[pageSize - 1].seq) : "",
+      };
     },
 
     async revoke(id) {

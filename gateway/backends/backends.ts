@@ -5,7 +5,11 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { HealthCheckRequestSchema, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
+import {
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus,
+} from "../../gen/grpc/health/v1/health_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../../services/catalog.js";
 import { addressVariable, servicePort } from "../../lib/capability/index.js";
@@ -29,12 +33,18 @@ export interface Backend {
  */
 export function backendAddresses(env: NodeJS.ProcessEnv = process.env): Record<CapabilityName, string> {
   return Object.fromEntries(
-    (Object.keys(catalog) as CapabilityName[]).map((name) => [name, env[addressVariable(name)] || `dns:///${name}:${servicePort}`]),
+    (Object.keys(catalog) as CapabilityName[]).map((name) => [
+      name,
+      env[addressVariable(name)] || `dns:///${name}:${servicePort}`,
+    ]),
   ) as Record<CapabilityName, string>;
 }
 
 /** Opens the channels of every capability (they connect on first use). */
-export function createBackends(addresses: Partial<Record<CapabilityName, string>>, maxMessageBytes: number): Map<CapabilityName, Backend> {
+export function createBackends(
+  addresses: Partial<Record<CapabilityName, string>>,
+  maxMessageBytes: number,
+): Map<CapabilityName, Backend> {
   const backends = new Map<CapabilityName, Backend>();
   for (const name of Object.keys(addresses) as CapabilityName[]) {
     const address = addresses[name]!;
@@ -76,7 +86,13 @@ export function fromGrpcError(err: GrpcFailure, backend: Backend): ConnectError 
   if (err.statusDetails) return decodeStatus(err.code, err.details, err.statusDetails);
   switch (err.code) {
     case grpc.status.UNAVAILABLE:
-      return new ConnectError(`the ${backend.name} service is unavailable`, Code.Unavailable, undefined, undefined, err);
+      return new ConnectError(
+        `the ${backend.name} service is unavailable`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        err,
+      );
     case grpc.status.DEADLINE_EXCEEDED:
       return new ConnectError("deadline exceeded", Code.DeadlineExceeded, undefined, undefined, err);
     case grpc.status.CANCELLED:

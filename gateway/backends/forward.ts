@@ -66,7 +66,11 @@ async function* readCall<T>(call: grpc.ClientReadableStream<T>, backend: Backend
  * Builds a connect ServiceImpl that forwards every unary and server-streaming method of `service`
  * to `backend` (no contract has client or bidi streams; such a method would answer unimplemented).
  */
-export function createForwardingService(service: DescService, backend: Backend, options: ForwardOptions): ServiceImpl<DescService> {
+export function createForwardingService(
+  service: DescService,
+  backend: Backend,
+  options: ForwardOptions,
+): ServiceImpl<DescService> {
   const impl: Record<string, unknown> = {};
   for (const method of service.methods) {
     const path = `/${service.typeName}/${method.name}`;
@@ -76,12 +80,28 @@ export function createForwardingService(service: DescService, backend: Backend, 
       case "unary":
         impl[method.localName] = async (req: unknown, context: HandlerContext) => {
           const deadline = callOptions(context, options.defaultTimeoutMs).deadline as number;
-          return deserialize(await unaryCall(backend, path, serialize(req), metadataFor(context.values, context.requestHeader), deadline, context.signal));
+          return deserialize(
+            await unaryCall(
+              backend,
+              path,
+              serialize(req),
+              metadataFor(context.values, context.requestHeader),
+              deadline,
+              context.signal,
+            ),
+          );
         };
         break;
       case "server_streaming":
         impl[method.localName] = (req: unknown, context: HandlerContext) => {
-          const call = client.makeServerStreamRequest(path, serialize, deserialize, req, grpcMetadataFor(context), callOptions(context));
+          const call = client.makeServerStreamRequest(
+            path,
+            serialize,
+            deserialize,
+            req,
+            grpcMetadataFor(context),
+            callOptions(context),
+          );
           context.signal.addEventListener("abort", () => call.cancel(), { once: true });
           return readCall(call, backend);
         };

@@ -39,7 +39,13 @@ export interface UnaryChannelOptions {
 /** Unary calls to one backend target. */
 export interface UnaryChannel {
   /** Calls `path` with one serialized message; rejects with a GrpcFailure. `headers` are sent as metadata. */
-  call(path: string, message: Buffer, headers: http2.OutgoingHttpHeaders, deadline: number, signal: AbortSignal): Promise<Buffer>;
+  call(
+    path: string,
+    message: Buffer,
+    headers: http2.OutgoingHttpHeaders,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<Buffer>;
   /** Closes every session; calls in flight finish or fail. */
   close(): void;
 }
@@ -61,7 +67,8 @@ const pingTimeoutMs = 10_000;
 /** `[v6]:port` or `host:port` into its parts. */
 function hostPort(s: string, target: string): { host: string; port: number } {
   const parts = splitHostPort(s);
-  if (!parts || parts.port === 0) throw new Error(`backend address "${target}" must name a host and a port, e.g. dns:///crypto:50051`);
+  if (!parts || parts.port === 0)
+    throw new Error(`backend address "${target}" must name a host and a port, e.g. dns:///crypto:50051`);
   return parts;
 }
 
@@ -82,7 +89,8 @@ export function parseTarget(target: string): Target {
     };
   }
   const dns = /^dns:(?:\/\/[^/]*\/)?(.+)$/.exec(target);
-  if (!dns && /^[a-z][a-z0-9+.-]*:\/\//i.test(target)) throw new Error(`backend address "${target}": only dns:, ipv4: and ipv6: targets are supported`);
+  if (!dns && /^[a-z][a-z0-9+.-]*:\/\//i.test(target))
+    throw new Error(`backend address "${target}": only dns:, ipv4: and ipv6: targets are supported`);
   const { host, port } = hostPort(dns ? dns[1] : target, target);
   return isIP(host) ? { fixed: [authorityOf(host, port)] } : { host, port };
 }
@@ -107,12 +115,17 @@ function rstFailure(code: number): GrpcFailure {
 /** gRPC's mapping of an HTTP status that came without a grpc-status. */
 function httpFailure(httpStatus: number): GrpcFailure {
   const code =
-    httpStatus === 400 ? status.INTERNAL
-    : httpStatus === 401 ? status.UNAUTHENTICATED
-    : httpStatus === 403 ? status.PERMISSION_DENIED
-    : httpStatus === 404 ? status.UNIMPLEMENTED
-    : [429, 502, 503, 504].includes(httpStatus) ? status.UNAVAILABLE
-    : status.UNKNOWN;
+    httpStatus === 400
+      ? status.INTERNAL
+      : httpStatus === 401
+        ? status.UNAUTHENTICATED
+        : httpStatus === 403
+          ? status.PERMISSION_DENIED
+          : httpStatus === 404
+            ? status.UNIMPLEMENTED
+            : [429, 502, 503, 504].includes(httpStatus)
+              ? status.UNAVAILABLE
+              : status.UNKNOWN;
   return { code, details: `the backend answered HTTP ${httpStatus}` };
 }
 
@@ -170,7 +183,9 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
           endpoints = [...new Set(hosts.map((h) => authorityOf(h, parsed.port)))].map((a) => old.get(a) ?? endpoint(a));
           for (const e of old.values()) if (!endpoints.includes(e)) e.session?.close();
         },
-        (err: Error) => void (resolveError = err),
+        (err: Error) => {
+          resolveError = err;
+        },
       )
       .finally(() => {
         resolvedAt = Date.now();
@@ -199,7 +214,10 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       e.backoffMs = initialBackoffMs;
       ping = setInterval(() => {
         const timer = setTimeout(() => session.destroy(), pingTimeoutMs).unref();
-        session.ping((err) => (clearTimeout(timer), err && session.destroy()));
+        session.ping((err) => {
+          clearTimeout(timer);
+          if (err) session.destroy();
+        });
       }, keepaliveMs).unref();
     });
     session.on("error", () => {
@@ -223,21 +241,32 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     let connecting: http2.ClientHttp2Session | undefined;
     for (let i = 0; i < endpoints.length; i++) {
       const e = endpoints[(first + i) % endpoints.length];
-      const session = e.session && !e.session.closed && !e.session.destroyed ? e.session : e.retryAt <= now ? connect(e) : undefined;
+      const session =
+        e.session && !e.session.closed && !e.session.destroyed ? e.session : e.retryAt <= now ? connect(e) : undefined;
       if (session && ready.has(session)) chosen ??= session;
       else connecting ??= session;
     }
     return chosen ?? connecting;
   }
 
-  function start(path: string, message: Buffer, headers: http2.OutgoingHttpHeaders, deadline: number, signal: AbortSignal, resolveCall: (b: Buffer) => void, rejectCall: (f: GrpcFailure) => void, retries = 0) {
+  function start(
+    path: string,
+    message: Buffer,
+    headers: http2.OutgoingHttpHeaders,
+    deadline: number,
+    signal: AbortSignal,
+    resolveCall: (b: Buffer) => void,
+    rejectCall: (f: GrpcFailure) => void,
+    retries = 0,
+  ) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) return rejectCall({ code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
     let stream: http2.ClientHttp2Stream | undefined;
     let used: http2.ClientHttp2Session | undefined;
     // A session can turn out to be closing only when a stream is opened on it; nothing was sent then, so another is tried.
     for (let attempt = 0; attempt < 2 && !stream; attempt++) {
-      const session = (used = pick());
+      const session = pick();
+      used = session;
       if (!session) break;
       try {
         stream = session.request({
@@ -250,14 +279,21 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
         });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "ERR_HTTP2_INVALID_SESSION" && code !== "ERR_HTTP2_GOAWAY_SESSION" && code !== "ERR_HTTP2_OUT_OF_STREAMS") {
+        if (
+          code !== "ERR_HTTP2_INVALID_SESSION" &&
+          code !== "ERR_HTTP2_GOAWAY_SESSION" &&
+          code !== "ERR_HTTP2_OUT_OF_STREAMS"
+        ) {
           return rejectCall({ code: status.INTERNAL, details: `cannot send the call: ${(err as Error).message}` });
         }
         session.close();
       }
     }
     if (!stream) {
-      return rejectCall({ code: status.UNAVAILABLE, details: resolveError ? `cannot resolve ${target}: ${resolveError.message}` : `no connection to ${target}` });
+      return rejectCall({
+        code: status.UNAVAILABLE,
+        details: resolveError ? `cannot resolve ${target}: ${resolveError.message}` : `no connection to ${target}`,
+      });
     }
     const s = stream;
     const chunks: Buffer[] = [];
@@ -292,7 +328,11 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     });
     s.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxFrame) return stop({ code: status.RESOURCE_EXHAUSTED, details: `the response is over the ${options.maxMessageBytes}-byte limit` });
+      if (size > maxFrame)
+        return stop({
+          code: status.RESOURCE_EXHAUSTED,
+          details: `the response is over the ${options.maxMessageBytes}-byte limit`,
+        });
       chunks.push(chunk);
     });
     s.on("trailers", (h) => (outcome = statusOf(h)));
@@ -312,8 +352,13 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       }
       if (outcome.code !== status.OK) return settle(outcome);
       const answer = unframe(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-      if (answer === "not one message") return settle({ code: status.UNIMPLEMENTED, details: "the backend sent no single response message" });
-      if (answer === "compressed") return settle({ code: status.INTERNAL, details: "the backend sent a compressed message, which was not asked for" });
+      if (answer === "not one message")
+        return settle({ code: status.UNIMPLEMENTED, details: "the backend sent no single response message" });
+      if (answer === "compressed")
+        return settle({
+          code: status.INTERNAL,
+          details: "the backend sent a compressed message, which was not asked for",
+        });
       settle(undefined, answer);
     });
     s.end(frame(message));
@@ -325,7 +370,8 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
         if (closed) return rejectCall({ code: status.UNAVAILABLE, details: "the gateway is shutting down" });
         if (signal.aborted) return rejectCall({ code: status.CANCELLED, details: "cancelled by the caller" });
         const pending = refresh();
-        if (pending && endpoints.length === 0) void pending.then(() => start(path, message, headers, deadline, signal, resolveCall, rejectCall));
+        if (pending && endpoints.length === 0)
+          void pending.then(() => start(path, message, headers, deadline, signal, resolveCall, rejectCall));
         else start(path, message, headers, deadline, signal, resolveCall, rejectCall);
       });
     },

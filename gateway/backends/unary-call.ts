@@ -4,7 +4,14 @@ import { fromGrpcError, type Backend } from "./backends.js";
 import type { GrpcFailure } from "./h2-channel.js";
 
 /** Calls `path` on `backend` with the serialized `request`; a non-OK status rejects with the ConnectError the caller sees. */
-export function unaryCall(backend: Backend, path: string, request: Buffer, metadata: OutgoingHttpHeaders, deadline: number, signal: AbortSignal): Promise<Buffer> {
+export function unaryCall(
+  backend: Backend,
+  path: string,
+  request: Buffer,
+  metadata: OutgoingHttpHeaders,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<Buffer> {
   return backend.unary.call(path, request, metadata, deadline, signal).catch((failure: GrpcFailure) => {
     throw fromGrpcError(failure, backend);
   });

@@ -40,12 +40,18 @@ export async function authorize(keys: KeyStore, header: Headers, service: string
   if (openServices.has(service)) return undefined;
   const secret = presentedKey(header);
   if (!secret) {
-    throw new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
+    throw new ConnectError(
+      "missing API key: send Authorization: Bearer <key> or X-API-Key: <key>",
+      Code.Unauthenticated,
+    );
   }
   const principal = await keys.authenticate(secret);
   if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
   const scope = scopeFor(service);
-  const allowed = scope === "admin" ? principal.scopes.includes("admin") : principal.scopes.includes("*") || principal.scopes.includes(scope);
+  const allowed =
+    scope === "admin"
+      ? principal.scopes.includes("admin")
+      : principal.scopes.includes("*") || principal.scopes.includes(scope);
   if (!allowed) throw new ConnectError(`this API key lacks the "${scope}" scope`, Code.PermissionDenied);
   return principal;
 }

@@ -52,7 +52,10 @@ export type PolicyChain = (call: TransportCall) => Promise<Answer>;
 
 /** Chains policies, outermost first; composed once, so a call costs no closures for the chain. */
 export function chainPolicies(policies: Policy[]): PolicyChain {
-  return policies.reduceRight<Next>((next, policy) => policy(next), (call) => (call as TransportCall).forward());
+  return policies.reduceRight<Next>(
+    (next, policy) => policy(next),
+    (call) => (call as TransportCall).forward(),
+  );
 }
 
 /** The RPC protocol of a call, from its content type. */

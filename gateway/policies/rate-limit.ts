@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { rate_limit_per_item, Tier } from "../../gen/flowforge/common/v1/common_pb.js";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import type { Limit, RateLimiter } from "../../lib/limits/types.js";
+import type { Decision, Limit, RateLimiter } from "../../lib/limits/types.js";
 import type { Logger } from "../../lib/runtime/logger.js";
 import { principalKey } from "./auth.js";
 import type { Policy } from "./policy.js";
@@ -25,7 +25,10 @@ export const defaultTierLimits: TierLimits = {
 export function parseTierLimits(text: string | undefined): TierLimits {
   if (!text) return defaultTierLimits;
   const limits: TierLimits = { ...defaultTierLimits };
-  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^(free|pro|enterprise)=(\d+(?:\.\d+)?)(?::(\d+))?$/i.exec(part);
     if (!m) throw new Error(`RATE_LIMITS: cannot read "${part}" (expected tier=rate[:burst])`);
     const tier = Tier[m[1].toUpperCase() as keyof typeof Tier];
@@ -67,7 +70,7 @@ export function rateLimitPolicy(options: RateLimitOptions): Policy {
     const field = call.method.methodKind === "unary" ? perItemField(call.method) : undefined;
     const items = field ? ((await call.message()) as Record<string, unknown[]>)[field.localName].length : 0;
     const cost = Math.max(1, items);
-    let decision;
+    let decision: Decision;
     try {
       decision = await options.limiter.take(`key:${principal.keyId}`, limit, cost);
     } catch (err) {

@@ -21,7 +21,10 @@ export function requestIdPolicy(logger: Logger): Policy {
     } catch (thrown) {
       const err = toPublicError(thrown);
       if (!(thrown instanceof ConnectError)) {
-        logger.error({ err: thrown, requestId, method: `${call.service.typeName}/${call.method.name}` }, "internal error");
+        logger.error(
+          { err: thrown, requestId, method: `${call.service.typeName}/${call.method.name}` },
+          "internal error",
+        );
       }
       throw withRequestId(err, requestId);
     }

@@ -8,7 +8,12 @@ import { request } from "node:http";
 import * as http2 from "node:http2";
 import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CryptoService, HashAlgorithm, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import {
+  CryptoService,
+  HashAlgorithm,
+  HashRequestSchema,
+  HashResponseSchema,
+} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
 import { createLogger } from "../../lib/runtime/logger.js";
@@ -30,7 +35,12 @@ const seenBytes: string[] = [];
 const seen: { timeoutMs?: number; tenant: string; requestId: string; aborted: boolean }[] = [];
 
 function record(ctx: HandlerContext) {
-  const entry = { timeoutMs: ctx.timeoutMs(), tenant: ctx.values.get(tenantKey), requestId: ctx.values.get(requestIdKey), aborted: false };
+  const entry = {
+    timeoutMs: ctx.timeoutMs(),
+    tenant: ctx.values.get(tenantKey),
+    requestId: ctx.values.get(requestIdKey),
+    aborted: false,
+  };
   ctx.signal.addEventListener("abort", () => (entry.aborted = true));
   seen.push(entry);
   return entry;
@@ -66,7 +76,14 @@ beforeAll(async () => {
     corsOrigins: ["https://console.example"],
   });
   url = `http://127.0.0.1:${await gateway.listen(0, "127.0.0.1")}`;
-  tenantKeySecret = (await createKeyStore({ sql: db.sql }).create({ tenantId: "tenant-a", name: "", tier: Tier.FREE, scopes: ["crypto"] })).secret;
+  tenantKeySecret = (
+    await createKeyStore({ sql: db.sql }).create({
+      tenantId: "tenant-a",
+      name: "",
+      tier: Tier.FREE,
+      scopes: ["crypto"],
+    })
+  ).secret;
 });
 
 afterAll(async () => {
@@ -77,12 +94,42 @@ afterAll(async () => {
 
 // Unary Connect (JSON and binary) and gRPC take the pass-through path; gzip bodies, gRPC-Web,
 // GET and streams go through connect-node.
-type Call = (method: "hash" | "hashPassword", req: object, opts: { timeoutMs?: number; requestId?: string; key?: string }) => Promise<Record<string, unknown>>;
+type Call = (
+  method: "hash" | "hashPassword",
+  req: object,
+  opts: { timeoutMs?: number; requestId?: string; key?: string },
+) => Promise<Record<string, unknown>>;
 const protocols: [string, Call][] = [
-  ["Connect JSON", (m, req, o) => connectClient(CryptoService, url, o.key ?? tenantKeySecret)[m](req, { timeoutMs: o.timeoutMs, headers: o.requestId ? { "x-request-id": o.requestId } : {} }) as never],
-  ["Connect binary", (m, req, o) => connectClient(CryptoService, url, o.key ?? tenantKeySecret, true)[m](req, { timeoutMs: o.timeoutMs, headers: o.requestId ? { "x-request-id": o.requestId } : {} }) as never],
-  ["gRPC", (m, req, o) =>
-    grpcJsUnary(url.replace("http://", ""), CryptoService.method[m] as never, req as never, { authorization: `Bearer ${o.key ?? tenantKeySecret}`, ...(o.requestId ? { "x-request-id": o.requestId } : {}) }, o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {}) as never],
+  [
+    "Connect JSON",
+    (m, req, o) =>
+      connectClient(CryptoService, url, o.key ?? tenantKeySecret)[m](req, {
+        timeoutMs: o.timeoutMs,
+        headers: o.requestId ? { "x-request-id": o.requestId } : {},
+      }) as never,
+  ],
+  [
+    "Connect binary",
+    (m, req, o) =>
+      connectClient(CryptoService, url, o.key ?? tenantKeySecret, true)[m](req, {
+        timeoutMs: o.timeoutMs,
+        headers: o.requestId ? { "x-request-id": o.requestId } : {},
+      }) as never,
+  ],
+  [
+    "gRPC",
+    (m, req, o) =>
+      grpcJsUnary(
+        url.replace("http://", ""),
+        CryptoService.method[m] as never,
+        req as never,
+        {
+          authorization: `Bearer ${o.key ?? tenantKeySecret}`,
+          ...(o.requestId ? { "x-request-id": o.requestId } : {}),
+        },
+        o.timeoutMs ? { deadline: Date.now() + o.timeoutMs } : {},
+      ) as never,
+  ],
 ];
 
 describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
@@ -125,7 +172,12 @@ describe("the pass-through path", () => {
     const post = (body: string, contentType: string, gzip: boolean) =>
       fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
         method: "POST",
-        headers: { "content-type": contentType, authorization: "Bearer operator", "x-request-id": "same", ...(gzip ? { "content-encoding": "gzip" } : {}) },
+        headers: {
+          "content-type": contentType,
+          authorization: "Bearer operator",
+          "x-request-id": "same",
+          ...(gzip ? { "content-encoding": "gzip" } : {}),
+        },
         body: gzip ? gzipSync(body) : body,
       });
     const bodies = [
@@ -143,7 +195,11 @@ describe("the pass-through path", () => {
         const fastText = await fast.text();
         const reached = seen.length;
         const slow = await post(body, contentType, true); // a compressed body takes connect-node's path
-        expect([fast.status, fast.headers.get("content-type"), fastText]).toEqual([slow.status, slow.headers.get("content-type"), await slow.text()]);
+        expect([fast.status, fast.headers.get("content-type"), fastText]).toEqual([
+          slow.status,
+          slow.headers.get("content-type"),
+          await slow.text(),
+        ]);
         expect(reached).toBe(fast.status === 200 ? 1 : 0); // a body that does not decode never reaches the backend
       }
     }
@@ -152,21 +208,41 @@ describe("the pass-through path", () => {
   it("compresses a large answer as the client accepts it, as connect-node does", async () => {
     const answer = (body: Buffer, headers: Record<string, string>) =>
       new Promise<{ encoding?: string; text: string }>((resolve, reject) => {
-        const req = request(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { authorization: "Bearer operator", ...headers } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (d) => chunks.push(d));
-          res.on("end", () => {
-            const raw = Buffer.concat(chunks);
-            const encoding = res.headers["content-encoding"];
-            resolve({ encoding, text: (encoding === "gzip" ? gunzipSync(raw) : encoding === "br" ? brotliDecompressSync(raw) : raw).toString("hex") });
-          });
-        });
+        const req = request(
+          `${url}/flowforge.crypto.v1.CryptoService/Hash`,
+          { method: "POST", headers: { authorization: "Bearer operator", ...headers } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (d) => chunks.push(d));
+            res.on("end", () => {
+              const raw = Buffer.concat(chunks);
+              const encoding = res.headers["content-encoding"];
+              resolve({
+                encoding,
+                text: (encoding === "gzip"
+                  ? gunzipSync(raw)
+                  : encoding === "br"
+                    ? brotliDecompressSync(raw)
+                    : raw
+                ).toString("hex"),
+              });
+            });
+          },
+        );
         req.on("error", reject);
         req.end(body);
       });
     for (const [contentType, message] of [
       ["application/json", Buffer.from(JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text: "big" }))],
-      ["application/proto", Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "big" } })))],
+      [
+        "application/proto",
+        Buffer.from(
+          toBinary(
+            HashRequestSchema,
+            create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "big" } }),
+          ),
+        ),
+      ],
     ] as const) {
       for (const accept of ["gzip, deflate, br", "br", "identity", ""]) {
         const headers = { "content-type": contentType, ...(accept ? { "accept-encoding": accept } : {}) };
@@ -180,7 +256,11 @@ describe("the pass-through path", () => {
   });
 
   it("does not decode the JSON of a caller it does not know: unauthenticated, not invalid_argument", async () => {
-    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/json" }, body: "not json" });
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "not json",
+    });
     expect(res.status).toBe(401);
     expect((await res.json()).code).toBe("unauthenticated");
   });
@@ -188,8 +268,15 @@ describe("the pass-through path", () => {
   it("forwards the caller's bytes as they are, unknown fields included", async () => {
     seen.length = 0;
     // A HashRequest with an extra field 99 (varint 7) the gateway does not know.
-    const body = Buffer.concat([Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }))), Buffer.from([0x98, 0x06, 0x07])]);
-    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` }, body });
+    const body = Buffer.concat([
+      Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }))),
+      Buffer.from([0x98, 0x06, 0x07]),
+    ]);
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` },
+      body,
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect(fromBinary(HashResponseSchema, new Uint8Array(await res.arrayBuffer())).digest).toBe("spy");
@@ -197,7 +284,11 @@ describe("the pass-through path", () => {
   });
 
   it("a body that is not the method's message is refused by the backend as invalid_argument", async () => {
-    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` }, body: Buffer.from([0xff, 0xff, 0xff]) });
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+      method: "POST",
+      headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` },
+      body: Buffer.from([0xff, 0xff, 0xff]),
+    });
     expect(res.status).toBe(400);
     const err = await res.json();
     expect(err.code).toBe("invalid_argument");
@@ -206,11 +297,18 @@ describe("the pass-through path", () => {
 
   it("a chunked binary body over the limit is refused with resource_exhausted, and the gateway stays up", async () => {
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` } }, (res) => {
-        let text = "";
-        res.on("data", (d) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode!, body: text }));
-      });
+      const req = request(
+        `${url}/flowforge.crypto.v1.CryptoService/Hash`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/proto", authorization: `Bearer ${tenantKeySecret}` },
+        },
+        (res) => {
+          let text = "";
+          res.on("data", (d) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
       req.on("error", reject);
       const chunk = Buffer.alloc(64 * 1024, 1);
       for (let i = 0; i < 32; i++) req.write(chunk); // 2 MiB, no content-length: the limit is 1 MiB
@@ -223,7 +321,15 @@ describe("the pass-through path", () => {
 
   it("a gzip-compressed Connect body still works (it takes connect-node's path)", async () => {
     const body = gzipSync(toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 })));
-    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "POST", headers: { "content-type": "application/proto", "content-encoding": "gzip", authorization: `Bearer ${tenantKeySecret}` }, body });
+    const res = await fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/proto",
+        "content-encoding": "gzip",
+        authorization: `Bearer ${tenantKeySecret}`,
+      },
+      body,
+    });
     expect(res.status).toBe(200);
     expect(fromBinary(HashResponseSchema, new Uint8Array(await res.arrayBuffer())).digest).toBe("spy");
   });
@@ -232,7 +338,10 @@ describe("the pass-through path", () => {
 describe("CORS with an origin allow-list", () => {
   it("allows the listed origin and not others", async () => {
     const pre = (origin: string) =>
-      fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
+      fetch(`${url}/flowforge.crypto.v1.CryptoService/Hash`, {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST" },
+      });
     const ok = await pre("https://console.example");
     expect(ok.headers.get("access-control-allow-origin")).toBe("https://console.example");
     const other = await pre("https://evil.example");
@@ -247,7 +356,14 @@ describe("callers that give up", () => {
     const session = http2.connect(url);
     const framed = Buffer.alloc(5); // an empty request message
     for (let i = 0; i < 200; i++) {
-      const stream = session.request({ ":method": "POST", ":path": "/flowforge.crypto.v1.CryptoService/HashPassword", "content-type": "application/grpc", te: "trailers", "grpc-timeout": "2m", authorization: "Bearer operator" });
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/flowforge.crypto.v1.CryptoService/HashPassword",
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": "2m",
+        authorization: "Bearer operator",
+      });
       stream.on("error", () => {});
       stream.end(framed);
       await new Promise((r) => setTimeout(r, 2));
@@ -262,7 +378,12 @@ describe("callers that give up", () => {
 describe("request size limit", () => {
   it("gRPC callers get resource_exhausted too", async () => {
     const err = await errorOf(
-      grpcJsUnary(url.replace("http://", ""), CryptoService.method.hash, { input: { case: "data", value: new Uint8Array(2 * 1024 * 1024) } }, { authorization: "Bearer operator" }),
+      grpcJsUnary(
+        url.replace("http://", ""),
+        CryptoService.method.hash,
+        { input: { case: "data", value: new Uint8Array(2 * 1024 * 1024) } },
+        { authorization: "Bearer operator" },
+      ),
     );
     expect(err.code).toBe(Code.ResourceExhausted);
   });
@@ -271,7 +392,15 @@ describe("request size limit", () => {
 describe("when a backend is down", () => {
   it("calls answer unavailable and /healthz answers 503", async () => {
     const deadPort = await freePort();
-    const g = createGateway({ sql: db.sql, logger, addresses: { crypto: `127.0.0.1:${deadPort}` }, adminKey: "operator", maxRequestBytes: 1024, defaultTimeoutMs: 2000, corsOrigins: ["*"] });
+    const g = createGateway({
+      sql: db.sql,
+      logger,
+      addresses: { crypto: `127.0.0.1:${deadPort}` },
+      adminKey: "operator",
+      maxRequestBytes: 1024,
+      defaultTimeoutMs: 2000,
+      corsOrigins: ["*"],
+    });
     const gUrl = `http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`;
     try {
       const err = await errorOf(connectClient(CryptoService, gUrl, "operator").hash({}));

@@ -50,8 +50,15 @@ function channel(target: string, options: Partial<Parameters<typeof createUnaryC
   return ch;
 }
 
-async function hash(ch: UnaryChannel, text = "", deadlineMs = 2000, signal = new AbortController().signal): Promise<string> {
-  const request = Buffer.from(toBinary(HashRequestSchema, create(HashRequestSchema, { input: { case: "text", value: text } })));
+async function hash(
+  ch: UnaryChannel,
+  text = "",
+  deadlineMs = 2000,
+  signal = new AbortController().signal,
+): Promise<string> {
+  const request = Buffer.from(
+    toBinary(HashRequestSchema, create(HashRequestSchema, { input: { case: "text", value: text } })),
+  );
   const response = await ch.call(hashPath, request, { "x-request-id": "t" }, Date.now() + deadlineMs, signal);
   return fromBinary(HashResponseSchema, response).digest;
 }
@@ -96,7 +103,13 @@ describe("load balancing", () => {
     await server("two", `127.0.0.2:${port}`);
     let answer = ["127.0.0.1"];
     const asked: string[] = [];
-    const ch = channel(`dns:///backend.test:${port}`, { refreshMs: 1000, resolve: async (host) => (asked.push(host), answer) });
+    const ch = channel(`dns:///backend.test:${port}`, {
+      refreshMs: 1000,
+      resolve: async (host) => {
+        asked.push(host);
+        return answer;
+      },
+    });
     expect(new Set(await Promise.all([hash(ch), hash(ch), hash(ch)]))).toEqual(new Set(["one"]));
     answer = ["127.0.0.1", "127.0.0.2"];
     await new Promise((r) => setTimeout(r, 1100));
@@ -166,7 +179,9 @@ describe("connections", () => {
   it("a peer that accepts and never speaks HTTP/2 costs the call its deadline, no more", async () => {
     const silent = net.createServer(() => {}).listen(0, "127.0.0.1");
     await new Promise((r) => silent.once("listening", r));
-    cleanup.push(() => (silent.close(), undefined));
+    cleanup.push(() => {
+      silent.close();
+    });
     const ch = channel(`127.0.0.1:${(silent.address() as net.AddressInfo).port}`);
     const f = await failure(hash(ch, "", 300));
     expect(f).toEqual({ code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
@@ -178,7 +193,9 @@ describe("connections", () => {
       res.end("busy");
     });
     await new Promise<void>((r) => plain.listen(0, "127.0.0.1", r));
-    cleanup.push(() => (plain.close(), undefined));
+    cleanup.push(() => {
+      plain.close();
+    });
     const ch = channel(`127.0.0.1:${(plain.address() as net.AddressInfo).port}`);
     expect(await failure(hash(ch))).toEqual({ code: status.UNAVAILABLE, details: "the backend answered HTTP 503" });
   });
@@ -197,7 +214,10 @@ describe("calls", () => {
   it("refuses a response over the size limit", async () => {
     const s = await server("s", "127.0.0.1:0");
     const ch = channel(`127.0.0.1:${s.port}`);
-    expect(await failure(hash(ch, "big"))).toEqual({ code: status.RESOURCE_EXHAUSTED, details: "the response is over the 1024-byte limit" });
+    expect(await failure(hash(ch, "big"))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      details: "the response is over the 1024-byte limit",
+    });
     expect(await hash(ch)).toBe("s"); // the session is still good
   });
 

@@ -37,7 +37,17 @@ let hashes = 0;
 
 beforeAll(async () => {
   db = await pgliteDatabase();
-  backend = createServiceServer({ logger: createLogger({ name: "backend", level: "silent" }), services: [register(CryptoService, { hash: () => (hashes++, { digest: "spy" }) })] });
+  backend = createServiceServer({
+    logger: createLogger({ name: "backend", level: "silent" }),
+    services: [
+      register(CryptoService, {
+        hash: () => {
+          hashes++;
+          return { digest: "spy" };
+        },
+      }),
+    ],
+  });
   const port = await backend.listen("127.0.0.1:0");
   gateway = createGateway({
     sql: db.sql,
@@ -73,7 +83,10 @@ function frame(msg: Uint8Array, flags = 0): Buffer {
 type Fields = http2.IncomingHttpHeaders;
 
 /** One HTTP/2 request; resolves with its headers, trailers (a header sent twice shows as "a, a") and body. */
-function h2(headers: Record<string, string>, body: Buffer): Promise<{ headers: Fields; trailers: Fields; body: Buffer }> {
+function h2(
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<{ headers: Fields; trailers: Fields; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url);
     session.on("error", reject);
@@ -100,7 +113,11 @@ function grpcWebTrailers(body: Buffer): Fields {
   for (let at = 0; at + 5 <= body.length; ) {
     const length = body.readUInt32BE(at + 1);
     if (body[at] & 0x80) {
-      for (const line of body.subarray(at + 5, at + 5 + length).toString().split("\r\n").filter(Boolean)) {
+      for (const line of body
+        .subarray(at + 5, at + 5 + length)
+        .toString()
+        .split("\r\n")
+        .filter(Boolean)) {
         const [name, ...rest] = line.split(":");
         const key = name.trim().toLowerCase();
         out[key] = out[key] === undefined ? rest.join(":").trim() : `${out[key]}, ${rest.join(":").trim()}`;
@@ -112,7 +129,8 @@ function grpcWebTrailers(body: Buffer): Fields {
 }
 
 /** A header's value from the headers, else the trailers. */
-const field = (res: { headers: Fields; trailers: Fields }, name: string) => (res.headers[name] ?? res.trailers[name]) as string | undefined;
+const field = (res: { headers: Fields; trailers: Fields }, name: string) =>
+  (res.headers[name] ?? res.trailers[name]) as string | undefined;
 
 describe("unknown callers are refused before their body is read", () => {
   const bomb = gzipSync(Buffer.alloc(32 * 1024 * 1024)); // 32 MiB of zeros, ~32 KiB on the wire
@@ -139,26 +157,46 @@ describe("unknown callers are refused before their body is read", () => {
 describe("garbage and invalid text are invalid_argument on every path", () => {
   const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff]);
   it("garbage protobuf: gzip Connect, gRPC-Web and gRPC", async () => {
-    const connect = await h2({ "content-type": "application/proto", "content-encoding": "gzip", authorization: `Bearer ${key}` }, gzipSync(garbage));
+    const connect = await h2(
+      { "content-type": "application/proto", "content-encoding": "gzip", authorization: `Bearer ${key}` },
+      gzipSync(garbage),
+    );
     expect(JSON.parse(connect.body.toString()).code).toBe("invalid_argument");
-    const web = await h2({ "content-type": "application/grpc-web+proto", authorization: `Bearer ${key}` }, frame(garbage));
+    const web = await h2(
+      { "content-type": "application/grpc-web+proto", authorization: `Bearer ${key}` },
+      frame(garbage),
+    );
     expect(field(web, "grpc-status")).toBe("3");
-    const grpc = await h2({ "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key}` }, frame(garbage));
+    const grpc = await h2(
+      { "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key}` },
+      frame(garbage),
+    );
     expect(field(grpc, "grpc-status")).toBe("3");
   });
 
   it("invalid UTF-8 in JSON: refused on the fast path, gzip and GET", async () => {
-    const bad = Buffer.concat([Buffer.from('{"algorithm":"HASH_ALGORITHM_SHA256","text":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const bad = Buffer.concat([
+      Buffer.from('{"algorithm":"HASH_ALGORITHM_SHA256","text":"a'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}'),
+    ]);
     const before = hashes;
     for (const [headers, body] of [
       [{ "content-type": "application/json" }, bad],
       [{ "content-type": "application/json", "content-encoding": "gzip" }, gzipSync(bad)],
     ] as const) {
-      const res = await fetch(`${url}${path}`, { method: "POST", headers: { ...headers, authorization: `Bearer ${key}` }, body });
+      const res = await fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { ...headers, authorization: `Bearer ${key}` },
+        body,
+      });
       expect(res.status).toBe(400);
       expect((await res.json()).code).toBe("invalid_argument");
     }
-    const get = await fetch(`${url}${path}?encoding=json&message=${encodeURIComponent('{"algorithm":"HASH_ALGORITHM_SHA256","text":"a')}%C3%28%22%7D`, { headers: { authorization: `Bearer ${key}` } });
+    const get = await fetch(
+      `${url}${path}?encoding=json&message=${encodeURIComponent('{"algorithm":"HASH_ALGORITHM_SHA256","text":"a')}%C3%28%22%7D`,
+      { headers: { authorization: `Bearer ${key}` } },
+    );
     expect(get.status).toBe(400);
     expect((await get.json()).code).toBe("invalid_argument");
     expect(hashes).toBe(before); // nothing reached the service
@@ -167,7 +205,16 @@ describe("garbage and invalid text are invalid_argument on every path", () => {
 
 describe("refusals carry each header once", () => {
   it("gRPC and gRPC-Web rate-limit refusals: one retry-after, one x-request-id", async () => {
-    const call = (contentType: string) => h2({ "content-type": contentType, te: "trailers", authorization: `Bearer ${limited}`, "x-request-id": "dup-check" }, frame(hashRequest));
+    const call = (contentType: string) =>
+      h2(
+        {
+          "content-type": contentType,
+          te: "trailers",
+          authorization: `Bearer ${limited}`,
+          "x-request-id": "dup-check",
+        },
+        frame(hashRequest),
+      );
     await call("application/grpc");
     for (const contentType of ["application/grpc", "application/grpc-web+proto"]) {
       const res = await call(contentType);
@@ -183,7 +230,10 @@ describe("a client that drops mid-upload", () => {
     for (const contentType of ["application/proto", "application/grpc-web+proto"]) {
       logLines.length = 0;
       await new Promise<void>((resolve) => {
-        const req = request(`${url}${path}`, { method: "POST", headers: { "content-type": contentType, "content-length": "100000", authorization: `Bearer ${key}` } });
+        const req = request(`${url}${path}`, {
+          method: "POST",
+          headers: { "content-type": contentType, "content-length": "100000", authorization: `Bearer ${key}` },
+        });
         req.on("error", () => resolve());
         req.on("close", () => resolve());
         // The start of one 99,995-byte message (the gRPC-Web frame head; plain bytes for Connect), never finished.

@@ -22,7 +22,12 @@ describe.each(databases)("key store on %s", (_name, open) => {
     const { record, secret } = await store.create({ tenantId: "acme", name: "ci", tier: Tier.PRO, scopes: ["crypto"] });
     expect(secret).toMatch(/^ffk_[0-9a-f]{16}_[\w-]{43}$/);
     expect(secret).toContain(record.keyId);
-    expect(await store.authenticate(secret)).toMatchObject({ keyId: record.keyId, tenantId: "acme", tier: Tier.PRO, scopes: ["crypto"] });
+    expect(await store.authenticate(secret)).toMatchObject({
+      keyId: record.keyId,
+      tenantId: "acme",
+      tier: Tier.PRO,
+      scopes: ["crypto"],
+    });
     const [row] = await db.sql`SELECT * FROM api_keys WHERE id = ${record.keyId}`;
     expect(JSON.stringify(row)).not.toContain(secret.slice("ffk_".length + 17));
     expect(Buffer.from(row.secret_hash).length).toBe(32);
@@ -52,7 +57,8 @@ describe.each(databases)("key store on %s", (_name, open) => {
 
   it("lists per tenant, newest first, in pages, hiding revoked keys unless asked", async () => {
     const made = [];
-    for (let i = 0; i < 5; i++) made.push((await store.create({ tenantId: "paged", name: `k${i}`, tier: Tier.FREE, scopes: ["*"] })).record);
+    for (let i = 0; i < 5; i++)
+      made.push((await store.create({ tenantId: "paged", name: `k${i}`, tier: Tier.FREE, scopes: ["*"] })).record);
     await store.revoke(made[0].keyId);
     const first = await store.list({ tenantId: "paged", pageSize: 2 });
     expect(first.keys.map((k) => k.name)).toEqual(["k4", "k3"]);
@@ -63,8 +69,14 @@ describe.each(databases)("key store on %s", (_name, open) => {
     expect(all.keys.map((k) => k.name)).toEqual(["k4", "k3", "k2", "k1", "k0"]);
     expect((await store.list({ tenantId: "nobody", pageSize: 10 })).keys).toEqual([]);
     // A token of another list, or past bigint, is refused naming the field.
-    for (const token of [Buffer.from("jobs:1").toString("base64url"), Buffer.from("keys:9999999999999999999").toString("base64url")]) {
-      await expect(store.list({ tenantId: "paged", pageSize: 2, pageToken: token })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "page_token: not a token from a previous page" });
+    for (const token of [
+      Buffer.from("jobs:1").toString("base64url"),
+      Buffer.from("keys:9999999999999999999").toString("base64url"),
+    ]) {
+      await expect(store.list({ tenantId: "paged", pageSize: 2, pageToken: token })).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        rawMessage: "page_token: not a token from a previous page",
+      });
     }
   });
 });

@@ -53,7 +53,8 @@ beforeAll(async () => {
   }
   const keys = createKeyStore({ sql: db.sql });
   free = (await keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
-  for (let i = 0; i < 3; i++) batchKeys.push((await keys.create({ tenantId: "t", name: `batch${i}`, tier: Tier.FREE, scopes: ["*"] })).secret);
+  for (let i = 0; i < 3; i++)
+    batchKeys.push((await keys.create({ tenantId: "t", name: `batch${i}`, tier: Tier.FREE, scopes: ["*"] })).secret);
 });
 afterAll(async () => {
   for (const g of gateways) await g.close();
@@ -63,7 +64,8 @@ afterAll(async () => {
 
 describe("tier rate limits", () => {
   it("a free key gets its burst across replicas, then resource_exhausted with RetryInfo", async () => {
-    const call = (i: number) => connectClient(CryptoService, urls[i % 2], free).hash({ algorithm: HashAlgorithm.SHA256 });
+    const call = (i: number) =>
+      connectClient(CryptoService, urls[i % 2], free).hash({ algorithm: HashAlgorithm.SHA256 });
     for (let i = 0; i < 3; i++) expect((await call(i)).digest).toBe("ok");
     const err = await errorOf(call(3));
     expect(err.code).toBe(Code.ResourceExhausted);
@@ -78,17 +80,21 @@ describe("tier rate limits", () => {
     ["Connect binary (fast path)", (key: string) => connectClient(JobService, urls[1], key, true)],
     ["gRPC-Web (connect-node)", (key: string) => grpcWebClient(JobService, urls[0], key)],
   ] as const;
-  it.each(clients.map(([name, make], i) => [name, make, i] as const))("a batch counts one request per item: %s", async (_name, make, i) => {
-    const jobs = make(batchKeys[i]);
-    const items = (n: number) => Array.from({ length: n }, () => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }));
-    // Burst 3: a batch of 2 leaves one request.
-    expect((await jobs.submitJob({ method: "m", items: items(2) })).job!.id).toBe("items:2");
-    const refused = await errorOf(jobs.submitJob({ method: "m", items: items(2) }));
-    expect(refused.code).toBe(Code.ResourceExhausted);
-    expect(refused.rawMessage).toMatch(/a batch of 2 items counts 2 requests/);
-    expect((await jobs.submitJob({ method: "m", items: items(1) })).job!.id).toBe("items:1");
-    expect((await errorOf(jobs.submitJob({ method: "m", request: items(1)[0] }))).code).toBe(Code.ResourceExhausted);
-  });
+  it.each(clients.map(([name, make], i) => [name, make, i] as const))(
+    "a batch counts one request per item: %s",
+    async (_name, make, i) => {
+      const jobs = make(batchKeys[i]);
+      const items = (n: number) =>
+        Array.from({ length: n }, () => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }));
+      // Burst 3: a batch of 2 leaves one request.
+      expect((await jobs.submitJob({ method: "m", items: items(2) })).job!.id).toBe("items:2");
+      const refused = await errorOf(jobs.submitJob({ method: "m", items: items(2) }));
+      expect(refused.code).toBe(Code.ResourceExhausted);
+      expect(refused.rawMessage).toMatch(/a batch of 2 items counts 2 requests/);
+      expect((await jobs.submitJob({ method: "m", items: items(1) })).job!.id).toBe("items:1");
+      expect((await errorOf(jobs.submitJob({ method: "m", request: items(1)[0] }))).code).toBe(Code.ResourceExhausted);
+    },
+  );
 
   it("a batch body that is not a SubmitJobRequest is invalid_argument, not internal", async () => {
     const res = await fetch(`${urls[0]}/flowforge.jobs.v1.JobService/SubmitJob`, {
@@ -113,11 +119,15 @@ describe("tier rate limits", () => {
   });
 
   it("the operator key (enterprise) is not limited", async () => {
-    for (let i = 0; i < 10; i++) expect((await connectClient(CryptoService, urls[0], "operator").hash({})).digest).toBe("ok");
+    for (let i = 0; i < 10; i++)
+      expect((await connectClient(CryptoService, urls[0], "operator").hash({})).digest).toBe("ok");
   });
 
   it("reads RATE_LIMITS and refuses nonsense", () => {
-    expect(parseTierLimits("free=5,pro=50:70,enterprise=0")).toEqual({ [Tier.FREE]: { ratePerSec: 5, burst: 10 }, [Tier.PRO]: { ratePerSec: 50, burst: 70 } });
+    expect(parseTierLimits("free=5,pro=50:70,enterprise=0")).toEqual({
+      [Tier.FREE]: { ratePerSec: 5, burst: 10 },
+      [Tier.PRO]: { ratePerSec: 50, burst: 70 },
+    });
     expect(parseTierLimits("free=0")[Tier.FREE]).toBeUndefined();
     expect(() => parseTierLimits("gold=5")).toThrow(/RATE_LIMITS/);
   });

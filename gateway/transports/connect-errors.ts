@@ -32,7 +32,10 @@ function fieldsWithEnum(schema: DescMessage, enumName: string, prefix = "", dept
 }
 
 /** The field a JSON decoding message is about, if it can be told. */
-export function violationFromMessage(message: string, input: DescMessage | undefined): { field: string; description: string } | undefined {
+export function violationFromMessage(
+  message: string,
+  input: DescMessage | undefined,
+): { field: string; description: string } | undefined {
   let m = /key "([^"]+)" is unknown/.exec(message);
   if (m) return { field: m[1], description: "unknown field" };
   m = /cannot decode field [\w.]*?\.(\w+) from JSON: (.*)$/.exec(message);
@@ -55,17 +58,26 @@ export function enrichErrorBody(body: string, requestId: string, method: DescMet
   }
   if (typeof err !== "object" || err === null || typeof err.code !== "string") return body;
   if (err.code === "internal" && isParseFailure(err.message ?? "")) err.code = "invalid_argument";
-  const details = (err.details ??= []);
+  err.details ??= [];
+  const details = err.details;
   if (err.code === "invalid_argument" && !details.some((d) => d.type === BadRequestSchema.typeName)) {
     const violation = violationFromMessage(err.message ?? "", method?.input);
     if (violation) {
       const value = create(BadRequestSchema, { fieldViolations: [violation] });
-      details.unshift({ type: BadRequestSchema.typeName, debug: { fieldViolations: [violation] }, value: b64(toBinary(BadRequestSchema, value)) });
+      details.unshift({
+        type: BadRequestSchema.typeName,
+        debug: { fieldViolations: [violation] },
+        value: b64(toBinary(BadRequestSchema, value)),
+      });
       err.message = `${violation.field}: ${violation.description}`;
     }
   }
   if (!details.some((d) => d.type === RequestInfoSchema.typeName)) {
-    details.push({ type: RequestInfoSchema.typeName, debug: { requestId }, value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))) });
+    details.push({
+      type: RequestInfoSchema.typeName,
+      debug: { requestId },
+      value: b64(toBinary(RequestInfoSchema, create(RequestInfoSchema, { requestId }))),
+    });
   }
   return JSON.stringify(err);
 }
@@ -93,13 +105,19 @@ export function fixGrpcWebParseFailure(body: Uint8Array): Uint8Array {
     const length = bytes.readUInt32BE(at + 1);
     if (bytes[at] & 0x80) {
       const fields = new Headers();
-      for (const line of bytes.subarray(at + 5, at + 5 + length).toString().split("\r\n").filter(Boolean)) {
+      for (const line of bytes
+        .subarray(at + 5, at + 5 + length)
+        .toString()
+        .split("\r\n")
+        .filter(Boolean)) {
         const colon = line.indexOf(":");
         fields.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
       }
       if (!fixGrpcParseFailure(fields)) return body;
       let text = "";
-      fields.forEach((value, name) => (text += `${name}: ${value}\r\n`));
+      fields.forEach((value, name) => {
+        text += `${name}: ${value}\r\n`;
+      });
       const head = Buffer.alloc(5);
       head[0] = 0x80;
       head.writeUInt32BE(Buffer.byteLength(text), 1);

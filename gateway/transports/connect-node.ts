@@ -3,7 +3,15 @@
  * as the router's one interceptor, on the message connect-node has decoded. Answer headers set by
  * a policy land in the response.
  */
-import { Code, ConnectError, type Interceptor, type StreamRequest, type StreamResponse, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type StreamResponse,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
 import { protocolOf, type Answer, type PolicyChain, type Protocol, type TransportCall } from "../policies/policy.js";
 
 type Request = UnaryRequest | StreamRequest;
@@ -28,7 +36,8 @@ class ConnectCall implements TransportCall {
   }
 
   get protocol(): Protocol {
-    return (this.knownProtocol ??= protocolOf(this.req.header));
+    this.knownProtocol ??= protocolOf(this.req.header);
+    return this.knownProtocol;
   }
 
   get header() {
@@ -44,7 +53,8 @@ class ConnectCall implements TransportCall {
   }
 
   async message(): Promise<unknown> {
-    if (this.req.stream) throw new ConnectError("a stream's request is not available to the gateway's policies", Code.Internal);
+    if (this.req.stream)
+      throw new ConnectError("a stream's request is not available to the gateway's policies", Code.Internal);
     return this.req.message;
   }
 

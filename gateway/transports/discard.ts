@@ -29,4 +29,3 @@ export function discardRest(req: Req) {
   req.once("close", () => clearTimeout(timer));
   req.resume();
 }
-

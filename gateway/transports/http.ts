@@ -6,7 +6,12 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Code, ConnectError, cors as connectCors, createConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { invalidArgument, withRequestId } from "../../lib/runtime/errors.js";
 import { codeToHttpStatus, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
@@ -44,7 +49,14 @@ export interface GatewayHandlerOptions {
   metrics?: () => Promise<string>;
 }
 
-const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", "X-API-Key", "X-Request-Id", "Traceparent", "Tracestate"];
+const allowedHeaders = [
+  ...connectCors.allowedHeaders,
+  "Authorization",
+  "X-API-Key",
+  "X-Request-Id",
+  "Traceparent",
+  "Tracestate",
+];
 const exposedHeaders = [...connectCors.exposedHeaders, "X-Request-Id"];
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -81,13 +93,22 @@ function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
   const err = withRequestId(error, requestId);
   discardRest(req);
   const metadata: Record<string, string> = {};
-  err.metadata.forEach((value, name) => (metadata[name] = value));
+  err.metadata.forEach((value, name) => {
+    metadata[name] = value;
+  });
   const contentType = String(req.headers["content-type"] ?? "");
   if (contentType.startsWith("application/grpc")) {
     const trailer = setTrailerStatus(new Headers(), err);
     const fields: Record<string, string> = {};
-    trailer.forEach((value, name) => (fields[name] = value));
-    send(res, 200, { "content-type": contentType.startsWith("application/grpc-web") ? "application/grpc-web+proto" : "application/grpc", ...fields });
+    trailer.forEach((value, name) => {
+      fields[name] = value;
+    });
+    send(res, 200, {
+      "content-type": contentType.startsWith("application/grpc-web")
+        ? "application/grpc-web+proto"
+        : "application/grpc",
+      ...fields,
+    });
     return;
   }
   if (contentType.startsWith("application/connect+")) {
@@ -136,7 +157,9 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));
 
   async function serve(handler: ConnectHandler, req: Req, res: Res, requestId: string) {
-    let uRes: UniversalServerResponse = await handler(universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined));
+    let uRes: UniversalServerResponse = await handler(
+      universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined),
+    );
     const contentType = String(uRes.header?.get("content-type"));
     if (uRes.status >= 400 && contentType.startsWith("application/json") && uRes.body) {
       // Connect unary errors raised before the policies: the request id, the field, the right code.
@@ -144,7 +167,12 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       const header = new Headers(uRes.header);
       header.delete("content-length");
       const code = (JSON.parse(body) as { code: string }).code;
-      uRes = { ...uRes, status: code === "invalid_argument" ? 400 : uRes.status, header, body: once(new TextEncoder().encode(body)) };
+      uRes = {
+        ...uRes,
+        status: code === "invalid_argument" ? 400 : uRes.status,
+        header,
+        body: once(new TextEncoder().encode(body)),
+      };
     } else if (contentType.startsWith("application/grpc-web") && handler.method.methodKind === "unary" && uRes.body) {
       // A unary gRPC-Web answer is small; its trailer frame may report a parse failure.
       fixGrpcParseFailure(uRes.header);
@@ -189,13 +217,26 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     }
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {
-      refuse(req, res, new ConnectError(`request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`, Code.ResourceExhausted), requestId);
+      refuse(
+        req,
+        res,
+        new ConnectError(
+          `request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`,
+          Code.ResourceExhausted,
+        ),
+        requestId,
+      );
       return;
     }
     if (options.passthrough?.(req, res, path)) return;
     const handler = handlers.get(path);
     if (!handler) {
-      send(res, 404, { "content-type": "application/json" }, JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }));
+      send(
+        res,
+        404,
+        { "content-type": "application/json" },
+        JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }),
+      );
       return;
     }
     // connect-node reads (and inflates) the body before the policies run: the caller is

@@ -65,11 +65,17 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
   const firstRequestTimeoutMs = options.firstRequestTimeoutMs ?? 5000;
   const maxIdle = Math.max(1, options.maxIdleConnections ?? 10_000);
   const idleTimeoutMs = options.idleTimeoutMs ?? 65_000;
-  const http1 = http.createServer({ keepAliveTimeout: idleTimeoutMs, headersTimeout: 30_000, requestTimeout: 0 }, handler as http.RequestListener);
+  const http1 = http.createServer(
+    { keepAliveTimeout: idleTimeoutMs, headersTimeout: 30_000, requestTimeout: 0 },
+    handler as http.RequestListener,
+  );
   // The HTTP/1.1 server never listens itself; 'listening' starts its connection tracking,
   // which header/request timeouts and closeIdleConnections() depend on.
   http1.emit("listening");
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: 1000 } },
+    handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  );
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
   const connections = new Map<net.Socket, Connection>();

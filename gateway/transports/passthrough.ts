@@ -11,9 +11,22 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { promisify } from "node:util";
 import { brotliCompress, gzip } from "node:zlib";
-import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import {
+  fromBinary,
+  fromJsonString,
+  toBinary,
+  toJsonString,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
-import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  errorToJsonBytes,
+  parseTimeout as parseConnectTimeout,
+} from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Backend } from "../backends/backends.js";
 import { metadataFor } from "../backends/forward.js";
@@ -56,7 +69,13 @@ function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
   try {
     return fromBinary(method.input, bytes);
   } catch (cause) {
-    throw new ConnectError(`the request is not a valid ${method.input.typeName}`, Code.InvalidArgument, undefined, undefined, cause);
+    throw new ConnectError(
+      `the request is not a valid ${method.input.typeName}`,
+      Code.InvalidArgument,
+      undefined,
+      undefined,
+      cause,
+    );
   }
 }
 
@@ -86,8 +105,10 @@ function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
 /** The one message of a unary gRPC request body. */
 function requestMessage(body: Buffer): Buffer {
   const message = unframe(body);
-  if (message === "not one message") throw new ConnectError("a unary gRPC request carries exactly one length-prefixed message", Code.InvalidArgument);
-  if (message === "compressed") throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
+  if (message === "not one message")
+    throw new ConnectError("a unary gRPC request carries exactly one length-prefixed message", Code.InvalidArgument);
+  if (message === "compressed")
+    throw new ConnectError("compressed message without grpc-encoding", Code.InvalidArgument);
   return message;
 }
 
@@ -99,7 +120,7 @@ function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
   } catch (cause) {
     throw new ConnectError("request body is not valid UTF-8", Code.InvalidArgument, undefined, undefined, cause);
   }
-  let message;
+  let message: MessageShape<DescMessage>;
   try {
     message = fromJsonString(method.input, text, gatewayJsonOptions);
   } catch (cause) {
@@ -114,7 +135,13 @@ function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
   try {
     return Buffer.from(toJsonString(method.output, fromBinary(method.output, bytes), gatewayJsonOptions));
   } catch (cause) {
-    throw new ConnectError("the service's answer could not be written as JSON", Code.Internal, undefined, undefined, cause);
+    throw new ConnectError(
+      "the service's answer could not be written as JSON",
+      Code.Internal,
+      undefined,
+      undefined,
+      cause,
+    );
   }
 }
 
@@ -129,7 +156,9 @@ export function headersOf(req: Req): Headers {
 
 function toNodeHeaders(h: Headers): Record<string, string> {
   const out: Record<string, string> = {};
-  h.forEach((v, k) => (out[k] = v));
+  h.forEach((v, k) => {
+    out[k] = v;
+  });
   return out;
 }
 
@@ -195,12 +224,13 @@ class FastCall implements TransportCall {
 
   /** The request in protobuf binary (JSON converted). */
   body(): Promise<Buffer> {
-    return (this.bytes ??= (async () => {
+    this.bytes ??= (async () => {
       const grpcCall = this.kind === "grpc";
       const raw = await readBody(this.req, this.maxRequestBytes, grpcCall ? 5 : 0);
       const message = grpcCall ? requestMessage(raw) : raw;
       return this.kind === "json" ? jsonToBinary(this.route.method, message) : message;
-    })());
+    })();
+    return this.bytes;
   }
 
   async message(): Promise<unknown> {
@@ -208,7 +238,14 @@ class FastCall implements TransportCall {
   }
 
   async forward(): Promise<Answer> {
-    this.answer = await unaryCall(this.route.backend, this.path, await this.body(), metadataFor(this.values, this.header), this.deadline, this.signal);
+    this.answer = await unaryCall(
+      this.route.backend,
+      this.path,
+      await this.body(),
+      metadataFor(this.values, this.header),
+      this.deadline,
+      this.signal,
+    );
     return { header: new Headers() };
   }
 }
@@ -218,7 +255,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
   const routes = new Map<string, Route>();
   for (const { service, backend } of options.routes) {
     for (const method of service.methods) {
-      if (method.methodKind === "unary") routes.set(`/${service.typeName}/${method.name}`, { service, method, backend });
+      if (method.methodKind === "unary")
+        routes.set(`/${service.typeName}/${method.name}`, { service, method, backend });
     }
   }
   async function serve(route: Route, kind: Kind, req: Req, res: Res, path: string) {
@@ -231,9 +269,20 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
     const gone = () => abort.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
     const values = createContextValues();
     try {
-      const timeout = grpcCall ? parseGrpcTimeout(req.headers["grpc-timeout"] as string | null ?? null, 2 ** 31) : parseConnectTimeout(req.headers["connect-timeout-ms"] as string | null ?? null, 2 ** 31);
+      const timeout = grpcCall
+        ? parseGrpcTimeout((req.headers["grpc-timeout"] as string | null) ?? null, 2 ** 31)
+        : parseConnectTimeout((req.headers["connect-timeout-ms"] as string | null) ?? null, 2 ** 31);
       if (timeout.error) throw timeout.error;
-      const call = new FastCall(route, kind, req, path, values, abort.signal, Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs), options.maxRequestBytes);
+      const call = new FastCall(
+        route,
+        kind,
+        req,
+        path,
+        values,
+        abort.signal,
+        Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs),
+        options.maxRequestBytes,
+      );
       const response = await options.policies(call);
       const answer = call.answer!;
       const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
@@ -264,10 +313,17 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       if (grpcCall) {
         // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
         const trailer = setTrailerStatus(new Headers(), err);
-        (res as http2.Http2ServerResponse).stream.respond({ ":status": 200, "content-type": "application/grpc", ...toNodeHeaders(trailer) }, { endStream: true });
+        (res as http2.Http2ServerResponse).stream.respond(
+          { ":status": 200, "content-type": "application/grpc", ...toNodeHeaders(trailer) },
+          { endStream: true },
+        );
       } else {
         const json = errorToJsonBytes(err, {});
-        (res as http.ServerResponse).writeHead(codeToHttpStatus(err.code), { "content-type": "application/json", "content-length": String(json.length), ...toNodeHeaders(err.metadata) });
+        (res as http.ServerResponse).writeHead(codeToHttpStatus(err.code), {
+          "content-type": "application/json",
+          "content-length": String(json.length),
+          ...toNodeHeaders(err.metadata),
+        });
         (res as http.ServerResponse).end(json);
       }
     } finally {

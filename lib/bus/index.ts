@@ -1,21 +1,33 @@
 /**
- * Picks the job bus: NATS JetStream when `NATS_URL` is set; else the jobs process's in-process bus
- * over gRPC when `JOB_BUS_ADDR` is (embedded, every process but the jobs one); else an in-process bus.
+ * The job bus: NATS JetStream (`jetstream/`), the in-process bus (`memory/`) and the in-process bus
+ * of the jobs process reached over gRPC (`remote/`), behind one interface (types.ts).
  */
 import { createJetStreamBus } from "./jetstream/bus.js";
 import { createMemoryBus } from "./memory/bus.js";
 import { createRemoteBus } from "./remote/bus.js";
 import type { JobBus } from "./types.js";
-import { envInt } from "../runtime/config.js";
 
 export type { Consumer, ConsumeOptions, Delivery, JobBus, Task } from "./types.js";
 export { taskId } from "./types.js";
 export { createJetStreamBus, createMemoryBus, createRemoteBus };
 export { createBusService } from "./remote/service.js";
 
-/** The bus configured by the environment. */
-export async function busFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<{ bus: JobBus; kind: "jetstream" | "remote" | "memory" }> {
-  if (env.NATS_URL) return { bus: await createJetStreamBus({ servers: env.NATS_URL, replicas: envInt("NATS_REPLICAS", 1, env) }), kind: "jetstream" };
-  if (env.JOB_BUS_ADDR) return { bus: createRemoteBus({ address: env.JOB_BUS_ADDR }), kind: "remote" };
+/** Where the job bus is (serviceConfig().bus). */
+export interface BusConfig {
+  natsUrl?: string;
+  natsReplicas: number;
+  jobBusAddress?: string;
+}
+
+/**
+ * Picks the job bus: NATS JetStream when `natsUrl` is set; else the jobs process's in-process bus
+ * over gRPC when `jobBusAddress` is (embedded, every process but the jobs one); else an in-process bus.
+ */
+export async function busFor(config: BusConfig): Promise<{ bus: JobBus; kind: "jetstream" | "remote" | "memory" }> {
+  if (config.natsUrl) {
+    const bus = await createJetStreamBus({ servers: config.natsUrl, replicas: config.natsReplicas });
+    return { bus, kind: "jetstream" };
+  }
+  if (config.jobBusAddress) return { bus: createRemoteBus({ address: config.jobBusAddress }), kind: "remote" };
   return { bus: createMemoryBus(), kind: "memory" };
 }

@@ -56,7 +56,11 @@ export interface JobBus {
   /** Durably enqueues tasks; resolves when the bus has them. Duplicates (same taskId) queue once. */
   publish(tasks: Task[]): Promise<void>;
   /** Consumes a capability's tasks; each handler call must settle its delivery. */
-  consume(capability: string, handler: (delivery: Delivery) => Promise<void>, options: ConsumeOptions): Promise<Consumer>;
+  consume(
+    capability: string,
+    handler: (delivery: Delivery) => Promise<void>,
+    options: ConsumeOptions,
+  ): Promise<Consumer>;
   /** Sends a notification to every current subscriber of `topic`; not stored. */
   notify(topic: string, data: Uint8Array): void;
   /** Receives notifications on `topic` (`*` matches one dot-separated token). */

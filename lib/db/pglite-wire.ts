@@ -52,15 +52,17 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
     try {
       for (let work = next(); work; work = next()) {
         const { conn, bytes } = work;
-        await db.runExclusive(() =>
-          db.execProtocolRawStream(bytes, {
-            onRawData: (data) => {
-              if (!conn.closed) conn.socket.write(Buffer.from(data));
-            },
-          }),
-        ).catch((err) => {
-          if (!conn.closed) conn.socket.destroy(err);
-        });
+        await db
+          .runExclusive(() =>
+            db.execProtocolRawStream(bytes, {
+              onRawData: (data) => {
+                if (!conn.closed) conn.socket.write(Buffer.from(data));
+              },
+            }),
+          )
+          .catch((err) => {
+            if (!conn.closed) conn.socket.destroy(err);
+          });
         owner = db.isInTransaction() ? conn : undefined;
         if (owner?.closed) {
           await db.exec("ROLLBACK").catch(() => {});

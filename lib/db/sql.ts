@@ -3,7 +3,6 @@
  * (`DATABASE_URL`) and against embedded PGlite served over the wire protocol.
  */
 import postgres from "postgres";
-import { envInt } from "../runtime/config.js";
 
 /** A postgres.js client. */
 export type Sql = postgres.Sql;
@@ -41,9 +40,12 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
   });
 }
 
-/** The process's database from `DATABASE_URL` (pool size `DATABASE_POOL`, default 8); throws when it is not set. */
-export function sqlFromEnv(applicationName: string, options: Pick<SqlOptions, "customPlans"> = {}): Sql {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL is required (npm start provides an embedded one)");
-  return createSql(url, { max: envInt("DATABASE_POOL", 8), applicationName, ...options });
+/** The process's database, as its configuration gives it; throws when there is none. */
+export function sqlFor(
+  database: { url: string; pool: number } | undefined,
+  applicationName: string,
+  options: Pick<SqlOptions, "customPlans"> = {},
+): Sql {
+  if (!database) throw new Error("DATABASE_URL is required (npm start provides an embedded one)");
+  return createSql(database.url, { max: database.pool, applicationName, ...options });
 }

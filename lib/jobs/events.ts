@@ -10,18 +10,28 @@ export type Event = MessageInitShape<typeof WatchJobResponseSchema>["event"];
 
 /** A serialized WatchJobResponse for `event` at `seq`. */
 export function encodeEvent(seq: number, event: Event, time = timestampNow()): Buffer {
-  return Buffer.from(toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: BigInt(seq), time, event })));
+  return Buffer.from(
+    toBinary(WatchJobResponseSchema, create(WatchJobResponseSchema, { sequence: BigInt(seq), time, event })),
+  );
 }
 
 /** A job's first event. */
-export const queuedEvent = (total: number): Event => ({ case: "stateChanged", value: { state: JobState.QUEUED, counts: { total, succeeded: 0, failed: 0, cancelled: 0 } } });
+export const queuedEvent = (total: number): Event => ({
+  case: "stateChanged",
+  value: { state: JobState.QUEUED, counts: { total, succeeded: 0, failed: 0, cancelled: 0 } },
+});
 
 /** A job_events row. */
 export type EventRow = ReturnType<typeof eventRun>;
 
 /** One job_events row for consecutive events from `firstSeq`: a bare message, or a framed run. */
 export function eventRun(jobId: string, firstSeq: number, payloads: Buffer[]) {
-  return { job_id: jobId, seq: firstSeq + payloads.length - 1, events: payloads.length, payload: payloads.length === 1 ? payloads[0] : frameEvents(payloads) };
+  return {
+    job_id: jobId,
+    seq: firstSeq + payloads.length - 1,
+    events: payloads.length,
+    payload: payloads.length === 1 ? payloads[0] : frameEvents(payloads),
+  };
 }
 
 /** The INSERT of event rows: awaited on its own, or placed after a CTE as a fragment. */
@@ -32,4 +42,3 @@ export function eventRowsInsert(tx: Sql, rows: EventRow[]) {
     FROM unnest(${rows.map((r) => r.job_id)}::text[], ${rows.map((r) => r.seq)}::bigint[], ${rows.map((r) => r.events)}::int[], ${rows.map((r) => r.payload.toString("hex"))}::text[])
       AS u (job_id, seq, events, payload)`;
 }
-

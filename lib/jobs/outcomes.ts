@@ -8,18 +8,26 @@ import { counts, isFinal, itemMessage, type JobRow, type Outcome, type WrittenEv
  * Records item outcomes in one transaction: items still queued take the outcome, their
  * jobs' counts and events follow, and a job whose items are all done gets its final state.
  */
-export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ written: WrittenEvents[]; webhooksDue: string[] }> {
+export async function recordOutcomes(
+  sql: Sql,
+  outcomes: Outcome[],
+): Promise<{ written: WrittenEvents[]; webhooksDue: string[] }> {
   if (outcomes.length === 0) return { written: [], webhooksDue: [] };
   return sql.begin(async (tx) => {
     // One outcome per item (a redelivered task may report twice in one batch).
     const byKey = new Map(outcomes.map((o) => [`${o.jobId}:${o.index}`, o]));
     const unique = [...byKey.values()];
-    const hex = (o: Outcome, ok: boolean) => ((o.state === ItemState.SUCCEEDED) === ok ? Buffer.from(o.payload).toString("hex") : null);
+    const hex = (o: Outcome, ok: boolean) =>
+      (o.state === ItemState.SUCCEEDED) === ok ? Buffer.from(o.payload).toString("hex") : null;
     // One statement takes the outcomes of items still queued and locks their jobs in id
     // order (so concurrent flushes cannot deadlock); only keys come back, the outcomes
     // themselves are already here. Every statement here has the same text whatever the
     // batch size (arrays, not a VALUES list per row), so each is prepared once.
-    const jobs = await tx<(Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url"> & { changed: number[] })[]>`
+    const jobs = await tx<
+      (Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url"> & {
+        changed: number[];
+      })[]
+    >`
       WITH changed AS (
         UPDATE job_items AS i
         SET state = u.state, result = decode(u.result, 'hex'), error = decode(u.error, 'hex'), attempts = u.attempts
@@ -43,10 +51,17 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ w
         const o = byKey.get(`${job.id}:${idx}`)!;
         const payload = Buffer.from(o.payload);
         const ok = o.state === ItemState.SUCCEEDED;
-        return { idx, state: o.state as number, attempts: o.attempts, result: ok ? payload : null, error: ok ? null : payload };
+        return {
+          idx,
+          state: o.state as number,
+          attempts: o.attempts,
+          result: ok ? payload : null,
+          error: ok ? null : payload,
+        };
       });
       const events: Event[] = [];
-      if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
+      if (job.state === JobState.QUEUED)
+        events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
       let s = job.succeeded;
       let f = job.failed;
       for (const item of items) {
@@ -54,7 +69,10 @@ export async function recordOutcomes(sql: Sql, outcomes: Outcome[]): Promise<{ w
         else f++;
         events.push({
           case: "itemFinished",
-          value: { item: itemMessage(item, resultTypes.get(job.id) ?? ""), counts: counts({ ...job, succeeded: s, failed: f }) },
+          value: {
+            item: itemMessage(item, resultTypes.get(job.id) ?? ""),
+            counts: counts({ ...job, succeeded: s, failed: f }),
+          },
         });
       }
       const done = s + f + job.cancelled >= job.total;

@@ -1,7 +1,7 @@
 /** Jobs and items as stored, and as the API shows them. */
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { ItemState, JobState, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { type ItemState, JobState, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 
 /** A job row. */
 export interface JobRow {
@@ -75,7 +75,10 @@ export const finalStates = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCEL
 export const isFinal = (s: JobState) => finalStates.includes(s);
 
 /** An item as the API shows it: result as google.protobuf.Any, error as google.rpc.Status. */
-export function itemMessage(row: Pick<ItemRow, "idx" | "state" | "attempts" | "result" | "error">, resultType: string): MessageInitShape<typeof JobItemSchema> {
+export function itemMessage(
+  row: Pick<ItemRow, "idx" | "state" | "attempts" | "result" | "error">,
+  resultType: string,
+): MessageInitShape<typeof JobItemSchema> {
   return {
     index: row.idx,
     state: row.state,
@@ -92,4 +95,3 @@ export const counts = (j: Pick<JobRow, "total" | "succeeded" | "failed" | "cance
   failed: j.failed,
   cancelled: j.cancelled,
 });
-

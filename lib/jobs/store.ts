@@ -11,7 +11,16 @@ import { createCoalescer } from "../runtime/coalesce.js";
 import { unframeEvents } from "./frames.js";
 import { encodeEvent, eventRowsInsert, eventRun, queuedEvent, type Event } from "./events.js";
 import { recordOutcomes } from "./outcomes.js";
-import { counts, finalStates, isFinal, type ItemRow, type JobRow, type NewJob, type Outcome, type WrittenEvents } from "./rows.js";
+import {
+  counts,
+  finalStates,
+  isFinal,
+  type ItemRow,
+  type JobRow,
+  type NewJob,
+  type Outcome,
+  type WrittenEvents,
+} from "./rows.js";
 import { submitMany, type Submitted } from "./submit.js";
 
 /** Creates the store. */
@@ -46,7 +55,10 @@ export function createJobStore(sql: Sql) {
     },
 
     /** The tenant's jobs, newest first. */
-    async list(tenantId: string, q: { state?: JobState; method?: string; limit: number; beforeSeq?: string }): Promise<JobRow[]> {
+    async list(
+      tenantId: string,
+      q: { state?: JobState; method?: string; limit: number; beforeSeq?: string },
+    ): Promise<JobRow[]> {
       return sql<JobRow[]>`
         SELECT * FROM jobs WHERE tenant_id = ${tenantId}
           ${q.state ? sql`AND state = ${q.state}` : sql``}
@@ -60,11 +72,17 @@ export function createJobStore(sql: Sql) {
      * at most `limitRows` rows (a row holds the run of events one write produced); `more` when
      * there may be further rows.
      */
-    async events(jobId: string, afterSeq: number, limitRows = 200): Promise<{ events: { seq: number; payload: Uint8Array }[]; more: boolean }> {
+    async events(
+      jobId: string,
+      afterSeq: number,
+      limitRows = 200,
+    ): Promise<{ events: { seq: number; payload: Uint8Array }[]; more: boolean }> {
       const [rows, [job]] = await Promise.all([
         sql<{ seq: string; events: number; payload: Buffer }[]>`
           SELECT seq, events, payload FROM job_events WHERE job_id = ${jobId} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limitRows}`,
-        afterSeq < 1 ? sql<{ total: number; create_time: Date }[]>`SELECT total, create_time FROM jobs WHERE id = ${jobId}` : [],
+        afterSeq < 1
+          ? sql<{ total: number; create_time: Date }[]>`SELECT total, create_time FROM jobs WHERE id = ${jobId}`
+          : [],
       ]);
       const events: { seq: number; payload: Uint8Array }[] = [];
       // Event 1 (QUEUED) is made from the job row unless an older version of the store wrote it.
@@ -88,11 +106,15 @@ export function createJobStore(sql: Sql) {
      * for (a request too large to travel with its task), its request. Keys in, results out in
      * the same order; unknown items are not runnable.
      */
-    async itemsForRun(keys: { jobId: string; index: number; needRequest?: boolean }[]): Promise<{ runnable: boolean; request?: Buffer }[]> {
+    async itemsForRun(
+      keys: { jobId: string; index: number; needRequest?: boolean }[],
+    ): Promise<{ runnable: boolean; request?: Buffer }[]> {
       const withRequest = keys.some((k) => k.needRequest);
       // The keys as a relation joined on the primary key: planned per execution with the
       // array's real length (an IN-list of a thousand values costs a thousand estimates).
-      const rows = await sql<{ job_id: string; idx: number; state: number; job_state: number; request: Buffer | null }[]>`
+      const rows = await sql<
+        { job_id: string; idx: number; state: number; job_state: number; request: Buffer | null }[]
+      >`
         SELECT i.job_id, i.idx, i.state, j.state AS job_state, ${withRequest ? sql`i.request` : sql`NULL::bytea AS request`}
         FROM unnest(${keys.map((k) => k.jobId)}::text[], ${keys.map((k) => k.index)}::int[]) AS k (job_id, idx)
         JOIN job_items i ON i.job_id = k.job_id AND i.idx = k.idx
@@ -100,7 +122,9 @@ export function createJobStore(sql: Sql) {
       const found = new Map(rows.map((r) => [`${r.job_id}:${r.idx}`, r]));
       return keys.map((k) => {
         const row = found.get(`${k.jobId}:${k.index}`);
-        return row ? { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request ?? undefined } : { runnable: false };
+        return row
+          ? { runnable: row.state === ItemState.QUEUED && !isFinal(row.job_state), request: row.request ?? undefined }
+          : { runnable: false };
       });
     },
 
@@ -130,7 +154,17 @@ export function createJobStore(sql: Sql) {
      * ordered by (job, index), `limit` at a time after the `after` key.
      */
     async queuedTasks(jobIds: string[], limit: number, after?: { jobId: string; index: number }) {
-      return sql<{ job_id: string; idx: number; method: string; tenant_id: string; request_id: string; traceparent: string; request: Buffer }[]>`
+      return sql<
+        {
+          job_id: string;
+          idx: number;
+          method: string;
+          tenant_id: string;
+          request_id: string;
+          traceparent: string;
+          request: Buffer;
+        }[]
+      >`
         SELECT i.job_id, i.idx, j.method, j.tenant_id, j.request_id, j.traceparent, i.request
         FROM jobs j JOIN job_items i ON i.job_id = j.id
         WHERE j.id = ANY(${jobIds}::text[]) AND j.state <> ALL(${finalStates}::int[])
@@ -139,12 +173,18 @@ export function createJobStore(sql: Sql) {
     },
 
     /** Appends a progress event (and moves a queued job to running). */
-    async recordProgress(jobId: string, index: number, message: string, fraction: number): Promise<WrittenEvents | undefined> {
+    async recordProgress(
+      jobId: string,
+      index: number,
+      message: string,
+      fraction: number,
+    ): Promise<WrittenEvents | undefined> {
       return sql.begin(async (tx) => {
         const [job] = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ${jobId} FOR UPDATE`;
         if (!job || isFinal(job.state)) return undefined;
         const events: Event[] = [];
-        if (job.state === JobState.QUEUED) events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
+        if (job.state === JobState.QUEUED)
+          events.push({ case: "stateChanged", value: { state: JobState.RUNNING, counts: counts(job) } });
         events.push({ case: "progress", value: { index, message, fraction } });
         const first = Number(job.last_seq) + 1;
         await tx`UPDATE jobs SET last_seq = last_seq + ${events.length}, state = ${JobState.RUNNING} WHERE id = ${jobId}`;
@@ -169,7 +209,9 @@ export function createJobStore(sql: Sql) {
           UPDATE jobs SET state = ${JobState.CANCELLED}, cancelled = cancelled + ${n}, finish_time = now(), last_seq = last_seq + 1,
             webhook_next_at = CASE WHEN webhook_url IS NOT NULL THEN now() END
           WHERE id = ${id} RETURNING *`;
-        const written = await insertEvents(tx as unknown as Sql, id, Number(updated.last_seq), [{ case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } }]);
+        const written = await insertEvents(tx as unknown as Sql, id, Number(updated.last_seq), [
+          { case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } },
+        ]);
         return { job: updated, written };
       });
     },

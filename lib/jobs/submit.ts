@@ -34,7 +34,9 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<Submitted[]
     writes.push({ job: j, id: randomUUID() });
     return writes.length - 1;
   });
-  const items = writes.flatMap(({ job, id }) => job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex") })));
+  const items = writes.flatMap(({ job, id }) =>
+    job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex") })),
+  );
   const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
   const rows = await sql<(JobRow & { outbox_id: string })[]>`
     WITH j AS (

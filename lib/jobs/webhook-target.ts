@@ -51,7 +51,8 @@ export function addressProblem(address: string): string | undefined {
   if (range === "unspecified" || range === "loopback") return `${address} is a special-purpose address (${range})`;
   const embedded = embeddedIPv4(v6);
   if (embedded) return ipv4Problem(embedded);
-  if (range !== "unicast" || specialV6.some((cidr) => v6.match(cidr))) return `${address} is a special-purpose address (${range === "unicast" ? "reserved" : range})`;
+  if (range !== "unicast" || specialV6.some((cidr) => v6.match(cidr)))
+    return `${address} is a special-purpose address (${range === "unicast" ? "reserved" : range})`;
   return undefined;
 }
 
@@ -62,7 +63,11 @@ export interface WebhookTarget {
 }
 
 /** Checks a webhook URL and pins the address it will be sent to; `problem` says why it is refused. */
-export async function resolveWebhookTarget(url: string, allowPrivate: boolean, resolve: Resolver = systemResolver): Promise<WebhookTarget | { problem: string }> {
+export async function resolveWebhookTarget(
+  url: string,
+  allowPrivate: boolean,
+  resolve: Resolver = systemResolver,
+): Promise<WebhookTarget | { problem: string }> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -93,16 +98,28 @@ export interface PostResult {
 }
 
 /** POSTs `body` to the target, connecting to its pinned address (TLS still verifies the host name). */
-export function postToTarget(target: WebhookTarget, headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostResult> {
+export function postToTarget(
+  target: WebhookTarget,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<PostResult> {
   const pinned = target.address;
   const lookup: LookupFunction | undefined = pinned
     ? (_host, options, callback) => {
-        if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
+        if ((options as { all?: boolean }).all)
+          (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [pinned]);
         else callback(null, pinned.address, pinned.family);
       }
     : undefined;
   // No pooled connection: one made for another address (or another check) must not be reused.
-  const options: RequestOptions = { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup, timeout: timeoutMs, agent: false };
+  const options: RequestOptions = {
+    method: "POST",
+    headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+    lookup,
+    timeout: timeoutMs,
+    agent: false,
+  };
   const send = target.url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(target.url, options, (res: IncomingMessage) => {

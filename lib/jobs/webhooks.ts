@@ -5,7 +5,7 @@
  * refused at submit and again at delivery, where the request goes to the address checked
  * (webhook-target.ts), unless private targets are allowed.
  */
-import { createHmac } from "node:crypto";
+import { Webhook } from "standardwebhooks";
 import { create, toJsonString, type Registry } from "@bufbuild/protobuf";
 import { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Logger } from "../runtime/logger.js";
@@ -16,7 +16,11 @@ import { backoff } from "../runtime/backoff.js";
 import { postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
 
 /** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */
-export async function webhookUrlProblem(url: string, allowPrivate: boolean, resolve?: Resolver): Promise<string | undefined> {
+export async function webhookUrlProblem(
+  url: string,
+  allowPrivate: boolean,
+  resolve?: Resolver,
+): Promise<string | undefined> {
   const target = await resolveWebhookTarget(url, allowPrivate, resolve);
   return "problem" in target ? target.problem : undefined;
 }
@@ -29,10 +33,10 @@ export function secretKey(secret: string): Buffer | undefined {
   return key.length >= 24 && key.length <= 64 ? key : undefined;
 }
 
-/** The Standard Webhooks signature header value. */
+/** The Standard Webhooks signature header value (`standardwebhooks`, the spec's reference library). */
 export function sign(secret: string, id: string, timestamp: number, body: string): string {
   const key = secretKey(secret) ?? Buffer.alloc(0);
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
+  return new Webhook(key, { format: "raw" }).sign(id, new Date(timestamp * 1000), body);
 }
 
 /** Options for startWebhookDispatcher. */
@@ -94,7 +98,8 @@ export function startWebhookDispatcher(o: WebhookOptions): { stop(): Promise<voi
       for (const job of await o.store.dueWebhooks(50)) {
         const { ok, refused, error } = await deliver(job, o);
         const attempt = job.webhook_attempts + 1;
-        const nextAt = ok || refused || attempt >= maxAttempts ? null : new Date(Date.now() + backoff(attempt, base, 3_600_000));
+        const nextAt =
+          ok || refused || attempt >= maxAttempts ? null : new Date(Date.now() + backoff(attempt, base, 3_600_000));
         await o.store.webhookAttempt(job.id, { delivered: ok, nextAt, error });
         o.logger.info({ job: job.id, attempt, delivered: ok, error }, "webhook");
       }

@@ -5,12 +5,18 @@
  * backoff and jitter; the last attempt or a final error settles the item for good.
  */
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type ContextValues,
+  type HandlerContext,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { ItemState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../runtime/errors.js";
 import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/context.js";
 import type { Logger } from "../runtime/logger.js";
-import { envInt } from "../runtime/config.js";
 import type { Consumer, Delivery, JobBus } from "../bus/types.js";
 import type { Outcome } from "./rows.js";
 import type { JobStore } from "./store.js";
@@ -27,25 +33,16 @@ export interface WorkerOptions<S extends DescService = DescService> {
   capability: string;
   service: S;
   impl: Partial<ServiceImpl<S>>;
-  /** Items run at once by this worker. Default 64. */
-  concurrency?: number;
-  /** Attempts before an item is dead-lettered. Default 5. */
-  maxAttempts?: number;
-  /** Redelivery deadline, kept alive while the handler runs. Default 30 s. */
-  ackWaitMs?: number;
+  /** Items run at once by this worker (`JOB_CONCURRENCY`, default in lib/config). */
+  concurrency: number;
+  /** Attempts before an item is dead-lettered (`JOB_MAX_ATTEMPTS`). */
+  maxAttempts: number;
+  /** Redelivery deadline, kept alive while the handler runs (`JOB_ACK_WAIT_MS`). */
+  ackWaitMs: number;
   /** Base of the exponential retry backoff. Default 500 ms. */
   backoffMs?: number;
   /** Longest time one item may run. Default 10 minutes. */
   itemTimeoutMs?: number;
-}
-
-/** Worker tuning from the environment: `JOB_CONCURRENCY`, `JOB_MAX_ATTEMPTS`, `JOB_ACK_WAIT_MS`. */
-export function workerOptionsFromEnv(): Pick<WorkerOptions, "concurrency" | "maxAttempts" | "ackWaitMs"> {
-  return {
-    concurrency: envInt("JOB_CONCURRENCY", 64),
-    maxAttempts: envInt("JOB_MAX_ATTEMPTS", 5),
-    ackWaitMs: envInt("JOB_ACK_WAIT_MS", 30_000),
-  };
 }
 
 /** One item being run: its abort signal (made only if the handler asks), its deadline, its keep-alive. */
@@ -111,15 +108,18 @@ class TaskContext implements HandlerContext {
   }
 
   get requestHeader(): Headers {
-    return (this.reqHeader ??= new Headers());
+    this.reqHeader ??= new Headers();
+    return this.reqHeader;
   }
 
   get responseHeader(): Headers {
-    return (this.resHeader ??= new Headers());
+    this.resHeader ??= new Headers();
+    return this.resHeader;
   }
 
   get responseTrailer(): Headers {
-    return (this.resTrailer ??= new Headers());
+    this.resTrailer ??= new Headers();
+    return this.resTrailer;
   }
 }
 
@@ -131,24 +131,27 @@ interface Pending {
 /** Starts consuming; stop() waits for running items to settle. */
 export async function startWorker<S extends DescService>(options: WorkerOptions<S>): Promise<Consumer> {
   const { bus, store, logger, service } = options;
-  const maxAttempts = options.maxAttempts ?? 5;
-  const ackWaitMs = options.ackWaitMs ?? 30_000;
+  const { maxAttempts, ackWaitMs } = options;
   const itemTimeoutMs = options.itemTimeoutMs ?? 600_000;
   const running = new Map<string, Set<RunningItem>>();
   // One timer for every running item: keeps long items alive and enforces the time limit.
   const keepAliveEvery = Math.max(200, Math.floor(ackWaitMs / 3));
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const items of running.values()) {
-      for (const item of items) {
-        if (now >= item.deadline) item.abort(new ConnectError(`item ran longer than ${itemTimeoutMs} ms`, Code.DeadlineExceeded));
-        else if (now - item.keptAliveAt >= keepAliveEvery) {
-          item.keptAliveAt = now;
-          item.delivery.working();
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const items of running.values()) {
+        for (const item of items) {
+          if (now >= item.deadline)
+            item.abort(new ConnectError(`item ran longer than ${itemTimeoutMs} ms`, Code.DeadlineExceeded));
+          else if (now - item.keptAliveAt >= keepAliveEvery) {
+            item.keptAliveAt = now;
+            item.delivery.working();
+          }
         }
       }
-    }
-  }, Math.min(keepAliveEvery, Math.max(50, itemTimeoutMs)) / 2);
+    },
+    Math.min(keepAliveEvery, Math.max(50, itemTimeoutMs)) / 2,
+  );
   sweep.unref();
   const methods = new Map(service.methods.map((m) => [`${service.typeName}/${m.name}`, m]));
 
@@ -172,7 +175,11 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
   const settle = (delivery: Delivery, outcome: Outcome) => void outcomes.call({ outcome, delivery });
 
   // Items about to run are looked up together, the same way.
-  const lookups = createCoalescer({ run: (keys: { jobId: string; index: number; needRequest: boolean }[]) => store.itemsForRun(keys), concurrency: 2, maxBatch: 1000 });
+  const lookups = createCoalescer({
+    run: (keys: { jobId: string; index: number; needRequest: boolean }[]) => store.itemsForRun(keys),
+    concurrency: 2,
+    maxBatch: 1000,
+  });
 
   const cancelSub = bus.subscribe(topics.cancel("*"), (topic) => {
     const jobId = topic.slice(topic.lastIndexOf(".") + 1);
@@ -183,18 +190,38 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     const { task } = d;
     const method = methods.get(task.method);
     const fail = (err: ConnectError, state: Outcome["state"]) =>
-      settle(d, { jobId: task.jobId, index: task.index, state, payload: encodeStatus(withRequestId(err, task.requestId)), attempts: d.attempt, resultType: method?.output.typeName ?? "" });
-    if (!method || method.methodKind !== "unary") {
-      fail(new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument), ItemState.FAILED);
+      settle(d, {
+        jobId: task.jobId,
+        index: task.index,
+        state,
+        payload: encodeStatus(withRequestId(err, task.requestId)),
+        attempts: d.attempt,
+        resultType: method?.output.typeName ?? "",
+      });
+    if (method?.methodKind !== "unary") {
+      fail(
+        new ConnectError(`${task.method} is not a unary method of ${service.typeName}`, Code.InvalidArgument),
+        ItemState.FAILED,
+      );
       return;
     }
-    const { runnable, request } = await lookups.call({ jobId: task.jobId, index: task.index, needRequest: task.data.length === 0 });
+    const { runnable, request } = await lookups.call({
+      jobId: task.jobId,
+      index: task.index,
+      needRequest: task.data.length === 0,
+    });
     if (!runnable) {
       d.ack(); // cancelled, already done, or unknown: nothing to run
       return;
     }
     let childLog: Logger | undefined;
-    const log = () => (childLog ??= logger.child({ requestId: task.requestId, job: task.jobId, item: task.index, method: task.method }));
+    const log = () =>
+      (childLog ??= logger.child({
+        requestId: task.requestId,
+        job: task.jobId,
+        item: task.index,
+        method: task.method,
+      }));
     const item = new RunningItem(d, Date.now() + itemTimeoutMs);
     const set = running.get(task.jobId) ?? new Set();
     running.set(task.jobId, set.add(item));
@@ -218,7 +245,9 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
             .catch((err) => log().warn({ err }, "progress not recorded"));
         });
       const context = new TaskContext(service, method, `/${task.method}`, item, values);
-      const fn = (options.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>)[method.localName];
+      const fn = (options.impl as Record<string, ((req: unknown, ctx: unknown) => unknown) | undefined>)[
+        method.localName
+      ];
       if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
       const result = await item.race(Promise.resolve(fn(input, context)));
       await progressWrite;
@@ -250,7 +279,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     }
   }
 
-  const consumer = await bus.consume(options.capability, handle, { concurrency: options.concurrency ?? 64, ackWaitMs });
+  const consumer = await bus.consume(options.capability, handle, { concurrency: options.concurrency, ackWaitMs });
   return {
     async stop() {
       cancelSub();
@@ -260,4 +289,3 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     },
   };
 }
-

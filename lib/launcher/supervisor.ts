@@ -63,13 +63,16 @@ interface Supervised {
   healthyTimer?: ReturnType<typeof setTimeout>;
   everReady: boolean;
   /** Settles the start() promise of a process not yet ready once. */
-  startup?: { resolve(): void; reject(err: Error): void };
+  startup?: { resolve(port: number): void; reject(err: Error): void };
 }
 
 /** The supervisor. */
 export interface Supervisor {
-  /** Starts a process; resolves once it is ready, rejects if it cannot start (`startupAttempts` crashes). */
-  start(spec: ChildSpec): Promise<void>;
+  /**
+   * Starts a process; resolves with the port it reports once ready, rejects if it cannot start
+   * (`startupAttempts` crashes). A process restarted later is given that port again (`PORT`).
+   */
+  start(spec: ChildSpec): Promise<number>;
   /** Every process's state. */
   states(): ProcessState[];
   /** Sends an IPC message to a running process of that name. */
@@ -102,11 +105,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     p.child = child;
     p.status = { ...p.status, state: "starting", pid: child.pid };
     p.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    child.on("message", (msg: { type?: string }) => {
+    child.on("message", (msg: { type?: string; port?: number }) => {
       if (msg?.type !== "ready" || p.child !== child) return;
       p.everReady = true;
       p.status = { ...p.status, state: "running" };
-      p.startup?.resolve();
+      // Restarts bind the port the process chose, which the others were told.
+      if (msg.port) p.spec = { ...p.spec, env: { ...p.spec.env, PORT: String(msg.port) } };
+      p.startup?.resolve(msg.port ?? 0);
       p.startup = undefined;
       clearTimeout(p.healthyTimer);
       p.healthyTimer = setTimeout(() => {
@@ -130,7 +135,10 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
       const crashes = p.status.crashes + 1;
       const delay = backoff(crashes, backoffMs, maxBackoffMs);
       p.status = { ...p.status, state: "restarting", pid: undefined, crashes, lastExit };
-      options.logger.error({ process: p.spec.name, code, signal, crashes, restartInMs: delay }, "process exited; restarting");
+      options.logger.error(
+        { process: p.spec.name, code, signal, crashes, restartInMs: delay },
+        "process exited; restarting",
+      );
       if (!p.everReady && crashes >= startupAttempts) {
         p.status = { ...p.status, state: "stopped" };
         p.startup?.reject(new Error(`${p.spec.name} exited ${crashes} times before it was ready`));
@@ -172,9 +180,15 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
 
   return {
     start(spec) {
-      const p: Supervised = { spec, status: { name: spec.name, state: "starting", restarts: 0, crashes: 0 }, everReady: false };
+      const p: Supervised = {
+        spec,
+        status: { name: spec.name, state: "starting", restarts: 0, crashes: 0 },
+        everReady: false,
+      };
       processes.set(spec.name, p);
-      const ready = new Promise<void>((resolve, reject) => (p.startup = { resolve, reject }));
+      const ready = new Promise<number>((resolve, reject) => {
+        p.startup = { resolve, reject };
+      });
       spawn(p);
       changed();
       return ready;

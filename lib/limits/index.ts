@@ -1,4 +1,4 @@
-/** Picks the limiter: Redis when `REDIS_URL` is set, else in memory. */
+/** Picks the limiter: Redis when configured, else in memory. */
 import { createMemoryLimiter } from "./memory/limiter.js";
 import { createRedisLimiter } from "./redis/limiter.js";
 import type { RateLimiter } from "./types.js";
@@ -6,7 +6,7 @@ import type { RateLimiter } from "./types.js";
 export type { Decision, Limit, RateLimiter } from "./types.js";
 export { createMemoryLimiter, createRedisLimiter };
 
-/** The limiter configured by the environment. */
-export function limiterFromEnv(env: NodeJS.ProcessEnv = process.env): RateLimiter {
-  return env.REDIS_URL ? createRedisLimiter({ url: env.REDIS_URL }) : createMemoryLimiter();
+/** The limiter for a configuration: shared through Redis when `redisUrl` is set, else in memory. */
+export function limiterFor(redisUrl: string | undefined): RateLimiter {
+  return redisUrl ? createRedisLimiter({ url: redisUrl }) : createMemoryLimiter();
 }

@@ -49,7 +49,10 @@ interface Waiter {
 /** Creates a bulkhead. */
 export function createBulkhead(options: BulkheadOptions): Bulkhead {
   const concurrency = Math.max(1, options.concurrency);
-  const jobConcurrency = Math.max(1, Math.min(concurrency, options.jobConcurrency ?? concurrency - Math.max(1, Math.floor(concurrency / 4))));
+  const jobConcurrency = Math.max(
+    1,
+    Math.min(concurrency, options.jobConcurrency ?? concurrency - Math.max(1, Math.floor(concurrency / 4))),
+  );
   const capacity = options.capacity ?? Infinity;
   const maxWaiting = options.maxWaiting ?? 10_000;
   let running = 0;
@@ -61,7 +64,8 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
   let tenants: string[] = [];
   let waiting = 0;
 
-  const fits = (w: Waiter) => running < concurrency && weight + w.weight <= capacity && (!w.job || runningJobs < jobConcurrency);
+  const fits = (w: Waiter) =>
+    running < concurrency && weight + w.weight <= capacity && (!w.job || runningJobs < jobConcurrency);
 
   function pump() {
     for (;;) {
@@ -89,7 +93,12 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
     stats: () => ({ running, runningJobs, weight, waiting }),
     run<T>(ctx: HandlerContext, work: () => Promise<T>, w = 0): Promise<T> {
       if (w > capacity) {
-        return Promise.reject(new ConnectError(`${options.name}: a call of weight ${w} is over this service's capacity of ${capacity}`, Code.ResourceExhausted));
+        return Promise.reject(
+          new ConnectError(
+            `${options.name}: a call of weight ${w} is over this service's capacity of ${capacity}`,
+            Code.ResourceExhausted,
+          ),
+        );
       }
       const job = ctx.protocolName === "job";
       return new Promise<T>((resolve, reject) => {
@@ -125,10 +134,16 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
           reject(ConnectError.from(ctx.signal.reason ?? new ConnectError("cancelled while waiting", Code.Canceled)));
           pump();
         };
-        if (ctx.signal.aborted) return reject(ConnectError.from(ctx.signal.reason ?? new ConnectError("cancelled", Code.Canceled)));
+        if (ctx.signal.aborted)
+          return reject(ConnectError.from(ctx.signal.reason ?? new ConnectError("cancelled", Code.Canceled)));
         if (fits(waiter) && unary.length === 0 && (job ? tenants.length === 0 : true)) return waiter.start();
         if (waiting >= maxWaiting) {
-          reject(new ConnectError(`${options.name}: too many calls waiting (${maxWaiting}); retry later`, Code.ResourceExhausted));
+          reject(
+            new ConnectError(
+              `${options.name}: too many calls waiting (${maxWaiting}); retry later`,
+              Code.ResourceExhausted,
+            ),
+          );
           return;
         }
         waiting++;

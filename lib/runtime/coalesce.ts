@@ -43,8 +43,12 @@ export function createCoalescer<In, Out>(options: CoalescerOptions<In, Out>): Co
       options
         .run(batch.map((q) => q.input))
         .then(
-          (outs) => batch.forEach((q, i) => q.resolve(outs[i])),
-          (err) => batch.forEach((q) => q.reject(err)),
+          (outs) => {
+            for (const [i, q] of batch.entries()) q.resolve(outs[i]);
+          },
+          (err) => {
+            for (const q of batch) q.reject(err);
+          },
         )
         .finally(() => {
           running--;

@@ -7,10 +7,20 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { create, fromBinary, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { AnySchema, anyPack, type Any } from "@bufbuild/protobuf/wkt";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { BadRequestSchema, ErrorInfoSchema, RequestInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  RequestInfoSchema,
+  RetryInfoSchema,
+} from "../../gen/google/rpc/error_details_pb.js";
 
 /** Details types we know how to render, so errors can carry a readable `debug` form. */
-export const errorDetailSchemas: DescMessage[] = [BadRequestSchema, RequestInfoSchema, ErrorInfoSchema, RetryInfoSchema];
+export const errorDetailSchemas: DescMessage[] = [
+  BadRequestSchema,
+  RequestInfoSchema,
+  ErrorInfoSchema,
+  RetryInfoSchema,
+];
 
 /** Error for bad input: `invalid_argument`, naming the field and the rule it broke. */
 export function invalidArgument(field: string, description: string, cause?: unknown): ConnectError {
@@ -31,8 +41,14 @@ export function check(ok: boolean, field: string, description: string): asserts 
 /** True when a failure may succeed if tried again (the job workers rely on this split). */
 export function isRetryable(err: unknown): boolean {
   const code = ConnectError.from(err).code;
-  return code === Code.Unavailable || code === Code.ResourceExhausted || code === Code.DeadlineExceeded ||
-    code === Code.Aborted || code === Code.Internal || code === Code.Unknown;
+  return (
+    code === Code.Unavailable ||
+    code === Code.ResourceExhausted ||
+    code === Code.DeadlineExceeded ||
+    code === Code.Aborted ||
+    code === Code.Internal ||
+    code === Code.Unknown
+  );
 }
 
 /** The request id carried by an error, if any (from its RequestInfo detail). */
@@ -53,11 +69,22 @@ export function withRequestId(err: ConnectError, requestId: string): ConnectErro
  */
 export function toPublicError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (isUnavailable(err)) return new ConnectError("a dependency is unavailable; retry later", Code.Unavailable, undefined, undefined, err);
+  if (isUnavailable(err))
+    return new ConnectError("a dependency is unavailable; retry later", Code.Unavailable, undefined, undefined, err);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-const unavailableErrnos = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"]);
+const unavailableErrnos = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
 
 /** Connection failures to PostgreSQL, NATS or Redis, and PostgreSQL's connection/shutdown states. */
 function isUnavailable(err: unknown): boolean {
@@ -76,7 +103,10 @@ function detailsAsAny(err: ConnectError): Any[] {
 
 /** Serialises an error as a google.rpc.Status for the `grpc-status-details-bin` trailer. */
 export function encodeStatus(err: ConnectError): Uint8Array {
-  return toBinary(StatusSchema, create(StatusSchema, { code: err.code, message: err.rawMessage, details: detailsAsAny(err) }));
+  return toBinary(
+    StatusSchema,
+    create(StatusSchema, { code: err.code, message: err.rawMessage, details: detailsAsAny(err) }),
+  );
 }
 
 /**
@@ -100,4 +130,3 @@ export function decodeStatus(code: number, message: string, detailsBin?: Uint8Ar
   }
   return err;
 }
-

@@ -13,8 +13,8 @@ import { encodeStatus, invalidArgument, toPublicError, withRequestId } from "./e
 import { loggerKey, requestIdKey, tenantKey } from "./context.js";
 import type { Logger } from "./logger.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyImpl = Record<string, ((...args: any[]) => any) | undefined>;
+/** A service implementation seen untyped: each handler takes its input (a message or a stream of them) and the context. */
+type AnyImpl = Record<string, ((input: unknown, context: HandlerContext) => unknown) | undefined>;
 
 /** Hook that lets a process add its own per-call context values (jobs add progress, say). */
 export type ContextHook = (context: HandlerContext) => void;
@@ -67,7 +67,10 @@ class CallContext implements HandlerContext {
   ) {
     const deadline = call.getDeadline();
     this.deadline = deadline instanceof Date ? deadline.getTime() : deadline;
-    this.values.set(requestIdKey, requestId).set(loggerKey, logger).set(tenantKey, firstString(call.metadata, "x-flowforge-tenant") ?? "");
+    this.values
+      .set(requestIdKey, requestId)
+      .set(loggerKey, logger)
+      .set(tenantKey, firstString(call.metadata, "x-flowforge-tenant") ?? "");
     call.once("cancelled", () => {
       this.cancelled = true;
       this.abort?.abort(new ConnectError("call cancelled", Code.Canceled));
@@ -87,15 +90,18 @@ class CallContext implements HandlerContext {
   }
 
   get requestHeader(): Headers {
-    return (this.headers ??= metadataToHeaders(this.call.metadata));
+    this.headers ??= metadataToHeaders(this.call.metadata);
+    return this.headers;
   }
 
   get responseHeader(): Headers {
-    return (this.resHeader ??= new Headers());
+    this.resHeader ??= new Headers();
+    return this.resHeader;
   }
 
   get responseTrailer(): Headers {
-    return (this.resTrailer ??= new Headers());
+    this.resTrailer ??= new Headers();
+    return this.resTrailer;
   }
 }
 
@@ -252,8 +258,14 @@ async function* decodeAll<T extends DescMessage>(schema: T, stream: Readable) {
     if (queue.length >= 16) stream.pause();
     signal();
   });
-  stream.on("end", () => ((ended = true), signal()));
-  stream.on("error", (err) => ((failure = err), signal()));
+  stream.on("end", () => {
+    ended = true;
+    signal();
+  });
+  stream.on("error", (err) => {
+    failure = err;
+    signal();
+  });
   for (;;) {
     const next = queue.shift();
     if (next) {

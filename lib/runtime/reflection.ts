@@ -55,11 +55,14 @@ export function createReflectionService(services: DescService[]): ServiceImpl<ty
   const files = filesInDependencyOrder([...services.map((s) => s.file), file_grpc_health_v1_health]);
   const byName = new Map(files.map((f) => [f.name, f]));
   const bySymbol = new Map<string, DescFile>();
-  files.forEach((f) => indexSymbols(f, bySymbol));
+  for (const f of files) indexSymbols(f, bySymbol);
   const serviceNames = [...services.map((s) => s.typeName), "grpc.health.v1.Health"];
   const encoded = new Map(files.map((f) => [f.name, toBinary(FileDescriptorProtoSchema, f.proto)]));
 
-  const withDeps = (file: DescFile) => filesInDependencyOrder([file]).reverse().map((f) => encoded.get(f.name)!);
+  const withDeps = (file: DescFile) =>
+    filesInDependencyOrder([file])
+      .reverse()
+      .map((f) => encoded.get(f.name)!);
 
   function answer(req: ServerReflectionRequest): Response {
     const base = { validHost: req.host, originalRequest: req };
@@ -70,23 +73,45 @@ export function createReflectionService(services: DescService[]): ServiceImpl<ty
     const r = req.messageRequest;
     switch (r.case) {
       case "listServices":
-        return { ...base, messageResponse: { case: "listServicesResponse", value: { service: serviceNames.map((name) => ({ name })) } } };
+        return {
+          ...base,
+          messageResponse: { case: "listServicesResponse", value: { service: serviceNames.map((name) => ({ name })) } },
+        };
       case "fileByFilename": {
         const file = byName.get(r.value);
-        return file ? { ...base, messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDeps(file) } } } : notFound(`file ${r.value}`);
+        return file
+          ? {
+              ...base,
+              messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDeps(file) } },
+            }
+          : notFound(`file ${r.value}`);
       }
       case "fileContainingSymbol": {
         const file = bySymbol.get(r.value.replace(/^\./, ""));
-        return file ? { ...base, messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDeps(file) } } } : notFound(`symbol ${r.value}`);
+        return file
+          ? {
+              ...base,
+              messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDeps(file) } },
+            }
+          : notFound(`symbol ${r.value}`);
       }
       case "allExtensionNumbersOfType":
         return bySymbol.has(r.value)
-          ? { ...base, messageResponse: { case: "allExtensionNumbersResponse", value: { baseTypeName: r.value, extensionNumber: [] } } }
+          ? {
+              ...base,
+              messageResponse: {
+                case: "allExtensionNumbersResponse",
+                value: { baseTypeName: r.value, extensionNumber: [] },
+              },
+            }
           : notFound(`type ${r.value}`);
       case "fileContainingExtension":
         return notFound(`extension ${r.value.containingType}(${r.value.extensionNumber})`);
       default:
-        return { ...base, messageResponse: { case: "errorResponse", value: { errorCode: 3, errorMessage: "empty request" } } };
+        return {
+          ...base,
+          messageResponse: { case: "errorResponse", value: { errorCode: 3, errorMessage: "empty request" } },
+        };
     }
   }
 

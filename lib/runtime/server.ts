@@ -66,7 +66,11 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     server.addService(definition, implementation);
   }
 
-  const listeners: { listener: net.Server; injector: ReturnType<grpc.Server["createConnectionInjector"]>; sockets: Set<net.Socket> }[] = [];
+  const listeners: {
+    listener: net.Server;
+    injector: ReturnType<grpc.Server["createConnectionInjector"]>;
+    sockets: Set<net.Socket>;
+  }[] = [];
 
   return {
     async listen(address) {
@@ -98,7 +102,9 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       const sockets = listeners.flatMap((l) => [...l.sockets]);
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
-        Promise.all(sockets.map((socket) => new Promise((r) => (socket.destroyed ? r(undefined) : socket.once("close", r))))),
+        Promise.all(
+          sockets.map((socket) => new Promise((r) => (socket.destroyed ? r(undefined) : socket.once("close", r)))),
+        ),
         new Promise((r) => (timer = setTimeout(r, graceMs + 100))),
       ]);
       clearTimeout(timer);

@@ -2,14 +2,14 @@
 import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { defineCapability } from "../../lib/capability/index.js";
 import { register } from "../../lib/runtime/server.js";
+import { cryptoConfig } from "../../lib/config/index.js";
 
 export default defineCapability({
   name: "crypto",
   services: [CryptoService],
   async create({ env }) {
     const { createCryptoService } = await import("./service.js");
-    const { cryptoLimitsFromEnv } = await import("./limits.js");
-    return { services: [register(CryptoService, createCryptoService({ limits: cryptoLimitsFromEnv(env) }))] };
+    return { services: [register(CryptoService, createCryptoService({ limits: cryptoConfig(env) }))] };
   },
   deploy: { summary: "CryptoService: stateless, scaled by CPU." },
 });

@@ -51,9 +51,27 @@ export interface Argon2Params {
 export function kdfParams(params: KdfParams | undefined, field: string): Argon2Params {
   const l = kdfLimits;
   return {
-    memoryCost: bounded(params?.memoryKib ?? 0, `${field}.memory_kib`, l.memoryKib.min, l.memoryKib.max, l.memoryKib.default),
-    timeCost: bounded(params?.iterations ?? 0, `${field}.iterations`, l.iterations.min, l.iterations.max, l.iterations.default),
-    parallelism: bounded(params?.parallelism ?? 0, `${field}.parallelism`, l.parallelism.min, l.parallelism.max, l.parallelism.default),
+    memoryCost: bounded(
+      params?.memoryKib ?? 0,
+      `${field}.memory_kib`,
+      l.memoryKib.min,
+      l.memoryKib.max,
+      l.memoryKib.default,
+    ),
+    timeCost: bounded(
+      params?.iterations ?? 0,
+      `${field}.iterations`,
+      l.iterations.min,
+      l.iterations.max,
+      l.iterations.default,
+    ),
+    parallelism: bounded(
+      params?.parallelism ?? 0,
+      `${field}.parallelism`,
+      l.parallelism.min,
+      l.parallelism.max,
+      l.parallelism.default,
+    ),
   };
 }
 
@@ -78,7 +96,10 @@ export function createCipherHandlers(limits: CryptoLimits, randomBytes: RandomBy
   const derive = (ctx: HandlerContext, field: string, passphrase: string, salt: Buffer, params: Argon2Params) =>
     limits.argon2(ctx, field, params.memoryCost, () => deriveKey(passphrase, salt, params));
 
-  async function encrypt(req: EncryptRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof EncryptResponseSchema>> {
+  async function encrypt(
+    req: EncryptRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof EncryptResponseSchema>> {
     const cipherId = req.cipher || Cipher.AES_256_GCM;
     const name = cipherNames[cipherId];
     if (!name) throw invalidArgument("cipher", `unknown cipher ${req.cipher}`);
@@ -108,11 +129,15 @@ export function createCipherHandlers(limits: CryptoLimits, randomBytes: RandomBy
     return { envelope: `$ffenc$v=1$c=${name}$k=${kdf}$${b64(nonce)}$${b64(sealed)}` };
   }
 
-  async function decrypt(req: DecryptRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof DecryptResponseSchema>> {
+  async function decrypt(
+    req: DecryptRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof DecryptResponseSchema>> {
     const envelope = parseEnvelope(req.envelope);
     let key: Buffer;
     if (envelope.kdf === undefined) {
-      if (req.keySource.case !== "key") throw invalidArgument("key", "the envelope was sealed with a raw key; send key");
+      if (req.keySource.case !== "key")
+        throw invalidArgument("key", "the envelope was sealed with a raw key; send key");
       key = rawKey(req.keySource.value);
     } else {
       if (req.keySource.case !== "passphrase") {
@@ -121,12 +146,17 @@ export function createCipherHandlers(limits: CryptoLimits, randomBytes: RandomBy
       checkPassphrase(req.keySource.value);
       key = await derive(ctx, "envelope", req.keySource.value, envelope.kdf.salt, envelope.kdf.params);
     }
-    const decipher = createDecipheriv(envelope.name as "aes-256-gcm", key, envelope.nonce, { authTagLength: tagLength });
+    const decipher = createDecipheriv(envelope.name as "aes-256-gcm", key, envelope.nonce, {
+      authTagLength: tagLength,
+    });
     decipher.setAuthTag(envelope.sealed.subarray(envelope.sealed.length - tagLength));
     if (req.associatedData.length > 0) decipher.setAAD(Buffer.from(req.associatedData));
     let data: Buffer;
     try {
-      data = Buffer.concat([decipher.update(envelope.sealed.subarray(0, envelope.sealed.length - tagLength)), decipher.final()]);
+      data = Buffer.concat([
+        decipher.update(envelope.sealed.subarray(0, envelope.sealed.length - tagLength)),
+        decipher.final(),
+      ]);
     } catch (cause) {
       throw invalidArgument(
         "envelope",

@@ -4,7 +4,10 @@ import { HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
 
 /** A `oneof { string text; bytes data; }` input as protobuf-es represents it. */
-export type TextOrData = { case: "text"; value: string } | { case: "data"; value: Uint8Array } | { case: undefined; value?: undefined };
+export type TextOrData =
+  | { case: "text"; value: string }
+  | { case: "data"; value: Uint8Array }
+  | { case: undefined; value?: undefined };
 
 /** The bytes of a text-or-data input; `field` names the oneof in errors. */
 export function inputBytes(input: TextOrData, field = "input"): Buffer {
@@ -46,7 +49,10 @@ export function decodeText(text: string, encoding: Encoding, fallback: Encoding,
   check(pattern !== undefined, "encoding", `unknown encoding ${encoding}`);
   const trimmed = text.trim();
   check(pattern.test(trimmed), field, `not valid ${Encoding[effective].toLowerCase()}`);
-  return Buffer.from(trimmed, effective === Encoding.HEX ? "hex" : effective === Encoding.BASE64 ? "base64" : "base64url");
+  return Buffer.from(
+    trimmed,
+    effective === Encoding.HEX ? "hex" : effective === Encoding.BASE64 ? "base64" : "base64url",
+  );
 }
 
 const hashNames: Partial<Record<HashAlgorithm, string>> = {

@@ -16,7 +16,11 @@ export function hash(req: HashRequest): MessageInitShape<typeof HashResponseSche
   const name = hashName(req.algorithm);
   const data = inputBytes(req.input);
   const encoding = req.encoding || Encoding.HEX;
-  return { digest: encodeBytes(createHash(name).update(data).digest(), encoding, Encoding.HEX), algorithm: req.algorithm, encoding };
+  return {
+    digest: encodeBytes(createHash(name).update(data).digest(), encoding, Encoding.HEX),
+    algorithm: req.algorithm,
+    encoding,
+  };
 }
 
 /** Computes an HMAC of the input and, when asked, compares it with `expected`. */

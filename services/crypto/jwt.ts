@@ -4,7 +4,14 @@
  * `secret_text` / `secret_data` fields, so a public key can never be turned into an HMAC secret
  * (the classic algorithm-confusion forgery).
  */
-import { createLocalJWKSet, jwtVerify, SignJWT, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import {
+  createLocalJWKSet,
+  jwtVerify,
+  SignJWT,
+  errors as joseErrors,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+} from "jose";
 import type { KeyObject } from "node:crypto";
 import type { JsonObject, MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -110,10 +117,18 @@ export async function signJwt(req: SignJwtRequest): Promise<MessageInitShape<typ
     const allowed = algorithmsForKey(privateKey);
     alg = requested ?? allowed[0] ?? "";
     const hint = hmacAlgorithms.includes(alg) ? `; ${secretHint}` : "";
-    check(allowed.includes(alg), "algorithm", `${alg || "this key type"} cannot be used with a ${privateKey.asymmetricKeyType} key${hint}`);
+    check(
+      allowed.includes(alg),
+      "algorithm",
+      `${alg || "this key type"} cannot be used with a ${privateKey.asymmetricKeyType} key${hint}`,
+    );
   }
   check(req.expiresInSeconds <= 10 * 365 * 24 * 3600, "expires_in_seconds", "must be at most ten years");
-  const jwt = new SignJWT(req.claims ?? {}).setProtectedHeader({ alg, typ: "JWT", ...(req.keyId ? { kid: req.keyId } : {}) });
+  const jwt = new SignJWT(req.claims ?? {}).setProtectedHeader({
+    alg,
+    typ: "JWT",
+    ...(req.keyId ? { kid: req.keyId } : {}),
+  });
   const now = Math.floor(Date.now() / 1000);
   jwt.setIssuedAt(now);
   if (req.issuer) jwt.setIssuer(req.issuer);
@@ -142,7 +157,7 @@ function verifierFor(req: VerifyJwtRequest, requested: string[]): Verifier {
       throw invalidArgument("key", "not a valid JWK Set", cause);
     }
     check(Array.isArray(set.keys), "key", "not a valid JWK Set: keys must be an array");
-    set.keys.forEach((jwk, i) => refuseSymmetricJwk(jwk, `key.keys[${i}]`));
+    for (const [i, jwk] of set.keys.entries()) refuseSymmetricJwk(jwk, `key.keys[${i}]`);
     try {
       return { key: createLocalJWKSet(set), algorithms: narrow(requested, asymmetricAlgorithms, "a JWK Set") };
     } catch (cause) {
@@ -158,7 +173,10 @@ function verifierFor(req: VerifyJwtRequest, requested: string[]): Verifier {
 export async function verifyJwt(req: VerifyJwtRequest): Promise<MessageInitShape<typeof VerifyJwtResponseSchema>> {
   check(req.token !== "", "token", "is required");
   check(req.clockToleranceSeconds <= 3600, "clock_tolerance_seconds", "must be at most 3600");
-  const { key, algorithms } = verifierFor(req, req.algorithms.map((a, i) => algName(a, `algorithms[${i}]`)));
+  const { key, algorithms } = verifierFor(
+    req,
+    req.algorithms.map((a, i) => algName(a, `algorithms[${i}]`)),
+  );
   try {
     const options = {
       algorithms,

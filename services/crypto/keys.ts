@@ -1,5 +1,13 @@
 /** GenerateKeyPair, Sign and Verify over node:crypto key objects (PEM or JWK). */
-import { constants, createPrivateKey, createPublicKey, generateKeyPair as generate, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair as generate,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from "node:crypto";
 import { promisify } from "node:util";
 import { calculateJwkThumbprint, exportJWK } from "jose";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -43,9 +51,12 @@ async function exportKey(key: KeyObject, format: KeyFormat): Promise<string> {
 }
 
 /** Generates a key pair. */
-export async function generateKeyPair(req: GenerateKeyPairRequest): Promise<MessageInitShape<typeof GenerateKeyPairResponseSchema>> {
+export async function generateKeyPair(
+  req: GenerateKeyPairRequest,
+): Promise<MessageInitShape<typeof GenerateKeyPairResponseSchema>> {
   const spec = keySpecs[req.type];
-  if (!spec) throw invalidArgument("type", req.type === KeyType.UNSPECIFIED ? "is required" : `unknown key type ${req.type}`);
+  if (!spec)
+    throw invalidArgument("type", req.type === KeyType.UNSPECIFIED ? "is required" : `unknown key type ${req.type}`);
   const format = req.format || KeyFormat.PEM;
   check(format === KeyFormat.PEM || format === KeyFormat.JWK, "format", `unknown key format ${req.format}`);
   const { privateKey, publicKey } =
@@ -69,7 +80,9 @@ export function parseKey(text: string, kind: "private" | "public", field: string
   try {
     if (trimmed.startsWith("{")) {
       const jwk = JSON.parse(trimmed);
-      return kind === "private" ? createPrivateKey({ key: jwk, format: "jwk" }) : createPublicKey({ key: jwk, format: "jwk" });
+      return kind === "private"
+        ? createPrivateKey({ key: jwk, format: "jwk" })
+        : createPublicKey({ key: jwk, format: "jwk" });
     }
     return kind === "private" ? createPrivateKey(trimmed) : createPublicKey(trimmed);
   } catch (cause) {
@@ -101,7 +114,10 @@ function schemeFor(key: KeyObject, hash: HashAlgorithm, padding: RsaPadding, key
       );
       const pss = padding === RsaPadding.PSS || key.asymmetricKeyType === "rsa-pss";
       return pss
-        ? { algorithm, options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST } }
+        ? {
+            algorithm,
+            options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+          }
         : { algorithm, options: { padding: constants.RSA_PKCS1_PADDING } };
     }
     default:

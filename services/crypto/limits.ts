@@ -9,7 +9,6 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { createBulkhead, type Bulkhead } from "../../lib/runtime/bulkhead.js";
 import { check } from "../../lib/runtime/errors.js";
 import { heavySlots, machine } from "../../lib/runtime/machine.js";
-import { envInt } from "../../lib/runtime/config.js";
 import { kdfLimits } from "./cipher.js";
 
 /** Options for createCryptoLimits; every default is sized from the machine. */
@@ -32,17 +31,6 @@ export interface CryptoLimits {
   maxArgon2MemoryKib: number;
 }
 
-/** `ARGON2_CONCURRENCY`, `ARGON2_MEMORY_MIB`, `KEYGEN_CONCURRENCY`; unset ones keep the machine-sized defaults. */
-export function cryptoLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): CryptoLimitOptions {
-  const positive = (name: string) => {
-    const n = envInt(name, 0, env);
-    if (n < 0) throw new Error(`${name} must be positive, got ${n}`);
-    return n || undefined;
-  };
-  const mib = positive("ARGON2_MEMORY_MIB");
-  return { argon2Concurrency: positive("ARGON2_CONCURRENCY"), argon2MemoryKib: mib && mib * 1024, keygenConcurrency: positive("KEYGEN_CONCURRENCY") };
-}
-
 /** Limits resolved from options and the machine. */
 export function resolveCryptoLimits(options: CryptoLimitOptions = {}): Required<CryptoLimitOptions> {
   const { cpus, memoryBytes } = machine();
@@ -56,14 +44,22 @@ export function resolveCryptoLimits(options: CryptoLimitOptions = {}): Required<
 /** Creates the runners. */
 export function createCryptoLimits(options: CryptoLimitOptions = {}): CryptoLimits {
   const limits = resolveCryptoLimits(options);
-  const argon2: Bulkhead = createBulkhead({ name: "argon2", concurrency: limits.argon2Concurrency, capacity: limits.argon2MemoryKib });
+  const argon2: Bulkhead = createBulkhead({
+    name: "argon2",
+    concurrency: limits.argon2Concurrency,
+    capacity: limits.argon2MemoryKib,
+  });
   const keygen: Bulkhead = createBulkhead({ name: "key generation", concurrency: limits.keygenConcurrency });
   // Half the budget per call, so a unary call fits beside a job item at the largest cost.
   const maxArgon2MemoryKib = Math.min(kdfLimits.memoryKib.max, Math.floor(limits.argon2MemoryKib / 2));
   return {
     maxArgon2MemoryKib,
     argon2(ctx, field, memoryKib, work) {
-      check(memoryKib <= maxArgon2MemoryKib, field, `must be at most ${maxArgon2MemoryKib} KiB on this service (its memory budget for argon2)`);
+      check(
+        memoryKib <= maxArgon2MemoryKib,
+        field,
+        `must be at most ${maxArgon2MemoryKib} KiB on this service (its memory budget for argon2)`,
+      );
       return argon2.run(ctx, work, memoryKib);
     },
     keygen: (ctx, work) => keygen.run(ctx, work),

@@ -23,15 +23,23 @@ function checkPassword(password: string) {
 /** Creates HashPassword and VerifyPassword, their hashes run within `limits`. */
 export function createPasswordHandlers(limits: CryptoLimits) {
   /** Hashes a password into an argon2id PHC string. */
-  async function hashPassword(req: HashPasswordRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof HashPasswordResponseSchema>> {
+  async function hashPassword(
+    req: HashPasswordRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof HashPasswordResponseSchema>> {
     checkPassword(req.password);
     const params = kdfParams(req.params, "params");
-    const hash = await limits.argon2(ctx, "params.memory_kib", params.memoryCost, () => argon2.hash(req.password, { type: argon2.argon2id, ...params }));
+    const hash = await limits.argon2(ctx, "params.memory_kib", params.memoryCost, () =>
+      argon2.hash(req.password, { type: argon2.argon2id, ...params }),
+    );
     return { hash };
   }
 
   /** Checks a password against an argon2 PHC hash whose costs are within the service's limits. */
-  async function verifyPassword(req: VerifyPasswordRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof VerifyPasswordResponseSchema>> {
+  async function verifyPassword(
+    req: VerifyPasswordRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof VerifyPasswordResponseSchema>> {
     const { params, variant } = checkVerify(req);
     let valid: boolean;
     try {
@@ -63,6 +71,9 @@ function checkVerify(req: VerifyPasswordRequest) {
   if (!m) throw invalidArgument("hash", "not an argon2 PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)");
   const costs = Object.fromEntries(m[2].split(",").map((kv) => kv.split("=")));
   if (!costs.m || !costs.t || !costs.p) throw invalidArgument("hash", "must state m, t and p");
-  const params = kdfParams({ memoryKib: Number(costs.m), iterations: Number(costs.t), parallelism: Number(costs.p) } as KdfParams, "hash");
+  const params = kdfParams(
+    { memoryKib: Number(costs.m), iterations: Number(costs.t), parallelism: Number(costs.p) } as KdfParams,
+    "hash",
+  );
   return { params, variant: m[1] };
 }

@@ -2,7 +2,12 @@
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Encoding } from "../../gen/flowforge/common/v1/common_pb.js";
-import { CharacterClass, RandomKind, type RandomRequest, type RandomResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import {
+  CharacterClass,
+  RandomKind,
+  type RandomRequest,
+  type RandomResponseSchema,
+} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
 import { bounded, encodeBytes } from "./encoding.js";
 
@@ -37,7 +42,9 @@ export function random(req: RandomRequest): MessageInitShape<typeof RandomRespon
     case RandomKind.BYTES: {
       const length = bounded(req.length, "length", 1, 65_536, 32);
       check(length * count <= 1024 * 1024, "count", "length × count must be at most 1 MiB");
-      return { values: Array.from({ length: count }, () => encodeBytes(randomBytes(length), req.encoding, Encoding.BASE64)) };
+      return {
+        values: Array.from({ length: count }, () => encodeBytes(randomBytes(length), req.encoding, Encoding.BASE64)),
+      };
     }
     case RandomKind.UUID:
       return { values: Array.from({ length: count }, () => randomUUID()) };

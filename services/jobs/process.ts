@@ -8,10 +8,10 @@
 import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { CapabilityContext, CapabilityInstance } from "../../lib/capability/index.js";
 import { register } from "../../lib/runtime/server.js";
-import { envInt } from "../../lib/runtime/config.js";
-import { sqlFromEnv } from "../../lib/db/sql.js";
+import { sqlFor } from "../../lib/db/sql.js";
+import { jobsConfig, serviceConfig } from "../../lib/config/index.js";
 import { migrate } from "../../lib/db/migrate.js";
-import { busFromEnv, createBusService, createMemoryBus } from "../../lib/bus/index.js";
+import { busFor, createBusService, createMemoryBus } from "../../lib/bus/index.js";
 import { BusService } from "../../gen/flowforge/bus/v1/bus_pb.js";
 import { createJobStore } from "../../lib/jobs/store.js";
 import { startWebhookDispatcher } from "../../lib/jobs/webhooks.js";
@@ -21,20 +21,23 @@ import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
 export async function createJobsProcess({ logger, env }: CapabilityContext): Promise<CapabilityInstance> {
-  const sql = sqlFromEnv("flowforge-jobs");
+  const config = { ...serviceConfig(env), ...jobsConfig(env) };
+  const sql = sqlFor(config.database, "flowforge-jobs");
   await migrate(sql);
   // The jobs process is where the embedded bus lives (JOB_BUS_ADDR points the others here).
-  const { bus, kind } = env.NATS_URL ? await busFromEnv(env) : { bus: createMemoryBus(), kind: "memory" as const };
+  const { bus, kind } = config.bus.natsUrl
+    ? await busFor(config.bus)
+    : { bus: createMemoryBus(), kind: "memory" as const };
   const store = createJobStore(sql);
   const registry = catalogRegistry();
-  const allowPrivate = env.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1";
+  const allowPrivate = config.allowPrivateWebhooks;
   const { impl, relay } = createJobService({
     store,
     bus,
     logger,
     registry,
     allowPrivateWebhooks: allowPrivate,
-    maxBatchItems: envInt("MAX_BATCH_ITEMS", 100_000, env),
+    maxBatchItems: config.maxBatchItems,
     recoverOnStart: kind === "memory",
   });
   const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });

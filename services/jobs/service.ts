@@ -8,7 +8,14 @@
 import { create, fromBinary, type Registry } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { JobItemSchema, JobSchema, JobService, JobState, WatchJobResponseSchema, type WatchJobResponse } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import {
+  JobItemSchema,
+  JobSchema,
+  type JobService,
+  JobState,
+  WatchJobResponseSchema,
+  type WatchJobResponse,
+} from "../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { check, invalidArgument } from "../../lib/runtime/errors.js";
 import { decodePageToken, encodePageToken } from "../../lib/runtime/page-token.js";
 import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
@@ -27,8 +34,8 @@ export interface JobServiceOptions {
   bus: JobBus;
   logger: Logger;
   registry: Registry;
-  /** Largest batch accepted. Default 100,000. */
-  maxBatchItems?: number;
+  /** Largest batch accepted (`MAX_BATCH_ITEMS`, default in lib/config). */
+  maxBatchItems: number;
   /** Requests larger than this travel by reference (the worker loads them). Default 512 KiB. */
   inlineBytes?: number;
   /** Allow webhooks to private, loopback and link-local addresses (tests, on-prem). */
@@ -57,12 +64,20 @@ function checkJobId(id: string) {
 }
 
 /** Creates the JobService implementation and its outbox relay. */
-export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<typeof JobService>; relay: { stop(): Promise<void> } } {
+export function createJobService(o: JobServiceOptions): {
+  impl: ServiceImpl<typeof JobService>;
+  relay: { stop(): Promise<void> };
+} {
   const { store, bus } = o;
-  const maxBatch = o.maxBatchItems ?? 100_000;
+  const maxBatch = o.maxBatchItems;
   const inline = o.inlineBytes ?? 512 * 1024;
 
-  const toTask = (job: Pick<JobRow, "id" | "method" | "tenant_id" | "request_id" | "traceparent">, capability: string, index: number, request: Uint8Array): Task => ({
+  const toTask = (
+    job: Pick<JobRow, "id" | "method" | "tenant_id" | "request_id" | "traceparent">,
+    capability: string,
+    index: number,
+    request: Uint8Array,
+  ): Task => ({
     capability,
     jobId: job.id,
     index,
@@ -84,7 +99,9 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       while (cleared.length > 0) {
         const ids = cleared;
         cleared = [];
-        await store.clearOutbox(ids).catch((err) => o.logger.warn({ err }, "outbox clear failed; the relay will republish (deduplicated)"));
+        await store
+          .clearOutbox(ids)
+          .catch((err) => o.logger.warn({ err }, "outbox clear failed; the relay will republish (deduplicated)"));
       }
       clearing = undefined;
     })();
@@ -181,7 +198,11 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
     async submitJob(req, ctx) {
       const found = req.method ? findJobMethod(req.method) : undefined;
       if (!req.method) throw invalidArgument("method", "is required");
-      if (!found) throw invalidArgument("method", `unknown method "${req.method}"; use the full name, e.g. flowforge.crypto.v1.CryptoService/Hash`);
+      if (!found)
+        throw invalidArgument(
+          "method",
+          `unknown method "${req.method}"; use the full name, e.g. flowforge.crypto.v1.CryptoService/Hash`,
+        );
       if (found.method.methodKind !== "unary") throw invalidArgument("method", "only unary methods run as jobs");
       const scopes = scopesOf(ctx);
       if (!scopes.includes("*") && !scopes.includes(found.capability)) {
@@ -189,7 +210,8 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       }
       const batch = req.items.length > 0;
       if (batch && req.request) throw invalidArgument("items", "set either request or items, not both");
-      if (!batch && !req.request) throw invalidArgument("items", "one of request or items (a non-empty batch) is required");
+      if (!batch && !req.request)
+        throw invalidArgument("items", "one of request or items (a non-empty batch) is required");
       check(req.items.length <= maxBatch, "items", `at most ${maxBatch} items per batch, got ${req.items.length}`);
       check(req.idempotencyKey.length <= 200, "idempotency_key", "must be at most 200 characters");
       const expected = found.method.input.typeName;
@@ -208,7 +230,8 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (req.webhook) {
         const problem = await webhookUrlProblem(req.webhook.url, o.allowPrivateWebhooks ?? false);
         if (problem) throw invalidArgument("webhook.url", problem);
-        if (!secretKey(req.webhook.secret)) throw invalidArgument("webhook.secret", "must be whsec_ followed by base64 of 24 to 64 bytes");
+        if (!secretKey(req.webhook.secret))
+          throw invalidArgument("webhook.secret", "must be whsec_ followed by base64 of 24 to 64 bytes");
       }
       const { job, created, outbox } = await store.submit({
         tenantId: tenantOf(ctx),
@@ -240,7 +263,9 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       if (!job) throw new ConnectError(`job ${req.jobId} not found`, Code.NotFound);
       const size = req.itemsPageSize === 0 ? 100 : req.itemsPageSize;
       check(size <= 1000, "items_page_size", "must be at most 1000");
-      const from = req.itemsPageToken ? Number(decodePageToken(req.itemsPageToken, "items", "items_page_token", 2n ** 31n - 1n)) : 0;
+      const from = req.itemsPageToken
+        ? Number(decodePageToken(req.itemsPageToken, "items", "items_page_token", 2n ** 31n - 1n))
+        : 0;
       const items = await store.items(job.id, from, size + 1);
       const resultType = findJobMethod(job.method)?.method.output.typeName ?? "";
       const message = create(JobSchema, jobMessage(job));
@@ -253,8 +278,17 @@ export function createJobService(o: JobServiceOptions): { impl: ServiceImpl<type
       const size = req.pageSize === 0 ? 50 : req.pageSize;
       check(size >= 1 && size <= 500, "page_size", "must be between 1 and 500");
       const before = req.pageToken ? String(decodePageToken(req.pageToken, "jobs", "page_token")) : undefined;
-      check(req.state === JobState.UNSPECIFIED || JobState[req.state] !== undefined, "state", `unknown state ${req.state}`);
-      const rows = await store.list(tenantOf(ctx), { state: req.state || undefined, method: req.method || undefined, limit: size + 1, beforeSeq: before });
+      check(
+        req.state === JobState.UNSPECIFIED || JobState[req.state] !== undefined,
+        "state",
+        `unknown state ${req.state}`,
+      );
+      const rows = await store.list(tenantOf(ctx), {
+        state: req.state || undefined,
+        method: req.method || undefined,
+        limit: size + 1,
+        beforeSeq: before,
+      });
       return {
         jobs: rows.slice(0, size).map(jobMessage),
         nextPageToken: rows.length > size ? encodePageToken("jobs", rows[size - 1].seq) : "",

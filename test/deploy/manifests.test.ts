@@ -14,7 +14,8 @@ import { capabilities } from "../../gen/flowforge/capabilities.js";
 import { composeFile, gatewayManifest, kustomization, serviceManifest } from "../../scripts/generate/deploy.js";
 import { root } from "../support/mesh.js";
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML of any shape, checked field by field below
+type Obj = Record<string, any>;
 
 const compose: Obj = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
 const k8s: Obj[] = readdirSync(join(root, "k8s"))
@@ -22,7 +23,7 @@ const k8s: Obj[] = readdirSync(join(root, "k8s"))
   .flatMap((f) => parseAllDocuments(readFileSync(join(root, "k8s", f), "utf8")).map((d) => d.toJS() as Obj));
 const names = Object.keys(catalog) as (keyof typeof catalog)[];
 
-/** Every env var name the code reads, from `process.env.X` / `env.X`, `envInt("X"` and `envString("X"`. */
+/** Every env var name the code reads: `process.env.X` / `env.X`, and the variables of lib/config's specs. */
 function envVarsReadByCode(): Set<string> {
   const found = new Set<string>();
   const walk = (dir: string) => {
@@ -31,8 +32,10 @@ function envVarsReadByCode(): Set<string> {
       if (entry.isDirectory()) walk(path);
       else if (path.endsWith(".ts")) {
         const src = readFileSync(join(root, path), "utf8");
-        for (const m of src.matchAll(/\benv\.([A-Z_]+)|env(?:Int|String)\(\s*"([A-Z_]+)"/g)) found.add(m[1] ?? m[2]);
-        if (/env\[addressVariable\(name\)\]/.test(src)) names.forEach((n) => found.add(addressVariable(n)));
+        for (const m of src.matchAll(/\benv\.([A-Z_]+)/g)) found.add(m[1]);
+        if (path.endsWith("config/index.ts"))
+          for (const m of src.matchAll(/^\s+([A-Z][A-Z0-9_]+): \w+\(/gm)) found.add(m[1]);
+        if (/env\[addressVariable\(name\)\]/.test(src)) for (const n of names) found.add(addressVariable(n));
       }
     }
   };
@@ -94,7 +97,8 @@ describe("k8s manifests", () => {
     const gw = find("Deployment", "gateway")!.spec.template.spec.containers[0];
     expect(existsSync(join(root, entryOf(gw.command)))).toBe(true);
     const env = Object.fromEntries(gw.env.map((e: Obj) => [e.name, e.value]));
-    for (const name of names) expect(env[addressVariable(name)]).toBe(`dns:///${name}.flowforge.svc.cluster.local:${servicePort}`);
+    for (const name of names)
+      expect(env[addressVariable(name)]).toBe(`dns:///${name}.flowforge.svc.cluster.local:${servicePort}`);
     expect(gw.readinessProbe.httpGet.path).toBe("/healthz");
   });
 
@@ -127,7 +131,8 @@ describe("derived from the capability declarations", () => {
 describe("Dockerfile", () => {
   it("copies every directory the processes import and defaults to the gateway", () => {
     const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
-    for (const dir of ["gen", "lib", "services", "gateway"]) expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
+    for (const dir of ["gen", "lib", "services", "gateway"])
+      expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
   });
 });

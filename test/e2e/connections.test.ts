@@ -31,7 +31,11 @@ async function idleSockets(port: number, n: number) {
     sockets.push(s);
     if (i % 200 === 199) await sleep(10);
   }
-  await Promise.all(sockets.map((s) => new Promise((r) => (s.readyState === "opening" ? s.once("connect", r).once("close", r) : r(null)))));
+  await Promise.all(
+    sockets.map(
+      (s) => new Promise((r) => (s.readyState === "opening" ? s.once("connect", r).once("close", r) : r(null))),
+    ),
+  );
   return { sockets, closed: () => closed };
 }
 

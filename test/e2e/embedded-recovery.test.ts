@@ -12,7 +12,9 @@ import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";
 
 const total = 1000;
-const items = Array.from({ length: total }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }));
+const items = Array.from({ length: total }, (_, i) =>
+  pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
+);
 const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meshes: Mesh[] = [];

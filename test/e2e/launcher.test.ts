@@ -17,7 +17,10 @@ afterAll(async () => {
 
 interface Health {
   status: string;
-  processes?: Record<string, { state: string; restarts: number; crashes: number; pid?: number; lastExit?: { signal: string | null } }>;
+  processes?: Record<
+    string,
+    { state: string; restarts: number; crashes: number; pid?: number; lastExit?: { signal: string | null } }
+  >;
 }
 
 async function health(mesh: Mesh): Promise<{ code: number; body: Health }> {
@@ -54,7 +57,11 @@ function exitOf(mesh: Mesh): Promise<number | null> {
 
 describe("launcher", () => {
   it("restarts a child after its seventh crash and beyond, resets the count once healthy, reports it in /healthz", async () => {
-    const mesh = await startMesh({ LAUNCHER_BACKOFF_MS: "50", LAUNCHER_BACKOFF_MAX_MS: "400", LAUNCHER_HEALTHY_MS: "3000" });
+    const mesh = await startMesh({
+      LAUNCHER_BACKOFF_MS: "50",
+      LAUNCHER_BACKOFF_MAX_MS: "400",
+      LAUNCHER_HEALTHY_MS: "3000",
+    });
     meshes.push(mesh);
     const crypto = connectClient(CryptoService, mesh.url, mesh.adminKey);
     const first = await health(mesh);
@@ -69,8 +76,15 @@ describe("launcher", () => {
         const h = await health(mesh);
         return h.code === 200 ? h : undefined;
       });
-      expect(after.body.processes!.crypto).toMatchObject({ state: "running", restarts: crash, crashes: crash, lastExit: { signal: "SIGKILL" } });
-      const { digest } = await until("a Hash call", async () => crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }));
+      expect(after.body.processes!.crypto).toMatchObject({
+        state: "running",
+        restarts: crash,
+        crashes: crash,
+        lastExit: { signal: "SIGKILL" },
+      });
+      const { digest } = await until("a Hash call", async () =>
+        crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }),
+      );
       expect(digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
     // Up for the healthy period: the consecutive count is back to zero, the total stays.
@@ -94,7 +108,9 @@ describe("launcher", () => {
     meshes.push(mesh);
     const children = ["crypto", "jobs", "gateway"].map((n) => mesh.pidOf(n));
     process.kill(mesh.pidOf("crypto"), "SIGKILL");
-    await until("crypto to be reported restarting", async () => ((await health(mesh)).body.processes?.crypto.state === "restarting" ? true : undefined));
+    await until("crypto to be reported restarting", async () =>
+      (await health(mesh)).body.processes?.crypto.state === "restarting" ? true : undefined,
+    );
     process.kill(mesh.pid, "SIGTERM");
     await exitOf(mesh);
     await until("every child to be gone", async () => (children.every(isGone) ? true : undefined), 20_000);

@@ -22,19 +22,33 @@ beforeAll(async () => {
 afterAll(() => mesh?.stop());
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${mesh.url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  fetch(`${mesh.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe("Connect JSON over fetch", () => {
   it("hashes with the admin key, as the README shows", async () => {
-    const res = await post("/flowforge.crypto.v1.CryptoService/Hash", { algorithm: "HASH_ALGORITHM_SHA256", text: "abc" }, { authorization: `Bearer ${mesh.adminKey}` });
+    const res = await post(
+      "/flowforge.crypto.v1.CryptoService/Hash",
+      { algorithm: "HASH_ALGORITHM_SHA256", text: "abc" },
+      { authorization: `Bearer ${mesh.adminKey}` },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await res.json()).toEqual({ digest: abcSha256, algorithm: "HASH_ALGORITHM_SHA256", encoding: "ENCODING_HEX" });
+    expect(await res.json()).toEqual({
+      digest: abcSha256,
+      algorithm: "HASH_ALGORITHM_SHA256",
+      encoding: "ENCODING_HEX",
+    });
   });
 
   it("answers GET for side-effect-free methods, with X-API-Key", async () => {
     const message = encodeURIComponent(JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text: "abc" }));
-    const res = await fetch(`${mesh.url}/flowforge.crypto.v1.CryptoService/Hash?encoding=json&message=${message}`, { headers: { "x-api-key": mesh.adminKey } });
+    const res = await fetch(`${mesh.url}/flowforge.crypto.v1.CryptoService/Hash?encoding=json&message=${message}`, {
+      headers: { "x-api-key": mesh.adminKey },
+    });
     expect(res.status).toBe(200);
     expect((await res.json()).digest).toBe(abcSha256);
   });
@@ -45,8 +59,14 @@ describe("Connect JSON over fetch", () => {
     expect(none.headers.get("x-request-id")).toBe("req-123");
     const body = await none.json();
     expect(body.code).toBe("unauthenticated");
-    expect(body.details).toContainEqual(expect.objectContaining({ type: "google.rpc.RequestInfo", debug: { requestId: "req-123" } }));
-    const wrong = await post("/flowforge.crypto.v1.CryptoService/Hash", { text: "abc" }, { authorization: "Bearer ffk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" });
+    expect(body.details).toContainEqual(
+      expect.objectContaining({ type: "google.rpc.RequestInfo", debug: { requestId: "req-123" } }),
+    );
+    const wrong = await post(
+      "/flowforge.crypto.v1.CryptoService/Hash",
+      { text: "abc" },
+      { authorization: "Bearer ffk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+    );
     expect((await wrong.json()).code).toBe("unauthenticated");
   });
 
@@ -62,7 +82,8 @@ describe("Connect JSON over fetch", () => {
       const err = await res.json();
       expect(err.code).toBe("invalid_argument");
       expect(err.message.startsWith(`${field}:`)).toBe(true);
-      const violations = err.details.find((d: { type: string }) => d.type === "google.rpc.BadRequest").debug.fieldViolations;
+      const violations = err.details.find((d: { type: string }) => d.type === "google.rpc.BadRequest").debug
+        .fieldViolations;
       expect(violations[0].field).toBe(field);
       expect(err.details.some((d: { type: string }) => d.type === "google.rpc.RequestInfo")).toBe(true);
     }
@@ -95,7 +116,11 @@ describe("Connect JSON over fetch", () => {
     const chunk = Buffer.alloc(1024 * 1024, 32);
     let sent = 0;
     while (!socket.destroyed && sent < 256 * 1024 * 1024) {
-      if (!socket.write(chunk)) await new Promise((r) => { socket.once("drain", r); socket.once("close", r); });
+      if (!socket.write(chunk))
+        await new Promise((r) => {
+          socket.once("drain", r);
+          socket.once("close", r);
+        });
       sent += chunk.length;
     }
     await closed;
@@ -127,7 +152,11 @@ describe("Connect JSON over fetch", () => {
   it("answers CORS preflights for browsers", async () => {
     const res = await fetch(`${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`, {
       method: "OPTIONS",
-      headers: { origin: "http://console.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+      headers: {
+        origin: "http://console.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
@@ -136,10 +165,16 @@ describe("Connect JSON over fetch", () => {
   });
 
   it("exposes Prometheus metrics per method, code and protocol", async () => {
-    await connectClient(CryptoService, mesh.url).hash({}).catch(() => undefined);
+    await connectClient(CryptoService, mesh.url)
+      .hash({})
+      .catch(() => undefined);
     const text = await (await fetch(`${mesh.url}/metrics`)).text();
-    expect(text).toMatch(/flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="ok",protocol="connect"\} [1-9]\d*/);
-    expect(text).toMatch(/flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="Unauthenticated",protocol="connect"\} [1-9]\d*/);
+    expect(text).toMatch(
+      /flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="ok",protocol="connect"\} [1-9]\d*/,
+    );
+    expect(text).toMatch(
+      /flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="Unauthenticated",protocol="connect"\} [1-9]\d*/,
+    );
     expect(text).toContain("flowforge_rpc_duration_seconds_bucket");
     expect(text).toContain("flowforge_gateway_process_cpu_seconds_total");
   });
@@ -165,9 +200,12 @@ describe("every protocol gives the same results and the same errors", () => {
     const auth = { authorization: `Bearer ${mesh.adminKey}` };
     return {
       "connect json": (r: typeof request | typeof bad) => connectClient(CryptoService, mesh.url, mesh.adminKey).hash(r),
-      "connect binary": (r: typeof request | typeof bad) => connectClient(CryptoService, mesh.url, mesh.adminKey, true).hash(r),
-      "grpc-web (connect-web)": (r: typeof request | typeof bad) => grpcWebClient(CryptoService, mesh.url, mesh.adminKey).hash(r),
-      "grpc (grpc-js) via gateway": (r: typeof request | typeof bad) => grpcJsUnary(address, CryptoService.method.hash, r, auth),
+      "connect binary": (r: typeof request | typeof bad) =>
+        connectClient(CryptoService, mesh.url, mesh.adminKey, true).hash(r),
+      "grpc-web (connect-web)": (r: typeof request | typeof bad) =>
+        grpcWebClient(CryptoService, mesh.url, mesh.adminKey).hash(r),
+      "grpc (grpc-js) via gateway": (r: typeof request | typeof bad) =>
+        grpcJsUnary(address, CryptoService.method.hash, r, auth),
     };
   };
 
@@ -206,20 +244,31 @@ describe("API keys through AdminService", () => {
     expect(created.secret).toMatch(/^ffk_/);
     expect(created.apiKey).toMatchObject({ tenantId: "acme", name: "n8n", tier: Tier.PRO, scopes: ["crypto"] });
     const crypto = connectClient(CryptoService, mesh.url, created.secret);
-    expect((await crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } })).digest).toBe(abcSha256);
+    expect((await crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } })).digest).toBe(
+      abcSha256,
+    );
     // The tenant key cannot administer keys.
-    expect((await errorOf(connectClient(AdminService, mesh.url, created.secret).listApiKeys({}))).code).toBe(Code.PermissionDenied);
+    expect((await errorOf(connectClient(AdminService, mesh.url, created.secret).listApiKeys({}))).code).toBe(
+      Code.PermissionDenied,
+    );
     const listed = await admin.listApiKeys({ tenantId: "acme" });
     expect(listed.apiKeys.map((k) => k.id)).toContain(created.apiKey!.id);
     expect(toJsonString(ListApiKeysResponseSchema, listed)).not.toContain(created.secret.slice(21));
     await admin.revokeApiKey({ id: created.apiKey!.id });
-    expect((await errorOf(crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }))).code).toBe(Code.Unauthenticated);
+    expect(
+      (await errorOf(crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }))).code,
+    ).toBe(Code.Unauthenticated);
   });
 
   it("a key without the crypto scope is refused with permission_denied", async () => {
     const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
     const { secret } = await admin.createApiKey({ tenantId: "acme", scopes: ["jobs"] });
-    const err = await errorOf(connectClient(CryptoService, mesh.url, secret).hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "x" } }));
+    const err = await errorOf(
+      connectClient(CryptoService, mesh.url, secret).hash({
+        algorithm: HashAlgorithm.SHA256,
+        input: { case: "text", value: "x" },
+      }),
+    );
     expect(err.code).toBe(Code.PermissionDenied);
     expect(err.rawMessage).toContain('"crypto"');
   });
@@ -239,14 +288,25 @@ describe("secrets stay out of the logs", () => {
     const crypto = connectClient(CryptoService, mesh.url, mesh.adminKey);
     await errorOf(crypto.encrypt({ keySource: { case: "passphrase", value: "hunter2-passphrase" } }));
     await crypto.hashPassword({ password: "hunter2-password", params: { memoryKib: 8192, iterations: 1 } });
-    await connectClient(CryptoService, mesh.url, mesh.adminKey).hash({ algorithm: HashAlgorithm.MD5, input: { case: "text", value: "x" } }, { headers: { "x-request-id": "log-me-1" } });
+    await connectClient(CryptoService, mesh.url, mesh.adminKey).hash(
+      { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "x" } },
+      { headers: { "x-request-id": "log-me-1" } },
+    );
     await new Promise((r) => setTimeout(r, 200));
-    const lines = mesh.output().split("\n").filter((l) => l.startsWith("{"));
+    const lines = mesh
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"));
     const out = lines.join("\n");
     expect(out).toContain('"msg":"gateway listening"');
     // Every call is logged with its request id, method and outcome.
     const call = lines.map((l) => JSON.parse(l)).find((l) => l.requestId === "log-me-1");
-    expect(call).toMatchObject({ msg: "call", method: "flowforge.crypto.v1.CryptoService/Hash", code: "ok", tenant: "admin" });
+    expect(call).toMatchObject({
+      msg: "call",
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      code: "ok",
+      tenant: "admin",
+    });
     expect(mesh.output().split(mesh.adminKey).length).toBe(2);
     // Nothing above crashed a process (the launcher would have restarted it).
     expect(mesh.output()).not.toContain('"msg":"process exited"');

@@ -5,7 +5,16 @@
  * job (its workers in its own process), with no other edit.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, existsSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  copyFileSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -15,14 +24,20 @@ import { root, startMesh, type Mesh } from "../support/mesh.js";
 const run = promisify(execFile);
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Adding a capability"), readme.indexOf("## Development"));
-const files = [...section.matchAll(/<!-- file: (\S+) -->\n```\w+\n([\s\S]*?)```/g)].map((m) => ({ path: m[1], content: m[2] }));
+const files = [...section.matchAll(/<!-- file: (\S+) -->\n```\w+\n([\s\S]*?)```/g)].map((m) => ({
+  path: m[1],
+  content: m[2],
+}));
 
 let copy: string;
 let mesh: Mesh | undefined;
 
 beforeAll(async () => {
   copy = mkdtempSync(join(tmpdir(), "flowforge-new-capability-"));
-  const { stdout } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: root, maxBuffer: 64 << 20 });
+  const { stdout } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
+    cwd: root,
+    maxBuffer: 64 << 20,
+  });
   for (const file of stdout.split("\0").filter(Boolean)) {
     if (!existsSync(join(root, file))) continue; // deleted in the working tree
     mkdirSync(dirname(join(copy, file)), { recursive: true });
@@ -44,26 +59,54 @@ afterAll(async () => {
 });
 
 const echo = (body: object, path = "/flowforge.echo.v1.EchoService/Echo") =>
-  fetch(`${mesh!.url}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${mesh!.adminKey}` }, body: JSON.stringify(body) });
+  fetch(`${mesh!.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mesh!.adminKey}` },
+    body: JSON.stringify(body),
+  });
 
 describe("a capability added as the README says", () => {
   it("the README shows the three files", () => {
-    expect(files.map((f) => f.path)).toEqual(["proto/flowforge/echo/v1/echo.proto", "services/echo/service.ts", "services/echo/capability.ts"]);
+    expect(files.map((f) => f.path)).toEqual([
+      "proto/flowforge/echo/v1/echo.proto",
+      "services/echo/service.ts",
+      "services/echo/capability.ts",
+    ]);
   });
 
   it("npm run generate derived everything that lists capabilities", () => {
-    expect(readFileSync(join(copy, "gen/flowforge/capabilities.ts"), "utf8")).toMatch(/import echo from "..\/..\/services\/echo\/capability.js"/);
-    expect(readFileSync(join(copy, "docker-compose.yml"), "utf8")).toMatch(/\n {2}echo:\n[\s\S]*ECHO_ADDR: dns:\/\/\/echo:50051/);
-    expect(readFileSync(join(copy, "k8s/echo.yaml"), "utf8")).toMatch(/command: \["node", "--import", "tsx", "services\/main.ts", "echo"\]/);
+    expect(readFileSync(join(copy, "gen/flowforge/capabilities.ts"), "utf8")).toMatch(
+      /import echo from "..\/..\/services\/echo\/capability.js"/,
+    );
+    expect(readFileSync(join(copy, "docker-compose.yml"), "utf8")).toMatch(
+      /\n {2}echo:\n[\s\S]*ECHO_ADDR: dns:\/\/\/echo:50051/,
+    );
+    expect(readFileSync(join(copy, "k8s/echo.yaml"), "utf8")).toMatch(
+      /command: \["node", "--import", "tsx", "services\/main.ts", "echo"\]/,
+    );
     expect(readFileSync(join(copy, "k8s/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
     expect(readFileSync(join(copy, "README.md"), "utf8")).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
   });
 
   it("is served directly over gRPC, with reflection", async () => {
-    const serving = mesh!.output().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)).find((l) => l.name === "echo" && l.msg === "serving");
+    const serving = mesh!
+      .output()
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.name === "echo" && l.msg === "serving");
     const { stdout } = await run(
       "npx",
-      ["buf", "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d", '{"text":"ab","times":2}', `http://127.0.0.1:${serving.port}/flowforge.echo.v1.EchoService/Echo`],
+      [
+        "buf",
+        "curl",
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-d",
+        '{"text":"ab","times":2}',
+        `http://127.0.0.1:${serving.port}/flowforge.echo.v1.EchoService/Echo`,
+      ],
       { cwd: root, timeout: 60_000 },
     );
     expect(JSON.parse(stdout)).toEqual({ text: "abab" });
@@ -80,16 +123,22 @@ describe("a capability added as the README says", () => {
   });
 
   it("runs as a job", async () => {
-    const items = ["a", "b", "c"].map((text) => ({ "@type": "type.googleapis.com/flowforge.echo.v1.EchoRequest", text, times: 2 }));
-    const submitted = await (await echo({ method: "flowforge.echo.v1.EchoService/Echo", items }, "/flowforge.jobs.v1.JobService/SubmitJob")).json();
+    const items = ["a", "b", "c"].map((text) => ({
+      "@type": "type.googleapis.com/flowforge.echo.v1.EchoRequest",
+      text,
+      times: 2,
+    }));
+    const submitted = await (
+      await echo({ method: "flowforge.echo.v1.EchoService/Echo", items }, "/flowforge.jobs.v1.JobService/SubmitJob")
+    ).json();
     expect(submitted.job.counts.total).toBe(3);
-    let job;
+    let job: { state: string; items: { result: { text: string } }[] } | undefined;
     for (let i = 0; i < 200; i++) {
       job = (await (await echo({ jobId: submitted.job.id }, "/flowforge.jobs.v1.JobService/GetJob")).json()).job;
-      if (job.state === "JOB_STATE_SUCCEEDED") break;
+      if (job?.state === "JOB_STATE_SUCCEEDED") break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(job.state).toBe("JOB_STATE_SUCCEEDED");
-    expect(job.items.map((i: { result: { text: string } }) => i.result.text)).toEqual(["aa", "bb", "cc"]);
+    expect(job?.state).toBe("JOB_STATE_SUCCEEDED");
+    expect(job?.items.map((i) => i.result.text)).toEqual(["aa", "bb", "cc"]);
   });
 });

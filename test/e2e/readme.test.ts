@@ -11,7 +11,10 @@ import { root, startMesh, type Mesh } from "../support/mesh.js";
 
 const run = promisify(execFile);
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const examples = [...readme.matchAll(/<!-- run -->\n```sh\n([\s\S]*?)```\n+```text\n([\s\S]*?)```/g)].map((m) => ({ script: m[1], expected: m[2].trim() }));
+const examples = [...readme.matchAll(/<!-- run -->\n```sh\n([\s\S]*?)```\n+```text\n([\s\S]*?)```/g)].map((m) => ({
+  script: m[1],
+  expected: m[2].trim(),
+}));
 
 let mesh: Mesh;
 beforeAll(async () => {
@@ -32,12 +35,19 @@ describe("README examples", () => {
     expect(shown).toBe(readFileSync(join(root, "sdk/typescript/watch-job.ts"), "utf8"));
   });
 
-  it.each(examples.map((e, i) => [i + 1, e.script.split("\n")[0], e] as const))("example %i: %s", async (_i, _first, { script, expected }) => {
-    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script.replaceAll("127.0.0.1:8080", `127.0.0.1:${mesh.port}`)], {
-      cwd: root,
-      env: { ...process.env, FLOWFORGE_ADMIN_KEY: mesh.adminKey },
-      timeout: 60_000,
-    });
-    expect(stdout.trim()).toBe(expected);
-  });
+  it.each(examples.map((e, i) => [i + 1, e.script.split("\n")[0], e] as const))(
+    "example %i: %s",
+    async (_i, _first, { script, expected }) => {
+      const { stdout } = await run(
+        "bash",
+        ["-euo", "pipefail", "-c", script.replaceAll("127.0.0.1:8080", `127.0.0.1:${mesh.port}`)],
+        {
+          cwd: root,
+          env: { ...process.env, FLOWFORGE_ADMIN_KEY: mesh.adminKey },
+          timeout: 60_000,
+        },
+      );
+      expect(stdout.trim()).toBe(expected);
+    },
+  );
 });

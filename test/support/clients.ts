@@ -1,6 +1,14 @@
 /** Real clients of every protocol the gateway speaks, for tests and the bench. */
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, type DescMethodUnary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMethodUnary,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createFlowForgeClient } from "../../web/src/client.js";
@@ -8,16 +16,30 @@ import type { DescService } from "@bufbuild/protobuf";
 import { decodeStatus } from "../../lib/runtime/errors.js";
 import { catalogRegistry } from "../../services/catalog.js";
 
-const bearer = (key: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${key}`);
-  return next(req);
-};
+const bearer =
+  (key: string): Interceptor =>
+  (next) =>
+  (req) => {
+    req.header.set("authorization", `Bearer ${key}`);
+    return next(req);
+  };
 
 /** A typed Connect-protocol client (connect-node, HTTP/1.1, JSON unless `binary`). */
-export function connectClient<S extends DescService>(service: S, baseUrl: string, key?: string, binary = false): Client<S> {
+export function connectClient<S extends DescService>(
+  service: S,
+  baseUrl: string,
+  key?: string,
+  binary = false,
+): Client<S> {
   return createClient(
     service,
-    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: binary, interceptors: key ? [bearer(key)] : [], jsonOptions: { registry: catalogRegistry() } }),
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: binary,
+      interceptors: key ? [bearer(key)] : [],
+      jsonOptions: { registry: catalogRegistry() },
+    }),
   );
 }
 

@@ -10,7 +10,12 @@ export function pack<D extends DescMessage>(schema: D, init: MessageInitShape<D>
 }
 
 /** Reads WatchJob until the stream ends (the job finished) or `stopAfter` events arrived. */
-export async function watchAll(client: Client<typeof JobService>, jobId: string, afterSequence = 0n, stopAfter = Infinity): Promise<WatchJobResponse[]> {
+export async function watchAll(
+  client: Client<typeof JobService>,
+  jobId: string,
+  afterSequence = 0n,
+  stopAfter = Infinity,
+): Promise<WatchJobResponse[]> {
   const events: WatchJobResponse[] = [];
   const abort = new AbortController();
   try {

@@ -42,7 +42,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "flowforge-")));
   const started = await startProcess(
     "scripts/start.ts",
-    { FLOWFORGE_DATA_DIR: dataDir, PORT: String(await freePort()), LOG_LEVEL: "info", ...env },
+    { FLOWFORGE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "info", ...env },
     { openFiles: options.openFiles, root: options.root },
   );
   const lines = () =>
@@ -66,7 +66,11 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     pid: started.child.pid!,
     pidOf,
     crash() {
-      const names = new Set(lines().filter((l) => l.msg === "serving" || l.msg === "gateway listening").map((l) => l.name as string));
+      const names = new Set(
+        lines()
+          .filter((l) => l.msg === "serving" || l.msg === "gateway listening")
+          .map((l) => l.name as string),
+      );
       for (const name of names) process.kill(pidOf(name), "SIGKILL");
       started.child.kill("SIGKILL");
     },

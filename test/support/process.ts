@@ -27,7 +27,11 @@ export interface StartOptions {
 }
 
 /** Forks `entry` and waits (up to 60 s) for its `{ type: "ready", port }` IPC message. */
-export async function startProcess(entry: string, env: NodeJS.ProcessEnv, options: StartOptions = {}): Promise<Started> {
+export async function startProcess(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  options: StartOptions = {},
+): Promise<Started> {
   let out = "";
   const stdio = ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"] as const;
   const spawnEnv = { ...process.env, ...env };
@@ -36,11 +40,15 @@ export async function startProcess(entry: string, env: NodeJS.ProcessEnv, option
   const child =
     options.openFiles === undefined
       ? fork(join(cwd, entry), [], { cwd, execArgv: ["--import", "tsx"], env: spawnEnv, stdio: [...stdio] })
-      : spawn("/bin/sh", ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(cwd, entry)], {
-          cwd,
-          env: spawnEnv,
-          stdio: [...stdio],
-        });
+      : spawn(
+          "/bin/sh",
+          ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(cwd, entry)],
+          {
+            cwd,
+            env: spawnEnv,
+            stdio: [...stdio],
+          },
+        );
   child.stdout?.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));

@@ -26,6 +26,10 @@ export function createFlowForgeClient<S extends DescService>(service: S, options
   const transport =
     options.protocol === "grpc-web"
       ? createGrpcWebTransport({ baseUrl: options.baseUrl, interceptors: [auth] })
-      : createConnectTransport({ baseUrl: options.baseUrl, interceptors: [auth], jsonOptions: { registry: catalogRegistry() } });
+      : createConnectTransport({
+          baseUrl: options.baseUrl,
+          interceptors: [auth],
+          jsonOptions: { registry: catalogRegistry() },
+        });
   return createClient(service, transport);
 }

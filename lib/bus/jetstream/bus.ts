@@ -5,7 +5,15 @@
  * in message headers.
  */
 import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { createStreamPublisher } from "./publisher.js";
 import { taskId, type Consumer, type ConsumeOptions, type Delivery, type JobBus, type Task } from "../types.js";
 
@@ -95,7 +103,10 @@ export async function createJetStreamBus(options: JetStreamBusOptions): Promise<
       };
       try {
         await jsm.consumers.info(stream, durable);
-        await jsm.consumers.update(stream, durable, { ack_wait: consumerConfig.ack_wait, max_ack_pending: consumerConfig.max_ack_pending });
+        await jsm.consumers.update(stream, durable, {
+          ack_wait: consumerConfig.ack_wait,
+          max_ack_pending: consumerConfig.max_ack_pending,
+        });
       } catch {
         await jsm.consumers.add(stream, consumerConfig);
       }

@@ -42,11 +42,16 @@ const decoder = new TextDecoder();
 /** What the stream answered, as an error, or undefined for a PubAck. */
 function refusal(headers: MsgHdrs | undefined, data: Uint8Array): Error | undefined {
   if (headers?.hasError) {
-    return new Error(headers.code === 503 ? "no stream takes this subject (or JetStream is unavailable)" : `JetStream refused the message: ${headers.code} ${headers.description}`);
+    return new Error(
+      headers.code === 503
+        ? "no stream takes this subject (or JetStream is unavailable)"
+        : `JetStream refused the message: ${headers.code} ${headers.description}`,
+    );
   }
   try {
     const ack = JSON.parse(decoder.decode(data)) as { error?: { code?: number; description?: string }; seq?: number };
-    if (ack.error) return new Error(`JetStream refused the message: ${ack.error.code ?? ""} ${ack.error.description ?? ""}`.trim());
+    if (ack.error)
+      return new Error(`JetStream refused the message: ${ack.error.code ?? ""} ${ack.error.description ?? ""}`.trim());
     return typeof ack.seq === "number" ? undefined : new Error("JetStream answered without a sequence");
   } catch {
     return new Error("JetStream answered with something that is not a PubAck");
@@ -79,7 +84,9 @@ export function createStreamPublisher(nc: NatsConnection, options: StreamPublish
       const tokens: string[] = [];
       const wait = () => new Promise<void>((resolve) => (batch.wake = resolve));
       const timer = setTimeout(() => {
-        batch.failure ??= new Error(`JetStream did not acknowledge ${batch.outstanding} of ${messages.length} messages within ${timeoutMs} ms`);
+        batch.failure ??= new Error(
+          `JetStream did not acknowledge ${batch.outstanding} of ${messages.length} messages within ${timeoutMs} ms`,
+        );
         batch.wake?.();
       }, timeoutMs);
       try {

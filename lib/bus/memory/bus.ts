@@ -56,7 +56,8 @@ export interface MemoryBusOptions {
 function topicMatches(pattern: string, topic: string): boolean {
   const p = pattern.split(".");
   const t = topic.split(".");
-  if (p[p.length - 1] === ">") return t.length >= p.length - 1 && p.slice(0, -1).every((s, i) => s === "*" || s === t[i]);
+  if (p[p.length - 1] === ">")
+    return t.length >= p.length - 1 && p.slice(0, -1).every((s, i) => s === "*" || s === t[i]);
   return p.length === t.length && p.every((s, i) => s === "*" || s === t[i]);
 }
 
@@ -70,7 +71,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
 
   const queue = (capability: string): Queue => {
     let q = queues.get(capability);
-    if (!q) queues.set(capability, (q = { ready: new FairQueue(), delayed: new Set() }));
+    if (!q) {
+      q = { ready: new FairQueue(), delayed: new Set() };
+      queues.set(capability, q);
+    }
     return q;
   };
   const enqueue = (entry: Entry, delayMs = 0) => {

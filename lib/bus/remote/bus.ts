@@ -22,7 +22,14 @@ export interface RemoteBusOptions {
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /** Settlements of one consumer, sent together once per turn of the event loop. */
@@ -37,7 +44,12 @@ function createSettler(client: Client<typeof BusService>, consumerId: string) {
         const settlements = batch;
         batch = [];
         // A consumer that is gone had its deliveries redelivered: nothing to do.
-        sending = sending.then(() => client.settle({ consumerId, settlements }).then(() => undefined, () => undefined));
+        sending = sending.then(() =>
+          client.settle({ consumerId, settlements }).then(
+            () => undefined,
+            () => undefined,
+          ),
+        );
       });
     },
     idle: () => new Promise<void>((resolve) => setImmediate(() => resolve(sending))),
@@ -76,7 +88,10 @@ export function createRemoteBus(options: RemoteBusOptions): JobBus {
       const signal = AbortSignal.any([stop.signal, closing.signal]);
       const run = keepOpen(signal, async () => {
         let settler: ReturnType<typeof createSettler> | undefined;
-        for await (const res of client.consume({ capability, concurrency: opts.concurrency, ackWaitMs: opts.ackWaitMs }, { signal })) {
+        for await (const res of client.consume(
+          { capability, concurrency: opts.concurrency, ackWaitMs: opts.ackWaitMs },
+          { signal },
+        )) {
           if (res.event.case === "started") {
             settler = createSettler(client, res.event.value.consumerId);
             settlers.add(settler);

@@ -5,13 +5,27 @@
  */
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { BusService, SettlementKind, type ConsumeResponse, type Task as TaskMessage } from "../../../gen/flowforge/bus/v1/bus_pb.js";
+import {
+  type BusService,
+  SettlementKind,
+  type ConsumeResponse,
+  type Task as TaskMessage,
+} from "../../../gen/flowforge/bus/v1/bus_pb.js";
 import { check } from "../../runtime/errors.js";
 import type { Delivery, JobBus, Task } from "../types.js";
 
 /** A task as the bus holds it, from its message. */
 export function taskFromMessage(t: TaskMessage): Task {
-  return { capability: t.capability, jobId: t.jobId, index: t.index, method: t.method, tenant: t.tenant, requestId: t.requestId, traceparent: t.traceparent, data: t.data };
+  return {
+    capability: t.capability,
+    jobId: t.jobId,
+    index: t.index,
+    method: t.method,
+    tenant: t.tenant,
+    requestId: t.requestId,
+    traceparent: t.traceparent,
+    data: t.data,
+  };
 }
 
 /** A queue the stream reads: items pushed from callbacks, taken by one reader. */
@@ -64,7 +78,10 @@ export function createBusService(bus: JobBus): ServiceImpl<typeof BusService> {
           new Promise<void>((done) => {
             const deliveryId = ++next;
             pending.set(deliveryId, { delivery, done });
-            inbox.push({ case: "delivery", value: { id: deliveryId, task: delivery.task, attempt: delivery.attempt } as never });
+            inbox.push({
+              case: "delivery",
+              value: { id: deliveryId, task: delivery.task, attempt: delivery.attempt } as never,
+            });
           }),
         { concurrency: req.concurrency, ackWaitMs: req.ackWaitMs },
       );
@@ -89,7 +106,8 @@ export function createBusService(bus: JobBus): ServiceImpl<typeof BusService> {
 
     async settle(req) {
       const pending = consumers.get(req.consumerId);
-      if (!pending) throw new ConnectError(`consumer ${req.consumerId} is gone; its deliveries were redelivered`, Code.NotFound);
+      if (!pending)
+        throw new ConnectError(`consumer ${req.consumerId} is gone; its deliveries were redelivered`, Code.NotFound);
       for (const s of req.settlements) {
         const entry = pending.get(s.deliveryId);
         if (!entry) continue; // already settled

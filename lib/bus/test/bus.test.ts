@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { createBusService, createJetStreamBus, createMemoryBus, createRemoteBus, type Delivery, type JobBus, type Task } from "../index.js";
+import {
+  createBusService,
+  createJetStreamBus,
+  createMemoryBus,
+  createRemoteBus,
+  type Delivery,
+  type JobBus,
+  type Task,
+} from "../index.js";
 import { BusService } from "../../../gen/flowforge/bus/v1/bus_pb.js";
 import { createServiceServer, register } from "../../runtime/server.js";
 import { createLogger } from "../../runtime/logger.js";
@@ -26,7 +34,10 @@ const buses: [string, () => Promise<{ bus: JobBus; peer: JobBus; cleanup(): Prom
   [
     "remote (the jobs process's in-process bus over gRPC)",
     async () => {
-      const server = createServiceServer({ logger: createLogger({ name: "bus", level: "silent" }), services: [register(BusService, createBusService(createMemoryBus()))] });
+      const server = createServiceServer({
+        logger: createLogger({ name: "bus", level: "silent" }),
+        services: [register(BusService, createBusService(createMemoryBus()))],
+      });
       const port = await server.listen("127.0.0.1:0");
       const bus = createRemoteBus({ address: `127.0.0.1:${port}` });
       const peer = createRemoteBus({ address: `127.0.0.1:${port}` });
@@ -97,7 +108,14 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
   it("delivers a published task with its fields and headers, once, after ack", async () => {
     const seen: Delivery[] = [];
     const t = task("cap1", { index: 7 });
-    const c = await bus.consume("cap1", async (d) => { seen.push(d); d.ack(); }, { concurrency: 4, ackWaitMs: 2000 });
+    const c = await bus.consume(
+      "cap1",
+      async (d) => {
+        seen.push(d);
+        d.ack();
+      },
+      { concurrency: 4, ackWaitMs: 2000 },
+    );
     await bus.publish([t]);
     await until(() => seen.length === 1);
     await sleep(300);
@@ -112,7 +130,14 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
     const t = task("cap2");
     await bus.publish([t, t]);
     await bus.publish([t]);
-    const c = await bus.consume("cap2", async (d) => { seen.push(d); d.ack(); }, { concurrency: 4, ackWaitMs: 2000 });
+    const c = await bus.consume(
+      "cap2",
+      async (d) => {
+        seen.push(d);
+        d.ack();
+      },
+      { concurrency: 4, ackWaitMs: 2000 },
+    );
     await until(() => seen.length >= 1);
     await sleep(500);
     expect(seen).toHaveLength(1);
@@ -121,11 +146,15 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
 
   it("redelivers after nak with the delay, counting attempts; term stops it", async () => {
     const attempts: [number, number][] = [];
-    const c = await bus.consume("cap3", async (d) => {
-      attempts.push([d.attempt, Date.now()]);
-      if (d.attempt < 3) d.nak(300);
-      else d.term();
-    }, { concurrency: 2, ackWaitMs: 5000 });
+    const c = await bus.consume(
+      "cap3",
+      async (d) => {
+        attempts.push([d.attempt, Date.now()]);
+        if (d.attempt < 3) d.nak(300);
+        else d.term();
+      },
+      { concurrency: 2, ackWaitMs: 5000 },
+    );
     await bus.publish([task("cap3")]);
     await until(() => attempts.length === 3);
     await sleep(800);
@@ -136,25 +165,33 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
 
   it("redelivers a task not settled within the ack wait, unless working() keeps it alive", async () => {
     const lost: number[] = [];
-    const c1 = await bus.consume("cap4", async (d) => {
-      lost.push(d.attempt);
-      if (d.attempt === 1) return; // never settles: the ack wait runs out
-      d.ack();
-    }, { concurrency: 2, ackWaitMs: 1000 });
+    const c1 = await bus.consume(
+      "cap4",
+      async (d) => {
+        lost.push(d.attempt);
+        if (d.attempt === 1) return; // never settles: the ack wait runs out
+        d.ack();
+      },
+      { concurrency: 2, ackWaitMs: 1000 },
+    );
     await bus.publish([task("cap4")]);
     await until(() => lost.length === 2, 15_000);
     expect(lost).toEqual([1, 2]);
     await c1.stop();
 
     const kept: number[] = [];
-    const c2 = await bus.consume("cap5", async (d) => {
-      kept.push(d.attempt);
-      for (let i = 0; i < 5; i++) {
-        await sleep(400);
-        d.working();
-      }
-      d.ack();
-    }, { concurrency: 2, ackWaitMs: 1000 });
+    const c2 = await bus.consume(
+      "cap5",
+      async (d) => {
+        kept.push(d.attempt);
+        for (let i = 0; i < 5; i++) {
+          await sleep(400);
+          d.working();
+        }
+        d.ack();
+      },
+      { concurrency: 2, ackWaitMs: 1000 },
+    );
     await bus.publish([task("cap5")]);
     await until(() => kept.length >= 1);
     await sleep(3000);
@@ -166,14 +203,18 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
     let running = 0;
     let peak = 0;
     let done = 0;
-    const c = await bus.consume("cap6", async (d) => {
-      running++;
-      peak = Math.max(peak, running);
-      await sleep(30);
-      running--;
-      done++;
-      d.ack();
-    }, { concurrency: 3, ackWaitMs: 5000 });
+    const c = await bus.consume(
+      "cap6",
+      async (d) => {
+        running++;
+        peak = Math.max(peak, running);
+        await sleep(30);
+        running--;
+        done++;
+        d.ack();
+      },
+      { concurrency: 3, ackWaitMs: 5000 },
+    );
     await bus.publish(Array.from({ length: 20 }, (_, i) => task("cap6", { jobId: `conc-${run}`, index: i })));
     await until(() => done === 20);
     expect(peak).toBeLessThanOrEqual(3);
@@ -209,14 +250,22 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
 describe("in-process bus fairness", () => {
   it("hands out a capability's tasks round robin across tenants: a big batch does not keep another tenant waiting", async () => {
     const bus = createMemoryBus();
-    await bus.publish(Array.from({ length: 10 }, (_, i) => task("fair", { jobId: `big-${run}`, index: i, tenant: "big" })));
-    await bus.publish(Array.from({ length: 2 }, (_, i) => task("fair", { jobId: `small-${run}`, index: i, tenant: "small" })));
+    await bus.publish(
+      Array.from({ length: 10 }, (_, i) => task("fair", { jobId: `big-${run}`, index: i, tenant: "big" })),
+    );
+    await bus.publish(
+      Array.from({ length: 2 }, (_, i) => task("fair", { jobId: `small-${run}`, index: i, tenant: "small" })),
+    );
     const order: string[] = [];
-    const c = await bus.consume("fair", async (d) => {
-      order.push(`${d.task.tenant}${d.task.index}`);
-      await sleep(1);
-      d.ack();
-    }, { concurrency: 1, ackWaitMs: 5000 });
+    const c = await bus.consume(
+      "fair",
+      async (d) => {
+        order.push(`${d.task.tenant}${d.task.index}`);
+        await sleep(1);
+        d.ack();
+      },
+      { concurrency: 1, ackWaitMs: 5000 },
+    );
     await until(() => order.length === 12);
     expect(order.slice(0, 5)).toEqual(["big0", "small0", "big1", "small1", "big2"]);
     await c.stop();
@@ -226,7 +275,10 @@ describe("in-process bus fairness", () => {
 
 describe("remote bus", () => {
   it("a consumer whose process goes away has its unsettled deliveries redelivered at once, not after the ack wait", async () => {
-    const server = createServiceServer({ logger: createLogger({ name: "bus", level: "silent" }), services: [register(BusService, createBusService(createMemoryBus()))] });
+    const server = createServiceServer({
+      logger: createLogger({ name: "bus", level: "silent" }),
+      services: [register(BusService, createBusService(createMemoryBus()))],
+    });
     const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
     const dying = createRemoteBus({ address });
     const survivor = createRemoteBus({ address });
@@ -236,10 +288,21 @@ describe("remote bus", () => {
       await survivor.publish(Array.from({ length: 3 }, (_, i) => task("gone", { jobId: `gone-${run}`, index: i })));
       await until(() => held.length === 3);
       const got: Delivery[] = [];
-      const c = await survivor.consume("gone", async (d) => (got.push(d), d.ack()), { concurrency: 5, ackWaitMs: 60_000 });
+      const c = await survivor.consume(
+        "gone",
+        async (d) => {
+          got.push(d);
+          d.ack();
+        },
+        { concurrency: 5, ackWaitMs: 60_000 },
+      );
       await dying.close(); // its stream ends with three deliveries unsettled
       await until(() => got.length === 3, 5000);
-      expect(got.map((d) => [d.task.index, d.attempt]).sort()).toEqual([[0, 2], [1, 2], [2, 2]]);
+      expect(got.map((d) => [d.task.index, d.attempt]).sort()).toEqual([
+        [0, 2],
+        [1, 2],
+        [2, 2],
+      ]);
       await c.stop();
     } finally {
       await survivor.close();

@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
-import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+} from "@nats-io/jetstream";
 import { createStreamPublisher, type StreamMessage } from "../jetstream/publisher.js";
 import { startNats, type NatsServer } from "../../../test/support/nats.js";
 
@@ -17,8 +23,20 @@ beforeAll(async () => {
   nats = await startNats();
   nc = await connect({ servers: nats.url });
   jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: "WORK", subjects: ["work.>"], retention: RetentionPolicy.Workqueue, storage: StorageType.File, duplicate_window: 120e9 });
-  await jsm.streams.add({ name: "SMALL", subjects: ["small.>"], storage: StorageType.Memory, max_msgs: 3, discard: DiscardPolicy.New });
+  await jsm.streams.add({
+    name: "WORK",
+    subjects: ["work.>"],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 120e9,
+  });
+  await jsm.streams.add({
+    name: "SMALL",
+    subjects: ["small.>"],
+    storage: StorageType.Memory,
+    max_msgs: 3,
+    discard: DiscardPolicy.New,
+  });
 });
 
 afterAll(async () => {
@@ -41,27 +59,35 @@ describe("stream publisher", () => {
     const info = await jsm.streams.info("WORK");
     expect(info.state.messages).toBe(1201);
     const first = await jsm.streams.getMessage("WORK", { seq: info.state.first_seq });
-    expect([first?.string(), first?.header.get("Nats-Msg-Id"), first?.header.get("ff-test")]).toEqual(["m-0", "m-0", "m-0"]);
+    expect([first?.string(), first?.header.get("Nats-Msg-Id"), first?.header.get("ff-test")]).toEqual([
+      "m-0",
+      "m-0",
+      "m-0",
+    ]);
     const last = await jsm.streams.getMessage("WORK", { seq: info.state.last_seq });
     expect(last?.string()).toBe("m-1200");
   });
 
   it("fails a batch whose subject no stream takes", async () => {
-    await expect(createStreamPublisher(nc).publish([message("nowhere.a", "x")])).rejects.toThrow("no stream takes this subject (or JetStream is unavailable)");
+    await expect(createStreamPublisher(nc).publish([message("nowhere.a", "x")])).rejects.toThrow(
+      "no stream takes this subject (or JetStream is unavailable)",
+    );
   });
 
   it("fails a batch the stream refuses, with the stream's reason", async () => {
     const publisher = createStreamPublisher(nc);
-    await expect(publisher.publish(Array.from({ length: 5 }, (_, i) => message("small.a", `s-${i}`)))).rejects.toThrow(/JetStream refused the message: 503 maximum messages exceeded/);
+    await expect(publisher.publish(Array.from({ length: 5 }, (_, i) => message("small.a", `s-${i}`)))).rejects.toThrow(
+      /JetStream refused the message: 503 maximum messages exceeded/,
+    );
     expect((await jsm.streams.info("SMALL")).state.messages).toBe(3);
   });
 
   it("fails a batch nobody acknowledges within the timeout", async () => {
     const silent = nc.subscribe("silent.>"); // takes the messages, never answers
     try {
-      await expect(createStreamPublisher(nc, { timeoutMs: 300 }).publish([message("silent.a", "q-1"), message("silent.a", "q-2")])).rejects.toThrow(
-        "JetStream did not acknowledge 2 of 2 messages within 300 ms",
-      );
+      await expect(
+        createStreamPublisher(nc, { timeoutMs: 300 }).publish([message("silent.a", "q-1"), message("silent.a", "q-2")]),
+      ).rejects.toThrow("JetStream did not acknowledge 2 of 2 messages within 300 ms");
     } finally {
       silent.unsubscribe();
     }

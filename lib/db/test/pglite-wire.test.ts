@@ -20,9 +20,12 @@ afterAll(async () => {
 describe("PGlite wire server", () => {
   it("answers many concurrent parameterised queries from many connections correctly", async () => {
     const results = await Promise.all(
-      Array.from({ length: 600 }, (_, i) => clients[i % 3]<{ v: number; s: string }[]>`SELECT ${i}::int AS v, ${`s${i}`}::text AS s`),
+      Array.from(
+        { length: 600 },
+        (_, i) => clients[i % 3]<{ v: number; s: string }[]>`SELECT ${i}::int AS v, ${`s${i}`}::text AS s`,
+      ),
     );
-    results.forEach((rows, i) => expect(rows[0]).toEqual({ v: i, s: `s${i}` }));
+    for (const [i, rows] of results.entries()) expect(rows[0]).toEqual({ v: i, s: `s${i}` });
   });
 
   it("keeps transactions whole: concurrent read-modify-write transactions lose no update", async () => {
@@ -38,10 +41,12 @@ describe("PGlite wire server", () => {
   });
 
   it("rolls back a failed transaction without disturbing other connections", async () => {
-    await expect(clients[0].begin(async (tx) => {
-      await tx`UPDATE counter SET n = 1000 WHERE id = 1`;
-      await tx`SELECT 1/0`;
-    })).rejects.toThrow(/division by zero/);
+    await expect(
+      clients[0].begin(async (tx) => {
+        await tx`UPDATE counter SET n = 1000 WHERE id = 1`;
+        await tx`SELECT 1/0`;
+      }),
+    ).rejects.toThrow(/division by zero/);
     expect((await clients[2]<{ n: number }[]>`SELECT n FROM counter WHERE id = 1`)[0].n).toBe(60);
   });
 });

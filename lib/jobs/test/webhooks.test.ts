@@ -6,7 +6,12 @@ import { addressProblem, postToTarget, resolveWebhookTarget } from "../webhook-t
 
 describe("Standard Webhooks signing", () => {
   it("matches the example in the Standard Webhooks specification", () => {
-    const signature = sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, '{"test": 2432232314}');
+    const signature = sign(
+      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      "msg_p5jXN8AQM9LWM0D4loKWxJek",
+      1614265330,
+      '{"test": 2432232314}',
+    );
     expect(signature).toBe("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
   });
 
@@ -19,7 +24,18 @@ describe("Standard Webhooks signing", () => {
 
 describe("webhook targets", () => {
   it("refuses private, loopback, link-local and non-http targets unless allowed", async () => {
-    for (const url of ["http://127.0.0.1:8080/x", "http://localhost/x", "http://10.1.2.3/x", "http://172.20.0.1/x", "http://192.168.1.1/x", "http://169.254.169.254/latest", "http://[::1]/x", "http://[fe80::1]/x", "http://[::ffff:127.0.0.1]/x", "http://0.0.0.0/x"]) {
+    for (const url of [
+      "http://127.0.0.1:8080/x",
+      "http://localhost/x",
+      "http://10.1.2.3/x",
+      "http://172.20.0.1/x",
+      "http://192.168.1.1/x",
+      "http://169.254.169.254/latest",
+      "http://[::1]/x",
+      "http://[fe80::1]/x",
+      "http://[::ffff:127.0.0.1]/x",
+      "http://0.0.0.0/x",
+    ]) {
       expect(await webhookUrlProblem(url, false), url).toMatch(/private|special-purpose|resolve/);
     }
     expect(await webhookUrlProblem("ftp://example.com/x", false)).toBe("must be http or https");
@@ -31,11 +47,43 @@ describe("webhook targets", () => {
 
   it("refuses every special-purpose range, IPv4 embedded in IPv6 decoded", () => {
     const refused = [
-      "0.0.0.0", "10.0.0.1", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.16.0.1", "192.0.0.1", "192.0.2.1", "192.168.0.1",
-      "198.18.0.1", "198.51.100.1", "203.0.113.1", "224.0.0.1", "240.0.0.1", "255.255.255.255",
-      "::", "::1", "::7f00:1", "::a9fe:a9fe", "::ffff:127.0.0.1", "::ffff:a9fe:a9fe", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1",
-      "64:ff9b:1::808:808", "2002:a9fe:a9fe::", "2002:7f00:1::1", "2001::1", "2001:db8::1", "2001:2::1", "100::1", "fc00::1",
-      "fd12::1", "fe80::1", "fec0::1", "ff02::1", "3fff::1", "5f00::1",
+      "0.0.0.0",
+      "10.0.0.1",
+      "100.64.0.1",
+      "127.0.0.1",
+      "169.254.169.254",
+      "172.16.0.1",
+      "192.0.0.1",
+      "192.0.2.1",
+      "192.168.0.1",
+      "198.18.0.1",
+      "198.51.100.1",
+      "203.0.113.1",
+      "224.0.0.1",
+      "240.0.0.1",
+      "255.255.255.255",
+      "::",
+      "::1",
+      "::7f00:1",
+      "::a9fe:a9fe",
+      "::ffff:127.0.0.1",
+      "::ffff:a9fe:a9fe",
+      "64:ff9b::a9fe:a9fe",
+      "64:ff9b::7f00:1",
+      "64:ff9b:1::808:808",
+      "2002:a9fe:a9fe::",
+      "2002:7f00:1::1",
+      "2001::1",
+      "2001:db8::1",
+      "2001:2::1",
+      "100::1",
+      "fc00::1",
+      "fd12::1",
+      "fe80::1",
+      "fec0::1",
+      "ff02::1",
+      "3fff::1",
+      "5f00::1",
     ];
     for (const address of refused) expect(addressProblem(address), address).toMatch(/special-purpose/);
     for (const address of ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]) {
@@ -45,13 +93,20 @@ describe("webhook targets", () => {
 
   it("a host name is resolved once, every address checked, and the checked address pinned", async () => {
     let lookups = 0;
-    const resolver = (addresses: string[]) => async () => (lookups++, addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })));
+    const resolver = (addresses: string[]) => async () => {
+      lookups++;
+      return addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 }));
+    };
     const target = await resolveWebhookTarget("https://hooks.example/x", false, resolver(["93.184.216.34"]));
     expect(target).toMatchObject({ address: { address: "93.184.216.34", family: 4 } });
     expect(lookups).toBe(1);
     // One private address among public ones refuses the host.
-    expect(await resolveWebhookTarget("https://hooks.example/x", false, resolver(["93.184.216.34", "10.0.0.1"]))).toMatchObject({ problem: expect.stringMatching(/10\.0\.0\.1/) });
-    expect(await resolveWebhookTarget("http://[::7f00:1]/x", false)).toMatchObject({ problem: expect.stringMatching(/special-purpose/) });
+    expect(
+      await resolveWebhookTarget("https://hooks.example/x", false, resolver(["93.184.216.34", "10.0.0.1"])),
+    ).toMatchObject({ problem: expect.stringMatching(/10\.0\.0\.1/) });
+    expect(await resolveWebhookTarget("http://[::7f00:1]/x", false)).toMatchObject({
+      problem: expect.stringMatching(/special-purpose/),
+    });
   });
 
   it("the request goes to the pinned address, never to a second lookup of the name", async () => {
@@ -64,7 +119,10 @@ describe("webhook targets", () => {
     const port = (server.address() as AddressInfo).port;
     try {
       // rebind.invalid does not resolve: only the pinned address can be reached.
-      const target = { url: new URL(`http://rebind.invalid:${port}/hook`), address: { address: "127.0.0.1", family: 4 } };
+      const target = {
+        url: new URL(`http://rebind.invalid:${port}/hook`),
+        address: { address: "127.0.0.1", family: 4 },
+      };
       expect((await postToTarget(target, {}, "{}", 5000)).status).toBe(200);
       expect(received).toEqual([`rebind.invalid:${port} /hook`]);
       await expect(postToTarget({ url: target.url }, {}, "{}", 5000)).rejects.toThrow(/ENOTFOUND|EAI_AGAIN/);

@@ -10,6 +10,7 @@ import { CryptoService, HashRequestSchema } from "../../../gen/flowforge/crypto/
 import { ItemState, JobState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { createMemoryBus } from "../../bus/memory/bus.js";
 import { createLogger } from "../../runtime/logger.js";
+import { serviceConfig } from "../../config/index.js";
 import { progressKey } from "../../runtime/context.js";
 import { createJobStore, type JobStore } from "../store.js";
 import { startWorker, type WorkerOptions } from "../worker.js";
@@ -18,7 +19,8 @@ import { databases, type TestDatabase } from "../../../test/support/databases.js
 import { create, toBinary } from "@bufbuild/protobuf";
 
 const logger = createLogger({ name: "test", level: "silent" });
-const request = (text: string) => toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: text } }));
+const request = (text: string) =>
+  toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: text } }));
 
 describe.each(databases)("worker on %s", (_name, open) => {
   let db: TestDatabase;
@@ -37,14 +39,47 @@ describe.each(databases)("worker on %s", (_name, open) => {
   });
 
   async function submit(texts: string[]) {
-    const { job } = await store.submit({ tenantId: "t", method: "flowforge.crypto.v1.CryptoService/Hash", capability: "crypto", batch: true, requests: texts.map(request), requestId: "r", traceparent: "" });
-    await bus.publish(texts.map((_, index) => ({ capability: "crypto", jobId: job.id, index, method: job.method, tenant: "t", requestId: "r", traceparent: "", data: request(texts[index]) })));
+    const { job } = await store.submit({
+      tenantId: "t",
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      capability: "crypto",
+      batch: true,
+      requests: texts.map(request),
+      requestId: "r",
+      traceparent: "",
+    });
+    await bus.publish(
+      texts.map((_, index) => ({
+        capability: "crypto",
+        jobId: job.id,
+        index,
+        method: job.method,
+        tenant: "t",
+        requestId: "r",
+        traceparent: "",
+        data: request(texts[index]),
+      })),
+    );
     return job.id;
   }
 
   /** A crypto worker on this bus and store with the given handlers and options. */
-  const crypto = (options: Omit<WorkerOptions<typeof CryptoService>, "bus" | "store" | "logger" | "capability" | "service">) =>
-    startWorker({ bus, store, logger, capability: "crypto", service: CryptoService, ...options });
+  const crypto = (
+    options: Omit<
+      WorkerOptions<typeof CryptoService>,
+      "bus" | "store" | "logger" | "capability" | "service" | "concurrency" | "maxAttempts" | "ackWaitMs"
+    > &
+      Partial<Pick<WorkerOptions, "concurrency" | "maxAttempts" | "ackWaitMs">>,
+  ) =>
+    startWorker({
+      bus,
+      store,
+      logger,
+      capability: "crypto",
+      service: CryptoService,
+      ...serviceConfig({}).workers,
+      ...options,
+    });
 
   async function finished(jobId: string) {
     for (let i = 0; i < 200; i++) {
@@ -91,7 +126,9 @@ describe.each(databases)("worker on %s", (_name, open) => {
     const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
     expect(fromBinary(StatusSchema, items[1].error!).message).toBe("still down (attempt 3)");
     const events = (await store.events(jobId, 0)).events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
-    expect(events.some((e) => e.event.case === "progress" && e.event.value.message === "half" && e.event.value.index === 3)).toBe(true);
+    expect(
+      events.some((e) => e.event.case === "progress" && e.event.value.message === "half" && e.event.value.index === 3),
+    ).toBe(true);
     expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
   });
 
@@ -164,6 +201,9 @@ describe.each(databases)("worker on %s", (_name, open) => {
     const [item] = await store.items(jobId, 0, 1);
     expect(item.state).toBe(ItemState.DEAD_LETTERED);
     const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
-    expect(fromBinary(StatusSchema, item.error!)).toMatchObject({ code: Code.DeadlineExceeded, message: "item ran longer than 300 ms" });
+    expect(fromBinary(StatusSchema, item.error!)).toMatchObject({
+      code: Code.DeadlineExceeded,
+      message: "item ran longer than 300 ms",
+    });
   });
 });

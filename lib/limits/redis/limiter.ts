@@ -41,13 +41,9 @@ export function createRedisLimiter(options: RedisLimiterOptions): RateLimiter {
   redis.defineCommand("ffTake", { numberOfKeys: 1, lua: script });
   return {
     async take(key: string, limit: Limit, cost = 1): Promise<Decision> {
-      const [allowed, remaining, retryAfterMs] = (await (redis as unknown as { ffTake(...a: unknown[]): Promise<number[]> }).ffTake(
-        prefix + key,
-        limit.ratePerSec,
-        limit.burst,
-        Date.now(),
-        cost,
-      )) as number[];
+      const [allowed, remaining, retryAfterMs] = (await (
+        redis as unknown as { ffTake(...a: unknown[]): Promise<number[]> }
+      ).ffTake(prefix + key, limit.ratePerSec, limit.burst, Date.now(), cost)) as number[];
       return { allowed: allowed === 1, remaining, retryAfterMs };
     },
     async close() {

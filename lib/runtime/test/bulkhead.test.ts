@@ -5,14 +5,23 @@ import { createBulkhead } from "../bulkhead.js";
 import { tenantKey } from "../context.js";
 
 function context(kind: "unary" | "job", tenant = "t", signal = new AbortController().signal): HandlerContext {
-  return { protocolName: kind === "job" ? "job" : "connect", signal, values: createContextValues().set(tenantKey, tenant) } as unknown as HandlerContext;
+  return {
+    protocolName: kind === "job" ? "job" : "connect",
+    signal,
+    values: createContextValues().set(tenantKey, tenant),
+  } as unknown as HandlerContext;
 }
 
 /** Work that finishes when told to, recording its start. */
 function gate(log: string[], name: string) {
   let open!: () => void;
   const done = new Promise<void>((r) => (open = r));
-  return { work: async () => (log.push(name), await done, name), open };
+  const work = async () => {
+    log.push(name);
+    await done;
+    return name;
+  };
+  return { work, open };
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -67,7 +76,12 @@ describe("bulkhead", () => {
     const b = createBulkhead({ name: "t", concurrency: 2, jobConcurrency: 1 });
     const log: string[] = [];
     const items = [
-      ["a", "a1"], ["a", "a2"], ["a", "a3"], ["a", "a4"], ["b", "b1"], ["b", "b2"],
+      ["a", "a1"],
+      ["a", "a2"],
+      ["a", "a3"],
+      ["a", "a4"],
+      ["b", "b1"],
+      ["b", "b2"],
     ].map(([tenant, name]) => {
       const g = gate(log, name);
       return { name, open: g.open, done: b.run(context("job", tenant), g.work) };

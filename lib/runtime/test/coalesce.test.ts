@@ -17,7 +17,7 @@ function recorder(fail?: (batch: number[]) => boolean) {
   const releaseAll = () => {
     const r = release;
     release = [];
-    r.forEach((f) => f());
+    for (const f of r) f();
   };
   return { batches, coalescer, releaseAll };
 }
@@ -35,12 +35,19 @@ describe("createCoalescer", () => {
     releaseAll();
     expect(await Promise.all(first)).toEqual([10, 20]);
     await tick();
-    expect(batches).toEqual([[1, 2], [3, 4, 5]]); // at most maxBatch per write
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]); // at most maxBatch per write
     releaseAll();
     await tick();
     releaseAll();
     expect(await Promise.all(second)).toEqual([30, 40, 50, 60, 70]);
-    expect(batches).toEqual([[1, 2], [3, 4, 5], [6, 7]]);
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4, 5],
+      [6, 7],
+    ]);
     await coalescer.idle();
   });
 

@@ -24,9 +24,17 @@ async function sleepyServer() {
           const ms = Number(req.input.case === "text" ? req.input.value : 0);
           let slept = false;
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => ((slept = true), resolve()), ms);
+            const timer = setTimeout(() => {
+              slept = true;
+              resolve();
+            }, ms);
             // (The signal also aborts once a call has ended; only a cut mid-sleep counts.)
-            ctx.signal.addEventListener("abort", () => slept || (clearTimeout(timer), aborted.push(String(ms)), resolve()));
+            ctx.signal.addEventListener("abort", () => {
+              if (slept) return;
+              clearTimeout(timer);
+              aborted.push(String(ms));
+              resolve();
+            });
           });
           return { digest: `slept ${ms}` };
         },
@@ -34,7 +42,11 @@ async function sleepyServer() {
     ],
   });
   const port = await server.listen("127.0.0.1:0");
-  const hash = (ms: number) => grpcJsUnary(`127.0.0.1:${port}`, CryptoService.method.hash, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: String(ms) } });
+  const hash = (ms: number) =>
+    grpcJsUnary(`127.0.0.1:${port}`, CryptoService.method.hash, {
+      algorithm: HashAlgorithm.SHA256,
+      input: { case: "text", value: String(ms) },
+    });
   return { server, port, hash, aborted };
 }
 
@@ -47,7 +59,12 @@ describe("service server shutdown", () => {
     // A grace period longer than the test's own time limit: shutdown must return when the call is done.
     await server.shutdown({ graceMs: 60_000 });
     expect((await inFlight).digest).toBe("slept 300");
-    const refused = await new Promise<string>((resolve) => net.connect(port, "127.0.0.1").once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "")).once("connect", () => resolve("connected")));
+    const refused = await new Promise<string>((resolve) =>
+      net
+        .connect(port, "127.0.0.1")
+        .once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? ""))
+        .once("connect", () => resolve("connected")),
+    );
     expect(refused).toBe("ECONNREFUSED");
   });
 
@@ -65,7 +82,9 @@ describe("service server shutdown", () => {
 
   it("reads the address it is given and names a bad one", async () => {
     const { server } = await sleepyServer();
-    await expect(server.listen("nowhere")).rejects.toThrow('listen address "nowhere" must be host:port, e.g. 0.0.0.0:50051');
+    await expect(server.listen("nowhere")).rejects.toThrow(
+      'listen address "nowhere" must be host:port, e.g. 0.0.0.0:50051',
+    );
     expect(await server.listen("[::1]:0")).toBeGreaterThan(0);
     await server.shutdown({ graceMs: 100 });
   });

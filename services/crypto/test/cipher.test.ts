@@ -19,7 +19,12 @@ describe("Encrypt with published vectors", () => {
     const res = await client.encrypt({
       cipher: Cipher.AES_256_GCM,
       keySource: { case: "key", value: hex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308") },
-      plaintext: { case: "data", value: hex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39") },
+      plaintext: {
+        case: "data",
+        value: hex(
+          "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        ),
+      },
       associatedData: hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
     });
     expect(res.envelope.startsWith("$ffenc$v=1$c=aes-256-gcm$k=raw$")).toBe(true);
@@ -31,8 +36,13 @@ describe("Encrypt with published vectors", () => {
 
   it("AES-256-GCM, McGrew-Viega test case 14 (zero key, zero block)", async () => {
     const client = cryptoClient({ randomBytes: fixedNonce(Buffer.alloc(12)) });
-    const res = await client.encrypt({ keySource: { case: "key", value: Buffer.alloc(32) }, plaintext: { case: "data", value: Buffer.alloc(16) } });
-    expect(sealedPart(res.envelope).toString("hex")).toBe("cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919");
+    const res = await client.encrypt({
+      keySource: { case: "key", value: Buffer.alloc(32) },
+      plaintext: { case: "data", value: Buffer.alloc(16) },
+    });
+    expect(sealedPart(res.envelope).toString("hex")).toBe(
+      "cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919",
+    );
   });
 
   it("ChaCha20-Poly1305, RFC 8439 section 2.8.2", async () => {
@@ -40,7 +50,11 @@ describe("Encrypt with published vectors", () => {
     const res = await client.encrypt({
       cipher: Cipher.CHACHA20_POLY1305,
       keySource: { case: "key", value: hex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f") },
-      plaintext: { case: "text", value: "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it." },
+      plaintext: {
+        case: "text",
+        value:
+          "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+      },
       associatedData: hex("50515253c0c1c2c3c4c5c6c7"),
     });
     expect(sealedPart(res.envelope).toString("hex")).toBe(
@@ -54,16 +68,32 @@ describe("Encrypt / Decrypt round trips", () => {
   const client = cryptoClient();
   const key = Buffer.alloc(32, 7);
 
-  it.each([Cipher.AES_256_GCM, Cipher.CHACHA20_POLY1305])("cipher %s with a raw key and associated data", async (cipher) => {
-    const { envelope } = await client.encrypt({ cipher, keySource: { case: "key", value: key }, plaintext: { case: "text", value: "héllo" }, associatedData: Buffer.from("ctx") });
-    const out = await client.decrypt({ envelope, keySource: { case: "key", value: key }, associatedData: Buffer.from("ctx") });
-    expect(out.text).toBe("héllo");
-    expect(Buffer.from(out.data).toString()).toBe("héllo");
-    expect(out.cipher).toBe(cipher);
-  });
+  it.each([Cipher.AES_256_GCM, Cipher.CHACHA20_POLY1305])(
+    "cipher %s with a raw key and associated data",
+    async (cipher) => {
+      const { envelope } = await client.encrypt({
+        cipher,
+        keySource: { case: "key", value: key },
+        plaintext: { case: "text", value: "héllo" },
+        associatedData: Buffer.from("ctx"),
+      });
+      const out = await client.decrypt({
+        envelope,
+        keySource: { case: "key", value: key },
+        associatedData: Buffer.from("ctx"),
+      });
+      expect(out.text).toBe("héllo");
+      expect(Buffer.from(out.data).toString()).toBe("héllo");
+      expect(out.cipher).toBe(cipher);
+    },
+  );
 
   it("with a passphrase through argon2id, parameters recorded in the envelope", async () => {
-    const { envelope } = await client.encrypt({ keySource: { case: "passphrase", value: "correct horse" }, plaintext: { case: "data", value: Buffer.from([0xff, 0x00]) }, kdf: { memoryKib: 8192, iterations: 1 } });
+    const { envelope } = await client.encrypt({
+      keySource: { case: "passphrase", value: "correct horse" },
+      plaintext: { case: "data", value: Buffer.from([0xff, 0x00]) },
+      kdf: { memoryKib: 8192, iterations: 1 },
+    });
     expect(envelope).toMatch(/^\$ffenc\$v=1\$c=aes-256-gcm\$k=argon2id,m=8192,t=1,p=1,s=[\w-]+\$/);
     const out = await client.decrypt({ envelope, keySource: { case: "passphrase", value: "correct horse" } });
     expect([...out.data]).toEqual([0xff, 0x00]);
@@ -73,7 +103,10 @@ describe("Encrypt / Decrypt round trips", () => {
   });
 
   it("refuses a tampered envelope, wrong associated data and a wrong key", async () => {
-    const { envelope } = await client.encrypt({ keySource: { case: "key", value: key }, plaintext: { case: "text", value: "secret" } });
+    const { envelope } = await client.encrypt({
+      keySource: { case: "key", value: key },
+      plaintext: { case: "text", value: "secret" },
+    });
     const sealed = sealedPart(envelope);
     sealed[0] ^= 1;
     const tampered = envelope.slice(0, envelope.lastIndexOf("$") + 1) + sealed.toString("base64url");
@@ -89,16 +122,55 @@ describe("Encrypt / Decrypt round trips", () => {
   });
 
   it("refuses bad keys, missing inputs, hostile KDF parameters and malformed envelopes", async () => {
-    expect(await failure(client.encrypt({ keySource: { case: "key", value: Buffer.alloc(16) }, plaintext: { case: "text", value: "x" } }))).toMatchObject({ code: Code.InvalidArgument, fields: ["key"], message: "key: must be 32 bytes, got 16" });
-    expect(await failure(client.encrypt({ plaintext: { case: "text", value: "x" } }))).toMatchObject({ fields: ["key_source"] });
-    expect(await failure(client.encrypt({ keySource: { case: "key", value: key } }))).toMatchObject({ fields: ["plaintext"] });
-    expect(await failure(client.encrypt({ cipher: 9 as Cipher, keySource: { case: "key", value: key }, plaintext: { case: "text", value: "x" } }))).toMatchObject({ fields: ["cipher"] });
-    expect(await failure(client.encrypt({ keySource: { case: "passphrase", value: "p" }, plaintext: { case: "text", value: "x" }, kdf: { memoryKib: 4_000_000 } }))).toMatchObject({ fields: ["kdf.memory_kib"] });
-    const hostile = "$ffenc$v=1$c=aes-256-gcm$k=argon2id,m=4000000,t=3,p=1,s=AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
-    expect(await failure(client.decrypt({ envelope: hostile, keySource: { case: "passphrase", value: "p" } }))).toMatchObject({ fields: ["envelope.kdf.memory_kib"] });
-    expect(await failure(client.decrypt({ envelope: "hello", keySource: { case: "key", value: key } }))).toMatchObject({ fields: ["envelope"] });
-    expect(await failure(client.decrypt({ envelope: "", keySource: { case: "key", value: key } }))).toMatchObject({ fields: ["envelope"] });
-    const { envelope } = await client.encrypt({ keySource: { case: "key", value: key }, plaintext: { case: "text", value: "x" } });
-    expect(await failure(client.decrypt({ envelope, keySource: { case: "passphrase", value: "p" } }))).toMatchObject({ fields: ["key"] });
+    expect(
+      await failure(
+        client.encrypt({
+          keySource: { case: "key", value: Buffer.alloc(16) },
+          plaintext: { case: "text", value: "x" },
+        }),
+      ),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["key"], message: "key: must be 32 bytes, got 16" });
+    expect(await failure(client.encrypt({ plaintext: { case: "text", value: "x" } }))).toMatchObject({
+      fields: ["key_source"],
+    });
+    expect(await failure(client.encrypt({ keySource: { case: "key", value: key } }))).toMatchObject({
+      fields: ["plaintext"],
+    });
+    expect(
+      await failure(
+        client.encrypt({
+          cipher: 9 as Cipher,
+          keySource: { case: "key", value: key },
+          plaintext: { case: "text", value: "x" },
+        }),
+      ),
+    ).toMatchObject({ fields: ["cipher"] });
+    expect(
+      await failure(
+        client.encrypt({
+          keySource: { case: "passphrase", value: "p" },
+          plaintext: { case: "text", value: "x" },
+          kdf: { memoryKib: 4_000_000 },
+        }),
+      ),
+    ).toMatchObject({ fields: ["kdf.memory_kib"] });
+    const hostile =
+      "$ffenc$v=1$c=aes-256-gcm$k=argon2id,m=4000000,t=3,p=1,s=AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA";
+    expect(
+      await failure(client.decrypt({ envelope: hostile, keySource: { case: "passphrase", value: "p" } })),
+    ).toMatchObject({ fields: ["envelope.kdf.memory_kib"] });
+    expect(await failure(client.decrypt({ envelope: "hello", keySource: { case: "key", value: key } }))).toMatchObject({
+      fields: ["envelope"],
+    });
+    expect(await failure(client.decrypt({ envelope: "", keySource: { case: "key", value: key } }))).toMatchObject({
+      fields: ["envelope"],
+    });
+    const { envelope } = await client.encrypt({
+      keySource: { case: "key", value: key },
+      plaintext: { case: "text", value: "x" },
+    });
+    expect(await failure(client.decrypt({ envelope, keySource: { case: "passphrase", value: "p" } }))).toMatchObject({
+      fields: ["key"],
+    });
   });
 });

@@ -9,7 +9,12 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "../../../gen/flowforge/common/v1/common_pb.js";
-import { CryptoService, HashAlgorithm, HashPasswordRequestSchema, KeyType } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import {
+  CryptoService,
+  HashAlgorithm,
+  HashPasswordRequestSchema,
+  KeyType,
+} from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Mesh } from "../../../test/support/mesh.js";
 import { startProductionMesh, type ProductionMesh } from "../../../test/support/production.js";
@@ -27,11 +32,15 @@ beforeAll(async () => {
 afterAll(() => production?.stop());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const heavy = Array.from({ length: 16 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 262_144, iterations: 4 } }));
+const heavy = Array.from({ length: 16 }, (_, i) =>
+  pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 262_144, iterations: 4 } }),
+);
 
 /** The crypto process's peak resident memory, in MiB. */
 function peakMib(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmHWM:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmHWM:"))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -58,7 +67,10 @@ describe("bounded and fair expensive work", () => {
     const pair = await crypto.generateKeyPair({ type: KeyType.EC_P256 });
     expect(pair.publicKey).toMatch(/BEGIN PUBLIC KEY/);
     // Another tenant's one-item job runs before the batch is through.
-    const small = await jobsB.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: heavy.slice(0, 1) });
+    const small = await jobsB.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/HashPassword",
+      items: heavy.slice(0, 1),
+    });
     for (;;) {
       const b = (await jobsB.getJob({ jobId: small.job!.id, itemsPageSize: 1 })).job!;
       if (b.state === JobState.SUCCEEDED) break;

@@ -38,7 +38,9 @@ describe("VerifyJwt algorithm confusion", () => {
       for (const key of [pem.publicKey, jwkPublic]) {
         // The mixed list: the key's own algorithm and HS256.
         const mixed = [alg, JwtAlgorithm.HS256, JwtAlgorithm.HS384, JwtAlgorithm.HS512];
-        expect((await client.verifyJwt({ token: genuine, key, algorithms: mixed })).payload).toMatchObject({ sub: "user" });
+        expect((await client.verifyJwt({ token: genuine, key, algorithms: mixed })).payload).toMatchObject({
+          sub: "user",
+        });
         expect((await client.verifyJwt({ token: genuine, key })).payload).toMatchObject({ sub: "user" });
         for (const token of forgeries) {
           for (const algorithms of [mixed, []]) {
@@ -53,19 +55,29 @@ describe("VerifyJwt algorithm confusion", () => {
       }
       // The same through a JWK Set holding the public key.
       const jwks = JSON.stringify({ keys: [JSON.parse(jwkPublic)] });
-      expect((await client.verifyJwt({ token: genuine, key: jwks, algorithms: [alg, JwtAlgorithm.HS256] })).payload).toMatchObject({ sub: "user" });
+      expect(
+        (await client.verifyJwt({ token: genuine, key: jwks, algorithms: [alg, JwtAlgorithm.HS256] })).payload,
+      ).toMatchObject({ sub: "user" });
       for (const token of forgeries) {
-        expect(await failure(client.verifyJwt({ token, key: jwks, algorithms: [alg, JwtAlgorithm.HS256] }))).toMatchObject({ fields: ["token"] });
+        expect(
+          await failure(client.verifyJwt({ token, key: jwks, algorithms: [alg, JwtAlgorithm.HS256] })),
+        ).toMatchObject({ fields: ["token"] });
       }
     });
   }
 
   it("a secret only ever verifies HS*: an RS256 token checked with its public key's text as a secret is refused", async () => {
     const pair = await client.generateKeyPair({ type: KeyType.RSA_2048, format: KeyFormat.PEM });
-    const genuine = (await client.signJwt({ key: pair.privateKey, algorithm: JwtAlgorithm.RS256, claims: { sub: "u" } })).token;
+    const genuine = (
+      await client.signJwt({ key: pair.privateKey, algorithm: JwtAlgorithm.RS256, claims: { sub: "u" } })
+    ).token;
     const secret = { case: "secretText" as const, value: pair.publicKey };
-    expect(await failure(client.verifyJwt({ token: genuine, secret, algorithms: [JwtAlgorithm.RS256, JwtAlgorithm.HS256] }))).toMatchObject({ fields: ["token"] });
-    expect(await failure(client.verifyJwt({ token: genuine, secret, algorithms: [JwtAlgorithm.RS256] }))).toMatchObject({ fields: ["algorithms"] });
+    expect(
+      await failure(client.verifyJwt({ token: genuine, secret, algorithms: [JwtAlgorithm.RS256, JwtAlgorithm.HS256] })),
+    ).toMatchObject({ fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token: genuine, secret, algorithms: [JwtAlgorithm.RS256] }))).toMatchObject(
+      { fields: ["algorithms"] },
+    );
     // An HMAC token made with that text verifies only when the caller says it is a secret.
     const hs = forge(pair.publicKey, { sub: "svc" });
     expect((await client.verifyJwt({ token: hs, secret })).payload).toMatchObject({ sub: "svc" });
@@ -77,16 +89,26 @@ describe("VerifyJwt algorithm confusion", () => {
     const none = `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: "admin" })}.`;
     const pair = await client.generateKeyPair({ type: KeyType.EC_P256, format: KeyFormat.PEM });
     expect(await failure(client.verifyJwt({ token: none, key: pair.publicKey }))).toMatchObject({ fields: ["token"] });
-    expect(await failure(client.verifyJwt({ token: none, secret: { case: "secretText", value: "s" } }))).toMatchObject({ fields: ["token"] });
+    expect(await failure(client.verifyJwt({ token: none, secret: { case: "secretText", value: "s" } }))).toMatchObject({
+      fields: ["token"],
+    });
     const oct = { kty: "oct", k: b64url("shared-secret") };
     const token = forge("shared-secret", { sub: "admin" });
     expect(await failure(client.verifyJwt({ token, key: JSON.stringify(oct) }))).toMatchObject({ fields: ["key"] });
-    expect(await failure(client.verifyJwt({ token, key: JSON.stringify({ keys: [oct] }) }))).toMatchObject({ fields: ["key.keys[0]"] });
+    expect(await failure(client.verifyJwt({ token, key: JSON.stringify({ keys: [oct] }) }))).toMatchObject({
+      fields: ["key.keys[0]"],
+    });
     const plain = await failure(client.verifyJwt({ token, key: "shared-secret" }));
     expect(plain).toMatchObject({ code: Code.InvalidArgument, fields: ["key"] });
     expect(plain.message).toMatch(/secret_text or secret_data/);
-    expect(await failure(client.verifyJwt({ token, key: pair.publicKey, secret: { case: "secretText", value: "shared-secret" } }))).toMatchObject({ fields: ["key"] });
-    expect(await failure(client.verifyJwt({ token, secret: { case: "secretText", value: "" } }))).toMatchObject({ fields: ["secret_text"] });
+    expect(
+      await failure(
+        client.verifyJwt({ token, key: pair.publicKey, secret: { case: "secretText", value: "shared-secret" } }),
+      ),
+    ).toMatchObject({ fields: ["key"] });
+    expect(await failure(client.verifyJwt({ token, secret: { case: "secretText", value: "" } }))).toMatchObject({
+      fields: ["secret_text"],
+    });
   });
 });
 
@@ -95,12 +117,21 @@ describe("SignJwt keeps the families apart", () => {
     const pair = await client.generateKeyPair({ type: KeyType.RSA_2048, format: KeyFormat.PEM });
     const f = await failure(client.signJwt({ key: pair.privateKey, algorithm: JwtAlgorithm.HS256 }));
     expect(f).toMatchObject({ code: Code.InvalidArgument, fields: ["algorithm"] });
-    expect(await failure(client.signJwt({ secret: { case: "secretText", value: "s" }, algorithm: JwtAlgorithm.RS256 }))).toMatchObject({ fields: ["algorithm"] });
-    expect(await failure(client.signJwt({ key: "not-a-key", algorithm: JwtAlgorithm.HS256 }))).toMatchObject({ fields: ["key"] });
+    expect(
+      await failure(client.signJwt({ secret: { case: "secretText", value: "s" }, algorithm: JwtAlgorithm.RS256 })),
+    ).toMatchObject({ fields: ["algorithm"] });
+    expect(await failure(client.signJwt({ key: "not-a-key", algorithm: JwtAlgorithm.HS256 }))).toMatchObject({
+      fields: ["key"],
+    });
     expect(await failure(client.signJwt({}))).toMatchObject({ fields: ["key"] });
-    const { token } = await client.signJwt({ secret: { case: "secretData", value: new Uint8Array([1, 2, 3]) }, algorithm: JwtAlgorithm.HS512 });
+    const { token } = await client.signJwt({
+      secret: { case: "secretData", value: new Uint8Array([1, 2, 3]) },
+      algorithm: JwtAlgorithm.HS512,
+    });
     expect(JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString()).alg).toBe("HS512");
-    const sig = createHmac("sha512", Buffer.from([1, 2, 3])).update(token.split(".").slice(0, 2).join(".")).digest("base64url");
+    const sig = createHmac("sha512", Buffer.from([1, 2, 3]))
+      .update(token.split(".").slice(0, 2).join("."))
+      .digest("base64url");
     expect(token.split(".")[2]).toBe(sig);
   });
 });

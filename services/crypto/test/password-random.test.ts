@@ -11,7 +11,9 @@ describe("HashPassword / VerifyPassword", () => {
   it("verifies the RFC 9106 style argon2id hash made by the reference implementation", async () => {
     // Produced by the argon2 reference CLI: `echo -n password | argon2 somesalt -id -t 2 -m 16 -p 1`.
     const reference = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
-    expect(await client.verifyPassword({ password: "password", hash: reference })).toEqual(expect.objectContaining({ valid: true, needsRehash: true }));
+    expect(await client.verifyPassword({ password: "password", hash: reference })).toEqual(
+      expect.objectContaining({ valid: true, needsRehash: true }),
+    );
     expect((await client.verifyPassword({ password: "Password", hash: reference })).valid).toBe(false);
   });
 
@@ -19,16 +21,36 @@ describe("HashPassword / VerifyPassword", () => {
     const { hash } = await client.hashPassword({ password: "hunter2", params: { memoryKib: 8192, iterations: 2 } });
     expect(hash).toMatch(/^\$argon2id\$v=19\$/);
     expect(hash.split("$")[3].split(",").sort()).toEqual(["m=8192", "p=1", "t=2"]);
-    expect(await client.verifyPassword({ password: "hunter2", hash })).toMatchObject({ valid: true, needsRehash: true });
+    expect(await client.verifyPassword({ password: "hunter2", hash })).toMatchObject({
+      valid: true,
+      needsRehash: true,
+    });
     const strong = (await client.hashPassword({ password: "hunter2" })).hash;
-    expect(await client.verifyPassword({ password: "hunter2", hash: strong })).toMatchObject({ valid: true, needsRehash: false });
+    expect(await client.verifyPassword({ password: "hunter2", hash: strong })).toMatchObject({
+      valid: true,
+      needsRehash: false,
+    });
   });
 
   it("refuses empty passwords, non-PHC hashes and hostile costs", async () => {
-    expect(await failure(client.hashPassword({ password: "" }))).toMatchObject({ code: Code.InvalidArgument, fields: ["password"] });
-    expect(await failure(client.hashPassword({ password: "x", params: { iterations: 1000 } }))).toMatchObject({ fields: ["params.iterations"] });
-    expect(await failure(client.verifyPassword({ password: "x", hash: "$2b$10$abcdefghijklmnopqrstuv" }))).toMatchObject({ fields: ["hash"] });
-    expect(await failure(client.verifyPassword({ password: "x", hash: "$argon2id$v=19$m=4194304,t=3,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc" }))).toMatchObject({ fields: ["hash.memory_kib"] });
+    expect(await failure(client.hashPassword({ password: "" }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["password"],
+    });
+    expect(await failure(client.hashPassword({ password: "x", params: { iterations: 1000 } }))).toMatchObject({
+      fields: ["params.iterations"],
+    });
+    expect(
+      await failure(client.verifyPassword({ password: "x", hash: "$2b$10$abcdefghijklmnopqrstuv" })),
+    ).toMatchObject({ fields: ["hash"] });
+    expect(
+      await failure(
+        client.verifyPassword({
+          password: "x",
+          hash: "$argon2id$v=19$m=4194304,t=3,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+        }),
+      ),
+    ).toMatchObject({ fields: ["hash.memory_kib"] });
   });
 });
 
@@ -38,12 +60,26 @@ describe("argon2 bounded by the service's memory budget", () => {
     const hp = await failure(small.hashPassword({ password: "x", params: { memoryKib: 65_536 } }));
     expect(hp).toMatchObject({ code: Code.InvalidArgument, fields: ["params.memory_kib"] });
     expect(hp.message).toMatch(/at most 32768 KiB/);
-    expect((await small.hashPassword({ password: "x", params: { memoryKib: 32_768, iterations: 1 } })).hash).toMatch(/m=32768/);
-    const enc = await failure(small.encrypt({ keySource: { case: "passphrase", value: "pw" }, kdf: { memoryKib: 65_536 }, plaintext: { case: "text", value: "hi" } }));
+    expect((await small.hashPassword({ password: "x", params: { memoryKib: 32_768, iterations: 1 } })).hash).toMatch(
+      /m=32768/,
+    );
+    const enc = await failure(
+      small.encrypt({
+        keySource: { case: "passphrase", value: "pw" },
+        kdf: { memoryKib: 65_536 },
+        plaintext: { case: "text", value: "hi" },
+      }),
+    );
     expect(enc.fields).toEqual(["kdf.memory_kib"]);
     // An envelope or hash made elsewhere with a larger cost is refused the same way.
-    const { envelope } = await client.encrypt({ keySource: { case: "passphrase", value: "pw" }, kdf: { memoryKib: 65_536, iterations: 1 }, plaintext: { case: "text", value: "hi" } });
-    expect((await failure(small.decrypt({ envelope, keySource: { case: "passphrase", value: "pw" } }))).fields).toEqual(["envelope"]);
+    const { envelope } = await client.encrypt({
+      keySource: { case: "passphrase", value: "pw" },
+      kdf: { memoryKib: 65_536, iterations: 1 },
+      plaintext: { case: "text", value: "hi" },
+    });
+    expect((await failure(small.decrypt({ envelope, keySource: { case: "passphrase", value: "pw" } }))).fields).toEqual(
+      ["envelope"],
+    );
     const { hash } = await client.hashPassword({ password: "x", params: { memoryKib: 65_536, iterations: 1 } });
     expect((await failure(small.verifyPassword({ password: "x", hash }))).fields).toEqual(["hash"]);
     expect((await client.verifyPassword({ password: "x", hash })).valid).toBe(true);
@@ -60,11 +96,17 @@ describe("Random", () => {
 
   it("version 4 UUIDs", async () => {
     const res = await client.random({ kind: RandomKind.UUID, count: 5 });
-    for (const v of res.values) expect(v).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const v of res.values)
+      expect(v).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it("passwords hold one of each chosen class and nothing else", async () => {
-    const res = await client.random({ kind: RandomKind.PASSWORD, length: 8, count: 200, classes: [CharacterClass.DIGITS, CharacterClass.SYMBOLS] });
+    const res = await client.random({
+      kind: RandomKind.PASSWORD,
+      length: 8,
+      count: 200,
+      classes: [CharacterClass.DIGITS, CharacterClass.SYMBOLS],
+    });
     const digits = characterClasses[CharacterClass.DIGITS];
     const symbols = characterClasses[CharacterClass.SYMBOLS];
     for (const v of res.values) {
@@ -79,8 +121,12 @@ describe("Random", () => {
 
   it("refuses missing kinds and out-of-range sizes", async () => {
     expect(await failure(client.random({}))).toMatchObject({ code: Code.InvalidArgument, fields: ["kind"] });
-    expect(await failure(client.random({ kind: RandomKind.BYTES, length: 1_000_000 }))).toMatchObject({ fields: ["length"] });
+    expect(await failure(client.random({ kind: RandomKind.BYTES, length: 1_000_000 }))).toMatchObject({
+      fields: ["length"],
+    });
     expect(await failure(client.random({ kind: RandomKind.UUID, count: 5000 }))).toMatchObject({ fields: ["count"] });
-    expect(await failure(client.random({ kind: RandomKind.PASSWORD, charset: "aaaa" }))).toMatchObject({ fields: ["charset"] });
+    expect(await failure(client.random({ kind: RandomKind.PASSWORD, charset: "aaaa" }))).toMatchObject({
+      fields: ["charset"],
+    });
   });
 });

@@ -14,7 +14,9 @@ import { pack } from "../../../test/support/jobs.js";
 import { createSql } from "../../../lib/db/sql.js";
 import { createJobStore } from "../../../lib/jobs/store.js";
 
-const items = Array.from({ length: 1000 }, (_, i) => pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }));
+const items = Array.from({ length: 1000 }, (_, i) =>
+  pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
+);
 
 let production: ProductionMesh;
 let mesh: Mesh;
@@ -59,10 +61,16 @@ async function checkExactlyOnce(jobId: string) {
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1)); // gapless, nothing twice
     const { fromBinary } = await import("@bufbuild/protobuf");
     const { WatchJobResponseSchema } = await import("../../../gen/flowforge/jobs/v1/jobs_pb.js");
-    const finished = events.map((e) => fromBinary(WatchJobResponseSchema, e.payload)).filter((e) => e.event.case === "itemFinished");
+    const finished = events
+      .map((e) => fromBinary(WatchJobResponseSchema, e.payload))
+      .filter((e) => e.event.case === "itemFinished");
     expect(finished).toHaveLength(1000);
-    expect(new Set(finished.map((e) => (e.event.case === "itemFinished" ? e.event.value.item!.index : -1))).size).toBe(1000);
-    const [outbox] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM job_outbox WHERE ${jobId} = ANY(job_ids)`;
+    expect(new Set(finished.map((e) => (e.event.case === "itemFinished" ? e.event.value.item!.index : -1))).size).toBe(
+      1000,
+    );
+    const [outbox] = await sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM job_outbox WHERE ${jobId} = ANY(job_ids)`;
     expect(outbox.n).toBe(0);
   } finally {
     await sql.end();

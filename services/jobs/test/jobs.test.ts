@@ -9,7 +9,12 @@ import { createServer, type Server } from "node:http";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { HashAlgorithm, HashRequestSchema, HashResponseSchema, HashPasswordRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import {
+  HashAlgorithm,
+  HashRequestSchema,
+  HashResponseSchema,
+  HashPasswordRequestSchema,
+} from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
 import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
 import { ItemState, JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
@@ -27,7 +32,10 @@ beforeAll(async () => {
 });
 afterAll(() => mesh?.stop());
 
-const hashItems = (n: number) => Array.from({ length: n }, (_, i) => pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } }));
+const hashItems = (n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    pack(HashRequestSchema, { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: `item-${i}` } }),
+  );
 
 describe("a batch through the gateway", () => {
   it("fans out, streams every event in order, and stores every result once", async () => {
@@ -38,8 +46,13 @@ describe("a batch through the gateway", () => {
     expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
     expect(events[0].event).toMatchObject({ case: "stateChanged", value: { state: JobState.QUEUED } });
     const last = events[events.length - 1];
-    expect(last.event).toMatchObject({ case: "stateChanged", value: { state: JobState.SUCCEEDED, counts: { total: 50, succeeded: 50 } } });
-    const finished = events.filter((e) => e.event.case === "itemFinished").map((e) => (e.event.case === "itemFinished" ? e.event.value.item! : undefined)!);
+    expect(last.event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.SUCCEEDED, counts: { total: 50, succeeded: 50 } },
+    });
+    const finished = events
+      .filter((e) => e.event.case === "itemFinished")
+      .map((e) => (e.event.case === "itemFinished" ? e.event.value.item! : undefined)!);
     expect(finished.map((i) => i.index).sort((a, b) => a - b)).toEqual([...Array(50).keys()]);
     for (const item of finished) {
       expect(anyUnpack(item.result!, HashResponseSchema)!.digest).toBe(sha(`item-${item.index}`));
@@ -53,23 +66,47 @@ describe("a batch through the gateway", () => {
   });
 
   it("a single request, watched over gRPC-Web as a browser would", async () => {
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", request: pack(HashRequestSchema, { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "abc" } }) });
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      request: pack(HashRequestSchema, { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "abc" } }),
+    });
     const events = await watchAll(grpcWebClient(JobService, mesh.url, mesh.adminKey), job!.id);
     const done = events.find((e) => e.event.case === "itemFinished");
-    expect(done?.event.case === "itemFinished" && anyUnpack(done.event.value.item!.result!, HashResponseSchema)!.digest).toBe("900150983cd24fb0d6963f7d28e17f72");
+    expect(
+      done?.event.case === "itemFinished" && anyUnpack(done.event.value.item!.result!, HashResponseSchema)!.digest,
+    ).toBe("900150983cd24fb0d6963f7d28e17f72");
     expect((await jobs.getJob({ jobId: job!.id })).job!.batch).toBe(false);
   });
 
   it("WatchJob also streams over gRPC (HTTP/2) through the gateway", async () => {
-    const grpcJobs = createClient(JobService, createGrpcTransport({ baseUrl: mesh.url, interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${mesh.adminKey}`), next(req))] }));
+    const grpcJobs = createClient(
+      JobService,
+      createGrpcTransport({
+        baseUrl: mesh.url,
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("authorization", `Bearer ${mesh.adminKey}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
     const { job } = await grpcJobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(5) });
     const events = await watchAll(grpcJobs, job!.id);
     expect(events.filter((e) => e.event.case === "itemFinished")).toHaveLength(5);
-    expect(events[events.length - 1].event).toMatchObject({ case: "stateChanged", value: { state: JobState.SUCCEEDED } });
+    expect(events[events.length - 1].event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.SUCCEEDED },
+    });
   });
 
   it("a watcher that reconnects with its last sequence resumes without gaps", async () => {
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: Array.from({ length: 12 }, () => pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 8192, iterations: 1 } })) });
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/HashPassword",
+      items: Array.from({ length: 12 }, () =>
+        pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 8192, iterations: 1 } }),
+      ),
+    });
     const first = await watchAll(jobs, job!.id, 0n, 4);
     expect(first).toHaveLength(4);
     const rest = await watchAll(jobs, job!.id, first[3].sequence);
@@ -79,7 +116,10 @@ describe("a batch through the gateway", () => {
   });
 
   it("a final error is not retried: the item fails with the handler's field violation", async () => {
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [pack(HashRequestSchema, { input: { case: "text", value: "no algorithm" } }), ...hashItems(1)] });
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: [pack(HashRequestSchema, { input: { case: "text", value: "no algorithm" } }), ...hashItems(1)],
+    });
     await watchAll(jobs, job!.id);
     const got = (await jobs.getJob({ jobId: job!.id })).job!;
     expect(got.state).toBe(JobState.FAILED);
@@ -108,7 +148,8 @@ describe("idempotency, listing and tenants", () => {
     const a = connectClient(JobService, mesh.url, keyA);
     const b = connectClient(JobService, mesh.url, keyB);
     const made: string[] = [];
-    for (let i = 0; i < 3; i++) made.push((await a.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) })).job!.id);
+    for (let i = 0; i < 3; i++)
+      made.push((await a.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) })).job!.id);
     await b.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) });
     const page1 = await a.listJobs({ pageSize: 2 });
     expect(page1.jobs.map((j) => j.id)).toEqual([made[2], made[1]]);
@@ -117,7 +158,14 @@ describe("idempotency, listing and tenants", () => {
     expect((await b.listJobs({})).jobs.map((j) => j.id)).not.toContain(made[0]);
     // Forged or foreign page tokens are invalid_argument naming the field, never internal.
     const b64 = (s: string) => Buffer.from(s).toString("base64url");
-    for (const token of [b64("1e300"), b64("items:1"), b64("jobs:99999999999999999999"), b64("jobs:-1"), "%%%", page1.nextPageToken + "x"]) {
+    for (const token of [
+      b64("1e300"),
+      b64("items:1"),
+      b64("jobs:99999999999999999999"),
+      b64("jobs:-1"),
+      "%%%",
+      `${page1.nextPageToken}x`,
+    ]) {
       const err = await errorOf(a.listJobs({ pageToken: token }));
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("page_token");
@@ -128,7 +176,11 @@ describe("idempotency, listing and tenants", () => {
       expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("items_page_token");
     }
     expect((await a.listJobs({ method: "flowforge.crypto.v1.CryptoService/Hmac" })).jobs).toEqual([]);
-    for (const call of [() => b.getJob({ jobId: made[0] }), () => b.cancelJob({ jobId: made[0] }), () => watchAll(b, made[0])]) {
+    for (const call of [
+      () => b.getJob({ jobId: made[0] }),
+      () => b.cancelJob({ jobId: made[0] }),
+      () => watchAll(b, made[0]),
+    ]) {
       expect((await errorOf(call())).code).toBe(Code.NotFound);
     }
   });
@@ -136,7 +188,12 @@ describe("idempotency, listing and tenants", () => {
   it("a key without the target capability's scope cannot run it as a job", async () => {
     const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
     const key = (await admin.createApiKey({ tenantId: "tenant-c", scopes: ["jobs"] })).secret;
-    const err = await errorOf(connectClient(JobService, mesh.url, key).submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1) }));
+    const err = await errorOf(
+      connectClient(JobService, mesh.url, key).submitJob({
+        method: "flowforge.crypto.v1.CryptoService/Hash",
+        items: hashItems(1),
+      }),
+    );
     expect(err.code).toBe(Code.PermissionDenied);
   });
 });
@@ -150,26 +207,74 @@ describe("bad input: precise errors, nothing half-written", () => {
 
   it("refuses unknown methods, wrong types, empty and over-size batches, bad webhooks", async () => {
     const before = (await jobs.listJobs({ pageSize: 500 })).jobs.length;
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Nope", items: hashItems(1) }))).toBe("method");
+    expect(
+      await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Nope", items: hashItems(1) })),
+    ).toBe("method");
     expect(await violation(jobs.submitJob({ method: "Nope", items: hashItems(1) }))).toBe("method");
-    expect(await violation(jobs.submitJob({ method: "flowforge.jobs.v1.JobService/SubmitJob", items: hashItems(1) }))).toBe("method");
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hmac", items: hashItems(2) }))).toBe("items[0]");
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [] }))).toBe("items");
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(2001) }))).toBe("items");
+    expect(
+      await violation(jobs.submitJob({ method: "flowforge.jobs.v1.JobService/SubmitJob", items: hashItems(1) })),
+    ).toBe("method");
+    expect(
+      await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hmac", items: hashItems(2) })),
+    ).toBe("items[0]");
+    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [] }))).toBe(
+      "items",
+    );
+    expect(
+      await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(2001) })),
+    ).toBe("items");
     const secret = `whsec_${Buffer.alloc(32, 1).toString("base64")}`;
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1), webhook: { url: "ftp://example.com/x", secret } }))).toBe("webhook.url");
-    expect(await violation(jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(1), webhook: { url: "https://example.com/x", secret: "short" } }))).toBe("webhook.secret");
+    expect(
+      await violation(
+        jobs.submitJob({
+          method: "flowforge.crypto.v1.CryptoService/Hash",
+          items: hashItems(1),
+          webhook: { url: "ftp://example.com/x", secret },
+        }),
+      ),
+    ).toBe("webhook.url");
+    expect(
+      await violation(
+        jobs.submitJob({
+          method: "flowforge.crypto.v1.CryptoService/Hash",
+          items: hashItems(1),
+          webhook: { url: "https://example.com/x", secret: "short" },
+        }),
+      ),
+    ).toBe("webhook.secret");
     expect(await violation(jobs.getJob({ jobId: "not-a-uuid" }))).toBe("job_id");
     expect((await jobs.listJobs({ pageSize: 500 })).jobs.length).toBe(before);
   });
 
   it("the JSON form with @type works, and a mismatched @type names the item", async () => {
     const post = (body: unknown) =>
-      fetch(`${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` }, body: JSON.stringify(body) });
-    const ok = await post({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [{ "@type": "type.googleapis.com/flowforge.crypto.v1.HashRequest", algorithm: "HASH_ALGORITHM_SHA256", text: "abc" }] });
+      fetch(`${mesh.url}/flowforge.jobs.v1.JobService/SubmitJob`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` },
+        body: JSON.stringify(body),
+      });
+    const ok = await post({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: [
+        {
+          "@type": "type.googleapis.com/flowforge.crypto.v1.HashRequest",
+          algorithm: "HASH_ALGORITHM_SHA256",
+          text: "abc",
+        },
+      ],
+    });
     expect(ok.status).toBe(200);
     expect((await ok.json()).job.counts.total).toBe(1);
-    const bad = await post({ method: "flowforge.crypto.v1.CryptoService/Hash", items: [{ "@type": "type.googleapis.com/flowforge.crypto.v1.HmacRequest", algorithm: "HASH_ALGORITHM_SHA256", text: "abc" }] });
+    const bad = await post({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: [
+        {
+          "@type": "type.googleapis.com/flowforge.crypto.v1.HmacRequest",
+          algorithm: "HASH_ALGORITHM_SHA256",
+          text: "abc",
+        },
+      ],
+    });
     const err = await bad.json();
     expect(err.code).toBe("invalid_argument");
     expect(err.message).toMatch(/^items\[0\]: must be a flowforge.crypto.v1.HashRequest/);
@@ -178,7 +283,9 @@ describe("bad input: precise errors, nothing half-written", () => {
 
 describe("cancel", () => {
   it("stops the job at once: queued items never start, nothing finishes afterwards", async () => {
-    const slow = Array.from({ length: 400 }, () => pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 65_536, iterations: 3 } }));
+    const slow = Array.from({ length: 400 }, () =>
+      pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 65_536, iterations: 3 } }),
+    );
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: slow });
     const seen = await watchAll(jobs, job!.id, 0n, 4); // started and a few items done
     expect(seen.length).toBe(4);
@@ -193,7 +300,10 @@ describe("cancel", () => {
     expect(later.job!.counts!.succeeded + later.job!.counts!.cancelled + later.job!.counts!.failed).toBe(400);
     expect(Date.now() - cancelledAt).toBeLessThan(5000);
     const events = await watchAll(jobs, job!.id);
-    expect(events[events.length - 1].event).toMatchObject({ case: "stateChanged", value: { state: JobState.CANCELLED } });
+    expect(events[events.length - 1].event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.CANCELLED },
+    });
     // Cancelling again changes nothing.
     expect((await jobs.cancelJob({ jobId: job!.id })).job!.counts).toEqual(later.job!.counts);
   });
@@ -221,7 +331,11 @@ describe("webhooks", () => {
   it("signs per Standard Webhooks and retries after a 500", async () => {
     const key = Buffer.alloc(32, 7);
     const secret = `whsec_${key.toString("base64")}`;
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(2), webhook: { url, secret } });
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: hashItems(2),
+      webhook: { url, secret },
+    });
     const end = Date.now() + 20_000;
     while (received.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     expect(received.map((r) => r.status)).toEqual([500, 204]);
@@ -237,4 +351,3 @@ describe("webhooks", () => {
     expect(received[0].headers["webhook-id"]).toBe(received[1].headers["webhook-id"]);
   });
 });
-

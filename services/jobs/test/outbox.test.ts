@@ -16,7 +16,10 @@ import { Code, createHandlerContext } from "@connectrpc/connect";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { JobService, SubmitJobRequestSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 
-const request = toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: "abc" } }));
+const request = toBinary(
+  HashRequestSchema,
+  create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: "abc" } }),
+);
 
 describe.each(databases)("outbox relay on %s", (_name, open) => {
   let db: TestDatabase;
@@ -29,23 +32,52 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
     const store = createJobStore(db.sql);
     const method = "flowforge.crypto.v1.CryptoService/Hash";
     // Submits whose process died after the commit: rows and one outbox row, nothing published.
-    const submit = (requests: Uint8Array[]) => store.submit({ tenantId: "t", method, capability: "crypto", batch: true, requests, requestId: "r", traceparent: "" });
-    const [a, b, gone] = await Promise.all([submit([request, request, request]), submit([request]), submit([request, request])]);
+    const submit = (requests: Uint8Array[]) =>
+      store.submit({
+        tenantId: "t",
+        method,
+        capability: "crypto",
+        batch: true,
+        requests,
+        requestId: "r",
+        traceparent: "",
+      });
+    const [a, b, gone] = await Promise.all([
+      submit([request, request, request]),
+      submit([request]),
+      submit([request, request]),
+    ]);
     const ids = [a, b, gone].map((s) => s.job.id);
-    const outboxRows = async () => (await db.sql<{ id: string }[]>`SELECT id FROM job_outbox WHERE job_ids && ${ids}::text[]`).map((r) => r.id);
+    const outboxRows = async () =>
+      (await db.sql<{ id: string }[]>`SELECT id FROM job_outbox WHERE job_ids && ${ids}::text[]`).map((r) => r.id);
     expect(new Set(await outboxRows())).toEqual(new Set([a, b, gone].map((s) => s.outbox!.id)));
     await store.cancel("t", gone.job.id); // cancelled before the relay ran: none of its tasks goes out
 
     const bus = createMemoryBus();
     const seen: Delivery[] = [];
-    const consumer = await bus.consume("crypto", async (d) => { seen.push(d); d.ack(); }, { concurrency: 8, ackWaitMs: 5000 });
-    const { relay } = createJobService({ store, bus, logger: createLogger({ name: "t", level: "silent" }), registry: catalogRegistry() });
+    const consumer = await bus.consume(
+      "crypto",
+      async (d) => {
+        seen.push(d);
+        d.ack();
+      },
+      { concurrency: 8, ackWaitMs: 5000 },
+    );
+    const { relay } = createJobService({
+      store,
+      bus,
+      logger: createLogger({ name: "t", level: "silent" }),
+      registry: catalogRegistry(),
+      maxBatchItems: 100,
+    });
     const end = Date.now() + 15_000;
     while (seen.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500)); // another relay pass finds nothing to send
     await relay.stop();
     await consumer.stop();
-    expect(seen.map((d) => `${d.task.jobId}:${d.task.index}`).sort()).toEqual([`${a.job.id}:0`, `${a.job.id}:1`, `${a.job.id}:2`, `${b.job.id}:0`].sort());
+    expect(seen.map((d) => `${d.task.jobId}:${d.task.index}`).sort()).toEqual(
+      [`${a.job.id}:0`, `${a.job.id}:1`, `${a.job.id}:2`, `${b.job.id}:0`].sort(),
+    );
     expect(seen.every((d) => d.task.method === method && d.task.tenant === "t")).toBe(true);
     expect(await outboxRows()).toEqual([]);
     await bus.close();
@@ -59,34 +91,81 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
     const bus = {
       ...inner,
       publish: (tasks: Parameters<typeof inner.publish>[0]) =>
-        tasks.some((t) => Buffer.from(t.data).includes("refused")) && failures-- > 0 ? Promise.reject(new Error("nats: timeout")) : inner.publish(tasks),
+        tasks.some((t) => Buffer.from(t.data).includes("refused")) && failures-- > 0
+          ? Promise.reject(new Error("nats: timeout"))
+          : inner.publish(tasks),
     };
     const seen: Delivery[] = [];
-    const consumer = await inner.consume("crypto", async (d) => { seen.push(d); d.ack(); }, { concurrency: 8, ackWaitMs: 5000 });
-    const { impl, relay } = createJobService({ store, bus, logger: createLogger({ name: "t", level: "silent" }), registry: catalogRegistry() });
+    const consumer = await inner.consume(
+      "crypto",
+      async (d) => {
+        seen.push(d);
+        d.ack();
+      },
+      { concurrency: 8, ackWaitMs: 5000 },
+    );
+    const { impl, relay } = createJobService({
+      store,
+      bus,
+      logger: createLogger({ name: "t", level: "silent" }),
+      registry: catalogRegistry(),
+      maxBatchItems: 100,
+    });
     const submit = async (text: string) =>
-      (await impl.submitJob!(
-        create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: anyPack(HashRequestSchema, create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: text } } as HashRequest)) }),
-        createHandlerContext({ service: JobService, method: JobService.method.submitJob, protocolName: "grpc", requestMethod: "POST", url: "/", requestHeader: { "x-flowforge-scopes": "crypto" } }),
-      )).job!.id as string;
+      (
+        await impl.submitJob!(
+          create(SubmitJobRequestSchema, {
+            method: "flowforge.crypto.v1.CryptoService/Hash",
+            request: anyPack(
+              HashRequestSchema,
+              create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: text } } as HashRequest),
+            ),
+          }),
+          createHandlerContext({
+            service: JobService,
+            method: JobService.method.submitJob,
+            protocolName: "grpc",
+            requestMethod: "POST",
+            url: "/",
+            requestHeader: { "x-flowforge-scopes": "crypto" },
+          }),
+        )
+      ).job!.id as string;
     // Submits made in the same tick go together in one statement, with one outbox row.
     const ids = await Promise.all([submit("fine"), submit("refused"), submit("fine too")]);
     // A call that did not come through the gateway (no scopes header) has no scope at all.
     const direct = impl.submitJob!(
-      create(SubmitJobRequestSchema, { method: "flowforge.crypto.v1.CryptoService/Hash", request: anyPack(HashRequestSchema, create(HashRequestSchema, { algorithm: 3 } as HashRequest)) }),
-      createHandlerContext({ service: JobService, method: JobService.method.submitJob, protocolName: "grpc", requestMethod: "POST", url: "/" }),
+      create(SubmitJobRequestSchema, {
+        method: "flowforge.crypto.v1.CryptoService/Hash",
+        request: anyPack(HashRequestSchema, create(HashRequestSchema, { algorithm: 3 } as HashRequest)),
+      }),
+      createHandlerContext({
+        service: JobService,
+        method: JobService.method.submitJob,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url: "/",
+      }),
     );
     await expect(direct).rejects.toMatchObject({ code: Code.PermissionDenied });
     const refused = ids[1];
-    const shared = await db.sql<{ job_ids: string[] }[]>`SELECT job_ids FROM job_outbox WHERE job_ids && ${ids}::text[]`;
+    const shared = await db.sql<
+      { job_ids: string[] }[]
+    >`SELECT job_ids FROM job_outbox WHERE job_ids && ${ids}::text[]`;
     expect(shared.map((r) => [...r.job_ids].sort())).toEqual([[...ids].sort()]); // still there: one of its jobs is unpublished
     const end = Date.now() + 15_000;
-    while (!seen.some((d) => d.task.jobId === refused) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    while (!seen.some((d) => d.task.jobId === refused) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 300));
     await relay.stop();
     await consumer.stop();
     // Every job's task arrived once (the relay's copies of the others were dropped as duplicates) and the row is gone.
-    expect(seen.filter((d) => ids.includes(d.task.jobId)).map((d) => d.task.jobId).sort()).toEqual([...ids].sort());
+    expect(
+      seen
+        .filter((d) => ids.includes(d.task.jobId))
+        .map((d) => d.task.jobId)
+        .sort(),
+    ).toEqual([...ids].sort());
     expect((await db.sql`SELECT count(*)::int AS n FROM job_outbox WHERE job_ids && ${ids}::text[]`)[0].n).toBe(0);
     await inner.close();
   });

@@ -1,0 +1,182 @@
+/**
+ * Configuration from the environment, read once per process into one typed object (envalid),
+ * validated at start-up with a message naming every bad variable. Code below a process's entry
+ * point takes values, not `process.env`. Every default is written here, once.
+ */
+import { cleanEnv, host, makeValidator, num, str, type CleanedEnv } from "envalid";
+import { servicePort } from "../capability/index.js";
+import { defaultMaxMessageBytes } from "../runtime/config.js";
+
+/** A variable that is missing or malformed; the message names each one. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** envalid reports every problem at once; ours throws (a library never exits the process). */
+function reporter({ errors }: { errors: Partial<Record<string, Error>> }) {
+  const problems = Object.entries(errors).map(([name, err]) => `${name}: ${err?.message || "is required"}`);
+  if (problems.length > 0) throw new ConfigError(`bad configuration: ${problems.join("; ")}`);
+}
+
+const positive = (description: string, fallback: number) => num({ default: fallback, desc: description });
+
+/** A port to listen on: 0 to 65535, 0 meaning any free one. */
+const port = makeValidator<number>((raw) => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535)
+    throw new Error(`must be a port from 0 to 65535 (0: any free one), got "${raw}"`);
+  return n;
+});
+const optional = (description: string) => str({ default: undefined, desc: description });
+
+/** What every process reads. */
+const common = {
+  LOG_LEVEL: str({
+    choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+    default: "info",
+    desc: "pino level",
+  }),
+  HOST: host({ default: "127.0.0.1", desc: "bind address (containers set 0.0.0.0)" }),
+};
+
+/** PostgreSQL. */
+const database = {
+  DATABASE_URL: optional("PostgreSQL URL (npm start provides an embedded one)"),
+  DATABASE_POOL: positive("PostgreSQL connections per process", 8),
+};
+
+/** The job bus and its workers. */
+const jobs = {
+  NATS_URL: optional("NATS JetStream for job tasks; without it the jobs process holds the bus"),
+  NATS_REPLICAS: positive("replicas of the task stream", 1),
+  JOB_BUS_ADDR: optional("the jobs process's address, whose in-process bus the workers use without NATS"),
+  JOB_CONCURRENCY: positive("items a worker runs at once", 64),
+  JOB_MAX_ATTEMPTS: positive("attempts before an item is dead-lettered", 5),
+  JOB_ACK_WAIT_MS: positive("redelivery deadline, kept alive while a handler runs", 30_000),
+};
+
+/** Graceful stop of a service. */
+const shutdown = {
+  SHUTDOWN_DRAIN_MS: num({ default: 0, desc: "NOT_SERVING this long before refusing new calls" }),
+  SHUTDOWN_GRACE_MS: positive("in-flight calls get this long to finish", 10_000),
+};
+
+function clean<S extends Record<string, unknown>>(env: NodeJS.ProcessEnv, specs: S): CleanedEnv<S> {
+  return cleanEnv(env, specs as never, { reporter }) as CleanedEnv<S>;
+}
+
+/** A capability service process (lib/runtime/run.ts). */
+export function serviceConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    ...common,
+    ...database,
+    ...jobs,
+    ...shutdown,
+    PORT: port({ default: servicePort, desc: "gRPC port" }),
+    MAX_MESSAGE_BYTES: positive("largest message accepted or sent", defaultMaxMessageBytes),
+  });
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    shutdown: { drainMs: e.SHUTDOWN_DRAIN_MS, graceMs: e.SHUTDOWN_GRACE_MS },
+    database: e.DATABASE_URL ? { url: e.DATABASE_URL, pool: e.DATABASE_POOL } : undefined,
+    bus: { natsUrl: e.NATS_URL, natsReplicas: e.NATS_REPLICAS, jobBusAddress: e.JOB_BUS_ADDR },
+    workers: { concurrency: e.JOB_CONCURRENCY, maxAttempts: e.JOB_MAX_ATTEMPTS, ackWaitMs: e.JOB_ACK_WAIT_MS },
+  };
+}
+
+/** A service process's configuration. */
+export type ServiceConfig = ReturnType<typeof serviceConfig>;
+
+/** The jobs process, on top of a service's. */
+export function jobsConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    MAX_BATCH_ITEMS: positive("largest batch accepted", 100_000),
+    FLOWFORGE_WEBHOOK_ALLOW_PRIVATE: str({
+      choices: ["", "0", "1"],
+      default: "",
+      desc: "1 allows webhooks to private addresses",
+    }),
+  });
+  return { maxBatchItems: e.MAX_BATCH_ITEMS, allowPrivateWebhooks: e.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1" };
+}
+
+/** The gateway process. */
+export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    ...common,
+    ...database,
+    PORT: port({ default: 8080, desc: "HTTP/1.1 and h2c port" }),
+    FLOWFORGE_ADMIN_KEY: optional("operator key, accepted with every scope"),
+    MAX_REQUEST_BYTES: positive("largest request body", defaultMaxMessageBytes),
+    DEFAULT_TIMEOUT_MS: positive("deadline for calls that bring none", 60_000),
+    CORS_ORIGINS: str({ default: "*", desc: "comma-separated browser origins" }),
+    RATE_LIMITS: optional("requests per second and burst per tier, e.g. free=10:20,pro=100:200"),
+    REDIS_URL: optional("Redis for rate-limit buckets shared by every replica"),
+    FIRST_REQUEST_TIMEOUT_MS: positive("a connection without a first request is closed after this", 5000),
+    MAX_IDLE_CONNECTIONS: num({
+      default: undefined,
+      desc: "idle connections kept (default: from the open-file limit)",
+    }),
+    MAX_CONNECTIONS: num({ default: undefined, desc: "connections at once (default: from the open-file limit)" }),
+  });
+  return {
+    host: e.HOST,
+    port: e.PORT,
+    database: e.DATABASE_URL ? { url: e.DATABASE_URL, pool: e.DATABASE_POOL } : undefined,
+    adminKey: e.FLOWFORGE_ADMIN_KEY || undefined,
+    maxRequestBytes: e.MAX_REQUEST_BYTES,
+    defaultTimeoutMs: e.DEFAULT_TIMEOUT_MS,
+    corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()),
+    rateLimits: e.RATE_LIMITS,
+    redisUrl: e.REDIS_URL,
+    connections: {
+      firstRequestTimeoutMs: e.FIRST_REQUEST_TIMEOUT_MS,
+      maxIdleConnections: e.MAX_IDLE_CONNECTIONS,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
+  };
+}
+
+/** The launcher (`npm start`). */
+export function launcherConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    FLOWFORGE_DATA_DIR: str({ default: ".flowforge", desc: "embedded state" }),
+    PORT: port({ default: 8080, desc: "the gateway's port" }),
+    EMBEDDED_PG_PORT: num({ default: 0, desc: "the embedded PostgreSQL's port (0: any free one)" }),
+    DATABASE_URL: optional("PostgreSQL instead of the embedded one"),
+    NATS_URL: optional("NATS JetStream instead of the jobs process's bus"),
+    FLOWFORGE_ADMIN_KEY: optional("operator key (else the one kept in the data directory, else a new one)"),
+    LAUNCHER_BACKOFF_MS: positive("first restart delay", 500),
+    LAUNCHER_BACKOFF_MAX_MS: positive("longest restart delay", 30_000),
+    LAUNCHER_HEALTHY_MS: positive("up this long resets the crash count", 60_000),
+    LAUNCHER_GRACE_MS: positive("stop grace before SIGKILL", 15_000),
+  });
+  return {
+    dataDir: e.FLOWFORGE_DATA_DIR,
+    gatewayPort: e.PORT,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    databaseUrl: e.DATABASE_URL,
+    natsUrl: e.NATS_URL,
+    adminKey: e.FLOWFORGE_ADMIN_KEY,
+    backoffMs: e.LAUNCHER_BACKOFF_MS,
+    maxBackoffMs: e.LAUNCHER_BACKOFF_MAX_MS,
+    healthyAfterMs: e.LAUNCHER_HEALTHY_MS,
+    graceMs: e.LAUNCHER_GRACE_MS,
+  };
+}
+
+/** The crypto service's bounds (see services/crypto/limits.ts); unset ones are sized from the machine. */
+export function cryptoConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    ARGON2_CONCURRENCY: num({ default: undefined, desc: "argon2 hashes at once" }),
+    ARGON2_MEMORY_MIB: num({ default: undefined, desc: "memory the argon2 hashes running together may use" }),
+    KEYGEN_CONCURRENCY: num({ default: undefined, desc: "key pairs generated at once" }),
+  });
+  return {
+    argon2Concurrency: e.ARGON2_CONCURRENCY,
+    argon2MemoryKib: e.ARGON2_MEMORY_MIB === undefined ? undefined : e.ARGON2_MEMORY_MIB * 1024,
+    keygenConcurrency: e.KEYGEN_CONCURRENCY,
+  };
+}
