@@ -40,6 +40,8 @@ export interface JobServiceOptions {
   inlineBytes?: number;
   /** Allow webhooks to private, loopback and link-local addresses (tests, on-prem). */
   allowPrivateWebhooks?: boolean;
+  /** The outbox relay's timings. @default relayDefaults */
+  relay?: Partial<typeof relayDefaults>;
   /**
    * Publish the queued items of every unfinished job once at start. Set when the bus keeps
    * nothing across a restart (the in-process bus): PostgreSQL is the truth, so work a crash
@@ -63,6 +65,9 @@ function checkJobId(id: string) {
   check(idPattern.test(id), "job_id", "must be a job id (a UUID)");
 }
 
+/** The outbox relay: rows older than `ageMs` are relayed, a pass every `everyMs`, `rowsPerPass` rows and `pageSize` tasks at a time. */
+export const relayDefaults = { ageMs: 3000, everyMs: 1000, rowsPerPass: 100, pageSize: 1000 };
+
 /** Creates the JobService implementation and its outbox relay. */
 export function createJobService(o: JobServiceOptions): {
   impl: ServiceImpl<typeof JobService>;
@@ -70,6 +75,7 @@ export function createJobService(o: JobServiceOptions): {
 } {
   const { store, bus } = o;
   const maxBatch = o.maxBatchItems;
+  const relayTimes = { ...relayDefaults, ...o.relay };
   const inline = o.inlineBytes ?? 512 * 1024;
 
   const toTask = (
@@ -131,7 +137,7 @@ export function createJobService(o: JobServiceOptions): {
     let after: { jobId: string; index: number } | undefined;
     let sent = 0;
     for (;;) {
-      const page = await store.queuedTasks(jobIds, 1000, after);
+      const page = await store.queuedTasks(jobIds, relayTimes.pageSize, after);
       const tasks = page.flatMap((d) => {
         const found = findJobMethod(d.method);
         if (found) return [toTask({ ...d, id: d.job_id }, found.capability, d.idx, d.request)];
@@ -140,20 +146,20 @@ export function createJobService(o: JobServiceOptions): {
       });
       if (tasks.length > 0) await bus.publish(tasks);
       sent += tasks.length;
-      if (page.length < 1000) return sent;
+      if (page.length < relayTimes.pageSize) return sent;
       after = { jobId: page[page.length - 1].job_id, index: page[page.length - 1].idx };
     }
   };
   const relay = async () => {
     try {
       for (;;) {
-        const rows = await store.pendingOutbox(100, 3000);
+        const rows = await store.pendingOutbox(relayTimes.rowsPerPass, relayTimes.ageMs);
         for (const row of rows) {
           const tasks = await relayRow(row.job_ids);
           await store.clearOutbox([row.id]);
           o.logger.info({ jobs: row.job_ids.length, tasks }, "outbox relayed");
         }
-        if (rows.length < 100) break;
+        if (rows.length < relayTimes.rowsPerPass) break;
       }
     } catch (err) {
       o.logger.warn({ err }, "outbox relay failed; will retry");
@@ -189,7 +195,7 @@ export function createJobService(o: JobServiceOptions): {
       }
       await relay();
     })().finally(() => {
-      if (!relayStopped) relayTimer = setTimeout(relayLoop, 1000);
+      if (!relayStopped) relayTimer = setTimeout(relayLoop, relayTimes.everyMs);
     });
   };
   relayLoop();
