@@ -9,7 +9,6 @@ import { taskId, type Consumer, type ConsumeOptions, type Delivery, type JobBus,
 interface Entry {
   task: Task;
   attempt: number;
-  readyAt: number;
 }
 
 /** Ready tasks by tenant, taken round robin. */
@@ -102,7 +101,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
         const id = taskId(task);
         if (seen.has(id)) continue;
         seen.set(id, now);
-        enqueue({ task, attempt: 0, readyAt: now });
+        enqueue({ task, attempt: 0 });
       }
     },
 
