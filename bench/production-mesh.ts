@@ -2,10 +2,10 @@
  * The mesh on the production path for the jobs benches: a fresh PostgreSQL database on
  * 127.0.0.1:5432, a nats-server of its own with JetStream, workers in the crypto process.
  */
-import { createSql, type Sql } from "../lib/db/sql.js";
-import { freshPostgresDatabase } from "../test/support/databases.js";
-import { startMesh, type Mesh } from "../test/support/mesh.js";
-import { startNats } from "../test/support/nats.js";
+import { createSql, type Sql } from "#db/sql.js";
+import { freshPostgresDatabase } from "#test/support/databases.js";
+import { startMesh, type Mesh } from "#test/support/mesh.js";
+import { startNats } from "#test/support/nats.js";
 
 /** A running production-path mesh and a small pool on its database. */
 export interface ProductionMesh {

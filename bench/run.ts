@@ -9,10 +9,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem, tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CryptoService, HashAlgorithm, HashRequestSchema } from "../gen/flowforge/crypto/v1/crypto_pb.js";
-import { grpcJsUnary } from "../test/support/clients.js";
-import { freePort, root, startMesh } from "../test/support/mesh.js";
-import { startProcess } from "../test/support/process.js";
+import { CryptoService, HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { grpcJsUnary } from "#test/support/clients.js";
+import { freePort, root, startMesh } from "#test/support/mesh.js";
+import { startProcess } from "#test/support/process.js";
 import { h2load, type LoadResult } from "./h2load.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);

@@ -2,9 +2,9 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { AdminService, ApiKeySchema } from "../gen/flowforge/admin/v1/admin_pb.js";
-import { Tier } from "../gen/flowforge/common/v1/common_pb.js";
-import { check } from "../lib/runtime/errors.js";
+import type { AdminService, ApiKeySchema } from "#gen/flowforge/admin/v1/admin_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import { check } from "#runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 

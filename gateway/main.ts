@@ -6,17 +6,17 @@
  * `FIRST_REQUEST_TIMEOUT_MS` (5 s), `MAX_IDLE_CONNECTIONS` and `MAX_CONNECTIONS` (sized from the
  * open-file limit).
  */
-import { createLogger } from "../lib/runtime/logger.js";
-import { sqlFor } from "../lib/db/sql.js";
-import { gatewayConfig } from "../lib/config/index.js";
-import { onShutdown, reportReady } from "../lib/runtime/lifecycle.js";
-import { migrate } from "../lib/db/migrate.js";
+import { createLogger } from "#runtime/logger.js";
+import { sqlFor } from "#db/sql.js";
+import { gatewayConfig } from "#config/index.js";
+import { onShutdown, reportReady } from "#runtime/lifecycle.js";
+import { migrate } from "#db/migrate.js";
 import { backendAddresses } from "./backends/backends.js";
 import { createGateway } from "./gateway.js";
 import { parseTierLimits } from "./policies/rate-limit.js";
-import { limiterFor } from "../lib/limits/index.js";
-import type { ProcessState } from "../lib/launcher/supervisor.js";
-import { openFileLimit } from "../lib/runtime/fd-limit.js";
+import { limiterFor } from "#limits/index.js";
+import type { ProcessState } from "#launcher/supervisor.js";
+import { openFileLimit } from "#runtime/fd-limit.js";
 import { connectionCaps } from "./transports/listener.js";
 
 const config = gatewayConfig();

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { addressVariable, servicePort, type Capability } from "../lib/capability/index.js";
+import { addressVariable, servicePort, type Capability } from "#capability/index.js";
 import { composeFile, gatewayManifest, kustomization, serviceManifest } from "./generate/deploy.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

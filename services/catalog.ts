@@ -4,9 +4,9 @@
  * starts and the jobs service runs methods of these; nothing here is edited by hand.
  */
 import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
-import { capabilities } from "../gen/flowforge/capabilities.js";
-import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
-import type { Capability } from "../lib/capability/index.js";
+import { capabilities } from "#gen/flowforge/capabilities.js";
+import { file_google_rpc_error_details } from "#gen/google/rpc/error_details_pb.js";
+import type { Capability } from "#capability/index.js";
 
 /** A capability's short name. */
 export type CapabilityName = (typeof capabilities)[number]["name"];

@@ -4,8 +4,8 @@
  * and serves it (see lib/runtime/run.ts for the environment it reads).
  */
 import { catalog, isCapabilityName } from "./catalog.js";
-import { runService } from "../lib/runtime/run.js";
-import { createLogger } from "../lib/runtime/logger.js";
+import { runService } from "#runtime/run.js";
+import { createLogger } from "#runtime/logger.js";
 
 const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
 if (!isCapabilityName(name)) {

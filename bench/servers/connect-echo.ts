@@ -1,8 +1,8 @@
 /** connect-node's own in-process JSON echo: CryptoService/Hash answering with its input, over h2c. */
 import * as http2 from "node:http2";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { reportReady } from "../../lib/runtime/lifecycle.js";
+import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { reportReady } from "#runtime/lifecycle.js";
 
 const handler = connectNodeAdapter({
   routes: (router) =>

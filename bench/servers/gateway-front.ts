@@ -3,19 +3,19 @@
  * key lookup) as the real gateway, with CryptoService/Hash answered locally instead of
  * forwarded. The difference from the full gateway is the cost of the backend hop.
  */
-import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { createGatewayHandler } from "../../gateway/transports/http.js";
 import { createDualServer } from "../../gateway/transports/listener.js";
 import { createKeyStore } from "../../gateway/auth/key-store.js";
 import { authPolicy } from "../../gateway/policies/auth.js";
 import { requestIdPolicy } from "../../gateway/policies/request-id.js";
 import { chainPolicies } from "../../gateway/policies/policy.js";
-import { startEmbeddedPostgres } from "../../lib/db/pglite-server.js";
-import { createSql } from "../../lib/db/sql.js";
-import { migrate } from "../../lib/db/migrate.js";
-import { createLogger } from "../../lib/runtime/logger.js";
-import { register } from "../../lib/runtime/server.js";
-import { reportReady } from "../../lib/runtime/lifecycle.js";
+import { startEmbeddedPostgres } from "#db/pglite-server.js";
+import { createSql } from "#db/sql.js";
+import { migrate } from "#db/migrate.js";
+import { createLogger } from "#runtime/logger.js";
+import { register } from "#runtime/server.js";
+import { reportReady } from "#runtime/lifecycle.js";
 
 const logger = createLogger({ name: "gateway-front", level: "warn" });
 const pg = await startEmbeddedPostgres();

@@ -1,6 +1,6 @@
 /** A bare @grpc/grpc-js server answering CryptoService/Hash with its input: grpc-js's own ceiling. */
 import * as grpc from "@grpc/grpc-js";
-import { reportReady } from "../../lib/runtime/lifecycle.js";
+import { reportReady } from "#runtime/lifecycle.js";
 
 const server = new grpc.Server();
 const identity = (b: Buffer) => b;

@@ -1,6 +1,6 @@
 /** The ceiling: a raw node:http2 server that echoes the request body. */
 import * as http2 from "node:http2";
-import { reportReady } from "../../lib/runtime/lifecycle.js";
+import { reportReady } from "#runtime/lifecycle.js";
 
 const server = http2.createServer((req, res) => {
   const chunks: Buffer[] = [];

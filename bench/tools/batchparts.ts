@@ -2,12 +2,12 @@
  * The parts of a 10,000-item batch submit, timed alone: the database write (job, items, outbox,
  * first event), the JetStream publish, and the outbox clear. `node --import tsx bench/tools/batchparts.ts`.
  */
-import { createSql } from "../../lib/db/sql.js";
-import { migrate } from "../../lib/db/migrate.js";
-import { createJobStore } from "../../lib/jobs/store.js";
-import { createJetStreamBus } from "../../lib/bus/jetstream/bus.js";
-import { freshPostgresDatabase } from "../../test/support/databases.js";
-import { startNats } from "../../test/support/nats.js";
+import { createSql } from "#db/sql.js";
+import { migrate } from "#db/migrate.js";
+import { createJobStore } from "#jobs/store.js";
+import { createJetStreamBus } from "#bus/jetstream/bus.js";
+import { freshPostgresDatabase } from "#test/support/databases.js";
+import { startNats } from "#test/support/nats.js";
 const db = await freshPostgresDatabase();
 const nats = await startNats();
 const sql = createSql(db.url, { max: 4 });

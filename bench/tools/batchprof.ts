@@ -3,10 +3,10 @@
  * production path (PostgreSQL, a nats-server of its own), CPU microseconds per item of every
  * process (from /proc). `N` items (default 10000). `node --import tsx bench/tools/batchprof.ts`.
  */
-import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { connectClient } from "../../test/support/clients.js";
-import { pack } from "../../test/support/jobs.js";
+import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack } from "#test/support/jobs.js";
 import { startProductionMesh } from "../production-mesh.js";
 import { cpuByProcess, reportCpu } from "./cpu.js";
 

@@ -8,8 +8,8 @@ import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { startMesh } from "../../test/support/mesh.js";
+import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { startMesh } from "#test/support/mesh.js";
 import { h2load } from "../h2load.js";
 import { cpuByProcess, reportCpu } from "./cpu.js";
 

@@ -4,9 +4,9 @@
  * through another replica within `cacheTtlMs`.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
-import type { Sql } from "../../lib/db/sql.js";
-import { decodePageToken, encodePageToken } from "../../lib/runtime/page-token.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import type { Sql } from "#db/sql.js";
+import { decodePageToken, encodePageToken } from "#runtime/page-token.js";
 
 /** Who a call acts for. */
 export interface Principal {

@@ -9,12 +9,12 @@ import {
   HealthCheckRequestSchema,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus,
-} from "../../gen/grpc/health/v1/health_pb.js";
+} from "#gen/grpc/health/v1/health_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { catalog, type CapabilityName } from "../../services/catalog.js";
-import { addressVariable, servicePort } from "../../lib/capability/index.js";
-import { decodeStatus } from "../../lib/runtime/errors.js";
-import { grpcOptions } from "../../lib/runtime/grpc-options.js";
+import { addressVariable, servicePort } from "#capability/index.js";
+import { decodeStatus } from "#runtime/errors.js";
+import { grpcOptions } from "#runtime/grpc-options.js";
 import { createUnaryChannel, type GrpcFailure, type UnaryChannel } from "./h2-channel.js";
 
 /** One capability's channels. */

@@ -7,7 +7,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
+import { requestIdKey, tenantKey } from "#runtime/context.js";
 import { failureOf, fromGrpcError, type Backend } from "./backends.js";
 import { principalKey } from "../policies/auth.js";
 import { unaryCall } from "./unary-call.js";

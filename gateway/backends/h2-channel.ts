@@ -15,7 +15,7 @@ import * as http2 from "node:http2";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { status } from "@grpc/grpc-js";
-import { splitHostPort } from "../../lib/runtime/ports.js";
+import { splitHostPort } from "#runtime/ports.js";
 
 /** How a call failed, in gRPC terms: the status code, its message and `grpc-status-details-bin` if the backend sent one. */
 export interface GrpcFailure {

@@ -1,7 +1,7 @@
 /** One log line per call: method, outcome, duration, tenant and request id; never a body or key. */
 import { Code } from "@connectrpc/connect";
-import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
-import type { Logger } from "../../lib/runtime/logger.js";
+import { requestIdKey, tenantKey } from "#runtime/context.js";
+import type { Logger } from "#runtime/logger.js";
 import { outcomeCode } from "./outcome.js";
 import type { Policy } from "./policy.js";
 

@@ -1,6 +1,6 @@
 /** API-key authentication and scope checks for every capability call. */
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
-import { tenantKey } from "../../lib/runtime/context.js";
+import { tenantKey } from "#runtime/context.js";
 import { capabilityOf } from "../../services/catalog.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
 import type { Policy } from "./policy.js";

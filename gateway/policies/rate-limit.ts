@@ -2,10 +2,10 @@
 import { getOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { rate_limit_per_item, Tier } from "../../gen/flowforge/common/v1/common_pb.js";
-import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import type { Decision, Limit, RateLimiter } from "../../lib/limits/types.js";
-import type { Logger } from "../../lib/runtime/logger.js";
+import { rate_limit_per_item, Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import { RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
+import type { Decision, Limit, RateLimiter } from "#limits/types.js";
+import type { Logger } from "#runtime/logger.js";
 import { principalKey } from "./auth.js";
 import type { Policy } from "./policy.js";
 

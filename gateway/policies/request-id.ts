@@ -1,8 +1,8 @@
 /** Request ids: accepted from `X-Request-Id` or generated, returned on every answer and inside every error. */
 import { ConnectError } from "@connectrpc/connect";
-import { acceptRequestId, requestIdKey } from "../../lib/runtime/context.js";
-import { toPublicError, withRequestId } from "../../lib/runtime/errors.js";
-import type { Logger } from "../../lib/runtime/logger.js";
+import { acceptRequestId, requestIdKey } from "#runtime/context.js";
+import { toPublicError, withRequestId } from "#runtime/errors.js";
+import type { Logger } from "#runtime/logger.js";
 import type { Policy } from "./policy.js";
 
 /**

@@ -13,17 +13,17 @@ import {
   HashAlgorithm,
   HashRequestSchema,
   HashResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
-import { createLogger } from "../../lib/runtime/logger.js";
-import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
+import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
+import { createLogger } from "#runtime/logger.js";
+import { requestIdKey, tenantKey } from "#runtime/context.js";
 import { createGateway, type Gateway } from "../gateway.js";
 import { createKeyStore } from "../auth/key-store.js";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
-import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
-import { connectClient, errorOf, grpcJsUnary } from "../../test/support/clients.js";
-import { freePort } from "../../test/support/mesh.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
+import { connectClient, errorOf, grpcJsUnary } from "#test/support/clients.js";
+import { freePort } from "#test/support/mesh.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 let db: TestDatabase;

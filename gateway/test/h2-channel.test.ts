@@ -8,12 +8,12 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { status } from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CryptoService, HashRequestSchema, HashResponseSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
-import { createLogger } from "../../lib/runtime/logger.js";
-import { decodeStatus, invalidArgument } from "../../lib/runtime/errors.js";
+import { CryptoService, HashRequestSchema, HashResponseSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
+import { createLogger } from "#runtime/logger.js";
+import { decodeStatus, invalidArgument } from "#runtime/errors.js";
 import { createUnaryChannel, parseTarget, type GrpcFailure, type UnaryChannel } from "../backends/h2-channel.js";
-import { freePort } from "../../test/support/mesh.js";
+import { freePort } from "#test/support/mesh.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 const hashPath = "/flowforge.crypto.v1.CryptoService/Hash";

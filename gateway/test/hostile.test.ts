@@ -10,14 +10,14 @@ import { request } from "node:http";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { CryptoService, HashAlgorithm, HashRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
-import { createServiceServer, register, type ServiceServer } from "../../lib/runtime/server.js";
-import { createLogger } from "../../lib/runtime/logger.js";
+import { CryptoService, HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
+import { createLogger } from "#runtime/logger.js";
 import { createGateway, type Gateway } from "../gateway.js";
 import { createKeyStore } from "../auth/key-store.js";
 import { parseTierLimits } from "../policies/rate-limit.js";
-import { pgliteDatabase, type TestDatabase } from "../../test/support/databases.js";
+import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
 
 const logLines: Record<string, unknown>[] = [];
 const destination = new Writable({

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { createKeyStore, type KeyStore } from "../auth/key-store.js";
-import { databases, type TestDatabase } from "../../test/support/databases.js";
-import { migrate } from "../../lib/db/migrate.js";
+import { databases, type TestDatabase } from "#test/support/databases.js";
+import { migrate } from "#db/migrate.js";
 
 describe.each(databases)("key store on %s", (_name, open) => {
   let db: TestDatabase;

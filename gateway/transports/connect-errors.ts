@@ -5,7 +5,7 @@
  * naming the field.
  */
 import { create, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
-import { BadRequestSchema, RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 
 interface WireDetail {
   type: string;

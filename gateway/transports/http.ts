@@ -13,12 +13,12 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
-import { invalidArgument, withRequestId } from "../../lib/runtime/errors.js";
+import { invalidArgument, withRequestId } from "#runtime/errors.js";
 import { codeToHttpStatus, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { acceptRequestId } from "../../lib/runtime/context.js";
-import type { ServiceRegistration } from "../../lib/runtime/registration.js";
-import type { Logger } from "../../lib/runtime/logger.js";
+import { acceptRequestId } from "#runtime/context.js";
+import type { ServiceRegistration } from "#runtime/registration.js";
+import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
 import { discardRest, discarding } from "./discard.js";

@@ -36,7 +36,7 @@ import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { violationFromMessage } from "./connect-errors.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { invalidArgument, toPublicError, withRequestId } from "../../lib/runtime/errors.js";
+import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 
 /** Options for createPassthrough. */
 export interface PassthroughOptions {

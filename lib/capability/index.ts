@@ -6,8 +6,8 @@
  * these declarations: at run time from the catalogue, or by `npm run generate`.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import type { Logger } from "../runtime/logger.js";
-import type { ServiceRegistration } from "../runtime/server.js";
+import type { Logger } from "#runtime/logger.js";
+import type { ServiceRegistration } from "#runtime/server.js";
 
 /** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
 export const servicePort = 50051;

@@ -4,8 +4,8 @@
  * point takes values, not `process.env`. Every default is written here, once.
  */
 import { cleanEnv, host, makeValidator, num, str, type CleanedEnv } from "envalid";
-import { servicePort } from "../capability/index.js";
-import { defaultMaxMessageBytes } from "../runtime/config.js";
+import { servicePort } from "#capability/index.js";
+import { defaultMaxMessageBytes } from "#runtime/config.js";
 
 /** A variable that is missing or malformed; the message names each one. */
 export class ConfigError extends Error {

@@ -1,8 +1,8 @@
 /** Job events: their encoding, and their rows (a row holds the run of events one write made). */
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { JobState, WatchJobResponseSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Sql } from "../db/sql.js";
+import { JobState, WatchJobResponseSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Sql } from "#db/sql.js";
 import { frameEvents } from "./frames.js";
 
 /** One event of a job, before its sequence and time are set. */

@@ -1,7 +1,7 @@
 /** Rows to API messages. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import type { JobSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { JobRow } from "./rows.js";
 
 /** A job row as a Job message (without items). */

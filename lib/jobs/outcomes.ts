@@ -1,6 +1,6 @@
 /** Outcomes of items, recorded in batches: item results, job counts and states, events. */
-import { ItemState, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Sql } from "../db/sql.js";
+import { ItemState, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Sql } from "#db/sql.js";
 import { encodeEvent, eventRowsInsert, eventRun, type Event, type EventRow } from "./events.js";
 import { counts, isFinal, itemMessage, type JobRow, type Outcome, type WrittenEvents } from "./rows.js";
 

@@ -1,7 +1,7 @@
 /** Jobs and items as stored, and as the API shows them. */
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { type ItemState, JobState, type JobItemSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { StatusSchema } from "#gen/google/rpc/status_pb.js";
+import { type ItemState, JobState, type JobItemSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 
 /** A job row. */
 export interface JobRow {

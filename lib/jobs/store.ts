@@ -5,9 +5,9 @@
  * twice.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ItemState, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Sql } from "../db/sql.js";
-import { createCoalescer } from "../runtime/coalesce.js";
+import { ItemState, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Sql } from "#db/sql.js";
+import { createCoalescer } from "#runtime/coalesce.js";
 import { unframeEvents } from "./frames.js";
 import { encodeEvent, eventRowsInsert, eventRun, queuedEvent, type Event } from "./events.js";
 import { recordOutcomes } from "./outcomes.js";

@@ -1,7 +1,7 @@
 /** Submits written together: many jobs, their items and one outbox row in one statement. */
 import { randomUUID } from "node:crypto";
-import { ItemState, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Sql } from "../db/sql.js";
+import { ItemState, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Sql } from "#db/sql.js";
 import type { JobRow, NewJob } from "./rows.js";
 
 /** A submit's outcome: its job, whether this submit created it, and if so the outbox row to clear once its tasks are published (shared by the `jobs` jobs written with it). */

@@ -7,12 +7,12 @@
  */
 import { Webhook } from "standardwebhooks";
 import { create, toJsonString, type Registry } from "@bufbuild/protobuf";
-import { JobSchema } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Logger } from "../runtime/logger.js";
+import { JobSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Logger } from "#runtime/logger.js";
 import type { JobRow } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
-import { backoff } from "../runtime/backoff.js";
+import { backoff } from "#runtime/backoff.js";
 import { postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
 
 /** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */

@@ -13,16 +13,16 @@ import {
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
-import { ItemState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../runtime/errors.js";
-import { loggerKey, progressKey, requestIdKey, tenantKey } from "../runtime/context.js";
-import type { Logger } from "../runtime/logger.js";
-import type { Consumer, Delivery, JobBus } from "../bus/types.js";
+import { ItemState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "#runtime/errors.js";
+import { loggerKey, progressKey, requestIdKey, tenantKey } from "#runtime/context.js";
+import type { Logger } from "#runtime/logger.js";
+import type { Consumer, Delivery, JobBus } from "#bus/types.js";
 import type { Outcome } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { encodeEventNotice, topics } from "./topics.js";
-import { createCoalescer } from "../runtime/coalesce.js";
-import { backoff } from "../runtime/backoff.js";
+import { createCoalescer } from "#runtime/coalesce.js";
+import { backoff } from "#runtime/backoff.js";
 
 /** Options for startWorker. */
 export interface WorkerOptions<S extends DescService = DescService> {

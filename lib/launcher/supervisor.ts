@@ -7,8 +7,8 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import type { Logger } from "../runtime/logger.js";
-import { backoff } from "../runtime/backoff.js";
+import type { Logger } from "#runtime/logger.js";
+import { backoff } from "#runtime/backoff.js";
 
 /** A process to run. */
 export interface ChildSpec {

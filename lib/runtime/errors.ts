@@ -6,13 +6,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create, fromBinary, toBinary, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { AnySchema, anyPack, type Any } from "@bufbuild/protobuf/wkt";
-import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
+import { StatusSchema } from "#gen/google/rpc/status_pb.js";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
   RequestInfoSchema,
   RetryInfoSchema,
-} from "../../gen/google/rpc/error_details_pb.js";
+} from "#gen/google/rpc/error_details_pb.js";
 
 /** Details types we know how to render, so errors can carry a readable `debug` form. */
 export const errorDetailSchemas: DescMessage[] = [

@@ -2,7 +2,7 @@
 import { createServiceServer, type ServiceRegistration } from "./server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { onShutdown, reportReady } from "./lifecycle.js";
-import { serviceConfig, type ServiceConfig } from "../config/index.js";
+import { serviceConfig, type ServiceConfig } from "#config/index.js";
 
 /** Options for runService. */
 export interface RunServiceOptions {
@@ -52,10 +52,10 @@ async function startJobWorkers(
   config: ServiceConfig,
   logger: Logger,
 ): Promise<() => Promise<void>> {
-  const { busFor } = await import("../bus/index.js");
-  const { sqlFor } = await import("../db/sql.js");
-  const { createJobStore } = await import("../jobs/store.js");
-  const { startWorker } = await import("../jobs/worker.js");
+  const { busFor } = await import("#bus/index.js");
+  const { sqlFor } = await import("#db/sql.js");
+  const { createJobStore } = await import("#jobs/store.js");
+  const { startWorker } = await import("#jobs/worker.js");
   const { bus } = await busFor(config.bus);
   const sql = sqlFor(config.database, `flowforge-${options.name}`, { customPlans: true });
   const store = createJobStore(sql);

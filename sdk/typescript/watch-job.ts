@@ -9,8 +9,8 @@ import {
   HashRequestSchema,
   HashResponseSchema,
   file_flowforge_crypto_v1_crypto,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { JobService, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 
 const [baseUrl, apiKey] = process.argv.slice(2);
 const transport = createConnectTransport({

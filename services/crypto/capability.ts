@@ -1,8 +1,8 @@
 /** The crypto capability: hashing, HMAC, encryption, keys, signatures, JWTs, passwords, randomness. */
-import { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { defineCapability } from "../../lib/capability/index.js";
-import { register } from "../../lib/runtime/server.js";
-import { cryptoConfig } from "../../lib/config/index.js";
+import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { defineCapability } from "#capability/index.js";
+import { register } from "#runtime/server.js";
+import { cryptoConfig } from "#config/index.js";
 
 export default defineCapability({
   name: "crypto",

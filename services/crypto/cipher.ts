@@ -13,8 +13,8 @@ import {
   type EncryptRequest,
   type EncryptResponseSchema,
   type KdfParams,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { CryptoLimits } from "./limits.js";
 import { bounded, inputBytes } from "./encoding.js";

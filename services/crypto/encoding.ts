@@ -1,7 +1,7 @@
 /** Input and output helpers shared by the crypto handlers. */
-import { Encoding } from "../../gen/flowforge/common/v1/common_pb.js";
-import { HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
+import { HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 
 /** A `oneof { string text; bytes data; }` input as protobuf-es represents it. */
 export type TextOrData =

@@ -1,15 +1,15 @@
 /** Hash and Hmac. */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { Encoding } from "../../gen/flowforge/common/v1/common_pb.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   HashRequest,
   HashResponseSchema,
   HmacRequest,
   HmacResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { encodeBytes, hashName, inputBytes } from "./encoding.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 
 /** Computes a digest of the input. */
 export function hash(req: HashRequest): MessageInitShape<typeof HashResponseSchema> {

@@ -20,8 +20,8 @@ import {
   type SignJwtResponseSchema,
   type VerifyJwtRequest,
   type VerifyJwtResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import { parseKey } from "./keys.js";
 
 const hmacAlgorithms = ["HS256", "HS384", "HS512"];

@@ -11,7 +11,7 @@ import {
 import { promisify } from "node:util";
 import { calculateJwkThumbprint, exportJWK } from "jose";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Encoding } from "../../gen/flowforge/common/v1/common_pb.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
 import {
   HashAlgorithm,
   KeyFormat,
@@ -23,8 +23,8 @@ import {
   type SignResponseSchema,
   type VerifyRequest,
   type VerifyResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import { decodeText, encodeBytes, hashName, inputBytes } from "./encoding.js";
 
 const generateAsync = promisify(generate);

@@ -6,9 +6,9 @@
  * tenants' items take turns (see lib/runtime/bulkhead.ts).
  */
 import type { HandlerContext } from "@connectrpc/connect";
-import { createBulkhead, type Bulkhead } from "../../lib/runtime/bulkhead.js";
-import { check } from "../../lib/runtime/errors.js";
-import { heavySlots, machine } from "../../lib/runtime/machine.js";
+import { createBulkhead, type Bulkhead } from "#runtime/bulkhead.js";
+import { check } from "#runtime/errors.js";
+import { heavySlots, machine } from "#runtime/machine.js";
 import { kdfLimits } from "./cipher.js";
 
 /** Options for createCryptoLimits; every default is sized from the machine. */

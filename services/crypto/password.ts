@@ -7,9 +7,9 @@ import type {
   KdfParams,
   VerifyPasswordRequest,
   VerifyPasswordResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import { kdfLimits, kdfParams } from "./cipher.js";
 import type { CryptoLimits } from "./limits.js";
 

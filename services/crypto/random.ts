@@ -1,14 +1,14 @@
 /** Random: bytes, UUIDs and passwords from the operating system's CSPRNG. */
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Encoding } from "../../gen/flowforge/common/v1/common_pb.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
 import {
   CharacterClass,
   RandomKind,
   type RandomRequest,
   type RandomResponseSchema,
-} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import { bounded, encodeBytes } from "./encoding.js";
 
 /** The characters of each class. */

@@ -1,6 +1,6 @@
 /** CryptoService: the handlers wired into one ServiceImpl. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import type { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { createCipherHandlers, type RandomBytes } from "./cipher.js";
 import { hash, hmac } from "./hash.js";
 import { generateKeyPair, sign, verify } from "./keys.js";

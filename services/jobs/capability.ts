@@ -1,6 +1,6 @@
 /** The jobs capability: JobService (submit, get, list, cancel, watch) with its outbox relay and webhooks. */
-import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { defineCapability } from "../../lib/capability/index.js";
+import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { defineCapability } from "#capability/index.js";
 
 export default defineCapability({
   name: "jobs",

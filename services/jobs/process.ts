@@ -5,17 +5,17 @@
  * Environment: `DATABASE_URL` (required), `NATS_URL`, `MAX_BATCH_ITEMS`,
  * `FLOWFORGE_WEBHOOK_ALLOW_PRIVATE=1`.
  */
-import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { CapabilityContext, CapabilityInstance } from "../../lib/capability/index.js";
-import { register } from "../../lib/runtime/server.js";
-import { sqlFor } from "../../lib/db/sql.js";
-import { jobsConfig, serviceConfig } from "../../lib/config/index.js";
-import { migrate } from "../../lib/db/migrate.js";
-import { busFor, createBusService, createMemoryBus } from "../../lib/bus/index.js";
-import { BusService } from "../../gen/flowforge/bus/v1/bus_pb.js";
-import { createJobStore } from "../../lib/jobs/store.js";
-import { startWebhookDispatcher } from "../../lib/jobs/webhooks.js";
-import { topics } from "../../lib/jobs/topics.js";
+import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { CapabilityContext, CapabilityInstance } from "#capability/index.js";
+import { register } from "#runtime/server.js";
+import { sqlFor } from "#db/sql.js";
+import { jobsConfig, serviceConfig } from "#config/index.js";
+import { migrate } from "#db/migrate.js";
+import { busFor, createBusService, createMemoryBus } from "#bus/index.js";
+import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
+import { createJobStore } from "#jobs/store.js";
+import { startWebhookDispatcher } from "#jobs/webhooks.js";
+import { topics } from "#jobs/topics.js";
 import { catalogRegistry } from "../catalog.js";
 import { createJobService } from "./service.js";
 

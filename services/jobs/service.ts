@@ -15,17 +15,17 @@ import {
   JobState,
   WatchJobResponseSchema,
   type WatchJobResponse,
-} from "../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { check, invalidArgument } from "../../lib/runtime/errors.js";
-import { decodePageToken, encodePageToken } from "../../lib/runtime/page-token.js";
-import { requestIdKey, tenantKey } from "../../lib/runtime/context.js";
-import type { Logger } from "../../lib/runtime/logger.js";
-import type { JobBus, Task } from "../../lib/bus/types.js";
-import { isFinal, itemMessage, type JobRow } from "../../lib/jobs/rows.js";
-import type { JobStore } from "../../lib/jobs/store.js";
-import { jobMessage } from "../../lib/jobs/messages.js";
-import { decodeEventNotice, encodeEventNotice, topics } from "../../lib/jobs/topics.js";
-import { secretKey, webhookUrlProblem } from "../../lib/jobs/webhooks.js";
+} from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
+import { decodePageToken, encodePageToken } from "#runtime/page-token.js";
+import { requestIdKey, tenantKey } from "#runtime/context.js";
+import type { Logger } from "#runtime/logger.js";
+import type { JobBus, Task } from "#bus/types.js";
+import { isFinal, itemMessage, type JobRow } from "#jobs/rows.js";
+import type { JobStore } from "#jobs/store.js";
+import { jobMessage } from "#jobs/messages.js";
+import { decodeEventNotice, encodeEventNotice, topics } from "#jobs/topics.js";
+import { secretKey, webhookUrlProblem } from "#jobs/webhooks.js";
 import { findJobMethod } from "../catalog.js";
 
 /** Options for createJobService. */

@@ -9,8 +9,8 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { catalog } from "../../services/catalog.js";
-import { addressVariable, envName, servicePort } from "../../lib/capability/index.js";
-import { capabilities } from "../../gen/flowforge/capabilities.js";
+import { addressVariable, envName, servicePort } from "#capability/index.js";
+import { capabilities } from "#gen/flowforge/capabilities.js";
 import { composeFile, gatewayManifest, kustomization, serviceManifest } from "../../scripts/generate/deploy.js";
 import { root } from "../support/mesh.js";
 

@@ -6,7 +6,7 @@
  */
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
 

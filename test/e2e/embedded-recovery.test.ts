@@ -5,8 +5,8 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { HashPasswordRequestSchema } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { ItemState, JobService, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";

@@ -5,7 +5,7 @@
  * one that cannot answer signals.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { HashAlgorithm, CryptoService } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { HashAlgorithm, CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
 

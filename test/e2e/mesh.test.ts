@@ -5,11 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { Code } from "@connectrpc/connect";
-import { CryptoService, HashAlgorithm } from "../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { AdminService, ListApiKeysResponseSchema } from "../../gen/flowforge/admin/v1/admin_pb.js";
+import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { AdminService, ListApiKeysResponseSchema } from "#gen/flowforge/admin/v1/admin_pb.js";
 import { toJsonString } from "@bufbuild/protobuf";
-import { BadRequestSchema, RequestInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { BadRequestSchema, RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient, errorOf, grpcJsUnary, grpcWebClient } from "../support/clients.js";
 

@@ -13,7 +13,7 @@ import { ConnectError, createClient, type Client, type Interceptor } from "@conn
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createFlowForgeClient } from "../../web/src/client.js";
 import type { DescService } from "@bufbuild/protobuf";
-import { decodeStatus } from "../../lib/runtime/errors.js";
+import { decodeStatus } from "#runtime/errors.js";
 import { catalogRegistry } from "../../services/catalog.js";
 
 const bearer =

@@ -3,9 +3,9 @@
  * (an isolated schema per test file) and embedded PGlite over the wire protocol.
  */
 import { randomBytes } from "node:crypto";
-import { createSql, type Sql } from "../../lib/db/sql.js";
-import { migrate } from "../../lib/db/migrate.js";
-import { startEmbeddedPostgres } from "../../lib/db/pglite-server.js";
+import { createSql, type Sql } from "#db/sql.js";
+import { migrate } from "#db/migrate.js";
+import { startEmbeddedPostgres } from "#db/pglite-server.js";
 
 /** URL of the real PostgreSQL used by tests. */
 export const postgresUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -2,7 +2,7 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { anyPack, type Any } from "@bufbuild/protobuf/wkt";
 import type { Client } from "@connectrpc/connect";
-import type { JobService, WatchJobResponse } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import type { JobService, WatchJobResponse } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 
 /** A request packed as google.protobuf.Any. */
 export function pack<D extends DescMessage>(schema: D, init: MessageInitShape<D>): Any {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProcess } from "./process.js";
-import { freePort } from "../../lib/runtime/ports.js";
+import { freePort } from "#runtime/ports.js";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 

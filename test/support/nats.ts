@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../lib/runtime/ports.js";
+import { freePort } from "#runtime/ports.js";
 
 /** A running nats-server that can be killed and started again on the same port and store. */
 export interface NatsServer {

@@ -6,8 +6,8 @@
  */
 import { createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { BusService, SettlementKind, type Settlement } from "../../../gen/flowforge/bus/v1/bus_pb.js";
-import { backoff } from "../../runtime/backoff.js";
+import { BusService, SettlementKind, type Settlement } from "#gen/flowforge/bus/v1/bus_pb.js";
+import { backoff } from "#runtime/backoff.js";
 import type { Consumer, Delivery, JobBus } from "../types.js";
 import { taskFromMessage } from "./service.js";
 

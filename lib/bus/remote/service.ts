@@ -10,8 +10,8 @@ import {
   SettlementKind,
   type ConsumeResponse,
   type Task as TaskMessage,
-} from "../../../gen/flowforge/bus/v1/bus_pb.js";
-import { check } from "../../runtime/errors.js";
+} from "#gen/flowforge/bus/v1/bus_pb.js";
+import { check } from "#runtime/errors.js";
 import type { Delivery, JobBus, Task } from "../types.js";
 
 /** A task as the bus holds it, from its message. */

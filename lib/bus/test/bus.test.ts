@@ -15,9 +15,9 @@ import {
   type JobBus,
   type Task,
 } from "../index.js";
-import { BusService } from "../../../gen/flowforge/bus/v1/bus_pb.js";
-import { createServiceServer, register } from "../../runtime/server.js";
-import { createLogger } from "../../runtime/logger.js";
+import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
+import { createServiceServer, register } from "#runtime/server.js";
+import { createLogger } from "#runtime/logger.js";
 
 const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const run = randomBytes(4).toString("hex");

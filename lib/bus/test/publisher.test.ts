@@ -13,7 +13,7 @@ import {
   type JetStreamManager,
 } from "@nats-io/jetstream";
 import { createStreamPublisher, type StreamMessage } from "../jetstream/publisher.js";
-import { startNats, type NatsServer } from "../../../test/support/nats.js";
+import { startNats, type NatsServer } from "#test/support/nats.js";
 
 let nats: NatsServer;
 let nc: NatsConnection;

@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ItemState, JobState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { ItemState, JobState, WatchJobResponseSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { NewJob } from "../rows.js";
 import { createJobStore } from "../store.js";
-import { databases, type TestDatabase } from "../../../test/support/databases.js";
+import { databases, type TestDatabase } from "#test/support/databases.js";
 
 const job = (over: Partial<NewJob>): NewJob => ({
   tenantId: "t1",

@@ -6,16 +6,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CryptoService, HashRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { ItemState, JobState, WatchJobResponseSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { createMemoryBus } from "../../bus/memory/bus.js";
-import { createLogger } from "../../runtime/logger.js";
-import { serviceConfig } from "../../config/index.js";
-import { progressKey } from "../../runtime/context.js";
+import { CryptoService, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { ItemState, JobState, WatchJobResponseSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { createMemoryBus } from "#bus/memory/bus.js";
+import { createLogger } from "#runtime/logger.js";
+import { serviceConfig } from "#config/index.js";
+import { progressKey } from "#runtime/context.js";
 import { createJobStore, type JobStore } from "../store.js";
 import { startWorker, type WorkerOptions } from "../worker.js";
 import { topics } from "../topics.js";
-import { databases, type TestDatabase } from "../../../test/support/databases.js";
+import { databases, type TestDatabase } from "#test/support/databases.js";
 import { create, toBinary } from "@bufbuild/protobuf";
 
 const logger = createLogger({ name: "test", level: "silent" });
@@ -123,7 +123,7 @@ describe.each(databases)("worker on %s", (_name, open) => {
       [ItemState.FAILED, 1],
       [ItemState.SUCCEEDED, 1],
     ]);
-    const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
+    const { StatusSchema } = await import("#gen/google/rpc/status_pb.js");
     expect(fromBinary(StatusSchema, items[1].error!).message).toBe("still down (attempt 3)");
     const events = (await store.events(jobId, 0)).events.map((e) => fromBinary(WatchJobResponseSchema, e.payload));
     expect(
@@ -200,7 +200,7 @@ describe.each(databases)("worker on %s", (_name, open) => {
     expect(sawSignal).toBe(true);
     const [item] = await store.items(jobId, 0, 1);
     expect(item.state).toBe(ItemState.DEAD_LETTERED);
-    const { StatusSchema } = await import("../../../gen/google/rpc/status_pb.js");
+    const { StatusSchema } = await import("#gen/google/rpc/status_pb.js");
     expect(fromBinary(StatusSchema, item.error!)).toMatchObject({
       code: Code.DeadlineExceeded,
       message: "item ran longer than 300 ms",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BadRequestSchema, RequestInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import { decodeStatus, encodeStatus, invalidArgument, isRetryable, toPublicError, withRequestId } from "../errors.js";
 
 describe("errors", () => {

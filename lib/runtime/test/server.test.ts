@@ -6,10 +6,10 @@
 import { describe, expect, it } from "vitest";
 import * as net from "node:net";
 import { Code } from "@connectrpc/connect";
-import { CryptoService, HashAlgorithm } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { createServiceServer, register } from "../server.js";
 import { createLogger } from "../logger.js";
-import { errorOf, grpcJsUnary } from "../../../test/support/clients.js";
+import { errorOf, grpcJsUnary } from "#test/support/clients.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { Cipher } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { Cipher } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { cryptoClient, failure, hex } from "./helpers.js";
 
 /** A random source that hands out the given nonce, so published vectors can be checked. */

@@ -7,19 +7,19 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
-import { Tier } from "../../../gen/flowforge/common/v1/common_pb.js";
+import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import {
   CryptoService,
   HashAlgorithm,
   HashPasswordRequestSchema,
   KeyType,
-} from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Mesh } from "../../../test/support/mesh.js";
-import { startProductionMesh, type ProductionMesh } from "../../../test/support/production.js";
-import { connectClient } from "../../../test/support/clients.js";
-import { pack } from "../../../test/support/jobs.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Mesh } from "#test/support/mesh.js";
+import { startProductionMesh, type ProductionMesh } from "#test/support/production.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack } from "#test/support/jobs.js";
 
 let production: ProductionMesh;
 let mesh: Mesh;

@@ -1,7 +1,7 @@
 /** A CryptoService client over connect's in-memory router transport. */
 import { createClient, createRouterTransport, ConnectError, type Code } from "@connectrpc/connect";
-import { CryptoService } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
+import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
 import { createCryptoService, type CryptoServiceOptions } from "../service.js";
 
 /** A typed client whose calls run the real handlers in-process. */

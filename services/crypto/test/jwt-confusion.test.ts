@@ -6,7 +6,7 @@
 import { createHmac, createPublicKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { JwtAlgorithm, KeyFormat, KeyType } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { JwtAlgorithm, KeyFormat, KeyType } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { cryptoClient, failure } from "./helpers.js";
 
 const client = cryptoClient();

@@ -1,13 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { Encoding } from "../../../gen/flowforge/common/v1/common_pb.js";
-import {
-  HashAlgorithm,
-  JwtAlgorithm,
-  KeyFormat,
-  KeyType,
-  RsaPadding,
-} from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
+import { HashAlgorithm, JwtAlgorithm, KeyFormat, KeyType, RsaPadding } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { cryptoClient, failure } from "./helpers.js";
 
 const client = cryptoClient();

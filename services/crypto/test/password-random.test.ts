@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { Encoding } from "../../../gen/flowforge/common/v1/common_pb.js";
-import { CharacterClass, RandomKind } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { Encoding } from "#gen/flowforge/common/v1/common_pb.js";
+import { CharacterClass, RandomKind } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { characterClasses } from "../random.js";
 import { cryptoClient, failure } from "./helpers.js";
 

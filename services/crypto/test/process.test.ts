@@ -4,12 +4,12 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
-import { CryptoService, HashAlgorithm } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
-import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
-import { errorOf, grpcJsUnary } from "../../../test/support/clients.js";
-import { root } from "../../../test/support/mesh.js";
-import { startProcess, type Started } from "../../../test/support/process.js";
+import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { Health, HealthCheckResponse_ServingStatus } from "#gen/grpc/health/v1/health_pb.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { errorOf, grpcJsUnary } from "#test/support/clients.js";
+import { root } from "#test/support/mesh.js";
+import { startProcess, type Started } from "#test/support/process.js";
 
 const run = promisify(execFile);
 let svc: Started;

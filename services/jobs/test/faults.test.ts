@@ -5,14 +5,14 @@
  * killed and restarted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HashPasswordRequestSchema } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { ItemState, JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import type { Mesh } from "../../../test/support/mesh.js";
-import { startProductionMesh, type ProductionMesh } from "../../../test/support/production.js";
-import { connectClient } from "../../../test/support/clients.js";
-import { pack } from "../../../test/support/jobs.js";
-import { createSql } from "../../../lib/db/sql.js";
-import { createJobStore } from "../../../lib/jobs/store.js";
+import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import type { Mesh } from "#test/support/mesh.js";
+import { startProductionMesh, type ProductionMesh } from "#test/support/production.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack } from "#test/support/jobs.js";
+import { createSql } from "#db/sql.js";
+import { createJobStore } from "#jobs/store.js";
 
 const items = Array.from({ length: 1000 }, (_, i) =>
   pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
@@ -60,7 +60,7 @@ async function checkExactlyOnce(jobId: string) {
     expect(more).toBe(false);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1)); // gapless, nothing twice
     const { fromBinary } = await import("@bufbuild/protobuf");
-    const { WatchJobResponseSchema } = await import("../../../gen/flowforge/jobs/v1/jobs_pb.js");
+    const { WatchJobResponseSchema } = await import("#gen/flowforge/jobs/v1/jobs_pb.js");
     const finished = events
       .map((e) => fromBinary(WatchJobResponseSchema, e.payload))
       .filter((e) => e.event.case === "itemFinished");

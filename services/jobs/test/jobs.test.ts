@@ -14,13 +14,13 @@ import {
   HashRequestSchema,
   HashResponseSchema,
   HashPasswordRequestSchema,
-} from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
-import { ItemState, JobService, JobState } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
-import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
-import { startMesh, type Mesh } from "../../../test/support/mesh.js";
-import { connectClient, errorOf, grpcWebClient } from "../../../test/support/clients.js";
-import { pack, watchAll } from "../../../test/support/jobs.js";
+} from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
+import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { startMesh, type Mesh } from "#test/support/mesh.js";
+import { connectClient, errorOf, grpcWebClient } from "#test/support/clients.js";
+import { pack, watchAll } from "#test/support/jobs.js";
 
 let mesh: Mesh;
 let jobs: ReturnType<typeof connectClient<typeof JobService>>;

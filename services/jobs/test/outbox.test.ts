@@ -4,17 +4,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { HashRequestSchema, type HashRequest } from "../../../gen/flowforge/crypto/v1/crypto_pb.js";
-import { createMemoryBus } from "../../../lib/bus/memory/bus.js";
-import type { Delivery } from "../../../lib/bus/types.js";
-import { createJobStore } from "../../../lib/jobs/store.js";
-import { createLogger } from "../../../lib/runtime/logger.js";
-import { databases, type TestDatabase } from "../../../test/support/databases.js";
+import { HashRequestSchema, type HashRequest } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { createMemoryBus } from "#bus/memory/bus.js";
+import type { Delivery } from "#bus/types.js";
+import { createJobStore } from "#jobs/store.js";
+import { createLogger } from "#runtime/logger.js";
+import { databases, type TestDatabase } from "#test/support/databases.js";
 import { catalogRegistry } from "../../catalog.js";
 import { createJobService } from "../service.js";
 import { Code, createHandlerContext } from "@connectrpc/connect";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { JobService, SubmitJobRequestSchema } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { JobService, SubmitJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 
 const request = toBinary(
   HashRequestSchema,
