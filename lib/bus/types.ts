@@ -1,23 +1,13 @@
 /**
  * The job bus: durable task queues with ack / redelivery / dead-letter semantics, plus
- * fire-and-forget notifications. Two adapters with the same file names: `memory/` (embedded,
- * in-process) and `jetstream/` (NATS JetStream); one contract test suite runs against both.
+ * fire-and-forget notifications. Three adapters with the same file names: `memory/` (embedded,
+ * in-process), `remote/` (the jobs process's in-process bus over gRPC) and `jetstream/` (NATS
+ * JetStream); one contract test suite runs against all three.
  */
+import type { Task as TaskMessage } from "#gen/flowforge/bus/v1/bus_pb.js";
 
-/** One unit of work: one item of a job. */
-export interface Task {
-  /** The capability whose workers run it (`crypto`). */
-  capability: string;
-  jobId: string;
-  index: number;
-  /** Full method name, `flowforge.crypto.v1.CryptoService/Hash`. */
-  method: string;
-  tenant: string;
-  requestId: string;
-  traceparent: string;
-  /** The request, protobuf binary; empty when too large to carry (the worker loads it). */
-  data: Uint8Array;
-}
+/** One unit of work: one item of a job (the fields of flowforge.bus.v1.Task, declared once in bus.proto). */
+export type Task = Omit<TaskMessage, "$typeName" | "$unknown">;
 
 /** The bus-wide dedupe id of a task: publishing it twice queues it once. */
 export const taskId = (t: Pick<Task, "jobId" | "index">) => `${t.jobId}:${t.index}`;

@@ -15,17 +15,8 @@ import { check } from "#runtime/errors.js";
 import type { Delivery, JobBus, Task } from "../types.js";
 
 /** A task as the bus holds it, from its message. */
-export function taskFromMessage(t: TaskMessage): Task {
-  return {
-    capability: t.capability,
-    jobId: t.jobId,
-    index: t.index,
-    method: t.method,
-    tenant: t.tenant,
-    requestId: t.requestId,
-    traceparent: t.traceparent,
-    data: t.data,
-  };
+export function taskFromMessage({ $typeName, $unknown, ...task }: TaskMessage): Task {
+  return task;
 }
 
 /** A queue the stream reads: items pushed from callbacks, taken by one reader. */
