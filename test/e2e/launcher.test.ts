@@ -4,6 +4,7 @@
  * SIGTERM always ends the launcher and its children, even with a child waiting out its backoff or
  * one that cannot answer signals.
  */
+import { catalog } from "../../services/catalog.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { HashAlgorithm, CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
@@ -66,7 +67,7 @@ describe("launcher", () => {
     const crypto = connectClient(CryptoService, mesh.url, mesh.adminKey);
     const first = await health(mesh);
     expect(first.code).toBe(200);
-    expect(Object.keys(first.body.processes ?? {}).sort()).toEqual(["crypto", "gateway", "jobs"]);
+    expect(Object.keys(first.body.processes ?? {}).sort()).toEqual([...Object.keys(catalog), "gateway"].sort());
     expect(first.body.processes!.crypto).toMatchObject({ state: "running", restarts: 0, crashes: 0 });
     for (let crash = 1; crash <= 8; crash++) {
       const victim = mesh.pidOf("crypto");
@@ -106,7 +107,7 @@ describe("launcher", () => {
   it("SIGTERM while a child waits out its backoff: the launcher and every child exit", async () => {
     const mesh = await startMesh({ LAUNCHER_BACKOFF_MS: "60000" });
     meshes.push(mesh);
-    const children = ["crypto", "jobs", "gateway"].map((n) => mesh.pidOf(n));
+    const children = [...Object.keys(catalog), "gateway"].map((n) => mesh.pidOf(n));
     process.kill(mesh.pidOf("crypto"), "SIGKILL");
     await until("crypto to be reported restarting", async () =>
       (await health(mesh)).body.processes?.crypto.state === "restarting" ? true : undefined,
@@ -120,7 +121,7 @@ describe("launcher", () => {
     const mesh = await startMesh({ LAUNCHER_GRACE_MS: "1000" });
     meshes.push(mesh);
     const jobs = mesh.pidOf("jobs");
-    const others = ["crypto", "gateway"].map((n) => mesh.pidOf(n));
+    const others = [...Object.keys(catalog).filter((n) => n !== "jobs"), "gateway"].map((n) => mesh.pidOf(n));
     process.kill(jobs, "SIGSTOP");
     process.kill(mesh.pid, "SIGTERM");
     await exitOf(mesh);

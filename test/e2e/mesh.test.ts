@@ -2,6 +2,7 @@
  * The mesh as `npm start` runs it (launcher, PGlite over the wire, crypto service and gateway as
  * separate processes), called by every kind of client over real sockets.
  */
+import { catalog } from "../../services/catalog.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { Code } from "@connectrpc/connect";
@@ -185,9 +186,9 @@ describe("Connect JSON over fetch", () => {
     const running = { state: "running", restarts: 0, crashes: 0, pid: expect.any(Number) };
     expect(await res.json()).toEqual({
       status: "SERVING",
-      services: { crypto: "SERVING", jobs: "SERVING" },
+      services: Object.fromEntries(Object.keys(catalog).map((name) => [name, "SERVING"])),
       database: "SERVING",
-      processes: { crypto: running, jobs: running, gateway: running },
+      processes: { ...Object.fromEntries(Object.keys(catalog).map((name) => [name, running])), gateway: running },
     });
   });
 });

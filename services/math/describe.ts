@@ -1,0 +1,74 @@
+/** Describe: a sample's summary with simple-statistics (and mathjs's interpolated quantiles). */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { quantileSeq } from "mathjs";
+import {
+  max,
+  mean,
+  median,
+  medianAbsoluteDeviation,
+  min,
+  modeSorted,
+  sampleKurtosis,
+  sampleSkewness,
+  sampleStandardDeviation,
+  sampleVariance,
+  standardDeviation,
+  sum,
+  variance,
+} from "simple-statistics";
+import type { DescribeRequest, DescribeResponseSchema } from "#gen/flowforge/math/v1/math_pb.js";
+import { check } from "#runtime/errors.js";
+
+/** Largest sample accepted. */
+const maxValues = 10_000_000;
+
+/** Every value that occurs most often in a sorted sample. */
+function modes(sorted: number[]): number[] {
+  const top = modeSorted(sorted);
+  let best = 0;
+  let run = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    run = i > 0 && sorted[i] === sorted[i - 1] ? run + 1 : 1;
+    if (sorted[i] === top) best = Math.max(best, run);
+  }
+  const out: number[] = [];
+  run = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    run = i > 0 && sorted[i] === sorted[i - 1] ? run + 1 : 1;
+    if (run === best) out.push(sorted[i]);
+  }
+  return out;
+}
+
+/** Summarizes a sample. */
+export function describe(req: DescribeRequest): MessageInitShape<typeof DescribeResponseSchema> {
+  const values = req.values;
+  check(values.length > 0, "values", "must hold at least one number");
+  check(values.length <= maxValues, "values", `must hold at most ${maxValues} numbers`);
+  const bad = values.findIndex((v) => !Number.isFinite(v));
+  check(bad < 0, `values[${bad}]`, "must be a finite number");
+  const ps = req.quantiles.length > 0 ? req.quantiles : [0.25, 0.5, 0.75];
+  for (const [i, p] of ps.entries()) check(p >= 0 && p <= 1, `quantiles[${i}]`, "must be between 0 and 1");
+  const sorted = Float64Array.from(values).sort();
+  const asArray = Array.from(sorted);
+  const n = values.length;
+  const quantile = (p: number) => quantileSeq(asArray, p, true) as number;
+  return {
+    count: BigInt(n),
+    sum: sum(asArray),
+    mean: mean(asArray),
+    median: median(asArray),
+    mode: modes(asArray),
+    min: min(asArray),
+    max: max(asArray),
+    variancePopulation: variance(asArray),
+    varianceSample: n > 1 ? sampleVariance(asArray) : 0,
+    stdDevPopulation: standardDeviation(asArray),
+    stdDevSample: n > 1 ? sampleStandardDeviation(asArray) : 0,
+    quantiles: ps.map((p) => ({ p, value: quantile(p) })),
+    iqr: quantile(0.75) - quantile(0.25),
+    mad: medianAbsoluteDeviation(asArray),
+    skewness: n > 2 ? sampleSkewness(asArray) : 0,
+    kurtosis: n > 3 ? sampleKurtosis(asArray) : 0,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Runs in a worker thread (see evaluate.ts): evaluates one mathjs expression with the functions
+ * mathjs's security guidance says to disable made unreachable, compiled expressions cached per
+ * number mode. It returns the error's message instead of throwing, so the caller can name the
+ * field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
+ */
+import type { MessagePort } from "node:worker_threads";
+import { all, create, type EvalFunction, type MathJsInstance } from "mathjs";
+
+/** What the main thread sends. */
+export interface EvaluateTask {
+  expression: string;
+  variables: Record<string, unknown>;
+  mode: "number" | "BigNumber" | "Fraction";
+  precision: number;
+  /** Told when evaluation starts, so the time limit counts running, not waiting for a thread. */
+  started?: MessagePort;
+}
+
+/** What comes back: the result, or why there is none. */
+export type EvaluateResult = { value: unknown; text: string; type: string } | { error: string };
+
+const disabled = (name: string) => () => {
+  throw new Error(`function ${name} is not available in expressions`);
+};
+
+interface Engine {
+  math: MathJsInstance;
+  compile: (expression: string) => EvalFunction;
+  cache: Map<string, EvalFunction>;
+}
+
+const engines = new Map<string, Engine>();
+const maxCached = 1000;
+
+function engine(mode: EvaluateTask["mode"]): Engine {
+  let e = engines.get(mode);
+  if (e) return e;
+  const math = create(all, { number: mode, precision: 64 });
+  const compile = math.compile;
+  // mathjs's security guidance: nothing in an expression may define, parse or import code.
+  const names = [
+    "import",
+    "createUnit",
+    "evaluate",
+    "parse",
+    "simplify",
+    "derivative",
+    "compile",
+    "parser",
+    "resolve",
+    "reviver",
+    "replacer",
+  ];
+  math.import(Object.fromEntries(names.map((n) => [n, disabled(n)])), { override: true });
+  e = { math, compile, cache: new Map() };
+  engines.set(mode, e);
+  return e;
+}
+
+function compiled(e: Engine, expression: string): EvalFunction {
+  let fn = e.cache.get(expression);
+  if (fn) return fn;
+  fn = e.compile(expression);
+  if (e.cache.size >= maxCached) e.cache.delete(e.cache.keys().next().value!);
+  e.cache.set(expression, fn);
+  return fn;
+}
+
+/** A result as JSON: numbers stay numbers when JSON can hold them; big numbers, fractions and units become text. */
+function toJson(math: MathJsInstance, x: unknown): unknown {
+  if (typeof x === "number") return Number.isFinite(x) ? x : String(x);
+  if (typeof x === "boolean" || typeof x === "string" || x === null) return x;
+  if (math.isMatrix(x)) return toJson(math, (x as { toArray(): unknown[] }).toArray());
+  if (Array.isArray(x)) return x.map((v) => toJson(math, v));
+  return math.format(x as never, { precision: 64 });
+}
+
+function typeOf(math: MathJsInstance, x: unknown): string {
+  return math.typeOf(x);
+}
+
+/** Evaluates one task. */
+export default function evaluate(task: EvaluateTask): EvaluateResult {
+  task.started?.postMessage("started");
+  task.started?.close();
+  const e = engine(task.mode);
+  const { math } = e;
+  try {
+    const scope = new Map<string, unknown>();
+    for (const [name, value] of Object.entries(task.variables)) {
+      scope.set(
+        name,
+        typeof value === "number" && task.mode !== "number"
+          ? task.mode === "BigNumber"
+            ? math.bignumber(value)
+            : math.fraction(value)
+          : value,
+      );
+    }
+    let result = compiled(e, task.expression).evaluate(scope);
+    // Several statements (`a = 2; a * 3`) answer with the last one's value.
+    if (result && typeof result === "object" && "entries" in result && math.typeOf(result) === "ResultSet") {
+      const entries = (result as { entries: unknown[] }).entries;
+      result = entries[entries.length - 1];
+    }
+    if (typeof result === "function") return { error: "the expression defines a function but does not call it" };
+    const text = task.precision > 0 ? math.format(result, { precision: task.precision }) : math.format(result);
+    return { value: toJson(math, result), text, type: typeOf(math, result) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}

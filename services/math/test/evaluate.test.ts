@@ -1,0 +1,86 @@
+/** Evaluate: mathjs semantics, the functions made unreachable, and bounds a hostile expression cannot escape. */
+import { afterAll, describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
+import { toJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
+import { failure } from "../../crypto/test/helpers.js";
+import { mathClient } from "./helpers.js";
+
+const { client, close } = mathClient({ evaluate: { timeMs: 1000, heapMib: 64, threads: 4 } });
+afterAll(() => close());
+
+/** The result's value as JSON, as a Connect JSON caller sees it. */
+async function value(req: Parameters<typeof client.evaluate>[0]) {
+  return toJson(ValueSchema, (await client.evaluate(req)).value!);
+}
+
+describe("Evaluate", () => {
+  it("computes with variables, units, matrices, big numbers and fractions", async () => {
+    expect(await client.evaluate({ expression: "sqrt(16) + x", variables: { x: 1 } })).toMatchObject({
+      text: "5",
+      type: "number",
+    });
+    expect(await value({ expression: "sqrt(16) + x", variables: { x: 1 } })).toBe(5);
+    expect((await client.evaluate({ expression: "5 cm to inch", precision: 5 })).text).toBe("1.9685 inch");
+    expect(await value({ expression: "[1, 2; 3, 4] * [5; 6]" })).toEqual([[17], [39]]);
+    expect(await client.evaluate({ expression: "0.1 + 0.2", numberMode: NumberMode.BIGNUMBER })).toMatchObject({
+      text: "0.3",
+      type: "BigNumber",
+    });
+    expect(await value({ expression: "0.1 + 0.2", numberMode: NumberMode.BIGNUMBER })).toBe("0.3");
+    expect(await value({ expression: "0.1 + 0.2" })).toBe(0.30000000000000004);
+    expect(await client.evaluate({ expression: "1/3 + 1/6", numberMode: NumberMode.FRACTION })).toMatchObject({
+      text: "1/2",
+      type: "Fraction",
+    });
+    expect(await value({ expression: "a = 2; b = a * 3; b + 1" })).toBe(7);
+    expect(await value({ expression: "f(x) = x^2; f(3)" })).toBe(9);
+    expect(await value({ expression: "1/0" })).toBe("Infinity");
+  });
+
+  it("refuses what defines, parses or imports code, naming the expression", async () => {
+    for (const expression of [
+      "import({x: 1}, {override: true})",
+      'evaluate("1+1")',
+      'parse("1+1")',
+      'createUnit("foo")',
+      'simplify("x+x")',
+      'derivative("x^2", "x")',
+      'compile("1")',
+    ]) {
+      const f = await failure(client.evaluate({ expression }));
+      expect(f, expression).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+      expect(f.message).toMatch(/not available|is not a function|Undefined/);
+    }
+  });
+
+  it("bad input names the field: syntax errors with their position, unknown symbols, bad variables", async () => {
+    const syntax = await failure(client.evaluate({ expression: "2 +* 3" }));
+    expect(syntax).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+    expect(syntax.message).toMatch(/char \d+/);
+    expect((await failure(client.evaluate({ expression: "y + 1" }))).message).toMatch(/Undefined symbol y/);
+    expect((await failure(client.evaluate({ expression: "" }))).fields).toEqual(["expression"]);
+    expect((await failure(client.evaluate({ expression: "x", variables: { "bad name": 1 } }))).fields).toEqual([
+      "variables.bad name",
+    ]);
+    expect((await failure(client.evaluate({ expression: "x", variables: { x: { nested: 1 } } }))).fields).toEqual([
+      "variables.x",
+    ]);
+  });
+
+  it("a runaway expression is stopped at its time limit, one that allocates without bound at its memory limit; others are answered meanwhile", async () => {
+    const slow = failure(client.evaluate({ expression: "f(n) = n <= 0 ? 0 : f(n - 1) + f(n - 1); f(60)" }));
+    const huge = failure(client.evaluate({ expression: "size(zeros(20000, 20000))" }));
+    // Meanwhile a small expression is answered.
+    expect(await value({ expression: "2 + 2" })).toBe(4);
+    const s = await slow;
+    expect(s).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+    expect(s.message).toMatch(/longer than the 1000 ms limit/);
+    const h = await huge;
+    expect(h).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+    expect(h.message).toMatch(/memory|Invalid array length|allocation/i);
+    // The pool is whole again.
+    expect(await value({ expression: "3 * 3" })).toBe(9);
+  }, 30_000);
+});

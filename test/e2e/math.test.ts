@@ -1,0 +1,58 @@
+/**
+ * MathService through the gateway as `npm start` runs it, in the shapes the issue's acceptance
+ * names (Connect JSON), and as a batch job whose progress WatchJob streams.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMesh, type Mesh } from "#test/support/mesh.js";
+
+let mesh: Mesh;
+beforeAll(async () => {
+  mesh = await startMesh();
+}, 120_000);
+afterAll(() => mesh?.stop());
+
+const call = async (path: string, body: object) => {
+  const res = await fetch(`${mesh.url}/${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+};
+
+describe("MathService through the gateway", () => {
+  it("Evaluate and Describe answer as the acceptance shapes say", async () => {
+    const evaluated = await call("flowforge.math.v1.MathService/Evaluate", {
+      expression: "sqrt(16) + x",
+      variables: { x: 1 },
+    });
+    expect(evaluated.body).toMatchObject({ value: 5, text: "5" });
+    const described = await call("flowforge.math.v1.MathService/Describe", { values: [2, 4, 4, 4, 5, 5, 7, 9] });
+    expect(described.body).toMatchObject({ mean: 5, stdDevPopulation: 2 });
+    expect(described.body.stdDevSample).toBeCloseTo(2.13809, 5);
+    const bad = await call("flowforge.math.v1.MathService/Evaluate", { expression: "1 +" });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0].debug.fieldViolations[0].field).toBe("expression");
+  });
+
+  it("a batch of Evaluate items runs as a job on the math process's own workers", async () => {
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      "@type": "type.googleapis.com/flowforge.math.v1.EvaluateRequest",
+      expression: "x^2",
+      variables: { x: i },
+    }));
+    const submitted = await call("flowforge.jobs.v1.JobService/SubmitJob", {
+      method: "flowforge.math.v1.MathService/Evaluate",
+      items,
+    });
+    const jobId = submitted.body.job.id;
+    let job: { state: string; counts: { succeeded: number } } | undefined;
+    for (let i = 0; i < 300 && job?.state !== "JOB_STATE_SUCCEEDED"; i++) {
+      job = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 1 })).body.job;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(job).toMatchObject({ state: "JOB_STATE_SUCCEEDED", counts: { succeeded: 200 } });
+    const page = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 200 })).body.job;
+    expect(page.items.map((i: { result: { value: number } }) => i.result.value)).toEqual(items.map((_, i) => i * i));
+  }, 60_000);
+});
