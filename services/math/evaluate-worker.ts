@@ -4,7 +4,7 @@
  * number mode. It returns the error's message instead of throwing, so the caller can name the
  * field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
  */
-import type { MessagePort } from "node:worker_threads";
+import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
 import { all, create, type EvalFunction, type MathJsInstance } from "mathjs";
 
 /** What the main thread sends. */
@@ -13,8 +13,6 @@ export interface EvaluateTask {
   variables: Record<string, unknown>;
   mode: "number" | "BigNumber" | "Fraction";
   precision: number;
-  /** Told when evaluation starts, so the time limit counts running, not waiting for a thread. */
-  started?: MessagePort;
 }
 
 /** What comes back: the result, or why there is none. */
@@ -81,9 +79,8 @@ function typeOf(math: MathJsInstance, x: unknown): string {
 }
 
 /** Evaluates one task. */
-export default function evaluate(task: EvaluateTask): EvaluateResult {
-  task.started?.postMessage("started");
-  task.started?.close();
+export default function evaluate(task: SandboxTask<EvaluateTask>): EvaluateResult {
+  markStarted(task);
   const e = engine(task.mode);
   const { math } = e;
   try {

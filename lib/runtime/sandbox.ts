@@ -1,0 +1,81 @@
+/**
+ * Untrusted work (expressions, queries) on worker threads (piscina), bounded from outside: a task
+ * that runs past its time limit has its thread terminated, one that allocates past the thread's
+ * heap limit ends with that thread; neither stalls the process's event loop or other callers.
+ * The time limit runs from when a thread starts the task (the worker calls `started`), not while
+ * it waits for a free thread.
+ */
+import { availableParallelism } from "node:os";
+import { MessageChannel } from "node:worker_threads";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { Piscina } from "piscina";
+import { invalidArgument } from "./errors.js";
+import type { SandboxTask } from "./sandbox-worker.js";
+
+/** Bounds on each task. */
+export interface SandboxLimits {
+  /** Longest a task may run. @default 1000 */
+  timeMs?: number;
+  /** Heap of each thread, in MiB. @default 128 */
+  heapMib?: number;
+  /** Threads, all started up front. @default the CPUs, at least 2 */
+  threads?: number;
+}
+
+/** Options for createSandbox. */
+export interface SandboxOptions extends SandboxLimits {
+  /** The worker module (its default export runs one task). */
+  filename: URL;
+  /** The request field errors name (`expression`). */
+  field: string;
+}
+
+export { markStarted, type SandboxTask } from "./sandbox-worker.js";
+
+/** A sandbox's runner. */
+export interface Sandbox<T, R> {
+  run(task: T, ctx: HandlerContext): Promise<R>;
+  close(): Promise<void>;
+}
+
+/** Creates the thread pool. */
+export function createSandbox<T extends object, R>(options: SandboxOptions): Sandbox<T, R> {
+  const timeMs = options.timeMs ?? 1000;
+  const threads = options.threads ?? Math.max(2, availableParallelism());
+  const pool = new Piscina<SandboxTask<T>, R>({
+    filename: options.filename.href,
+    // The threads load TypeScript the way the process does.
+    execArgv: ["--import", "tsx"],
+    // Every thread started up front: starting one takes longer than most tasks.
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+    resourceLimits: { maxOldGenerationSizeMb: options.heapMib ?? 128, maxYoungGenerationSizeMb: 16 },
+  });
+
+  return {
+    async run(data, ctx) {
+      const timeout = new AbortController();
+      const { port1, port2 } = new MessageChannel();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      port1.once("message", () => {
+        timer = setTimeout(() => timeout.abort(), timeMs);
+        port1.close();
+      });
+      try {
+        return await pool.run({ ...data, started: port2 }, { signal: AbortSignal.any([ctx.signal, timeout.signal]), transferList: [port2] as never });
+      } catch (err) {
+        if (timeout.signal.aborted) throw invalidArgument(options.field, `ran longer than the ${timeMs} ms limit`, err);
+        if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
+        if ((err as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
+          throw invalidArgument(options.field, "needs more memory than it may use", err);
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+        port1.close();
+      }
+    },
+    close: () => pool.destroy(),
+  };
+}
