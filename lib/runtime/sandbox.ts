@@ -63,7 +63,10 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
         port1.close();
       });
       try {
-        return await pool.run({ ...data, started: port2 }, { signal: AbortSignal.any([ctx.signal, timeout.signal]), transferList: [port2] as never });
+        return await pool.run(
+          { ...data, started: port2 },
+          { signal: AbortSignal.any([ctx.signal, timeout.signal]), transferList: [port2] as never },
+        );
       } catch (err) {
         if (timeout.signal.aborted) throw invalidArgument(options.field, `ran longer than the ${timeMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);

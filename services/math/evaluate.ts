@@ -20,18 +20,33 @@ const modes: Record<NumberMode, EvaluateTask["mode"] | undefined> = {
 
 /** Creates the Evaluate handler and its thread pool. */
 export function createEvaluate(limits: SandboxLimits = {}) {
-  const sandbox = createSandbox<EvaluateTask, EvaluateResult>({ ...limits, filename: new URL("./evaluate-worker.ts", import.meta.url), field: "expression" });
+  const sandbox = createSandbox<EvaluateTask, EvaluateResult>({
+    ...limits,
+    filename: new URL("./evaluate-worker.ts", import.meta.url),
+    field: "expression",
+  });
 
-  async function evaluate(req: EvaluateRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof EvaluateResponseSchema>> {
+  async function evaluate(
+    req: EvaluateRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof EvaluateResponseSchema>> {
     check(req.expression.trim() !== "", "expression", "is required");
-    check(req.expression.length <= maxExpressionChars, "expression", `must be at most ${maxExpressionChars} characters`);
+    check(
+      req.expression.length <= maxExpressionChars,
+      "expression",
+      `must be at most ${maxExpressionChars} characters`,
+    );
     const mode = modes[req.numberMode];
     if (!mode) throw invalidArgument("number_mode", `unknown number mode ${req.numberMode}`);
     check(req.precision <= 64, "precision", "must be at most 64");
     const variables = (req.variables ?? {}) as JsonObject;
     for (const [name, value] of Object.entries(variables)) {
       check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(name), `variables.${name}`, "must be a name of letters, digits and _");
-      check((value !== null && typeof value !== "object") || Array.isArray(value), `variables.${name}`, "must be a number, string, boolean or array");
+      check(
+        (value !== null && typeof value !== "object") || Array.isArray(value),
+        `variables.${name}`,
+        "must be a number, string, boolean or array",
+      );
     }
     const result = await sandbox.run({ expression: req.expression, variables, mode, precision: req.precision }, ctx);
     if ("error" in result) throw invalidArgument("expression", result.error);

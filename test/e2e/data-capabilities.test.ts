@@ -1,6 +1,6 @@
 /**
- * MathService through the gateway as `npm start` runs it, in the shapes the issue's acceptance
- * names (Connect JSON), and as a batch job whose progress WatchJob streams.
+ * MathService and TransformService through the gateway as `npm start` runs them, in the shapes
+ * the issue's acceptance names (Connect JSON), and as batch jobs on their own workers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
@@ -19,6 +19,31 @@ const call = async (path: string, body: object) => {
   });
   return { status: res.status, body: await res.json() };
 };
+
+describe("TransformService through the gateway", () => {
+  it("Convert and Query answer as the acceptance shapes say", async () => {
+    const converted = await call("flowforge.transform.v1.TransformService/Convert", {
+      input: "a,b\n1,x\n",
+      from: "DATA_FORMAT_CSV",
+      to: "DATA_FORMAT_JSON",
+    });
+    expect(converted.body.data).toEqual([{ a: 1, b: "x" }]);
+    expect(JSON.parse(converted.body.output)).toEqual([{ a: 1, b: "x" }]);
+    const data = { items: [{ price: 2 }, { price: 3 }] };
+    const jsonata = await call("flowforge.transform.v1.TransformService/Query", {
+      language: "QUERY_LANGUAGE_JSONATA",
+      expression: "$sum(items.price)",
+      data,
+    });
+    expect(jsonata.body).toEqual({ result: 5 });
+    const jmespath = await call("flowforge.transform.v1.TransformService/Query", {
+      language: "QUERY_LANGUAGE_JMESPATH",
+      expression: "sum(items[].price)",
+      data,
+    });
+    expect(jmespath.body).toEqual({ result: 5 });
+  });
+});
 
 describe("MathService through the gateway", () => {
   it("Evaluate and Describe answer as the acceptance shapes say", async () => {

@@ -1,0 +1,178 @@
+/**
+ * Reading and writing each data format with the library the field trusts for it: csv-parse and
+ * csv-stringify, yaml (aliases bounded, so a billion-laughs document is refused), fast-xml-parser.
+ * A fault names its line and column where the library tells them.
+ */
+import { parse as parseCsv } from "csv-parse/sync";
+import { stringify as stringifyCsv } from "csv-stringify/sync";
+import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
+import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
+import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
+import { type CsvOptions, DataFormat, type XmlOptions } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { invalidArgument } from "#runtime/errors.js";
+
+/** Line and column (1-based) of a character offset. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return `line ${line}, column ${offset - before.lastIndexOf("\n")}`;
+}
+
+function readJson(input: string, field = "input"): unknown {
+  try {
+    return JSON.parse(input);
+  } catch (cause) {
+    // JSON.parse does not say where; jsonc-parser (strict: no comments, no trailing commas) does.
+    const errors: ParseError[] = [];
+    parseJsonc(input, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    const first = errors[0];
+    const where = first ? ` at ${lineAndColumn(input, first.offset)} (${printParseErrorCode(first.error)})` : "";
+    throw invalidArgument(field, `not valid JSON${where}: ${(cause as Error).message.split("\n")[0]}`, cause);
+  }
+}
+
+function csvOptions(format: DataFormat, o: CsvOptions | undefined) {
+  const delimiter = o?.delimiter || (format === DataFormat.TSV ? "\t" : ",");
+  const quote = o?.quote || '"';
+  return { delimiter, quote, escapeChar: o?.escape || quote };
+}
+
+function readCsv(input: string, format: DataFormat, o: CsvOptions | undefined): unknown {
+  const { delimiter, quote, escapeChar } = csvOptions(format, o);
+  const columns = o?.columns.length ? o.columns : !o?.noHeader;
+  try {
+    return parseCsv(input, {
+      delimiter,
+      quote,
+      escape: escapeChar,
+      columns,
+      from_line: o?.noHeader || !o?.columns.length ? 1 : 2,
+      bom: true,
+      skip_empty_lines: !o?.keepEmptyLines,
+      cast: !o?.valuesAsText,
+    });
+  } catch (cause) {
+    throw invalidArgument("input", `not valid ${DataFormat[format]}: ${(cause as Error).message}`, cause);
+  }
+}
+
+function readYaml(input: string): unknown {
+  // Merge keys (`<<: *base`) are read, as most YAML in the wild expects.
+  const docs = parseAllDocuments(input, { prettyErrors: true, merge: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const doc of list) {
+    const err = doc.errors[0];
+    if (err)
+      throw invalidArgument(
+        "input",
+        `not valid YAML at line ${err.linePos?.[0].line}, column ${err.linePos?.[0].col}: ${err.message.split("\n")[0]}`,
+      );
+  }
+  try {
+    // At most 100 aliases a document: a billion-laughs document is refused, not expanded.
+    const values = list.map((d) => d.toJS({ maxAliasCount: 100 }));
+    return values.length === 1 ? values[0] : values;
+  } catch (cause) {
+    throw invalidArgument("input", `not usable YAML: ${(cause as Error).message}`, cause);
+  }
+}
+
+function readXml(input: string, o: XmlOptions | undefined): unknown {
+  const valid = XMLValidator.validate(input);
+  if (valid !== true)
+    throw invalidArgument(
+      "input",
+      `not valid XML at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`,
+    );
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: o?.attributePrefix || "@",
+    parseTagValue: true,
+    parseAttributeValue: true,
+    ignoreDeclaration: true,
+    processEntities: true,
+    htmlEntities: false,
+  });
+  return parser.parse(input);
+}
+
+/** The text's data. */
+export function read(
+  input: string,
+  format: DataFormat,
+  csv: CsvOptions | undefined,
+  xml: XmlOptions | undefined,
+): unknown {
+  switch (format) {
+    case DataFormat.JSON:
+      return readJson(input);
+    case DataFormat.NDJSON:
+      return input
+        .split("\n")
+        .map((line, i) => [line, i] as const)
+        .filter(([line]) => line.trim() !== "")
+        .map(([line, i]) => {
+          try {
+            return JSON.parse(line);
+          } catch (cause) {
+            throw invalidArgument("input", `not valid JSON on line ${i + 1}: ${(cause as Error).message}`, cause);
+          }
+        });
+    case DataFormat.CSV:
+    case DataFormat.TSV:
+      return readCsv(input, format, csv);
+    case DataFormat.YAML:
+      return readYaml(input);
+    case DataFormat.XML:
+      return readXml(input, xml);
+    default:
+      throw invalidArgument("from", format === DataFormat.UNSPECIFIED ? "is required" : `unknown format ${format}`);
+  }
+}
+
+/** Records (objects) for a table format: an array of objects, or one object as one row. */
+function records(data: unknown): Record<string, unknown>[] {
+  const rows = Array.isArray(data) ? data : [data];
+  return rows.map((r, i) => {
+    if (r === null || typeof r !== "object" || Array.isArray(r))
+      throw invalidArgument("input", `row ${i} is not an object; CSV needs records`);
+    return Object.fromEntries(
+      Object.entries(r).map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v]),
+    );
+  });
+}
+
+/** The data as text. */
+export function write(
+  data: unknown,
+  format: DataFormat,
+  csv: CsvOptions | undefined,
+  xml: XmlOptions | undefined,
+  pretty: boolean,
+): string {
+  switch (format) {
+    case DataFormat.JSON:
+      return JSON.stringify(data, null, pretty ? 2 : undefined);
+    case DataFormat.NDJSON:
+      return `${(Array.isArray(data) ? data : [data]).map((v) => JSON.stringify(v)).join("\n")}\n`;
+    case DataFormat.CSV:
+    case DataFormat.TSV: {
+      const rows = records(data);
+      const columns = csv?.columns.length ? csv.columns : [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const { delimiter, quote, escapeChar } = csvOptions(format, csv);
+      return stringifyCsv(rows, { header: !csv?.noHeader, columns, delimiter, quote, escape: escapeChar });
+    }
+    case DataFormat.YAML:
+      return stringifyYaml(data);
+    case DataFormat.XML: {
+      const builder = new XMLBuilder({
+        ignoreAttributes: false,
+        attributeNamePrefix: xml?.attributePrefix || "@",
+        format: pretty,
+      });
+      return builder.build({ [xml?.rootName || "root"]: Array.isArray(data) ? { item: data } : data });
+    }
+    default:
+      throw invalidArgument("to", format === DataFormat.UNSPECIFIED ? "is required" : `unknown format ${format}`);
+  }
+}

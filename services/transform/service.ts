@@ -1,0 +1,57 @@
+/** TransformService: Convert (formats.ts) and Query (JSONata and JMESPath in the sandbox). */
+import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { DataFormat, QueryLanguage, type TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
+import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
+import { read, write } from "./formats.js";
+import type { QueryResult, QueryTask } from "./query-worker.js";
+
+/** Options for createTransformService. */
+export interface TransformServiceOptions {
+  /** Bounds on Query. */
+  query?: SandboxLimits;
+}
+
+const languages: Partial<Record<QueryLanguage, QueryTask["language"]>> = {
+  [QueryLanguage.JSONATA]: "jsonata",
+  [QueryLanguage.JMESPATH]: "jmespath",
+};
+
+/** Creates the TransformService implementation (and the thread pool Query runs on). */
+export function createTransformService(options: TransformServiceOptions = {}): {
+  impl: ServiceImpl<typeof TransformService>;
+  close(): Promise<void>;
+} {
+  const sandbox = createSandbox<QueryTask, QueryResult>({
+    ...options.query,
+    filename: new URL("./query-worker.ts", import.meta.url),
+    field: "expression",
+  });
+  const impl: ServiceImpl<typeof TransformService> = {
+    convert(req) {
+      check(req.from !== DataFormat.UNSPECIFIED, "from", "is required");
+      check(req.to !== DataFormat.UNSPECIFIED, "to", "is required");
+      const data = read(req.input, req.from, req.csv, req.xml);
+      const output = write(data, req.to, req.csv, req.xml, req.pretty);
+      return { output, data: req.to === DataFormat.JSON ? fromJson(ValueSchema, data as JsonValue) : undefined };
+    },
+
+    async query(req, ctx) {
+      const language = languages[req.language];
+      if (!language)
+        throw invalidArgument(
+          "language",
+          req.language === QueryLanguage.UNSPECIFIED ? "is required" : `unknown language ${req.language}`,
+        );
+      check(req.expression.trim() !== "", "expression", "is required");
+      check(req.expression.length <= 10_000, "expression", "must be at most 10,000 characters");
+      const data = req.data ? toJson(ValueSchema, req.data) : null;
+      const outcome = await sandbox.run({ language, expression: req.expression, data }, ctx);
+      if ("error" in outcome) throw invalidArgument("expression", outcome.error);
+      return { result: fromJson(ValueSchema, outcome.result as JsonValue) };
+    },
+  };
+  return { impl, close: () => sandbox.close() };
+}

@@ -1,0 +1,141 @@
+/** Convert and Query with real-world inputs the tests make, and the bounds on hostile ones. */
+import { afterAll, describe, expect, it } from "vitest";
+import { fromJson, toJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
+import { DataFormat, QueryLanguage, TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { failure } from "../../crypto/test/helpers.js";
+import { createTransformService } from "../service.js";
+
+const { impl, close } = createTransformService({ query: { timeMs: 1000, heapMib: 64, threads: 3 } });
+const client = createClient(
+  TransformService,
+  createRouterTransport(({ service }) => service(TransformService, impl)),
+);
+afterAll(() => close());
+
+const data = async (req: Parameters<typeof client.convert>[0]) =>
+  toJson(ValueSchema, (await client.convert({ ...req, to: DataFormat.JSON })).data!);
+
+describe("Convert", () => {
+  it("the acceptance example: CSV to JSON with numbers read", async () => {
+    const res = await client.convert({ input: "a,b\n1,x\n", from: DataFormat.CSV, to: DataFormat.JSON });
+    expect(JSON.parse(res.output)).toEqual([{ a: 1, b: "x" }]);
+    expect(toJson(ValueSchema, res.data!)).toEqual([{ a: 1, b: "x" }]);
+  });
+
+  it("a CSV with a BOM, ; delimiters, quoted newlines and quotes; kept as text on request", async () => {
+    const input = '\uFEFFname;note;n\n"Smith, J";"line one\nline two";3\n"O""Brien";plain;4\n\n';
+    expect(await data({ input, from: DataFormat.CSV, csv: { delimiter: ";" } })).toEqual([
+      { name: "Smith, J", note: "line one\nline two", n: 3 },
+      { name: 'O"Brien', note: "plain", n: 4 },
+    ]);
+    expect(await data({ input, from: DataFormat.CSV, csv: { delimiter: ";", valuesAsText: true } })).toEqual([
+      { name: "Smith, J", note: "line one\nline two", n: "3" },
+      { name: 'O"Brien', note: "plain", n: "4" },
+    ]);
+    // And back: quoting where it is needed.
+    const csv = (
+      await client.convert({
+        input: JSON.stringify([{ a: "x,y", b: 'say "hi"' }]),
+        from: DataFormat.JSON,
+        to: DataFormat.CSV,
+      })
+    ).output;
+    expect(csv).toBe('a,b\n"x,y","say ""hi"""\n');
+  });
+
+  it("XML with namespaces and attributes; YAML with anchors; NDJSON and TSV", async () => {
+    const xml =
+      '<?xml version="1.0"?><f:feed xmlns:f="urn:feed"><f:item id="1">one</f:item><f:item id="2">two</f:item></f:feed>';
+    expect(await data({ input: xml, from: DataFormat.XML })).toEqual({
+      "f:feed": {
+        "@xmlns:f": "urn:feed",
+        "f:item": [
+          { "#text": "one", "@id": 1 },
+          { "#text": "two", "@id": 2 },
+        ],
+      },
+    });
+    const yaml = "base: &b\n  retries: 3\nprod:\n  <<: *b\n  host: p\n";
+    expect(await data({ input: yaml, from: DataFormat.YAML })).toEqual({
+      base: { retries: 3 },
+      prod: { retries: 3, host: "p" },
+    });
+    expect(await data({ input: '{"a":1}\n\n{"a":2}\n', from: DataFormat.NDJSON })).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(await data({ input: "a\tb\n1\t2\n", from: DataFormat.TSV })).toEqual([{ a: 1, b: 2 }]);
+    expect((await client.convert({ input: '[{"a":1}]', from: DataFormat.JSON, to: DataFormat.YAML })).output).toBe(
+      "- a: 1\n",
+    );
+  });
+
+  it("malformed input names the line and column", async () => {
+    const json = await failure(
+      client.convert({ input: '{\n  "a": 1,\n  "b": }', from: DataFormat.JSON, to: DataFormat.YAML }),
+    );
+    expect(json).toMatchObject({ code: Code.InvalidArgument, fields: ["input"] });
+    expect(json.message).toMatch(/line 3, column/);
+    expect(
+      (await failure(client.convert({ input: "a,b\n1,2,3\n", from: DataFormat.CSV, to: DataFormat.JSON }))).message,
+    ).toMatch(/line 2/);
+    expect(
+      (await failure(client.convert({ input: "<a><b></a>", from: DataFormat.XML, to: DataFormat.JSON }))).message,
+    ).toMatch(/line 1, column \d+/);
+    expect(
+      (await failure(client.convert({ input: "a: [1, 2\n", from: DataFormat.YAML, to: DataFormat.JSON }))).message,
+    ).toMatch(/line \d+, column \d+/);
+    expect((await failure(client.convert({ input: "x", from: DataFormat.JSON }))).fields).toEqual(["to"]);
+  });
+
+  it("a billion-laughs YAML document is refused, not expanded", async () => {
+    const lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 10; i++)
+      lol.push(
+        `${"abcdefghij"[i]}: &${"abcdefghij"[i]} [${Array(10)
+          .fill(`*${"abcdefghij"[i - 1]}`)
+          .join(", ")}]`,
+      );
+    const f = await failure(client.convert({ input: lol.join("\n"), from: DataFormat.YAML, to: DataFormat.JSON }));
+    expect(f).toMatchObject({ code: Code.InvalidArgument, fields: ["input"] });
+    expect(f.message).toMatch(/alias/i);
+  });
+});
+
+describe("Query", () => {
+  const items = { items: [{ price: 2 }, { price: 3 }] };
+  const query = async (language: QueryLanguage, expression: string, value: unknown = items) =>
+    toJson(ValueSchema, (await client.query({ language, expression, data: toJsonValue(value) })).result!);
+
+  it("the acceptance examples: JSONata and JMESPath sums", async () => {
+    expect(await query(QueryLanguage.JSONATA, "$sum(items.price)")).toBe(5);
+    expect(await query(QueryLanguage.JMESPATH, "sum(items[].price)")).toBe(5);
+    expect(await query(QueryLanguage.JSONATA, "items[price > 2]")).toEqual({ price: 3 });
+    expect(await query(QueryLanguage.JMESPATH, "items[?price > `2`].price")).toEqual([3]);
+    expect(await query(QueryLanguage.JSONATA, "nothing")).toBe(null);
+  });
+
+  it("bad expressions name the field; a runaway JSONata expression is stopped at its limit while others are answered", async () => {
+    expect(
+      await failure(client.query({ language: QueryLanguage.JMESPATH, expression: "items[", data: toJsonValue(items) })),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+    expect(
+      await failure(client.query({ language: QueryLanguage.JSONATA, expression: "$sum(", data: toJsonValue(items) })),
+    ).toMatchObject({ fields: ["expression"] });
+    expect(await failure(client.query({ expression: "a" }))).toMatchObject({ fields: ["language"] });
+    const loop = failure(
+      client.query({
+        language: QueryLanguage.JSONATA,
+        expression: "($f := function($n) { $n = 0 ? 0 : $f($n - 1) + $f($n - 1) }; $f(40))",
+      }),
+    );
+    expect(await query(QueryLanguage.JSONATA, "1 + 1")).toBe(2);
+    const f = await loop;
+    expect(f).toMatchObject({ code: Code.InvalidArgument, fields: ["expression"] });
+    expect(f.message).toMatch(/1000 ms limit|stack/i);
+  }, 30_000);
+});
+
+/** A plain JS value as google.protobuf.Value. */
+function toJsonValue(v: unknown) {
+  return fromJson(ValueSchema, v as never);
+}
