@@ -26,7 +26,7 @@ export interface SandboxLimits {
 export interface SandboxOptions extends SandboxLimits {
   /** The worker module (its default export runs one task). */
   filename: URL;
-  /** The request field errors name (`expression`). */
+  /** The request field errors name by default (`expression`). */
   field: string;
 }
 
@@ -34,7 +34,8 @@ export { markStarted, type SandboxTask } from "./sandbox-worker.js";
 
 /** A sandbox's runner. */
 export interface Sandbox<T, R> {
-  run(task: T, ctx: HandlerContext): Promise<R>;
+  /** Runs a task; bounds exceeded are reported against `field` (default: the sandbox's). */
+  run(task: T, ctx: HandlerContext, field?: string): Promise<R>;
   close(): Promise<void>;
 }
 
@@ -54,7 +55,7 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
   });
 
   return {
-    async run(data, ctx) {
+    async run(data, ctx, field = options.field) {
       const timeout = new AbortController();
       const { port1, port2 } = new MessageChannel();
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -68,10 +69,10 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
           { signal: AbortSignal.any([ctx.signal, timeout.signal]), transferList: [port2] as never },
         );
       } catch (err) {
-        if (timeout.signal.aborted) throw invalidArgument(options.field, `ran longer than the ${timeMs} ms limit`, err);
+        if (timeout.signal.aborted) throw invalidArgument(field, `ran longer than the ${timeMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
         if ((err as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
-          throw invalidArgument(options.field, "needs more memory than it may use", err);
+          throw invalidArgument(field, "needs more memory than it may use", err);
         }
         throw err;
       } finally {

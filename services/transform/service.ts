@@ -6,7 +6,7 @@ import { DataFormat, QueryLanguage, type TransformService } from "#gen/flowforge
 import { check, invalidArgument } from "#runtime/errors.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, write } from "./formats.js";
-import type { QueryResult, QueryTask } from "./query-worker.js";
+import type { QueryTask, ValidateTask, WorkerResult } from "./worker.js";
 
 /** Options for createTransformService. */
 export interface TransformServiceOptions {
@@ -19,14 +19,15 @@ const languages: Partial<Record<QueryLanguage, QueryTask["language"]>> = {
   [QueryLanguage.JMESPATH]: "jmespath",
 };
 
-/** Creates the TransformService implementation (and the thread pool Query runs on). */
+/** Creates the TransformService implementation (and the thread pool Query and Validate run on). */
 export function createTransformService(options: TransformServiceOptions = {}): {
   impl: ServiceImpl<typeof TransformService>;
   close(): Promise<void>;
 } {
-  const sandbox = createSandbox<QueryTask, QueryResult>({
+  // One pool for queries and validations; a task past its bounds is charged to its expression or schema.
+  const sandbox = createSandbox<QueryTask | ValidateTask, WorkerResult>({
     ...options.query,
-    filename: new URL("./query-worker.ts", import.meta.url),
+    filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
   });
   const impl: ServiceImpl<typeof TransformService> = {
@@ -48,9 +49,23 @@ export function createTransformService(options: TransformServiceOptions = {}): {
       check(req.expression.trim() !== "", "expression", "is required");
       check(req.expression.length <= 10_000, "expression", "must be at most 10,000 characters");
       const data = req.data ? toJson(ValueSchema, req.data) : null;
-      const outcome = await sandbox.run({ language, expression: req.expression, data }, ctx);
-      if ("error" in outcome) throw invalidArgument("expression", outcome.error);
+      const outcome = await sandbox.run({ kind: "query", language, expression: req.expression, data }, ctx);
+      if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
+      if (!("result" in outcome)) throw new Error("a query answered as a validation");
       return { result: fromJson(ValueSchema, outcome.result as JsonValue) };
+    },
+
+    async validate(req, ctx) {
+      check(req.schema !== undefined, "schema", "is required");
+      const data = req.data ? toJson(ValueSchema, req.data) : null;
+      const outcome = await sandbox.run(
+        { kind: "validate", schema: req.schema as Record<string, unknown>, data },
+        ctx,
+        "schema",
+      );
+      if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
+      if (!("valid" in outcome)) throw new Error("a validation answered as a query");
+      return outcome;
     },
   };
   return { impl, close: () => sandbox.close() };

@@ -139,3 +139,53 @@ describe("Query", () => {
 function toJsonValue(v: unknown) {
   return fromJson(ValueSchema, v as never);
 }
+
+describe("Validate", () => {
+  const schema = {
+    type: "object",
+    required: ["id", "email"],
+    properties: {
+      id: { type: "integer", minimum: 1 },
+      email: { type: "string", format: "email" },
+      tags: { type: "array", items: { type: "string" } },
+    },
+    additionalProperties: false,
+  };
+
+  it("reports every violation with its instance path and keyword (2020-12 and draft-07)", async () => {
+    const ok = await client.validate({ schema, data: toJsonValue({ id: 1, email: "a@b.example" }) });
+    expect(ok).toMatchObject({ valid: true, violations: [] });
+    for (const s of [schema, { $schema: "http://json-schema.org/draft-07/schema#", ...schema }]) {
+      const bad = await client.validate({
+        schema: s,
+        data: toJsonValue({ id: 0, email: "nope", tags: ["x", 2], extra: true }),
+      });
+      expect(bad.valid).toBe(false);
+      const found = bad.violations.map((v) => [v.instancePath, v.keyword]);
+      expect(found).toEqual(
+        expect.arrayContaining([
+          ["", "additionalProperties"],
+          ["/id", "minimum"],
+          ["/email", "format"],
+          ["/tags/1", "type"],
+        ]),
+      );
+      expect(found).toHaveLength(4);
+    }
+    // prefixItems exists in 2020-12 only.
+    const tuple = { type: "array", prefixItems: [{ type: "number" }], items: false };
+    expect((await client.validate({ schema: tuple, data: toJsonValue([1, 2]) })).valid).toBe(false);
+  });
+
+  it("a schema that is not a schema names the field; a regex-heavy (ReDoS) schema is stopped at its limit", async () => {
+    expect(await failure(client.validate({ schema: { type: "no-such-type" }, data: toJsonValue(1) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["schema"],
+    });
+    const redos = await failure(
+      client.validate({ schema: { type: "string", pattern: "^(a+)+$" }, data: toJsonValue(`${"a".repeat(40)}!`) }),
+    );
+    expect(redos).toMatchObject({ code: Code.InvalidArgument, fields: ["schema"] });
+    expect(redos.message).toMatch(/1000 ms limit/);
+  }, 30_000);
+});

@@ -6,13 +6,13 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file flowforge/transform/v1/transform.proto.
  */
 export const file_flowforge_transform_v1_transform: GenFile = /*@__PURE__*/
-  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSKUAQoKQ3N2T3B0aW9ucxIRCglkZWxpbWl0ZXIYASABKAkSDQoFcXVvdGUYAiABKAkSDgoGZXNjYXBlGAMgASgJEhEKCW5vX2hlYWRlchgEIAEoCBIPCgdjb2x1bW5zGAUgAygJEhgKEGtlZXBfZW1wdHlfbGluZXMYBiABKAgSFgoOdmFsdWVzX2FzX3RleHQYByABKAgiOQoKWG1sT3B0aW9ucxIYChBhdHRyaWJ1dGVfcHJlZml4GAEgASgJEhEKCXJvb3RfbmFtZRgCIAEoCSLzAQoOQ29udmVydFJlcXVlc3QSDQoFaW5wdXQYASABKAkSMAoEZnJvbRgCIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIuCgJ0bxgDIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIvCgNjc3YYBCABKAsyIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNzdk9wdGlvbnMSLwoDeG1sGAUgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbWxPcHRpb25zEg4KBnByZXR0eRgGIAEoCCJHCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNwoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUqrAEKCkRhdGFGb3JtYXQSGwoXREFUQV9GT1JNQVRfVU5TUEVDSUZJRUQQABIUChBEQVRBX0ZPUk1BVF9KU09OEAESFgoSREFUQV9GT1JNQVRfTkRKU09OEAISEwoPREFUQV9GT1JNQVRfQ1NWEAMSEwoPREFUQV9GT1JNQVRfVFNWEAQSEwoPREFUQV9GT1JNQVRfWE1MEAUSFAoQREFUQV9GT1JNQVRfWUFNTBAGKmgKDVF1ZXJ5TGFuZ3VhZ2USHgoaUVVFUllfTEFOR1VBR0VfVU5TUEVDSUZJRUQQABIaChZRVUVSWV9MQU5HVUFHRV9KU09OQVRBEAESGwoXUVVFUllfTEFOR1VBR0VfSk1FU1BBVEgQAjLOAQoQVHJhbnNmb3JtU2VydmljZRJfCgdDb252ZXJ0EiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5Db252ZXJ0UmVxdWVzdBonLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlc3BvbnNlIgOQAgESWQoFUXVlcnkSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSKUAQoKQ3N2T3B0aW9ucxIRCglkZWxpbWl0ZXIYASABKAkSDQoFcXVvdGUYAiABKAkSDgoGZXNjYXBlGAMgASgJEhEKCW5vX2hlYWRlchgEIAEoCBIPCgdjb2x1bW5zGAUgAygJEhgKEGtlZXBfZW1wdHlfbGluZXMYBiABKAgSFgoOdmFsdWVzX2FzX3RleHQYByABKAgiOQoKWG1sT3B0aW9ucxIYChBhdHRyaWJ1dGVfcHJlZml4GAEgASgJEhEKCXJvb3RfbmFtZRgCIAEoCSLzAQoOQ29udmVydFJlcXVlc3QSDQoFaW5wdXQYASABKAkSMAoEZnJvbRgCIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIuCgJ0bxgDIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIvCgNjc3YYBCABKAsyIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNzdk9wdGlvbnMSLwoDeG1sGAUgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbWxPcHRpb25zEg4KBnByZXR0eRgGIAEoCCJHCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNwoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiYAoPVmFsaWRhdGVSZXF1ZXN0EicKBnNjaGVtYRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJZCglWaW9sYXRpb24SFQoNaW5zdGFuY2VfcGF0aBgBIAEoCRITCgtzY2hlbWFfcGF0aBgCIAEoCRIPCgdrZXl3b3JkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiWAoQVmFsaWRhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBI1Cgp2aW9sYXRpb25zGAIgAygLMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WaW9sYXRpb24qrAEKCkRhdGFGb3JtYXQSGwoXREFUQV9GT1JNQVRfVU5TUEVDSUZJRUQQABIUChBEQVRBX0ZPUk1BVF9KU09OEAESFgoSREFUQV9GT1JNQVRfTkRKU09OEAISEwoPREFUQV9GT1JNQVRfQ1NWEAMSEwoPREFUQV9GT1JNQVRfVFNWEAQSEwoPREFUQV9GT1JNQVRfWE1MEAUSFAoQREFUQV9GT1JNQVRfWUFNTBAGKmgKDVF1ZXJ5TGFuZ3VhZ2USHgoaUVVFUllfTEFOR1VBR0VfVU5TUEVDSUZJRUQQABIaChZRVUVSWV9MQU5HVUFHRV9KU09OQVRBEAESGwoXUVVFUllfTEFOR1VBR0VfSk1FU1BBVEgQAjKyAgoQVHJhbnNmb3JtU2VydmljZRJfCgdDb252ZXJ0EiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5Db252ZXJ0UmVxdWVzdBonLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlc3BvbnNlIgOQAgESWQoFUXVlcnkSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlSZXNwb25zZSIDkAIBEmIKCFZhbGlkYXRlEicuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WYWxpZGF0ZVJlcXVlc3QaKC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlZhbGlkYXRlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct]);
 
 /**
  * CsvOptions shape how CSV and TSV are read and written.
@@ -246,6 +246,104 @@ export const QueryResponseSchema: GenMessage<QueryResponse> = /*@__PURE__*/
   messageDesc(file_flowforge_transform_v1_transform, 5);
 
 /**
+ * ValidateRequest is the input of Validate.
+ *
+ * @generated from message flowforge.transform.v1.ValidateRequest
+ */
+export type ValidateRequest = Message<"flowforge.transform.v1.ValidateRequest"> & {
+  /**
+   * The JSON Schema. Its `$schema` picks the draft (2020-12 or draft-07); default 2020-12.
+   *
+   * @generated from field: google.protobuf.Struct schema = 1;
+   */
+  schema?: JsonObject | undefined;
+
+  /**
+   * The data to check.
+   *
+   * @generated from field: google.protobuf.Value data = 2;
+   */
+  data?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.ValidateRequest.
+ * Use `create(ValidateRequestSchema)` to create a new message.
+ */
+export const ValidateRequestSchema: GenMessage<ValidateRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 6);
+
+/**
+ * Violation is one way the data breaks the schema.
+ *
+ * @generated from message flowforge.transform.v1.Violation
+ */
+export type Violation = Message<"flowforge.transform.v1.Violation"> & {
+  /**
+   * JSON Pointer to the offending part of the data (empty: the whole document).
+   *
+   * @generated from field: string instance_path = 1;
+   */
+  instancePath: string;
+
+  /**
+   * JSON Pointer to the schema keyword that failed.
+   *
+   * @generated from field: string schema_path = 2;
+   */
+  schemaPath: string;
+
+  /**
+   * The keyword, e.g. `type`, `required`, `pattern`.
+   *
+   * @generated from field: string keyword = 3;
+   */
+  keyword: string;
+
+  /**
+   * What is wrong, in words.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Violation.
+ * Use `create(ViolationSchema)` to create a new message.
+ */
+export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 7);
+
+/**
+ * ValidateResponse is the output of Validate.
+ *
+ * @generated from message flowforge.transform.v1.ValidateResponse
+ */
+export type ValidateResponse = Message<"flowforge.transform.v1.ValidateResponse"> & {
+  /**
+   * True when the data is valid.
+   *
+   * @generated from field: bool valid = 1;
+   */
+  valid: boolean;
+
+  /**
+   * Every violation found, when it is not.
+   *
+   * @generated from field: repeated flowforge.transform.v1.Violation violations = 2;
+   */
+  violations: Violation[];
+};
+
+/**
+ * Describes the message flowforge.transform.v1.ValidateResponse.
+ * Use `create(ValidateResponseSchema)` to create a new message.
+ */
+export const ValidateResponseSchema: GenMessage<ValidateResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 8);
+
+/**
  * DataFormat names a text data format.
  *
  * @generated from enum flowforge.transform.v1.DataFormat
@@ -366,6 +464,17 @@ export const TransformService: GenService<{
     methodKind: "unary";
     input: typeof QueryRequestSchema;
     output: typeof QueryResponseSchema;
+  },
+  /**
+   * Validate checks JSON data against a JSON Schema (2020-12 or draft-07), reporting every
+   * violation; bounded in time and memory like Query (a regex-heavy schema cannot stall it).
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Validate
+   */
+  validate: {
+    methodKind: "unary";
+    input: typeof ValidateRequestSchema;
+    output: typeof ValidateResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_transform_v1_transform, 0);
