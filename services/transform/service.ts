@@ -6,6 +6,7 @@ import { DataFormat, QueryLanguage, type TransformService } from "#gen/flowforge
 import { check, invalidArgument } from "#runtime/errors.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, write } from "./formats.js";
+import { diff, patch } from "./patch.js";
 import type { QueryTask, ValidateTask, WorkerResult } from "./worker.js";
 
 /** Options for createTransformService. */
@@ -54,6 +55,9 @@ export function createTransformService(options: TransformServiceOptions = {}): {
       if (!("result" in outcome)) throw new Error("a query answered as a validation");
       return { result: fromJson(ValueSchema, outcome.result as JsonValue) };
     },
+
+    patch,
+    diff,
 
     async validate(req, ctx) {
       check(req.schema !== undefined, "schema", "is required");

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/transform/v1/transform.proto.
  */
 export const file_flowforge_transform_v1_transform: GenFile = /*@__PURE__*/
-  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSKUAQoKQ3N2T3B0aW9ucxIRCglkZWxpbWl0ZXIYASABKAkSDQoFcXVvdGUYAiABKAkSDgoGZXNjYXBlGAMgASgJEhEKCW5vX2hlYWRlchgEIAEoCBIPCgdjb2x1bW5zGAUgAygJEhgKEGtlZXBfZW1wdHlfbGluZXMYBiABKAgSFgoOdmFsdWVzX2FzX3RleHQYByABKAgiOQoKWG1sT3B0aW9ucxIYChBhdHRyaWJ1dGVfcHJlZml4GAEgASgJEhEKCXJvb3RfbmFtZRgCIAEoCSLzAQoOQ29udmVydFJlcXVlc3QSDQoFaW5wdXQYASABKAkSMAoEZnJvbRgCIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIuCgJ0bxgDIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIvCgNjc3YYBCABKAsyIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNzdk9wdGlvbnMSLwoDeG1sGAUgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbWxPcHRpb25zEg4KBnByZXR0eRgGIAEoCCJHCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNwoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiYAoPVmFsaWRhdGVSZXF1ZXN0EicKBnNjaGVtYRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJZCglWaW9sYXRpb24SFQoNaW5zdGFuY2VfcGF0aBgBIAEoCRITCgtzY2hlbWFfcGF0aBgCIAEoCRIPCgdrZXl3b3JkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiWAoQVmFsaWRhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBI1Cgp2aW9sYXRpb25zGAIgAygLMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WaW9sYXRpb24qrAEKCkRhdGFGb3JtYXQSGwoXREFUQV9GT1JNQVRfVU5TUEVDSUZJRUQQABIUChBEQVRBX0ZPUk1BVF9KU09OEAESFgoSREFUQV9GT1JNQVRfTkRKU09OEAISEwoPREFUQV9GT1JNQVRfQ1NWEAMSEwoPREFUQV9GT1JNQVRfVFNWEAQSEwoPREFUQV9GT1JNQVRfWE1MEAUSFAoQREFUQV9GT1JNQVRfWUFNTBAGKmgKDVF1ZXJ5TGFuZ3VhZ2USHgoaUVVFUllfTEFOR1VBR0VfVU5TUEVDSUZJRUQQABIaChZRVUVSWV9MQU5HVUFHRV9KU09OQVRBEAESGwoXUVVFUllfTEFOR1VBR0VfSk1FU1BBVEgQAjKyAgoQVHJhbnNmb3JtU2VydmljZRJfCgdDb252ZXJ0EiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5Db252ZXJ0UmVxdWVzdBonLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlc3BvbnNlIgOQAgESWQoFUXVlcnkSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlSZXNwb25zZSIDkAIBEmIKCFZhbGlkYXRlEicuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WYWxpZGF0ZVJlcXVlc3QaKC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlZhbGlkYXRlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSKUAQoKQ3N2T3B0aW9ucxIRCglkZWxpbWl0ZXIYASABKAkSDQoFcXVvdGUYAiABKAkSDgoGZXNjYXBlGAMgASgJEhEKCW5vX2hlYWRlchgEIAEoCBIPCgdjb2x1bW5zGAUgAygJEhgKEGtlZXBfZW1wdHlfbGluZXMYBiABKAgSFgoOdmFsdWVzX2FzX3RleHQYByABKAgiOQoKWG1sT3B0aW9ucxIYChBhdHRyaWJ1dGVfcHJlZml4GAEgASgJEhEKCXJvb3RfbmFtZRgCIAEoCSLzAQoOQ29udmVydFJlcXVlc3QSDQoFaW5wdXQYASABKAkSMAoEZnJvbRgCIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIuCgJ0bxgDIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIvCgNjc3YYBCABKAsyIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNzdk9wdGlvbnMSLwoDeG1sGAUgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbWxPcHRpb25zEg4KBnByZXR0eRgGIAEoCCJHCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNwoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiYAoPVmFsaWRhdGVSZXF1ZXN0EicKBnNjaGVtYRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJZCglWaW9sYXRpb24SFQoNaW5zdGFuY2VfcGF0aBgBIAEoCRITCgtzY2hlbWFfcGF0aBgCIAEoCRIPCgdrZXl3b3JkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiWAoQVmFsaWRhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBI1Cgp2aW9sYXRpb25zGAIgAygLMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WaW9sYXRpb24ikAEKDFBhdGNoUmVxdWVzdBIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIlCgVwYXRjaBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIvCgRraW5kGAMgASgOMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5QYXRjaEtpbmQiOQoNUGF0Y2hSZXNwb25zZRIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJcCgtEaWZmUmVxdWVzdBImCgZiZWZvcmUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNQoMRGlmZlJlc3BvbnNlEiUKBXBhdGNoGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlKqwBCgpEYXRhRm9ybWF0EhsKF0RBVEFfRk9STUFUX1VOU1BFQ0lGSUVEEAASFAoQREFUQV9GT1JNQVRfSlNPThABEhYKEkRBVEFfRk9STUFUX05ESlNPThACEhMKD0RBVEFfRk9STUFUX0NTVhADEhMKD0RBVEFfRk9STUFUX1RTVhAEEhMKD0RBVEFfRk9STUFUX1hNTBAFEhQKEERBVEFfRk9STUFUX1lBTUwQBipoCg1RdWVyeUxhbmd1YWdlEh4KGlFVRVJZX0xBTkdVQUdFX1VOU1BFQ0lGSUVEEAASGgoWUVVFUllfTEFOR1VBR0VfSlNPTkFUQRABEhsKF1FVRVJZX0xBTkdVQUdFX0pNRVNQQVRIEAIqXgoJUGF0Y2hLaW5kEhoKFlBBVENIX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQQVRDSF9LSU5EX0pTT05fUEFUQ0gQARIaChZQQVRDSF9LSU5EX01FUkdFX1BBVENIEAIy5QMKEFRyYW5zZm9ybVNlcnZpY2USXwoHQ29udmVydBImLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlcXVlc3QaJy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNvbnZlcnRSZXNwb25zZSIDkAIBElkKBVF1ZXJ5EiQuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5RdWVyeVJlcXVlc3QaJS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVzcG9uc2UiA5ACARJiCghWYWxpZGF0ZRInLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuVmFsaWRhdGVSZXF1ZXN0GiguZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WYWxpZGF0ZVJlc3BvbnNlIgOQAgESWQoFUGF0Y2gSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlBhdGNoUmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUGF0Y2hSZXNwb25zZSIDkAIBElYKBERpZmYSIy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkRpZmZSZXF1ZXN0GiQuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5EaWZmUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct]);
 
 /**
  * CsvOptions shape how CSV and TSV are read and written.
@@ -344,6 +344,111 @@ export const ValidateResponseSchema: GenMessage<ValidateResponse> = /*@__PURE__*
   messageDesc(file_flowforge_transform_v1_transform, 8);
 
 /**
+ * PatchRequest is the input of Patch.
+ *
+ * @generated from message flowforge.transform.v1.PatchRequest
+ */
+export type PatchRequest = Message<"flowforge.transform.v1.PatchRequest"> & {
+  /**
+   * The document patched.
+   *
+   * @generated from field: google.protobuf.Value document = 1;
+   */
+  document?: Value | undefined;
+
+  /**
+   * The patch: a list of operations (JSON Patch, at most 10,000) or an object (merge patch).
+   *
+   * @generated from field: google.protobuf.Value patch = 2;
+   */
+  patch?: Value | undefined;
+
+  /**
+   * The patch's format. Default: JSON Patch.
+   *
+   * @generated from field: flowforge.transform.v1.PatchKind kind = 3;
+   */
+  kind: PatchKind;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.PatchRequest.
+ * Use `create(PatchRequestSchema)` to create a new message.
+ */
+export const PatchRequestSchema: GenMessage<PatchRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 9);
+
+/**
+ * PatchResponse is the output of Patch.
+ *
+ * @generated from message flowforge.transform.v1.PatchResponse
+ */
+export type PatchResponse = Message<"flowforge.transform.v1.PatchResponse"> & {
+  /**
+   * The patched document.
+   *
+   * @generated from field: google.protobuf.Value document = 1;
+   */
+  document?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.PatchResponse.
+ * Use `create(PatchResponseSchema)` to create a new message.
+ */
+export const PatchResponseSchema: GenMessage<PatchResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 10);
+
+/**
+ * DiffRequest is the input of Diff.
+ *
+ * @generated from message flowforge.transform.v1.DiffRequest
+ */
+export type DiffRequest = Message<"flowforge.transform.v1.DiffRequest"> & {
+  /**
+   * The document before.
+   *
+   * @generated from field: google.protobuf.Value before = 1;
+   */
+  before?: Value | undefined;
+
+  /**
+   * The document after.
+   *
+   * @generated from field: google.protobuf.Value after = 2;
+   */
+  after?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.DiffRequest.
+ * Use `create(DiffRequestSchema)` to create a new message.
+ */
+export const DiffRequestSchema: GenMessage<DiffRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 11);
+
+/**
+ * DiffResponse is the output of Diff.
+ *
+ * @generated from message flowforge.transform.v1.DiffResponse
+ */
+export type DiffResponse = Message<"flowforge.transform.v1.DiffResponse"> & {
+  /**
+   * The JSON Patch (a list of operations) from `before` to `after`.
+   *
+   * @generated from field: google.protobuf.Value patch = 1;
+   */
+  patch?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.DiffResponse.
+ * Use `create(DiffResponseSchema)` to create a new message.
+ */
+export const DiffResponseSchema: GenMessage<DiffResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 12);
+
+/**
  * DataFormat names a text data format.
  *
  * @generated from enum flowforge.transform.v1.DataFormat
@@ -440,6 +545,40 @@ export const QueryLanguageSchema: GenEnum<QueryLanguage> = /*@__PURE__*/
   enumDesc(file_flowforge_transform_v1_transform, 1);
 
 /**
+ * PatchKind names a patch format.
+ *
+ * @generated from enum flowforge.transform.v1.PatchKind
+ */
+export enum PatchKind {
+  /**
+   * Not set: JSON Patch.
+   *
+   * @generated from enum value: PATCH_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * RFC 6902 JSON Patch: a list of operations (add, remove, replace, move, copy, test).
+   *
+   * @generated from enum value: PATCH_KIND_JSON_PATCH = 1;
+   */
+  JSON_PATCH = 1,
+
+  /**
+   * RFC 7386 JSON Merge Patch: an object whose fields replace, and whose nulls remove.
+   *
+   * @generated from enum value: PATCH_KIND_MERGE_PATCH = 2;
+   */
+  MERGE_PATCH = 2,
+}
+
+/**
+ * Describes the enum flowforge.transform.v1.PatchKind.
+ */
+export const PatchKindSchema: GenEnum<PatchKind> = /*@__PURE__*/
+  enumDesc(file_flowforge_transform_v1_transform, 2);
+
+/**
  * TransformService converts data between formats and queries it.
  *
  * @generated from service flowforge.transform.v1.TransformService
@@ -475,6 +614,26 @@ export const TransformService: GenService<{
     methodKind: "unary";
     input: typeof ValidateRequestSchema;
     output: typeof ValidateResponseSchema;
+  },
+  /**
+   * Patch applies an RFC 6902 JSON Patch or an RFC 7386 JSON Merge Patch to a document.
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Patch
+   */
+  patch: {
+    methodKind: "unary";
+    input: typeof PatchRequestSchema;
+    output: typeof PatchResponseSchema;
+  },
+  /**
+   * Diff produces the RFC 6902 JSON Patch that turns one document into another.
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Diff
+   */
+  diff: {
+    methodKind: "unary";
+    input: typeof DiffRequestSchema;
+    output: typeof DiffResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_transform_v1_transform, 0);
