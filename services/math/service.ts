@@ -2,6 +2,7 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MathService } from "#gen/flowforge/math/v1/math_pb.js";
 import { describe } from "./describe.js";
+import { correlate, regress } from "./relations.js";
 import { createEvaluate, type EvaluateLimits } from "./evaluate.js";
 
 /** Options for createMathService. */
@@ -16,5 +17,5 @@ export function createMathService(options: MathServiceOptions = {}): {
   close(): Promise<void>;
 } {
   const { evaluate, close } = createEvaluate(options.evaluate);
-  return { impl: { evaluate, describe }, close };
+  return { impl: { evaluate, describe, correlate, regress }, close };
 }

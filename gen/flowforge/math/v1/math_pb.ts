@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/math/v1/math.proto.
  */
 export const file_flowforge_math_v1_math: GenFile = /*@__PURE__*/
-  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIjQKD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBIiQKCFF1YW50aWxlEgkKAXAYASABKAESDQoFdmFsdWUYAiABKAEizAIKEERlc2NyaWJlUmVzcG9uc2USDQoFY291bnQYASABKAQSCwoDc3VtGAIgASgBEgwKBG1lYW4YAyABKAESDgoGbWVkaWFuGAQgASgBEgwKBG1vZGUYBSADKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARIbChN2YXJpYW5jZV9wb3B1bGF0aW9uGAggASgBEhcKD3ZhcmlhbmNlX3NhbXBsZRgJIAEoARIaChJzdGRfZGV2X3BvcHVsYXRpb24YCiABKAESFgoOc3RkX2Rldl9zYW1wbGUYCyABKAESLgoJcXVhbnRpbGVzGAwgAygLMhsuZmxvd2ZvcmdlLm1hdGgudjEuUXVhbnRpbGUSCwoDaXFyGA0gASgBEgsKA21hZBgOIAEoARIQCghza2V3bmVzcxgPIAEoARIQCghrdXJ0b3NpcxgQIAEoASp2CgpOdW1iZXJNb2RlEhsKF05VTUJFUl9NT0RFX1VOU1BFQ0lGSUVEEAASFgoSTlVNQkVSX01PREVfTlVNQkVSEAESGQoVTlVNQkVSX01PREVfQklHTlVNQkVSEAISGAoUTlVNQkVSX01PREVfRlJBQ1RJT04QAzLBAQoLTWF0aFNlcnZpY2USWAoIRXZhbHVhdGUSIi5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlc3BvbnNlIgOQAgESWAoIRGVzY3JpYmUSIi5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIjQKD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBIiQKCFF1YW50aWxlEgkKAXAYASABKAESDQoFdmFsdWUYAiABKAEizAIKEERlc2NyaWJlUmVzcG9uc2USDQoFY291bnQYASABKAQSCwoDc3VtGAIgASgBEgwKBG1lYW4YAyABKAESDgoGbWVkaWFuGAQgASgBEgwKBG1vZGUYBSADKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARIbChN2YXJpYW5jZV9wb3B1bGF0aW9uGAggASgBEhcKD3ZhcmlhbmNlX3NhbXBsZRgJIAEoARIaChJzdGRfZGV2X3BvcHVsYXRpb24YCiABKAESFgoOc3RkX2Rldl9zYW1wbGUYCyABKAESLgoJcXVhbnRpbGVzGAwgAygLMhsuZmxvd2ZvcmdlLm1hdGgudjEuUXVhbnRpbGUSCwoDaXFyGA0gASgBEgsKA21hZBgOIAEoARIQCghza2V3bmVzcxgPIAEoARIQCghrdXJ0b3NpcxgQIAEoASIoChBDb3JyZWxhdGVSZXF1ZXN0EgkKAXgYASADKAESCQoBeRgCIAMoASJwChFDb3JyZWxhdGVSZXNwb25zZRIPCgdwZWFyc29uGAEgASgBEhAKCHNwZWFybWFuGAIgASgBEhkKEWNvdmFyaWFuY2Vfc2FtcGxlGAMgASgBEh0KFWNvdmFyaWFuY2VfcG9wdWxhdGlvbhgEIAEoASImCg5SZWdyZXNzUmVxdWVzdBIJCgF4GAEgAygBEgkKAXkYAiADKAEiqwEKD1JlZ3Jlc3NSZXNwb25zZRIRCglpbnRlcmNlcHQYASABKAESDQoFc2xvcGUYAiABKAESEQoJcl9zcXVhcmVkGAMgASgBEiAKGGludGVyY2VwdF9zdGFuZGFyZF9lcnJvchgEIAEoARIcChRzbG9wZV9zdGFuZGFyZF9lcnJvchgFIAEoARIjChtyZXNpZHVhbF9zdGFuZGFyZF9kZXZpYXRpb24YBiABKAEqdgoKTnVtYmVyTW9kZRIbChdOVU1CRVJfTU9ERV9VTlNQRUNJRklFRBAAEhYKEk5VTUJFUl9NT0RFX05VTUJFUhABEhkKFU5VTUJFUl9NT0RFX0JJR05VTUJFUhACEhgKFE5VTUJFUl9NT0RFX0ZSQUNUSU9OEAMy9QIKC01hdGhTZXJ2aWNlElgKCEV2YWx1YXRlEiIuZmxvd2ZvcmdlLm1hdGgudjEuRXZhbHVhdGVSZXF1ZXN0GiMuZmxvd2ZvcmdlLm1hdGgudjEuRXZhbHVhdGVSZXNwb25zZSIDkAIBElgKCERlc2NyaWJlEiIuZmxvd2ZvcmdlLm1hdGgudjEuRGVzY3JpYmVSZXF1ZXN0GiMuZmxvd2ZvcmdlLm1hdGgudjEuRGVzY3JpYmVSZXNwb25zZSIDkAIBElsKCUNvcnJlbGF0ZRIjLmZsb3dmb3JnZS5tYXRoLnYxLkNvcnJlbGF0ZVJlcXVlc3QaJC5mbG93Zm9yZ2UubWF0aC52MS5Db3JyZWxhdGVSZXNwb25zZSIDkAIBElUKB1JlZ3Jlc3MSIS5mbG93Zm9yZ2UubWF0aC52MS5SZWdyZXNzUmVxdWVzdBoiLmZsb3dmb3JnZS5tYXRoLnYxLlJlZ3Jlc3NSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * EvaluateRequest is the input of Evaluate.
@@ -275,6 +275,160 @@ export const DescribeResponseSchema: GenMessage<DescribeResponse> = /*@__PURE__*
   messageDesc(file_flowforge_math_v1_math, 4);
 
 /**
+ * CorrelateRequest is the input of Correlate.
+ *
+ * @generated from message flowforge.math.v1.CorrelateRequest
+ */
+export type CorrelateRequest = Message<"flowforge.math.v1.CorrelateRequest"> & {
+  /**
+   * The first sample: at least two finite numbers.
+   *
+   * @generated from field: repeated double x = 1;
+   */
+  x: number[];
+
+  /**
+   * The second sample, paired with x (same length).
+   *
+   * @generated from field: repeated double y = 2;
+   */
+  y: number[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.CorrelateRequest.
+ * Use `create(CorrelateRequestSchema)` to create a new message.
+ */
+export const CorrelateRequestSchema: GenMessage<CorrelateRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 5);
+
+/**
+ * CorrelateResponse is the output of Correlate.
+ *
+ * @generated from message flowforge.math.v1.CorrelateResponse
+ */
+export type CorrelateResponse = Message<"flowforge.math.v1.CorrelateResponse"> & {
+  /**
+   * Pearson's product-moment correlation.
+   *
+   * @generated from field: double pearson = 1;
+   */
+  pearson: number;
+
+  /**
+   * Spearman's rank correlation (ties share their mean rank).
+   *
+   * @generated from field: double spearman = 2;
+   */
+  spearman: number;
+
+  /**
+   * Sample covariance (divides by n - 1).
+   *
+   * @generated from field: double covariance_sample = 3;
+   */
+  covarianceSample: number;
+
+  /**
+   * Population covariance (divides by n).
+   *
+   * @generated from field: double covariance_population = 4;
+   */
+  covariancePopulation: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.CorrelateResponse.
+ * Use `create(CorrelateResponseSchema)` to create a new message.
+ */
+export const CorrelateResponseSchema: GenMessage<CorrelateResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 6);
+
+/**
+ * RegressRequest is the input of Regress.
+ *
+ * @generated from message flowforge.math.v1.RegressRequest
+ */
+export type RegressRequest = Message<"flowforge.math.v1.RegressRequest"> & {
+  /**
+   * The predictor: at least three finite numbers, not all equal.
+   *
+   * @generated from field: repeated double x = 1;
+   */
+  x: number[];
+
+  /**
+   * The response, paired with x (same length).
+   *
+   * @generated from field: repeated double y = 2;
+   */
+  y: number[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.RegressRequest.
+ * Use `create(RegressRequestSchema)` to create a new message.
+ */
+export const RegressRequestSchema: GenMessage<RegressRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 7);
+
+/**
+ * RegressResponse is the output of Regress.
+ *
+ * @generated from message flowforge.math.v1.RegressResponse
+ */
+export type RegressResponse = Message<"flowforge.math.v1.RegressResponse"> & {
+  /**
+   * The fitted intercept.
+   *
+   * @generated from field: double intercept = 1;
+   */
+  intercept: number;
+
+  /**
+   * The fitted slope.
+   *
+   * @generated from field: double slope = 2;
+   */
+  slope: number;
+
+  /**
+   * Coefficient of determination.
+   *
+   * @generated from field: double r_squared = 3;
+   */
+  rSquared: number;
+
+  /**
+   * Standard error of the intercept.
+   *
+   * @generated from field: double intercept_standard_error = 4;
+   */
+  interceptStandardError: number;
+
+  /**
+   * Standard error of the slope.
+   *
+   * @generated from field: double slope_standard_error = 5;
+   */
+  slopeStandardError: number;
+
+  /**
+   * Residual standard deviation (square root of the residual sum of squares over n - 2).
+   *
+   * @generated from field: double residual_standard_deviation = 6;
+   */
+  residualStandardDeviation: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.RegressResponse.
+ * Use `create(RegressResponseSchema)` to create a new message.
+ */
+export const RegressResponseSchema: GenMessage<RegressResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 8);
+
+/**
  * NumberMode selects the number type expressions compute with.
  *
  * @generated from enum flowforge.math.v1.NumberMode
@@ -342,6 +496,27 @@ export const MathService: GenService<{
     methodKind: "unary";
     input: typeof DescribeRequestSchema;
     output: typeof DescribeResponseSchema;
+  },
+  /**
+   * Correlate measures how two paired samples move together: Pearson and Spearman correlation
+   * and covariance.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Correlate
+   */
+  correlate: {
+    methodKind: "unary";
+    input: typeof CorrelateRequestSchema;
+    output: typeof CorrelateResponseSchema;
+  },
+  /**
+   * Regress fits y = intercept + slope * x by least squares, with r² and standard errors.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Regress
+   */
+  regress: {
+    methodKind: "unary";
+    input: typeof RegressRequestSchema;
+    output: typeof RegressResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_math_v1_math, 0);
