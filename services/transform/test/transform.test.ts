@@ -87,6 +87,15 @@ describe("Convert", () => {
     expect((await failure(client.convert({ input: "x", from: DataFormat.JSON }))).fields).toEqual(["to"]);
   });
 
+  it("a billion-laughs XML document is not expanded", async () => {
+    const entities = ['<!ENTITY lol "lol">'];
+    for (let i = 1; i < 10; i++) entities.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? "" : i - 1};`.repeat(10)}">`);
+    const input = `<?xml version="1.0"?><!DOCTYPE lolz [${entities.join("")}]><lolz>&lol9;</lolz>`;
+    const res = await client.convert({ input, from: DataFormat.XML, to: DataFormat.JSON });
+    // Ten to the ninth "lol"s would be 3 GB; nested entities are left unexpanded.
+    expect(res.output.length).toBeLessThan(1000);
+  });
+
   it("a billion-laughs YAML document is refused, not expanded", async () => {
     const lol = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
     for (let i = 1; i < 10; i++)
