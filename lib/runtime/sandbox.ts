@@ -2,11 +2,10 @@
  * Untrusted work (expressions, queries) on worker threads (piscina), bounded from outside: a task
  * that runs past its time limit has its thread terminated, one that allocates past the thread's
  * heap limit ends with that thread; neither stalls the process's event loop or other callers.
- * The time limit runs from when a thread starts the task (the worker calls `started`), not while
- * it waits for a free thread.
+ * The time limit runs from when a thread starts the task (the worker sets a shared flag), not
+ * while it waits for a free thread.
  */
 import { availableParallelism } from "node:os";
-import { MessageChannel } from "node:worker_threads";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Piscina } from "piscina";
 import { invalidArgument } from "./errors.js";
@@ -57,17 +56,16 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
   return {
     async run(data, ctx, field = options.field) {
       const timeout = new AbortController();
-      const { port1, port2 } = new MessageChannel();
+      // A shared flag the thread sets when it starts the task (no channel to build per call).
+      const started = new Int32Array(new SharedArrayBuffer(4));
       let timer: ReturnType<typeof setTimeout> | undefined;
-      port1.once("message", () => {
-        timer = setTimeout(() => timeout.abort(), timeMs);
-        port1.close();
+      let settled = false;
+      const wait = Atomics.waitAsync(started, 0, 0);
+      void Promise.resolve(wait.value).then(() => {
+        if (!settled) timer = setTimeout(() => timeout.abort(), timeMs);
       });
       try {
-        return await pool.run(
-          { ...data, started: port2 },
-          { signal: AbortSignal.any([ctx.signal, timeout.signal]), transferList: [port2] as never },
-        );
+        return await pool.run({ ...data, started }, { signal: AbortSignal.any([ctx.signal, timeout.signal]) });
       } catch (err) {
         if (timeout.signal.aborted) throw invalidArgument(field, `ran longer than the ${timeMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
@@ -76,8 +74,11 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
         }
         throw err;
       } finally {
+        settled = true;
         clearTimeout(timer);
-        port1.close();
+        // Wake the wait if the task never started (cancelled in the queue), so nothing is left pending.
+        Atomics.store(started, 0, 2);
+        Atomics.notify(started, 0);
       }
     },
     close: () => pool.destroy(),
