@@ -15,8 +15,18 @@ export interface EvaluateTask {
   precision: number;
 }
 
+/** A symbolic task: simplify an expression, or differentiate it by a variable. */
+export interface SymbolicTask {
+  kind: "simplify" | "derivative";
+  expression: string;
+  variable?: string;
+}
+
 /** What comes back: the result, or why there is none. */
-export type EvaluateResult = { value: unknown; text: string; type: string } | { error: string };
+export type EvaluateResult =
+  | { value: unknown; text: string; type: string }
+  | { expression: string; tex: string }
+  | { error: string };
 
 const disabled = (name: string) => () => {
   throw new Error(`function ${name} is not available in expressions`);
@@ -25,6 +35,8 @@ const disabled = (name: string) => () => {
 interface Engine {
   math: MathJsInstance;
   compile: (expression: string) => EvalFunction;
+  simplify: MathJsInstance["simplify"];
+  derivative: MathJsInstance["derivative"];
   cache: Map<string, EvalFunction>;
 }
 
@@ -35,7 +47,7 @@ function engine(mode: EvaluateTask["mode"]): Engine {
   let e = engines.get(mode);
   if (e) return e;
   const math = create(all, { number: mode, precision: 64 });
-  const compile = math.compile;
+  const { compile, simplify, derivative } = math;
   // mathjs's security guidance: nothing in an expression may define, parse or import code.
   const names = [
     "import",
@@ -51,7 +63,7 @@ function engine(mode: EvaluateTask["mode"]): Engine {
     "replacer",
   ];
   math.import(Object.fromEntries(names.map((n) => [n, disabled(n)])), { override: true });
-  e = { math, compile, cache: new Map() };
+  e = { math, compile, simplify, derivative, cache: new Map() };
   engines.set(mode, e);
   return e;
 }
@@ -78,9 +90,25 @@ function typeOf(math: MathJsInstance, x: unknown): string {
   return math.typeOf(x);
 }
 
-/** Evaluates one task. */
-export default function evaluate(task: SandboxTask<EvaluateTask>): EvaluateResult {
+function symbolic(task: SymbolicTask): EvaluateResult {
+  const e = engine("number");
+  try {
+    const node =
+      task.kind === "simplify" ? e.simplify(task.expression) : e.derivative(task.expression, task.variable ?? "x");
+    return { expression: node.toString(), tex: node.toTex() };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Runs one task: an evaluation, or a symbolic one. */
+export default function run(task: SandboxTask<EvaluateTask | SymbolicTask>): EvaluateResult {
   markStarted(task);
+  return "kind" in task ? symbolic(task) : evaluate(task);
+}
+
+/** Evaluates one expression. */
+function evaluate(task: EvaluateTask): EvaluateResult {
   const e = engine(task.mode);
   const { math } = e;
   try {

@@ -3,9 +3,15 @@ import { fromJson, type JsonObject, type JsonValue, type MessageInitShape } from
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import { type EvaluateRequest, type EvaluateResponseSchema, NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
+import {
+  type DerivativeRequest,
+  type EvaluateRequest,
+  type SimplifyRequest,
+  type EvaluateResponseSchema,
+  NumberMode,
+} from "#gen/flowforge/math/v1/math_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
-import type { EvaluateResult, EvaluateTask } from "./evaluate-worker.js";
+import type { EvaluateResult, EvaluateTask, SymbolicTask } from "./evaluate-worker.js";
 
 /** Bounds on one evaluation. */
 export type EvaluateLimits = SandboxLimits;
@@ -20,7 +26,7 @@ const modes: Record<NumberMode, EvaluateTask["mode"] | undefined> = {
 
 /** Creates the Evaluate handler and its thread pool. */
 export function createEvaluate(limits: SandboxLimits = {}) {
-  const sandbox = createSandbox<EvaluateTask, EvaluateResult>({
+  const sandbox = createSandbox<EvaluateTask | SymbolicTask, EvaluateResult>({
     ...limits,
     filename: new URL("./evaluate-worker.ts", import.meta.url),
     field: "expression",
@@ -50,8 +56,32 @@ export function createEvaluate(limits: SandboxLimits = {}) {
     }
     const result = await sandbox.run({ expression: req.expression, variables, mode, precision: req.precision }, ctx);
     if ("error" in result) throw invalidArgument("expression", result.error);
+    if (!("value" in result)) throw new Error("an evaluation answered as a symbolic task");
     return { value: fromJson(ValueSchema, result.value as JsonValue), text: result.text, type: result.type };
   }
 
-  return { evaluate, close: () => sandbox.close() };
+  /** Simplify or Derivative, in the same sandbox. */
+  async function symbolic(task: SymbolicTask, ctx: HandlerContext): Promise<{ expression: string; tex: string }> {
+    check(task.expression.trim() !== "", "expression", "is required");
+    check(
+      task.expression.length <= maxExpressionChars,
+      "expression",
+      `must be at most ${maxExpressionChars} characters`,
+    );
+    if (task.kind === "derivative")
+      check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(task.variable ?? ""), "variable", "must be a variable name");
+    const result = await sandbox.run(task, ctx);
+    if ("error" in result) throw invalidArgument("expression", result.error);
+    if (!("tex" in result)) throw new Error("a symbolic task answered as an evaluation");
+    return result;
+  }
+
+  return {
+    evaluate,
+    simplify: (req: SimplifyRequest, ctx: HandlerContext) =>
+      symbolic({ kind: "simplify", expression: req.expression }, ctx),
+    derivative: (req: DerivativeRequest, ctx: HandlerContext) =>
+      symbolic({ kind: "derivative", expression: req.expression, variable: req.variable }, ctx),
+    close: () => sandbox.close(),
+  };
 }

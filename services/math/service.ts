@@ -16,6 +16,6 @@ export function createMathService(options: MathServiceOptions = {}): {
   impl: ServiceImpl<typeof MathService>;
   close(): Promise<void>;
 } {
-  const { evaluate, close } = createEvaluate(options.evaluate);
-  return { impl: { evaluate, describe, correlate, regress }, close };
+  const { evaluate, simplify, derivative, close } = createEvaluate(options.evaluate);
+  return { impl: { evaluate, simplify, derivative, describe, correlate, regress }, close };
 }

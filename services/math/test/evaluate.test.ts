@@ -84,3 +84,19 @@ describe("Evaluate", () => {
     expect(await value({ expression: "3 * 3" })).toBe(9);
   }, 30_000);
 });
+
+describe("Simplify and Derivative", () => {
+  it("textbook rules: like terms, the power rule, the chain rule", async () => {
+    expect((await client.simplify({ expression: "2x + 3x" })).expression).toBe("5 * x");
+    expect((await client.derivative({ expression: "x^2 + 3x", variable: "x" })).expression).toBe("2 * x + 3");
+    const chain = await client.derivative({ expression: "sin(2x)", variable: "x" });
+    expect(chain.expression).toBe("2 * cos(2 x)"); // mathjs keeps the implicit multiplication as written
+    expect(chain.tex).toContain("\\cos");
+    expect((await client.derivative({ expression: "y * x", variable: "y" })).expression).toBe("x");
+  });
+
+  it("bad input names the field", async () => {
+    expect((await failure(client.simplify({ expression: "2 +" }))).fields).toEqual(["expression"]);
+    expect((await failure(client.derivative({ expression: "x", variable: "1x" }))).fields).toEqual(["variable"]);
+  });
+});

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/math/v1/math.proto.
  */
 export const file_flowforge_math_v1_math: GenFile = /*@__PURE__*/
-  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIjQKD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBIiQKCFF1YW50aWxlEgkKAXAYASABKAESDQoFdmFsdWUYAiABKAEizAIKEERlc2NyaWJlUmVzcG9uc2USDQoFY291bnQYASABKAQSCwoDc3VtGAIgASgBEgwKBG1lYW4YAyABKAESDgoGbWVkaWFuGAQgASgBEgwKBG1vZGUYBSADKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARIbChN2YXJpYW5jZV9wb3B1bGF0aW9uGAggASgBEhcKD3ZhcmlhbmNlX3NhbXBsZRgJIAEoARIaChJzdGRfZGV2X3BvcHVsYXRpb24YCiABKAESFgoOc3RkX2Rldl9zYW1wbGUYCyABKAESLgoJcXVhbnRpbGVzGAwgAygLMhsuZmxvd2ZvcmdlLm1hdGgudjEuUXVhbnRpbGUSCwoDaXFyGA0gASgBEgsKA21hZBgOIAEoARIQCghza2V3bmVzcxgPIAEoARIQCghrdXJ0b3NpcxgQIAEoASIoChBDb3JyZWxhdGVSZXF1ZXN0EgkKAXgYASADKAESCQoBeRgCIAMoASJwChFDb3JyZWxhdGVSZXNwb25zZRIPCgdwZWFyc29uGAEgASgBEhAKCHNwZWFybWFuGAIgASgBEhkKEWNvdmFyaWFuY2Vfc2FtcGxlGAMgASgBEh0KFWNvdmFyaWFuY2VfcG9wdWxhdGlvbhgEIAEoASImCg5SZWdyZXNzUmVxdWVzdBIJCgF4GAEgAygBEgkKAXkYAiADKAEiqwEKD1JlZ3Jlc3NSZXNwb25zZRIRCglpbnRlcmNlcHQYASABKAESDQoFc2xvcGUYAiABKAESEQoJcl9zcXVhcmVkGAMgASgBEiAKGGludGVyY2VwdF9zdGFuZGFyZF9lcnJvchgEIAEoARIcChRzbG9wZV9zdGFuZGFyZF9lcnJvchgFIAEoARIjChtyZXNpZHVhbF9zdGFuZGFyZF9kZXZpYXRpb24YBiABKAEqdgoKTnVtYmVyTW9kZRIbChdOVU1CRVJfTU9ERV9VTlNQRUNJRklFRBAAEhYKEk5VTUJFUl9NT0RFX05VTUJFUhABEhkKFU5VTUJFUl9NT0RFX0JJR05VTUJFUhACEhgKFE5VTUJFUl9NT0RFX0ZSQUNUSU9OEAMy9QIKC01hdGhTZXJ2aWNlElgKCEV2YWx1YXRlEiIuZmxvd2ZvcmdlLm1hdGgudjEuRXZhbHVhdGVSZXF1ZXN0GiMuZmxvd2ZvcmdlLm1hdGgudjEuRXZhbHVhdGVSZXNwb25zZSIDkAIBElgKCERlc2NyaWJlEiIuZmxvd2ZvcmdlLm1hdGgudjEuRGVzY3JpYmVSZXF1ZXN0GiMuZmxvd2ZvcmdlLm1hdGgudjEuRGVzY3JpYmVSZXNwb25zZSIDkAIBElsKCUNvcnJlbGF0ZRIjLmZsb3dmb3JnZS5tYXRoLnYxLkNvcnJlbGF0ZVJlcXVlc3QaJC5mbG93Zm9yZ2UubWF0aC52MS5Db3JyZWxhdGVSZXNwb25zZSIDkAIBElUKB1JlZ3Jlc3MSIS5mbG93Zm9yZ2UubWF0aC52MS5SZWdyZXNzUmVxdWVzdBoiLmZsb3dmb3JnZS5tYXRoLnYxLlJlZ3Jlc3NSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct]);
+  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIjQKD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBIiQKCFF1YW50aWxlEgkKAXAYASABKAESDQoFdmFsdWUYAiABKAEizAIKEERlc2NyaWJlUmVzcG9uc2USDQoFY291bnQYASABKAQSCwoDc3VtGAIgASgBEgwKBG1lYW4YAyABKAESDgoGbWVkaWFuGAQgASgBEgwKBG1vZGUYBSADKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARIbChN2YXJpYW5jZV9wb3B1bGF0aW9uGAggASgBEhcKD3ZhcmlhbmNlX3NhbXBsZRgJIAEoARIaChJzdGRfZGV2X3BvcHVsYXRpb24YCiABKAESFgoOc3RkX2Rldl9zYW1wbGUYCyABKAESLgoJcXVhbnRpbGVzGAwgAygLMhsuZmxvd2ZvcmdlLm1hdGgudjEuUXVhbnRpbGUSCwoDaXFyGA0gASgBEgsKA21hZBgOIAEoARIQCghza2V3bmVzcxgPIAEoARIQCghrdXJ0b3NpcxgQIAEoASIoChBDb3JyZWxhdGVSZXF1ZXN0EgkKAXgYASADKAESCQoBeRgCIAMoASJwChFDb3JyZWxhdGVSZXNwb25zZRIPCgdwZWFyc29uGAEgASgBEhAKCHNwZWFybWFuGAIgASgBEhkKEWNvdmFyaWFuY2Vfc2FtcGxlGAMgASgBEh0KFWNvdmFyaWFuY2VfcG9wdWxhdGlvbhgEIAEoASImCg5SZWdyZXNzUmVxdWVzdBIJCgF4GAEgAygBEgkKAXkYAiADKAEiqwEKD1JlZ3Jlc3NSZXNwb25zZRIRCglpbnRlcmNlcHQYASABKAESDQoFc2xvcGUYAiABKAESEQoJcl9zcXVhcmVkGAMgASgBEiAKGGludGVyY2VwdF9zdGFuZGFyZF9lcnJvchgEIAEoARIcChRzbG9wZV9zdGFuZGFyZF9lcnJvchgFIAEoARIjChtyZXNpZHVhbF9zdGFuZGFyZF9kZXZpYXRpb24YBiABKAEiJQoPU2ltcGxpZnlSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkiMwoQU2ltcGxpZnlSZXNwb25zZRISCgpleHByZXNzaW9uGAEgASgJEgsKA3RleBgCIAEoCSI5ChFEZXJpdmF0aXZlUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEhAKCHZhcmlhYmxlGAIgASgJIjUKEkRlcml2YXRpdmVSZXNwb25zZRISCgpleHByZXNzaW9uGAEgASgJEgsKA3RleBgCIAEoCSp2CgpOdW1iZXJNb2RlEhsKF05VTUJFUl9NT0RFX1VOU1BFQ0lGSUVEEAASFgoSTlVNQkVSX01PREVfTlVNQkVSEAESGQoVTlVNQkVSX01PREVfQklHTlVNQkVSEAISGAoUTlVNQkVSX01PREVfRlJBQ1RJT04QAzKvBAoLTWF0aFNlcnZpY2USWAoIRXZhbHVhdGUSIi5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlc3BvbnNlIgOQAgESWAoIU2ltcGxpZnkSIi5mbG93Zm9yZ2UubWF0aC52MS5TaW1wbGlmeVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5TaW1wbGlmeVJlc3BvbnNlIgOQAgESXgoKRGVyaXZhdGl2ZRIkLmZsb3dmb3JnZS5tYXRoLnYxLkRlcml2YXRpdmVSZXF1ZXN0GiUuZmxvd2ZvcmdlLm1hdGgudjEuRGVyaXZhdGl2ZVJlc3BvbnNlIgOQAgESWAoIRGVzY3JpYmUSIi5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlc3BvbnNlIgOQAgESWwoJQ29ycmVsYXRlEiMuZmxvd2ZvcmdlLm1hdGgudjEuQ29ycmVsYXRlUmVxdWVzdBokLmZsb3dmb3JnZS5tYXRoLnYxLkNvcnJlbGF0ZVJlc3BvbnNlIgOQAgESVQoHUmVncmVzcxIhLmZsb3dmb3JnZS5tYXRoLnYxLlJlZ3Jlc3NSZXF1ZXN0GiIuZmxvd2ZvcmdlLm1hdGgudjEuUmVncmVzc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * EvaluateRequest is the input of Evaluate.
@@ -429,6 +429,111 @@ export const RegressResponseSchema: GenMessage<RegressResponse> = /*@__PURE__*/
   messageDesc(file_flowforge_math_v1_math, 8);
 
 /**
+ * SimplifyRequest is the input of Simplify.
+ *
+ * @generated from message flowforge.math.v1.SimplifyRequest
+ */
+export type SimplifyRequest = Message<"flowforge.math.v1.SimplifyRequest"> & {
+  /**
+   * The expression, e.g. `2x + 3x`. Required; at most 10,000 characters.
+   *
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+};
+
+/**
+ * Describes the message flowforge.math.v1.SimplifyRequest.
+ * Use `create(SimplifyRequestSchema)` to create a new message.
+ */
+export const SimplifyRequestSchema: GenMessage<SimplifyRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 9);
+
+/**
+ * SimplifyResponse is the output of Simplify.
+ *
+ * @generated from message flowforge.math.v1.SimplifyResponse
+ */
+export type SimplifyResponse = Message<"flowforge.math.v1.SimplifyResponse"> & {
+  /**
+   * The simplified expression.
+   *
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+
+  /**
+   * The same as TeX.
+   *
+   * @generated from field: string tex = 2;
+   */
+  tex: string;
+};
+
+/**
+ * Describes the message flowforge.math.v1.SimplifyResponse.
+ * Use `create(SimplifyResponseSchema)` to create a new message.
+ */
+export const SimplifyResponseSchema: GenMessage<SimplifyResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 10);
+
+/**
+ * DerivativeRequest is the input of Derivative.
+ *
+ * @generated from message flowforge.math.v1.DerivativeRequest
+ */
+export type DerivativeRequest = Message<"flowforge.math.v1.DerivativeRequest"> & {
+  /**
+   * The expression, e.g. `x^2 + sin(x)`. Required; at most 10,000 characters.
+   *
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+
+  /**
+   * The variable to differentiate by. Required.
+   *
+   * @generated from field: string variable = 2;
+   */
+  variable: string;
+};
+
+/**
+ * Describes the message flowforge.math.v1.DerivativeRequest.
+ * Use `create(DerivativeRequestSchema)` to create a new message.
+ */
+export const DerivativeRequestSchema: GenMessage<DerivativeRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 11);
+
+/**
+ * DerivativeResponse is the output of Derivative.
+ *
+ * @generated from message flowforge.math.v1.DerivativeResponse
+ */
+export type DerivativeResponse = Message<"flowforge.math.v1.DerivativeResponse"> & {
+  /**
+   * The derivative, simplified.
+   *
+   * @generated from field: string expression = 1;
+   */
+  expression: string;
+
+  /**
+   * The same as TeX.
+   *
+   * @generated from field: string tex = 2;
+   */
+  tex: string;
+};
+
+/**
+ * Describes the message flowforge.math.v1.DerivativeResponse.
+ * Use `create(DerivativeResponseSchema)` to create a new message.
+ */
+export const DerivativeResponseSchema: GenMessage<DerivativeResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 12);
+
+/**
  * NumberMode selects the number type expressions compute with.
  *
  * @generated from enum flowforge.math.v1.NumberMode
@@ -486,6 +591,26 @@ export const MathService: GenService<{
     methodKind: "unary";
     input: typeof EvaluateRequestSchema;
     output: typeof EvaluateResponseSchema;
+  },
+  /**
+   * Simplify rewrites an expression in a simpler equivalent form, e.g. `2x + 3x` to `5 * x`.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Simplify
+   */
+  simplify: {
+    methodKind: "unary";
+    input: typeof SimplifyRequestSchema;
+    output: typeof SimplifyResponseSchema;
+  },
+  /**
+   * Derivative differentiates an expression with respect to a variable, simplified.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Derivative
+   */
+  derivative: {
+    methodKind: "unary";
+    input: typeof DerivativeRequestSchema;
+    output: typeof DerivativeResponseSchema;
   },
   /**
    * Describe summarizes a sample: count, sum, mean, median, mode, spread, quantiles and shape.
