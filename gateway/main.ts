@@ -32,7 +32,8 @@ process.on("message", (msg: { type?: string; processes?: ProcessState[] }) => {
 });
 
 const addresses = backendAddresses();
-const caps = connectionCaps(openFileLimit());
+const fdLimit = openFileLimit();
+const caps = connectionCaps(fdLimit);
 const limiter = limiterFor(config.redisUrl);
 const gateway = createGateway({
   sql,
@@ -52,7 +53,7 @@ const gateway = createGateway({
   },
 });
 const port = await gateway.listen(config.port, config.host);
-logger.info({ host: config.host, port, backends: addresses, openFileLimit: openFileLimit() }, "gateway listening");
+logger.info({ host: config.host, port, backends: addresses, openFileLimit: fdLimit }, "gateway listening");
 reportReady("gateway", port);
 
 onShutdown(logger, async () => {

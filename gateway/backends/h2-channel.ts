@@ -382,10 +382,10 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
   };
 }
 
-/** One message with gRPC's 5-byte prefix (uncompressed flag, big-endian length). */
-export function frame(message: Buffer): Buffer {
+/** One message with gRPC's 5-byte prefix (flags, default uncompressed; big-endian length). */
+export function frame(message: Buffer, flags = 0): Buffer {
   const out = Buffer.allocUnsafe(message.length + 5);
-  out[0] = 0;
+  out[0] = flags;
   out.writeUInt32BE(message.length, 1);
   message.copy(out, 5);
   return out;

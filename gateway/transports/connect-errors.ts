@@ -5,6 +5,7 @@
  * naming the field.
  */
 import { create, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
+import { frame } from "../backends/h2-channel.js";
 import { BadRequestSchema, RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 
 interface WireDetail {
@@ -118,10 +119,7 @@ export function fixGrpcWebParseFailure(body: Uint8Array): Uint8Array {
       fields.forEach((value, name) => {
         text += `${name}: ${value}\r\n`;
       });
-      const head = Buffer.alloc(5);
-      head[0] = 0x80;
-      head.writeUInt32BE(Buffer.byteLength(text), 1);
-      return Buffer.concat([bytes.subarray(0, at), head, Buffer.from(text)]);
+      return Buffer.concat([bytes.subarray(0, at), frame(Buffer.from(text), 0x80)]);
     }
     at += 5 + length;
   }

@@ -22,7 +22,8 @@ import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
 import { discardRest, discarding } from "./discard.js";
-import { headersOf, type Passthrough } from "./passthrough.js";
+import { headersOf, type Passthrough, toNodeHeaders } from "./passthrough.js";
+import { frame } from "../backends/h2-channel.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
@@ -92,17 +93,10 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
 function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
   const err = withRequestId(error, requestId);
   discardRest(req);
-  const metadata: Record<string, string> = {};
-  err.metadata.forEach((value, name) => {
-    metadata[name] = value;
-  });
+  const metadata = toNodeHeaders(err.metadata);
   const contentType = String(req.headers["content-type"] ?? "");
   if (contentType.startsWith("application/grpc")) {
-    const trailer = setTrailerStatus(new Headers(), err);
-    const fields: Record<string, string> = {};
-    trailer.forEach((value, name) => {
-      fields[name] = value;
-    });
+    const fields = toNodeHeaders(setTrailerStatus(new Headers(), err));
     send(res, 200, {
       "content-type": contentType.startsWith("application/grpc-web")
         ? "application/grpc-web+proto"
@@ -112,11 +106,8 @@ function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
     return;
   }
   if (contentType.startsWith("application/connect+")) {
-    const json = Buffer.from(JSON.stringify({ error: errorToJson(err, {}) }));
-    const head = Buffer.alloc(5);
-    head[0] = 0b10; // end of stream
-    head.writeUInt32BE(json.length, 1);
-    send(res, 200, { "content-type": contentType, ...metadata }, Buffer.concat([head, json]));
+    const endStream = Buffer.from(JSON.stringify({ error: errorToJson(err, {}) }));
+    send(res, 200, { "content-type": contentType, ...metadata }, frame(endStream, 0b10));
     return;
   }
   const json = errorToJsonBytes(err, {});

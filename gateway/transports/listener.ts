@@ -76,8 +76,6 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
     { settings: { maxConcurrentStreams: 1000 } },
     handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
   );
-  const sessions = new Set<http2.ServerHttp2Session>();
-  const sockets = new Set<net.Socket>();
   const connections = new Map<net.Socket, Connection>();
   // Connections with nothing in flight, oldest first (a Set keeps insertion order).
   const idle = new Set<Connection>();
@@ -111,8 +109,6 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
   // The session is made while the connection is handed over, so `handingOver` names its socket.
   let handingOver: Connection | undefined;
   h2.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
     const c = handingOver;
     if (!c) return;
     c.session = s;
@@ -127,14 +123,12 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
 
   // No Nagle: streamed messages (WatchJob events) must leave as soon as they are written.
   const server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
     const c: Connection = { socket, active: 0 };
     connections.set(socket, c);
     c.firstRequest = setTimeout(() => close(c), firstRequestTimeoutMs);
     c.firstRequest.unref();
     becameIdle(c);
     socket.on("close", () => {
-      sockets.delete(socket);
       connections.delete(socket);
       idle.delete(c);
       clearTimeout(c.firstRequest);
@@ -167,13 +161,13 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
     async close(graceMs = 5000) {
       server.close();
       http1.close();
-      for (const s of sessions) s.close();
+      for (const c of connections.values()) c.session?.close();
       const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) {
+      while (connections.size > 0 && Date.now() < deadline) {
         http1.closeIdleConnections();
         await new Promise((r) => setTimeout(r, 50));
       }
-      for (const s of sockets) s.destroy();
+      for (const socket of connections.keys()) socket.destroy();
     },
   };
 }

@@ -154,7 +154,8 @@ export function headersOf(req: Req): Headers {
   return h;
 }
 
-function toNodeHeaders(h: Headers): Record<string, string> {
+/** Web Headers as a plain record for node's writeHead. */
+export function toNodeHeaders(h: Headers): Record<string, string> {
   const out: Record<string, string> = {};
   h.forEach((v, k) => {
     out[k] = v;
