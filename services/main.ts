@@ -6,6 +6,7 @@
 import { catalog, isCapabilityName } from "./catalog.js";
 import { runService } from "#runtime/run.js";
 import { createLogger } from "#runtime/logger.js";
+import { serviceConfig } from "#config/index.js";
 
 const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
 if (!isCapabilityName(name)) {
@@ -15,5 +16,12 @@ if (!isCapabilityName(name)) {
   process.exit(2);
 }
 const capability = catalog[name];
-const instance = await capability.create({ logger: createLogger({ name }), env: process.env });
-await runService({ name, services: instance.services, jobWorkers: capability.jobs !== false, onStop: instance.stop });
+const config = serviceConfig();
+const instance = await capability.create({ logger: createLogger({ name }), env: process.env, config });
+await runService({
+  name,
+  services: instance.services,
+  jobWorkers: capability.jobs !== false,
+  onStop: instance.stop,
+  config,
+});

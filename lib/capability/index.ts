@@ -8,15 +8,17 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/server.js";
+import type { ServiceConfig } from "#config/index.js";
 
-/** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
-export const servicePort = 50051;
+export { servicePort } from "#config/index.js";
 
 /** What a capability's implementation is built from. */
 export interface CapabilityContext {
   logger: Logger;
-  /** The process environment (read once here; the code below takes values). */
+  /** The process environment, for a capability's own settings (read once, into a typed object). */
   env: NodeJS.ProcessEnv;
+  /** The service process's configuration (lib/config), read once by the entry point. */
+  config: ServiceConfig;
 }
 
 /** A built capability: its registrations, and what to stop after the server has stopped. */

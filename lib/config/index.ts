@@ -4,8 +4,10 @@
  * point takes values, not `process.env`. Every default is written here, once.
  */
 import { cleanEnv, host, makeValidator, num, str, type CleanedEnv } from "envalid";
-import { servicePort } from "#capability/index.js";
 import { defaultMaxMessageBytes } from "#runtime/config.js";
+
+/** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
+export const servicePort = 50051;
 
 /** A variable that is missing or malformed; the message names each one. */
 export class ConfigError extends Error {

@@ -8,7 +8,7 @@
 import { availableParallelism } from "node:os";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Piscina } from "piscina";
-import { invalidArgument } from "./errors.js";
+import { check, invalidArgument } from "./errors.js";
 import type { SandboxTask } from "./sandbox-worker.js";
 
 /** Bounds on each task. */
@@ -30,6 +30,15 @@ export interface SandboxOptions extends SandboxLimits {
 }
 
 export { markStarted, type SandboxTask } from "./sandbox-worker.js";
+
+/** Longest untrusted expression accepted, in characters. */
+export const maxExpressionChars = 10_000;
+
+/** Checks an untrusted expression's text before it goes to a sandbox: required, and bounded. */
+export function checkExpression(text: string, field = "expression"): void {
+  check(text.trim() !== "", field, "is required");
+  check(text.length <= maxExpressionChars, field, `must be at most ${maxExpressionChars} characters`);
+}
 
 /** A sandbox's runner. */
 export interface Sandbox<T, R> {

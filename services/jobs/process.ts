@@ -9,7 +9,7 @@ import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { CapabilityContext, CapabilityInstance } from "#capability/index.js";
 import { register } from "#runtime/server.js";
 import { sqlFor } from "#db/sql.js";
-import { jobsConfig, serviceConfig } from "#config/index.js";
+import { jobsConfig } from "#config/index.js";
 import { migrate } from "#db/migrate.js";
 import { busFor, createBusService, createMemoryBus } from "#bus/index.js";
 import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
@@ -20,8 +20,12 @@ import { catalogRegistry } from "../catalog.js";
 import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
-export async function createJobsProcess({ logger, env }: CapabilityContext): Promise<CapabilityInstance> {
-  const config = { ...serviceConfig(env), ...jobsConfig(env) };
+export async function createJobsProcess({
+  logger,
+  env,
+  config: service,
+}: CapabilityContext): Promise<CapabilityInstance> {
+  const config = { ...service, ...jobsConfig(env) };
   const sql = sqlFor(config.database, "flowforge-jobs");
   await migrate(sql);
   // The jobs process is where the embedded bus lives (JOB_BUS_ADDR points the others here).

@@ -2,12 +2,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { quantileSeq } from "mathjs";
 import {
-  max,
   mean,
-  median,
   medianAbsoluteDeviation,
-  min,
-  modeSorted,
+  medianSorted,
   sampleKurtosis,
   sampleSkewness,
   sampleStandardDeviation,
@@ -22,22 +19,16 @@ import { check } from "#runtime/errors.js";
 /** Largest sample accepted. */
 const maxValues = 10_000_000;
 
-/** Every value that occurs most often in a sorted sample. */
+/** Every value that occurs most often in a sorted sample (the length of each run of equal values, then the longest). */
 function modes(sorted: number[]): number[] {
-  const top = modeSorted(sorted);
-  let best = 0;
-  let run = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    run = i > 0 && sorted[i] === sorted[i - 1] ? run + 1 : 1;
-    if (sorted[i] === top) best = Math.max(best, run);
+  const runs: [value: number, length: number][] = [];
+  for (const v of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last[0] === v) last[1]++;
+    else runs.push([v, 1]);
   }
-  const out: number[] = [];
-  run = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    run = i > 0 && sorted[i] === sorted[i - 1] ? run + 1 : 1;
-    if (run === best) out.push(sorted[i]);
-  }
-  return out;
+  const longest = runs.reduce((m, [, length]) => Math.max(m, length), 0);
+  return runs.filter(([, length]) => length === longest).map(([value]) => value);
 }
 
 /** Summarizes a sample. */
@@ -49,18 +40,18 @@ export function describe(req: DescribeRequest): MessageInitShape<typeof Describe
   check(bad < 0, `values[${bad}]`, "must be a finite number");
   const ps = req.quantiles.length > 0 ? req.quantiles : [0.25, 0.5, 0.75];
   for (const [i, p] of ps.entries()) check(p >= 0 && p <= 1, `quantiles[${i}]`, "must be between 0 and 1");
-  const sorted = Float64Array.from(values).sort();
-  const asArray = Array.from(sorted);
+  // Sorted once: median, modes, extremes and quantiles read it as it is.
+  const asArray = Array.from(Float64Array.from(values).sort());
   const n = values.length;
   const quantile = (p: number) => quantileSeq(asArray, p, true) as number;
   return {
     count: BigInt(n),
     sum: sum(asArray),
     mean: mean(asArray),
-    median: median(asArray),
+    median: medianSorted(asArray),
     mode: modes(asArray),
-    min: min(asArray),
-    max: max(asArray),
+    min: asArray[0],
+    max: asArray[n - 1],
     variancePopulation: variance(asArray),
     varianceSample: n > 1 ? sampleVariance(asArray) : 0,
     stdDevPopulation: standardDeviation(asArray),

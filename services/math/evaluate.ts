@@ -2,7 +2,7 @@
 import { fromJson, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
+import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import {
   type DerivativeRequest,
   type EvaluateRequest,
@@ -16,7 +16,8 @@ import type { EvaluateResult, EvaluateTask, SymbolicTask } from "./evaluate-work
 /** Bounds on one evaluation. */
 export type EvaluateLimits = SandboxLimits;
 
-const maxExpressionChars = 10_000;
+/** What a variable may be called. */
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const modes: Record<NumberMode, EvaluateTask["mode"] | undefined> = {
   [NumberMode.UNSPECIFIED]: "number",
   [NumberMode.NUMBER]: "number",
@@ -36,18 +37,13 @@ export function createEvaluate(limits: SandboxLimits = {}) {
     req: EvaluateRequest,
     ctx: HandlerContext,
   ): Promise<MessageInitShape<typeof EvaluateResponseSchema>> {
-    check(req.expression.trim() !== "", "expression", "is required");
-    check(
-      req.expression.length <= maxExpressionChars,
-      "expression",
-      `must be at most ${maxExpressionChars} characters`,
-    );
+    checkExpression(req.expression);
     const mode = modes[req.numberMode];
     if (!mode) throw invalidArgument("number_mode", `unknown number mode ${req.numberMode}`);
     check(req.precision <= 64, "precision", "must be at most 64");
     const variables = (req.variables ?? {}) as JsonObject;
     for (const [name, value] of Object.entries(variables)) {
-      check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(name), `variables.${name}`, "must be a name of letters, digits and _");
+      check(variableName.test(name), `variables.${name}`, "must be a name of letters, digits and _");
       check(
         (value !== null && typeof value !== "object") || Array.isArray(value),
         `variables.${name}`,
@@ -62,14 +58,9 @@ export function createEvaluate(limits: SandboxLimits = {}) {
 
   /** Simplify or Derivative, in the same sandbox. */
   async function symbolic(task: SymbolicTask, ctx: HandlerContext): Promise<{ expression: string; tex: string }> {
-    check(task.expression.trim() !== "", "expression", "is required");
-    check(
-      task.expression.length <= maxExpressionChars,
-      "expression",
-      `must be at most ${maxExpressionChars} characters`,
-    );
+    checkExpression(task.expression);
     if (task.kind === "derivative")
-      check(/^[A-Za-z_][A-Za-z0-9_]*$/.test(task.variable ?? ""), "variable", "must be a variable name");
+      check(variableName.test(task.variable ?? ""), "variable", "must be a variable name");
     const result = await sandbox.run(task, ctx);
     if ("error" in result) throw invalidArgument("expression", result.error);
     if (!("tex" in result)) throw new Error("a symbolic task answered as an evaluation");

@@ -4,7 +4,7 @@ import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { DataFormat, QueryLanguage, type TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
-import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
+import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, write } from "./formats.js";
 import { diff, patch } from "./patch.js";
 import type { QueryTask, ValidateTask, WorkerResult } from "./worker.js";
@@ -47,8 +47,7 @@ export function createTransformService(options: TransformServiceOptions = {}): {
           "language",
           req.language === QueryLanguage.UNSPECIFIED ? "is required" : `unknown language ${req.language}`,
         );
-      check(req.expression.trim() !== "", "expression", "is required");
-      check(req.expression.length <= 10_000, "expression", "must be at most 10,000 characters");
+      checkExpression(req.expression);
       const data = req.data ? toJson(ValueSchema, req.data) : null;
       const outcome = await sandbox.run({ kind: "query", language, expression: req.expression, data }, ctx);
       if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
