@@ -15,9 +15,10 @@ import {
 } from "simple-statistics";
 import type { DescribeRequest, DescribeResponseSchema } from "#gen/flowforge/math/v1/math_pb.js";
 import { check } from "#runtime/errors.js";
+import { checkSample } from "./samples.js";
 
-/** Largest sample accepted. */
-const maxValues = 10_000_000;
+/** Most histogram bins. */
+const maxBins = 10_000;
 
 /** Every value that occurs most often in a sorted sample (the length of each run of equal values, then the longest). */
 function modes(sorted: number[]): number[] {
@@ -34,20 +35,20 @@ function modes(sorted: number[]): number[] {
 /** Summarizes a sample. */
 export function describe(req: DescribeRequest): MessageInitShape<typeof DescribeResponseSchema> {
   const values = req.values;
-  check(values.length > 0, "values", "must hold at least one number");
-  check(values.length <= maxValues, "values", `must hold at most ${maxValues} numbers`);
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  check(bad < 0, `values[${bad}]`, "must be a finite number");
+  checkSample(values, "values", 1);
+  check(req.histogramBins <= maxBins, "histogram_bins", `must be at most ${maxBins}`);
   const ps = req.quantiles.length > 0 ? req.quantiles : [0.25, 0.5, 0.75];
   for (const [i, p] of ps.entries()) check(p >= 0 && p <= 1, `quantiles[${i}]`, "must be between 0 and 1");
   // Sorted once: median, modes, extremes and quantiles read it as it is.
   const asArray = Array.from(Float64Array.from(values).sort());
   const n = values.length;
   const quantile = (p: number) => quantileSeq(asArray, p, true) as number;
+  const average = mean(asArray);
+  const sd = n > 1 ? sampleStandardDeviation(asArray) : 0;
   return {
     count: BigInt(n),
     sum: sum(asArray),
-    mean: mean(asArray),
+    mean: average,
     median: medianSorted(asArray),
     mode: modes(asArray),
     min: asArray[0],
@@ -55,11 +56,26 @@ export function describe(req: DescribeRequest): MessageInitShape<typeof Describe
     variancePopulation: variance(asArray),
     varianceSample: n > 1 ? sampleVariance(asArray) : 0,
     stdDevPopulation: standardDeviation(asArray),
-    stdDevSample: n > 1 ? sampleStandardDeviation(asArray) : 0,
+    stdDevSample: sd,
     quantiles: ps.map((p) => ({ p, value: quantile(p) })),
     iqr: quantile(0.75) - quantile(0.25),
     mad: medianAbsoluteDeviation(asArray),
     skewness: n > 2 ? sampleSkewness(asArray) : 0,
     kurtosis: n > 3 ? sampleKurtosis(asArray) : 0,
+    histogram: req.histogramBins > 0 ? histogram(asArray, req.histogramBins) : [],
+    zScores: req.zScores ? values.map((v) => (sd > 0 ? (v - average) / sd : 0)) : [],
   };
+}
+
+/** Equal-width bins from min to max of a sorted sample; the last bin also holds max. */
+function histogram(sorted: number[], bins: number): { lower: number; upper: number; count: bigint }[] {
+  const [min, max] = [sorted[0], sorted[sorted.length - 1]];
+  const width = (max - min) / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of sorted) counts[width > 0 ? Math.min(bins - 1, Math.floor((v - min) / width)) : 0]++;
+  return counts.map((count, i) => ({
+    lower: min + i * width,
+    upper: i === bins - 1 ? max : min + (i + 1) * width,
+    count: BigInt(count),
+  }));
 }

@@ -5,7 +5,16 @@
  * field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
  */
 import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
-import { all, create, type EvalFunction, type MathJsInstance } from "mathjs";
+import { all, create, type EvalFunction, type MathJsInstance, type MathNode } from "mathjs";
+import {
+  computeMatrix,
+  decompose,
+  type DecomposeTask,
+  type MatrixTask,
+  polynomialRoots,
+  Refusal,
+  solveLinearSystem,
+} from "./linear-algebra.js";
 
 /** What the main thread sends. */
 export interface EvaluateTask {
@@ -22,11 +31,30 @@ export interface SymbolicTask {
   variable?: string;
 }
 
-/** What comes back: the result, or why there is none. */
+/** Linear equations as text, to solve. */
+export interface EquationsTask {
+  kind: "equations";
+  equations: string[];
+}
+
+/** A polynomial, to find its roots. */
+export interface RootsTask {
+  kind: "roots";
+  coefficients: number[];
+}
+
+/** Every task the math sandbox runs. */
+export type MathTask = EvaluateTask | SymbolicTask | EquationsTask | RootsTask | MatrixTask | DecomposeTask;
+
+/** What comes back: the result, or why there is none (and the field at fault, when not the default). */
 export type EvaluateResult =
   | { value: unknown; text: string; type: string }
   | { expression: string; tex: string }
-  | { error: string };
+  | { solution: Record<string, number> }
+  | { roots: { re: number; im: number }[] }
+  | ReturnType<typeof computeMatrix>
+  | ReturnType<typeof decompose>
+  | { error: string; field?: string };
 
 const disabled = (name: string) => () => {
   throw new Error(`function ${name} is not available in expressions`);
@@ -35,6 +63,7 @@ const disabled = (name: string) => () => {
 interface Engine {
   math: MathJsInstance;
   compile: (expression: string) => EvalFunction;
+  parse: MathJsInstance["parse"];
   simplify: MathJsInstance["simplify"];
   derivative: MathJsInstance["derivative"];
   cache: Map<string, EvalFunction>;
@@ -47,7 +76,7 @@ function engine(mode: EvaluateTask["mode"]): Engine {
   let e = engines.get(mode);
   if (e) return e;
   const math = create(all, { number: mode, precision: 64 });
-  const { compile, simplify, derivative } = math;
+  const { compile, parse, simplify, derivative } = math;
   // mathjs's security guidance: nothing in an expression may define, parse or import code.
   const names = [
     "import",
@@ -63,7 +92,7 @@ function engine(mode: EvaluateTask["mode"]): Engine {
     "replacer",
   ];
   math.import(Object.fromEntries(names.map((n) => [n, disabled(n)])), { override: true });
-  e = { math, compile, simplify, derivative, cache: new Map() };
+  e = { math, compile, parse, simplify, derivative, cache: new Map() };
   engines.set(mode, e);
   return e;
 }
@@ -101,10 +130,74 @@ function symbolic(task: SymbolicTask): EvaluateResult {
   }
 }
 
-/** Runs one task: an evaluation, or a symbolic one. */
-export default function run(task: SandboxTask<EvaluateTask | SymbolicTask>): EvaluateResult {
+/** Runs one task. */
+export default function run(task: SandboxTask<MathTask>): EvaluateResult {
   markStarted(task);
-  return "kind" in task ? symbolic(task) : evaluate(task);
+  if (!("kind" in task)) return evaluate(task);
+  try {
+    switch (task.kind) {
+      case "simplify":
+      case "derivative":
+        return symbolic(task);
+      case "equations":
+        return { solution: equations(task) };
+      case "roots":
+        return { roots: polynomialRoots(task.coefficients) };
+      case "matrix":
+        return computeMatrix(task);
+      case "decompose":
+        return decompose(task);
+    }
+  } catch (err) {
+    if (err instanceof Refusal) return { error: err.message, field: err.field };
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** One `=` in an equation (not part of `==`, `<=`, `>=`, `!=`). */
+const equals = /(?<![=<>!])=(?!=)/;
+
+/**
+ * Solves linear equations: each becomes f = lhs - rhs; an unknown's coefficient is ∂f/∂unknown,
+ * which must hold no unknown (else the equation is not linear), and the constant is f at 0.
+ */
+function equations(task: EquationsTask): Record<string, number> {
+  const { math, parse, derivative } = engine("number");
+  const fs = task.equations.map((text, i) => {
+    const sides = text.split(equals);
+    if (sides.length !== 2) throw new Refusal(`equations.equations[${i}]`, "must hold exactly one =");
+    try {
+      return new math.OperatorNode("-", "subtract", [parse(sides[0]), parse(sides[1])]) as MathNode;
+    } catch (err) {
+      throw new Refusal(`equations.equations[${i}]`, err instanceof Error ? err.message : String(err));
+    }
+  });
+  const unknowns = new Set<string>();
+  for (const f of fs) {
+    f.traverse((node, path) => {
+      if (math.isSymbolNode(node) && path !== "fn" && !(node.name in math)) unknowns.add(node.name);
+    });
+  }
+  if (unknowns.size === 0) throw new Refusal("equations.equations", "hold no unknowns");
+  const names = [...unknowns].sort();
+  const zero = new Map(names.map((n) => [n, 0]));
+  const number = (node: MathNode, scope: Map<string, number>, i: number): number => {
+    const v = node.evaluate(scope);
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new Refusal(`equations.equations[${i}]`, "must have finite real coefficients");
+    }
+    return v;
+  };
+  const a = fs.map((f, i) =>
+    names.map((name) => {
+      const d = derivative(f, name);
+      const nonlinear = d.filter((n) => math.isSymbolNode(n) && unknowns.has(n.name)).length > 0;
+      if (nonlinear) throw new Refusal(`equations.equations[${i}]`, `is not linear in ${name}`);
+      return number(d, new Map(), i);
+    }),
+  );
+  const b = fs.map((f, i) => -number(f, zero, i));
+  return solveLinearSystem(names, a, b);
 }
 
 /** Evaluates one expression. */

@@ -70,3 +70,31 @@ suite("Describe", () => {
     expect((await failure(client.describe({ values: [1], quantiles: [1.5] }))).fields).toEqual(["quantiles[0]"]);
   });
 });
+
+suite("Describe: histogram and z-scores", () => {
+  it("equal-width bins from min to max (max in the last bin), z-scores in the order given", async () => {
+    const values = [9, 2, 4, 4, 4, 5, 5, 7];
+    const d = await client.describe({ values, histogramBins: 7, zScores: true });
+    // Width (9 - 2) / 7 = 1: [2,3) [3,4) [4,5) [5,6) [6,7) [7,8) [8,9].
+    expect(d.histogram.map((b) => [b.lower, b.upper, Number(b.count)])).toEqual([
+      [2, 3, 1],
+      [3, 4, 0],
+      [4, 5, 3],
+      [5, 6, 2],
+      [6, 7, 0],
+      [7, 8, 1],
+      [8, 9, 1],
+    ]);
+    // Mean 5, sample standard deviation sqrt(32 / 7).
+    const sd = Math.sqrt(32 / 7);
+    expect(d.zScores).toHaveLength(8);
+    for (const [i, v] of values.entries()) expect(d.zScores[i]).toBeCloseTo((v - 5) / sd, 14);
+    const plain = await client.describe({ values });
+    expect(plain.histogram).toEqual([]);
+    expect(plain.zScores).toEqual([]);
+    const same = await client.describe({ values: [3, 3, 3], histogramBins: 2, zScores: true });
+    expect(same.zScores).toEqual([0, 0, 0]);
+    expect(same.histogram.map((b) => Number(b.count))).toEqual([3, 0]);
+    expect((await failure(client.describe({ values, histogramBins: 10_001 }))).fields).toEqual(["histogram_bins"]);
+  });
+});

@@ -7,7 +7,7 @@ import { NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
 import { failure } from "../../crypto/test/helpers.js";
 import { mathClient } from "./helpers.js";
 
-const { client, close } = mathClient({ evaluate: { timeMs: 1000, heapMib: 64, threads: 4 } });
+const { client, close } = mathClient({ sandbox: { timeMs: 1000, heapMib: 64, threads: 4 } });
 afterAll(() => close());
 
 /** The result's value as JSON, as a Connect JSON caller sees it. */

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/math/v1/math.proto.
  */
 export const file_flowforge_math_v1_math: GenFile = /*@__PURE__*/
-  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIjQKD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBIiQKCFF1YW50aWxlEgkKAXAYASABKAESDQoFdmFsdWUYAiABKAEizAIKEERlc2NyaWJlUmVzcG9uc2USDQoFY291bnQYASABKAQSCwoDc3VtGAIgASgBEgwKBG1lYW4YAyABKAESDgoGbWVkaWFuGAQgASgBEgwKBG1vZGUYBSADKAESCwoDbWluGAYgASgBEgsKA21heBgHIAEoARIbChN2YXJpYW5jZV9wb3B1bGF0aW9uGAggASgBEhcKD3ZhcmlhbmNlX3NhbXBsZRgJIAEoARIaChJzdGRfZGV2X3BvcHVsYXRpb24YCiABKAESFgoOc3RkX2Rldl9zYW1wbGUYCyABKAESLgoJcXVhbnRpbGVzGAwgAygLMhsuZmxvd2ZvcmdlLm1hdGgudjEuUXVhbnRpbGUSCwoDaXFyGA0gASgBEgsKA21hZBgOIAEoARIQCghza2V3bmVzcxgPIAEoARIQCghrdXJ0b3NpcxgQIAEoASIoChBDb3JyZWxhdGVSZXF1ZXN0EgkKAXgYASADKAESCQoBeRgCIAMoASJwChFDb3JyZWxhdGVSZXNwb25zZRIPCgdwZWFyc29uGAEgASgBEhAKCHNwZWFybWFuGAIgASgBEhkKEWNvdmFyaWFuY2Vfc2FtcGxlGAMgASgBEh0KFWNvdmFyaWFuY2VfcG9wdWxhdGlvbhgEIAEoASImCg5SZWdyZXNzUmVxdWVzdBIJCgF4GAEgAygBEgkKAXkYAiADKAEiqwEKD1JlZ3Jlc3NSZXNwb25zZRIRCglpbnRlcmNlcHQYASABKAESDQoFc2xvcGUYAiABKAESEQoJcl9zcXVhcmVkGAMgASgBEiAKGGludGVyY2VwdF9zdGFuZGFyZF9lcnJvchgEIAEoARIcChRzbG9wZV9zdGFuZGFyZF9lcnJvchgFIAEoARIjChtyZXNpZHVhbF9zdGFuZGFyZF9kZXZpYXRpb24YBiABKAEiJQoPU2ltcGxpZnlSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkiMwoQU2ltcGxpZnlSZXNwb25zZRISCgpleHByZXNzaW9uGAEgASgJEgsKA3RleBgCIAEoCSI5ChFEZXJpdmF0aXZlUmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJEhAKCHZhcmlhYmxlGAIgASgJIjUKEkRlcml2YXRpdmVSZXNwb25zZRISCgpleHByZXNzaW9uGAEgASgJEgsKA3RleBgCIAEoCSp2CgpOdW1iZXJNb2RlEhsKF05VTUJFUl9NT0RFX1VOU1BFQ0lGSUVEEAASFgoSTlVNQkVSX01PREVfTlVNQkVSEAESGQoVTlVNQkVSX01PREVfQklHTlVNQkVSEAISGAoUTlVNQkVSX01PREVfRlJBQ1RJT04QAzKvBAoLTWF0aFNlcnZpY2USWAoIRXZhbHVhdGUSIi5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5FdmFsdWF0ZVJlc3BvbnNlIgOQAgESWAoIU2ltcGxpZnkSIi5mbG93Zm9yZ2UubWF0aC52MS5TaW1wbGlmeVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5TaW1wbGlmeVJlc3BvbnNlIgOQAgESXgoKRGVyaXZhdGl2ZRIkLmZsb3dmb3JnZS5tYXRoLnYxLkRlcml2YXRpdmVSZXF1ZXN0GiUuZmxvd2ZvcmdlLm1hdGgudjEuRGVyaXZhdGl2ZVJlc3BvbnNlIgOQAgESWAoIRGVzY3JpYmUSIi5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlcXVlc3QaIy5mbG93Zm9yZ2UubWF0aC52MS5EZXNjcmliZVJlc3BvbnNlIgOQAgESWwoJQ29ycmVsYXRlEiMuZmxvd2ZvcmdlLm1hdGgudjEuQ29ycmVsYXRlUmVxdWVzdBokLmZsb3dmb3JnZS5tYXRoLnYxLkNvcnJlbGF0ZVJlc3BvbnNlIgOQAgESVQoHUmVncmVzcxIhLmZsb3dmb3JnZS5tYXRoLnYxLlJlZ3Jlc3NSZXF1ZXN0GiIuZmxvd2ZvcmdlLm1hdGgudjEuUmVncmVzc1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChxmbG93Zm9yZ2UvbWF0aC92MS9tYXRoLnByb3RvEhFmbG93Zm9yZ2UubWF0aC52MSKYAQoPRXZhbHVhdGVSZXF1ZXN0EhIKCmV4cHJlc3Npb24YASABKAkSKgoJdmFyaWFibGVzGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIyCgtudW1iZXJfbW9kZRgDIAEoDjIdLmZsb3dmb3JnZS5tYXRoLnYxLk51bWJlck1vZGUSEQoJcHJlY2lzaW9uGAQgASgNIlUKEEV2YWx1YXRlUmVzcG9uc2USJQoFdmFsdWUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDAoEdGV4dBgCIAEoCRIMCgR0eXBlGAMgASgJIl4KD0Rlc2NyaWJlUmVxdWVzdBIOCgZ2YWx1ZXMYASADKAESEQoJcXVhbnRpbGVzGAIgAygBEhYKDmhpc3RvZ3JhbV9iaW5zGAMgASgNEhAKCHpfc2NvcmVzGAQgASgIIjsKDEhpc3RvZ3JhbUJpbhINCgVsb3dlchgBIAEoARINCgV1cHBlchgCIAEoARINCgVjb3VudBgDIAEoBCIkCghRdWFudGlsZRIJCgFwGAEgASgBEg0KBXZhbHVlGAIgASgBIpIDChBEZXNjcmliZVJlc3BvbnNlEg0KBWNvdW50GAEgASgEEgsKA3N1bRgCIAEoARIMCgRtZWFuGAMgASgBEg4KBm1lZGlhbhgEIAEoARIMCgRtb2RlGAUgAygBEgsKA21pbhgGIAEoARILCgNtYXgYByABKAESGwoTdmFyaWFuY2VfcG9wdWxhdGlvbhgIIAEoARIXCg92YXJpYW5jZV9zYW1wbGUYCSABKAESGgoSc3RkX2Rldl9wb3B1bGF0aW9uGAogASgBEhYKDnN0ZF9kZXZfc2FtcGxlGAsgASgBEi4KCXF1YW50aWxlcxgMIAMoCzIbLmZsb3dmb3JnZS5tYXRoLnYxLlF1YW50aWxlEgsKA2lxchgNIAEoARILCgNtYWQYDiABKAESEAoIc2tld25lc3MYDyABKAESEAoIa3VydG9zaXMYECABKAESMgoJaGlzdG9ncmFtGBEgAygLMh8uZmxvd2ZvcmdlLm1hdGgudjEuSGlzdG9ncmFtQmluEhAKCHpfc2NvcmVzGBIgAygBIigKEENvcnJlbGF0ZVJlcXVlc3QSCQoBeBgBIAMoARIJCgF5GAIgAygBInAKEUNvcnJlbGF0ZVJlc3BvbnNlEg8KB3BlYXJzb24YASABKAESEAoIc3BlYXJtYW4YAiABKAESGQoRY292YXJpYW5jZV9zYW1wbGUYAyABKAESHQoVY292YXJpYW5jZV9wb3B1bGF0aW9uGAQgASgBImUKDlJlZ3Jlc3NSZXF1ZXN0EgkKAXgYASADKAESCQoBeRgCIAMoARIOCgZkZWdyZWUYAyABKA0SLQoKcHJlZGljdG9ycxgEIAMoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLlNhbXBsZSIYCgZTYW1wbGUSDgoGdmFsdWVzGAEgAygBIuYBCg9SZWdyZXNzUmVzcG9uc2USEQoJaW50ZXJjZXB0GAEgASgBEg0KBXNsb3BlGAIgASgBEhEKCXJfc3F1YXJlZBgDIAEoARIgChhpbnRlcmNlcHRfc3RhbmRhcmRfZXJyb3IYBCABKAESHAoUc2xvcGVfc3RhbmRhcmRfZXJyb3IYBSABKAESIwobcmVzaWR1YWxfc3RhbmRhcmRfZGV2aWF0aW9uGAYgASgBEhQKDGNvZWZmaWNpZW50cxgHIAMoARIjChtjb2VmZmljaWVudF9zdGFuZGFyZF9lcnJvcnMYCCADKAEiqwEKDFRUZXN0UmVxdWVzdBIqCgRraW5kGAEgASgOMhwuZmxvd2ZvcmdlLm1hdGgudjEuVFRlc3RLaW5kEgkKAXgYAiADKAESCQoBeRgDIAMoARIKCgJtdRgEIAEoARIzCgthbHRlcm5hdGl2ZRgFIAEoDjIeLmZsb3dmb3JnZS5tYXRoLnYxLkFsdGVybmF0aXZlEhgKEGNvbmZpZGVuY2VfbGV2ZWwYBiABKAEipQEKDVRUZXN0UmVzcG9uc2USCQoBdBgBIAEoARIaChJkZWdyZWVzX29mX2ZyZWVkb20YAiABKAESDwoHcF92YWx1ZRgDIAEoARIQCghlc3RpbWF0ZRgEIAEoARIWCg5zdGFuZGFyZF9lcnJvchgFIAEoARIYChBjb25maWRlbmNlX2xvd2VyGAYgASgBEhgKEGNvbmZpZGVuY2VfdXBwZXIYByABKAEihwEKDFNvbHZlUmVxdWVzdBI3CgllcXVhdGlvbnMYASABKAsyIi5mbG93Zm9yZ2UubWF0aC52MS5MaW5lYXJFcXVhdGlvbnNIABIzCgpwb2x5bm9taWFsGAIgASgLMh0uZmxvd2ZvcmdlLm1hdGgudjEuUG9seW5vbWlhbEgAQgkKB3Byb2JsZW0iJAoPTGluZWFyRXF1YXRpb25zEhEKCWVxdWF0aW9ucxgBIAMoCSIiCgpQb2x5bm9taWFsEhQKDGNvZWZmaWNpZW50cxgBIAMoASIhCgdDb21wbGV4EgoKAnJlGAEgASgBEgoKAmltGAIgASgBIq0BCg1Tb2x2ZVJlc3BvbnNlEkAKCHNvbHV0aW9uGAEgAygLMi4uZmxvd2ZvcmdlLm1hdGgudjEuU29sdmVSZXNwb25zZS5Tb2x1dGlvbkVudHJ5EikKBXJvb3RzGAIgAygLMhouZmxvd2ZvcmdlLm1hdGgudjEuQ29tcGxleBovCg1Tb2x1dGlvbkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAToCOAEiNwoGTWF0cml4EgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZ2YWx1ZXMYAyADKAEimQEKFENvbXB1dGVNYXRyaXhSZXF1ZXN0EjUKCW9wZXJhdGlvbhgBIAEoDjIiLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeE9wZXJhdGlvbhIkCgFhGAIgASgLMhkuZmxvd2ZvcmdlLm1hdGgudjEuTWF0cml4EiQKAWIYAyABKAsyGS5mbG93Zm9yZ2UubWF0aC52MS5NYXRyaXgiYAoVQ29tcHV0ZU1hdHJpeFJlc3BvbnNlEisKBm1hdHJpeBgBIAEoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeEgAEhAKBnNjYWxhchgCIAEoAUgAQggKBnJlc3VsdCJ2ChBEZWNvbXBvc2VSZXF1ZXN0EjcKDWRlY29tcG9zaXRpb24YASABKA4yIC5mbG93Zm9yZ2UubWF0aC52MS5EZWNvbXBvc2l0aW9uEikKBm1hdHJpeBgCIAEoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeCKMAgoRRGVjb21wb3NlUmVzcG9uc2USKgoCbHUYASABKAsyHC5mbG93Zm9yZ2UubWF0aC52MS5MdUZhY3RvcnNIABIqCgJxchgCIAEoCzIcLmZsb3dmb3JnZS5tYXRoLnYxLlFyRmFjdG9yc0gAEjUKCGNob2xlc2t5GAMgASgLMiEuZmxvd2ZvcmdlLm1hdGgudjEuQ2hvbGVza3lGYWN0b3JIABIwCgVlaWdlbhgEIAEoCzIfLmZsb3dmb3JnZS5tYXRoLnYxLkVpZ2VuRmFjdG9yc0gAEiwKA3N2ZBgFIAEoCzIdLmZsb3dmb3JnZS5tYXRoLnYxLlN2ZEZhY3RvcnNIAEIICgZyZXN1bHQiewoJTHVGYWN0b3JzEiQKAWwYASABKAsyGS5mbG93Zm9yZ2UubWF0aC52MS5NYXRyaXgSJAoBdRgCIAEoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeBINCgVwaXZvdBgDIAMoDRITCgtkZXRlcm1pbmFudBgEIAEoASJXCglRckZhY3RvcnMSJAoBcRgBIAEoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeBIkCgFyGAIgASgLMhkuZmxvd2ZvcmdlLm1hdGgudjEuTWF0cml4IjYKDkNob2xlc2t5RmFjdG9yEiQKAWwYASABKAsyGS5mbG93Zm9yZ2UubWF0aC52MS5NYXRyaXgiaQoMRWlnZW5GYWN0b3JzEhMKC3ZhbHVlc19yZWFsGAEgAygBEhgKEHZhbHVlc19pbWFnaW5hcnkYAiADKAESKgoHdmVjdG9ycxgDIAEoCzIZLmZsb3dmb3JnZS5tYXRoLnYxLk1hdHJpeCKSAQoKU3ZkRmFjdG9ycxIkCgF1GAEgASgLMhkuZmxvd2ZvcmdlLm1hdGgudjEuTWF0cml4EhcKD3Npbmd1bGFyX3ZhbHVlcxgCIAMoARIkCgF2GAMgASgLMhkuZmxvd2ZvcmdlLm1hdGgudjEuTWF0cml4EgwKBHJhbmsYBCABKA0SEQoJY29uZGl0aW9uGAUgASgBIiUKD1NpbXBsaWZ5UmVxdWVzdBISCgpleHByZXNzaW9uGAEgASgJIjMKEFNpbXBsaWZ5UmVzcG9uc2USEgoKZXhwcmVzc2lvbhgBIAEoCRILCgN0ZXgYAiABKAkiOQoRRGVyaXZhdGl2ZVJlcXVlc3QSEgoKZXhwcmVzc2lvbhgBIAEoCRIQCgh2YXJpYWJsZRgCIAEoCSI1ChJEZXJpdmF0aXZlUmVzcG9uc2USEgoKZXhwcmVzc2lvbhgBIAEoCRILCgN0ZXgYAiABKAkqdgoKTnVtYmVyTW9kZRIbChdOVU1CRVJfTU9ERV9VTlNQRUNJRklFRBAAEhYKEk5VTUJFUl9NT0RFX05VTUJFUhABEhkKFU5VTUJFUl9NT0RFX0JJR05VTUJFUhACEhgKFE5VTUJFUl9NT0RFX0ZSQUNUSU9OEAMqjAEKCVRUZXN0S2luZBIbChdUX1RFU1RfS0lORF9VTlNQRUNJRklFRBAAEhoKFlRfVEVTVF9LSU5EX09ORV9TQU1QTEUQARIVChFUX1RFU1RfS0lORF9XRUxDSBACEhcKE1RfVEVTVF9LSU5EX1NUVURFTlQQAxIWChJUX1RFU1RfS0lORF9QQUlSRUQQBCp0CgtBbHRlcm5hdGl2ZRIbChdBTFRFUk5BVElWRV9VTlNQRUNJRklFRBAAEhkKFUFMVEVSTkFUSVZFX1RXT19TSURFRBABEhQKEEFMVEVSTkFUSVZFX0xFU1MQAhIXChNBTFRFUk5BVElWRV9HUkVBVEVSEAMqsgIKD01hdHJpeE9wZXJhdGlvbhIgChxNQVRSSVhfT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASHQoZTUFUUklYX09QRVJBVElPTl9NVUxUSVBMWRABEh4KGk1BVFJJWF9PUEVSQVRJT05fVFJBTlNQT1NFEAISHAoYTUFUUklYX09QRVJBVElPTl9JTlZFUlNFEAMSIAocTUFUUklYX09QRVJBVElPTl9ERVRFUk1JTkFOVBAEEhkKFU1BVFJJWF9PUEVSQVRJT05fUkFOSxAFEhoKFk1BVFJJWF9PUEVSQVRJT05fU09MVkUQBhIiCh5NQVRSSVhfT1BFUkFUSU9OX0xFQVNUX1NRVUFSRVMQBxIjCh9NQVRSSVhfT1BFUkFUSU9OX1BTRVVET19JTlZFUlNFEAgqpgEKDURlY29tcG9zaXRpb24SHQoZREVDT01QT1NJVElPTl9VTlNQRUNJRklFRBAAEhQKEERFQ09NUE9TSVRJT05fTFUQARIUChBERUNPTVBPU0lUSU9OX1FSEAISGgoWREVDT01QT1NJVElPTl9DSE9MRVNLWRADEhcKE0RFQ09NUE9TSVRJT05fRUlHRU4QBBIVChFERUNPTVBPU0lUSU9OX1NWRBAFMpcHCgtNYXRoU2VydmljZRJYCghFdmFsdWF0ZRIiLmZsb3dmb3JnZS5tYXRoLnYxLkV2YWx1YXRlUmVxdWVzdBojLmZsb3dmb3JnZS5tYXRoLnYxLkV2YWx1YXRlUmVzcG9uc2UiA5ACARJYCghTaW1wbGlmeRIiLmZsb3dmb3JnZS5tYXRoLnYxLlNpbXBsaWZ5UmVxdWVzdBojLmZsb3dmb3JnZS5tYXRoLnYxLlNpbXBsaWZ5UmVzcG9uc2UiA5ACARJeCgpEZXJpdmF0aXZlEiQuZmxvd2ZvcmdlLm1hdGgudjEuRGVyaXZhdGl2ZVJlcXVlc3QaJS5mbG93Zm9yZ2UubWF0aC52MS5EZXJpdmF0aXZlUmVzcG9uc2UiA5ACARJYCghEZXNjcmliZRIiLmZsb3dmb3JnZS5tYXRoLnYxLkRlc2NyaWJlUmVxdWVzdBojLmZsb3dmb3JnZS5tYXRoLnYxLkRlc2NyaWJlUmVzcG9uc2UiA5ACARJbCglDb3JyZWxhdGUSIy5mbG93Zm9yZ2UubWF0aC52MS5Db3JyZWxhdGVSZXF1ZXN0GiQuZmxvd2ZvcmdlLm1hdGgudjEuQ29ycmVsYXRlUmVzcG9uc2UiA5ACARJVCgdSZWdyZXNzEiEuZmxvd2ZvcmdlLm1hdGgudjEuUmVncmVzc1JlcXVlc3QaIi5mbG93Zm9yZ2UubWF0aC52MS5SZWdyZXNzUmVzcG9uc2UiA5ACARJPCgVUVGVzdBIfLmZsb3dmb3JnZS5tYXRoLnYxLlRUZXN0UmVxdWVzdBogLmZsb3dmb3JnZS5tYXRoLnYxLlRUZXN0UmVzcG9uc2UiA5ACARJPCgVTb2x2ZRIfLmZsb3dmb3JnZS5tYXRoLnYxLlNvbHZlUmVxdWVzdBogLmZsb3dmb3JnZS5tYXRoLnYxLlNvbHZlUmVzcG9uc2UiA5ACARJnCg1Db21wdXRlTWF0cml4EicuZmxvd2ZvcmdlLm1hdGgudjEuQ29tcHV0ZU1hdHJpeFJlcXVlc3QaKC5mbG93Zm9yZ2UubWF0aC52MS5Db21wdXRlTWF0cml4UmVzcG9uc2UiA5ACARJbCglEZWNvbXBvc2USIy5mbG93Zm9yZ2UubWF0aC52MS5EZWNvbXBvc2VSZXF1ZXN0GiQuZmxvd2ZvcmdlLm1hdGgudjEuRGVjb21wb3NlUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct]);
 
 /**
  * EvaluateRequest is the input of Evaluate.
@@ -111,6 +111,20 @@ export type DescribeRequest = Message<"flowforge.math.v1.DescribeRequest"> & {
    * @generated from field: repeated double quantiles = 2;
    */
   quantiles: number[];
+
+  /**
+   * Equal-width histogram bins from min to max; 0 for no histogram (at most 10,000).
+   *
+   * @generated from field: uint32 histogram_bins = 3;
+   */
+  histogramBins: number;
+
+  /**
+   * Also answer each value's z-score (distance from the mean in sample standard deviations).
+   *
+   * @generated from field: bool z_scores = 4;
+   */
+  zScores: boolean;
 };
 
 /**
@@ -119,6 +133,41 @@ export type DescribeRequest = Message<"flowforge.math.v1.DescribeRequest"> & {
  */
 export const DescribeRequestSchema: GenMessage<DescribeRequest> = /*@__PURE__*/
   messageDesc(file_flowforge_math_v1_math, 2);
+
+/**
+ * HistogramBin is one bin of a histogram: values in [lower, upper), the last bin also holding max.
+ *
+ * @generated from message flowforge.math.v1.HistogramBin
+ */
+export type HistogramBin = Message<"flowforge.math.v1.HistogramBin"> & {
+  /**
+   * The bin's lower edge.
+   *
+   * @generated from field: double lower = 1;
+   */
+  lower: number;
+
+  /**
+   * The bin's upper edge.
+   *
+   * @generated from field: double upper = 2;
+   */
+  upper: number;
+
+  /**
+   * How many values fall in the bin.
+   *
+   * @generated from field: uint64 count = 3;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message flowforge.math.v1.HistogramBin.
+ * Use `create(HistogramBinSchema)` to create a new message.
+ */
+export const HistogramBinSchema: GenMessage<HistogramBin> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 3);
 
 /**
  * Quantile is one quantile of a sample.
@@ -146,7 +195,7 @@ export type Quantile = Message<"flowforge.math.v1.Quantile"> & {
  * Use `create(QuantileSchema)` to create a new message.
  */
 export const QuantileSchema: GenMessage<Quantile> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 3);
+  messageDesc(file_flowforge_math_v1_math, 4);
 
 /**
  * DescribeResponse is the output of Describe.
@@ -265,6 +314,20 @@ export type DescribeResponse = Message<"flowforge.math.v1.DescribeResponse"> & {
    * @generated from field: double kurtosis = 16;
    */
   kurtosis: number;
+
+  /**
+   * The histogram, when bins were asked for.
+   *
+   * @generated from field: repeated flowforge.math.v1.HistogramBin histogram = 17;
+   */
+  histogram: HistogramBin[];
+
+  /**
+   * Each value's z-score, in the order given, when asked for (all 0 when the values are all equal).
+   *
+   * @generated from field: repeated double z_scores = 18;
+   */
+  zScores: number[];
 };
 
 /**
@@ -272,7 +335,7 @@ export type DescribeResponse = Message<"flowforge.math.v1.DescribeResponse"> & {
  * Use `create(DescribeResponseSchema)` to create a new message.
  */
 export const DescribeResponseSchema: GenMessage<DescribeResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 4);
+  messageDesc(file_flowforge_math_v1_math, 5);
 
 /**
  * CorrelateRequest is the input of Correlate.
@@ -300,7 +363,7 @@ export type CorrelateRequest = Message<"flowforge.math.v1.CorrelateRequest"> & {
  * Use `create(CorrelateRequestSchema)` to create a new message.
  */
 export const CorrelateRequestSchema: GenMessage<CorrelateRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 5);
+  messageDesc(file_flowforge_math_v1_math, 6);
 
 /**
  * CorrelateResponse is the output of Correlate.
@@ -342,7 +405,7 @@ export type CorrelateResponse = Message<"flowforge.math.v1.CorrelateResponse"> &
  * Use `create(CorrelateResponseSchema)` to create a new message.
  */
 export const CorrelateResponseSchema: GenMessage<CorrelateResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 6);
+  messageDesc(file_flowforge_math_v1_math, 7);
 
 /**
  * RegressRequest is the input of Regress.
@@ -351,18 +414,34 @@ export const CorrelateResponseSchema: GenMessage<CorrelateResponse> = /*@__PURE_
  */
 export type RegressRequest = Message<"flowforge.math.v1.RegressRequest"> & {
   /**
-   * The predictor: at least three finite numbers, not all equal.
+   * The predictor of a simple or polynomial regression: finite numbers, not all equal (leave it
+   * empty when giving predictors).
    *
    * @generated from field: repeated double x = 1;
    */
   x: number[];
 
   /**
-   * The response, paired with x (same length).
+   * The response: finite numbers, one per observation; more observations than coefficients.
    *
    * @generated from field: repeated double y = 2;
    */
   y: number[];
+
+  /**
+   * Degree of the polynomial in x (1, a line, when 0 or unset; at most 10).
+   *
+   * @generated from field: uint32 degree = 3;
+   */
+  degree: number;
+
+  /**
+   * Several predictors for a multiple regression y = b0 + b1·x1 + b2·x2 + …, each as long as y
+   * (instead of x; at most 100).
+   *
+   * @generated from field: repeated flowforge.math.v1.Sample predictors = 4;
+   */
+  predictors: Sample[];
 };
 
 /**
@@ -370,7 +449,28 @@ export type RegressRequest = Message<"flowforge.math.v1.RegressRequest"> & {
  * Use `create(RegressRequestSchema)` to create a new message.
  */
 export const RegressRequestSchema: GenMessage<RegressRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 7);
+  messageDesc(file_flowforge_math_v1_math, 8);
+
+/**
+ * Sample is one list of numbers.
+ *
+ * @generated from message flowforge.math.v1.Sample
+ */
+export type Sample = Message<"flowforge.math.v1.Sample"> & {
+  /**
+   * The numbers.
+   *
+   * @generated from field: repeated double values = 1;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.Sample.
+ * Use `create(SampleSchema)` to create a new message.
+ */
+export const SampleSchema: GenMessage<Sample> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 9);
 
 /**
  * RegressResponse is the output of Regress.
@@ -386,7 +486,7 @@ export type RegressResponse = Message<"flowforge.math.v1.RegressResponse"> & {
   intercept: number;
 
   /**
-   * The fitted slope.
+   * The fitted slope of a line (0 for a polynomial or several predictors: see coefficients).
    *
    * @generated from field: double slope = 2;
    */
@@ -407,18 +507,33 @@ export type RegressResponse = Message<"flowforge.math.v1.RegressResponse"> & {
   interceptStandardError: number;
 
   /**
-   * Standard error of the slope.
+   * Standard error of the slope of a line (0 otherwise).
    *
    * @generated from field: double slope_standard_error = 5;
    */
   slopeStandardError: number;
 
   /**
-   * Residual standard deviation (square root of the residual sum of squares over n - 2).
+   * Residual standard deviation (square root of the residual sum of squares over the residual
+   * degrees of freedom, n minus the number of coefficients).
    *
    * @generated from field: double residual_standard_deviation = 6;
    */
   residualStandardDeviation: number;
+
+  /**
+   * Every coefficient: the intercept first, then one per power of x (x, x², …) or one per predictor.
+   *
+   * @generated from field: repeated double coefficients = 7;
+   */
+  coefficients: number[];
+
+  /**
+   * The coefficients' standard errors, in the same order.
+   *
+   * @generated from field: repeated double coefficient_standard_errors = 8;
+   */
+  coefficientStandardErrors: number[];
 };
 
 /**
@@ -426,7 +541,634 @@ export type RegressResponse = Message<"flowforge.math.v1.RegressResponse"> & {
  * Use `create(RegressResponseSchema)` to create a new message.
  */
 export const RegressResponseSchema: GenMessage<RegressResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 8);
+  messageDesc(file_flowforge_math_v1_math, 10);
+
+/**
+ * TTestRequest is the input of TTest.
+ *
+ * @generated from message flowforge.math.v1.TTestRequest
+ */
+export type TTestRequest = Message<"flowforge.math.v1.TTestRequest"> & {
+  /**
+   * The test. Required.
+   *
+   * @generated from field: flowforge.math.v1.TTestKind kind = 1;
+   */
+  kind: TTestKind;
+
+  /**
+   * The (first) sample: at least two finite numbers.
+   *
+   * @generated from field: repeated double x = 2;
+   */
+  x: number[];
+
+  /**
+   * The second sample (Welch, Student, paired; paired: as long as x).
+   *
+   * @generated from field: repeated double y = 3;
+   */
+  y: number[];
+
+  /**
+   * The mean (one sample) or mean difference (two samples, paired) under the null hypothesis.
+   *
+   * @generated from field: double mu = 4;
+   */
+  mu: number;
+
+  /**
+   * The alternative hypothesis. Default: two-sided.
+   *
+   * @generated from field: flowforge.math.v1.Alternative alternative = 5;
+   */
+  alternative: Alternative;
+
+  /**
+   * Confidence level of the interval, in (0, 1). Default: 0.95.
+   *
+   * @generated from field: double confidence_level = 6;
+   */
+  confidenceLevel: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.TTestRequest.
+ * Use `create(TTestRequestSchema)` to create a new message.
+ */
+export const TTestRequestSchema: GenMessage<TTestRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 11);
+
+/**
+ * TTestResponse is the output of TTest.
+ *
+ * @generated from message flowforge.math.v1.TTestResponse
+ */
+export type TTestResponse = Message<"flowforge.math.v1.TTestResponse"> & {
+  /**
+   * The t statistic.
+   *
+   * @generated from field: double t = 1;
+   */
+  t: number;
+
+  /**
+   * Degrees of freedom (fractional for Welch).
+   *
+   * @generated from field: double degrees_of_freedom = 2;
+   */
+  degreesOfFreedom: number;
+
+  /**
+   * The p-value under the alternative.
+   *
+   * @generated from field: double p_value = 3;
+   */
+  pValue: number;
+
+  /**
+   * The estimate: the mean (one sample), the difference of means, or the mean difference (paired).
+   *
+   * @generated from field: double estimate = 4;
+   */
+  estimate: number;
+
+  /**
+   * The estimate's standard error.
+   *
+   * @generated from field: double standard_error = 5;
+   */
+  standardError: number;
+
+  /**
+   * Lower end of the confidence interval (-Infinity for a "less" alternative).
+   *
+   * @generated from field: double confidence_lower = 6;
+   */
+  confidenceLower: number;
+
+  /**
+   * Upper end of the confidence interval (Infinity for a "greater" alternative).
+   *
+   * @generated from field: double confidence_upper = 7;
+   */
+  confidenceUpper: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.TTestResponse.
+ * Use `create(TTestResponseSchema)` to create a new message.
+ */
+export const TTestResponseSchema: GenMessage<TTestResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 12);
+
+/**
+ * SolveRequest is the input of Solve.
+ *
+ * @generated from message flowforge.math.v1.SolveRequest
+ */
+export type SolveRequest = Message<"flowforge.math.v1.SolveRequest"> & {
+  /**
+   * The problem. Required.
+   *
+   * @generated from oneof flowforge.math.v1.SolveRequest.problem
+   */
+  problem: {
+    /**
+     * Linear equations in any unknowns.
+     *
+     * @generated from field: flowforge.math.v1.LinearEquations equations = 1;
+     */
+    value: LinearEquations;
+    case: "equations";
+  } | {
+    /**
+     * A polynomial whose roots are wanted.
+     *
+     * @generated from field: flowforge.math.v1.Polynomial polynomial = 2;
+     */
+    value: Polynomial;
+    case: "polynomial";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flowforge.math.v1.SolveRequest.
+ * Use `create(SolveRequestSchema)` to create a new message.
+ */
+export const SolveRequestSchema: GenMessage<SolveRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 13);
+
+/**
+ * LinearEquations is a system of linear equations as text.
+ *
+ * @generated from message flowforge.math.v1.LinearEquations
+ */
+export type LinearEquations = Message<"flowforge.math.v1.LinearEquations"> & {
+  /**
+   * One equation per entry, e.g. `2x + y = 3`, `x - y = 0` (mathjs syntax, one `=` each; at most
+   * 100 equations). Names that are not mathjs constants (pi, e) are unknowns.
+   *
+   * @generated from field: repeated string equations = 1;
+   */
+  equations: string[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.LinearEquations.
+ * Use `create(LinearEquationsSchema)` to create a new message.
+ */
+export const LinearEquationsSchema: GenMessage<LinearEquations> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 14);
+
+/**
+ * Polynomial is a polynomial by its coefficients.
+ *
+ * @generated from message flowforge.math.v1.Polynomial
+ */
+export type Polynomial = Message<"flowforge.math.v1.Polynomial"> & {
+  /**
+   * Coefficients, highest degree first: [1, -3, 2] is x² - 3x + 2. Degree 1 to 100.
+   *
+   * @generated from field: repeated double coefficients = 1;
+   */
+  coefficients: number[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.Polynomial.
+ * Use `create(PolynomialSchema)` to create a new message.
+ */
+export const PolynomialSchema: GenMessage<Polynomial> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 15);
+
+/**
+ * Complex is a complex number.
+ *
+ * @generated from message flowforge.math.v1.Complex
+ */
+export type Complex = Message<"flowforge.math.v1.Complex"> & {
+  /**
+   * Real part.
+   *
+   * @generated from field: double re = 1;
+   */
+  re: number;
+
+  /**
+   * Imaginary part.
+   *
+   * @generated from field: double im = 2;
+   */
+  im: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.Complex.
+ * Use `create(ComplexSchema)` to create a new message.
+ */
+export const ComplexSchema: GenMessage<Complex> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 16);
+
+/**
+ * SolveResponse is the output of Solve.
+ *
+ * @generated from message flowforge.math.v1.SolveResponse
+ */
+export type SolveResponse = Message<"flowforge.math.v1.SolveResponse"> & {
+  /**
+   * Equations: each unknown's value.
+   *
+   * @generated from field: map<string, double> solution = 1;
+   */
+  solution: { [key: string]: number };
+
+  /**
+   * Polynomial: its roots with multiplicity, sorted by real part, then imaginary part.
+   *
+   * @generated from field: repeated flowforge.math.v1.Complex roots = 2;
+   */
+  roots: Complex[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.SolveResponse.
+ * Use `create(SolveResponseSchema)` to create a new message.
+ */
+export const SolveResponseSchema: GenMessage<SolveResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 17);
+
+/**
+ * Matrix is a dense matrix of doubles.
+ *
+ * @generated from message flowforge.math.v1.Matrix
+ */
+export type Matrix = Message<"flowforge.math.v1.Matrix"> & {
+  /**
+   * Number of rows (at least 1).
+   *
+   * @generated from field: uint32 rows = 1;
+   */
+  rows: number;
+
+  /**
+   * Number of columns (at least 1).
+   *
+   * @generated from field: uint32 columns = 2;
+   */
+  columns: number;
+
+  /**
+   * The entries row by row: rows × columns finite numbers.
+   *
+   * @generated from field: repeated double values = 3;
+   */
+  values: number[];
+};
+
+/**
+ * Describes the message flowforge.math.v1.Matrix.
+ * Use `create(MatrixSchema)` to create a new message.
+ */
+export const MatrixSchema: GenMessage<Matrix> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 18);
+
+/**
+ * ComputeMatrixRequest is the input of ComputeMatrix.
+ *
+ * @generated from message flowforge.math.v1.ComputeMatrixRequest
+ */
+export type ComputeMatrixRequest = Message<"flowforge.math.v1.ComputeMatrixRequest"> & {
+  /**
+   * The operation. Required.
+   *
+   * @generated from field: flowforge.math.v1.MatrixOperation operation = 1;
+   */
+  operation: MatrixOperation;
+
+  /**
+   * The matrix operated on. Required; at most 1,000,000 entries, 1,000 rows and columns for
+   * operations other than multiply and transpose.
+   *
+   * @generated from field: flowforge.math.v1.Matrix a = 2;
+   */
+  a?: Matrix | undefined;
+
+  /**
+   * The second operand (multiply; solve and least squares: the right-hand side, as many rows as a).
+   *
+   * @generated from field: flowforge.math.v1.Matrix b = 3;
+   */
+  b?: Matrix | undefined;
+};
+
+/**
+ * Describes the message flowforge.math.v1.ComputeMatrixRequest.
+ * Use `create(ComputeMatrixRequestSchema)` to create a new message.
+ */
+export const ComputeMatrixRequestSchema: GenMessage<ComputeMatrixRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 19);
+
+/**
+ * ComputeMatrixResponse is the output of ComputeMatrix.
+ *
+ * @generated from message flowforge.math.v1.ComputeMatrixResponse
+ */
+export type ComputeMatrixResponse = Message<"flowforge.math.v1.ComputeMatrixResponse"> & {
+  /**
+   * The result.
+   *
+   * @generated from oneof flowforge.math.v1.ComputeMatrixResponse.result
+   */
+  result: {
+    /**
+     * A matrix result.
+     *
+     * @generated from field: flowforge.math.v1.Matrix matrix = 1;
+     */
+    value: Matrix;
+    case: "matrix";
+  } | {
+    /**
+     * A scalar result (determinant, rank).
+     *
+     * @generated from field: double scalar = 2;
+     */
+    value: number;
+    case: "scalar";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flowforge.math.v1.ComputeMatrixResponse.
+ * Use `create(ComputeMatrixResponseSchema)` to create a new message.
+ */
+export const ComputeMatrixResponseSchema: GenMessage<ComputeMatrixResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 20);
+
+/**
+ * DecomposeRequest is the input of Decompose.
+ *
+ * @generated from message flowforge.math.v1.DecomposeRequest
+ */
+export type DecomposeRequest = Message<"flowforge.math.v1.DecomposeRequest"> & {
+  /**
+   * The factorization. Required.
+   *
+   * @generated from field: flowforge.math.v1.Decomposition decomposition = 1;
+   */
+  decomposition: Decomposition;
+
+  /**
+   * The matrix. Required; at most 1,000 rows and columns.
+   *
+   * @generated from field: flowforge.math.v1.Matrix matrix = 2;
+   */
+  matrix?: Matrix | undefined;
+};
+
+/**
+ * Describes the message flowforge.math.v1.DecomposeRequest.
+ * Use `create(DecomposeRequestSchema)` to create a new message.
+ */
+export const DecomposeRequestSchema: GenMessage<DecomposeRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 21);
+
+/**
+ * DecomposeResponse is the output of Decompose: the factors of the one asked for.
+ *
+ * @generated from message flowforge.math.v1.DecomposeResponse
+ */
+export type DecomposeResponse = Message<"flowforge.math.v1.DecomposeResponse"> & {
+  /**
+   * The factors.
+   *
+   * @generated from oneof flowforge.math.v1.DecomposeResponse.result
+   */
+  result: {
+    /**
+     * LU factors.
+     *
+     * @generated from field: flowforge.math.v1.LuFactors lu = 1;
+     */
+    value: LuFactors;
+    case: "lu";
+  } | {
+    /**
+     * QR factors.
+     *
+     * @generated from field: flowforge.math.v1.QrFactors qr = 2;
+     */
+    value: QrFactors;
+    case: "qr";
+  } | {
+    /**
+     * Cholesky factor.
+     *
+     * @generated from field: flowforge.math.v1.CholeskyFactor cholesky = 3;
+     */
+    value: CholeskyFactor;
+    case: "cholesky";
+  } | {
+    /**
+     * Eigen decomposition.
+     *
+     * @generated from field: flowforge.math.v1.EigenFactors eigen = 4;
+     */
+    value: EigenFactors;
+    case: "eigen";
+  } | {
+    /**
+     * Singular value decomposition.
+     *
+     * @generated from field: flowforge.math.v1.SvdFactors svd = 5;
+     */
+    value: SvdFactors;
+    case: "svd";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flowforge.math.v1.DecomposeResponse.
+ * Use `create(DecomposeResponseSchema)` to create a new message.
+ */
+export const DecomposeResponseSchema: GenMessage<DecomposeResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 22);
+
+/**
+ * LuFactors are P·A = L·U.
+ *
+ * @generated from message flowforge.math.v1.LuFactors
+ */
+export type LuFactors = Message<"flowforge.math.v1.LuFactors"> & {
+  /**
+   * Unit lower triangular L.
+   *
+   * @generated from field: flowforge.math.v1.Matrix l = 1;
+   */
+  l?: Matrix | undefined;
+
+  /**
+   * Upper triangular U.
+   *
+   * @generated from field: flowforge.math.v1.Matrix u = 2;
+   */
+  u?: Matrix | undefined;
+
+  /**
+   * The row permutation: row i of P·A is row pivot[i] of A.
+   *
+   * @generated from field: repeated uint32 pivot = 3;
+   */
+  pivot: number[];
+
+  /**
+   * The determinant of A.
+   *
+   * @generated from field: double determinant = 4;
+   */
+  determinant: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.LuFactors.
+ * Use `create(LuFactorsSchema)` to create a new message.
+ */
+export const LuFactorsSchema: GenMessage<LuFactors> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 23);
+
+/**
+ * QrFactors are A = Q·R.
+ *
+ * @generated from message flowforge.math.v1.QrFactors
+ */
+export type QrFactors = Message<"flowforge.math.v1.QrFactors"> & {
+  /**
+   * Q, with orthonormal columns.
+   *
+   * @generated from field: flowforge.math.v1.Matrix q = 1;
+   */
+  q?: Matrix | undefined;
+
+  /**
+   * Upper triangular R.
+   *
+   * @generated from field: flowforge.math.v1.Matrix r = 2;
+   */
+  r?: Matrix | undefined;
+};
+
+/**
+ * Describes the message flowforge.math.v1.QrFactors.
+ * Use `create(QrFactorsSchema)` to create a new message.
+ */
+export const QrFactorsSchema: GenMessage<QrFactors> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 24);
+
+/**
+ * CholeskyFactor is A = L·Lᵀ.
+ *
+ * @generated from message flowforge.math.v1.CholeskyFactor
+ */
+export type CholeskyFactor = Message<"flowforge.math.v1.CholeskyFactor"> & {
+  /**
+   * Lower triangular L.
+   *
+   * @generated from field: flowforge.math.v1.Matrix l = 1;
+   */
+  l?: Matrix | undefined;
+};
+
+/**
+ * Describes the message flowforge.math.v1.CholeskyFactor.
+ * Use `create(CholeskyFactorSchema)` to create a new message.
+ */
+export const CholeskyFactorSchema: GenMessage<CholeskyFactor> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 25);
+
+/**
+ * EigenFactors are the eigenvalues and eigenvectors of A.
+ *
+ * @generated from message flowforge.math.v1.EigenFactors
+ */
+export type EigenFactors = Message<"flowforge.math.v1.EigenFactors"> & {
+  /**
+   * Real parts of the eigenvalues.
+   *
+   * @generated from field: repeated double values_real = 1;
+   */
+  valuesReal: number[];
+
+  /**
+   * Imaginary parts of the eigenvalues (all 0 for a symmetric A).
+   *
+   * @generated from field: repeated double values_imaginary = 2;
+   */
+  valuesImaginary: number[];
+
+  /**
+   * Eigenvectors as columns (for a complex pair, the real and imaginary parts in two columns).
+   *
+   * @generated from field: flowforge.math.v1.Matrix vectors = 3;
+   */
+  vectors?: Matrix | undefined;
+};
+
+/**
+ * Describes the message flowforge.math.v1.EigenFactors.
+ * Use `create(EigenFactorsSchema)` to create a new message.
+ */
+export const EigenFactorsSchema: GenMessage<EigenFactors> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 26);
+
+/**
+ * SvdFactors are A = U·diag(s)·Vᵀ.
+ *
+ * @generated from message flowforge.math.v1.SvdFactors
+ */
+export type SvdFactors = Message<"flowforge.math.v1.SvdFactors"> & {
+  /**
+   * Left singular vectors.
+   *
+   * @generated from field: flowforge.math.v1.Matrix u = 1;
+   */
+  u?: Matrix | undefined;
+
+  /**
+   * Singular values, largest first.
+   *
+   * @generated from field: repeated double singular_values = 2;
+   */
+  singularValues: number[];
+
+  /**
+   * Right singular vectors.
+   *
+   * @generated from field: flowforge.math.v1.Matrix v = 3;
+   */
+  v?: Matrix | undefined;
+
+  /**
+   * The numerical rank.
+   *
+   * @generated from field: uint32 rank = 4;
+   */
+  rank: number;
+
+  /**
+   * The 2-norm condition number (largest over smallest singular value).
+   *
+   * @generated from field: double condition = 5;
+   */
+  condition: number;
+};
+
+/**
+ * Describes the message flowforge.math.v1.SvdFactors.
+ * Use `create(SvdFactorsSchema)` to create a new message.
+ */
+export const SvdFactorsSchema: GenMessage<SvdFactors> = /*@__PURE__*/
+  messageDesc(file_flowforge_math_v1_math, 27);
 
 /**
  * SimplifyRequest is the input of Simplify.
@@ -447,7 +1189,7 @@ export type SimplifyRequest = Message<"flowforge.math.v1.SimplifyRequest"> & {
  * Use `create(SimplifyRequestSchema)` to create a new message.
  */
 export const SimplifyRequestSchema: GenMessage<SimplifyRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 9);
+  messageDesc(file_flowforge_math_v1_math, 28);
 
 /**
  * SimplifyResponse is the output of Simplify.
@@ -475,7 +1217,7 @@ export type SimplifyResponse = Message<"flowforge.math.v1.SimplifyResponse"> & {
  * Use `create(SimplifyResponseSchema)` to create a new message.
  */
 export const SimplifyResponseSchema: GenMessage<SimplifyResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 10);
+  messageDesc(file_flowforge_math_v1_math, 29);
 
 /**
  * DerivativeRequest is the input of Derivative.
@@ -503,7 +1245,7 @@ export type DerivativeRequest = Message<"flowforge.math.v1.DerivativeRequest"> &
  * Use `create(DerivativeRequestSchema)` to create a new message.
  */
 export const DerivativeRequestSchema: GenMessage<DerivativeRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 11);
+  messageDesc(file_flowforge_math_v1_math, 30);
 
 /**
  * DerivativeResponse is the output of Derivative.
@@ -531,7 +1273,7 @@ export type DerivativeResponse = Message<"flowforge.math.v1.DerivativeResponse">
  * Use `create(DerivativeResponseSchema)` to create a new message.
  */
 export const DerivativeResponseSchema: GenMessage<DerivativeResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_math_v1_math, 12);
+  messageDesc(file_flowforge_math_v1_math, 31);
 
 /**
  * NumberMode selects the number type expressions compute with.
@@ -573,6 +1315,226 @@ export enum NumberMode {
  */
 export const NumberModeSchema: GenEnum<NumberMode> = /*@__PURE__*/
   enumDesc(file_flowforge_math_v1_math, 0);
+
+/**
+ * TTestKind selects the test.
+ *
+ * @generated from enum flowforge.math.v1.TTestKind
+ */
+export enum TTestKind {
+  /**
+   * Not set: refused.
+   *
+   * @generated from enum value: T_TEST_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * One sample x against the mean mu.
+   *
+   * @generated from enum value: T_TEST_KIND_ONE_SAMPLE = 1;
+   */
+  ONE_SAMPLE = 1,
+
+  /**
+   * Two independent samples x and y, variances not assumed equal (Welch).
+   *
+   * @generated from enum value: T_TEST_KIND_WELCH = 2;
+   */
+  WELCH = 2,
+
+  /**
+   * Two independent samples x and y with a pooled variance (Student).
+   *
+   * @generated from enum value: T_TEST_KIND_STUDENT = 3;
+   */
+  STUDENT = 3,
+
+  /**
+   * Paired samples: the differences x - y against mu.
+   *
+   * @generated from enum value: T_TEST_KIND_PAIRED = 4;
+   */
+  PAIRED = 4,
+}
+
+/**
+ * Describes the enum flowforge.math.v1.TTestKind.
+ */
+export const TTestKindSchema: GenEnum<TTestKind> = /*@__PURE__*/
+  enumDesc(file_flowforge_math_v1_math, 1);
+
+/**
+ * Alternative is the alternative hypothesis of a test.
+ *
+ * @generated from enum flowforge.math.v1.Alternative
+ */
+export enum Alternative {
+  /**
+   * Not set: two-sided.
+   *
+   * @generated from enum value: ALTERNATIVE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The true mean (difference) is not mu.
+   *
+   * @generated from enum value: ALTERNATIVE_TWO_SIDED = 1;
+   */
+  TWO_SIDED = 1,
+
+  /**
+   * The true mean (difference) is less than mu.
+   *
+   * @generated from enum value: ALTERNATIVE_LESS = 2;
+   */
+  LESS = 2,
+
+  /**
+   * The true mean (difference) is greater than mu.
+   *
+   * @generated from enum value: ALTERNATIVE_GREATER = 3;
+   */
+  GREATER = 3,
+}
+
+/**
+ * Describes the enum flowforge.math.v1.Alternative.
+ */
+export const AlternativeSchema: GenEnum<Alternative> = /*@__PURE__*/
+  enumDesc(file_flowforge_math_v1_math, 2);
+
+/**
+ * MatrixOperation selects what ComputeMatrix does.
+ *
+ * @generated from enum flowforge.math.v1.MatrixOperation
+ */
+export enum MatrixOperation {
+  /**
+   * Not set: refused.
+   *
+   * @generated from enum value: MATRIX_OPERATION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * a · b.
+   *
+   * @generated from enum value: MATRIX_OPERATION_MULTIPLY = 1;
+   */
+  MULTIPLY = 1,
+
+  /**
+   * aᵀ.
+   *
+   * @generated from enum value: MATRIX_OPERATION_TRANSPOSE = 2;
+   */
+  TRANSPOSE = 2,
+
+  /**
+   * a⁻¹ of a square, non-singular a.
+   *
+   * @generated from enum value: MATRIX_OPERATION_INVERSE = 3;
+   */
+  INVERSE = 3,
+
+  /**
+   * det(a) of a square a (scalar).
+   *
+   * @generated from enum value: MATRIX_OPERATION_DETERMINANT = 4;
+   */
+  DETERMINANT = 4,
+
+  /**
+   * The rank of a (scalar).
+   *
+   * @generated from enum value: MATRIX_OPERATION_RANK = 5;
+   */
+  RANK = 5,
+
+  /**
+   * x with a · x = b, a square and non-singular.
+   *
+   * @generated from enum value: MATRIX_OPERATION_SOLVE = 6;
+   */
+  SOLVE = 6,
+
+  /**
+   * x minimizing |a · x - b|, a with at least as many rows as columns and full column rank.
+   *
+   * @generated from enum value: MATRIX_OPERATION_LEAST_SQUARES = 7;
+   */
+  LEAST_SQUARES = 7,
+
+  /**
+   * The Moore-Penrose pseudo-inverse of a.
+   *
+   * @generated from enum value: MATRIX_OPERATION_PSEUDO_INVERSE = 8;
+   */
+  PSEUDO_INVERSE = 8,
+}
+
+/**
+ * Describes the enum flowforge.math.v1.MatrixOperation.
+ */
+export const MatrixOperationSchema: GenEnum<MatrixOperation> = /*@__PURE__*/
+  enumDesc(file_flowforge_math_v1_math, 3);
+
+/**
+ * Decomposition selects a factorization.
+ *
+ * @generated from enum flowforge.math.v1.Decomposition
+ */
+export enum Decomposition {
+  /**
+   * Not set: refused.
+   *
+   * @generated from enum value: DECOMPOSITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * P·A = L·U with partial pivoting (square A).
+   *
+   * @generated from enum value: DECOMPOSITION_LU = 1;
+   */
+  LU = 1,
+
+  /**
+   * A = Q·R (at least as many rows as columns).
+   *
+   * @generated from enum value: DECOMPOSITION_QR = 2;
+   */
+  QR = 2,
+
+  /**
+   * A = L·Lᵀ of a symmetric positive-definite A.
+   *
+   * @generated from enum value: DECOMPOSITION_CHOLESKY = 3;
+   */
+  CHOLESKY = 3,
+
+  /**
+   * A·V = V·D, eigenvalues and eigenvectors of a square A (symmetric A: real, orthonormal V).
+   *
+   * @generated from enum value: DECOMPOSITION_EIGEN = 4;
+   */
+  EIGEN = 4,
+
+  /**
+   * A = U·diag(s)·Vᵀ, the singular value decomposition.
+   *
+   * @generated from enum value: DECOMPOSITION_SVD = 5;
+   */
+  SVD = 5,
+}
+
+/**
+ * Describes the enum flowforge.math.v1.Decomposition.
+ */
+export const DecompositionSchema: GenEnum<Decomposition> = /*@__PURE__*/
+  enumDesc(file_flowforge_math_v1_math, 4);
 
 /**
  * MathService evaluates expressions safely and computes statistics.
@@ -634,7 +1596,8 @@ export const MathService: GenService<{
     output: typeof CorrelateResponseSchema;
   },
   /**
-   * Regress fits y = intercept + slope * x by least squares, with r² and standard errors.
+   * Regress fits y by least squares: a line in x, a polynomial in x, or a linear model in several
+   * predictors, with r² and the coefficients' standard errors.
    *
    * @generated from rpc flowforge.math.v1.MathService.Regress
    */
@@ -642,6 +1605,47 @@ export const MathService: GenService<{
     methodKind: "unary";
     input: typeof RegressRequestSchema;
     output: typeof RegressResponseSchema;
+  },
+  /**
+   * TTest tests a mean (one sample), two means (Welch or Student) or paired differences, with the
+   * p-value and a confidence interval.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.TTest
+   */
+  tTest: {
+    methodKind: "unary";
+    input: typeof TTestRequestSchema;
+    output: typeof TTestResponseSchema;
+  },
+  /**
+   * Solve solves linear equations given as text (`2x + y = 3`) or finds a polynomial's roots.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Solve
+   */
+  solve: {
+    methodKind: "unary";
+    input: typeof SolveRequestSchema;
+    output: typeof SolveResponseSchema;
+  },
+  /**
+   * ComputeMatrix multiplies, transposes, inverts, solves or measures matrices.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.ComputeMatrix
+   */
+  computeMatrix: {
+    methodKind: "unary";
+    input: typeof ComputeMatrixRequestSchema;
+    output: typeof ComputeMatrixResponseSchema;
+  },
+  /**
+   * Decompose factors a matrix: LU, QR, Cholesky, eigen or singular value decomposition.
+   *
+   * @generated from rpc flowforge.math.v1.MathService.Decompose
+   */
+  decompose: {
+    methodKind: "unary";
+    input: typeof DecomposeRequestSchema;
+    output: typeof DecomposeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_math_v1_math, 0);

@@ -1,0 +1,179 @@
+/**
+ * The handlers that run on the sandbox's threads (lib/runtime/sandbox.ts), bounded in time and
+ * memory from outside: Evaluate, Simplify and Derivative (mathjs), Solve, ComputeMatrix and
+ * Decompose (ml-matrix, whose O(n³) work must not stall the event loop).
+ */
+import { fromJson, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { HandlerContext } from "@connectrpc/connect";
+import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
+import {
+  type ComputeMatrixRequest,
+  type ComputeMatrixResponseSchema,
+  type DecomposeRequest,
+  type DecomposeResponseSchema,
+  Decomposition,
+  type DerivativeRequest,
+  type EvaluateRequest,
+  type EvaluateResponseSchema,
+  type Matrix,
+  MatrixOperation,
+  NumberMode,
+  type SimplifyRequest,
+  type SolveRequest,
+  type SolveResponseSchema,
+} from "#gen/flowforge/math/v1/math_pb.js";
+import { check, invalidArgument } from "#runtime/errors.js";
+import type { EvaluateResult, EvaluateTask, MathTask } from "./evaluate-worker.js";
+import {
+  type DecompositionName,
+  type Factors,
+  type MatrixOperationName,
+  maxEntries,
+  type PlainMatrix,
+} from "./linear-algebra.js";
+
+/** What a variable may be called. */
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const modes: Record<NumberMode, EvaluateTask["mode"] | undefined> = {
+  [NumberMode.UNSPECIFIED]: "number",
+  [NumberMode.NUMBER]: "number",
+  [NumberMode.BIGNUMBER]: "BigNumber",
+  [NumberMode.FRACTION]: "Fraction",
+};
+
+const operations: Record<MatrixOperation, MatrixOperationName | undefined> = {
+  [MatrixOperation.UNSPECIFIED]: undefined,
+  [MatrixOperation.MULTIPLY]: "multiply",
+  [MatrixOperation.TRANSPOSE]: "transpose",
+  [MatrixOperation.INVERSE]: "inverse",
+  [MatrixOperation.DETERMINANT]: "determinant",
+  [MatrixOperation.RANK]: "rank",
+  [MatrixOperation.SOLVE]: "solve",
+  [MatrixOperation.LEAST_SQUARES]: "leastSquares",
+  [MatrixOperation.PSEUDO_INVERSE]: "pseudoInverse",
+};
+const decompositions: Record<Decomposition, DecompositionName | undefined> = {
+  [Decomposition.UNSPECIFIED]: undefined,
+  [Decomposition.LU]: "lu",
+  [Decomposition.QR]: "qr",
+  [Decomposition.CHOLESKY]: "cholesky",
+  [Decomposition.EIGEN]: "eigen",
+  [Decomposition.SVD]: "svd",
+};
+/** Most equations in one Solve. */
+const maxEquations = 100;
+
+/** A matrix for the sandbox: its size checked here, before it is copied to a thread. */
+function plain(m: Matrix | undefined, field: string): PlainMatrix | undefined {
+  if (!m) return undefined;
+  check(m.values.length <= maxEntries, `${field}.values`, `must hold at most ${maxEntries} numbers`);
+  return { rows: m.rows, columns: m.columns, values: m.values };
+}
+
+/** Creates the sandboxed handlers and their thread pool. */
+export function createSandboxed(limits: SandboxLimits = {}) {
+  const sandbox = createSandbox<MathTask, EvaluateResult>({
+    ...limits,
+    filename: new URL("./evaluate-worker.ts", import.meta.url),
+    field: "expression",
+  });
+
+  /** Runs a task; a refusal names its field (or `field`), and the answer must have `key`. */
+  async function run<K extends string>(task: MathTask, ctx: HandlerContext, field: string, key: K) {
+    const result = await sandbox.run(task, ctx, field);
+    if ("error" in result) throw invalidArgument(result.field ?? field, result.error);
+    if (!(key in result)) throw new Error(`a sandbox task answered without ${key}`);
+    return result as Extract<EvaluateResult, Record<K, unknown>>;
+  }
+
+  async function evaluate(
+    req: EvaluateRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof EvaluateResponseSchema>> {
+    checkExpression(req.expression);
+    const mode = modes[req.numberMode];
+    if (!mode) throw invalidArgument("number_mode", `unknown number mode ${req.numberMode}`);
+    check(req.precision <= 64, "precision", "must be at most 64");
+    const variables = (req.variables ?? {}) as JsonObject;
+    for (const [name, value] of Object.entries(variables)) {
+      check(variableName.test(name), `variables.${name}`, "must be a name of letters, digits and _");
+      check(
+        (value !== null && typeof value !== "object") || Array.isArray(value),
+        `variables.${name}`,
+        "must be a number, string, boolean or array",
+      );
+    }
+    const task = { expression: req.expression, variables, mode, precision: req.precision };
+    const result = await run(task, ctx, "expression", "value");
+    return { value: fromJson(ValueSchema, result.value as JsonValue), text: result.text, type: result.type };
+  }
+
+  /** Simplify or Derivative. */
+  async function symbolic(
+    task: Extract<MathTask, { kind: "simplify" | "derivative" }>,
+    ctx: HandlerContext,
+  ): Promise<{ expression: string; tex: string }> {
+    checkExpression(task.expression);
+    if (task.kind === "derivative")
+      check(variableName.test(task.variable ?? ""), "variable", "must be a variable name");
+    return run(task, ctx, "expression", "tex");
+  }
+
+  async function solve(req: SolveRequest, ctx: HandlerContext): Promise<MessageInitShape<typeof SolveResponseSchema>> {
+    const { problem } = req;
+    if (problem.case === "polynomial") {
+      const { coefficients } = problem.value;
+      const { roots } = await run({ kind: "roots", coefficients }, ctx, "polynomial.coefficients", "roots");
+      return { roots };
+    }
+    if (problem.case === "equations") {
+      const { equations } = problem.value;
+      check(equations.length > 0, "equations.equations", "must hold at least one equation");
+      check(equations.length <= maxEquations, "equations.equations", `must hold at most ${maxEquations} equations`);
+      for (const [i, text] of equations.entries()) checkExpression(text, `equations.equations[${i}]`);
+      const { solution } = await run({ kind: "equations", equations }, ctx, "equations.equations", "solution");
+      return { solution };
+    }
+    throw invalidArgument("problem", "is required: equations or polynomial");
+  }
+
+  async function computeMatrix(
+    req: ComputeMatrixRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof ComputeMatrixResponseSchema>> {
+    const operation = operations[req.operation];
+    if (!operation) throw invalidArgument("operation", "is required");
+    const task = { kind: "matrix" as const, operation, a: plain(req.a, "a"), b: plain(req.b, "b") };
+    const result = (await sandbox.run(task, ctx, "a")) as EvaluateResult;
+    if ("error" in result) throw invalidArgument(result.field ?? "a", result.error);
+    if ("matrix" in result) return { result: { case: "matrix", value: result.matrix } };
+    if ("scalar" in result) return { result: { case: "scalar", value: result.scalar } };
+    throw new Error("a matrix task answered without a result");
+  }
+
+  async function decompose(
+    req: DecomposeRequest,
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof DecomposeResponseSchema>> {
+    const decomposition = decompositions[req.decomposition];
+    if (!decomposition) throw invalidArgument("decomposition", "is required");
+    const task = { kind: "decompose" as const, decomposition, matrix: plain(req.matrix, "matrix") };
+    const result = await run(task, ctx, "matrix", decomposition);
+    const factors = result as Factors;
+    const [[name, value]] = Object.entries(factors);
+    return { result: { case: name, value } as MessageInitShape<typeof DecomposeResponseSchema>["result"] };
+  }
+
+  return {
+    evaluate,
+    simplify: (req: SimplifyRequest, ctx: HandlerContext) =>
+      symbolic({ kind: "simplify", expression: req.expression }, ctx),
+    derivative: (req: DerivativeRequest, ctx: HandlerContext) =>
+      symbolic({ kind: "derivative", expression: req.expression, variable: req.variable }, ctx),
+    solve,
+    computeMatrix,
+    decompose,
+    close: () => sandbox.close(),
+  };
+}
