@@ -1,9 +1,19 @@
-/** Patch and Diff: RFC 6902 JSON Patch (fast-json-patch) and RFC 7386 JSON Merge Patch (json-merge-patch). */
+/**
+ * Patch, Diff and Merge: RFC 6902 JSON Patch (fast-json-patch), RFC 7386 JSON Merge Patch
+ * (json-merge-patch) and deep merge (deepmerge).
+ */
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
+import deepmerge from "deepmerge";
 import jsonPatch from "fast-json-patch";
 import mergePatch from "json-merge-patch";
-import { type DiffRequest, type PatchRequest, PatchKind } from "#gen/flowforge/transform/v1/transform_pb.js";
+import {
+  ArrayMerge,
+  type DiffRequest,
+  type MergeRequest,
+  type PatchRequest,
+  PatchKind,
+} from "#gen/flowforge/transform/v1/transform_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 
 /** Most operations one JSON Patch may hold. */
@@ -50,3 +60,41 @@ export function diff(req: DiffRequest) {
   check(after !== null && typeof after === "object", "after", "must be an object or an array");
   return { patch: fromJson(ValueSchema, jsonPatch.compare(before as object, after as object) as unknown as JsonValue) };
 }
+
+const arrayMerges: Record<ArrayMerge, deepmerge.Options["arrayMerge"] | undefined> = {
+  [ArrayMerge.UNSPECIFIED]: (_target, source) => source,
+  [ArrayMerge.REPLACE]: (_target, source) => source,
+  [ArrayMerge.CONCAT]: undefined,
+  // Items at the same index merged, objects deeply (deepmerge's documented "combine" merge).
+  [ArrayMerge.BY_INDEX]: (target, source, options) => {
+    const out = target.slice();
+    source.forEach((item, i) => {
+      out[i] =
+        i < target.length && options?.isMergeableObject?.(item) && options.isMergeableObject(target[i])
+          ? deepmerge(target[i], item, options)
+          : item;
+    });
+    return out;
+  },
+};
+
+/** Most documents one Merge takes. */
+const maxDocuments = 1000;
+
+/** Deep-merges documents left to right (deepmerge; it never writes `__proto__` or `constructor`). */
+export function merge(req: MergeRequest) {
+  check(req.documents.length > 0, "documents", "must hold at least one document");
+  check(req.documents.length <= maxDocuments, "documents", `must hold at most ${maxDocuments} documents`);
+  check(req.arrays in arrayMerges, "arrays", `unknown array merge ${req.arrays}`);
+  const documents = req.documents.map((d) => json(d));
+  const options = { arrayMerge: arrayMerges[req.arrays] };
+  const merged = documents
+    .slice(1)
+    .reduce<unknown>(
+      (target, source) => (isObject(target) && isObject(source) ? deepmerge<unknown>(target, source, options) : source),
+      documents[0],
+    );
+  return { document: fromJson(ValueSchema, merged as JsonValue) };
+}
+
+const isObject = (v: unknown): v is object => v !== null && typeof v === "object";

@@ -1,13 +1,23 @@
-/** TransformService: Convert (formats.ts) and Query (JSONata and JMESPath in the sandbox). */
+/**
+ * TransformService: Convert (formats.ts; XLSX in the sandbox), Query, Validate and Render (in the
+ * sandbox: untrusted expressions, schemas and templates), Patch, Diff and Merge (patch.ts) and
+ * Reshape (reshape.ts).
+ */
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
-import { DataFormat, QueryLanguage, type TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  DataFormat,
+  QueryLanguage,
+  TemplateEngine,
+  type TransformService,
+} from "#gen/flowforge/transform/v1/transform_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, write } from "./formats.js";
-import { diff, patch } from "./patch.js";
-import type { QueryTask, ValidateTask, WorkerResult } from "./worker.js";
+import { diff, merge, patch } from "./patch.js";
+import { reshape } from "./reshape.js";
+import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
 
 /** Options for createTransformService. */
 export interface TransformServiceOptions {
@@ -18,7 +28,17 @@ export interface TransformServiceOptions {
 const languages: Partial<Record<QueryLanguage, QueryTask["language"]>> = {
   [QueryLanguage.JSONATA]: "jsonata",
   [QueryLanguage.JMESPATH]: "jmespath",
+  [QueryLanguage.JSONPATH]: "jsonpath",
 };
+const engines: Partial<Record<TemplateEngine, "mustache" | "handlebars">> = {
+  [TemplateEngine.UNSPECIFIED]: "mustache",
+  [TemplateEngine.MUSTACHE]: "mustache",
+  [TemplateEngine.HANDLEBARS]: "handlebars",
+};
+/** Largest workbook read. */
+const maxWorkbookBytes = 20 * 1024 * 1024;
+/** Longest template. */
+const maxTemplateChars = 1_000_000;
 
 /** Creates the TransformService implementation (and the thread pool Query and Validate run on). */
 export function createTransformService(options: TransformServiceOptions = {}): {
@@ -26,16 +46,38 @@ export function createTransformService(options: TransformServiceOptions = {}): {
   close(): Promise<void>;
 } {
   // One pool for queries and validations; a task past its bounds is charged to its expression or schema.
-  const sandbox = createSandbox<QueryTask | ValidateTask, WorkerResult>({
+  const sandbox = createSandbox<TransformTask, WorkerResult>({
     ...options.query,
     filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
   });
+
+  /** Runs a task; a refusal names its field, and the answer must have `key`. */
+  async function run<K extends string>(task: TransformTask, ctx: HandlerContext, field: string, key: K) {
+    const outcome = await sandbox.run(task, ctx, field);
+    if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
+    if (!(key in outcome)) throw new Error(`a sandbox task answered without ${key}`);
+    return outcome as Extract<WorkerResult, Record<K, unknown>>;
+  }
+
   const impl: ServiceImpl<typeof TransformService> = {
-    convert(req) {
+    async convert(req, ctx) {
       check(req.from !== DataFormat.UNSPECIFIED, "from", "is required");
       check(req.to !== DataFormat.UNSPECIFIED, "to", "is required");
-      const data = read(req.input, req.from, req.csv, req.xml);
+      const sheet = req.xlsx?.sheet ?? "";
+      let data: unknown;
+      if (req.from === DataFormat.XLSX) {
+        check(req.inputData.length > 0, "input_data", "is required: the workbook's bytes");
+        check(req.inputData.length <= maxWorkbookBytes, "input_data", `must be at most ${maxWorkbookBytes} bytes`);
+        const task = { kind: "xlsxRead" as const, data: req.inputData, sheet, noHeader: req.xlsx?.noHeader ?? false };
+        data = (await run(task, ctx, "input_data", "records")).records;
+      } else {
+        data = read(req.input, req.from, req.csv, req.xml);
+      }
+      if (req.to === DataFormat.XLSX) {
+        const { workbook } = await run({ kind: "xlsxWrite", records: data, sheet }, ctx, "input", "workbook");
+        return { outputData: workbook };
+      }
       const output = write(data, req.to, req.csv, req.xml, req.pretty);
       return { output, data: req.to === DataFormat.JSON ? fromJson(ValueSchema, data as JsonValue) : undefined };
     },
@@ -49,26 +91,41 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         );
       checkExpression(req.expression);
       const data = req.data ? toJson(ValueSchema, req.data) : null;
-      const outcome = await sandbox.run({ kind: "query", language, expression: req.expression, data }, ctx);
-      if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
-      if (!("result" in outcome)) throw new Error("a query answered as a validation");
-      return { result: fromJson(ValueSchema, outcome.result as JsonValue) };
+      const outcome = await run(
+        { kind: "query", language, expression: req.expression, data },
+        ctx,
+        "expression",
+        "result",
+      );
+      return { result: fromJson(ValueSchema, outcome.result as JsonValue), paths: outcome.paths ?? [] };
     },
 
     patch,
     diff,
+    merge,
+    reshape,
+
+    async render(req, ctx) {
+      const engine = engines[req.engine];
+      if (!engine) throw invalidArgument("engine", `unknown engine ${req.engine}`);
+      check(req.template.length <= maxTemplateChars, "template", `must be at most ${maxTemplateChars} characters`);
+      const data = req.data ? toJson(ValueSchema, req.data) : null;
+      const task = {
+        kind: "render" as const,
+        engine,
+        template: req.template,
+        data,
+        partials: req.partials,
+        noEscape: req.noEscape,
+      };
+      return { output: (await run(task, ctx, "template", "output")).output };
+    },
 
     async validate(req, ctx) {
       check(req.schema !== undefined, "schema", "is required");
       const data = req.data ? toJson(ValueSchema, req.data) : null;
-      const outcome = await sandbox.run(
-        { kind: "validate", schema: req.schema as Record<string, unknown>, data },
-        ctx,
-        "schema",
-      );
-      if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
-      if (!("valid" in outcome)) throw new Error("a validation answered as a query");
-      return outcome;
+      const task = { kind: "validate" as const, schema: req.schema as Record<string, unknown>, data };
+      return run(task, ctx, "schema", "valid");
     },
   };
   return { impl, close: () => sandbox.close() };

@@ -1,18 +1,22 @@
 /**
- * Runs in a sandbox thread (lib/runtime/sandbox.ts): one JSONata or JMESPath query, or one JSON
- * Schema validation (ajv); errors come back as text for the caller to name the field.
+ * Runs in a sandbox thread (lib/runtime/sandbox.ts): one JSONata, JMESPath or JSONPath query, one
+ * JSON Schema validation (ajv), one template rendering, or one XLSX read or write; errors come
+ * back as text for the caller to name the field.
  */
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import jmespath from "jmespath";
 import jsonata from "jsonata";
+import { paths as jsonPaths, query as jsonPathQuery } from "jsonpath-rfc9535";
 import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
+import { type RenderTask, render } from "./render.js";
+import { readXlsx, writeXlsx, type XlsxReadTask, type XlsxWriteTask } from "./xlsx.js";
 
 /** A query. */
 export interface QueryTask {
   kind: "query";
-  language: "jsonata" | "jmespath";
+  language: "jsonata" | "jmespath" | "jsonpath";
   expression: string;
   data: unknown;
 }
@@ -32,10 +36,16 @@ export interface Violation {
   message: string;
 }
 
+/** Every task the transform sandbox runs. */
+export type TransformTask = QueryTask | ValidateTask | RenderTask | XlsxReadTask | XlsxWriteTask;
+
 /** What comes back. */
 export type WorkerResult =
-  | { result: unknown }
+  | { result: unknown; paths?: string[] }
   | { valid: boolean; violations: Violation[] }
+  | { output: string }
+  | { records: unknown[] }
+  | { workbook: Uint8Array }
   | { error: string; field: string };
 
 const draft07 = "http://json-schema.org/draft-07/schema";
@@ -52,6 +62,10 @@ function ajvFor(schema: Record<string, unknown>) {
 async function query(task: QueryTask): Promise<WorkerResult> {
   try {
     if (task.language === "jmespath") return { result: jmespath.search(task.data as never, task.expression) ?? null };
+    if (task.language === "jsonpath") {
+      const data = task.data as Parameters<typeof jsonPathQuery>[0];
+      return { result: jsonPathQuery(data, task.expression), paths: jsonPaths(data, task.expression) };
+    }
     const result = await jsonata(task.expression).evaluate(task.data);
     // JSONata's sequences are arrays with extra properties: plain JSON out.
     return { result: result === undefined ? null : JSON.parse(JSON.stringify(result)) };
@@ -63,11 +77,15 @@ async function query(task: QueryTask): Promise<WorkerResult> {
 }
 
 function validate(task: ValidateTask): WorkerResult {
+  const ajv = ajvFor(task.schema);
   let check: ReturnType<Ajv["compile"]>;
   try {
-    check = ajvFor(task.schema).compile(task.schema);
+    check = ajv.compile(task.schema);
   } catch (err) {
     return { error: `not a valid JSON Schema: ${(err as Error).message}`, field: "schema" };
+  } finally {
+    // ajv keeps every schema it compiles (by object, and by $id): each request's is used once.
+    ajv.removeSchema(task.schema);
   }
   const valid = check(task.data) as boolean;
   const violations = (check.errors ?? []).map((e) => ({
@@ -79,8 +97,28 @@ function validate(task: ValidateTask): WorkerResult {
   return { valid, violations };
 }
 
+/** Runs a task whose errors all belong to one field. */
+async function charged(field: string, work: () => Promise<WorkerResult> | WorkerResult): Promise<WorkerResult> {
+  try {
+    return await work();
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err), field };
+  }
+}
+
 /** Runs one task. */
-export default async function run(task: SandboxTask<QueryTask | ValidateTask>): Promise<WorkerResult> {
+export default async function run(task: SandboxTask<TransformTask>): Promise<WorkerResult> {
   markStarted(task);
-  return task.kind === "query" ? query(task) : validate(task);
+  switch (task.kind) {
+    case "query":
+      return query(task);
+    case "validate":
+      return validate(task);
+    case "render":
+      return charged("template", () => ({ output: render(task) }));
+    case "xlsxRead":
+      return charged("input_data", async () => ({ records: await readXlsx(task) }));
+    case "xlsxWrite":
+      return charged("input", async () => ({ workbook: await writeXlsx(task) }));
+  }
 }

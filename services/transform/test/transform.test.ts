@@ -2,16 +2,12 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
-import { DataFormat, QueryLanguage, TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { Code } from "@connectrpc/connect";
+import { DataFormat, QueryLanguage } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { failure } from "../../crypto/test/helpers.js";
-import { createTransformService } from "../service.js";
+import { transformClient } from "./helpers.js";
 
-const { impl, close } = createTransformService({ query: { timeMs: 1000, heapMib: 64, threads: 3 } });
-const client = createClient(
-  TransformService,
-  createRouterTransport(({ service }) => service(TransformService, impl)),
-);
+const { client, close } = transformClient({ query: { timeMs: 1000, heapMib: 64, threads: 3 } });
 afterAll(() => close());
 
 const data = async (req: Parameters<typeof client.convert>[0]) =>
@@ -180,6 +176,11 @@ describe("Validate", () => {
         ]),
       );
       expect(found).toHaveLength(4);
+    }
+    // The same $id twice, differently: each call is judged by its own schema (none is kept between calls).
+    for (const max of [1, 5, 1]) {
+      const withId = { $id: "https://example.test/limit", type: "integer", maximum: max };
+      expect((await client.validate({ schema: withId, data: toJsonValue(3) })).valid).toBe(max === 5);
     }
     // prefixItems exists in 2020-12 only.
     const tuple = { type: "array", prefixItems: [{ type: "number" }], items: false };

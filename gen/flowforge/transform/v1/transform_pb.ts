@@ -12,7 +12,35 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/transform/v1/transform.proto.
  */
 export const file_flowforge_transform_v1_transform: GenFile = /*@__PURE__*/
-  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSKUAQoKQ3N2T3B0aW9ucxIRCglkZWxpbWl0ZXIYASABKAkSDQoFcXVvdGUYAiABKAkSDgoGZXNjYXBlGAMgASgJEhEKCW5vX2hlYWRlchgEIAEoCBIPCgdjb2x1bW5zGAUgAygJEhgKEGtlZXBfZW1wdHlfbGluZXMYBiABKAgSFgoOdmFsdWVzX2FzX3RleHQYByABKAgiOQoKWG1sT3B0aW9ucxIYChBhdHRyaWJ1dGVfcHJlZml4GAEgASgJEhEKCXJvb3RfbmFtZRgCIAEoCSLzAQoOQ29udmVydFJlcXVlc3QSDQoFaW5wdXQYASABKAkSMAoEZnJvbRgCIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIuCgJ0bxgDIAEoDjIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGF0YUZvcm1hdBIvCgNjc3YYBCABKAsyIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNzdk9wdGlvbnMSLwoDeG1sGAUgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbWxPcHRpb25zEg4KBnByZXR0eRgGIAEoCCJHCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNwoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiYAoPVmFsaWRhdGVSZXF1ZXN0EicKBnNjaGVtYRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJZCglWaW9sYXRpb24SFQoNaW5zdGFuY2VfcGF0aBgBIAEoCRITCgtzY2hlbWFfcGF0aBgCIAEoCRIPCgdrZXl3b3JkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiWAoQVmFsaWRhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBI1Cgp2aW9sYXRpb25zGAIgAygLMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WaW9sYXRpb24ikAEKDFBhdGNoUmVxdWVzdBIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIlCgVwYXRjaBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIvCgRraW5kGAMgASgOMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5QYXRjaEtpbmQiOQoNUGF0Y2hSZXNwb25zZRIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJcCgtEaWZmUmVxdWVzdBImCgZiZWZvcmUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNQoMRGlmZlJlc3BvbnNlEiUKBXBhdGNoGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlKqwBCgpEYXRhRm9ybWF0EhsKF0RBVEFfRk9STUFUX1VOU1BFQ0lGSUVEEAASFAoQREFUQV9GT1JNQVRfSlNPThABEhYKEkRBVEFfRk9STUFUX05ESlNPThACEhMKD0RBVEFfRk9STUFUX0NTVhADEhMKD0RBVEFfRk9STUFUX1RTVhAEEhMKD0RBVEFfRk9STUFUX1hNTBAFEhQKEERBVEFfRk9STUFUX1lBTUwQBipoCg1RdWVyeUxhbmd1YWdlEh4KGlFVRVJZX0xBTkdVQUdFX1VOU1BFQ0lGSUVEEAASGgoWUVVFUllfTEFOR1VBR0VfSlNPTkFUQRABEhsKF1FVRVJZX0xBTkdVQUdFX0pNRVNQQVRIEAIqXgoJUGF0Y2hLaW5kEhoKFlBBVENIX0tJTkRfVU5TUEVDSUZJRUQQABIZChVQQVRDSF9LSU5EX0pTT05fUEFUQ0gQARIaChZQQVRDSF9LSU5EX01FUkdFX1BBVENIEAIy5QMKEFRyYW5zZm9ybVNlcnZpY2USXwoHQ29udmVydBImLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlcXVlc3QaJy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkNvbnZlcnRSZXNwb25zZSIDkAIBElkKBVF1ZXJ5EiQuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5RdWVyeVJlcXVlc3QaJS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVzcG9uc2UiA5ACARJiCghWYWxpZGF0ZRInLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuVmFsaWRhdGVSZXF1ZXN0GiguZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WYWxpZGF0ZVJlc3BvbnNlIgOQAgESWQoFUGF0Y2gSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlBhdGNoUmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUGF0Y2hSZXNwb25zZSIDkAIBElYKBERpZmYSIy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkRpZmZSZXF1ZXN0GiQuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5EaWZmUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("CiZmbG93Zm9yZ2UvdHJhbnNmb3JtL3YxL3RyYW5zZm9ybS5wcm90bxIWZmxvd2ZvcmdlLnRyYW5zZm9ybS52MSIvCgtYbHN4T3B0aW9ucxINCgVzaGVldBgBIAEoCRIRCglub19oZWFkZXIYAiABKAgilAEKCkNzdk9wdGlvbnMSEQoJZGVsaW1pdGVyGAEgASgJEg0KBXF1b3RlGAIgASgJEg4KBmVzY2FwZRgDIAEoCRIRCglub19oZWFkZXIYBCABKAgSDwoHY29sdW1ucxgFIAMoCRIYChBrZWVwX2VtcHR5X2xpbmVzGAYgASgIEhYKDnZhbHVlc19hc190ZXh0GAcgASgIIjkKClhtbE9wdGlvbnMSGAoQYXR0cmlidXRlX3ByZWZpeBgBIAEoCRIRCglyb290X25hbWUYAiABKAkiugIKDkNvbnZlcnRSZXF1ZXN0Eg0KBWlucHV0GAEgASgJEjAKBGZyb20YAiABKA4yIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkRhdGFGb3JtYXQSLgoCdG8YAyABKA4yIi5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkRhdGFGb3JtYXQSLwoDY3N2GAQgASgLMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5Dc3ZPcHRpb25zEi8KA3htbBgFIAEoCzIiLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuWG1sT3B0aW9ucxIOCgZwcmV0dHkYBiABKAgSEgoKaW5wdXRfZGF0YRgHIAEoDBIxCgR4bHN4GAggASgLMiMuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5YbHN4T3B0aW9ucyJcCg9Db252ZXJ0UmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEiQKBGRhdGEYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSEwoLb3V0cHV0X2RhdGEYAyABKAwigQEKDFF1ZXJ5UmVxdWVzdBI3CghsYW5ndWFnZRgBIAEoDjIlLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlMYW5ndWFnZRISCgpleHByZXNzaW9uGAIgASgJEiQKBGRhdGEYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiRgoNUXVlcnlSZXNwb25zZRImCgZyZXN1bHQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSDQoFcGF0aHMYAiADKAkiYAoPVmFsaWRhdGVSZXF1ZXN0EicKBnNjaGVtYRgBIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJAoEZGF0YRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJZCglWaW9sYXRpb24SFQoNaW5zdGFuY2VfcGF0aBgBIAEoCRITCgtzY2hlbWFfcGF0aBgCIAEoCRIPCgdrZXl3b3JkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiWAoQVmFsaWRhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBI1Cgp2aW9sYXRpb25zGAIgAygLMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WaW9sYXRpb24ikAEKDFBhdGNoUmVxdWVzdBIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIlCgVwYXRjaBgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIvCgRraW5kGAMgASgOMiEuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5QYXRjaEtpbmQiOQoNUGF0Y2hSZXNwb25zZRIoCghkb2N1bWVudBgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJcCgtEaWZmUmVxdWVzdBImCgZiZWZvcmUYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJQoFYWZ0ZXIYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiNQoMRGlmZlJlc3BvbnNlEiUKBXBhdGNoGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIm0KDE1lcmdlUmVxdWVzdBIpCglkb2N1bWVudHMYASADKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSMgoGYXJyYXlzGAIgASgOMiIuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5BcnJheU1lcmdlIjkKDU1lcmdlUmVzcG9uc2USKAoIZG9jdW1lbnQYASABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUiagoOUmVzaGFwZVJlcXVlc3QSJAoEZGF0YRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIyCgVzdGVwcxgCIAMoCzIjLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUmVzaGFwZVN0ZXAimAQKC1Jlc2hhcGVTdGVwEjIKB2ZsYXR0ZW4YASABKAsyHy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkZsYXR0ZW5IABI2Cgl1bmZsYXR0ZW4YAiABKAsyIS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlVuZmxhdHRlbkgAEjEKBHBpY2sYAyABKAsyIS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkZpZWxkTGlzdEgAEjEKBG9taXQYBCABKAsyIS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkZpZWxkTGlzdEgAEjAKBnJlbmFtZRgFIAEoCzIeLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUmVuYW1lSAASLAoEc29ydBgGIAEoCzIcLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuU29ydEgAEjMKBmRlZHVwZRgHIAEoCzIhLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRmllbGRMaXN0SAASMgoFZ3JvdXAYCCABKAsyIS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkZpZWxkTGlzdEgAEi4KBWNodW5rGAkgASgLMh0uZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5DaHVua0gAEjYKCWFnZ3JlZ2F0ZRgKIAEoCzIhLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQWdncmVnYXRlSABCBgoEc3RlcCIxCgdGbGF0dGVuEhEKCXNlcGFyYXRvchgBIAEoCRITCgtrZWVwX2FycmF5cxgCIAEoCCIeCglVbmZsYXR0ZW4SEQoJc2VwYXJhdG9yGAEgASgJIhsKCUZpZWxkTGlzdBIOCgZmaWVsZHMYASADKAkicwoGUmVuYW1lEjoKBmZpZWxkcxgBIAMoCzIqLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUmVuYW1lLkZpZWxkc0VudHJ5Gi0KC0ZpZWxkc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiLAoHU29ydEtleRINCgVmaWVsZBgBIAEoCRISCgpkZXNjZW5kaW5nGAIgASgIIjUKBFNvcnQSLQoEa2V5cxgBIAMoCzIfLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuU29ydEtleSIVCgVDaHVuaxIMCgRzaXplGAEgASgNImUKC0FnZ3JlZ2F0aW9uEjsKCGZ1bmN0aW9uGAEgASgOMikuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5BZ2dyZWdhdGVGdW5jdGlvbhINCgVmaWVsZBgCIAEoCRIKCgJhcxgDIAEoCSJYCglBZ2dyZWdhdGUSEAoIZ3JvdXBfYnkYASADKAkSOQoMYWdncmVnYXRpb25zGAIgAygLMiMuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5BZ2dyZWdhdGlvbiI3Cg9SZXNoYXBlUmVzcG9uc2USJAoEZGF0YRgBIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSKKAgoNUmVuZGVyUmVxdWVzdBIQCgh0ZW1wbGF0ZRgBIAEoCRIkCgRkYXRhGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEjYKBmVuZ2luZRgDIAEoDjImLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuVGVtcGxhdGVFbmdpbmUSRQoIcGFydGlhbHMYBCADKAsyMy5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlJlbmRlclJlcXVlc3QuUGFydGlhbHNFbnRyeRIRCglub19lc2NhcGUYBSABKAgaLwoNUGFydGlhbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiAKDlJlbmRlclJlc3BvbnNlEg4KBm91dHB1dBgBIAEoCSrCAQoKRGF0YUZvcm1hdBIbChdEQVRBX0ZPUk1BVF9VTlNQRUNJRklFRBAAEhQKEERBVEFfRk9STUFUX0pTT04QARIWChJEQVRBX0ZPUk1BVF9OREpTT04QAhITCg9EQVRBX0ZPUk1BVF9DU1YQAxITCg9EQVRBX0ZPUk1BVF9UU1YQBBITCg9EQVRBX0ZPUk1BVF9YTUwQBRIUChBEQVRBX0ZPUk1BVF9ZQU1MEAYSFAoQREFUQV9GT1JNQVRfWExTWBAHKoUBCg1RdWVyeUxhbmd1YWdlEh4KGlFVRVJZX0xBTkdVQUdFX1VOU1BFQ0lGSUVEEAASGgoWUVVFUllfTEFOR1VBR0VfSlNPTkFUQRABEhsKF1FVRVJZX0xBTkdVQUdFX0pNRVNQQVRIEAISGwoXUVVFUllfTEFOR1VBR0VfSlNPTlBBVEgQAypeCglQYXRjaEtpbmQSGgoWUEFUQ0hfS0lORF9VTlNQRUNJRklFRBAAEhkKFVBBVENIX0tJTkRfSlNPTl9QQVRDSBABEhoKFlBBVENIX0tJTkRfTUVSR0VfUEFUQ0gQAip0CgpBcnJheU1lcmdlEhsKF0FSUkFZX01FUkdFX1VOU1BFQ0lGSUVEEAASFwoTQVJSQVlfTUVSR0VfUkVQTEFDRRABEhYKEkFSUkFZX01FUkdFX0NPTkNBVBACEhgKFEFSUkFZX01FUkdFX0JZX0lOREVYEAMqxgEKEUFnZ3JlZ2F0ZUZ1bmN0aW9uEiIKHkFHR1JFR0FURV9GVU5DVElPTl9VTlNQRUNJRklFRBAAEhwKGEFHR1JFR0FURV9GVU5DVElPTl9DT1VOVBABEhoKFkFHR1JFR0FURV9GVU5DVElPTl9TVU0QAhIaChZBR0dSRUdBVEVfRlVOQ1RJT05fTUlOEAMSGgoWQUdHUkVHQVRFX0ZVTkNUSU9OX01BWBAEEhsKF0FHR1JFR0FURV9GVU5DVElPTl9NRUFOEAUqbwoOVGVtcGxhdGVFbmdpbmUSHwobVEVNUExBVEVfRU5HSU5FX1VOU1BFQ0lGSUVEEAASHAoYVEVNUExBVEVfRU5HSU5FX01VU1RBQ0hFEAESHgoaVEVNUExBVEVfRU5HSU5FX0hBTkRMRUJBUlMQAjL/BQoQVHJhbnNmb3JtU2VydmljZRJfCgdDb252ZXJ0EiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5Db252ZXJ0UmVxdWVzdBonLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuQ29udmVydFJlc3BvbnNlIgOQAgESWQoFUXVlcnkSJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlF1ZXJ5UmVxdWVzdBolLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUXVlcnlSZXNwb25zZSIDkAIBEmIKCFZhbGlkYXRlEicuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5WYWxpZGF0ZVJlcXVlc3QaKC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLlZhbGlkYXRlUmVzcG9uc2UiA5ACARJZCgVQYXRjaBIkLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUGF0Y2hSZXF1ZXN0GiUuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5QYXRjaFJlc3BvbnNlIgOQAgESVgoERGlmZhIjLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuRGlmZlJlcXVlc3QaJC5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLkRpZmZSZXNwb25zZSIDkAIBElkKBU1lcmdlEiQuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5NZXJnZVJlcXVlc3QaJS5mbG93Zm9yZ2UudHJhbnNmb3JtLnYxLk1lcmdlUmVzcG9uc2UiA5ACARJfCgdSZXNoYXBlEiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5SZXNoYXBlUmVxdWVzdBonLmZsb3dmb3JnZS50cmFuc2Zvcm0udjEuUmVzaGFwZVJlc3BvbnNlIgOQAgESXAoGUmVuZGVyEiUuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5SZW5kZXJSZXF1ZXN0GiYuZmxvd2ZvcmdlLnRyYW5zZm9ybS52MS5SZW5kZXJSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_struct]);
+
+/**
+ * XlsxOptions shape how workbooks are read and written.
+ *
+ * @generated from message flowforge.transform.v1.XlsxOptions
+ */
+export type XlsxOptions = Message<"flowforge.transform.v1.XlsxOptions"> & {
+  /**
+   * The sheet read (default: the first) or written (default `Sheet1`).
+   *
+   * @generated from field: string sheet = 1;
+   */
+  sheet: string;
+
+  /**
+   * The first row is data, not column names (columns are then named A, B, C, ...).
+   *
+   * @generated from field: bool no_header = 2;
+   */
+  noHeader: boolean;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.XlsxOptions.
+ * Use `create(XlsxOptionsSchema)` to create a new message.
+ */
+export const XlsxOptionsSchema: GenMessage<XlsxOptions> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 0);
 
 /**
  * CsvOptions shape how CSV and TSV are read and written.
@@ -75,7 +103,7 @@ export type CsvOptions = Message<"flowforge.transform.v1.CsvOptions"> & {
  * Use `create(CsvOptionsSchema)` to create a new message.
  */
 export const CsvOptionsSchema: GenMessage<CsvOptions> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 0);
+  messageDesc(file_flowforge_transform_v1_transform, 1);
 
 /**
  * XmlOptions shape how XML is read and written.
@@ -103,7 +131,7 @@ export type XmlOptions = Message<"flowforge.transform.v1.XmlOptions"> & {
  * Use `create(XmlOptionsSchema)` to create a new message.
  */
 export const XmlOptionsSchema: GenMessage<XmlOptions> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 1);
+  messageDesc(file_flowforge_transform_v1_transform, 2);
 
 /**
  * ConvertRequest is the input of Convert.
@@ -152,6 +180,20 @@ export type ConvertRequest = Message<"flowforge.transform.v1.ConvertRequest"> & 
    * @generated from field: bool pretty = 6;
    */
   pretty: boolean;
+
+  /**
+   * The bytes to read, for a binary format (XLSX), instead of `input`. At most 20 MB.
+   *
+   * @generated from field: bytes input_data = 7;
+   */
+  inputData: Uint8Array;
+
+  /**
+   * XLSX options.
+   *
+   * @generated from field: flowforge.transform.v1.XlsxOptions xlsx = 8;
+   */
+  xlsx?: XlsxOptions | undefined;
 };
 
 /**
@@ -159,7 +201,7 @@ export type ConvertRequest = Message<"flowforge.transform.v1.ConvertRequest"> & 
  * Use `create(ConvertRequestSchema)` to create a new message.
  */
 export const ConvertRequestSchema: GenMessage<ConvertRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 2);
+  messageDesc(file_flowforge_transform_v1_transform, 3);
 
 /**
  * ConvertResponse is the output of Convert.
@@ -180,6 +222,13 @@ export type ConvertResponse = Message<"flowforge.transform.v1.ConvertResponse"> 
    * @generated from field: google.protobuf.Value data = 2;
    */
   data?: Value | undefined;
+
+  /**
+   * The converted bytes, for a binary target (XLSX).
+   *
+   * @generated from field: bytes output_data = 3;
+   */
+  outputData: Uint8Array;
 };
 
 /**
@@ -187,7 +236,7 @@ export type ConvertResponse = Message<"flowforge.transform.v1.ConvertResponse"> 
  * Use `create(ConvertResponseSchema)` to create a new message.
  */
 export const ConvertResponseSchema: GenMessage<ConvertResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 3);
+  messageDesc(file_flowforge_transform_v1_transform, 4);
 
 /**
  * QueryRequest is the input of Query.
@@ -222,7 +271,7 @@ export type QueryRequest = Message<"flowforge.transform.v1.QueryRequest"> & {
  * Use `create(QueryRequestSchema)` to create a new message.
  */
 export const QueryRequestSchema: GenMessage<QueryRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 4);
+  messageDesc(file_flowforge_transform_v1_transform, 5);
 
 /**
  * QueryResponse is the output of Query.
@@ -231,11 +280,18 @@ export const QueryRequestSchema: GenMessage<QueryRequest> = /*@__PURE__*/
  */
 export type QueryResponse = Message<"flowforge.transform.v1.QueryResponse"> & {
   /**
-   * The result; null when the expression selects nothing.
+   * The result; null when the expression selects nothing (JSONPath: an empty list).
    *
    * @generated from field: google.protobuf.Value result = 1;
    */
   result?: Value | undefined;
+
+  /**
+   * JSONPath: the normalized path of each value selected, in the same order (e.g. `$['a'][0]`).
+   *
+   * @generated from field: repeated string paths = 2;
+   */
+  paths: string[];
 };
 
 /**
@@ -243,7 +299,7 @@ export type QueryResponse = Message<"flowforge.transform.v1.QueryResponse"> & {
  * Use `create(QueryResponseSchema)` to create a new message.
  */
 export const QueryResponseSchema: GenMessage<QueryResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 5);
+  messageDesc(file_flowforge_transform_v1_transform, 6);
 
 /**
  * ValidateRequest is the input of Validate.
@@ -271,7 +327,7 @@ export type ValidateRequest = Message<"flowforge.transform.v1.ValidateRequest"> 
  * Use `create(ValidateRequestSchema)` to create a new message.
  */
 export const ValidateRequestSchema: GenMessage<ValidateRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 6);
+  messageDesc(file_flowforge_transform_v1_transform, 7);
 
 /**
  * Violation is one way the data breaks the schema.
@@ -313,7 +369,7 @@ export type Violation = Message<"flowforge.transform.v1.Violation"> & {
  * Use `create(ViolationSchema)` to create a new message.
  */
 export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 7);
+  messageDesc(file_flowforge_transform_v1_transform, 8);
 
 /**
  * ValidateResponse is the output of Validate.
@@ -341,7 +397,7 @@ export type ValidateResponse = Message<"flowforge.transform.v1.ValidateResponse"
  * Use `create(ValidateResponseSchema)` to create a new message.
  */
 export const ValidateResponseSchema: GenMessage<ValidateResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 8);
+  messageDesc(file_flowforge_transform_v1_transform, 9);
 
 /**
  * PatchRequest is the input of Patch.
@@ -376,7 +432,7 @@ export type PatchRequest = Message<"flowforge.transform.v1.PatchRequest"> & {
  * Use `create(PatchRequestSchema)` to create a new message.
  */
 export const PatchRequestSchema: GenMessage<PatchRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 9);
+  messageDesc(file_flowforge_transform_v1_transform, 10);
 
 /**
  * PatchResponse is the output of Patch.
@@ -397,7 +453,7 @@ export type PatchResponse = Message<"flowforge.transform.v1.PatchResponse"> & {
  * Use `create(PatchResponseSchema)` to create a new message.
  */
 export const PatchResponseSchema: GenMessage<PatchResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 10);
+  messageDesc(file_flowforge_transform_v1_transform, 11);
 
 /**
  * DiffRequest is the input of Diff.
@@ -425,7 +481,7 @@ export type DiffRequest = Message<"flowforge.transform.v1.DiffRequest"> & {
  * Use `create(DiffRequestSchema)` to create a new message.
  */
 export const DiffRequestSchema: GenMessage<DiffRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 11);
+  messageDesc(file_flowforge_transform_v1_transform, 12);
 
 /**
  * DiffResponse is the output of Diff.
@@ -446,7 +502,503 @@ export type DiffResponse = Message<"flowforge.transform.v1.DiffResponse"> & {
  * Use `create(DiffResponseSchema)` to create a new message.
  */
 export const DiffResponseSchema: GenMessage<DiffResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_transform_v1_transform, 12);
+  messageDesc(file_flowforge_transform_v1_transform, 13);
+
+/**
+ * MergeRequest is the input of Merge.
+ *
+ * @generated from message flowforge.transform.v1.MergeRequest
+ */
+export type MergeRequest = Message<"flowforge.transform.v1.MergeRequest"> & {
+  /**
+   * The documents, merged left to right: objects field by field, deeply; anything else replaced
+   * by the later value. At least one.
+   *
+   * @generated from field: repeated google.protobuf.Value documents = 1;
+   */
+  documents: Value[];
+
+  /**
+   * How arrays combine. Default: replace.
+   *
+   * @generated from field: flowforge.transform.v1.ArrayMerge arrays = 2;
+   */
+  arrays: ArrayMerge;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.MergeRequest.
+ * Use `create(MergeRequestSchema)` to create a new message.
+ */
+export const MergeRequestSchema: GenMessage<MergeRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 14);
+
+/**
+ * MergeResponse is the output of Merge.
+ *
+ * @generated from message flowforge.transform.v1.MergeResponse
+ */
+export type MergeResponse = Message<"flowforge.transform.v1.MergeResponse"> & {
+  /**
+   * The merged document.
+   *
+   * @generated from field: google.protobuf.Value document = 1;
+   */
+  document?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.MergeResponse.
+ * Use `create(MergeResponseSchema)` to create a new message.
+ */
+export const MergeResponseSchema: GenMessage<MergeResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 15);
+
+/**
+ * ReshapeRequest is the input of Reshape.
+ *
+ * @generated from message flowforge.transform.v1.ReshapeRequest
+ */
+export type ReshapeRequest = Message<"flowforge.transform.v1.ReshapeRequest"> & {
+  /**
+   * The data: usually a list of records (objects); flatten, unflatten, pick, omit and rename also
+   * take a single object.
+   *
+   * @generated from field: google.protobuf.Value data = 1;
+   */
+  data?: Value | undefined;
+
+  /**
+   * The steps, run in order. At least one, at most 100.
+   *
+   * @generated from field: repeated flowforge.transform.v1.ReshapeStep steps = 2;
+   */
+  steps: ReshapeStep[];
+};
+
+/**
+ * Describes the message flowforge.transform.v1.ReshapeRequest.
+ * Use `create(ReshapeRequestSchema)` to create a new message.
+ */
+export const ReshapeRequestSchema: GenMessage<ReshapeRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 16);
+
+/**
+ * ReshapeStep is one step of Reshape. Field names may be dotted paths into nested objects
+ * (`address.city`), except in flatten and unflatten.
+ *
+ * @generated from message flowforge.transform.v1.ReshapeStep
+ */
+export type ReshapeStep = Message<"flowforge.transform.v1.ReshapeStep"> & {
+  /**
+   * The step. Required.
+   *
+   * @generated from oneof flowforge.transform.v1.ReshapeStep.step
+   */
+  step: {
+    /**
+     * Nested objects to one level, keys joined by the separator.
+     *
+     * @generated from field: flowforge.transform.v1.Flatten flatten = 1;
+     */
+    value: Flatten;
+    case: "flatten";
+  } | {
+    /**
+     * Keys with the separator back to nested objects.
+     *
+     * @generated from field: flowforge.transform.v1.Unflatten unflatten = 2;
+     */
+    value: Unflatten;
+    case: "unflatten";
+  } | {
+    /**
+     * Keep only these fields.
+     *
+     * @generated from field: flowforge.transform.v1.FieldList pick = 3;
+     */
+    value: FieldList;
+    case: "pick";
+  } | {
+    /**
+     * Drop these fields.
+     *
+     * @generated from field: flowforge.transform.v1.FieldList omit = 4;
+     */
+    value: FieldList;
+    case: "omit";
+  } | {
+    /**
+     * Rename fields.
+     *
+     * @generated from field: flowforge.transform.v1.Rename rename = 5;
+     */
+    value: Rename;
+    case: "rename";
+  } | {
+    /**
+     * Sort records by fields.
+     *
+     * @generated from field: flowforge.transform.v1.Sort sort = 6;
+     */
+    value: Sort;
+    case: "sort";
+  } | {
+    /**
+     * Keep the first record of each distinct combination of these fields (all fields when none).
+     *
+     * @generated from field: flowforge.transform.v1.FieldList dedupe = 7;
+     */
+    value: FieldList;
+    case: "dedupe";
+  } | {
+    /**
+     * Group records by fields: [{"key": {...}, "items": [...]}], in order of first appearance.
+     *
+     * @generated from field: flowforge.transform.v1.FieldList group = 8;
+     */
+    value: FieldList;
+    case: "group";
+  } | {
+    /**
+     * Split records into lists of at most `size`.
+     *
+     * @generated from field: flowforge.transform.v1.Chunk chunk = 9;
+     */
+    value: Chunk;
+    case: "chunk";
+  } | {
+    /**
+     * Aggregates per group: one record per group with its key fields and the aggregates.
+     *
+     * @generated from field: flowforge.transform.v1.Aggregate aggregate = 10;
+     */
+    value: Aggregate;
+    case: "aggregate";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flowforge.transform.v1.ReshapeStep.
+ * Use `create(ReshapeStepSchema)` to create a new message.
+ */
+export const ReshapeStepSchema: GenMessage<ReshapeStep> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 17);
+
+/**
+ * Flatten options.
+ *
+ * @generated from message flowforge.transform.v1.Flatten
+ */
+export type Flatten = Message<"flowforge.transform.v1.Flatten"> & {
+  /**
+   * Joins keys. Default `.`.
+   *
+   * @generated from field: string separator = 1;
+   */
+  separator: string;
+
+  /**
+   * Leave arrays as they are instead of flattening their indexes.
+   *
+   * @generated from field: bool keep_arrays = 2;
+   */
+  keepArrays: boolean;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Flatten.
+ * Use `create(FlattenSchema)` to create a new message.
+ */
+export const FlattenSchema: GenMessage<Flatten> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 18);
+
+/**
+ * Unflatten options.
+ *
+ * @generated from message flowforge.transform.v1.Unflatten
+ */
+export type Unflatten = Message<"flowforge.transform.v1.Unflatten"> & {
+  /**
+   * Splits keys. Default `.`.
+   *
+   * @generated from field: string separator = 1;
+   */
+  separator: string;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Unflatten.
+ * Use `create(UnflattenSchema)` to create a new message.
+ */
+export const UnflattenSchema: GenMessage<Unflatten> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 19);
+
+/**
+ * FieldList names fields.
+ *
+ * @generated from message flowforge.transform.v1.FieldList
+ */
+export type FieldList = Message<"flowforge.transform.v1.FieldList"> & {
+  /**
+   * The fields.
+   *
+   * @generated from field: repeated string fields = 1;
+   */
+  fields: string[];
+};
+
+/**
+ * Describes the message flowforge.transform.v1.FieldList.
+ * Use `create(FieldListSchema)` to create a new message.
+ */
+export const FieldListSchema: GenMessage<FieldList> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 20);
+
+/**
+ * Rename maps old field names to new ones.
+ *
+ * @generated from message flowforge.transform.v1.Rename
+ */
+export type Rename = Message<"flowforge.transform.v1.Rename"> & {
+  /**
+   * Old name to new name.
+   *
+   * @generated from field: map<string, string> fields = 1;
+   */
+  fields: { [key: string]: string };
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Rename.
+ * Use `create(RenameSchema)` to create a new message.
+ */
+export const RenameSchema: GenMessage<Rename> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 21);
+
+/**
+ * SortKey is one key of a sort.
+ *
+ * @generated from message flowforge.transform.v1.SortKey
+ */
+export type SortKey = Message<"flowforge.transform.v1.SortKey"> & {
+  /**
+   * The field. Required.
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * Largest first.
+   *
+   * @generated from field: bool descending = 2;
+   */
+  descending: boolean;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.SortKey.
+ * Use `create(SortKeySchema)` to create a new message.
+ */
+export const SortKeySchema: GenMessage<SortKey> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 22);
+
+/**
+ * Sort orders records: numbers numerically, text by code point, missing values last.
+ *
+ * @generated from message flowforge.transform.v1.Sort
+ */
+export type Sort = Message<"flowforge.transform.v1.Sort"> & {
+  /**
+   * The keys, most significant first. At least one.
+   *
+   * @generated from field: repeated flowforge.transform.v1.SortKey keys = 1;
+   */
+  keys: SortKey[];
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Sort.
+ * Use `create(SortSchema)` to create a new message.
+ */
+export const SortSchema: GenMessage<Sort> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 23);
+
+/**
+ * Chunk splits records into lists.
+ *
+ * @generated from message flowforge.transform.v1.Chunk
+ */
+export type Chunk = Message<"flowforge.transform.v1.Chunk"> & {
+  /**
+   * Records per list, at least 1.
+   *
+   * @generated from field: uint32 size = 1;
+   */
+  size: number;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Chunk.
+ * Use `create(ChunkSchema)` to create a new message.
+ */
+export const ChunkSchema: GenMessage<Chunk> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 24);
+
+/**
+ * Aggregation is one aggregate computed per group.
+ *
+ * @generated from message flowforge.transform.v1.Aggregation
+ */
+export type Aggregation = Message<"flowforge.transform.v1.Aggregation"> & {
+  /**
+   * What to compute. Required.
+   *
+   * @generated from field: flowforge.transform.v1.AggregateFunction function = 1;
+   */
+  function: AggregateFunction;
+
+  /**
+   * The field aggregated (numbers only; records without a number there are skipped).
+   *
+   * @generated from field: string field = 2;
+   */
+  field: string;
+
+  /**
+   * The output field. Default: `<function>_<field>`, or `count`.
+   *
+   * @generated from field: string as = 3;
+   */
+  as: string;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Aggregation.
+ * Use `create(AggregationSchema)` to create a new message.
+ */
+export const AggregationSchema: GenMessage<Aggregation> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 25);
+
+/**
+ * Aggregate computes aggregates per group.
+ *
+ * @generated from message flowforge.transform.v1.Aggregate
+ */
+export type Aggregate = Message<"flowforge.transform.v1.Aggregate"> & {
+  /**
+   * Fields that make a group; none: the whole list is one group.
+   *
+   * @generated from field: repeated string group_by = 1;
+   */
+  groupBy: string[];
+
+  /**
+   * The aggregates. At least one.
+   *
+   * @generated from field: repeated flowforge.transform.v1.Aggregation aggregations = 2;
+   */
+  aggregations: Aggregation[];
+};
+
+/**
+ * Describes the message flowforge.transform.v1.Aggregate.
+ * Use `create(AggregateSchema)` to create a new message.
+ */
+export const AggregateSchema: GenMessage<Aggregate> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 26);
+
+/**
+ * ReshapeResponse is the output of Reshape.
+ *
+ * @generated from message flowforge.transform.v1.ReshapeResponse
+ */
+export type ReshapeResponse = Message<"flowforge.transform.v1.ReshapeResponse"> & {
+  /**
+   * The reshaped data.
+   *
+   * @generated from field: google.protobuf.Value data = 1;
+   */
+  data?: Value | undefined;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.ReshapeResponse.
+ * Use `create(ReshapeResponseSchema)` to create a new message.
+ */
+export const ReshapeResponseSchema: GenMessage<ReshapeResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 27);
+
+/**
+ * RenderRequest is the input of Render.
+ *
+ * @generated from message flowforge.transform.v1.RenderRequest
+ */
+export type RenderRequest = Message<"flowforge.transform.v1.RenderRequest"> & {
+  /**
+   * The template. Required; at most 1,000,000 characters.
+   *
+   * @generated from field: string template = 1;
+   */
+  template: string;
+
+  /**
+   * The data it is filled with.
+   *
+   * @generated from field: google.protobuf.Value data = 2;
+   */
+  data?: Value | undefined;
+
+  /**
+   * The engine. Default: Mustache.
+   *
+   * @generated from field: flowforge.transform.v1.TemplateEngine engine = 3;
+   */
+  engine: TemplateEngine;
+
+  /**
+   * Partials by name, for `{{> name}}`.
+   *
+   * @generated from field: map<string, string> partials = 4;
+   */
+  partials: { [key: string]: string };
+
+  /**
+   * Do not HTML-escape `{{value}}` (for templates that are not HTML).
+   *
+   * @generated from field: bool no_escape = 5;
+   */
+  noEscape: boolean;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.RenderRequest.
+ * Use `create(RenderRequestSchema)` to create a new message.
+ */
+export const RenderRequestSchema: GenMessage<RenderRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 28);
+
+/**
+ * RenderResponse is the output of Render.
+ *
+ * @generated from message flowforge.transform.v1.RenderResponse
+ */
+export type RenderResponse = Message<"flowforge.transform.v1.RenderResponse"> & {
+  /**
+   * The rendered text.
+   *
+   * @generated from field: string output = 1;
+   */
+  output: string;
+};
+
+/**
+ * Describes the message flowforge.transform.v1.RenderResponse.
+ * Use `create(RenderResponseSchema)` to create a new message.
+ */
+export const RenderResponseSchema: GenMessage<RenderResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_transform_v1_transform, 29);
 
 /**
  * DataFormat names a text data format.
@@ -502,6 +1054,14 @@ export enum DataFormat {
    * @generated from enum value: DATA_FORMAT_YAML = 6;
    */
   YAML = 6,
+
+  /**
+   * Excel workbook (Office Open XML), one sheet as records; binary, so in `input_data` and
+   * `output_data`. Options in `xlsx`.
+   *
+   * @generated from enum value: DATA_FORMAT_XLSX = 7;
+   */
+  XLSX = 7,
 }
 
 /**
@@ -536,6 +1096,13 @@ export enum QueryLanguage {
    * @generated from enum value: QUERY_LANGUAGE_JMESPATH = 2;
    */
   JMESPATH = 2,
+
+  /**
+   * JSONPath (RFC 9535): the result is the list of values selected.
+   *
+   * @generated from enum value: QUERY_LANGUAGE_JSONPATH = 3;
+   */
+  JSONPATH = 3,
 }
 
 /**
@@ -579,6 +1146,137 @@ export const PatchKindSchema: GenEnum<PatchKind> = /*@__PURE__*/
   enumDesc(file_flowforge_transform_v1_transform, 2);
 
 /**
+ * ArrayMerge says how Merge combines two arrays at the same place.
+ *
+ * @generated from enum flowforge.transform.v1.ArrayMerge
+ */
+export enum ArrayMerge {
+  /**
+   * Not set: replace.
+   *
+   * @generated from enum value: ARRAY_MERGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The later array replaces the earlier.
+   *
+   * @generated from enum value: ARRAY_MERGE_REPLACE = 1;
+   */
+  REPLACE = 1,
+
+  /**
+   * The later array's items are appended to the earlier's.
+   *
+   * @generated from enum value: ARRAY_MERGE_CONCAT = 2;
+   */
+  CONCAT = 2,
+
+  /**
+   * Items at the same index are merged (deeply, for objects).
+   *
+   * @generated from enum value: ARRAY_MERGE_BY_INDEX = 3;
+   */
+  BY_INDEX = 3,
+}
+
+/**
+ * Describes the enum flowforge.transform.v1.ArrayMerge.
+ */
+export const ArrayMergeSchema: GenEnum<ArrayMerge> = /*@__PURE__*/
+  enumDesc(file_flowforge_transform_v1_transform, 3);
+
+/**
+ * AggregateFunction is what an aggregation computes.
+ *
+ * @generated from enum flowforge.transform.v1.AggregateFunction
+ */
+export enum AggregateFunction {
+  /**
+   * Not set: refused.
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Records in the group (field not needed).
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_COUNT = 1;
+   */
+  COUNT = 1,
+
+  /**
+   * Sum of the field's numbers.
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_SUM = 2;
+   */
+  SUM = 2,
+
+  /**
+   * Smallest number.
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_MIN = 3;
+   */
+  MIN = 3,
+
+  /**
+   * Largest number.
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_MAX = 4;
+   */
+  MAX = 4,
+
+  /**
+   * Mean of the numbers.
+   *
+   * @generated from enum value: AGGREGATE_FUNCTION_MEAN = 5;
+   */
+  MEAN = 5,
+}
+
+/**
+ * Describes the enum flowforge.transform.v1.AggregateFunction.
+ */
+export const AggregateFunctionSchema: GenEnum<AggregateFunction> = /*@__PURE__*/
+  enumDesc(file_flowforge_transform_v1_transform, 4);
+
+/**
+ * TemplateEngine names a template language.
+ *
+ * @generated from enum flowforge.transform.v1.TemplateEngine
+ */
+export enum TemplateEngine {
+  /**
+   * Not set: Mustache.
+   *
+   * @generated from enum value: TEMPLATE_ENGINE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Mustache: logic-less.
+   *
+   * @generated from enum value: TEMPLATE_ENGINE_MUSTACHE = 1;
+   */
+  MUSTACHE = 1,
+
+  /**
+   * Handlebars: Mustache plus the built-in helpers (if, unless, each, with, lookup); no custom
+   * helpers, no prototype access.
+   *
+   * @generated from enum value: TEMPLATE_ENGINE_HANDLEBARS = 2;
+   */
+  HANDLEBARS = 2,
+}
+
+/**
+ * Describes the enum flowforge.transform.v1.TemplateEngine.
+ */
+export const TemplateEngineSchema: GenEnum<TemplateEngine> = /*@__PURE__*/
+  enumDesc(file_flowforge_transform_v1_transform, 5);
+
+/**
  * TransformService converts data between formats and queries it.
  *
  * @generated from service flowforge.transform.v1.TransformService
@@ -595,7 +1293,8 @@ export const TransformService: GenService<{
     output: typeof ConvertResponseSchema;
   },
   /**
-   * Query runs a JSONata or JMESPath expression over JSON data, bounded in time and memory.
+   * Query runs a JSONata, JMESPath or JSONPath (RFC 9535) expression over JSON data, bounded in
+   * time and memory.
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Query
    */
@@ -634,6 +1333,37 @@ export const TransformService: GenService<{
     methodKind: "unary";
     input: typeof DiffRequestSchema;
     output: typeof DiffResponseSchema;
+  },
+  /**
+   * Merge deep-merges documents, later ones winning.
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Merge
+   */
+  merge: {
+    methodKind: "unary";
+    input: typeof MergeRequestSchema;
+    output: typeof MergeResponseSchema;
+  },
+  /**
+   * Reshape runs steps over data, each on the result of the one before: flatten, unflatten, pick,
+   * omit, rename, sort, deduplicate, group, chunk, aggregate.
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Reshape
+   */
+  reshape: {
+    methodKind: "unary";
+    input: typeof ReshapeRequestSchema;
+    output: typeof ReshapeResponseSchema;
+  },
+  /**
+   * Render fills a Mustache or Handlebars template with JSON data, bounded in time and memory.
+   *
+   * @generated from rpc flowforge.transform.v1.TransformService.Render
+   */
+  render: {
+    methodKind: "unary";
+    input: typeof RenderRequestSchema;
+    output: typeof RenderResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_transform_v1_transform, 0);
