@@ -38,7 +38,7 @@ function eachRecord(data: unknown, field: string, fn: (r: Record_) => Record_): 
 
 function fieldsOf(fields: string[], field: string, min = 1): string[] {
   check(fields.length >= min, field, `must name at least ${min} field`);
-  const empty = fields.findIndex((f) => f === "");
+  const empty = fields.indexOf("");
   check(empty < 0, `${field}[${empty}]`, "must not be empty");
   return fields;
 }
@@ -165,7 +165,9 @@ function apply(step: ReshapeStep, data: unknown, field: string): unknown {
       const seen = new Set<string>();
       return records(data, at).filter((r) => {
         const k = fields.length > 0 ? keyOf(r, fields) : JSON.stringify(r);
-        return seen.has(k) ? false : (seen.add(k), true);
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
       });
     }
     case "group":
