@@ -40,10 +40,26 @@ export function checkExpression(text: string, field = "expression"): void {
   check(text.length <= maxExpressionChars, field, `must be at most ${maxExpressionChars} characters`);
 }
 
+/** How a worker answers a task it refuses: the reason, and the request field at fault if not the caller's. */
+export interface Refused {
+  error: string;
+  field?: string;
+}
+
 /** A sandbox's runner. */
 export interface Sandbox<T, R> {
   /** Runs a task; bounds exceeded are reported against `field` (default: the sandbox's). */
   run(task: T, ctx: HandlerContext, field?: string): Promise<R>;
+  /**
+   * Runs a task and expects an answer holding `key`: a refusal (`{ error, field? }`) becomes
+   * invalid_argument naming its field (or `field`, which is also charged for exceeded bounds).
+   */
+  answer<K extends string>(
+    task: T,
+    ctx: HandlerContext,
+    field: string,
+    key: K,
+  ): Promise<Extract<R, Record<K, unknown>>>;
   close(): Promise<void>;
 }
 
@@ -62,7 +78,18 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
     resourceLimits: { maxOldGenerationSizeMb: options.heapMib ?? 128, maxYoungGenerationSizeMb: 16 },
   });
 
-  return {
+  const sandbox: Sandbox<T, R> = {
+    async answer(task, ctx, field, key) {
+      const result = await sandbox.run(task, ctx, field);
+      if (result !== null && typeof result === "object" && "error" in result) {
+        const refused = result as Refused;
+        throw invalidArgument(refused.field ?? field, refused.error);
+      }
+      if (result === null || typeof result !== "object" || !(key in result)) {
+        throw new Error(`a sandbox task answered without ${key}`);
+      }
+      return result as Extract<R, Record<typeof key, unknown>>;
+    },
     async run(data, ctx, field = options.field) {
       const timeout = new AbortController();
       // A shared flag the thread sets when it starts the task (no channel to build per call).
@@ -92,4 +119,5 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
     },
     close: () => pool.destroy(),
   };
+  return sandbox;
 }

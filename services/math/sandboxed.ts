@@ -78,14 +78,7 @@ export function createSandboxed(limits: SandboxLimits = {}) {
     filename: new URL("./evaluate-worker.ts", import.meta.url),
     field: "expression",
   });
-
-  /** Runs a task; a refusal names its field (or `field`), and the answer must have `key`. */
-  async function run<K extends string>(task: MathTask, ctx: HandlerContext, field: string, key: K) {
-    const result = await sandbox.run(task, ctx, field);
-    if ("error" in result) throw invalidArgument(result.field ?? field, result.error);
-    if (!(key in result)) throw new Error(`a sandbox task answered without ${key}`);
-    return result as Extract<EvaluateResult, Record<K, unknown>>;
-  }
+  const run = sandbox.answer;
 
   async function evaluate(
     req: EvaluateRequest,

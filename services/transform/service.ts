@@ -5,7 +5,7 @@
  */
 import { fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   DataFormat,
   QueryLanguage,
@@ -51,14 +51,7 @@ export function createTransformService(options: TransformServiceOptions = {}): {
     filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
   });
-
-  /** Runs a task; a refusal names its field, and the answer must have `key`. */
-  async function run<K extends string>(task: TransformTask, ctx: HandlerContext, field: string, key: K) {
-    const outcome = await sandbox.run(task, ctx, field);
-    if ("error" in outcome) throw invalidArgument(outcome.field, outcome.error);
-    if (!(key in outcome)) throw new Error(`a sandbox task answered without ${key}`);
-    return outcome as Extract<WorkerResult, Record<K, unknown>>;
-  }
+  const run = sandbox.answer;
 
   const impl: ServiceImpl<typeof TransformService> = {
     async convert(req, ctx) {
