@@ -3,7 +3,8 @@
  * csv-stringify, yaml (aliases bounded, so a billion-laughs document is refused), fast-xml-parser.
  * A fault names its line and column where the library tells them.
  */
-import { parse as parseCsv } from "csv-parse/sync";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { Parser as CsvParser } from "csv-parse";
 import { stringify as stringifyCsv } from "csv-stringify/sync";
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc-parser";
@@ -37,23 +38,59 @@ function csvOptions(format: DataFormat, o: CsvOptions | undefined) {
   return { delimiter, quote, escapeChar: o?.escape || quote };
 }
 
-function readCsv(input: string, format: DataFormat, o: CsvOptions | undefined): unknown {
+/** How much CSV is parsed between two turns of the event loop. */
+const csvChunkBytes = 1024 * 1024;
+
+/** csv-parse's parser core, which its stream and sync APIs both drive (the stream's `api`). */
+interface CsvCore {
+  parse(chunk: Buffer | undefined, end: boolean, push: (record: unknown) => void, close: () => void): Error | undefined;
+}
+
+/**
+ * Reads CSV a megabyte at a time, yielding to the event loop between chunks (other callers are
+ * answered meanwhile) and reporting the fraction read; as fast as csv-parse's sync API.
+ */
+async function readCsv(
+  input: string,
+  format: DataFormat,
+  o: CsvOptions | undefined,
+  progress: (fraction: number) => void,
+): Promise<unknown[]> {
   const { delimiter, quote, escapeChar } = csvOptions(format, o);
   const columns = o?.columns.length ? o.columns : !o?.noHeader;
+  const fail = (cause: unknown) =>
+    invalidArgument("input", `not valid ${DataFormat[format]}: ${(cause as Error).message}`, cause);
+  let core: CsvCore;
   try {
-    return parseCsv(input, {
-      delimiter,
-      quote,
-      escape: escapeChar,
-      columns,
-      from_line: o?.noHeader || !o?.columns.length ? 1 : 2,
-      bom: true,
-      skip_empty_lines: !o?.keepEmptyLines,
-      cast: !o?.valuesAsText,
-    });
+    core = (
+      new CsvParser({
+        delimiter,
+        quote,
+        escape: escapeChar,
+        columns,
+        from_line: o?.noHeader || !o?.columns.length ? 1 : 2,
+        bom: true,
+        skip_empty_lines: !o?.keepEmptyLines,
+        cast: !o?.valuesAsText,
+      }) as unknown as { api: CsvCore }
+    ).api;
   } catch (cause) {
-    throw invalidArgument("input", `not valid ${DataFormat[format]}: ${(cause as Error).message}`, cause);
+    throw fail(cause);
   }
+  const records: unknown[] = [];
+  const push = (r: unknown) => records.push(r);
+  const bytes = Buffer.from(input);
+  for (let at = 0; at < bytes.length; at += csvChunkBytes) {
+    const err = core.parse(bytes.subarray(at, at + csvChunkBytes), false, push, () => {});
+    if (err) throw fail(err);
+    if (at + csvChunkBytes < bytes.length) {
+      progress((at + csvChunkBytes) / bytes.length);
+      await nextTurn();
+    }
+  }
+  const err = core.parse(undefined, true, push, () => {});
+  if (err) throw fail(err);
+  return records;
 }
 
 function readYaml(input: string): unknown {
@@ -97,12 +134,13 @@ function readXml(input: string, o: XmlOptions | undefined): unknown {
 }
 
 /** The text's data. */
-export function read(
+export async function read(
   input: string,
   format: DataFormat,
   csv: CsvOptions | undefined,
   xml: XmlOptions | undefined,
-): unknown {
+  progress: (fraction: number) => void = () => {},
+): Promise<unknown> {
   switch (format) {
     case DataFormat.JSON:
       return readJson(input);
@@ -120,7 +158,7 @@ export function read(
         });
     case DataFormat.CSV:
     case DataFormat.TSV:
-      return readCsv(input, format, csv);
+      return readCsv(input, format, csv, progress);
     case DataFormat.YAML:
       return readYaml(input);
     case DataFormat.XML:

@@ -12,6 +12,7 @@ import {
   TemplateEngine,
   type TransformService,
 } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, write } from "./formats.js";
@@ -65,7 +66,14 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         const task = { kind: "xlsxRead" as const, data: req.inputData, sheet, noHeader: req.xlsx?.noHeader ?? false };
         data = (await run(task, ctx, "input_data", "records")).records;
       } else {
-        data = read(req.input, req.from, req.csv, req.xml);
+        // As a job, reading reports its progress (most of the work); writing is the last step.
+        const report = ctx.values.get(progressKey);
+        let reported = 0;
+        data = await read(req.input, req.from, req.csv, req.xml, (fraction) => {
+          if (fraction - reported < 0.05) return;
+          reported = fraction;
+          report({ message: "reading", fraction: fraction * 0.9 });
+        });
       }
       if (req.to === DataFormat.XLSX) {
         const { workbook } = await run({ kind: "xlsxWrite", records: data, sheet }, ctx, "input", "workbook");

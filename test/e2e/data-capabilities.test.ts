@@ -3,6 +3,12 @@
  * the issue's acceptance names (Connect JSON), and as batch jobs on their own workers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { EvaluateRequestSchema, EvaluateResponseSchema } from "#gen/flowforge/math/v1/math_pb.js";
+import { ConvertRequestSchema, ConvertResponseSchema, DataFormat } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack, watchAll } from "#test/support/jobs.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 
 let mesh: Mesh;
@@ -80,4 +86,62 @@ describe("MathService through the gateway", () => {
     const page = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 200 })).body.job;
     expect(page.items.map((i: { result: { value: number } }) => i.result.value)).toEqual(items.map((_, i) => i * i));
   }, 60_000);
+});
+
+describe("Jobs at the sizes the issue names, watched live", () => {
+  it("a 100,000-row CSV converted as one job reports its progress over WatchJob", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const rows = ["id,name,score,note"];
+    for (let i = 0; i < 100_000; i++) rows.push(`${i},name ${i},${i / 4},"quoted, with a comma"`);
+    const input = `${rows.join("\n")}\n`;
+    const { job } = await jobs.submitJob({
+      method: "flowforge.transform.v1.TransformService/Convert",
+      request: pack(ConvertRequestSchema, { input, from: DataFormat.CSV, to: DataFormat.NDJSON }),
+    });
+    const events = await watchAll(jobs, job!.id);
+    const progress = events.flatMap((e) => (e.event.case === "progress" ? [e.event.value.fraction] : []));
+    // Several reports, rising, all before the item finished.
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect([...progress].sort((a, b) => a - b)).toEqual(progress);
+    expect(progress.every((f) => f > 0 && f < 1)).toBe(true);
+    const finished = events.findIndex((e) => e.event.case === "itemFinished");
+    expect(events.findLastIndex((e) => e.event.case === "progress")).toBeLessThan(finished);
+    const last = events[events.length - 1].event;
+    expect(last).toMatchObject({ case: "stateChanged", value: { state: JobState.SUCCEEDED } });
+    const done = events[finished].event;
+    const result =
+      done.case === "itemFinished" ? anyUnpack(done.value.item!.result!, ConvertResponseSchema) : undefined;
+    const lines = result!.output.trim().split("\n");
+    expect(lines).toHaveLength(100_000);
+    expect(JSON.parse(lines[99_999])).toEqual({
+      id: 99_999,
+      name: "name 99999",
+      score: 99_999 / 4,
+      note: "quoted, with a comma",
+    });
+  }, 120_000);
+
+  it("a batch of 10,000 Evaluate items streams every item's finish, counts rising to 10,000", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey, true);
+    const items = Array.from({ length: 10_000 }, (_, i) =>
+      pack(EvaluateRequestSchema, { expression: "x * 2 + 1", variables: { x: i } }),
+    );
+    const { job } = await jobs.submitJob({ method: "flowforge.math.v1.MathService/Evaluate", items });
+    const events = await watchAll(jobs, job!.id);
+    const finished = events.flatMap((e) => (e.event.case === "itemFinished" ? [e.event.value] : []));
+    expect(finished).toHaveLength(10_000);
+    const succeeded = finished.map((f) => Number(f.counts!.succeeded));
+    expect(succeeded[succeeded.length - 1]).toBe(10_000);
+    expect([...succeeded].sort((a, b) => a - b)).toEqual(succeeded);
+    // Sequences have no gaps, and every item's answer is its own.
+    expect(events.map((e) => Number(e.sequence))).toEqual(events.map((_, i) => i + 1));
+    for (const f of finished) {
+      const value = anyUnpack(f.item!.result!, EvaluateResponseSchema)!.value;
+      expect(value?.kind).toEqual({ case: "numberValue", value: f.item!.index * 2 + 1 });
+    }
+    expect(events[events.length - 1].event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.SUCCEEDED },
+    });
+  }, 180_000);
 });
