@@ -88,6 +88,51 @@ describe("MathService through the gateway", () => {
   }, 60_000);
 });
 
+describe("Hostile input through the gateway", () => {
+  it("while a runaway expression, a ReDoS schema and a billion-laughs document are being bounded, Hash-sized calls are answered", async () => {
+    let hostileDone = 0;
+    const hostile = (path: string, body: object) =>
+      call(path, body).finally(() => {
+        hostileDone++;
+      });
+    const runaway = hostile("flowforge.math.v1.MathService/Evaluate", {
+      expression: "f(n) = n <= 0 ? 0 : f(n - 1) + f(n - 1); f(60)",
+    });
+    const redos = hostile("flowforge.transform.v1.TransformService/Validate", {
+      schema: { type: "string", pattern: "^(a+)+$" },
+      data: `${"a".repeat(40)}!`,
+    });
+    const laughs = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 12; i++)
+      laughs.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(", ")}]`,
+      );
+    const yaml = hostile("flowforge.transform.v1.TransformService/Convert", {
+      input: laughs.join("\n"),
+      from: "DATA_FORMAT_YAML",
+      to: "DATA_FORMAT_JSON",
+    });
+    // A Hash and a small Evaluate are answered while the runaway and the ReDoS are still running.
+    const hash = await call("flowforge.crypto.v1.CryptoService/Hash", {
+      algorithm: "HASH_ALGORITHM_SHA256",
+      text: "abc",
+    });
+    expect(hash.body.digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    expect((await call("flowforge.math.v1.MathService/Evaluate", { expression: "2 + 2" })).body.value).toBe(4);
+    expect(hostileDone).toBeLessThan(3);
+    for (const [res, field] of [
+      [await runaway, "expression"],
+      [await redos, "schema"],
+      [await yaml, "input"],
+    ] as const) {
+      expect(res.status).toBe(400);
+      expect(res.body.details[0].debug.fieldViolations[0].field).toBe(field);
+    }
+  }, 30_000);
+});
+
 describe("Jobs at the sizes the issue names, watched live", () => {
   it("a 100,000-row CSV converted as one job reports its progress over WatchJob", async () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
