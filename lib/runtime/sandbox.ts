@@ -91,19 +91,29 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
       return result as Extract<R, Record<typeof key, unknown>>;
     },
     async run(data, ctx, field = options.field) {
-      const timeout = new AbortController();
+      // One signal for the pool: aborted by the time limit or by the caller going away (a
+      // listener, not AbortSignal.any, which costs ~13 µs a call on Node 20).
+      const abort = new AbortController();
+      let timedOut = false;
+      const callerGone = () => abort.abort(ctx.signal.reason);
+      if (ctx.signal.aborted) callerGone();
+      else ctx.signal.addEventListener("abort", callerGone, { once: true });
       // A shared flag the thread sets when it starts the task (no channel to build per call).
       const started = new Int32Array(new SharedArrayBuffer(4));
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
       const wait = Atomics.waitAsync(started, 0, 0);
       void Promise.resolve(wait.value).then(() => {
-        if (!settled) timer = setTimeout(() => timeout.abort(), timeMs);
+        if (!settled)
+          timer = setTimeout(() => {
+            timedOut = true;
+            abort.abort();
+          }, timeMs);
       });
       try {
-        return await pool.run({ ...data, started }, { signal: AbortSignal.any([ctx.signal, timeout.signal]) });
+        return await pool.run({ ...data, started }, { signal: abort.signal });
       } catch (err) {
-        if (timeout.signal.aborted) throw invalidArgument(field, `ran longer than the ${timeMs} ms limit`, err);
+        if (timedOut) throw invalidArgument(field, `ran longer than the ${timeMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
         if ((err as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
           throw invalidArgument(field, "needs more memory than it may use", err);
@@ -112,6 +122,7 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
       } finally {
         settled = true;
         clearTimeout(timer);
+        ctx.signal.removeEventListener("abort", callerGone);
         // Wake the wait if the task never started (cancelled in the queue), so nothing is left pending.
         Atomics.store(started, 0, 2);
         Atomics.notify(started, 0);

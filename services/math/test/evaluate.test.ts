@@ -1,6 +1,6 @@
 /** Evaluate: mathjs semantics, the functions made unreachable, and bounds a hostile expression cannot escape. */
 import { afterAll, describe, expect, it } from "vitest";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
@@ -83,6 +83,28 @@ describe("Evaluate", () => {
     // The pool is whole again.
     expect(await value({ expression: "3 * 3" })).toBe(9);
   }, 30_000);
+});
+
+describe("A caller that goes away", () => {
+  it("has its runaway expression stopped at once, not at the time limit", async () => {
+    // One thread and a minute's limit: were the runaway not stopped, the next call would wait a
+    // minute for the thread and the test would time out.
+    const one = mathClient({ sandbox: { threads: 1, timeMs: 60_000 } });
+    const abort = new AbortController();
+    const call = one.client.evaluate(
+      { expression: "f(n) = n <= 0 ? 0 : f(n - 1) + f(n - 1); f(60)" },
+      { signal: abort.signal },
+    );
+    setTimeout(() => abort.abort(), 100);
+    const err = await call.then(
+      () => undefined,
+      (e) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.Canceled);
+    const next = await one.client.evaluate({ expression: "3 * 3" });
+    expect(next.text).toBe("9");
+    await one.close();
+  }, 10_000);
 });
 
 describe("Simplify and Derivative", () => {
