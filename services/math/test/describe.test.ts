@@ -5,7 +5,7 @@
  */
 import { describe as suite, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { mathClient } from "./helpers.js";
 
 const { client } = mathClient();

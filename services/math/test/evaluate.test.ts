@@ -4,7 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { mathClient } from "./helpers.js";
 
 const { client, close } = mathClient({ sandbox: { timeMs: 1000, heapMib: 64, threads: 4 } });

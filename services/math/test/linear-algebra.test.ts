@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Decomposition, type Matrix, MatrixOperation } from "#gen/flowforge/math/v1/math_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { mathClient } from "./helpers.js";
 
 const { client, close } = mathClient({ sandbox: { threads: 2, timeMs: 2000 } });

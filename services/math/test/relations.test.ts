@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Alternative, TTestKind } from "#gen/flowforge/math/v1/math_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { mathClient } from "./helpers.js";
 import { longley, lre, norris, wampler1 } from "./nist-strd.js";
 

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { QueryLanguage } from "#gen/flowforge/transform/v1/transform_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { plain, transformClient } from "./helpers.js";
 
 const { client, close } = transformClient({ query: { threads: 1 } });

@@ -9,7 +9,7 @@ import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
 import specTests from "json-patch-test-suite/spec_tests.json" with { type: "json" };
 import tests from "json-patch-test-suite/tests.json" with { type: "json" };
 import { PatchKind, TransformService } from "#gen/flowforge/transform/v1/transform_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { createTransformService } from "../service.js";
 
 const { impl } = createTransformService({ query: { threads: 1 } });

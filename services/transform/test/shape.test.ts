@@ -14,7 +14,7 @@ import {
 } from "#gen/flowforge/transform/v1/transform_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ReshapeStepSchema } from "#gen/flowforge/transform/v1/transform_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { plain, transformClient } from "./helpers.js";
 
 const { client, close } = transformClient({ query: { timeMs: 1000, heapMib: 96, threads: 2 } });

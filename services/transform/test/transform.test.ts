@@ -4,7 +4,7 @@ import { fromJson, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { DataFormat, QueryLanguage } from "#gen/flowforge/transform/v1/transform_pb.js";
-import { failure } from "../../crypto/test/helpers.js";
+import { failure } from "#test/support/in-process.js";
 import { transformClient } from "./helpers.js";
 
 const { client, close } = transformClient({ query: { timeMs: 1000, heapMib: 64, threads: 3 } });

@@ -1,0 +1,35 @@
+/** Calling a service's real handlers in-process (connect's router transport), and reading its refusals. */
+import type { DescService } from "@bufbuild/protobuf";
+import {
+  type Client,
+  type Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+  type ServiceImpl,
+} from "@connectrpc/connect";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+
+/** A typed client whose calls run `impl` in-process, and what closes the service. */
+export function inProcessClient<S extends DescService>(
+  service: S,
+  created: { impl: ServiceImpl<S>; close?: () => Promise<void> },
+): { client: Client<S>; close: () => Promise<void> } {
+  const client = createClient(
+    service,
+    createRouterTransport(({ service: add }) => add(service, created.impl)),
+  );
+  return { client, close: created.close ?? (async () => {}) };
+}
+
+/** Awaits a call that must fail; returns its code, violated fields and message. */
+export async function failure(call: Promise<unknown>): Promise<{ code: Code; fields: string[]; message: string }> {
+  try {
+    await call;
+  } catch (e) {
+    const err = ConnectError.from(e);
+    const fields = err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
+    return { code: err.code, fields, message: err.rawMessage };
+  }
+  throw new Error("expected the call to fail");
+}
