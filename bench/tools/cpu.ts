@@ -3,8 +3,6 @@ import { readFileSync, readdirSync } from "node:fs";
 
 const roles: [string, (cmd: string) => boolean][] = [
   ["gateway", (c) => c.includes("gateway/main")],
-  ["jobs", (c) => c.includes("jobs/main")],
-  ["crypto", (c) => c.includes("crypto/main")],
   ["launcher", (c) => c.includes("start.ts")],
   ["postgres", (c) => c.startsWith("postgres")],
   ["nats", (c) => c.includes("nats-server")],
@@ -21,7 +19,9 @@ export function cpuByProcess(): Map<string, number> {
       const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
       const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
       const ms = (Number(stat[11]) + Number(stat[12])) * 10; // utime + stime, in 10 ms ticks
-      const role = roles.find(([, test]) => test(cmd))?.[0] ?? "other";
+      // A capability's process is `services/main.ts <name>`.
+      const capability = /services\/main\.ts (\S+)/.exec(cmd)?.[1];
+      const role = capability ?? roles.find(([, test]) => test(cmd))?.[0] ?? "other";
       m.set(role, (m.get(role) ?? 0) + ms);
     } catch {
       // the process exited while being read

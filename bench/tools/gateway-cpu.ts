@@ -1,7 +1,8 @@
 /**
  * CPU per unary call through the gateway, per process: the mesh, `CryptoService/Hash` loaded with
  * h2load (4 × 25 streams) for `SECS` seconds (default 5) after a 3-second warm-up, in `PROTOCOL`
- * `json` (Connect JSON, the default), `proto` (Connect binary) or `grpc`.
+ * `json` (Connect JSON, the default), `proto` (Connect binary) or `grpc`; `CALL=evaluate` loads
+ * `MathService/Evaluate` (Connect JSON) instead.
  * `node --import tsx bench/tools/gateway-cpu.ts`.
  */
 import { writeFile } from "node:fs/promises";
@@ -30,13 +31,20 @@ const bodies: Record<string, { body: Uint8Array | string; headers: Record<string
     headers: { "content-type": "application/grpc", te: "trailers" },
   },
 };
+const evaluate = process.env.CALL === "evaluate";
+if (evaluate) {
+  bodies.json = {
+    body: JSON.stringify({ expression: "sqrt(16) + x * 2", variables: { x: 3 } }),
+    headers: { "content-type": "application/json" },
+  };
+}
 const chosen = bodies[protocol];
 if (!chosen) throw new Error(`PROTOCOL must be one of ${Object.keys(bodies).join(", ")}`);
 const bodyFile = join(tmpdir(), `flowforge-gateway-cpu-${process.pid}.bin`);
 await writeFile(bodyFile, chosen.body);
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
 const target = {
-  url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
+  url: `${mesh.url}/${evaluate ? "flowforge.math.v1.MathService/Evaluate" : "flowforge.crypto.v1.CryptoService/Hash"}`,
   bodyFile,
   headers: { ...chosen.headers, authorization: `Bearer ${mesh.adminKey}` },
   clients: 4,

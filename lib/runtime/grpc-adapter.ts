@@ -53,6 +53,8 @@ class CallContext implements HandlerContext {
   private readonly deadline: number;
   private abort?: AbortController;
   private cancelled = false;
+  /** Answered: grpc-js reports every stream's close as "cancelled", answered or not. */
+  settled = false;
   private headers?: Headers;
   private resHeader?: Headers;
   private resTrailer?: Headers;
@@ -72,6 +74,7 @@ class CallContext implements HandlerContext {
       .set(loggerKey, logger)
       .set(tenantKey, firstString(call.metadata, "x-flowforge-tenant") ?? "");
     call.once("cancelled", () => {
+      if (this.settled) return;
       this.cancelled = true;
       this.abort?.abort(new ConnectError("call cancelled", Code.Canceled));
     });
@@ -182,22 +185,26 @@ function handlerFor(
     case "unary":
       return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
         const { context, fail } = begin(call);
+        const answer: grpc.sendUnaryData<unknown> = (err, res) => {
+          context.settled = true;
+          callback(err, res);
+        };
         let result: unknown;
         try {
           if (!fn) throw unimplemented();
           result = fn(decode(method.input, call.request), context);
         } catch (err) {
-          callback(fail(err));
+          answer(fail(err));
           return;
         }
         // Synchronous handlers answer without a promise round trip.
         if (result instanceof Promise) {
           result.then(
-            (res) => callback(null, res),
-            (err) => callback(fail(err)),
+            (res) => answer(null, res),
+            (err) => answer(fail(err)),
           );
         } else {
-          callback(null, result);
+          answer(null, result);
         }
       };
     case "server_streaming":
