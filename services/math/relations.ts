@@ -16,6 +16,8 @@ import { checkPaired, checkSample } from "./samples.js";
 const maxDegree = 10;
 /** Most predictors in a multiple regression. */
 const maxPredictors = 100;
+/** Most entries in the design matrix (observations × terms): bounds the memory and time of one fit. */
+const maxDesignEntries = 4_000_000;
 
 /** Correlation and covariance of two paired samples. */
 export function correlate(req: CorrelateRequest): MessageInitShape<typeof CorrelateResponseSchema> {
@@ -64,6 +66,11 @@ export function regress(req: RegressRequest): MessageInitShape<typeof RegressRes
   const n = y.length;
   const p = columns.length + 1;
   check(n > p, "y", `must hold more observations (${n}) than there are coefficients (${p})`);
+  check(
+    n * (p - 1) <= maxDesignEntries,
+    field === "predictors" ? "predictors" : "degree",
+    `observations × terms must be at most ${maxDesignEntries}, got ${n} × ${p - 1}`,
+  );
   const means = columns.map((c) => mean(c));
   const yMean = mean(y);
   const design = new Matrix(n, p - 1);

@@ -18,6 +18,19 @@ import { check, invalidArgument } from "#runtime/errors.js";
 
 /** Most steps in one request. */
 const maxSteps = 100;
+/** Deepest nesting a step may produce (unflatten and dotted paths create levels). */
+const maxDepth = 64;
+
+/** Refuses data nested deeper than maxDepth (walked without recursion, so depth cannot hurt). */
+function checkDepth(data: unknown, field: string): void {
+  const stack: [unknown, number][] = [[data, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    check(depth < maxDepth, field, `would nest the data deeper than ${maxDepth} levels`);
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+}
 
 type Record_ = Record<string, unknown>;
 const isRecord = (v: unknown): v is Record_ => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -38,9 +51,14 @@ function eachRecord(data: unknown, field: string, fn: (r: Record_) => Record_): 
 
 function fieldsOf(fields: string[], field: string, min = 1): string[] {
   check(fields.length >= min, field, `must name at least ${min} field`);
-  const empty = fields.indexOf("");
-  check(empty < 0, `${field}[${empty}]`, "must not be empty");
+  for (const [i, f] of fields.entries()) checkPath(f, `${field}[${i}]`);
   return fields;
+}
+
+/** A dotted field path: not empty, and not deeper than the data may be. */
+function checkPath(path: string, field: string): void {
+  check(path !== "", field, "must not be empty");
+  check(path.split(".", maxDepth + 1).length <= maxDepth, field, `must have at most ${maxDepth} levels`);
 }
 
 /** The values of `fields` in a record, as one comparable key. */
@@ -77,7 +95,7 @@ function compare(a: unknown, b: unknown): number {
 
 function sort(list: Record_[], spec: Sort, field: string): Record_[] {
   check(spec.keys.length > 0, `${field}.keys`, "must hold at least one key");
-  for (const [i, k] of spec.keys.entries()) check(k.field !== "", `${field}.keys[${i}].field`, "is required");
+  for (const [i, k] of spec.keys.entries()) checkPath(k.field, `${field}.keys[${i}].field`);
   return [...list].sort((a, b) => {
     for (const k of spec.keys) {
       const va = get(a, k.field);
@@ -104,7 +122,7 @@ function aggregate(list: Record_[], spec: Aggregate, field: string): Record_[] {
   const plan = spec.aggregations.map((a, i) => {
     const name = functionNames[a.function];
     if (!name) throw invalidArgument(`${field}.aggregations[${i}].function`, "is required");
-    check(name === "count" || a.field !== "", `${field}.aggregations[${i}].field`, `is required for ${name}`);
+    if (name !== "count") checkPath(a.field, `${field}.aggregations[${i}].field`);
     return { ...a, name, as: a.as || (name === "count" ? "count" : `${name}_${a.field}`) };
   });
   const grouped =
@@ -136,7 +154,8 @@ function rename(r: Record_, fields: Record<string, string>, field: string): Reco
   const moved: [string, unknown][] = [];
   // Every value read before any is written, so swapping two names works.
   for (const [from, to] of Object.entries(fields)) {
-    check(to !== "", `${field}.fields.${from}`, "must name the new field");
+    checkPath(from, `${field}.fields`);
+    checkPath(to, `${field}.fields.${from}`);
     if (has(out, from)) moved.push([to, get(out, from)]);
   }
   for (const from of Object.keys(fields)) unset(out, from);
@@ -150,8 +169,15 @@ function apply(step: ReshapeStep, data: unknown, field: string): unknown {
   switch (s.case) {
     case "flatten":
       return eachRecord(data, at, (r) => flatten(r, { delimiter: s.value.separator || ".", safe: s.value.keepArrays }));
-    case "unflatten":
-      return eachRecord(data, at, (r) => unflatten(r, { delimiter: s.value.separator || "." }));
+    case "unflatten": {
+      const delimiter = s.value.separator || ".";
+      return eachRecord(data, at, (r) => {
+        // Checked before unflattening: a key of a million separators would nest a million levels.
+        const deep = Object.keys(r).find((k) => k.split(delimiter, maxDepth + 1).length > maxDepth);
+        check(deep === undefined, at, `would nest the data deeper than ${maxDepth} levels`);
+        return unflatten(r, { delimiter });
+      });
+    }
     case "pick":
       return eachRecord(data, at, (r) => pick(r, fieldsOf(s.value.fields, `${at}.fields`)));
     case "omit":
@@ -190,6 +216,9 @@ export function reshape(req: ReshapeRequest) {
   check(req.steps.length > 0, "steps", "must hold at least one step");
   check(req.steps.length <= maxSteps, "steps", `must hold at most ${maxSteps} steps`);
   let data: unknown = req.data ? toJson(ValueSchema, req.data) : null;
-  for (const [i, step] of req.steps.entries()) data = apply(step, data, `steps[${i}]`);
+  for (const [i, step] of req.steps.entries()) {
+    data = apply(step, data, `steps[${i}]`);
+    checkDepth(data, `steps[${i}]`);
+  }
   return { data: fromJson(ValueSchema, data as JsonValue) };
 }

@@ -87,6 +87,9 @@ describe("Regress against NIST StRD", () => {
     expect((await failure(client.regress(dependent))).fields).toEqual(["predictors"]);
     expect((await failure(client.regress({ x: a, y: a, degree: 4 }))).fields).toEqual(["y"]);
     expect((await failure(client.regress({ x: a, y: a, degree: 11 }))).fields).toEqual(["degree"]);
+    // A design matrix past its bound (here 1,000,000 × 5) is refused before it is built.
+    const many = Array.from({ length: 1_000_000 }, (_, i) => i % 97);
+    expect((await failure(client.regress({ x: many, y: many, degree: 5 }))).fields).toEqual(["degree"]);
     const short = { y: [1, 2, 3, 4], predictors: [{ values: [1, 2, 3] }] };
     expect((await failure(client.regress(short))).fields).toEqual(["predictors[0].values"]);
   });

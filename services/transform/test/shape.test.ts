@@ -180,6 +180,15 @@ describe("Reshape", () => {
     expect(await bad(people)).toEqual(["steps"]);
     const noFn = { step: { case: "aggregate" as const, value: { aggregations: [{ field: "age" }] } } };
     expect(await bad(people, noFn)).toEqual(["steps[0].aggregate.aggregations[0].function"]);
+    // Nesting is bounded: a key of 200,000 separators, or a dotted path as deep, is refused up front.
+    const deepKey = Array(200_000).fill("a").join(".");
+    expect(await bad({ [deepKey]: 1 }, { step: { case: "unflatten", value: {} } })).toEqual(["steps[0].unflatten"]);
+    expect(await bad({ a: 1 }, { step: { case: "rename", value: { fields: { a: deepKey } } } })).toEqual([
+      "steps[0].rename.fields.a",
+    ]);
+    expect(await bad(people, { step: { case: "pick", value: { fields: [deepKey] } } })).toEqual([
+      "steps[0].pick.fields[0]",
+    ]);
   });
 });
 
