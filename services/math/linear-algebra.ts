@@ -1,6 +1,6 @@
 /**
  * Matrices, linear systems and polynomial roots with ml-matrix. Runs on the sandbox's threads
- * (evaluate-worker.ts): an O(n³) factorization must not stall the service's event loop, and the
+ * (worker.ts): an O(n³) factorization must not stall the service's event loop, and the
  * sandbox's time limit bounds it. Bad input throws a Refusal naming the field.
  */
 import {
@@ -237,7 +237,7 @@ function symmetricWithin(a: Matrix, tolerance: number): boolean {
   return true;
 }
 
-/** Solves A·x = b for a linear system given by its coefficients (equations from text, see evaluate-worker.ts). */
+/** Solves A·x = b for a linear system given by its coefficients (equations from text, see worker.ts). */
 export function solveLinearSystem(unknowns: string[], a: number[][], b: number[]): Record<string, number> {
   const m = new Matrix(a);
   refuseUnless(

@@ -1,7 +1,8 @@
 /**
- * The handlers that run on the sandbox's threads (lib/runtime/sandbox.ts), bounded in time and
- * memory from outside: Evaluate, Simplify and Derivative (mathjs), Solve, ComputeMatrix and
- * Decompose (ml-matrix, whose O(n³) work must not stall the event loop).
+ * MathService's handlers, all on the sandbox's threads (lib/runtime/sandbox.ts), bounded in time
+ * and memory from outside: Evaluate, Simplify and Derivative (mathjs, untrusted expressions),
+ * Solve, ComputeMatrix and Decompose (ml-matrix, O(n³)), and the statistics (a sort of millions
+ * of values); none of it holds the service's event loop.
  */
 import { fromJson, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -24,7 +25,7 @@ import {
   type SolveResponseSchema,
 } from "#gen/flowforge/math/v1/math_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
-import type { EvaluateResult, EvaluateTask, MathTask } from "./evaluate-worker.js";
+import type { EvaluateResult, EvaluateTask, MathTask, StatisticTask } from "./worker.js";
 import {
   type DecompositionName,
   type Factors,
@@ -71,11 +72,18 @@ function plain(m: Matrix | undefined, field: string): PlainMatrix | undefined {
   return { rows: m.rows, columns: m.columns, values: m.values };
 }
 
+/** Longest a statistic may run: a sort of millions of values takes far longer than an expression. */
+const statisticLimitMs = 20_000;
+/** The field a statistic's exceeded bounds are charged to. */
+const statisticFields = { describe: "values", correlate: "x", regress: "y", tTest: "x" } as const;
+
 /** Creates the sandboxed handlers and their thread pool. */
 export function createSandboxed(limits: SandboxLimits = {}) {
   const sandbox = createSandbox<MathTask, EvaluateResult>({
+    // A statistic over the largest request (4M values) holds a few copies of it.
+    heapMib: 256,
     ...limits,
-    filename: new URL("./evaluate-worker.ts", import.meta.url),
+    filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
   });
   const run = sandbox.answer;
@@ -158,7 +166,23 @@ export function createSandboxed(limits: SandboxLimits = {}) {
     return { result: { case: name, value } as MessageInitShape<typeof DecomposeResponseSchema>["result"] };
   }
 
+  /**
+   * A statistic on the sandbox's threads: a sort of millions of values would otherwise hold the
+   * event loop for the whole of it.
+   */
+  const statistic =
+    <N extends keyof typeof statisticFields>(name: N) =>
+    async (request: Extract<StatisticTask, { name: N }>["request"], ctx: HandlerContext) => {
+      const task = { kind: "statistic", name, request } as StatisticTask;
+      const { statistic } = await run(task, ctx, statisticFields[name], "statistic", statisticLimitMs);
+      return statistic as never;
+    };
+
   return {
+    describe: statistic("describe"),
+    correlate: statistic("correlate"),
+    regress: statistic("regress"),
+    tTest: statistic("tTest"),
     evaluate,
     simplify: (req: SimplifyRequest, ctx: HandlerContext) =>
       symbolic({ kind: "simplify", expression: req.expression }, ctx),

@@ -59,6 +59,8 @@ suite("Describe", () => {
     expect((await client.describe({ values: [1, 1, 2, 2, 4, 6, 9] })).mad).toBe(1);
     expect((await client.describe({ values: [1, 2, 3, 4, 5] })).skewness).toBeCloseTo(0, 15);
     expect((await client.describe({ values: [1, 1, 2, 2] })).mode).toEqual([1, 2]);
+    // No value repeats: no mode (not the whole sample back).
+    expect((await client.describe({ values: [3, 1, 2] })).mode).toEqual([]);
   });
 
   it("bad input names the field", async () => {
@@ -97,4 +99,22 @@ suite("Describe: histogram and z-scores", () => {
     expect(same.histogram.map((b) => Number(b.count))).toEqual([3, 0]);
     expect((await failure(client.describe({ values, histogramBins: 10_001 }))).fields).toEqual(["histogram_bins"]);
   });
+});
+
+suite("Describe of millions of values", () => {
+  it("runs on a sandbox thread: a small call is answered while it sorts", async () => {
+    const values = Array.from({ length: 3_000_000 }, (_, i) => Math.sin(i) * 1000);
+    let described = false;
+    const big = client.describe({ values }).then((d) => {
+      described = true;
+      return d;
+    });
+    const small = await client.evaluate({ expression: "2 + 2" });
+    expect(small.text).toBe("4");
+    expect(described).toBe(false);
+    const d = await big;
+    expect(d.count).toBe(3_000_000n);
+    expect(d.min).toBeGreaterThanOrEqual(-1000);
+    expect(d.max).toBeLessThanOrEqual(1000);
+  }, 30_000);
 });

@@ -232,7 +232,7 @@ export type DescribeResponse = Message<"flowforge.math.v1.DescribeResponse"> & {
   median: number;
 
   /**
-   * The most frequent values (all of them when tied).
+   * The most frequent values (all of them when tied); empty when every value occurs once.
    *
    * @generated from field: repeated double mode = 5;
    */

@@ -1,10 +1,16 @@
 /**
- * Runs in a worker thread (see evaluate.ts): evaluates one mathjs expression with the functions
- * mathjs's security guidance says to disable made unreachable, compiled expressions cached per
- * number mode. It returns the error's message instead of throwing, so the caller can name the
- * field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
+ * Runs in a sandbox thread (see sandboxed.ts): one mathjs expression (the functions mathjs's
+ * security guidance says to disable made unreachable, compiled expressions cached per number
+ * mode), a symbolic task, a linear system or polynomial, a matrix operation or factorization, or a
+ * statistic. It returns a refusal's message and field instead of throwing, so the caller can name
+ * the field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
  */
+import { ConnectError } from "@connectrpc/connect";
 import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { describe } from "./describe.js";
+import { correlate, regress } from "./relations.js";
+import { tTest } from "./ttest.js";
 import { all, create, type EvalFunction, type MathJsInstance, type MathNode } from "mathjs";
 import {
   computeMatrix,
@@ -43,8 +49,23 @@ export interface RootsTask {
   coefficients: number[];
 }
 
+/** The statistics, each a function of its request. */
+const statistics = { describe, correlate, regress, tTest };
+
+/** A statistic over a sample, which may hold millions of values. */
+export type StatisticTask = {
+  [K in keyof typeof statistics]: { kind: "statistic"; name: K; request: Parameters<(typeof statistics)[K]>[0] };
+}[keyof typeof statistics];
+
 /** Every task the math sandbox runs. */
-export type MathTask = EvaluateTask | SymbolicTask | EquationsTask | RootsTask | MatrixTask | DecomposeTask;
+export type MathTask =
+  | EvaluateTask
+  | SymbolicTask
+  | EquationsTask
+  | RootsTask
+  | MatrixTask
+  | DecomposeTask
+  | StatisticTask;
 
 /** What comes back: the result, or why there is none (and the field at fault, when not the default). */
 export type EvaluateResult =
@@ -54,6 +75,7 @@ export type EvaluateResult =
   | { roots: { re: number; im: number }[] }
   | ReturnType<typeof computeMatrix>
   | ReturnType<typeof decompose>
+  | { statistic: ReturnType<(typeof statistics)[keyof typeof statistics]> }
   | { error: string; field?: string };
 
 const disabled = (name: string) => () => {
@@ -147,9 +169,15 @@ export default function run(task: SandboxTask<MathTask>): EvaluateResult {
         return computeMatrix(task);
       case "decompose":
         return decompose(task);
+      case "statistic":
+        return { statistic: (statistics[task.name] as (r: StatisticTask["request"]) => never)(task.request) };
     }
   } catch (err) {
     if (err instanceof Refusal) return { error: err.message, field: err.field };
+    // The statistics check their input as the handlers do, with invalidArgument.
+    const violation =
+      err instanceof ConnectError ? err.findDetails(BadRequestSchema)[0]?.fieldViolations[0] : undefined;
+    if (violation) return { error: violation.description, field: violation.field };
     return { error: err instanceof Error ? err.message : String(err) };
   }
 }
