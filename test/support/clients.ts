@@ -9,7 +9,7 @@ import {
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
-import { ConnectError, createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createFlowForgeClient } from "../../web/src/client.js";
 import type { DescService } from "@bufbuild/protobuf";
@@ -79,12 +79,5 @@ export function grpcJsUnary<I extends DescMessage, O extends DescMessage>(
   }).finally(() => client.close());
 }
 
-/** Awaits a call that must fail and returns its ConnectError. */
-export async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
+/** Awaits a call that must fail and returns its ConnectError (defined beside the in-process client). */
+export { errorOf } from "./in-process.js";

@@ -22,14 +22,19 @@ export function inProcessClient<S extends DescService>(
   return { client, close: created.close ?? (async () => {}) };
 }
 
-/** Awaits a call that must fail; returns its code, violated fields and message. */
-export async function failure(call: Promise<unknown>): Promise<{ code: Code; fields: string[]; message: string }> {
+/** Awaits a call that must fail; returns its error. */
+export async function errorOf(call: Promise<unknown>): Promise<ConnectError> {
   try {
     await call;
   } catch (e) {
-    const err = ConnectError.from(e);
-    const fields = err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
-    return { code: err.code, fields, message: err.rawMessage };
+    return ConnectError.from(e);
   }
   throw new Error("expected the call to fail");
+}
+
+/** Awaits a call that must fail; returns its code, violated fields and message. */
+export async function failure(call: Promise<unknown>): Promise<{ code: Code; fields: string[]; message: string }> {
+  const err = await errorOf(call);
+  const fields = err.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field));
+  return { code: err.code, fields, message: err.rawMessage };
 }

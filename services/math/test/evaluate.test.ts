@@ -1,10 +1,10 @@
 /** Evaluate: mathjs semantics, the functions made unreachable, and bounds a hostile expression cannot escape. */
 import { afterAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { NumberMode } from "#gen/flowforge/math/v1/math_pb.js";
-import { failure } from "#test/support/in-process.js";
+import { errorOf, failure } from "#test/support/in-process.js";
 import { mathClient } from "./helpers.js";
 
 const { client, close } = mathClient({ sandbox: { timeMs: 1000, heapMib: 64, threads: 4 } });
@@ -96,11 +96,7 @@ describe("A caller that goes away", () => {
       { signal: abort.signal },
     );
     setTimeout(() => abort.abort(), 100);
-    const err = await call.then(
-      () => undefined,
-      (e) => ConnectError.from(e),
-    );
-    expect(err?.code).toBe(Code.Canceled);
+    expect((await errorOf(call)).code).toBe(Code.Canceled);
     const next = await one.client.evaluate({ expression: "3 * 3" });
     expect(next.text).toBe("9");
     await one.close();
