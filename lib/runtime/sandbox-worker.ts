@@ -8,3 +8,9 @@ export function markStarted(task: { started: Int32Array }): void {
   Atomics.store(task.started, 0, 1);
   Atomics.notify(task.started, 0);
 }
+
+/** How a worker answers a task it refuses: the reason, and the request field at fault if not the caller's. */
+export interface Refused {
+  error: string;
+  field?: string;
+}

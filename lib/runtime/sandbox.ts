@@ -9,7 +9,7 @@ import { availableParallelism } from "node:os";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Piscina } from "piscina";
 import { check, invalidArgument } from "./errors.js";
-import type { SandboxTask } from "./sandbox-worker.js";
+import type { Refused, SandboxTask } from "./sandbox-worker.js";
 
 /** Bounds on each task. */
 export interface SandboxLimits {
@@ -29,7 +29,7 @@ export interface SandboxOptions extends SandboxLimits {
   field: string;
 }
 
-export { markStarted, type SandboxTask } from "./sandbox-worker.js";
+export { markStarted, type Refused, type SandboxTask } from "./sandbox-worker.js";
 
 /** Longest untrusted expression accepted, in characters. */
 export const maxExpressionChars = 10_000;
@@ -38,12 +38,6 @@ export const maxExpressionChars = 10_000;
 export function checkExpression(text: string, field = "expression"): void {
   check(text.trim() !== "", field, "is required");
   check(text.length <= maxExpressionChars, field, `must be at most ${maxExpressionChars} characters`);
-}
-
-/** How a worker answers a task it refuses: the reason, and the request field at fault if not the caller's. */
-export interface Refused {
-  error: string;
-  field?: string;
 }
 
 /** A sandbox's runner. */

@@ -109,6 +109,9 @@ export type MatrixOperationName =
   | "leastSquares"
   | "pseudoInverse";
 
+/** What ComputeMatrix answers, as its response's `result`. */
+export type Computed = { case: "matrix"; value: PlainMatrix } | { case: "scalar"; value: number };
+
 /** A ComputeMatrix task. */
 export interface MatrixTask {
   kind: "matrix";
@@ -118,40 +121,40 @@ export interface MatrixTask {
 }
 
 /** Runs one ComputeMatrix operation. */
-export function computeMatrix(task: MatrixTask): { matrix: PlainMatrix } | { scalar: number } {
+export function computeMatrix(task: MatrixTask): Computed {
   const a = toMatrix(task.a, "a");
-  if (task.operation === "transpose") return { matrix: fromMatrix(a.transpose()) };
+  if (task.operation === "transpose") return { case: "matrix", value: fromMatrix(a.transpose()) };
   if (task.operation === "multiply") {
     const b = toMatrix(task.b, "b");
     refuseUnless(b.rows === a.columns, "b", `must have as many rows as a has columns (${a.columns}), got ${b.rows}`);
     refuseUnless(a.rows * b.columns <= maxEntries, "b", `the product would have more than ${maxEntries} entries`);
-    return { matrix: fromMatrix(a.mmul(b)) };
+    return { case: "matrix", value: fromMatrix(a.mmul(b)) };
   }
   bounded(a, "a");
   switch (task.operation) {
     case "inverse": {
       square(a, "a");
-      return { matrix: fromMatrix(nonSingularLu(a, "a").solve(Matrix.eye(a.rows))) };
+      return { case: "matrix", value: fromMatrix(nonSingularLu(a, "a").solve(Matrix.eye(a.rows))) };
     }
     case "determinant":
       square(a, "a");
-      return { scalar: determinant(a) };
+      return { case: "scalar", value: determinant(a) };
     case "rank":
-      return { scalar: new SingularValueDecomposition(a, { autoTranspose: true }).rank };
+      return { case: "scalar", value: new SingularValueDecomposition(a, { autoTranspose: true }).rank };
     case "pseudoInverse":
-      return { matrix: fromMatrix(pseudoInverse(a)) };
+      return { case: "matrix", value: fromMatrix(pseudoInverse(a)) };
     case "solve":
     case "leastSquares": {
       const b = toMatrix(task.b, "b");
       refuseUnless(b.rows === a.rows, "b", `must have as many rows as a (${a.rows}), got ${b.rows}`);
       if (task.operation === "solve") {
         square(a, "a");
-        return { matrix: fromMatrix(nonSingularLu(a, "a").solve(b)) };
+        return { case: "matrix", value: fromMatrix(nonSingularLu(a, "a").solve(b)) };
       }
       refuseUnless(a.rows >= a.columns, "a", "must have at least as many rows as columns for least squares");
       const qr = new QrDecomposition(a);
       refuseUnless(dependentColumn(a, qr) < 0, "a", "must have full column rank (its columns are linearly dependent)");
-      return { matrix: fromMatrix(qr.solve(b)) };
+      return { case: "matrix", value: fromMatrix(qr.solve(b)) };
     }
   }
 }
@@ -166,13 +169,16 @@ export interface DecomposeTask {
   matrix?: PlainMatrix;
 }
 
-/** What Decompose answers, one factorization's factors. */
+/** What Decompose answers, one factorization's factors, as its response's `result`. */
 export type Factors =
-  | { lu: { l: PlainMatrix; u: PlainMatrix; pivot: number[]; determinant: number } }
-  | { qr: { q: PlainMatrix; r: PlainMatrix } }
-  | { cholesky: { l: PlainMatrix } }
-  | { eigen: { valuesReal: number[]; valuesImaginary: number[]; vectors: PlainMatrix } }
-  | { svd: { u: PlainMatrix; singularValues: number[]; v: PlainMatrix; rank: number; condition: number } };
+  | { case: "lu"; value: { l: PlainMatrix; u: PlainMatrix; pivot: number[]; determinant: number } }
+  | { case: "qr"; value: { q: PlainMatrix; r: PlainMatrix } }
+  | { case: "cholesky"; value: { l: PlainMatrix } }
+  | { case: "eigen"; value: { valuesReal: number[]; valuesImaginary: number[]; vectors: PlainMatrix } }
+  | {
+      case: "svd";
+      value: { u: PlainMatrix; singularValues: number[]; v: PlainMatrix; rank: number; condition: number };
+    };
 
 /** Factorizes a matrix. */
 export function decompose(task: DecomposeTask): Factors {
@@ -183,7 +189,8 @@ export function decompose(task: DecomposeTask): Factors {
       square(a, "matrix");
       const lu = new LuDecomposition(a);
       return {
-        lu: {
+        case: "lu",
+        value: {
           l: fromMatrix(lu.lowerTriangularMatrix),
           u: fromMatrix(lu.upperTriangularMatrix),
           pivot: lu.pivotPermutationVector,
@@ -194,21 +201,22 @@ export function decompose(task: DecomposeTask): Factors {
     case "qr": {
       refuseUnless(a.rows >= a.columns, "matrix", "must have at least as many rows as columns");
       const qr = new QrDecomposition(a);
-      return { qr: { q: fromMatrix(qr.orthogonalMatrix), r: fromMatrix(qr.upperTriangularMatrix) } };
+      return { case: "qr", value: { q: fromMatrix(qr.orthogonalMatrix), r: fromMatrix(qr.upperTriangularMatrix) } };
     }
     case "cholesky": {
       square(a, "matrix");
       const scale = a.norm("max");
-      refuseUnless(a.isSymmetric() || symmetricWithin(a, 1e-12 * scale), "matrix", "must be symmetric");
+      refuseUnless(symmetricWithin(a, 1e-12 * scale), "matrix", "must be symmetric");
       const cho = new CholeskyDecomposition(a);
       refuseUnless(cho.isPositiveDefinite(), "matrix", "must be positive definite");
-      return { cholesky: { l: fromMatrix(cho.lowerTriangularMatrix) } };
+      return { case: "cholesky", value: { l: fromMatrix(cho.lowerTriangularMatrix) } };
     }
     case "eigen": {
       square(a, "matrix");
       const evd = new EigenvalueDecomposition(a);
       return {
-        eigen: {
+        case: "eigen",
+        value: {
           valuesReal: evd.realEigenvalues,
           valuesImaginary: evd.imaginaryEigenvalues,
           vectors: fromMatrix(evd.eigenvectorMatrix),
@@ -218,7 +226,8 @@ export function decompose(task: DecomposeTask): Factors {
     case "svd": {
       const svd = new SingularValueDecomposition(a, { autoTranspose: true });
       return {
-        svd: {
+        case: "svd",
+        value: {
           u: fromMatrix(svd.leftSingularVectors),
           singularValues: svd.diagonal,
           v: fromMatrix(svd.rightSingularVectors),
@@ -251,10 +260,11 @@ export function solveLinearSystem(unknowns: string[], a: number[][], b: number[]
     "equations.equations",
     `the equations do not determine the unknowns (${unknowns.join(", ")}) uniquely`,
   );
-  const x = new QrDecomposition(m).solve(Matrix.columnVector(b));
+  const rhs = Matrix.columnVector(b);
+  const x = new QrDecomposition(m).solve(rhs);
   // More equations than unknowns: they must agree with each other.
-  const residual = m.mmul(x).sub(Matrix.columnVector(b)).norm();
-  const scale = Math.max(1, Matrix.columnVector(b).norm(), m.norm());
+  const residual = m.mmul(x).sub(rhs).norm();
+  const scale = Math.max(1, rhs.norm(), m.norm());
   refuseUnless(residual <= 1e-9 * scale, "equations.equations", "the equations contradict each other: no solution");
   return Object.fromEntries(unknowns.map((name, i) => [name, x.get(i, 0)]));
 }

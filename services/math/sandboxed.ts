@@ -26,13 +26,7 @@ import {
 } from "#gen/flowforge/math/v1/math_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import type { EvaluateResult, EvaluateTask, MathTask, StatisticTask } from "./worker.js";
-import {
-  type DecompositionName,
-  type Factors,
-  type MatrixOperationName,
-  maxEntries,
-  type PlainMatrix,
-} from "./linear-algebra.js";
+import { type DecompositionName, type MatrixOperationName, maxEntries, type PlainMatrix } from "./linear-algebra.js";
 
 /** What a variable may be called. */
 const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -146,11 +140,7 @@ export function createSandboxed(limits: SandboxLimits = {}) {
     const operation = operations[req.operation];
     if (!operation) throw invalidArgument("operation", "is required");
     const task = { kind: "matrix" as const, operation, a: plain(req.a, "a"), b: plain(req.b, "b") };
-    const result = (await sandbox.run(task, ctx, "a")) as EvaluateResult;
-    if ("error" in result) throw invalidArgument(result.field ?? "a", result.error);
-    if ("matrix" in result) return { result: { case: "matrix", value: result.matrix } };
-    if ("scalar" in result) return { result: { case: "scalar", value: result.scalar } };
-    throw new Error("a matrix task answered without a result");
+    return { result: (await run(task, ctx, "a", "computed")).computed };
   }
 
   async function decompose(
@@ -160,10 +150,7 @@ export function createSandboxed(limits: SandboxLimits = {}) {
     const decomposition = decompositions[req.decomposition];
     if (!decomposition) throw invalidArgument("decomposition", "is required");
     const task = { kind: "decompose" as const, decomposition, matrix: plain(req.matrix, "matrix") };
-    const result = await run(task, ctx, "matrix", decomposition);
-    const factors = result as Factors;
-    const [[name, value]] = Object.entries(factors);
-    return { result: { case: name, value } as MessageInitShape<typeof DecomposeResponseSchema>["result"] };
+    return { result: (await run(task, ctx, "matrix", "factors")).factors };
   }
 
   /**

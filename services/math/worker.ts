@@ -6,7 +6,7 @@
  * the field; anything it cannot bound itself (time, memory) the thread pool bounds from outside.
  */
 import { ConnectError } from "@connectrpc/connect";
-import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
+import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
 import { describe } from "./describe.js";
 import { correlate, regress } from "./relations.js";
@@ -73,10 +73,10 @@ export type EvaluateResult =
   | { expression: string; tex: string }
   | { solution: Record<string, number> }
   | { roots: { re: number; im: number }[] }
-  | ReturnType<typeof computeMatrix>
-  | ReturnType<typeof decompose>
+  | { computed: ReturnType<typeof computeMatrix> }
+  | { factors: ReturnType<typeof decompose> }
   | { statistic: ReturnType<(typeof statistics)[keyof typeof statistics]> }
-  | { error: string; field?: string };
+  | Refused;
 
 const disabled = (name: string) => () => {
   throw new Error(`function ${name} is not available in expressions`);
@@ -137,26 +137,18 @@ function toJson(math: MathJsInstance, x: unknown): unknown {
   return math.format(x as never, { precision: 64 });
 }
 
-function typeOf(math: MathJsInstance, x: unknown): string {
-  return math.typeOf(x);
-}
-
 function symbolic(task: SymbolicTask): EvaluateResult {
   const e = engine("number");
-  try {
-    const node =
-      task.kind === "simplify" ? e.simplify(task.expression) : e.derivative(task.expression, task.variable ?? "x");
-    return { expression: node.toString(), tex: node.toTex() };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
+  const node =
+    task.kind === "simplify" ? e.simplify(task.expression) : e.derivative(task.expression, task.variable ?? "x");
+  return { expression: node.toString(), tex: node.toTex() };
 }
 
-/** Runs one task. */
+/** Runs one task; whatever it throws comes back as a refusal. */
 export default function run(task: SandboxTask<MathTask>): EvaluateResult {
   markStarted(task);
-  if (!("kind" in task)) return evaluate(task);
   try {
+    if (!("kind" in task)) return evaluate(task);
     switch (task.kind) {
       case "simplify":
       case "derivative":
@@ -166,9 +158,9 @@ export default function run(task: SandboxTask<MathTask>): EvaluateResult {
       case "roots":
         return { roots: polynomialRoots(task.coefficients) };
       case "matrix":
-        return computeMatrix(task);
+        return { computed: computeMatrix(task) };
       case "decompose":
-        return decompose(task);
+        return { factors: decompose(task) };
       case "statistic":
         return { statistic: (statistics[task.name] as (r: StatisticTask["request"]) => never)(task.request) };
     }
@@ -232,28 +224,24 @@ function equations(task: EquationsTask): Record<string, number> {
 function evaluate(task: EvaluateTask): EvaluateResult {
   const e = engine(task.mode);
   const { math } = e;
-  try {
-    const scope = new Map<string, unknown>();
-    for (const [name, value] of Object.entries(task.variables)) {
-      scope.set(
-        name,
-        typeof value === "number" && task.mode !== "number"
-          ? task.mode === "BigNumber"
-            ? math.bignumber(value)
-            : math.fraction(value)
-          : value,
-      );
-    }
-    let result = compiled(e, task.expression).evaluate(scope);
-    // Several statements (`a = 2; a * 3`) answer with the last one's value.
-    if (result && typeof result === "object" && "entries" in result && math.typeOf(result) === "ResultSet") {
-      const entries = (result as { entries: unknown[] }).entries;
-      result = entries[entries.length - 1];
-    }
-    if (typeof result === "function") return { error: "the expression defines a function but does not call it" };
-    const text = task.precision > 0 ? math.format(result, { precision: task.precision }) : math.format(result);
-    return { value: toJson(math, result), text, type: typeOf(math, result) };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+  const scope = new Map<string, unknown>();
+  for (const [name, value] of Object.entries(task.variables)) {
+    scope.set(
+      name,
+      typeof value === "number" && task.mode !== "number"
+        ? task.mode === "BigNumber"
+          ? math.bignumber(value)
+          : math.fraction(value)
+        : value,
+    );
   }
+  let result = compiled(e, task.expression).evaluate(scope);
+  // Several statements (`a = 2; a * 3`) answer with the last one's value.
+  if (result && typeof result === "object" && "entries" in result && math.typeOf(result) === "ResultSet") {
+    const entries = (result as { entries: unknown[] }).entries;
+    result = entries[entries.length - 1];
+  }
+  if (typeof result === "function") return { error: "the expression defines a function but does not call it" };
+  const text = task.precision > 0 ? math.format(result, { precision: task.precision }) : math.format(result);
+  return { value: toJson(math, result), text, type: math.typeOf(result) };
 }

@@ -22,7 +22,7 @@ import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
 
 /** Options for createTransformService. */
 export interface TransformServiceOptions {
-  /** Bounds on Query. */
+  /** Bounds on the sandbox's threads (queries, validations, templates, workbooks). */
   query?: SandboxLimits;
 }
 
@@ -41,12 +41,12 @@ const maxWorkbookBytes = 20 * 1024 * 1024;
 /** Longest template. */
 const maxTemplateChars = 1_000_000;
 
-/** Creates the TransformService implementation (and the thread pool Query and Validate run on). */
+/** Creates the TransformService implementation and the thread pool its untrusted work runs on. */
 export function createTransformService(options: TransformServiceOptions = {}): {
   impl: ServiceImpl<typeof TransformService>;
   close(): Promise<void>;
 } {
-  // One pool for queries and validations; a task past its bounds is charged to its expression or schema.
+  // One pool for every untrusted task; one past its bounds is charged to its expression, schema, template or input.
   const sandbox = createSandbox<TransformTask, WorkerResult>({
     ...options.query,
     filename: new URL("./worker.ts", import.meta.url),

@@ -9,7 +9,7 @@ import addFormats from "ajv-formats";
 import jmespath from "jmespath";
 import jsonata from "jsonata";
 import { paths as jsonPaths, query as jsonPathQuery } from "jsonpath-rfc9535";
-import { markStarted, type SandboxTask } from "#runtime/sandbox-worker.js";
+import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
 import { type RenderTask, render } from "./render.js";
 import { readXlsx, writeXlsx, type XlsxReadTask, type XlsxWriteTask } from "./xlsx.js";
 
@@ -46,7 +46,7 @@ export type WorkerResult =
   | { output: string }
   | { records: unknown[] }
   | { workbook: Uint8Array }
-  | { error: string; field: string };
+  | Refused;
 
 const draft07 = "http://json-schema.org/draft-07/schema";
 let validators: { v2020: Ajv2020; v07: Ajv } | undefined;
