@@ -168,16 +168,23 @@ export async function read(
   }
 }
 
-/** Records (objects) for a table format: an array of objects, or one object as one row. */
-function records(data: unknown): Record<string, unknown>[] {
-  const rows = Array.isArray(data) ? data : [data];
-  return rows.map((r, i) => {
+/** Data as a table: its rows (nested values as JSON text) and every field of any row, in order of first appearance. */
+export interface Table {
+  columns: string[];
+  rows: Record<string, unknown>[];
+}
+
+/** The table of a table format (CSV, TSV, XLSX): an array of objects, or one object as one row. */
+export function table(data: unknown, format: DataFormat): Table {
+  const list = Array.isArray(data) ? data : [data];
+  const rows = list.map((r, i) => {
     if (r === null || typeof r !== "object" || Array.isArray(r))
-      throw invalidArgument("input", `row ${i} is not an object; CSV needs records`);
+      throw invalidArgument("input", `row ${i} is not an object; ${DataFormat[format]} needs records`);
     return Object.fromEntries(
       Object.entries(r).map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v]),
     );
   });
+  return { columns: [...new Set(rows.flatMap((r) => Object.keys(r)))], rows };
 }
 
 /** The data as text. */
@@ -195,8 +202,8 @@ export function write(
       return `${(Array.isArray(data) ? data : [data]).map((v) => JSON.stringify(v)).join("\n")}\n`;
     case DataFormat.CSV:
     case DataFormat.TSV: {
-      const rows = records(data);
-      const columns = csv?.columns.length ? csv.columns : [...new Set(rows.flatMap((r) => Object.keys(r)))];
+      const { rows, columns: fields } = table(data, format);
+      const columns = csv?.columns.length ? csv.columns : fields;
       const { delimiter, quote, escapeChar } = csvOptions(format, csv);
       return stringifyCsv(rows, { header: !csv?.noHeader, columns, delimiter, quote, escape: escapeChar });
     }

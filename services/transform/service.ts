@@ -15,7 +15,7 @@ import {
 import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import { read, write } from "./formats.js";
+import { read, table, write } from "./formats.js";
 import { diff, merge, patch } from "./patch.js";
 import { reshape } from "./reshape.js";
 import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
@@ -76,7 +76,8 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         });
       }
       if (req.to === DataFormat.XLSX) {
-        const { workbook } = await run({ kind: "xlsxWrite", records: data, sheet }, ctx, "input", "workbook");
+        const task = { kind: "xlsxWrite" as const, table: table(data, req.to), sheet };
+        const { workbook } = await run(task, ctx, "input", "workbook");
         return { outputData: workbook };
       }
       const output = write(data, req.to, req.csv, req.xml, req.pretty);

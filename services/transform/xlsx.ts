@@ -4,6 +4,7 @@
  * time limits bound the rest.
  */
 import ExcelJS from "exceljs";
+import type { Table } from "./formats.js";
 
 /** Largest workbook unpacked, by the sizes its zip directory declares. */
 export const maxUnpackedBytes = 200 * 1024 * 1024;
@@ -16,10 +17,10 @@ export interface XlsxReadTask {
   noHeader: boolean;
 }
 
-/** Writing records to a workbook. */
+/** Writing a table (formats.ts's `table`) to a workbook. */
 export interface XlsxWriteTask {
   kind: "xlsxWrite";
-  records: unknown;
+  table: Table;
   sheet: string;
 }
 
@@ -90,25 +91,12 @@ export async function readXlsx(task: XlsxReadTask): Promise<unknown[]> {
   return rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? null])));
 }
 
-/** Writes records (a list of objects, or one object) to one sheet; nested values as JSON text. */
+/** Writes a table to one sheet, its columns as the header row. */
 export async function writeXlsx(task: XlsxWriteTask): Promise<Uint8Array> {
-  const records = (Array.isArray(task.records) ? task.records : [task.records]) as unknown[];
-  const columns: string[] = [];
-  const seen = new Set<string>();
-  for (const r of records) {
-    if (r === null || typeof r !== "object" || Array.isArray(r)) throw new Error("must be a list of objects for XLSX");
-    for (const k of Object.keys(r)) if (!seen.has(k)) seen.add(k) && columns.push(k);
-  }
+  const { columns, rows } = task.table;
   const workbook = new ExcelJS.Workbook();
   const sheet = workbook.addWorksheet(task.sheet || "Sheet1");
   sheet.addRow(columns);
-  for (const r of records as Record<string, unknown>[]) {
-    sheet.addRow(
-      columns.map((c) => {
-        const v = r[c];
-        return v !== null && typeof v === "object" ? JSON.stringify(v) : (v ?? null);
-      }),
-    );
-  }
+  for (const r of rows) sheet.addRow(columns.map((c) => r[c] ?? null));
   return new Uint8Array(await workbook.xlsx.writeBuffer());
 }

@@ -287,7 +287,10 @@ describe("Convert XLSX", () => {
     expect(refused.message).toMatch(/unpacks to \d+ bytes/);
     expect((await failure(client.convert({ from: DataFormat.XLSX, to: DataFormat.JSON }))).fields).toEqual([
       "input_data",
-    ]);
+    ]); // Writing one needs records, as CSV does.
+    const notRecords = await failure(client.convert({ input: "[1, 2]", from: DataFormat.JSON, to: DataFormat.XLSX }));
+    expect(notRecords.fields).toEqual(["input"]);
+    expect(notRecords.message).toMatch(/row 0 is not an object; XLSX needs records/);
   });
 });
 
