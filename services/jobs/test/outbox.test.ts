@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HashRequestSchema, type HashRequest } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { createMemoryBus } from "#bus/memory/bus.js";
-import type { Delivery } from "#bus/types.js";
-import { createJobStore } from "#jobs/store.js";
+import type { Delivery, JobBus } from "#bus/types.js";
+import { createJobStore, type JobStore } from "#jobs/store.js";
 import { createLogger } from "#runtime/logger.js";
 import { databases, type TestDatabase } from "#test/support/databases.js";
 import { catalogRegistry } from "../../catalog.js";
@@ -20,6 +20,30 @@ const request = toBinary(
   HashRequestSchema,
   create(HashRequestSchema, { algorithm: 3, input: { case: "text", value: "abc" } }),
 );
+
+/** Every task the bus hands the crypto workers, acknowledged. */
+async function collect(bus: JobBus) {
+  const seen: Delivery[] = [];
+  const consumer = await bus.consume(
+    "crypto",
+    async (d) => {
+      seen.push(d);
+      d.ack();
+    },
+    { concurrency: 8, ackWaitMs: 5000 },
+  );
+  return { seen, consumer };
+}
+
+/** The job service over a store and a bus, with its relay running. */
+const jobService = (store: JobStore, bus: JobBus) =>
+  createJobService({
+    store,
+    bus,
+    logger: createLogger({ name: "t", level: "silent" }),
+    registry: catalogRegistry(),
+    maxBatchItems: 100,
+  });
 
 describe.each(databases)("outbox relay on %s", (_name, open) => {
   let db: TestDatabase;
@@ -54,22 +78,8 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
     await store.cancel("t", gone.job.id); // cancelled before the relay ran: none of its tasks goes out
 
     const bus = createMemoryBus();
-    const seen: Delivery[] = [];
-    const consumer = await bus.consume(
-      "crypto",
-      async (d) => {
-        seen.push(d);
-        d.ack();
-      },
-      { concurrency: 8, ackWaitMs: 5000 },
-    );
-    const { relay } = createJobService({
-      store,
-      bus,
-      logger: createLogger({ name: "t", level: "silent" }),
-      registry: catalogRegistry(),
-      maxBatchItems: 100,
-    });
+    const { seen, consumer } = await collect(bus);
+    const { relay } = jobService(store, bus);
     const end = Date.now() + 15_000;
     while (seen.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500)); // another relay pass finds nothing to send
@@ -95,22 +105,8 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
           ? Promise.reject(new Error("nats: timeout"))
           : inner.publish(tasks),
     };
-    const seen: Delivery[] = [];
-    const consumer = await inner.consume(
-      "crypto",
-      async (d) => {
-        seen.push(d);
-        d.ack();
-      },
-      { concurrency: 8, ackWaitMs: 5000 },
-    );
-    const { impl, relay } = createJobService({
-      store,
-      bus,
-      logger: createLogger({ name: "t", level: "silent" }),
-      registry: catalogRegistry(),
-      maxBatchItems: 100,
-    });
+    const { seen, consumer } = await collect(inner);
+    const { impl, relay } = jobService(store, bus);
     const submit = async (text: string) =>
       (
         await impl.submitJob!(
