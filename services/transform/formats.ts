@@ -58,8 +58,13 @@ async function readCsv(
 ): Promise<unknown[]> {
   const { delimiter, quote, escapeChar } = csvOptions(format, o);
   const columns = o?.columns.length ? o.columns : !o?.noHeader;
-  const fail = (cause: unknown) =>
-    invalidArgument("input", `not valid ${DataFormat[format]}: ${(cause as Error).message}`, cause);
+  const fail = (cause: unknown) => {
+    // csv-parse says the line; where the fault is in a field, the field is the CSV column.
+    const e = cause as Error & { lines?: number; column?: string | number | null; index?: number };
+    const field = e.column != null && typeof e.index === "number" ? `, column ${e.index + 1} (${e.column})` : "";
+    const where = typeof e.lines === "number" ? ` at line ${e.lines}${field}` : "";
+    return invalidArgument("input", `not valid ${DataFormat[format]}${where}: ${e.message}`, cause);
+  };
   let core: CsvCore;
   try {
     core = (

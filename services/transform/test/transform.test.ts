@@ -74,6 +74,10 @@ describe("Convert", () => {
     expect(
       (await failure(client.convert({ input: "a,b\n1,2,3\n", from: DataFormat.CSV, to: DataFormat.JSON }))).message,
     ).toMatch(/line 2/);
+    // A fault inside a field names the CSV column too.
+    expect(
+      (await failure(client.convert({ input: 'a,b\n1,x"y"z\n', from: DataFormat.CSV, to: DataFormat.JSON }))).message,
+    ).toMatch(/at line 2, column 2 \(b\)/);
     expect(
       (await failure(client.convert({ input: "<a><b></a>", from: DataFormat.XML, to: DataFormat.JSON }))).message,
     ).toMatch(/line 1, column \d+/);
