@@ -8,6 +8,7 @@ import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   DataFormat,
+  JsonForm,
   QueryLanguage,
   TemplateEngine,
   type TransformService,
@@ -58,6 +59,12 @@ export function createTransformService(options: TransformServiceOptions = {}): {
     async convert(req, ctx) {
       check(req.from !== DataFormat.UNSPECIFIED, "from", "is required");
       check(req.to !== DataFormat.UNSPECIFIED, "to", "is required");
+      const form = req.jsonForm;
+      check(
+        form === JsonForm.UNSPECIFIED || req.to === DataFormat.JSON,
+        "json_form",
+        `applies only to a JSON target (to is ${DataFormat[req.to]})`,
+      );
       const sheet = req.xlsx?.sheet ?? "";
       let data: unknown;
       if (req.from === DataFormat.XLSX) {
@@ -80,8 +87,11 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         const { workbook } = await run(task, ctx, "input", "workbook");
         return { outputData: workbook };
       }
-      const output = write(data, req.to, req.csv, req.xml, req.pretty);
-      return { output, data: req.to === DataFormat.JSON ? fromJson(ValueSchema, data as JsonValue) : undefined };
+      const wantsData = req.to === DataFormat.JSON && form !== JsonForm.TEXT;
+      return {
+        output: form === JsonForm.DATA ? "" : write(data, req.to, req.csv, req.xml, req.pretty),
+        data: wantsData ? fromJson(ValueSchema, data as JsonValue) : undefined,
+      };
     },
 
     async query(req, ctx) {

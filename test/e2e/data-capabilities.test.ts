@@ -35,6 +35,13 @@ describe("TransformService through the gateway", () => {
     });
     expect(converted.body.data).toEqual([{ a: 1, b: "x" }]);
     expect(JSON.parse(converted.body.output)).toEqual([{ a: 1, b: "x" }]);
+    const itemsOnly = await call("flowforge.transform.v1.TransformService/Convert", {
+      input: "a,b\n1,x\n",
+      from: "DATA_FORMAT_CSV",
+      to: "DATA_FORMAT_JSON",
+      jsonForm: "JSON_FORM_DATA",
+    });
+    expect(itemsOnly.body).toEqual({ data: [{ a: 1, b: "x" }] });
     const data = { items: [{ price: 2 }, { price: 3 }] };
     const jsonata = await call("flowforge.transform.v1.TransformService/Query", {
       language: "QUERY_LANGUAGE_JSONATA",

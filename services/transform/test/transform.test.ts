@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { DataFormat, QueryLanguage } from "#gen/flowforge/transform/v1/transform_pb.js";
+import { DataFormat, JsonForm, QueryLanguage } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { failure } from "#test/support/in-process.js";
 import { transformClient } from "./helpers.js";
 
@@ -18,6 +18,28 @@ describe("Convert", () => {
     const res = await client.convert({ input: "a,b\n1,x\n", from: DataFormat.CSV, to: DataFormat.JSON });
     expect(JSON.parse(res.output)).toEqual([{ a: 1, b: "x" }]);
     expect(toJson(ValueSchema, res.data!)).toEqual([{ a: 1, b: "x" }]);
+  });
+
+  it("answers only the text or only the data of a JSON target on request; the choice is refused for other targets", async () => {
+    const req = { input: "a,b\n1,x\n2,y\n", from: DataFormat.CSV, to: DataFormat.JSON };
+    const text = await client.convert({ ...req, jsonForm: JsonForm.TEXT });
+    expect(JSON.parse(text.output)).toEqual([
+      { a: 1, b: "x" },
+      { a: 2, b: "y" },
+    ]);
+    expect(text.data).toBeUndefined();
+    const value = await client.convert({ ...req, jsonForm: JsonForm.DATA });
+    expect(value.output).toBe("");
+    expect(toJson(ValueSchema, value.data!)).toEqual([
+      { a: 1, b: "x" },
+      { a: 2, b: "y" },
+    ]);
+    const both = await client.convert({ ...req, jsonForm: JsonForm.BOTH });
+    expect(JSON.parse(both.output)).toEqual(toJson(ValueSchema, both.data!));
+    expect(await failure(client.convert({ ...req, to: DataFormat.YAML, jsonForm: JsonForm.TEXT }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["json_form"],
+    });
   });
 
   it("a CSV with a BOM, ; delimiters, quoted newlines and quotes; kept as text on request", async () => {
