@@ -1,6 +1,6 @@
 /**
  * JMESPath through Query, on the examples of jmespath.org's tutorial and specification (the
- * compliance suite itself is neither on npm nor in Debian). Expected values follow from the
+ * compliance suite runs in suites.test.ts). Expected values follow from the
  * specification's rules: projections skip nulls, `[]` flattens one level, pipes stop projections.
  */
 import { afterAll, describe, expect, it } from "vitest";

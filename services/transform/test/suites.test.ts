@@ -1,6 +1,7 @@
 /**
  * Published test suites, run through the service: the JSONPath Compliance Test Suite (as the
- * jsonpath-rfc9535 package ships it) and the JSON Schema Test Suite's draft-07 core keywords
+ * jsonpath-rfc9535 package ships it), the JMESPath compliance suite (as jmespath 0.15.0 shipped it,
+ * installed as `jmespath-compliance`) and the JSON Schema Test Suite's draft-07 core keywords
  * (suites/json-schema-draft7), the latter also under 2020-12 for every case whose schema uses only
  * keywords whose meaning did not change between the drafts.
  */
@@ -125,4 +126,43 @@ describe("JSON Schema Test Suite cases as 2020-12 (unchanged keywords only)", ()
   it.each(unchanged.map((g) => [`${g.file}: ${g.description}`, g] as const))("%s", (_, g) =>
     runGroup(g, "https://json-schema.org/draft/2020-12/schema"),
   );
+});
+
+interface JmespathGroup {
+  given: JsonValue;
+  cases: { expression: string; result?: JsonValue; error?: string; comment?: string }[];
+}
+const jmespathDir = join(
+  dirname(createRequire(import.meta.url).resolve("jmespath-compliance/package.json")),
+  "test/compliance",
+);
+const jmespathCases = readdirSync(jmespathDir)
+  .filter((f) => f.endsWith(".json"))
+  .flatMap((f) =>
+    (JSON.parse(readFileSync(join(jmespathDir, f), "utf8")) as JmespathGroup[]).flatMap((g, i) =>
+      g.cases.map((c) => [`${f} #${i}: ${c.expression}`, g.given, c] as const),
+    ),
+  );
+
+describe("JMESPath compliance suite", () => {
+  it(`holds the suite (${jmespathCases.length} cases)`, () => expect(jmespathCases.length).toBeGreaterThan(800));
+
+  it.each(jmespathCases)("%s", async (_, given, c) => {
+    const call = client.query({
+      language: QueryLanguage.JMESPATH,
+      expression: c.expression,
+      data: fromJson(ValueSchema, given),
+    });
+    if (c.error) {
+      // Syntax, unknown functions, wrong arity and wrong argument types are all the expression's fault.
+      const e = await call.then(
+        () => undefined,
+        (err) => ConnectError.from(err),
+      );
+      expect(e?.code, `expected a ${c.error} error`).toBe(Code.InvalidArgument);
+      expect(e?.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field).toBe("expression");
+      return;
+    }
+    expect(plain((await call).result)).toEqual(c.result ?? null);
+  });
 });
