@@ -8,7 +8,7 @@ import { reflectionRegistrations } from "#runtime/reflection.js";
 import type { Logger } from "#runtime/logger.js";
 import type { Sql } from "#db/sql.js";
 import type { ProcessState } from "#launcher/supervisor.js";
-import { catalog, type CapabilityName } from "../services/catalog.js";
+import { capabilityOf, catalog, jobCapabilities, type CapabilityName } from "../services/catalog.js";
 import { checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
@@ -21,6 +21,7 @@ import { rateLimitPolicy, defaultTierLimits, type TierLimits } from "./policies/
 import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
+import { createRest } from "./transports/rest/rest.js";
 import { createPassthrough } from "./transports/passthrough.js";
 import { createDualServer, type DualServerOptions } from "./transports/listener.js";
 
@@ -140,7 +141,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger: options.logger,
     }),
   ]);
+  const rest = createRest({
+    services,
+    policies,
+    maxRequestBytes: options.maxRequestBytes,
+    defaultTimeoutMs: options.defaultTimeoutMs,
+    batchable: (service) => jobCapabilities.includes(capabilityOf(service.typeName) as CapabilityName),
+    logger: options.logger,
+  });
   const handler = createGatewayHandler({
+    rest: rest.handle,
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     policies,
     passthrough: createPassthrough({

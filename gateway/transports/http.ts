@@ -48,6 +48,8 @@ export interface GatewayHandlerOptions {
   authorize?: (header: Headers, service: string) => Promise<unknown>;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
+  /** The REST transport: handles (and returns true for) every path under `/api/v1/`. */
+  rest?: (req: Req, res: Res, path: string) => boolean;
 }
 
 const allowedHeaders = [
@@ -115,7 +117,7 @@ function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
 }
 
 /** Whether every `name=value` of a query string percent-decodes to valid UTF-8. */
-function validQueryText(query: string): boolean {
+export function validQueryText(query: string): boolean {
   try {
     for (const part of query.split("&")) decodeURIComponent(part.replace(/\+/g, " "));
     return true;
@@ -206,6 +208,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       );
       return;
     }
+    if (options.rest?.(req, res, path)) return;
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {
       refuse(

@@ -8,6 +8,7 @@
  * with no request in flight (new ones included) are capped at `maxIdleConnections`, the oldest
  * idle one closed to make room. Busy connections are never cut for it.
  */
+import { randomUUID } from "node:crypto";
 import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -69,6 +70,32 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
     { keepAliveTimeout: idleTimeoutMs, headersTimeout: 30_000, requestTimeout: 0 },
     handler as http.RequestListener,
   );
+  // A request line or headers over Node's 16 KB (a query of 100,000 parameters, say) never reach
+  // the handler: they are answered here, in the REST error envelope, and the connection closed.
+  http1.on("clientError", (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (!socket.writable || err.code === "ECONNRESET") {
+      socket.destroy();
+      return;
+    }
+    if (err.code !== "HPE_HEADER_OVERFLOW") {
+      // What Node answers without a listener.
+      socket.end(
+        `HTTP/1.1 ${err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request"}\r\nconnection: close\r\n\r\n`,
+      );
+      return;
+    }
+    const body = JSON.stringify({
+      error: {
+        code: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        message: "the request line and headers are over 16 KB; send large inputs in a JSON body",
+        details: [],
+        requestId: randomUUID(),
+      },
+    });
+    socket.end(
+      `HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   // The HTTP/1.1 server never listens itself; 'listening' starts its connection tracking,
   // which header/request timeouts and closeIdleConnections() depend on.
   http1.emit("listening");

@@ -80,7 +80,7 @@ function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
 }
 
 /** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
-function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
+export function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -176,7 +176,7 @@ function responseEncoding(accepted: string | undefined): keyof typeof compressor
   return undefined;
 }
 
-const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
+export const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
 
 /** The kind of a call the fast path takes (uncompressed, and gRPC only over HTTP/2), or undefined. */
 function kindOf(req: Req): Kind | undefined {

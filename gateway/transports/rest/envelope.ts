@@ -1,0 +1,69 @@
+/**
+ * The seed's error envelope, on REST only: `{"error": {"code", "message", "details": [{"field",
+ * "message"}], "requestId"}}` with the HTTP status that fits. Connect, gRPC-Web and gRPC keep
+ * their own error formats. The table from gRPC codes is the one the README documents.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BadRequestSchema, QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
+import { requestIdOf } from "#runtime/errors.js";
+
+/** The seed's code and the HTTP status for each gRPC code. */
+export const restErrorCodes: Record<Code, { code: string; status: number }> = {
+  [Code.InvalidArgument]: { code: "VALIDATION_ERROR", status: 400 },
+  [Code.OutOfRange]: { code: "VALIDATION_ERROR", status: 400 },
+  [Code.FailedPrecondition]: { code: "PRECONDITION_FAILED", status: 400 },
+  [Code.Unauthenticated]: { code: "UNAUTHORIZED", status: 401 },
+  [Code.PermissionDenied]: { code: "FORBIDDEN", status: 403 },
+  [Code.NotFound]: { code: "NOT_FOUND", status: 404 },
+  [Code.AlreadyExists]: { code: "CONFLICT", status: 409 },
+  [Code.Aborted]: { code: "CONFLICT", status: 409 },
+  [Code.ResourceExhausted]: { code: "PAYLOAD_TOO_LARGE", status: 413 },
+  [Code.Canceled]: { code: "CLIENT_CLOSED_REQUEST", status: 499 },
+  [Code.Unknown]: { code: "INTERNAL_ERROR", status: 500 },
+  [Code.Internal]: { code: "INTERNAL_ERROR", status: 500 },
+  [Code.DataLoss]: { code: "INTERNAL_ERROR", status: 500 },
+  [Code.Unimplemented]: { code: "NOT_IMPLEMENTED", status: 501 },
+  [Code.Unavailable]: { code: "SERVICE_UNAVAILABLE", status: 503 },
+  [Code.DeadlineExceeded]: { code: "TIMEOUT", status: 504 },
+};
+
+/** Gateway refusals that are not gRPC codes: an unknown route, a wrong verb, a body in the wrong type. */
+export type RestRefusal = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE";
+const refusalStatus: Record<RestRefusal, number> = {
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+};
+
+/** The envelope's body. */
+export interface RestError {
+  error: { code: string; message: string; details: { field: string; message: string }[]; requestId: string };
+}
+
+/** An error as the envelope and its HTTP status. */
+export function restError(err: ConnectError, requestId: string): { status: number; body: RestError } {
+  let { code, status } = restErrorCodes[err.code] ?? restErrorCodes[Code.Unknown];
+  // Out of quota is a rate limit (429); out of room is a body or input too large (413).
+  if (
+    err.code === Code.ResourceExhausted &&
+    (err.findDetails(RetryInfoSchema).length > 0 || err.findDetails(QuotaFailureSchema).length > 0)
+  ) {
+    code = "RATE_LIMITED";
+    status = 429;
+  }
+  const details = err
+    .findDetails(BadRequestSchema)
+    .flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, message: v.description })));
+  return {
+    status,
+    body: { error: { code, message: err.rawMessage, details, requestId: requestIdOf(err) ?? requestId } },
+  };
+}
+
+/** A gateway refusal in the envelope. */
+export function restRefusal(kind: RestRefusal, message: string, requestId: string) {
+  return { status: refusalStatus[kind], body: { error: { code: kind, message, details: [], requestId } } };
+}
+
+/** Whether `err` is a ConnectError already (else it is internal). */
+export const isConnectError = (err: unknown): err is ConnectError => err instanceof ConnectError;

@@ -1,0 +1,160 @@
+/**
+ * A REST request as the method's input message: the body (as the rule's `body` says), the path
+ * variables and the query parameters, each put in its field by the input's descriptor; then the
+ * friendly spellings workflow tools send made canonical: enum values without their prefix and in
+ * any case (`"sha256"` for `HASH_ALGORITHM_SHA256`).
+ */
+import {
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  type MessageShape,
+  ScalarType,
+} from "@bufbuild/protobuf";
+import { ConnectError } from "@connectrpc/connect";
+import { invalidArgument } from "#runtime/errors.js";
+import { violationFromMessage } from "../connect-errors.js";
+import { gatewayJsonOptions } from "../json-options.js";
+
+/** Most query parameters one request may carry. */
+export const maxQueryParameters = 100;
+/** Deepest JSON the friendly pass walks (protobuf's own decoding limit is 100 as well). */
+const maxDepth = 100;
+
+/** The enum value named `text`: its full name, or its name without the shared prefix, in any case. */
+function enumValueName(e: DescEnum, text: string): string {
+  if (e.values.some((v) => v.name === text)) return text;
+  const upper = text.toUpperCase();
+  const prefix = e.sharedPrefix ? `${e.sharedPrefix.toUpperCase()}` : "";
+  const found = e.values.find((v) => v.name === upper || v.name === `${prefix}${upper}`);
+  return found?.name ?? text;
+}
+
+function fieldByJsonKey(schema: DescMessage, key: string): DescField | undefined {
+  return schema.fields.find((f) => f.jsonName === key || f.name === key);
+}
+
+/** Messages whose JSON is not their fields (well-known types): left as they are. */
+const opaque = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
+
+/** Rewrites enum spellings in `json` (a value of `schema`) in place; returns it. */
+export function canonicalEnums(schema: DescMessage, json: unknown, depth = 0): unknown {
+  if (typeof json !== "object" || json === null || Array.isArray(json) || opaque(schema)) return json;
+  if (depth > maxDepth) throw invalidArgument("body", `nested deeper than ${maxDepth} levels`);
+  const obj = json as Record<string, unknown>;
+  for (const [key, value] of Object.entries(obj)) {
+    const field = fieldByJsonKey(schema, key);
+    if (!field || value === null) continue;
+    const one = (v: unknown): unknown => {
+      if (field.enum && typeof v === "string") return enumValueName(field.enum, v);
+      if (field.message) return canonicalEnums(field.message, v, depth + 1);
+      return v;
+    };
+    if (field.fieldKind === "list" && Array.isArray(value)) obj[key] = value.map(one);
+    else if (field.fieldKind === "map" && typeof value === "object" && !Array.isArray(value))
+      obj[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, one(v)]));
+    else if (field.fieldKind !== "map" && field.fieldKind !== "list") obj[key] = one(value);
+  }
+  return obj;
+}
+
+/** A path or query value as the JSON of its field (numbers, booleans and enums from text). */
+function paramJson(field: DescField, text: string): JsonValue {
+  if (field.enum) return enumValueName(field.enum, text);
+  const scalar = field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
+  switch (scalar) {
+    case ScalarType.BOOL:
+      if (text === "true" || text === "false") return text === "true";
+      throw invalidArgument(field.name, `must be true or false, not "${text}"`);
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT:
+    case ScalarType.INT32:
+    case ScalarType.UINT32:
+    case ScalarType.SINT32:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32: {
+      const n = text.trim() === "" ? Number.NaN : Number(text);
+      if (Number.isNaN(n)) throw invalidArgument(field.name, `must be a number, not "${text}"`);
+      return n;
+    }
+    default:
+      return text; // strings, bytes (base64) and 64-bit integers travel as JSON strings
+  }
+}
+
+/** Sets `value` at the dotted proto-name `path` of `json` (a value of `schema`); throws naming an unknown field. */
+function setParam(schema: DescMessage, json: JsonObject, path: string, text: string) {
+  const names = path.split(".");
+  let message = schema;
+  let target = json;
+  for (let i = 0; i < names.length; i++) {
+    const field = fieldByJsonKey(message, names[i]);
+    if (!field) throw invalidArgument(path, `unknown field (${message.typeName} has no field ${names[i]})`);
+    const last = i === names.length - 1;
+    if (!last) {
+      if (field.fieldKind !== "message" || opaque(field.message))
+        throw invalidArgument(path, `${names[i]} is not a message field`);
+      target[field.jsonName] ??= {};
+      target = target[field.jsonName] as JsonObject;
+      message = field.message;
+      continue;
+    }
+    if (field.fieldKind === "message" || field.fieldKind === "map")
+      throw invalidArgument(path, "a message field cannot be set from the path or query; send it in the body");
+    const value = paramJson(field, text);
+    if (field.fieldKind !== "list") target[field.jsonName] = value;
+    else {
+      target[field.jsonName] ??= [];
+      (target[field.jsonName] as JsonValue[]).push(value);
+    }
+  }
+}
+
+/** What a REST request carries, read from the wire. */
+export interface RestParts {
+  /** Path variables by field name, decoded. */
+  params: Record<string, string>;
+  /** Query parameters, minus the gateway's own (`wait`). */
+  query: URLSearchParams;
+  /** The body as parsed JSON; undefined when there is none. */
+  body: unknown;
+  /** Which field the body fills: `*`, a field name, or `""` (no body). */
+  bodyField: string;
+}
+
+/** The method's input message from a REST request; bad input is `invalid_argument` naming the field. */
+export function restInput<T extends DescMessage>(schema: T, parts: RestParts): MessageShape<T> {
+  let json: JsonObject = {};
+  if (parts.body !== undefined) {
+    if (parts.bodyField === "*") {
+      if (typeof parts.body !== "object" || parts.body === null || Array.isArray(parts.body))
+        throw invalidArgument("body", `must be a JSON object (${schema.typeName})`);
+      json = parts.body as JsonObject;
+    } else if (parts.bodyField) {
+      const field = fieldByJsonKey(schema, parts.bodyField);
+      if (field) json[field.jsonName] = parts.body as JsonValue;
+    }
+  }
+  canonicalEnums(schema, json);
+  if (parts.bodyField === "*" && [...parts.query.keys()].length > 0)
+    throw invalidArgument([...parts.query.keys()][0], "this route takes its input from the body, not the query");
+  for (const [name, value] of parts.query) setParam(schema, json, name, value);
+  for (const [name, value] of Object.entries(parts.params)) {
+    const field = fieldByJsonKey(schema, name);
+    if (field && json[field.jsonName] !== undefined && json[field.jsonName] !== value)
+      throw invalidArgument(name, "differs between the path and the body");
+    setParam(schema, json, name, value);
+  }
+  try {
+    return fromJson(schema, json, gatewayJsonOptions);
+  } catch (cause) {
+    const err = ConnectError.from(cause);
+    const violation = violationFromMessage(err.rawMessage, schema);
+    throw violation
+      ? invalidArgument(violation.field, violation.description, cause)
+      : invalidArgument("body", err.rawMessage, cause);
+  }
+}

@@ -1,0 +1,431 @@
+/**
+ * The REST transport: `/api/v1/...` routes from the contracts' `google.api.http` rules, served by
+ * the same service implementations (forwarded or local) and the same policy chain as every other
+ * protocol. Friendly JSON in (enum values without their prefix, batches without `@type`), every
+ * field out (zero values included), the seed's error envelope on failure. Server-streaming
+ * methods answer as Server-Sent Events; `?wait=` long-polls a job (GetJob, and `:batch`).
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageShape,
+  toJsonString,
+} from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  createHandlerContext,
+  type ContextValues,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import {
+  GetJobRequestSchema,
+  JobService,
+  JobState,
+  SubmitJobRequestSchema,
+  type Job,
+  type WatchJobResponse,
+} from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
+import type { ServiceRegistration } from "#runtime/registration.js";
+import type { Logger } from "#runtime/logger.js";
+import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.js";
+import { discardRest } from "../discard.js";
+import { validQueryText } from "../http.js";
+import { gatewayJsonOptions } from "../json-options.js";
+import { headersOf, jsonContentType, readBody } from "../passthrough.js";
+import { restError, restRefusal } from "./envelope.js";
+import { maxQueryParameters, restInput } from "./request.js";
+import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+type Impl = (request: unknown, context: HandlerContext) => unknown;
+
+/** Options for createRest. */
+export interface RestOptions {
+  /** Every service the gateway serves (forwarded and local), with its implementation. */
+  services: ServiceRegistration[];
+  /** The gateway's policies. */
+  policies: PolicyChain;
+  /** Largest request body, in bytes. */
+  maxRequestBytes: number;
+  /** Deadline for calls that bring none. */
+  defaultTimeoutMs: number;
+  /** Whether a service's methods can run as jobs (they get `:batch` routes). */
+  batchable: (service: DescService) => boolean;
+  logger: Logger;
+}
+
+/** The REST prefix every route lives under. */
+export const restPrefix = "/api/v1/";
+/** Longest `?wait=`. */
+export const maxWaitMs = 120_000;
+const finalStates = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+/** A comment line on an idle event stream this often keeps proxies from closing it. */
+const heartbeatMs = 15_000;
+
+/** Reads `30s`, `500ms`, `2m` or plain seconds. */
+function parseWait(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw invalidArgument("wait", `must be a duration such as 30s or 500ms, not "${text}"`);
+  const ms = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000);
+  if (ms > maxWaitMs) throw invalidArgument("wait", `must be at most ${maxWaitMs / 1000}s`);
+  return ms;
+}
+
+/** Answers as JSON with every field, zero values included. */
+function jsonOf(schema: DescMessage, message: unknown): string {
+  return toJsonString(schema, create(schema, message as never), {
+    alwaysEmitImplicit: true,
+    registry: gatewayJsonOptions.registry,
+  });
+}
+
+function send(res: Res, status: number, headers: Record<string, string>, body: string) {
+  const bytes = Buffer.from(body);
+  (res as http.ServerResponse).writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(bytes.length),
+    ...headers,
+  });
+  (res as http.ServerResponse).end(bytes);
+}
+
+/** A REST call as the policies see it: its input is built (and its body read) once, when first asked. */
+class RestCall implements TransportCall {
+  readonly protocol = "rest" as const;
+  private input?: Promise<unknown>;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    readonly header: Headers,
+    readonly values: ContextValues,
+    readonly signal: AbortSignal,
+    private readonly build: () => Promise<unknown>,
+    private readonly run: (input: unknown, context: HandlerContext) => Promise<void>,
+    private readonly timeoutMs: number | undefined,
+  ) {}
+
+  message(): Promise<unknown> {
+    this.input ??= this.build();
+    return this.input;
+  }
+
+  async forward(): Promise<Answer> {
+    const context = createHandlerContext({
+      service: this.service,
+      method: this.method,
+      protocolName: "rest",
+      requestMethod: "POST",
+      url: "",
+      timeoutMs: this.timeoutMs,
+      requestSignal: this.signal,
+      requestHeader: this.header,
+      contextValues: this.values,
+    });
+    await this.run(await this.message(), context);
+    return { header: new Headers() };
+  }
+}
+
+/** Creates the REST transport; its handler claims every path under `/api/v1/`. */
+export function createRest(options: RestOptions) {
+  const impls = new Map<DescMethod, Impl>();
+  for (const { service, impl } of options.services) {
+    for (const method of service.methods) {
+      const fn = (impl as Record<string, Impl | undefined>)[method.localName];
+      if (fn) impls.set(method, fn.bind(impl));
+    }
+  }
+  const router = new RestRouter(
+    restRoutes(
+      options.services.map((s) => s.service),
+      options.batchable,
+    ),
+  );
+  const implOf = (method: DescMethod): Impl => {
+    const fn = impls.get(method);
+    if (!fn) throw new ConnectError(`${method.parent.typeName}/${method.name} is not served here`, Code.Unimplemented);
+    return fn;
+  };
+  const jobMethod = (name: "submitJob" | "getJob" | "watchJob") => JobService.method[name];
+
+  /** The job once it has finished or `waitMs` passed (a watch from its latest event), then read again. */
+  async function awaitJob(job: Job, waitMs: number, context: HandlerContext): Promise<MessageShape<DescMessage>> {
+    const get = () =>
+      implOf(jobMethod("getJob"))(create(GetJobRequestSchema, { jobId: job.id }), context) as Promise<
+        MessageShape<DescMessage>
+      >;
+    if (finalStates.has(job.state)) return get();
+    const stop = new AbortController();
+    const timer = setTimeout(() => stop.abort(), waitMs);
+    const onAbort = () => stop.abort();
+    context.signal.addEventListener("abort", onAbort, { once: true });
+    const watchContext = createHandlerContext({
+      service: JobService,
+      method: jobMethod("watchJob"),
+      protocolName: "rest",
+      requestMethod: "GET",
+      url: "",
+      requestSignal: stop.signal,
+      requestHeader: context.requestHeader,
+      contextValues: context.values,
+    });
+    try {
+      const events = implOf(jobMethod("watchJob"))(
+        { jobId: job.id, afterSequence: job.lastSequence },
+        watchContext,
+      ) as AsyncIterable<WatchJobResponse>;
+      for await (const e of events) {
+        if (e.event.case === "stateChanged" && finalStates.has(e.event.value.state)) break;
+      }
+    } catch (err) {
+      if (!stop.signal.aborted) throw err;
+    } finally {
+      clearTimeout(timer);
+      context.signal.removeEventListener("abort", onAbort);
+      stop.abort();
+    }
+    return get();
+  }
+
+  /** The batch route's input: `{"items": [...], "idempotencyKey"?, "webhook"?}` as a SubmitJobRequest. */
+  function batchInput(route: RestRoute, body: unknown) {
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw invalidArgument("body", 'must be a JSON object: {"items": [...]}');
+    const { items, ...rest } = body as { items?: unknown };
+    if (!Array.isArray(items) || items.length === 0)
+      throw invalidArgument("items", `must be a non-empty list of ${route.method.input.typeName}`);
+    const packed = items.map((item, i) => {
+      try {
+        return anyPack(
+          route.method.input,
+          restInput(route.method.input, { params: {}, query: new URLSearchParams(), body: item, bodyField: "*" }),
+        );
+      } catch (err) {
+        throw prefixFields(ConnectError.from(err), `items[${i}]`);
+      }
+    });
+    const submit = restInput(SubmitJobRequestSchema, {
+      params: {},
+      query: new URLSearchParams(),
+      body: rest,
+      bodyField: "*",
+    });
+    submit.method = `${route.service.typeName}/${route.method.name}`;
+    submit.items = packed;
+    return submit;
+  }
+
+  async function serve(route: RestRoute, params: Record<string, string>, req: Req, res: Res, query: URLSearchParams) {
+    const requestId = req.headers["x-request-id"] as string;
+    const abort = new AbortController();
+    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+    res.once("close", onClose);
+    try {
+      const waitText = query.get("wait");
+      query.delete("wait");
+      const waitMs = waitText === null ? undefined : parseWait(waitText);
+      const isGetJob = route.method === jobMethod("getJob");
+      if (waitMs !== undefined && !route.batch && !isGetJob)
+        throw invalidArgument("wait", "applies to GET /api/v1/jobs/{job_id} and to :batch routes only");
+      const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+      if (hasBody && route.body === "")
+        throw invalidArgument("body", `${route.verb} ${route.template} takes no body; send its fields in the query`);
+      const readJson = async (): Promise<unknown> => {
+        if (!hasBody) return undefined;
+        const raw = await readBody(req, options.maxRequestBytes, 0);
+        let text: string;
+        try {
+          text = gatewayJsonOptions.textDecoder.decode(raw);
+        } catch (cause) {
+          throw invalidArgument("body", "is not valid UTF-8", cause);
+        }
+        if (text.trim() === "") return undefined;
+        try {
+          return JSON.parse(text);
+        } catch (cause) {
+          throw invalidArgument("body", `is not valid JSON: ${(cause as Error).message}`, cause);
+        }
+      };
+      const streaming = route.method.methodKind === "server_streaming";
+      const lastEventId = req.headers["last-event-id"];
+      const build = route.batch
+        ? async () => batchInput(route, await readJson())
+        : async () => {
+            const body = await readJson();
+            const input = restInput(route.method.input, { params, query, body, bodyField: route.body });
+            if (streaming && typeof lastEventId === "string" && /^\d+$/.test(lastEventId)) {
+              const field = route.method.input.fields.find((f) => f.name === "after_sequence");
+              if (field) (input as Record<string, unknown>)[field.localName] = BigInt(lastEventId);
+            }
+            return input;
+          };
+      let answer: { schema: DescMessage; message: unknown } | undefined;
+      const method = route.batch ? jobMethod("submitJob") : route.method;
+      const service = route.batch ? JobService : route.service;
+      const run = async (input: unknown, context: HandlerContext) => {
+        if (streaming) {
+          await streamEvents(route, implOf(method)(input, context) as AsyncIterable<unknown>, res, requestId);
+          return;
+        }
+        let out = (await implOf(method)(input, context)) as MessageShape<DescMessage> & { job?: Job };
+        if (waitMs !== undefined && out.job) out = (await awaitJob(out.job, waitMs, context)) as typeof out;
+        answer = {
+          schema: waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output,
+          message: out,
+        };
+      };
+      const timeoutMs = streaming ? undefined : options.defaultTimeoutMs + (waitMs ?? 0);
+      const call = new RestCall(
+        service,
+        method,
+        headersOf(req),
+        createContextValues(),
+        abort.signal,
+        build,
+        run,
+        timeoutMs,
+      );
+      const result = await options.policies(call);
+      if (streaming) return;
+      if (!answer) throw new ConnectError("no answer", Code.Internal);
+      const headers: Record<string, string> = {};
+      result.header.forEach((v, k) => {
+        headers[k] = v;
+      });
+      send(res, 200, headers, jsonOf(answer.schema, answer.message));
+    } catch (thrown) {
+      const err = withRequestId(toPublicError(thrown), requestId);
+      if (err.code === Code.Internal || err.code === Code.Unknown)
+        options.logger.warn({ err: thrown, requestId, route: route.template }, "REST call failed");
+      discardRest(req);
+      if (res.headersSent || res.writableEnded) {
+        if (!res.writableEnded) {
+          (res as http.ServerResponse).write(
+            `event: error\ndata: ${JSON.stringify(restError(err, requestId).body)}\n\n`,
+          );
+          res.end();
+        }
+        return;
+      }
+      const { status, body } = restError(err, requestId);
+      const headers: Record<string, string> = {};
+      err.metadata.forEach((v, k) => {
+        headers[k] = v;
+      });
+      send(res, status, headers, JSON.stringify(body));
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  /** A server stream as Server-Sent Events: `id` is the message's `sequence` where it has one. */
+  async function streamEvents(route: RestRoute, stream: AsyncIterable<unknown>, res: Res, requestId: string) {
+    const output = route.method.output;
+    const sequence = output.fields.find((f) => f.name === "sequence");
+    const oneof = output.oneofs.length === 1 ? output.oneofs[0] : undefined;
+    let started = false;
+    const heartbeat = setInterval(() => started && (res as http.ServerResponse).write(": keep-alive\n\n"), heartbeatMs);
+    try {
+      for await (const message of stream) {
+        if (!started) {
+          (res as http.ServerResponse).writeHead(200, {
+            "content-type": "text/event-stream",
+            "cache-control": "no-cache",
+            "x-request-id": requestId,
+          });
+          started = true;
+        }
+        const m = message as Record<string, unknown>;
+        const id = sequence ? `id: ${String(m[sequence.localName])}\n` : "";
+        const kind = oneof ? (m[oneof.localName] as { case?: string }).case : undefined;
+        (res as http.ServerResponse).write(`${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message)}\n\n`);
+      }
+      if (!started) (res as http.ServerResponse).writeHead(200, { "content-type": "text/event-stream" });
+      res.end();
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  function handle(req: Req, res: Res, path: string): boolean {
+    if (!path.startsWith(restPrefix)) return false;
+    const requestId = req.headers["x-request-id"] as string;
+    const refuse = (r: { status: number; body: unknown }, headers: Record<string, string> = {}) => {
+      discardRest(req);
+      send(res, r.status, headers, JSON.stringify(r.body));
+      return true;
+    };
+    let found: ReturnType<RestRouter["match"]>;
+    try {
+      found = router.match(req.method ?? "GET", path);
+    } catch {
+      return refuse(restError(invalidArgument("path", "is not valid percent-encoded UTF-8"), requestId));
+    }
+    if (!found) return refuse(restRefusal("NOT_FOUND", `no route ${req.method} ${path}`, requestId));
+    if ("allowed" in found)
+      return refuse(
+        restRefusal("METHOD_NOT_ALLOWED", `${path} answers ${found.allowed.join(", ")}, not ${req.method}`, requestId),
+        { allow: found.allowed.join(", ") },
+      );
+    const length = Number(req.headers["content-length"] ?? 0);
+    if (length > options.maxRequestBytes)
+      return refuse(
+        restError(
+          new ConnectError(
+            `request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`,
+            Code.ResourceExhausted,
+          ),
+          requestId,
+        ),
+      );
+    const contentType = req.headers["content-type"];
+    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    if (hasBody && found.route.body !== "" && !(contentType && jsonContentType.test(contentType)))
+      return refuse(
+        restRefusal(
+          "UNSUPPORTED_MEDIA_TYPE",
+          `send the body as JSON with Content-Type: application/json (got ${contentType ? `"${contentType}"` : "none"})`,
+          requestId,
+        ),
+      );
+    const rawQuery = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
+    // Counted before parsing: a query of 100,000 parameters is refused without building them.
+    let count = rawQuery ? 1 : 0;
+    for (let i = rawQuery.indexOf("&"); i >= 0 && count <= maxQueryParameters; i = rawQuery.indexOf("&", i + 1))
+      count++;
+    if (count > maxQueryParameters)
+      return refuse(restError(invalidArgument("query", `has more than ${maxQueryParameters} parameters`), requestId));
+    if (!validQueryText(rawQuery))
+      return refuse(restError(invalidArgument("query", "is not valid percent-encoded UTF-8"), requestId));
+    void serve(found.route, found.params, req, res, new URLSearchParams(rawQuery));
+    return true;
+  }
+
+  return { handle, router };
+}
+
+/** The same error with every field violation's field under `prefix` (`items[3].algorithm`). */
+function prefixFields(err: ConnectError, prefix: string): ConnectError {
+  const details = err.details.map((d) => {
+    if (!("desc" in d) || d.desc.typeName !== "google.rpc.BadRequest") return d;
+    const value = d.value as { fieldViolations?: { field: string }[] };
+    return {
+      ...d,
+      value: {
+        ...value,
+        fieldViolations: (value.fieldViolations ?? []).map((v) => ({ ...v, field: `${prefix}.${v.field}` })),
+      },
+    };
+  });
+  return new ConnectError(`${prefix}: ${err.rawMessage}`, err.code, err.metadata, details as never, err.cause);
+}

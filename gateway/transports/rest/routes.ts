@@ -1,0 +1,128 @@
+/**
+ * REST routes from the contracts: every method's `google.api.http` rule (verb, path template,
+ * body) as grpc-gateway and Envoy's transcoder read it, and for every method that can run as a
+ * job a `<path>:batch` route that submits a batch of its input type. Templates use `{field}`
+ * variables (one path segment each) and an optional `:verb` suffix on the last segment.
+ */
+import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { http } from "#gen/google/api/annotations_pb.js";
+
+/** One REST route: an HTTP verb and path template onto a method. */
+export interface RestRoute {
+  service: DescService;
+  method: DescMethod;
+  /** GET, POST, PUT, PATCH or DELETE. */
+  verb: string;
+  /** The template as written in the rule, e.g. `/api/v1/jobs/{job_id}:cancel`. */
+  template: string;
+  /** Which input field the body fills: `*` (the whole message), a field name, or none (`""`). */
+  body: string;
+  /** A batch route: the body is `{"items": [...]}` of the method's input, submitted as one job. */
+  batch: boolean;
+  /** The path's segments: literals, or `{field}` variables. */
+  segments: Segment[];
+  /** The `:verb` suffix of the last segment, if any. */
+  suffix: string;
+}
+
+type Segment = { literal: string } | { field: string };
+
+/** A match: the route and its path variables, decoded. */
+export interface RestMatch {
+  route: RestRoute;
+  params: Record<string, string>;
+}
+
+/** The method's HTTP rule as verb, path and body, if it has one. */
+export function httpRuleOf(method: DescMethod): { verb: string; path: string; body: string } | undefined {
+  if (!hasOption(method, http)) return undefined;
+  const rule = getOption(method, http);
+  const { case: verb, value } = rule.pattern;
+  if (!verb || verb === "custom") return undefined;
+  return { verb: verb.toUpperCase(), path: value, body: rule.body };
+}
+
+/** Splits a template into segments and its `:verb` suffix; throws on what the gateway cannot serve. */
+export function parseTemplate(template: string): { segments: Segment[]; suffix: string } {
+  if (!template.startsWith("/")) throw new Error(`path template ${template} does not start with /`);
+  const parts = template.slice(1).split("/");
+  let suffix = "";
+  const last = parts[parts.length - 1];
+  const colon = last.lastIndexOf(":");
+  if (colon > last.lastIndexOf("}")) {
+    suffix = last.slice(colon + 1);
+    parts[parts.length - 1] = last.slice(0, colon);
+  }
+  const segments = parts.map((p): Segment => {
+    const m = /^\{([a-z_][a-z0-9_]*)\}$/.exec(p);
+    if (m) return { field: m[1] };
+    if (/[{}*]/.test(p)) throw new Error(`path template ${template}: segment ${p} is not supported`);
+    return { literal: p };
+  });
+  return { segments, suffix };
+}
+
+/** The routes of `services` (methods without a rule have none) and their `:batch` twins where `batchable` says. */
+export function restRoutes(services: DescService[], batchable: (service: DescService) => boolean): RestRoute[] {
+  const routes: RestRoute[] = [];
+  for (const service of services) {
+    for (const method of service.methods) {
+      const rule = httpRuleOf(method);
+      if (!rule) continue;
+      const route = { service, method, verb: rule.verb, template: rule.path, body: rule.body, batch: false };
+      routes.push({ ...route, ...parseTemplate(rule.path) });
+      if (method.methodKind === "unary" && rule.verb === "POST" && rule.body === "*" && batchable(service)) {
+        const template = `${rule.path}:batch`;
+        routes.push({ ...route, template, batch: true, ...parseTemplate(template) });
+      }
+    }
+  }
+  return routes;
+}
+
+function matchSegments(route: RestRoute, parts: string[], suffix: string): Record<string, string> | undefined {
+  if (parts.length !== route.segments.length || suffix !== route.suffix) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const s = route.segments[i];
+    if ("literal" in s) {
+      if (s.literal !== parts[i]) return undefined;
+    } else {
+      if (parts[i] === "") return undefined;
+      params[s.field] = parts[i];
+    }
+  }
+  return params;
+}
+
+/** Finds routes by request path. */
+export class RestRouter {
+  constructor(readonly routes: RestRoute[]) {}
+
+  /**
+   * The route for `verb` and `path` (raw, still percent-encoded); `{allowed}` when the path exists
+   * under other verbs only; undefined when no route has the path. Throws URIError on bad escapes.
+   */
+  match(verb: string, path: string): RestMatch | { allowed: string[] } | undefined {
+    const parts = path.slice(1).split("/");
+    const last = parts[parts.length - 1];
+    const colon = last.lastIndexOf(":");
+    const candidates: { parts: string[]; suffix: string }[] = [{ parts, suffix: "" }];
+    if (colon >= 0)
+      candidates.push({ parts: [...parts.slice(0, -1), last.slice(0, colon)], suffix: last.slice(colon + 1) });
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      for (const c of candidates) {
+        const params = matchSegments(route, c.parts, c.suffix);
+        if (!params) continue;
+        if (route.verb !== verb && !(verb === "HEAD" && route.verb === "GET")) {
+          allowed.push(route.verb);
+          continue;
+        }
+        for (const k of Object.keys(params)) params[k] = decodeURIComponent(params[k]);
+        return { route, params };
+      }
+    }
+    return allowed.length ? { allowed: [...new Set(allowed)] } : undefined;
+  }
+}
