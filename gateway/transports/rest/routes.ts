@@ -1,7 +1,8 @@
 /**
  * REST routes from the contracts: every method's `google.api.http` rule (verb, path template,
  * body) as grpc-gateway and Envoy's transcoder read it, and for every method that can run as a
- * job a `<path>:batch` route that submits a batch of its input type. Templates use `{field}`
+ * job a `<path>:batch` route that submits a batch of its input type (POST routes with the whole
+ * body and no `:verb` of their own). Templates use `{field}`
  * variables (one path segment each) and an optional `:verb` suffix on the last segment.
  */
 import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
@@ -70,8 +71,10 @@ export function restRoutes(services: DescService[], batchable: (service: DescSer
       const rule = httpRuleOf(method);
       if (!rule) continue;
       const route = { service, method, verb: rule.verb, template: rule.path, body: rule.body, batch: false };
-      routes.push({ ...route, ...parseTemplate(rule.path) });
-      if (method.methodKind === "unary" && rule.verb === "POST" && rule.body === "*" && batchable(service)) {
+      const parsed = parseTemplate(rule.path);
+      routes.push({ ...route, ...parsed });
+      const plainPost = rule.verb === "POST" && rule.body === "*" && parsed.suffix === "";
+      if (method.methodKind === "unary" && plainPost && batchable(service)) {
         const template = `${rule.path}:batch`;
         routes.push({ ...route, template, batch: true, ...parseTemplate(template) });
       }

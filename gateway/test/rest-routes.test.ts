@@ -1,0 +1,133 @@
+/**
+ * REST routes and inputs from the descriptors: every public method carries a `google.api.http`
+ * rule under the seed's prefixes, templates match as grpc-gateway reads them, and path, query and
+ * body land in their fields with friendly enum spellings.
+ */
+import { describe, expect, it } from "vitest";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
+import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { capabilities } from "#gen/flowforge/capabilities.js";
+import { restInput } from "../transports/rest/request.js";
+import { httpRuleOf, parseTemplate, RestRouter, restRoutes } from "../transports/rest/routes.js";
+
+/** What the gateway serves to callers: every capability's services and AdminService. */
+const publicServices: DescService[] = [...capabilities.flatMap((c) => c.services), AdminService];
+/** The seed's REST prefix per package (`data` is the transform service). */
+const prefixes: Record<string, string> = {
+  "flowforge.crypto.v1": "/api/v1/crypto/",
+  "flowforge.math.v1": "/api/v1/math/",
+  "flowforge.transform.v1": "/api/v1/data/",
+  "flowforge.jobs.v1": "/api/v1/jobs",
+  "flowforge.admin.v1": "/api/v1/admin/",
+};
+
+const fieldOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    const e = ConnectError.from(err);
+    return { code: e.code, field: e.findDetails(BadRequestSchema)[0]?.fieldViolations[0]?.field };
+  }
+  throw new Error("did not throw");
+};
+
+describe("every public method has a REST route", () => {
+  const methods = publicServices.flatMap((s) => s.methods.map((m) => ({ service: s, method: m })));
+
+  it.each(methods.map((m) => [`${m.service.typeName}/${m.method.name}`, m] as const))(
+    "%s",
+    (_, { service, method }) => {
+      const rule = httpRuleOf(method);
+      expect(rule, "add option (google.api.http) to the rpc").toBeDefined();
+      const pkg = service.typeName.slice(0, service.typeName.lastIndexOf("."));
+      expect(rule!.path.startsWith(prefixes[pkg])).toBe(true);
+      // Side-effect-free methods that take no body are GETs; everything else POSTs its body.
+      if (rule!.verb === "GET") expect(rule!.body).toBe("");
+      else expect(rule!.body).toBe("*");
+      expect(() => parseTemplate(rule!.path)).not.toThrow();
+    },
+  );
+
+  it("no two routes share a verb and path", () => {
+    const routes = restRoutes(publicServices, () => true);
+    const keys = routes.map((r) => `${r.verb} ${r.template}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(routes.length).toBeGreaterThan(methods.length);
+  });
+});
+
+describe("matching", () => {
+  const router = new RestRouter(
+    restRoutes(publicServices, (s) => s.typeName !== "flowforge.jobs.v1.JobService" && s !== AdminService),
+  );
+
+  it("finds literal paths, variables and :verb suffixes", () => {
+    const hash = router.match("POST", "/api/v1/crypto/hash");
+    expect(hash && "route" in hash && hash.route.method.name).toBe("Hash");
+    const batch = router.match("POST", "/api/v1/crypto/hash:batch");
+    expect(batch && "route" in batch && batch.route.batch).toBe(true);
+    const get = router.match("GET", "/api/v1/jobs/a%2Fb");
+    expect(get && "route" in get && get.params).toEqual({ job_id: "a/b" });
+    const cancel = router.match("POST", "/api/v1/jobs/123:cancel");
+    expect(cancel && "route" in cancel && [cancel.route.method.name, cancel.params]).toEqual([
+      "CancelJob",
+      { job_id: "123" },
+    ]);
+    const events = router.match("GET", "/api/v1/jobs/123/events");
+    expect(events && "route" in events && events.route.method.name).toBe("WatchJob");
+  });
+
+  it("tells a wrong verb (with what is allowed) from an unknown path", () => {
+    expect(router.match("DELETE", "/api/v1/crypto/hash")).toEqual({ allowed: ["POST"] });
+    expect(router.match("POST", "/api/v1/crypto/nothing")).toBeUndefined();
+    expect(router.match("POST", "/api/v1/crypto/nothing:batch")).toBeUndefined();
+    expect(router.match("POST", "/api/v1/jobs:batch")).toBeUndefined(); // jobs are not batchable
+    expect(router.match("POST", "/api/v1/jobs//events")).toBeUndefined(); // an empty variable
+  });
+});
+
+describe("inputs", () => {
+  const none = { params: {}, query: new URLSearchParams(), body: undefined, bodyField: "" };
+
+  it("enum values without their prefix and in any case, full names as well", () => {
+    for (const algorithm of ["sha256", "SHA256", "Sha256", "HASH_ALGORITHM_SHA256"]) {
+      const input = restInput(HashRequestSchema, { ...none, body: { algorithm, text: "x" }, bodyField: "*" });
+      expect(input.algorithm).toBe(HashAlgorithm.SHA256);
+    }
+    expect(
+      fieldOf(() => restInput(HashRequestSchema, { ...none, body: { algorithm: "sha7" }, bodyField: "*" })),
+    ).toEqual({ code: Code.InvalidArgument, field: "algorithm" });
+  });
+
+  it("query parameters by proto or JSON name, typed by their field; a body route refuses them", () => {
+    const query = new URLSearchParams("state=succeeded&page_size=5&pageToken=t");
+    const input = restInput(ListJobsRequestSchema, { ...none, query });
+    expect([input.state, input.pageSize, input.pageToken]).toEqual([JobState.SUCCEEDED, 5, "t"]);
+    expect(
+      fieldOf(() => restInput(ListJobsRequestSchema, { ...none, query: new URLSearchParams("page_size=1e") })),
+    ).toEqual({ code: Code.InvalidArgument, field: "page_size" });
+    expect(
+      fieldOf(() =>
+        restInput(HashRequestSchema, { ...none, query: new URLSearchParams("text=a"), body: {}, bodyField: "*" }),
+      ),
+    ).toEqual({ code: Code.InvalidArgument, field: "text" });
+  });
+
+  it("path variables fill their field and must agree with the body", () => {
+    const input = restInput(WatchJobRequestSchema, { ...none, params: { job_id: "j1" } });
+    expect(input.jobId).toBe("j1");
+    expect(
+      fieldOf(() =>
+        restInput(WatchJobRequestSchema, { ...none, params: { job_id: "j1" }, body: { jobId: "j2" }, bodyField: "*" }),
+      ),
+    ).toEqual({ code: Code.InvalidArgument, field: "job_id" });
+  });
+
+  it("a body that is not an object names the body", () => {
+    expect(fieldOf(() => restInput(HashRequestSchema, { ...none, body: [1], bodyField: "*" })).field).toBe("body");
+  });
+});

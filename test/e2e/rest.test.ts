@@ -1,0 +1,262 @@
+/**
+ * The REST projection through the gateway as `npm start` runs it: the issue's acceptance shapes,
+ * friendly JSON, batches, long-poll and Server-Sent Events, the error envelope and the refusals
+ * a workflow builder trips on.
+ */
+import { createHash } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startMesh, type Mesh } from "#test/support/mesh.js";
+
+let mesh: Mesh;
+beforeAll(async () => {
+  mesh = await startMesh();
+}, 120_000);
+afterAll(() => mesh?.stop());
+
+interface Sent {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field
+  body: any;
+}
+
+async function rest(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Sent> {
+  const res = await fetch(`${mesh.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${mesh.adminKey}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** A new key of `tenant` (through the REST admin route), as headers. */
+async function keyOf(tenant: string): Promise<Record<string, string>> {
+  const created = await rest("POST", "/api/v1/admin/keys", { tenantId: tenant, name: "rest test", tier: "pro" });
+  expect(created.status).toBe(200);
+  expect(created.body.apiKey.tier).toBe("TIER_PRO");
+  return { authorization: `Bearer ${created.body.secret}` };
+}
+
+describe("REST routes from the contracts", () => {
+  it("POST /api/v1/crypto/hash with friendly enum spellings, by Bearer or X-API-Key", async () => {
+    const res = await rest("POST", "/api/v1/crypto/hash", { algorithm: "sha256", text: "abc" });
+    expect(res.status).toBe(200);
+    expect(res.body.digest).toBe(sha256("abc"));
+    const byHeader = await rest(
+      "POST",
+      "/api/v1/crypto/hash",
+      { algorithm: "SHA256", text: "abc", encoding: "base64" },
+      { authorization: "", "x-api-key": mesh.adminKey },
+    );
+    expect(byHeader.status).toBe(200);
+    expect(byHeader.body.digest).toBe(createHash("sha256").update("abc").digest("base64"));
+    // The full names still work.
+    const full = await rest("POST", "/api/v1/crypto/hash", { algorithm: "HASH_ALGORITHM_SHA256", text: "abc" });
+    expect(full.body.digest).toBe(sha256("abc"));
+  });
+
+  it("answers zero values (item 0's index, zero counts), which Connect JSON leaves out", async () => {
+    const submitted = await rest("POST", "/api/v1/crypto/hash:batch?wait=30s", {
+      items: [{ algorithm: "sha256", text: "a" }],
+    });
+    expect(submitted.status).toBe(200);
+    const job = submitted.body.job;
+    expect(job.state).toBe("JOB_STATE_SUCCEEDED");
+    expect(job.counts).toEqual({ total: 1, succeeded: 1, failed: 0, cancelled: 0 });
+    expect(job.items[0].index).toBe(0);
+    expect(job.items[0].result.digest).toBe(sha256("a"));
+  });
+
+  it("a batch without @type is a job; GET ?wait= answers it finished; its events stream as SSE", async () => {
+    const texts = ["abc", "def", "ghi"];
+    const submitted = await rest("POST", "/api/v1/crypto/hash:batch", {
+      items: texts.map((text) => ({ algorithm: "sha256", text })),
+    });
+    expect(submitted.status).toBe(200);
+    const id = submitted.body.job.id;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const done = await rest("GET", `/api/v1/jobs/${id}?wait=30s`);
+    expect(done.status).toBe(200);
+    expect(done.body.job.state).toBe("JOB_STATE_SUCCEEDED");
+    expect(done.body.job.items.map((i: { result: { digest: string } }) => i.result.digest)).toEqual(texts.map(sha256));
+
+    const events = await fetch(`${mesh.url}/api/v1/jobs/${id}/events`, {
+      headers: { authorization: `Bearer ${mesh.adminKey}`, accept: "text/event-stream" },
+    });
+    expect(events.headers.get("content-type")).toBe("text/event-stream");
+    const parsed = (await events.text())
+      .split("\n\n")
+      .filter((block) => block.startsWith("id:"))
+      .map((block) => {
+        const [id, event, data] = block.split("\n");
+        return { id: Number(id.slice(4)), event: event.slice(7), data: JSON.parse(data.slice(6)) };
+      });
+    expect(parsed.map((e) => e.id)).toEqual(parsed.map((_, i) => i + 1));
+    expect(parsed.filter((e) => e.event === "itemFinished")).toHaveLength(3);
+    expect(parsed.at(-1)?.data.stateChanged.state).toBe("JOB_STATE_SUCCEEDED");
+
+    // Resuming after event 2 replays from 3.
+    const resumed = await fetch(`${mesh.url}/api/v1/jobs/${id}/events`, {
+      headers: { authorization: `Bearer ${mesh.adminKey}`, "last-event-id": "2" },
+    });
+    const ids = [...(await resumed.text()).matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(ids[0]).toBe(3);
+    expect(ids.at(-1)).toBe(parsed.at(-1)?.id);
+  });
+
+  it("lists jobs with query parameters, cancels with :cancel, and keeps tenants apart", async () => {
+    const a = await keyOf("rest-tenant-a");
+    const b = await keyOf("rest-tenant-b");
+    const submitted = await rest("POST", "/api/v1/math/evaluate:batch?wait=30s", { items: [{ expression: "2+3" }] }, a);
+    expect(submitted.body.job.items[0].result.value).toBe(5);
+    const id = submitted.body.job.id;
+    const listed = await rest("GET", "/api/v1/jobs?state=succeeded&page_size=10", undefined, a);
+    expect(listed.body.jobs.map((j: { id: string }) => j.id)).toContain(id);
+    const other = await rest("GET", "/api/v1/jobs?state=succeeded", undefined, b);
+    expect(other.body.jobs.map((j: { id: string }) => j.id)).not.toContain(id);
+    const hidden = await rest("GET", `/api/v1/jobs/${id}`, undefined, b);
+    expect(hidden.status).toBe(404);
+    expect(hidden.body.error.code).toBe("NOT_FOUND");
+    const cancelled = await rest("POST", `/api/v1/jobs/${id}:cancel`, undefined, a);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.job.state).toBe("JOB_STATE_SUCCEEDED"); // finished jobs stay as they are
+  });
+
+  it("data capabilities answer under /api/v1/data and /api/v1/math", async () => {
+    const converted = await rest("POST", "/api/v1/data/convert", { input: "a,b\n1,x\n", from: "csv", to: "json" });
+    expect(converted.body.data).toEqual([{ a: 1, b: "x" }]);
+    const described = await rest("POST", "/api/v1/math/describe", { values: [2, 4, 4, 4, 5, 5, 7, 9] });
+    expect(described.body.mean).toBe(5);
+  });
+});
+
+describe("REST errors in the seed's envelope", () => {
+  const envelope = (res: Sent, code: string) => {
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.requestId).toBe(res.headers.get("x-request-id"));
+    expect(typeof res.body.error.message).toBe("string");
+  };
+
+  it("a missing field is 400 VALIDATION_ERROR naming it; no key is 401", async () => {
+    const missing = await rest("POST", "/api/v1/crypto/hash", { text: "abc" });
+    expect(missing.status).toBe(400);
+    envelope(missing, "VALIDATION_ERROR");
+    expect(missing.body.error.details).toEqual([{ field: "algorithm", message: expect.any(String) }]);
+    const anonymous = await rest(
+      "POST",
+      "/api/v1/crypto/hash",
+      { algorithm: "sha256", text: "abc" },
+      { authorization: "" },
+    );
+    expect(anonymous.status).toBe(401);
+    envelope(anonymous, "UNAUTHORIZED");
+  });
+
+  it("a bad batch item names items[i] and its field", async () => {
+    const res = await rest("POST", "/api/v1/crypto/hash:batch", {
+      items: [
+        { algorithm: "sha256", text: "a" },
+        { algorithm: "md4", text: "b" },
+      ],
+    });
+    expect(res.status).toBe(400);
+    envelope(res, "VALIDATION_ERROR");
+    expect(res.body.error.details[0].field).toBe("items[1].algorithm");
+  });
+
+  it("unknown routes 404, wrong verbs 405 with Allow, bodies that are not JSON 415", async () => {
+    const unknown = await rest("POST", "/api/v1/crypto/nothing", {});
+    expect(unknown.status).toBe(404);
+    envelope(unknown, "NOT_FOUND");
+    const verb = await rest("GET", "/api/v1/crypto/hash");
+    expect(verb.status).toBe(405);
+    expect(verb.headers.get("allow")).toBe("POST");
+    envelope(verb, "METHOD_NOT_ALLOWED");
+    for (const contentType of ["application/x-www-form-urlencoded", undefined]) {
+      const res = await fetch(`${mesh.url}/api/v1/crypto/hash`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${mesh.adminKey}`, ...(contentType ? { "content-type": contentType } : {}) },
+        body: new TextEncoder().encode("algorithm=sha256&text=abc"),
+      });
+      expect(res.status).toBe(415);
+      const body = await res.json();
+      expect(body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+      expect(body.error.message).toContain("Content-Type: application/json");
+    }
+  });
+
+  it("path and query values that do not fit their field, a body on a GET, unknown parameters", async () => {
+    const badId = await rest("GET", "/api/v1/jobs/not-a-uuid");
+    expect(badId.status).toBe(400);
+    expect(badId.body.error.details[0].field).toBe("job_id");
+    const badNumber = await rest("GET", "/api/v1/jobs?page_size=many");
+    expect(badNumber.body.error.details[0].field).toBe("page_size");
+    const badEnum = await rest("GET", "/api/v1/jobs?state=sleeping");
+    expect(badEnum.status).toBe(400);
+    expect(badEnum.body.error.details[0].field).toBe("state");
+    const unknown = await rest("GET", "/api/v1/jobs?colour=red");
+    expect(unknown.body.error.details[0].field).toBe("colour");
+    const getBody = '{"state": "succeeded"}';
+    const bodyOnGet = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(`${mesh.url}/api/v1/jobs`);
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: "GET",
+          headers: {
+            authorization: `Bearer ${mesh.adminKey}`,
+            "content-type": "application/json",
+            "content-length": String(Buffer.byteLength(getBody)),
+          },
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on("error", reject);
+      req.end(getBody);
+    });
+    expect(bodyOnGet.status).toBe(400);
+    expect(JSON.parse(bodyOnGet.body).error.details[0].field).toBe("body");
+    const wait = await rest("POST", "/api/v1/crypto/hash?wait=forever", { algorithm: "sha256", text: "a" });
+    expect(wait.status).toBe(400);
+    expect(wait.body.error.details[0].field).toBe("wait");
+  });
+
+  it("a query of 100,000 parameters is refused in the envelope, and the gateway answers the next call", async () => {
+    const few = `/api/v1/jobs?${Array.from({ length: 101 }, (_, i) => `state=s${i}`).join("&")}`;
+    const over = await rest("GET", few);
+    expect(over.status).toBe(400);
+    expect(over.body.error.details[0].field).toBe("query");
+    const huge = await rest("GET", `/api/v1/jobs?${Array.from({ length: 100_000 }, (_, i) => `p${i}=1`).join("&")}`);
+    expect(huge.status).toBe(431);
+    expect(huge.body.error.code).toBe("REQUEST_HEADER_FIELDS_TOO_LARGE");
+    const next = await rest("POST", "/api/v1/crypto/hash", { algorithm: "sha256", text: "abc" });
+    expect(next.body.digest).toBe(sha256("abc"));
+  });
+
+  it("a body over the limit is 413 in the envelope before it is read", async () => {
+    const res = await fetch(`${mesh.url}/api/v1/crypto/hash`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mesh.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ algorithm: "sha256", text: "x".repeat(70 * 1024 * 1024) }),
+    });
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});
