@@ -3,7 +3,8 @@
  * CryptoService so what reaches the backend (deadline, tenant, request id) can be checked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import { Code, createClient, type HandlerContext } from "@connectrpc/connect";
+import { compressionGzip, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { request } from "node:http";
 import * as http2 from "node:http2";
 import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
@@ -163,6 +164,27 @@ describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
     expect(err.code).toBe(Code.Unauthenticated);
     expect(err.findDetails(RequestInfoSchema)[0]?.requestId).toBe("who-am-i");
     expect(seen).toEqual([]);
+  });
+});
+
+describe("errors answered in trailers", () => {
+  // connect-node serves gRPC-Web and compressed gRPC; their errors travel in trailers.
+  it.each([
+    ["gRPC-Web over HTTP/1.1", () => createGrpcWebTransport({ baseUrl: url, httpVersion: "1.1" })],
+    ["gRPC-Web over HTTP/2", () => createGrpcWebTransport({ baseUrl: url, httpVersion: "2" })],
+    [
+      "compressed gRPC",
+      () => createGrpcTransport({ baseUrl: url, sendCompression: compressionGzip, compressMinBytes: 0 }),
+    ],
+  ])("carry the request id once over %s, not once in the headers and again in the trailers", async (_, transport) => {
+    const client = createClient(CryptoService, transport());
+    // The spy backend does not implement Encrypt: its error passes back through the policies.
+    const err = await errorOf(
+      client.encrypt({}, { headers: { authorization: `Bearer ${tenantKeySecret}`, "x-request-id": "just-once" } }),
+    );
+    expect(err.code).toBe(Code.Unimplemented);
+    expect(err.metadata.get("x-request-id")).toBe("just-once");
+    expect(err.findDetails(RequestInfoSchema)[0]?.requestId).toBe("just-once");
   });
 });
 

@@ -68,7 +68,14 @@ class ConnectCall implements TransportCall {
 export function policyInterceptor(policies: PolicyChain): Interceptor {
   return (next) => async (req) => {
     const call = new ConnectCall(req, next as (req: Request) => Promise<Response>);
-    await policies(call);
+    try {
+      await policies(call);
+    } catch (err) {
+      // The answer's headers carry the request id already (gateway/transports/http.ts); in the
+      // trailers as well, a client merging the two reads it twice ("id, id").
+      if (err instanceof ConnectError) err.metadata.delete("x-request-id");
+      throw err;
+    }
     return call.response as never;
   };
 }
