@@ -5,6 +5,7 @@
  */
 import { cleanEnv, host, makeValidator, num, str, type CleanedEnv } from "envalid";
 import { defaultMaxMessageBytes } from "#runtime/config.js";
+import { type Cidr, parseCidrs, type PrivateTargets } from "#jobs/webhook-target.js";
 
 /** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
 export const servicePort = 50051;
@@ -29,6 +30,8 @@ const port = makeValidator<number>((raw) => {
     throw new Error(`must be a port from 0 to 65535 (0: any free one), got "${raw}"`);
   return n;
 });
+/** Comma-separated CIDR blocks (`10.0.0.0/8,fd00::/8`). */
+const cidrs = makeValidator<Cidr[]>((raw) => parseCidrs(raw));
 const optional = (description: string) => str({ default: undefined, desc: description });
 
 /** What every process reads. */
@@ -98,10 +101,14 @@ export function jobsConfig(env: NodeJS.ProcessEnv = process.env) {
     FLOWFORGE_WEBHOOK_ALLOW_PRIVATE: str({
       choices: ["", "0", "1"],
       default: "",
-      desc: "1 allows webhooks to private addresses",
+      desc: "1 allows webhooks to every private address",
     }),
+    FLOWFORGE_WEBHOOK_ALLOWED_CIDRS: cidrs({ default: [], desc: "private CIDR blocks webhooks may reach" }),
   });
-  return { maxBatchItems: e.MAX_BATCH_ITEMS, allowPrivateWebhooks: e.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1" };
+  const blocks = e.FLOWFORGE_WEBHOOK_ALLOWED_CIDRS;
+  const allowPrivateWebhooks: PrivateTargets =
+    e.FLOWFORGE_WEBHOOK_ALLOW_PRIVATE === "1" || (blocks.length > 0 ? blocks : false);
+  return { maxBatchItems: e.MAX_BATCH_ITEMS, allowPrivateWebhooks };
 }
 
 /** The gateway process. */

@@ -12,6 +12,36 @@ import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import ipaddr from "ipaddr.js";
 
+/** A CIDR block: an address and its prefix length. */
+export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/**
+ * Which private or special-purpose targets the operator allows: none (`false`), all (`true`),
+ * or only those inside the listed blocks (a self-hosted n8n on `10.0.0.0/8`, say).
+ */
+export type PrivateTargets = boolean | Cidr[];
+
+/** Parses `10.0.0.0/8, fd00::/8`; throws naming the entry that is not a CIDR block. */
+export function parseCidrs(text: string): Cidr[] {
+  return text
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return ipaddr.parseCIDR(part);
+      } catch {
+        throw new Error(`"${part}" is not a CIDR block such as 10.0.0.0/8 or fd00::/8`);
+      }
+    });
+}
+
+/** Whether `address` lies inside one of `blocks` (an IPv4-mapped IPv6 address counts as IPv4). */
+function inside(address: string, blocks: Cidr[]): boolean {
+  const parsed = ipaddr.process(address);
+  return blocks.some(([range, bits]) => parsed.kind() === range.kind() && parsed.match(range, bits));
+}
+
 /** Resolves a host name to its addresses (node:dns by default; tests pass their own). */
 export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
 
@@ -62,10 +92,13 @@ export interface WebhookTarget {
   address?: { address: string; family: number };
 }
 
-/** Checks a webhook URL and pins the address it will be sent to; `problem` says why it is refused. */
+/**
+ * Checks a webhook URL and pins the address it will be sent to; `problem` says why it is refused.
+ * A private address is accepted only where `allowPrivate` says.
+ */
 export async function resolveWebhookTarget(
   url: string,
-  allowPrivate: boolean,
+  allowPrivate: PrivateTargets,
   resolve: Resolver = systemResolver,
 ): Promise<WebhookTarget | { problem: string }> {
   let parsed: URL;
@@ -76,7 +109,7 @@ export async function resolveWebhookTarget(
   }
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return { problem: "must be http or https" };
   if (parsed.username || parsed.password) return { problem: "must not carry credentials" };
-  if (allowPrivate) return { url: parsed };
+  if (allowPrivate === true) return { url: parsed };
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   let addresses: { address: string; family: number }[];
   try {
@@ -87,6 +120,7 @@ export async function resolveWebhookTarget(
   if (addresses.length === 0) return { problem: `cannot resolve ${host}` };
   for (const a of addresses) {
     const problem = addressProblem(a.address);
+    if (problem && Array.isArray(allowPrivate) && inside(a.address, allowPrivate)) continue;
     if (problem) return { problem: `points to a private or special-purpose address: ${problem}` };
   }
   return { url: parsed, address: addresses[0] };

@@ -13,12 +13,12 @@ import type { JobRow } from "./rows.js";
 import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
 import { backoff } from "#runtime/backoff.js";
-import { postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
+import { type PrivateTargets, postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
 
 /** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */
 export async function webhookUrlProblem(
   url: string,
-  allowPrivate: boolean,
+  allowPrivate: PrivateTargets,
   resolve?: Resolver,
 ): Promise<string | undefined> {
   const target = await resolveWebhookTarget(url, allowPrivate, resolve);
@@ -44,7 +44,8 @@ export interface WebhookOptions {
   store: JobStore;
   logger: Logger;
   registry: Registry;
-  allowPrivate: boolean;
+  /** Private targets allowed: none, all, or those in the operator's CIDR blocks. */
+  allowPrivate: PrivateTargets;
   /** Attempts before giving up. Default 8. */
   maxAttempts?: number;
   /** Backoff base. Default 1 s. */

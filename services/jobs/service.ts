@@ -26,6 +26,7 @@ import type { JobStore } from "#jobs/store.js";
 import { jobMessage } from "#jobs/messages.js";
 import { decodeEventNotice, encodeEventNotice, topics } from "#jobs/topics.js";
 import { secretKey, webhookUrlProblem } from "#jobs/webhooks.js";
+import type { PrivateTargets } from "#jobs/webhook-target.js";
 import { findJobMethod } from "../catalog.js";
 
 /** Options for createJobService. */
@@ -38,8 +39,8 @@ export interface JobServiceOptions {
   maxBatchItems: number;
   /** Requests larger than this travel by reference (the worker loads them). Default 512 KiB. */
   inlineBytes?: number;
-  /** Allow webhooks to private, loopback and link-local addresses (tests, on-prem). */
-  allowPrivateWebhooks?: boolean;
+  /** Webhooks to private, loopback and link-local addresses: none (default), all, or inside these CIDR blocks. */
+  allowPrivateWebhooks?: PrivateTargets;
   /** The outbox relay's timings. @default relayDefaults */
   relay?: Partial<typeof relayDefaults>;
   /**

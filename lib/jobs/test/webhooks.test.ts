@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { secretKey, sign, webhookUrlProblem } from "../webhooks.js";
-import { addressProblem, postToTarget, resolveWebhookTarget } from "../webhook-target.js";
+import { addressProblem, parseCidrs, postToTarget, resolveWebhookTarget } from "../webhook-target.js";
+import { jobsConfig } from "#config/index.js";
 
 describe("Standard Webhooks signing", () => {
   it("matches the example in the Standard Webhooks specification", () => {
@@ -89,6 +90,27 @@ describe("webhook targets", () => {
     for (const address of ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808", "2002:808:808::1"]) {
       expect(addressProblem(address), address).toBeUndefined();
     }
+  });
+
+  it("an operator's CIDR blocks allow those private targets only, pinned like public ones", async () => {
+    const blocks = parseCidrs("10.0.0.0/8, 192.168.1.0/24 ,fd00::/8");
+    expect(await webhookUrlProblem("http://10.1.2.3:5678/webhook/abc", blocks)).toBeUndefined();
+    expect(await webhookUrlProblem("http://192.168.1.20/x", blocks)).toBeUndefined();
+    expect(await webhookUrlProblem("http://[fd12::1]/x", blocks)).toBeUndefined();
+    expect(await webhookUrlProblem("http://[::ffff:10.0.0.9]/x", blocks)).toBeUndefined(); // mapped IPv4 counts as IPv4
+    for (const url of ["http://192.168.2.1/x", "http://127.0.0.1/x", "http://169.254.169.254/x", "http://[fe80::1]/x"])
+      expect(await webhookUrlProblem(url, blocks), url).toMatch(/private|special-purpose/);
+    // A name resolving inside a block is pinned to the address checked.
+    const target = await resolveWebhookTarget("http://n8n.internal:5678/hook", blocks, async () => [
+      { address: "10.9.8.7", family: 4 },
+    ]);
+    expect(target).toMatchObject({ address: { address: "10.9.8.7", family: 4 } });
+    expect(() => parseCidrs("10.0.0.0/8,10.0.0.1")).toThrow(/"10.0.0.1" is not a CIDR block/);
+    expect(() => jobsConfig({ FLOWFORGE_WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/33" })).toThrow(
+      /FLOWFORGE_WEBHOOK_ALLOWED_CIDRS/,
+    );
+    expect(jobsConfig({ FLOWFORGE_WEBHOOK_ALLOWED_CIDRS: "10.0.0.0/8" }).allowPrivateWebhooks).toHaveLength(1);
+    expect(jobsConfig({}).allowPrivateWebhooks).toBe(false);
   });
 
   it("a host name is resolved once, every address checked, and the checked address pinned", async () => {
