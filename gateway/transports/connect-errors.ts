@@ -49,6 +49,57 @@ export function violationFromMessage(
   return undefined;
 }
 
+/**
+ * The first `google.protobuf.Any` in `json` (a value of `schema`) that protobuf-es cannot decode —
+ * no `@type`, or a type nobody serves — named by its proto path (`items[3]`). JSON decoding
+ * errors about Any name neither the field nor the item.
+ */
+export function anyFault(
+  schema: DescMessage,
+  json: unknown,
+  known: (typeName: string) => boolean,
+  path = "",
+  depth = 0,
+): { field: string; description: string } | undefined {
+  if (typeof json !== "object" || json === null || Array.isArray(json) || depth > 32) return undefined;
+  const obj = json as Record<string, unknown>;
+  for (const field of schema.fields) {
+    const message = field.message;
+    const value = obj[field.jsonName] ?? obj[field.name];
+    if (
+      !message ||
+      value == null ||
+      (message.typeName.startsWith("google.protobuf.") && message.typeName !== "google.protobuf.Any")
+    )
+      continue;
+    const one = (v: unknown, at: string) => {
+      if (message.typeName !== "google.protobuf.Any") return anyFault(message, v, known, `${at}.`, depth + 1);
+      const typeUrl = (v as { "@type"?: unknown } | null)?.["@type"];
+      if (typeof typeUrl !== "string" || typeUrl === "")
+        return {
+          field: at,
+          description:
+            'needs "@type", e.g. "type.googleapis.com/flowforge.crypto.v1.HashRequest" (REST :batch routes take items without it)',
+        };
+      const typeName = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+      return known(typeName)
+        ? undefined
+        : { field: at, description: `"@type" names ${typeName}, which no service here knows` };
+    };
+    const at = `${path}${field.name}`;
+    if (field.fieldKind === "list" && Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const fault = one(value[i], `${at}[${i}]`);
+        if (fault) return fault;
+      }
+    } else if (field.fieldKind === "message") {
+      const fault = one(value, at);
+      if (fault) return fault;
+    }
+  }
+  return undefined;
+}
+
 /** Adds RequestInfo and, where it can, BadRequest to a Connect JSON error body. */
 export function enrichErrorBody(body: string, requestId: string, method: DescMethod | undefined): string {
   let err: WireError;

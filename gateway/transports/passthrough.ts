@@ -34,7 +34,7 @@ import type { Answer, PolicyChain, Protocol, TransportCall } from "../policies/p
 import { discardRest } from "./discard.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
-import { violationFromMessage } from "./connect-errors.js";
+import { anyFault, violationFromMessage } from "./connect-errors.js";
 import { gatewayJsonOptions } from "./json-options.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 
@@ -125,10 +125,25 @@ function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
     message = fromJsonString(method.input, text, gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause, Code.InvalidArgument);
-    const violation = violationFromMessage(err.rawMessage, method.input);
+    const violation =
+      (err.rawMessage.includes("google.protobuf.Any") ? anyFaultOf(method.input, text) : undefined) ??
+      violationFromMessage(err.rawMessage, method.input);
     throw violation ? invalidArgument(violation.field, violation.description, cause) : err;
   }
   return Buffer.from(toBinary(method.input, message));
+}
+
+/** Which Any of a request protobuf-es could not decode (anyFault), from its JSON text. */
+function anyFaultOf(input: DescMessage, text: string) {
+  try {
+    return anyFault(
+      input,
+      JSON.parse(text),
+      (typeName) => gatewayJsonOptions.registry.getMessage(typeName) !== undefined,
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {

@@ -161,6 +161,26 @@ describe("REST errors in the seed's envelope", () => {
     envelope(anonymous, "UNAUTHORIZED");
   });
 
+  it("over Connect JSON, a batch item without @type (or with an unknown one) is named items[i] in a BadRequest", async () => {
+    const submit = (items: unknown[]) =>
+      rest("POST", "/flowforge.jobs.v1.JobService/SubmitJob", {
+        method: "flowforge.crypto.v1.CryptoService/Hash",
+        items,
+      });
+    const hash = { "@type": "type.googleapis.com/flowforge.crypto.v1.HashRequest", algorithm: "HASH_ALGORITHM_MD5" };
+    for (const [items, field, says] of [
+      [[hash, { algorithm: "HASH_ALGORITHM_MD5" }], "items[1]", /needs "@type"/],
+      [[{ ...hash, "@type": "type.googleapis.com/acme.Nothing" }], "items[0]", /acme\.Nothing/],
+    ] as const) {
+      const res = await submit([...items]);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe("invalid_argument");
+      const badRequest = res.body.details.find((d: { type: string }) => d.type === "google.rpc.BadRequest");
+      expect(badRequest.debug.fieldViolations[0].field).toBe(field);
+      expect(badRequest.debug.fieldViolations[0].description).toMatch(says);
+    }
+  });
+
   it("a bad batch item names items[i] and its field", async () => {
     const res = await rest("POST", "/api/v1/crypto/hash:batch", {
       items: [
