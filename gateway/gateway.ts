@@ -22,6 +22,7 @@ import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
+import { createDocs } from "./transports/docs.js";
 import { createPassthrough } from "./transports/passthrough.js";
 import { createDualServer, type DualServerOptions } from "./transports/listener.js";
 
@@ -150,6 +151,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
   });
   const handler = createGatewayHandler({
+    docs: createDocs(),
     rest: rest.handle,
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     policies,

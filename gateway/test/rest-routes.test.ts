@@ -3,6 +3,7 @@
  * rule under the seed's prefixes, templates match as grpc-gateway reads them, and path, query and
  * body land in their fields with friendly enum spellings.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -11,8 +12,10 @@ import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypt
 import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
 import { capabilities } from "#gen/flowforge/capabilities.js";
+import { capabilityOf, jobCapabilities } from "../../services/catalog.js";
 import { restInput } from "../transports/rest/request.js";
-import { httpRuleOf, parseTemplate, RestRouter, restRoutes } from "../transports/rest/routes.js";
+import { httpRuleOf, RestRouter, restRoutes } from "../transports/rest/routes.js";
+import { parseTemplate } from "../transports/rest/templates.js";
 
 /** What the gateway serves to callers: every capability's services and AdminService. */
 const publicServices: DescService[] = [...capabilities.flatMap((c) => c.services), AdminService];
@@ -57,6 +60,21 @@ describe("every public method has a REST route", () => {
     const keys = routes.map((r) => `${r.verb} ${r.template}`);
     expect(new Set(keys).size).toBe(keys.length);
     expect(routes.length).toBeGreaterThan(methods.length);
+  });
+});
+
+describe("the OpenAPI document (gen/openapi/openapi.json)", () => {
+  it("has exactly the gateway's routes, :batch twins included", () => {
+    const doc = JSON.parse(readFileSync(new URL("../../gen/openapi/openapi.json", import.meta.url), "utf8")) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const documented = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((verb) => `${verb.toUpperCase()} ${path}`),
+    );
+    const batchable = (s: DescService) =>
+      jobCapabilities.includes(capabilityOf(s.typeName) as (typeof jobCapabilities)[number]);
+    const served = restRoutes(publicServices, batchable).map((r) => `${r.verb} ${r.template}`);
+    expect(documented.sort()).toEqual(served.sort());
   });
 });
 

@@ -48,6 +48,8 @@ export interface GatewayHandlerOptions {
   authorize?: (header: Headers, service: string) => Promise<unknown>;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
+  /** The REST reference (`/openapi.json`, `/docs`): handles (and returns true for) its paths. */
+  docs?: (req: Req, res: Res, path: string) => boolean;
   /** The REST transport: handles (and returns true for) every path under `/api/v1/`. */
   rest?: (req: Req, res: Res, path: string) => boolean;
 }
@@ -208,6 +210,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       );
       return;
     }
+    if (options.docs?.(req, res, path)) return;
     if (options.rest?.(req, res, path)) return;
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {

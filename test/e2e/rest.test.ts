@@ -6,6 +6,8 @@
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { OpenAPIClientAxios, type Document } from "openapi-client-axios";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 
 let mesh: Mesh;
@@ -278,5 +280,76 @@ describe("REST errors in the seed's envelope", () => {
     });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});
+
+describe("the OpenAPI document and the reference", () => {
+  it("GET /openapi.json is valid OpenAPI 3.1 with the REST paths, security schemes and the envelope", async () => {
+    const res = await fetch(`${mesh.url}/openapi.json`);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const doc = await res.json();
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    for (const path of [
+      "/api/v1/crypto/hash",
+      "/api/v1/crypto/hash:batch",
+      "/api/v1/jobs/{job_id}",
+      "/api/v1/jobs/{job_id}/events",
+    ])
+      expect(doc.paths[path], path).toBeDefined();
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["apiKeyHeader", "bearerAuth"]);
+    const hash = doc.paths["/api/v1/crypto/hash"].post;
+    expect(hash.operationId).toBe("CryptoService_Hash");
+    expect(hash.requestBody.content["application/json"].example).toBeDefined();
+    expect(doc.components.schemas["flowforge.crypto.v1.HashRequest"].properties.algorithm.enum).toContain("sha256");
+    expect(doc.components.schemas["flowforge.ErrorEnvelope"].properties.error.required).toContain("requestId");
+  });
+
+  it("one document per capability under its prefix", async () => {
+    const crypto = await (await fetch(`${mesh.url}/api/v1/crypto/openapi.json`)).json();
+    const paths = Object.keys(crypto.paths);
+    expect(paths.length).toBeGreaterThan(10);
+    expect(paths.every((p) => p.startsWith("/api/v1/crypto/"))).toBe(true);
+    expect(crypto.tags.map((t: { name: string }) => t.name)).toEqual(["crypto"]);
+    expect((await new Validator().validate(crypto)).valid).toBe(true);
+    const data = await (await fetch(`${mesh.url}/api/v1/data/openapi.json`)).json();
+    expect(Object.keys(data.paths)).toContain("/api/v1/data/convert");
+  });
+
+  it("a client built from the document at run time calls the gateway with what it produces", async () => {
+    const definition = (await (await fetch(`${mesh.url}/openapi.json`)).json()) as Document;
+    const api = new OpenAPIClientAxios({
+      definition,
+      axiosConfigDefaults: { baseURL: mesh.url, headers: { authorization: `Bearer ${mesh.adminKey}` } },
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: operations are built from the document at run time
+    const client: any = await api.init();
+    const hashed = await client.CryptoService_Hash(null, { algorithm: "sha256", text: "abc" });
+    expect(hashed.data.digest).toBe(sha256("abc"));
+    const batch = await client.CryptoService_Hash_Batch(null, { items: [{ algorithm: "sha256", text: "xyz" }] });
+    const job = await client.JobService_GetJob({ job_id: batch.data.job.id, wait: "30s" });
+    expect(job.data.job.items[0].result.digest).toBe(sha256("xyz"));
+    const refused = await client
+      .CryptoService_Hash(null, { text: "abc" })
+      .catch((e: { response: { status: number; data: unknown } }) => e.response);
+    expect(refused.status).toBe(400);
+    expect(refused.data).toMatchObject({ error: { code: "VALIDATION_ERROR", details: [{ field: "algorithm" }] } });
+  });
+
+  it("GET /docs is an HTML reference served without a CDN", async () => {
+    const page = await fetch(`${mesh.url}/docs`);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    const html = await page.text();
+    expect(html).toContain('url: "/openapi.json"');
+    const scripts = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(scripts.every((s) => s.startsWith("/docs/"))).toBe(true);
+    for (const asset of scripts) {
+      const res = await fetch(`${mesh.url}${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(500);
+    }
   });
 });

@@ -43,6 +43,7 @@ import { headersOf, jsonContentType, readBody } from "../passthrough.js";
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
+import { waitableMethod } from "./templates.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -234,7 +235,7 @@ export function createRest(options: RestOptions) {
       const waitText = query.get("wait");
       query.delete("wait");
       const waitMs = waitText === null ? undefined : parseWait(waitText);
-      const isGetJob = route.method === jobMethod("getJob");
+      const isGetJob = `${route.service.typeName}.${route.method.name}` === waitableMethod;
       if (waitMs !== undefined && !route.batch && !isGetJob)
         throw invalidArgument("wait", "applies to GET /api/v1/jobs/{job_id} and to :batch routes only");
       const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;

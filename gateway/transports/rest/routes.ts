@@ -7,6 +7,7 @@
  */
 import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { http } from "#gen/google/api/annotations_pb.js";
+import { batchable as hasBatchRoute, parseTemplate, type Segment } from "./templates.js";
 
 /** One REST route: an HTTP verb and path template onto a method. */
 export interface RestRoute {
@@ -26,8 +27,6 @@ export interface RestRoute {
   suffix: string;
 }
 
-type Segment = { literal: string } | { field: string };
-
 /** A match: the route and its path variables, decoded. */
 export interface RestMatch {
   route: RestRoute;
@@ -43,26 +42,6 @@ export function httpRuleOf(method: DescMethod): { verb: string; path: string; bo
   return { verb: verb.toUpperCase(), path: value, body: rule.body };
 }
 
-/** Splits a template into segments and its `:verb` suffix; throws on what the gateway cannot serve. */
-export function parseTemplate(template: string): { segments: Segment[]; suffix: string } {
-  if (!template.startsWith("/")) throw new Error(`path template ${template} does not start with /`);
-  const parts = template.slice(1).split("/");
-  let suffix = "";
-  const last = parts[parts.length - 1];
-  const colon = last.lastIndexOf(":");
-  if (colon > last.lastIndexOf("}")) {
-    suffix = last.slice(colon + 1);
-    parts[parts.length - 1] = last.slice(0, colon);
-  }
-  const segments = parts.map((p): Segment => {
-    const m = /^\{([a-z_][a-z0-9_]*)\}$/.exec(p);
-    if (m) return { field: m[1] };
-    if (/[{}*]/.test(p)) throw new Error(`path template ${template}: segment ${p} is not supported`);
-    return { literal: p };
-  });
-  return { segments, suffix };
-}
-
 /** The routes of `services` (methods without a rule have none) and their `:batch` twins where `batchable` says. */
 export function restRoutes(services: DescService[], batchable: (service: DescService) => boolean): RestRoute[] {
   const routes: RestRoute[] = [];
@@ -73,8 +52,7 @@ export function restRoutes(services: DescService[], batchable: (service: DescSer
       const route = { service, method, verb: rule.verb, template: rule.path, body: rule.body, batch: false };
       const parsed = parseTemplate(rule.path);
       routes.push({ ...route, ...parsed });
-      const plainPost = rule.verb === "POST" && rule.body === "*" && parsed.suffix === "";
-      if (method.methodKind === "unary" && plainPost && batchable(service)) {
+      if (hasBatchRoute(method, rule, parsed.suffix) && batchable(service)) {
         const template = `${rule.path}:batch`;
         routes.push({ ...route, template, batch: true, ...parseTemplate(template) });
       }

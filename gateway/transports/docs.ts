@@ -1,0 +1,108 @@
+/**
+ * The REST reference: `GET /openapi.json` (generated from the protos by
+ * scripts/protoc-gen-openapi.ts at `npm run generate`), one document per capability at
+ * `/api/v1/<capability>/openapi.json`, and `/docs`, Swagger UI served from the swagger-ui-dist
+ * package (no CDN) where a person can try a call with their key.
+ */
+import { readFileSync } from "node:fs";
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+interface OpenApi {
+  tags: { name: string }[];
+  paths: Record<string, Record<string, { tags?: string[] }>>;
+  [key: string]: unknown;
+}
+
+const documentFile = new URL("../../gen/openapi/openapi.json", import.meta.url);
+const assetsDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+const assets: Record<string, string> = {
+  "swagger-ui.css": "text/css",
+  "swagger-ui-bundle.js": "text/javascript",
+  "swagger-ui-standalone-preset.js": "text/javascript",
+  "favicon-32x32.png": "image/png",
+};
+
+const page = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>FlowForge API reference</title>
+  <link rel="icon" href="/docs/favicon-32x32.png">
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script src="/docs/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({
+      url: "/openapi.json",
+      dom_id: "#swagger-ui",
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout",
+      persistAuthorization: true,
+      tryItOutEnabled: true,
+    });
+  </script>
+</body>
+</html>
+`;
+
+/** The document restricted to one tag's paths (the components stay whole). */
+function forTag(doc: OpenApi, tag: string): OpenApi | undefined {
+  const paths = Object.fromEntries(
+    Object.entries(doc.paths).filter(([, ops]) => Object.values(ops).some((op) => op.tags?.includes(tag))),
+  );
+  if (Object.keys(paths).length === 0) return undefined;
+  return { ...doc, tags: doc.tags.filter((t) => t.name === tag), paths };
+}
+
+/** Creates the handler; it answers (and returns true for) the reference's paths only. */
+export function createDocs(): (req: Req, res: Res, path: string) => boolean {
+  const text = readFileSync(documentFile, "utf8");
+  const doc = JSON.parse(text) as OpenApi;
+  const perTag = new Map<string, string>();
+  for (const { name } of doc.tags) perTag.set(name, JSON.stringify(forTag(doc, name)));
+  const send = (res: Res, type: string, body: string | Buffer, cache = "no-cache") => {
+    (res as http.ServerResponse).writeHead(200, {
+      "content-type": type,
+      "content-length": String(Buffer.byteLength(body)),
+      "cache-control": cache,
+    });
+    (res as http.ServerResponse).end(body);
+  };
+  const assetCache = new Map<string, Buffer>();
+
+  return (req, res, path) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    if (path === "/openapi.json") {
+      send(res, "application/json", text);
+      return true;
+    }
+    const m = /^\/api\/v1\/([a-z]+)\/openapi\.json$/.exec(path);
+    if (m && perTag.has(m[1])) {
+      send(res, "application/json", perTag.get(m[1])!);
+      return true;
+    }
+    if (path === "/docs" || path === "/docs/") {
+      send(res, "text/html; charset=utf-8", page);
+      return true;
+    }
+    const asset = path.startsWith("/docs/") ? path.slice("/docs/".length) : "";
+    const type = assets[asset];
+    if (!type) return false;
+    let bytes = assetCache.get(asset);
+    if (!bytes) {
+      bytes = readFileSync(join(assetsDir, asset));
+      assetCache.set(asset, bytes);
+    }
+    send(res, type, bytes, "public, max-age=86400");
+    return true;
+  };
+}

@@ -1,0 +1,37 @@
+/**
+ * Path templates of `google.api.http` rules, and which routes have a `:batch` twin: shared by the
+ * gateway (routes.ts) and the OpenAPI generator (scripts/protoc-gen-openapi.ts), which runs while
+ * gen/ is being rewritten and so imports nothing generated.
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+
+/** A path segment: a literal, or a `{field}` variable. */
+export type Segment = { literal: string } | { field: string };
+
+/** Splits a template into segments and its `:verb` suffix; throws on what the gateway cannot serve. */
+export function parseTemplate(template: string): { segments: Segment[]; suffix: string } {
+  if (!template.startsWith("/")) throw new Error(`path template ${template} does not start with /`);
+  const parts = template.slice(1).split("/");
+  let suffix = "";
+  const last = parts[parts.length - 1];
+  const colon = last.lastIndexOf(":");
+  if (colon > last.lastIndexOf("}")) {
+    suffix = last.slice(colon + 1);
+    parts[parts.length - 1] = last.slice(0, colon);
+  }
+  const segments = parts.map((p): Segment => {
+    const m = /^\{([a-z_][a-z0-9_]*)\}$/.exec(p);
+    if (m) return { field: m[1] };
+    if (/[{}*]/.test(p)) throw new Error(`path template ${template}: segment ${p} is not supported`);
+    return { literal: p };
+  });
+  return { segments, suffix };
+}
+
+/** Whether a route gets a `<path>:batch` twin: unary, POST of the whole body, no `:verb` of its own. */
+export function batchable(method: DescMethod, rule: { verb: string; body: string }, suffix: string): boolean {
+  return method.methodKind === "unary" && rule.verb === "POST" && rule.body === "*" && suffix === "";
+}
+
+/** The method whose REST route also long-polls with `?wait=`, beside every `:batch` route. */
+export const waitableMethod = "flowforge.jobs.v1.JobService.GetJob";

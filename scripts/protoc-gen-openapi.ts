@@ -1,0 +1,412 @@
+/**
+ * protoc-gen-openapi: the REST projection of the contracts as one OpenAPI 3.1 document
+ * (`gen/openapi/openapi.json`), run by `buf generate`. Every `google.api.http` route and its
+ * `:batch` twin, request and response schemas from the messages (comments as descriptions, enums,
+ * formats, required fields), the REST error envelope, the security schemes, a tag per capability
+ * and an example per method (an `Example:` line of the rpc's comment, else one built from the
+ * input's required fields).
+ *
+ * Options: `no_batch=<service>` (repeatable) for services whose methods do not run as jobs.
+ * It imports nothing from gen/, which buf clears before it runs.
+ */
+import {
+  create,
+  createFileRegistry,
+  type DescEnum,
+  type DescExtension,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  getExtension,
+  hasExtension,
+  type Registry,
+  ScalarType,
+} from "@bufbuild/protobuf";
+import {
+  CodeGeneratorResponse_Feature,
+  CodeGeneratorResponseSchema,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
+import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
+import { batchable, parseTemplate, waitableMethod } from "../gateway/transports/rest/templates.js";
+
+type Json = Record<string, unknown>;
+
+/** The comment of a declaration as text (one leading space per line removed), without `Example:` lines. */
+function describe(desc: Parameters<typeof getComments>[0]): { text: string; example?: unknown } {
+  const lines = (getComments(desc).leading ?? "").split("\n").map((l) => l.replace(/^ /, ""));
+  let example: unknown;
+  const kept = lines.filter((line) => {
+    const m = /^Example:\s*(\{.*\})\s*$/.exec(line);
+    if (m) example = JSON.parse(m[1]);
+    return !m;
+  });
+  return { text: kept.join("\n").trim(), example };
+}
+
+const errorCodes = [
+  "VALIDATION_ERROR",
+  "PRECONDITION_FAILED",
+  "UNAUTHORIZED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "CONFLICT",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "RATE_LIMITED",
+  "REQUEST_HEADER_FIELDS_TOO_LARGE",
+  "CLIENT_CLOSED_REQUEST",
+  "INTERNAL_ERROR",
+  "NOT_IMPLEMENTED",
+  "SERVICE_UNAVAILABLE",
+  "TIMEOUT",
+];
+
+const errorEnvelope = {
+  type: "object",
+  description: "The error envelope of every REST failure.",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message", "details", "requestId"],
+      properties: {
+        code: { type: "string", enum: errorCodes, description: "What kind of failure (see the README's table)." },
+        message: { type: "string", description: "What went wrong, for a person." },
+        details: {
+          type: "array",
+          description: "The fields at fault, for bad input.",
+          items: {
+            type: "object",
+            required: ["field", "message"],
+            properties: { field: { type: "string" }, message: { type: "string" } },
+          },
+        },
+        requestId: { type: "string", description: "The request id, also in the X-Request-Id header." },
+      },
+    },
+  },
+};
+
+/** The enum's value names: full, and without the shared prefix in lower case (both are accepted). */
+function enumNames(e: DescEnum): string[] {
+  const full = e.values.map((v) => v.name);
+  const short = e.sharedPrefix
+    ? e.values.map((v) => v.name.slice(e.sharedPrefix!.length).toLowerCase()).filter((n) => !n.endsWith("unspecified"))
+    : [];
+  return [...full, ...short];
+}
+
+const ref = (m: DescMessage) => ({ $ref: `#/components/schemas/${m.typeName}` });
+
+/** Schemas of the well-known types, as their JSON mapping writes them. */
+const wellKnown: Record<string, Json> = {
+  "google.protobuf.Timestamp": { type: "string", format: "date-time" },
+  "google.protobuf.Duration": { type: "string", description: "Seconds with an `s` suffix, e.g. `1.5s`." },
+  "google.protobuf.Value": { description: "Any JSON value." },
+  "google.protobuf.Struct": { type: "object", additionalProperties: true },
+  "google.protobuf.ListValue": { type: "array", items: {} },
+  "google.protobuf.Any": {
+    type: "object",
+    required: ["@type"],
+    properties: { "@type": { type: "string", description: "type.googleapis.com/<message type>" } },
+    additionalProperties: true,
+  },
+  "google.protobuf.Empty": { type: "object" },
+  "google.protobuf.FieldMask": { type: "string" },
+};
+
+function scalarSchema(field: DescField): Json {
+  switch (field.scalar) {
+    case ScalarType.STRING:
+      return { type: "string" };
+    case ScalarType.BYTES:
+      return { type: "string", format: "byte", contentEncoding: "base64" };
+    case ScalarType.BOOL:
+      return { type: "boolean" };
+    case ScalarType.DOUBLE:
+      return { type: "number", format: "double" };
+    case ScalarType.FLOAT:
+      return { type: "number", format: "float" };
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return { type: "integer", format: "int32" };
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return { type: "integer", format: "int32", minimum: 0 };
+    default:
+      // 64-bit integers travel as strings in protobuf's JSON (numbers are accepted too).
+      return { type: ["string", "integer"], format: "int64" };
+  }
+}
+
+/** Builds component schemas for messages as they are reached. */
+class Schemas {
+  readonly components: Record<string, Json> = { "flowforge.ErrorEnvelope": errorEnvelope };
+
+  valueSchema(field: DescField, kind: "scalar" | "enum" | "message"): Json {
+    if (kind === "enum") return { type: "string", enum: enumNames(field.enum!) };
+    if (kind === "message") return this.message(field.message!);
+    return scalarSchema(field);
+  }
+
+  fieldSchema(field: DescField): Json {
+    const { text } = describe(field);
+    const withText = (s: Json) => (text ? { ...s, description: text } : s);
+    switch (field.fieldKind) {
+      case "list":
+        return withText({ type: "array", items: this.valueSchema(field, field.listKind) });
+      case "map":
+        return withText({ type: "object", additionalProperties: this.valueSchema(field, field.mapKind) });
+      case "enum":
+        return withText(this.valueSchema(field, "enum"));
+      case "message":
+        return withText(this.valueSchema(field, "message"));
+      default:
+        return withText(scalarSchema(field));
+    }
+  }
+
+  message(m: DescMessage): Json {
+    if (wellKnown[m.typeName]) return wellKnown[m.typeName];
+    if (!this.components[m.typeName]) {
+      this.components[m.typeName] = {}; // placeholder: recursive messages refer to themselves
+      const properties: Record<string, Json> = {};
+      const required: string[] = [];
+      for (const f of m.fields) {
+        properties[f.jsonName] = this.fieldSchema(f);
+        if (/\bRequired\b/.test(describe(f).text)) required.push(f.jsonName);
+      }
+      const oneofs = m.oneofs.map((o) => `one of ${o.fields.map((f) => `\`${f.jsonName}\``).join(", ")}`);
+      const text = [describe(m).text, ...oneofs.map((o) => `Set ${o}.`)].filter(Boolean).join("\n\n");
+      this.components[m.typeName] = {
+        type: "object",
+        ...(text ? { description: text } : {}),
+        properties,
+        ...(required.length ? { required } : {}),
+        additionalProperties: false,
+      };
+    }
+    return ref(m);
+  }
+}
+
+/** An example input: the comment's `Example:`, else the required fields (or the first) with plausible values. */
+function exampleOf(m: DescMessage, depth = 0): Json {
+  const out: Json = {};
+  const required = m.fields.filter((f) => /\bRequired\b/.test(describe(f).text));
+  const fields = required.length ? required : m.fields.slice(0, 1);
+  for (const f of fields) out[f.jsonName] = exampleValue(f, depth);
+  return out;
+}
+
+function exampleValue(f: DescField, depth: number): unknown {
+  const one = (): unknown => {
+    if (f.enum) {
+      const v = f.enum.values.find((x) => x.number !== 0) ?? f.enum.values[0];
+      return f.enum.sharedPrefix ? v.name.slice(f.enum.sharedPrefix.length).toLowerCase() : v.name;
+    }
+    if (f.message) return wellKnown[f.message.typeName] || depth > 2 ? {} : exampleOf(f.message, depth + 1);
+    switch (f.scalar) {
+      case ScalarType.BOOL:
+        return true;
+      case ScalarType.BYTES:
+        return "aGVsbG8=";
+      case ScalarType.STRING:
+        return "text";
+      default:
+        return 1;
+    }
+  };
+  if (f.fieldKind === "list") return [one()];
+  if (f.fieldKind === "map") return { key: one() };
+  return one();
+}
+
+/** A route's REST rule read from the `google.api.http` option. */
+function ruleOf(method: DescMethod, http: DescExtension) {
+  const options = method.proto.options;
+  if (!options || !hasExtension(options, http)) return undefined;
+  const rule = getExtension(options, http) as { pattern: { case?: string; value?: string }; body: string };
+  if (!rule.pattern.case || rule.pattern.case === "custom") return undefined;
+  return { verb: rule.pattern.case, path: rule.pattern.value!, body: rule.body };
+}
+
+/** The tag of a route: its capability's prefix (`/api/v1/<tag>/...`). */
+const tagOf = (path: string) => path.split("/")[3]?.split(":")[0] ?? "api";
+
+function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
+  const http = registry.getExtension("google.api.http");
+  if (!http) throw new Error("google/api/annotations.proto is not among the inputs");
+  const schemas = new Schemas();
+  const paths: Record<string, Record<string, Json>> = {};
+  const tags = new Map<string, string>();
+  const errors = { $ref: "#/components/responses/Error" };
+  const errorResponses = { "400": errors, "401": errors, "403": errors, "404": errors, "429": errors, default: errors };
+  const submit = registry.getMessage("flowforge.jobs.v1.SubmitJobResponse");
+  const getJob = registry.getMessage("flowforge.jobs.v1.GetJobResponse");
+  const webhook = registry.getMessage("flowforge.jobs.v1.Webhook");
+  const waitParameter = {
+    name: "wait",
+    in: "query",
+    required: false,
+    description: "Answer once the job has finished or this much time has passed (e.g. `30s`; at most 120 s).",
+    schema: { type: "string", pattern: "^\\d+(\\.\\d+)?(ms|s|m)?$" },
+  };
+
+  for (const service of services) {
+    const serviceText = describe(service).text;
+    for (const method of service.methods) {
+      const rule = ruleOf(method, http);
+      if (!rule) continue;
+      const { segments, suffix } = parseTemplate(rule.path);
+      const pathFields = segments.flatMap((s) => ("field" in s ? [s.field] : []));
+      const openapiPath = rule.path; // `{field}` is OpenAPI's syntax too
+      const tag = tagOf(rule.path);
+      if (!tags.has(tag)) tags.set(tag, serviceText);
+      const { text, example } = describe(method);
+      const summary = text.split(/(?<=\.)\s/)[0];
+      const parameters: Json[] = pathFields.map((name) => {
+        const field = method.input.fields.find((f) => f.name === name)!;
+        return { name, in: "path", required: true, schema: schemas.fieldSchema(field) };
+      });
+      if (rule.body === "") {
+        for (const f of method.input.fields) {
+          if (pathFields.includes(f.name) || f.fieldKind === "message" || f.fieldKind === "map") continue;
+          parameters.push({ name: f.name, in: "query", required: false, schema: schemas.fieldSchema(f) });
+        }
+      }
+      if (`${service.typeName}.${method.name}` === waitableMethod) parameters.push(waitParameter);
+      const streaming = method.methodKind === "server_streaming";
+      const operation: Json = {
+        operationId: `${service.name}_${method.name}`,
+        summary,
+        description: text,
+        tags: [tag],
+        ...(parameters.length ? { parameters } : {}),
+        ...(rule.body === "*"
+          ? {
+              requestBody: {
+                required: true,
+                content: {
+                  "application/json": {
+                    schema: schemas.message(method.input),
+                    example: example ?? exampleOf(method.input),
+                  },
+                },
+              },
+            }
+          : {}),
+        responses: {
+          "200": streaming
+            ? {
+                description: `Server-Sent Events: each event's data is a ${method.output.typeName} as JSON; \`id\` is its sequence (send it back as Last-Event-ID to resume).`,
+                content: { "text/event-stream": { schema: { type: "string" } } },
+              }
+            : { description: "OK", content: { "application/json": { schema: schemas.message(method.output) } } },
+          ...errorResponses,
+        },
+      };
+      (paths[openapiPath] ??= {})[rule.verb] = operation;
+
+      if (
+        submit &&
+        getJob &&
+        webhook &&
+        !noBatch.has(service.typeName) &&
+        batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
+      ) {
+        const batchExample = { items: [example ?? exampleOf(method.input)] };
+        (paths[`${rule.path}:batch`] ??= {}).post = {
+          operationId: `${service.name}_${method.name}_Batch`,
+          summary: `${method.name} for many inputs, as one job`,
+          description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished.`,
+          tags: [tag],
+          parameters: [waitParameter],
+          requestBody: {
+            required: true,
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  required: ["items"],
+                  properties: {
+                    items: { type: "array", minItems: 1, items: schemas.message(method.input) },
+                    idempotencyKey: {
+                      type: "string",
+                      description: "A retried submit with the same key returns the same job.",
+                    },
+                    webhook: schemas.message(webhook),
+                  },
+                  additionalProperties: false,
+                },
+                example: batchExample,
+              },
+            },
+          },
+          responses: {
+            "200": {
+              description: "The job",
+              content: {
+                "application/json": { schema: { oneOf: [schemas.message(submit), schemas.message(getJob)] } },
+              },
+            },
+            ...errorResponses,
+          },
+        };
+      }
+    }
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "FlowForge",
+      version: "v1",
+      description:
+        "Typed computation for workflow tools. Enum values are accepted without their prefix and in any case (`sha256` for `HASH_ALGORITHM_SHA256`); answers include zero values.",
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
+    tags: [...tags].map(([name, description]) => ({ name, description })),
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: "http", scheme: "bearer", description: "An API key (`ffk_...`) or a JWT." },
+        apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
+      },
+      responses: {
+        Error: {
+          description: "The error envelope",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/flowforge.ErrorEnvelope" } } },
+        },
+      },
+      schemas: schemas.components,
+    },
+  };
+}
+
+const plugin: Plugin = {
+  name: "protoc-gen-openapi",
+  version: "v1",
+  run(request) {
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
+    const noBatch = new Set(
+      request.parameter
+        .split(",")
+        .map((p) => p.trim())
+        .filter((p) => p.startsWith("no_batch="))
+        .map((p) => p.slice("no_batch=".length)),
+    );
+    const services = request.fileToGenerate.flatMap((name) => registry.getFile(name)?.services ?? []);
+    const content = `${JSON.stringify(document(registry, services, noBatch), null, 2)}\n`;
+    return create(CodeGeneratorResponseSchema, {
+      supportedFeatures: BigInt(CodeGeneratorResponse_Feature.PROTO3_OPTIONAL),
+      file: [{ name: "openapi/openapi.json", content }],
+    });
+  },
+};
+
+runNodeJs(plugin);
