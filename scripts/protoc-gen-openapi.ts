@@ -310,7 +310,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
           ...errorResponses,
         },
       };
-      (paths[openapiPath] ??= {})[rule.verb] = operation;
+      paths[openapiPath] = { ...paths[openapiPath], [rule.verb]: operation };
 
       if (
         submit &&
@@ -320,7 +320,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
         batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
       ) {
         const batchExample = { items: [example ?? exampleOf(method.input)] };
-        (paths[`${rule.path}:batch`] ??= {}).post = {
+        const batchOperation: Json = {
           operationId: `${service.name}_${method.name}_Batch`,
           summary: `${method.name} for many inputs, as one job`,
           description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished.`,
@@ -357,6 +357,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
             ...errorResponses,
           },
         };
+        paths[`${rule.path}:batch`] = { post: batchOperation };
       }
     }
   }
