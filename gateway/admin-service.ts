@@ -8,6 +8,8 @@ import { check } from "#runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 
+/** Largest per-key quota (what the column holds). */
+const maxQuota = 2_000_000_000;
 const tenantPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Scopes a key may be given. */
@@ -24,6 +26,7 @@ function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {
     scopes: r.scopes,
     createTime: timestampFromDate(r.createTime),
     revokeTime: r.revokeTime ? timestampFromDate(r.revokeTime) : undefined,
+    quota: r.quota ? { perMinute: r.quota.perMinute ?? 0, perDay: r.quota.perDay ?? 0 } : undefined,
   };
 }
 
@@ -34,6 +37,11 @@ export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminServ
       check(tenantPattern.test(req.tenantId), "tenant_id", "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
       check(req.name.length <= 200, "name", "must be at most 200 characters");
       check(req.tier === Tier.UNSPECIFIED || Tier[req.tier] !== undefined, "tier", `unknown tier ${req.tier}`);
+      for (const [field, value] of [
+        ["quota.per_minute", req.quota?.perMinute ?? 0],
+        ["quota.per_day", req.quota?.perDay ?? 0],
+      ] as const)
+        check(value <= maxQuota, field, `must be at most ${maxQuota} (0: the tier's)`);
       const known = knownScopes();
       for (const [i, s] of req.scopes.entries())
         check(known.includes(s), `scopes[${i}]`, `unknown scope "${s}"; known: ${known.join(", ")}`);
@@ -42,6 +50,10 @@ export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminServ
         name: req.name,
         tier: req.tier || Tier.FREE,
         scopes: req.scopes.length ? [...new Set(req.scopes)] : ["*"],
+        quota:
+          req.quota && (req.quota.perMinute || req.quota.perDay)
+            ? { perMinute: req.quota.perMinute || undefined, perDay: req.quota.perDay || undefined }
+            : undefined,
       });
       return { apiKey: toApiKey(record), secret };
     },

@@ -2,7 +2,8 @@
  * The gateway process. Environment: `PORT` (8080), `HOST` (127.0.0.1), `DATABASE_URL`
  * (required), `FLOWFORGE_ADMIN_KEY`, `<NAME>_ADDR` per capability, `MAX_REQUEST_BYTES`
  * (32 MiB), `DEFAULT_TIMEOUT_MS` (60 s), `CORS_ORIGINS` (comma-separated, default `*`),
- * `RATE_LIMITS` (per tier, e.g. `free=10:20,pro=100:200`), `REDIS_URL` (shared limits), `LOG_LEVEL`,
+ * `TIER_LIMITS` (per tier, per minute:per day, e.g. `free=100:1000`), `REDIS_URL` (quotas shared by
+ * every replica), `LOG_LEVEL`,
  * `FIRST_REQUEST_TIMEOUT_MS` (5 s), `MAX_IDLE_CONNECTIONS` and `MAX_CONNECTIONS` (sized from the
  * open-file limit).
  */
@@ -44,7 +45,7 @@ const gateway = createGateway({
   defaultTimeoutMs: config.defaultTimeoutMs,
   corsOrigins: config.corsOrigins,
   limiter,
-  tierLimits: parseTierLimits(config.rateLimits),
+  tierLimits: parseTierLimits(config.tierLimits),
   processes: () => processes,
   connections: {
     firstRequestTimeoutMs: config.connections.firstRequestTimeoutMs,

@@ -18,6 +18,14 @@ export interface Principal {
   tier: Tier;
   /** Capabilities the key may call (`*` for all; `admin` for AdminService). */
   scopes: string[];
+  /** Quotas of this key instead of its tier's, where set. */
+  quota?: KeyQuota;
+}
+
+/** A key's own quotas; an unset one is the tier's. */
+export interface KeyQuota {
+  perMinute?: number;
+  perDay?: number;
 }
 
 /** An API key as stored, without its secret. */
@@ -43,6 +51,7 @@ export interface NewApiKey {
   name: string;
   tier: Tier;
   scopes: string[];
+  quota?: KeyQuota;
 }
 
 /** A page of keys. */
@@ -90,6 +99,8 @@ interface Row {
   secret_hash: Buffer;
   create_time: Date;
   revoke_time: Date | null;
+  per_minute: number | null;
+  per_day: number | null;
 }
 
 function toRecord(row: Row): ApiKeyRecord {
@@ -101,6 +112,9 @@ function toRecord(row: Row): ApiKeyRecord {
     scopes: row.scopes,
     createTime: row.create_time,
     revokeTime: row.revoke_time,
+    ...(row.per_minute !== null || row.per_day !== null
+      ? { quota: { perMinute: row.per_minute ?? undefined, perDay: row.per_day ?? undefined } }
+      : {}),
   };
 }
 
@@ -116,8 +130,9 @@ export function createKeyStore(options: KeyStoreOptions): KeyStore {
       const id = randomBytes(8).toString("hex");
       const secret = `ffk_${id}_${randomBytes(32).toString("base64url")}`;
       const [row] = await sql<Row[]>`
-        INSERT INTO api_keys (id, tenant_id, name, tier, scopes, secret_hash)
-        VALUES (${id}, ${key.tenantId}, ${key.name}, ${key.tier}, ${sql.array(key.scopes)}, ${sha256(secret)})
+        INSERT INTO api_keys (id, tenant_id, name, tier, scopes, secret_hash, per_minute, per_day)
+        VALUES (${id}, ${key.tenantId}, ${key.name}, ${key.tier}, ${sql.array(key.scopes)}, ${sha256(secret)},
+                ${key.quota?.perMinute ?? null}, ${key.quota?.perDay ?? null})
         RETURNING *`;
       return { record: toRecord(row), secret };
     },

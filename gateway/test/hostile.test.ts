@@ -219,7 +219,7 @@ describe("refusals carry each header once", () => {
     for (const contentType of ["application/grpc", "application/grpc-web+proto"]) {
       const res = await call(contentType);
       expect(field(res, "grpc-status")).toBe("8");
-      expect(field(res, "retry-after")).toBe("1");
+      expect(field(res, "retry-after")).toMatch(/^\d+$/); // once: a repeated header would read "n, n"
       expect(field(res, "x-request-id")).toBe("dup-check");
     }
   });

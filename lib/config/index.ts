@@ -121,7 +121,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     MAX_REQUEST_BYTES: positive("largest request body", defaultMaxMessageBytes),
     DEFAULT_TIMEOUT_MS: positive("deadline for calls that bring none", 60_000),
     CORS_ORIGINS: str({ default: "*", desc: "comma-separated browser origins" }),
-    RATE_LIMITS: optional("requests per second and burst per tier, e.g. free=10:20,pro=100:200"),
+    TIER_LIMITS: optional("requests per minute and per day per tier, e.g. free=100:1000,enterprise=20000:0"),
     REDIS_URL: optional("Redis for rate-limit buckets shared by every replica"),
     FIRST_REQUEST_TIMEOUT_MS: positive("a connection without a first request is closed after this", 5000),
     MAX_IDLE_CONNECTIONS: num({
@@ -138,7 +138,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     maxRequestBytes: e.MAX_REQUEST_BYTES,
     defaultTimeoutMs: e.DEFAULT_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()),
-    rateLimits: e.RATE_LIMITS,
+    tierLimits: e.TIER_LIMITS,
     redisUrl: e.REDIS_URL,
     connections: {
       firstRequestTimeoutMs: e.FIRST_REQUEST_TIMEOUT_MS,

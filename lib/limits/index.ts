@@ -3,7 +3,7 @@ import { createMemoryLimiter } from "./memory/limiter.js";
 import { createRedisLimiter } from "./redis/limiter.js";
 import type { RateLimiter } from "./types.js";
 
-export type { Decision, Limit, RateLimiter } from "./types.js";
+export type { Decision, RateLimiter, Window, WindowState } from "./types.js";
 export { createMemoryLimiter, createRedisLimiter };
 
 /** The limiter for a configuration: shared through Redis when `redisUrl` is set, else in memory. */

@@ -283,6 +283,39 @@ describe("REST errors in the seed's envelope", () => {
   });
 });
 
+describe("tiers through REST", () => {
+  it("a TIER_FREE key: the 101st call within a minute is 429 with Retry-After and RateLimit headers", async () => {
+    const into = Date.now() % 60_000;
+    if (into > 45_000) await new Promise((r) => setTimeout(r, 60_000 - into + 50)); // one minute window
+    const created = await rest("POST", "/api/v1/admin/keys", { tenantId: "rest-free", tier: "free" });
+    const key = { authorization: `Bearer ${created.body.secret}` };
+    const statuses: number[] = [];
+    let last: Sent | undefined;
+    for (let i = 0; i < 101; i++) {
+      last = await rest("POST", "/api/v1/crypto/hash", { algorithm: "sha256", text: `${i}` }, key);
+      statuses.push(last.status);
+    }
+    expect(statuses.slice(0, 100).every((s) => s === 200)).toBe(true);
+    expect(last!.status).toBe(429);
+    expect(last!.body.error.code).toBe("RATE_LIMITED");
+    expect(Number(last!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(last!.headers.get("ratelimit-policy")).toBe('"minute";q=100;w=60, "day";q=1000;w=86400');
+    expect(last!.headers.get("ratelimit")).toMatch(/^"minute";r=0;t=\d+, "day";r=900;t=\d+$/);
+  });
+
+  it("a key's tier and own quota are set through the admin route (TIER_BASIC included)", async () => {
+    const created = await rest("POST", "/api/v1/admin/keys", {
+      tenantId: "rest-basic",
+      tier: "basic",
+      quota: { perMinute: 2 },
+    });
+    expect(created.body.apiKey).toMatchObject({ tier: "TIER_BASIC", quota: { perMinute: 2, perDay: 0 } });
+    const key = { authorization: `Bearer ${created.body.secret}` };
+    const first = await rest("POST", "/api/v1/crypto/hash", { algorithm: "md5", text: "a" }, key);
+    expect(first.headers.get("ratelimit-policy")).toBe('"minute";q=2;w=60, "day";q=10000;w=86400');
+  });
+});
+
 describe("the OpenAPI document and the reference", () => {
   it("GET /openapi.json is valid OpenAPI 3.1 with the REST paths, security schemes and the envelope", async () => {
     const res = await fetch(`${mesh.url}/openapi.json`);

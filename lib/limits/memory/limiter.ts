@@ -1,26 +1,37 @@
-/** In-process token buckets (the embedded default). */
-import type { Decision, Limit, RateLimiter } from "../types.js";
+/** In-process quota counters (the embedded default). */
+import { type Decision, decide, type RateLimiter, type Window, windowAt } from "../types.js";
 
-/** Creates an in-memory limiter holding at most `maxKeys` buckets. */
+/** Creates an in-memory limiter holding at most `maxKeys` counters. */
 export function createMemoryLimiter(maxKeys = 100_000): RateLimiter {
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const counters = new Map<string, { index: number; count: number }>();
   return {
-    async take(key: string, limit: Limit, cost = 1): Promise<Decision> {
+    async consume(key: string, windows: Window[], cost = 1): Promise<Decision> {
       const now = Date.now();
-      const b = buckets.get(key) ?? { tokens: limit.burst, at: now };
-      b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.ratePerSec);
-      b.at = now;
-      if (buckets.size >= maxKeys && !buckets.has(key)) buckets.delete(buckets.keys().next().value!);
-      buckets.set(key, b);
-      const need = Math.min(cost, limit.burst);
-      if (b.tokens >= need) {
-        b.tokens -= cost;
-        return { allowed: true, remaining: Math.max(0, Math.floor(b.tokens)), retryAfterMs: 0 };
+      const slots = windows.map((w) => {
+        const { index } = windowAt(w, now);
+        const id = `${key}\u0000${w.name}`;
+        const c = counters.get(id);
+        return { id, index, count: c && c.index === index ? c.count : 0 };
+      });
+      const allowed = slots.every((s, i) => s.count + cost <= windows[i].limit);
+      if (allowed) {
+        for (const s of slots) {
+          s.count += cost;
+          counters.delete(s.id); // re-inserted last: the oldest counters are the first dropped
+          if (counters.size >= maxKeys) counters.delete(counters.keys().next().value!);
+          counters.set(s.id, { index: s.index, count: s.count });
+        }
       }
-      return { allowed: false, remaining: 0, retryAfterMs: Math.ceil(((need - b.tokens) / limit.ratePerSec) * 1000) };
+      return decide(
+        windows,
+        slots.map((s) => s.count),
+        cost,
+        allowed,
+        now,
+      );
     },
     async close() {
-      buckets.clear();
+      counters.clear();
     },
   };
 }

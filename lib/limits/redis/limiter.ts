@@ -1,50 +1,47 @@
-/** Token buckets in Redis, shared by every gateway replica; one atomic Lua script per take. */
+/** Quota counters in Redis, shared by every gateway replica; one atomic Lua script per call. */
 import { Redis } from "ioredis";
-import type { Decision, Limit, RateLimiter } from "../types.js";
+import { type Decision, decide, type RateLimiter, type Window, windowAt } from "../types.js";
 
-// KEYS[1] bucket; ARGV: rate per second, burst, now (ms), cost. Returns {allowed, remaining, retryAfterMs}.
-// A cost above the burst needs a full bucket and leaves it in debt (negative tokens).
+// KEYS: one counter per window (its window index in the name). ARGV[1]: cost; then per window its
+// limit and lifetime in seconds. All or none: counted in every window only if none goes over.
+// Returns {allowed, count1, count2, ...}: the counts after (allowed) or before (refused).
 const script = `
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
-local need = math.min(cost, burst)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or burst
-local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-local allowed = 0
-local retry = 0
-if tokens >= need then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry = math.ceil((need - tokens) / rate * 1000)
+local cost = tonumber(ARGV[1])
+local counts = {}
+local allowed = 1
+for i = 1, #KEYS do
+  counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if counts[i] + cost > tonumber(ARGV[2 * i]) then allowed = 0 end
 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - math.min(tokens, 0)) / rate * 1000) + 1000)
-return {allowed, allowed == 1 and math.max(0, math.floor(tokens)) or 0, retry}
+if allowed == 1 then
+  for i = 1, #KEYS do
+    counts[i] = redis.call('INCRBY', KEYS[i], cost)
+    if counts[i] == cost then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[2 * i + 1])) end
+  end
+end
+return {allowed, unpack(counts)}
 `;
 
 /** Options for createRedisLimiter. */
 export interface RedisLimiterOptions {
   url: string;
-  /** Key prefix; tests use their own. Default `ff:rl:`. */
+  /** Key prefix; tests use their own. Default `ff:q:`. */
   prefix?: string;
 }
 
 /** Connects to Redis. */
 export function createRedisLimiter(options: RedisLimiterOptions): RateLimiter {
   const redis = new Redis(options.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
-  const prefix = options.prefix ?? "ff:rl:";
-  redis.defineCommand("ffTake", { numberOfKeys: 1, lua: script });
+  const prefix = options.prefix ?? "ff:q:";
+  redis.defineCommand("ffConsume", { lua: script });
+  const run = redis as unknown as { ffConsume(keys: number, ...a: (string | number)[]): Promise<number[]> };
   return {
-    async take(key: string, limit: Limit, cost = 1): Promise<Decision> {
-      const [allowed, remaining, retryAfterMs] = (await (
-        redis as unknown as { ffTake(...a: unknown[]): Promise<number[]> }
-      ).ffTake(prefix + key, limit.ratePerSec, limit.burst, Date.now(), cost)) as number[];
-      return { allowed: allowed === 1, remaining, retryAfterMs };
+    async consume(key: string, windows: Window[], cost = 1): Promise<Decision> {
+      const now = Date.now();
+      const keys = windows.map((w) => `${prefix}${key}:${w.name}:${windowAt(w, now).index}`);
+      const args = windows.flatMap((w) => [w.limit, w.seconds + 60]);
+      const [allowed, ...counts] = await run.ffConsume(keys.length, ...keys, cost, ...args);
+      return decide(windows, counts, cost, allowed === 1, now);
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

@@ -2,6 +2,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { createMemoryLimiter, createRedisLimiter, type RateLimiter } from "../index.js";
+import { windowAt } from "../types.js";
 
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const limiters: [string, () => RateLimiter][] = [
@@ -9,49 +10,52 @@ const limiters: [string, () => RateLimiter][] = [
   ["redis", () => createRedisLimiter({ url: redisUrl, prefix: `fftest:${randomBytes(4).toString("hex")}:` })],
 ];
 
-describe.each(limiters)("rate limiter contract: %s", (_name, make) => {
+const perMinute = (limit: number) => ({ name: "minute", limit, seconds: 60 });
+const perDay = (limit: number) => ({ name: "day", limit, seconds: 86_400 });
+
+describe.each(limiters)("quota contract: %s", (_name, make) => {
   const limiter = make();
   afterAll(() => limiter.close());
 
-  it("allows a burst, then refuses with the time until the next token", async () => {
-    const limit = { ratePerSec: 2, burst: 3 };
+  it("counts up to the limit, then refuses until the window resets", async () => {
     const decisions = [];
-    for (let i = 0; i < 4; i++) decisions.push(await limiter.take("k1", limit));
+    for (let i = 0; i < 4; i++) decisions.push(await limiter.consume("k1", [perMinute(3)]));
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false]);
-    expect(decisions.map((d) => d.remaining)).toEqual([2, 1, 0, 0]);
-    expect(decisions[3].retryAfterMs).toBeGreaterThan(300);
-    expect(decisions[3].retryAfterMs).toBeLessThanOrEqual(500);
+    expect(decisions.map((d) => d.windows[0].remaining)).toEqual([2, 1, 0, 0]);
+    const reset = windowAt(perMinute(3), Date.now()).resetSeconds;
+    expect(decisions[3].windows[0].resetSeconds).toBeGreaterThanOrEqual(reset - 1);
+    expect(decisions[3].windows[0].resetSeconds).toBeLessThanOrEqual(60);
+    expect(decisions[3].retryAfterMs).toBe(decisions[3].windows[0].resetSeconds * 1000);
   });
 
-  it("refills at the rate", async () => {
-    const limit = { ratePerSec: 20, burst: 1 };
-    expect((await limiter.take("k2", limit)).allowed).toBe(true);
-    expect((await limiter.take("k2", limit)).allowed).toBe(false);
-    await new Promise((r) => setTimeout(r, 120));
-    expect((await limiter.take("k2", limit)).allowed).toBe(true);
+  it("every window at once, all or none: the day's limit refuses though the minute has room", async () => {
+    const windows = [perMinute(10), perDay(4)];
+    expect(await limiter.consume("k2", windows, 3)).toMatchObject({
+      allowed: true,
+      windows: [
+        { name: "minute", remaining: 7 },
+        { name: "day", remaining: 1 },
+      ],
+    });
+    const refused = await limiter.consume("k2", windows, 2);
+    expect(refused.allowed).toBe(false);
+    // Nothing was counted: the minute still has 7, the day 1.
+    expect(refused.windows.map((w) => w.remaining)).toEqual([7, 1]);
+    expect(refused.retryAfterMs).toBe(refused.windows[1].resetSeconds * 1000);
+    expect((await limiter.consume("k2", windows, 1)).windows.map((w) => w.remaining)).toEqual([6, 0]);
   });
 
-  it("a cost counts that many requests; one above the burst needs a full bucket and leaves the key in debt", async () => {
-    const limit = { ratePerSec: 10, burst: 5 };
-    expect(await limiter.take("c1", limit, 3)).toMatchObject({ allowed: true, remaining: 2 });
-    expect(await limiter.take("c1", limit, 3)).toMatchObject({ allowed: false, remaining: 0 });
-    expect(await limiter.take("c1", limit, 2)).toMatchObject({ allowed: true, remaining: 0 });
-    // 20 items against a burst of 5: refused until the bucket is full, then allowed, then 15 in debt.
-    expect((await limiter.take("c2", limit, 4)).allowed).toBe(true);
-    const big = await limiter.take("c2", limit, 20);
-    expect(big.allowed).toBe(false);
-    expect(big.retryAfterMs).toBeGreaterThan(300); // 4 tokens to refill at 10/s
-    await new Promise((r) => setTimeout(r, 450));
-    expect((await limiter.take("c2", limit, 20)).allowed).toBe(true);
-    const after = await limiter.take("c2", limit);
-    expect(after.allowed).toBe(false);
-    expect(after.retryAfterMs).toBeGreaterThan(1200); // ~15 tokens of debt plus one, at 10/s
+  it("a window's count starts again in the next window", async () => {
+    const window = { name: "second", limit: 1, seconds: 1 };
+    expect((await limiter.consume("k3", [window])).allowed).toBe(true);
+    expect((await limiter.consume("k3", [window])).allowed).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+    expect((await limiter.consume("k3", [window])).allowed).toBe(true);
   });
 
   it("keeps keys apart", async () => {
-    const limit = { ratePerSec: 1, burst: 1 };
-    expect((await limiter.take("a", limit)).allowed).toBe(true);
-    expect((await limiter.take("a", limit)).allowed).toBe(false);
-    expect((await limiter.take("b", limit)).allowed).toBe(true);
+    expect((await limiter.consume("a", [perMinute(1)])).allowed).toBe(true);
+    expect((await limiter.consume("a", [perMinute(1)])).allowed).toBe(false);
+    expect((await limiter.consume("b", [perMinute(1)])).allowed).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Tier } from "../../common/v1/common_pb.js";
+import type { Quota, Tier } from "../../common/v1/common_pb.js";
 import { file_flowforge_common_v1_common } from "../../common/v1/common_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/admin/v1/admin.proto.
  */
 export const file_flowforge_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mbG93Zm9yZ2UvYWRtaW4vdjEvYWRtaW4ucHJvdG8SEmZsb3dmb3JnZS5hZG1pbi52MSLQAQoGQXBpS2V5EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibwoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIRCgl0ZW5hbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRInCgR0aWVyGAMgASgOMhkuZmxvd2ZvcmdlLmNvbW1vbi52MS5UaWVyEg4KBnNjb3BlcxgEIAMoCSJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhouZmxvd2ZvcmdlLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiZwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIXCg9pbmNsdWRlX3Jldm9rZWQYAiABKAgSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXAoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiQwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USKwoHYXBpX2tleRgBIAEoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkyogMKDEFkbWluU2VydmljZRKAAQoMQ3JlYXRlQXBpS2V5EicuZmxvd2ZvcmdlLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5mbG93Zm9yZ2UuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiHYLT5JMCFzoBKiISL2FwaS92MS9hZG1pbi9rZXlzEn0KC0xpc3RBcGlLZXlzEiYuZmxvd2ZvcmdlLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLmZsb3dmb3JnZS5hZG1pbi52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIh2QAgGC0+STAhQSEi9hcGkvdjEvYWRtaW4va2V5cxKPAQoMUmV2b2tlQXBpS2V5EicuZmxvd2ZvcmdlLmFkbWluLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaKC5mbG93Zm9yZ2UuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiLJACAoLT5JMCIzoBKiIeL2FwaS92MS9hZG1pbi9rZXlzL3tpZH06cmV2b2tlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch5mbG93Zm9yZ2UvYWRtaW4vdjEvYWRtaW4ucHJvdG8SEmZsb3dmb3JnZS5hZG1pbi52MSL7AQoGQXBpS2V5EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFcXVvdGEYCCABKAsyGi5mbG93Zm9yZ2UuY29tbW9uLnYxLlF1b3RhIpoBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBHRpZXIYAyABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAQgAygJEikKBXF1b3RhGAUgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhouZmxvd2ZvcmdlLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiZwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIXCg9pbmNsdWRlX3Jldm9rZWQYAiABKAgSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXAoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiQwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USKwoHYXBpX2tleRgBIAEoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkyogMKDEFkbWluU2VydmljZRKAAQoMQ3JlYXRlQXBpS2V5EicuZmxvd2ZvcmdlLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaKC5mbG93Zm9yZ2UuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiHYLT5JMCFzoBKiISL2FwaS92MS9hZG1pbi9rZXlzEn0KC0xpc3RBcGlLZXlzEiYuZmxvd2ZvcmdlLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBonLmZsb3dmb3JnZS5hZG1pbi52MS5MaXN0QXBpS2V5c1Jlc3BvbnNlIh2QAgGC0+STAhQSEi9hcGkvdjEvYWRtaW4va2V5cxKPAQoMUmV2b2tlQXBpS2V5EicuZmxvd2ZvcmdlLmFkbWluLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaKC5mbG93Zm9yZ2UuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVzcG9uc2UiLJACAoLT5JMCIzoBKiIeL2FwaS92MS9hZG1pbi9rZXlzL3tpZH06cmV2b2tlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey describes an API key, never its secret.
@@ -72,6 +72,13 @@ export type ApiKey = Message<"flowforge.admin.v1.ApiKey"> & {
    * @generated from field: google.protobuf.Timestamp revoke_time = 7;
    */
   revokeTime?: Timestamp | undefined;
+
+  /**
+   * The key's own quotas where they differ from its tier's.
+   *
+   * @generated from field: flowforge.common.v1.Quota quota = 8;
+   */
+  quota?: Quota | undefined;
 };
 
 /**
@@ -114,6 +121,13 @@ export type CreateApiKeyRequest = Message<"flowforge.admin.v1.CreateApiKeyReques
    * @generated from field: repeated string scopes = 4;
    */
   scopes: string[];
+
+  /**
+   * Quotas of this key instead of its tier's (zero fields keep the tier's).
+   *
+   * @generated from field: flowforge.common.v1.Quota quota = 5;
+   */
+  quota?: Quota | undefined;
 };
 
 /**

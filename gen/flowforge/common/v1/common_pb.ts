@@ -2,16 +2,45 @@
 // @generated from file flowforge/common/v1/common.proto (package flowforge.common.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { FieldOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file flowforge/common/v1/common.proto.
  */
 export const file_flowforge_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKk4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEgwKCFRJRVJfUFJPEAISEwoPVElFUl9FTlRFUlBSSVNFEAM6TgoTcmF0ZV9saW1pdF9wZXJfaXRlbRIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMY0YYDIAEoCFIQcmF0ZUxpbWl0UGVySXRlbWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0qYwoIRW5jb2RpbmcSGAoURU5DT0RJTkdfVU5TUEVDSUZJRUQQABIQCgxFTkNPRElOR19IRVgQARITCg9FTkNPRElOR19CQVNFNjQQAhIWChJFTkNPRElOR19CQVNFNjRVUkwQAypeCgRUaWVyEhQKEFRJRVJfVU5TUEVDSUZJRUQQABINCglUSUVSX0ZSRUUQARIOCgpUSUVSX0JBU0lDEAQSDAoIVElFUl9QUk8QAhITCg9USUVSX0VOVEVSUFJJU0UQAzpOChNyYXRlX2xpbWl0X3Blcl9pdGVtEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjRhgMgASgIUhByYXRlTGltaXRQZXJJdGVtYgZwcm90bzM", [file_google_protobuf_descriptor]);
+
+/**
+ * Quota overrides a tier's request quotas for one key. Zero keeps the tier's.
+ *
+ * @generated from message flowforge.common.v1.Quota
+ */
+export type Quota = Message<"flowforge.common.v1.Quota"> & {
+  /**
+   * Requests per minute.
+   *
+   * @generated from field: uint32 per_minute = 1;
+   */
+  perMinute: number;
+
+  /**
+   * Requests per UTC day.
+   *
+   * @generated from field: uint32 per_day = 2;
+   */
+  perDay: number;
+};
+
+/**
+ * Describes the message flowforge.common.v1.Quota.
+ * Use `create(QuotaSchema)` to create a new message.
+ */
+export const QuotaSchema: GenMessage<Quota> = /*@__PURE__*/
+  messageDesc(file_flowforge_common_v1_common, 0);
 
 /**
  * Encoding selects how binary output (digests, signatures, random bytes) is rendered as text.
@@ -55,7 +84,8 @@ export const EncodingSchema: GenEnum<Encoding> = /*@__PURE__*/
   enumDesc(file_flowforge_common_v1_common, 0);
 
 /**
- * Tier is the service level of an API key; it selects the key's rate limits.
+ * Tier is the service level of an API key; it selects the key's quotas (requests per minute and
+ * per day; the operator can change them and override them per key).
  *
  * @generated from enum flowforge.common.v1.Tier
  */
@@ -68,21 +98,28 @@ export enum Tier {
   UNSPECIFIED = 0,
 
   /**
-   * Lowest limits, for trials.
+   * For trials: 100 requests a minute, 1,000 a day.
    *
    * @generated from enum value: TIER_FREE = 1;
    */
   FREE = 1,
 
   /**
-   * Paid limits.
+   * 500 requests a minute, 10,000 a day.
+   *
+   * @generated from enum value: TIER_BASIC = 4;
+   */
+  BASIC = 4,
+
+  /**
+   * 2,000 requests a minute, 50,000 a day.
    *
    * @generated from enum value: TIER_PRO = 2;
    */
   PRO = 2,
 
   /**
-   * Highest limits, for dedicated installations.
+   * Unlimited, under a fair-use ceiling (20,000 requests a minute unless configured).
    *
    * @generated from enum value: TIER_ENTERPRISE = 3;
    */
