@@ -54,7 +54,7 @@ export function decide(windows: Window[], counts: number[], cost: number, allowe
     const { resetSeconds } = windowAt(w, nowMs);
     return { ...w, remaining: Math.max(0, w.limit - counts[i]), resetSeconds };
   });
-  const blocking = allowed ? [] : states.filter((s, i) => counts[i] + cost > windows[i].limit);
+  const blocking = allowed ? [] : states.filter((_, i) => counts[i] + cost > windows[i].limit);
   const retryAfterMs = blocking.length ? Math.max(...blocking.map((s) => s.resetSeconds)) * 1000 : 0;
   return { allowed, windows: states, retryAfterMs };
 }
