@@ -23,6 +23,18 @@ import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
 import { createDocs } from "./transports/docs.js";
+import { createSeedHealth } from "./health.js";
+import { connect as connectNats } from "@nats-io/transport-node";
+
+/** Resolves when the NATS server at `url` answers a round trip. */
+async function pingNats(url: string) {
+  const nc = await connectNats({ servers: url, timeout: 2000, reconnect: false });
+  try {
+    await nc.flush();
+  } finally {
+    await nc.close();
+  }
+}
 import { createPassthrough } from "./transports/passthrough.js";
 import { createDualServer, type DualServerOptions } from "./transports/listener.js";
 
@@ -48,6 +60,10 @@ export interface GatewayOptions {
   tierLimits?: TierLimits;
   /** First-request timeout and connection caps (see createDualServer). */
   connections?: DualServerOptions;
+  /** The version `/health` reports. */
+  version?: string;
+  /** NATS, when the job bus runs on it: `/health` checks it. */
+  natsUrl?: string;
   /** The processes of `npm start` as the launcher last reported them (none outside the launcher). */
   processes?: () => ProcessState[] | undefined;
 }
@@ -129,6 +145,21 @@ export function createGateway(options: GatewayOptions): Gateway {
   const local = [register(AdminService, createAdminService(keys)), register(Health, healthService)];
   const services = [...forwarded, ...local];
 
+  const limiter = options.limiter ?? createMemoryLimiter();
+  const seedHealth = createSeedHealth(options.version ?? "dev", () => ({
+    database: () => options.sql`SELECT 1`,
+    redis: limiter.store === "redis" ? () => limiter.ping() : { mode: "in-memory" },
+    nats: options.natsUrl ? () => pingNats(options.natsUrl!) : { mode: "embedded" },
+    ...Object.fromEntries(
+      [...backends.values()].map((b) => [
+        b.name,
+        async () => {
+          if ((await checkBackend(b)) !== "SERVING") throw new Error("not serving");
+        },
+      ]),
+    ),
+  }));
+
   const metrics = createGatewayMetrics();
   // The one chain every call passes, on every path and protocol, in this order.
   const policies = chainPolicies([
@@ -137,7 +168,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     accessLogPolicy(options.logger),
     authPolicy(keys),
     rateLimitPolicy({
-      limiter: options.limiter ?? createMemoryLimiter(),
+      limiter,
       limits: options.tierLimits ?? defaultTierLimits,
       logger: options.logger,
     }),
@@ -166,6 +197,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
     authorize: (header, service) => authorize(keys, header, service),
     health,
+    seedHealth,
     metrics: () => metrics.registry.metrics(),
   });
   const server = createDualServer(handler, options.connections);

@@ -7,6 +7,7 @@
  * `FIRST_REQUEST_TIMEOUT_MS` (5 s), `MAX_IDLE_CONNECTIONS` and `MAX_CONNECTIONS` (sized from the
  * open-file limit).
  */
+import { readFileSync } from "node:fs";
 import { createLogger } from "#runtime/logger.js";
 import { sqlFor } from "#db/sql.js";
 import { gatewayConfig } from "#config/index.js";
@@ -47,6 +48,9 @@ const gateway = createGateway({
   limiter,
   tierLimits: parseTierLimits(config.tierLimits),
   processes: () => processes,
+  version: (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
+    .version,
+  natsUrl: config.natsUrl,
   connections: {
     firstRequestTimeoutMs: config.connections.firstRequestTimeoutMs,
     maxIdleConnections: config.connections.maxIdleConnections ?? caps.maxIdleConnections,

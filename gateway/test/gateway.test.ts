@@ -25,6 +25,7 @@ import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
 import { connectClient, errorOf, grpcJsUnary } from "#test/support/clients.js";
 import { freePort } from "#test/support/mesh.js";
+import { createRedisLimiter } from "#limits/index.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 let db: TestDatabase;
@@ -431,8 +432,76 @@ describe("when a backend is down", () => {
       const health = await fetch(`${gUrl}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: "NOT_SERVING", services: { crypto: "UNREACHABLE" } });
+      // The seed's report: degraded (the database answers), the capability named.
+      const seed = await fetch(`${gUrl}/health`);
+      expect(seed.status).toBe(503);
+      expect(await seed.json()).toMatchObject({
+        status: "degraded",
+        checks: { database: { status: "healthy" }, crypto: { status: "unhealthy" } },
+      });
     } finally {
       await g.close();
+    }
+  });
+
+  it("/health checks the real Redis and NATS when configured, unhealthy without the database", async () => {
+    const g = createGateway({
+      sql: db.sql,
+      logger,
+      addresses: {},
+      maxRequestBytes: 1024,
+      defaultTimeoutMs: 2000,
+      corsOrigins: ["*"],
+      version: "9.9.9",
+      limiter: createRedisLimiter({ url: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" }),
+      natsUrl: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222",
+    });
+    const unreachable = createGateway({
+      sql: db.sql,
+      logger,
+      addresses: {},
+      maxRequestBytes: 1024,
+      defaultTimeoutMs: 2000,
+      corsOrigins: ["*"],
+      natsUrl: `nats://127.0.0.1:${await freePort()}`,
+    });
+    try {
+      const gUrl = `http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`;
+      const healthy = await fetch(`${gUrl}/health`);
+      expect(healthy.status).toBe(200);
+      const body = await healthy.json();
+      expect(body).toMatchObject({
+        status: "healthy",
+        version: "9.9.9",
+        checks: { database: { status: "healthy" }, redis: { status: "healthy" }, nats: { status: "healthy" } },
+      });
+      expect(body.uptime).toBeGreaterThanOrEqual(0);
+      const uUrl = `http://127.0.0.1:${await unreachable.listen(0, "127.0.0.1")}`;
+      const degraded = await (await fetch(`${uUrl}/health`)).json();
+      expect(degraded).toMatchObject({ status: "degraded", checks: { nats: { status: "unhealthy" } } });
+      expect(degraded.checks.redis).toEqual({ status: "healthy", mode: "in-memory" });
+      // Without its database the gateway is unhealthy, whatever else answers.
+      const gone = await pgliteDatabase();
+      await gone.close();
+      const orphan = createGateway({
+        sql: gone.sql,
+        logger,
+        addresses: {},
+        maxRequestBytes: 1024,
+        defaultTimeoutMs: 2000,
+        corsOrigins: ["*"],
+      });
+      try {
+        const oUrl = `http://127.0.0.1:${await orphan.listen(0, "127.0.0.1")}`;
+        const res = await fetch(`${oUrl}/health`);
+        expect(res.status).toBe(503);
+        expect(await res.json()).toMatchObject({ status: "unhealthy", checks: { database: { status: "unhealthy" } } });
+      } finally {
+        await orphan.close();
+      }
+    } finally {
+      await g.close();
+      await unreachable.close();
     }
   });
 });

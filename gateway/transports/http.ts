@@ -40,8 +40,10 @@ export interface GatewayHandlerOptions {
   corsOrigins: string[];
   /** Logger for failures outside any call. */
   logger: Logger;
-  /** Health report for `GET /healthz` (also `/health`). */
+  /** Health report for `GET /healthz` (probes). */
   health: () => Promise<{ ok: boolean; body: unknown }>;
+  /** The seed's health report for `GET /health` (defaults to `health`). */
+  seedHealth?: () => Promise<{ ok: boolean; body: unknown }>;
   /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
   /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its policies. */
@@ -197,7 +199,8 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     }
     const path = (req.url ?? "/").split("?")[0];
     if ((path === "/healthz" || path === "/health") && (req.method === "GET" || req.method === "HEAD")) {
-      options.health().then(
+      const report = path === "/health" ? (options.seedHealth ?? options.health) : options.health;
+      report().then(
         ({ ok, body }) => send(res, ok ? 200 : 503, { "content-type": "application/json" }, JSON.stringify(body)),
         () => send(res, 503, { "content-type": "application/json" }, JSON.stringify({ status: "NOT_SERVING" })),
       );

@@ -122,7 +122,8 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     DEFAULT_TIMEOUT_MS: positive("deadline for calls that bring none", 60_000),
     CORS_ORIGINS: str({ default: "*", desc: "comma-separated browser origins" }),
     TIER_LIMITS: optional("requests per minute and per day per tier, e.g. free=100:1000,enterprise=20000:0"),
-    REDIS_URL: optional("Redis for rate-limit buckets shared by every replica"),
+    REDIS_URL: optional("Redis for quota counters shared by every replica"),
+    NATS_URL: optional("NATS of the job bus, checked by /health"),
     FIRST_REQUEST_TIMEOUT_MS: positive("a connection without a first request is closed after this", 5000),
     MAX_IDLE_CONNECTIONS: num({
       default: undefined,
@@ -140,6 +141,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()),
     tierLimits: e.TIER_LIMITS,
     redisUrl: e.REDIS_URL,
+    natsUrl: e.NATS_URL,
     connections: {
       firstRequestTimeoutMs: e.FIRST_REQUEST_TIMEOUT_MS,
       maxIdleConnections: e.MAX_IDLE_CONNECTIONS,

@@ -38,6 +38,10 @@ export interface RateLimiter {
    * any window would go over its limit.
    */
   consume(key: string, windows: Window[], cost?: number): Promise<Decision>;
+  /** Where the counts live: `redis` (shared by every replica) or `memory` (this process). */
+  readonly store: "redis" | "memory";
+  /** Resolves when the store answers (`/health`). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

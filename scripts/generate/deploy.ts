@@ -53,7 +53,7 @@ services:
       interval: 5s
       retries: 20
 
-  # Redis holds the gateway's rate-limit buckets (shared by its replicas); NATS JetStream is
+  # Redis holds the gateway's quota counters (shared by its replicas); NATS JetStream is
   # the job bus.
   redis:
     image: redis:7
@@ -75,6 +75,8 @@ ${capabilities.map(service).join("\n")}
       DATABASE_URL: postgres://flowforge:flowforge@postgres:5432/flowforge
       FLOWFORGE_ADMIN_KEY: \${FLOWFORGE_ADMIN_KEY:?set FLOWFORGE_ADMIN_KEY}
       REDIS_URL: redis://redis:6379
+      # Checked by /health.
+      NATS_URL: nats://nats:4222
 ${capabilities.map((c) => `      ${addressVariable(c.name)}: dns:///${c.name}:${servicePort}\n`).join("")}    ports:
       - "8080:8080"
     # Every connection is a descriptor; the gateway sizes its connection caps from this limit.

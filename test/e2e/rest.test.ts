@@ -4,6 +4,7 @@
  * a workflow builder trips on.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Validator } from "@seriousme/openapi-schema-validator";
@@ -280,6 +281,24 @@ describe("REST errors in the seed's envelope", () => {
     });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+});
+
+describe("GET /health as the seed shows it", () => {
+  it("healthy, with the version, the uptime and a check per part and capability", async () => {
+    const res = await fetch(`${mesh.url}/health`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    const version = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
+    expect(body).toMatchObject({ status: "healthy", version });
+    expect(body.uptime).toBeGreaterThanOrEqual(0);
+    expect(body.checks.database.status).toBe("healthy");
+    expect(body.checks.redis).toEqual({ status: "healthy", mode: "in-memory" });
+    expect(body.checks.nats).toEqual({ status: "healthy", mode: "embedded" });
+    for (const capability of ["crypto", "jobs", "math", "transform"])
+      expect(body.checks[capability].status).toBe("healthy");
+    // /healthz stays for probes.
+    expect((await (await fetch(`${mesh.url}/healthz`)).json()).status).toBe("SERVING");
   });
 });
 

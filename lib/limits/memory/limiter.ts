@@ -5,6 +5,8 @@ import { type Decision, decide, type RateLimiter, type Window, windowAt } from "
 export function createMemoryLimiter(maxKeys = 100_000): RateLimiter {
   const counters = new Map<string, { index: number; count: number }>();
   return {
+    store: "memory",
+    async ping() {},
     async consume(key: string, windows: Window[], cost = 1): Promise<Decision> {
       const now = Date.now();
       const slots = windows.map((w) => {

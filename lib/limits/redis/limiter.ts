@@ -36,6 +36,10 @@ export function createRedisLimiter(options: RedisLimiterOptions): RateLimiter {
   redis.defineCommand("ffConsume", { lua: script });
   const run = redis as unknown as { ffConsume(keys: number, ...a: (string | number)[]): Promise<number[]> };
   return {
+    store: "redis",
+    async ping() {
+      await redis.ping();
+    },
     async consume(key: string, windows: Window[], cost = 1): Promise<Decision> {
       const now = Date.now();
       const keys = windows.map((w) => `${prefix}${key}:${w.name}:${windowAt(w, now).index}`);
