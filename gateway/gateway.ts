@@ -13,6 +13,7 @@ import { checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
 import { createKeyStore } from "./auth/key-store.js";
+import { createJwtVerifier, type JwtOptions } from "./auth/jwt.js";
 import { authorize, authPolicy } from "./policies/auth.js";
 import { requestIdPolicy } from "./policies/request-id.js";
 import { accessLogPolicy } from "./policies/access-log.js";
@@ -60,6 +61,10 @@ export interface GatewayOptions {
   tierLimits?: TierLimits;
   /** First-request timeout and connection caps (see createDualServer). */
   connections?: DualServerOptions;
+  /** JWT bearer tokens: where the keys are and how claims map (off without a JWKS URL or keys). */
+  jwt?: JwtOptions;
+  /** Accept HTTP Basic with the API key as the password. */
+  basicAuth?: boolean;
   /** The version `/health` reports. */
   version?: string;
   /** NATS, when the job bus runs on it: `/health` checks it. */
@@ -90,6 +95,7 @@ export interface Gateway {
 export function createGateway(options: GatewayOptions): Gateway {
   const backends = createBackends(options.addresses, options.maxRequestBytes);
   const keys = createKeyStore({ sql: options.sql, adminKey: options.adminKey, cacheTtlMs: options.keyCacheTtlMs });
+  const authenticators = { keys, jwt: options.jwt && createJwtVerifier(options.jwt), basic: options.basicAuth };
 
   async function health(): Promise<{ ok: boolean; body: HealthReport }> {
     const entries = await Promise.all(
@@ -166,7 +172,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     requestIdPolicy(options.logger),
     metrics.policy,
     accessLogPolicy(options.logger),
-    authPolicy(keys),
+    authPolicy(authenticators),
     rateLimitPolicy({
       limiter,
       limits: options.tierLimits ?? defaultTierLimits,
@@ -195,7 +201,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,
-    authorize: (header, service) => authorize(keys, header, service),
+    authorize: (header, service) => authorize(authenticators, header, service),
     health,
     seedHealth,
     metrics: () => metrics.registry.metrics(),

@@ -51,6 +51,8 @@ const gateway = createGateway({
   version: (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string })
     .version,
   natsUrl: config.natsUrl,
+  jwt: config.jwt,
+  basicAuth: config.basicAuth,
   connections: {
     firstRequestTimeoutMs: config.connections.firstRequestTimeoutMs,
     maxIdleConnections: config.connections.maxIdleConnections ?? caps.maxIdleConnections,

@@ -26,7 +26,7 @@ const handler = createGatewayHandler({
   services: [
     register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) }),
   ],
-  policies: chainPolicies([requestIdPolicy(logger), authPolicy(keys)]),
+  policies: chainPolicies([requestIdPolicy(logger), authPolicy({ keys })]),
   maxRequestBytes: 32 * 1024 * 1024,
   corsOrigins: ["*"],
   logger,

@@ -20,6 +20,8 @@ export interface Principal {
   scopes: string[];
   /** Quotas of this key instead of its tier's, where set. */
   quota?: KeyQuota;
+  /** The end user, for a JWT (its `sub`); API keys have none. */
+  userId?: string;
 }
 
 /** A key's own quotas; an unset one is the tier's. */

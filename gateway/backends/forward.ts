@@ -26,7 +26,12 @@ export function metadataFor(values: ContextValues, requestHeader: Headers): Reco
   const tenant = values.get(tenantKey);
   if (tenant) md["x-flowforge-tenant"] = tenant;
   const principal = values.get(principalKey);
-  if (principal) md["x-flowforge-scopes"] = principal.scopes.join(",");
+  if (principal) {
+    md["x-flowforge-scopes"] = principal.scopes.join(",");
+    md["x-flowforge-key-id"] = principal.keyId;
+    // The seed's user id: the token's subject, or the API key's id.
+    md["x-user-id"] = principal.userId ?? principal.keyId;
+  }
   for (const h of forwardedHeaders) {
     const v = requestHeader.get(h);
     if (v) md[h] = v;

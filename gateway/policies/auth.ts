@@ -1,7 +1,8 @@
-/** API-key authentication and scope checks for every capability call. */
+/** Authentication (API keys, JWTs, optional HTTP Basic) and scope checks for every capability call. */
 import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { tenantKey } from "#runtime/context.js";
 import { capabilityOf } from "../../services/catalog.js";
+import type { JwtVerifier } from "../auth/jwt.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
 import type { Policy } from "./policy.js";
 
@@ -21,32 +22,61 @@ export function scopeFor(typeName: string): string {
   return capabilityOf(typeName) ?? typeName;
 }
 
-/** The secret presented as `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedKey(header: Headers): string | undefined {
-  const auth = header.get("authorization");
-  if (auth) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return m?.[1];
+/** How callers prove who they are: API keys always; JWTs and HTTP Basic when configured. */
+export interface Authenticators {
+  keys: KeyStore;
+  /** Verifies JWT bearer tokens (when a JWKS URL or keys are configured). */
+  jwt?: JwtVerifier;
+  /** Accept `Authorization: Basic` with the API key as the password (off by default). */
+  basic?: boolean;
+}
+
+const missing = () =>
+  new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
+
+/** The principal a request's credentials prove; refuses missing or bad ones (`unauthenticated`). */
+async function authenticate(auth: Authenticators, header: Headers): Promise<Principal> {
+  const authorization = header.get("authorization");
+  let secret: string | undefined;
+  if (authorization) {
+    const [scheme, value = "", ...rest] = authorization.trim().split(/\s+/);
+    if (rest.length > 0 || !value) throw missing();
+    if (/^bearer$/i.test(scheme)) {
+      // A JWT has three dot-separated parts; API keys (`ffk_...`) and the operator key have none.
+      if (auth.jwt && value.split(".").length === 3) return auth.jwt(value);
+      secret = value;
+    } else if (/^basic$/i.test(scheme)) {
+      if (!auth.basic)
+        throw new ConnectError(
+          "HTTP Basic authentication is off; send Authorization: Bearer <key>",
+          Code.Unauthenticated,
+        );
+      const decoded = Buffer.from(value, "base64").toString();
+      secret = decoded.slice(decoded.indexOf(":") + 1);
+    } else {
+      throw new ConnectError(`unsupported Authorization scheme "${scheme}"; send Bearer <key>`, Code.Unauthenticated);
+    }
+  } else {
+    secret = header.get("x-api-key")?.trim() || undefined;
   }
-  return header.get("x-api-key")?.trim() || undefined;
+  if (!secret) throw missing();
+  const principal = await auth.keys.authenticate(secret);
+  if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
+  return principal;
 }
 
 /**
- * The caller of `service` from its headers: undefined for open services; refuses a missing,
- * invalid or revoked key (`unauthenticated`) or one without the service's scope
- * (`permission_denied`). Needs nothing but headers, so it runs before any body is read.
+ * The caller of `service` from its headers: undefined for open services; refuses missing,
+ * invalid, expired or revoked credentials (`unauthenticated`) or a caller without the service's
+ * scope (`permission_denied`). Needs nothing but headers, so it runs before any body is read.
  */
-export async function authorize(keys: KeyStore, header: Headers, service: string): Promise<Principal | undefined> {
+export async function authorize(
+  auth: Authenticators,
+  header: Headers,
+  service: string,
+): Promise<Principal | undefined> {
   if (openServices.has(service)) return undefined;
-  const secret = presentedKey(header);
-  if (!secret) {
-    throw new ConnectError(
-      "missing API key: send Authorization: Bearer <key> or X-API-Key: <key>",
-      Code.Unauthenticated,
-    );
-  }
-  const principal = await keys.authenticate(secret);
-  if (!principal) throw new ConnectError("invalid or revoked API key", Code.Unauthenticated);
+  const principal = await authenticate(auth, header);
   const scope = scopeFor(service);
   const allowed =
     scope === "admin"
@@ -57,9 +87,9 @@ export async function authorize(keys: KeyStore, header: Headers, service: string
 }
 
 /** Authorizes every call (see authorize) and sets its principal and tenant for the backend. */
-export function authPolicy(keys: KeyStore): Policy {
+export function authPolicy(auth: Authenticators): Policy {
   return (next) => async (call) => {
-    const principal = await authorize(keys, call.header, call.service.typeName);
+    const principal = await authorize(auth, call.header, call.service.typeName);
     if (principal) {
       call.values.set(principalKey, principal);
       call.values.set(tenantKey, principal.tenantId);

@@ -30,6 +30,19 @@ const port = makeValidator<number>((raw) => {
     throw new Error(`must be a port from 0 to 65535 (0: any free one), got "${raw}"`);
   return n;
 });
+/** A JSON Web Key Set: `{"keys": [...]}`. */
+const jwks = makeValidator<{ keys: Record<string, unknown>[] }>((raw) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error('must be a JWKS as JSON: {"keys": [...]}');
+  }
+  const keys = (parsed as { keys?: unknown })?.keys;
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new Error('must be a JWKS with at least one key: {"keys": [...]}');
+  return parsed as { keys: Record<string, unknown>[] };
+});
 /** Comma-separated CIDR blocks (`10.0.0.0/8,fd00::/8`). */
 const cidrs = makeValidator<Cidr[]>((raw) => parseCidrs(raw));
 const optional = (description: string) => str({ default: undefined, desc: description });
@@ -124,6 +137,19 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     TIER_LIMITS: optional("requests per minute and per day per tier, e.g. free=100:1000,enterprise=20000:0"),
     REDIS_URL: optional("Redis for quota counters shared by every replica"),
     NATS_URL: optional("NATS of the job bus, checked by /health"),
+    JWT_JWKS_URL: optional("JWKS URL whose keys verify JWT bearer tokens"),
+    JWT_KEYS: jwks({ default: undefined, desc: "static JWKS (JSON) verifying JWT bearer tokens" }),
+    JWT_ISSUER: optional("required iss of JWTs"),
+    JWT_AUDIENCE: optional("required aud of JWTs"),
+    JWT_TENANT_CLAIM: str({ default: "tenant", desc: "JWT claim naming the tenant" }),
+    JWT_TIER_CLAIM: str({ default: "tier", desc: "JWT claim naming the tier" }),
+    JWT_SCOPES_CLAIM: str({ default: "scope", desc: "JWT claim with the scopes (space-separated or a list)" }),
+    JWT_USER_CLAIM: str({ default: "sub", desc: "JWT claim naming the user" }),
+    BASIC_AUTH: str({
+      choices: ["", "0", "1"],
+      default: "",
+      desc: "1 accepts HTTP Basic with the API key as password",
+    }),
     FIRST_REQUEST_TIMEOUT_MS: positive("a connection without a first request is closed after this", 5000),
     MAX_IDLE_CONNECTIONS: num({
       default: undefined,
@@ -142,6 +168,22 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     tierLimits: e.TIER_LIMITS,
     redisUrl: e.REDIS_URL,
     natsUrl: e.NATS_URL,
+    jwt:
+      e.JWT_JWKS_URL || e.JWT_KEYS
+        ? {
+            jwksUrl: e.JWT_JWKS_URL,
+            keys: e.JWT_KEYS,
+            issuer: e.JWT_ISSUER,
+            audience: e.JWT_AUDIENCE,
+            claims: {
+              tenant: e.JWT_TENANT_CLAIM,
+              tier: e.JWT_TIER_CLAIM,
+              scopes: e.JWT_SCOPES_CLAIM,
+              user: e.JWT_USER_CLAIM,
+            },
+          }
+        : undefined,
+    basicAuth: e.BASIC_AUTH === "1",
     connections: {
       firstRequestTimeoutMs: e.FIRST_REQUEST_TIMEOUT_MS,
       maxIdleConnections: e.MAX_IDLE_CONNECTIONS,
