@@ -7,6 +7,7 @@ import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { check } from "#runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
+import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
 
 /** Largest per-key quota (what the column holds). */
 const maxQuota = 2_000_000_000;
@@ -31,8 +32,12 @@ function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {
 }
 
 /** Creates the AdminService implementation over a key store. */
-export function createAdminService(keys: KeyStore): ServiceImpl<typeof AdminService> {
+export function createAdminService(keys: KeyStore, meter: Meter): ServiceImpl<typeof AdminService> {
   return {
+    async getUsage(req) {
+      const filter = usageFilter(req);
+      return { usage: usageMessages(await meter.query({ ...filter, tenantId: req.tenantId || undefined })) };
+    },
     async createApiKey(req) {
       check(tenantPattern.test(req.tenantId), "tenant_id", "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
       check(req.name.length <= 200, "name", "must be at most 200 characters");

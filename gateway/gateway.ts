@@ -12,6 +12,10 @@ import { capabilityOf, catalog, jobCapabilities, type CapabilityName } from "../
 import { checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
+import { createAccountService } from "./account-service.js";
+import { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
+import { createMeter } from "./usage/meter.js";
+import { usagePolicy } from "./policies/usage.js";
 import { createKeyStore } from "./auth/key-store.js";
 import { createJwtVerifier, type JwtOptions } from "./auth/jwt.js";
 import { authorize, authPolicy } from "./policies/auth.js";
@@ -65,6 +69,8 @@ export interface GatewayOptions {
   jwt?: JwtOptions;
   /** Accept HTTP Basic with the API key as the password. */
   basicAuth?: boolean;
+  /** How often metered usage is written. Default 5 s. */
+  usageFlushMs?: number;
   /** The version `/health` reports. */
   version?: string;
   /** NATS, when the job bus runs on it: `/health` checks it. */
@@ -148,7 +154,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     service,
     impl: createForwardingService(service, backend, { defaultTimeoutMs: options.defaultTimeoutMs }),
   }));
-  const local = [register(AdminService, createAdminService(keys)), register(Health, healthService)];
+  const meter = createMeter({ sql: options.sql, logger: options.logger, flushMs: options.usageFlushMs });
+  const tierLimits = options.tierLimits ?? defaultTierLimits;
+  const local = [
+    register(AdminService, createAdminService(keys, meter)),
+    register(AccountService, createAccountService(meter, tierLimits)),
+    register(Health, healthService),
+  ];
   const services = [...forwarded, ...local];
 
   const limiter = options.limiter ?? createMemoryLimiter();
@@ -173,11 +185,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics.policy,
     accessLogPolicy(options.logger),
     authPolicy(authenticators),
-    rateLimitPolicy({
-      limiter,
-      limits: options.tierLimits ?? defaultTierLimits,
-      logger: options.logger,
-    }),
+    usagePolicy(meter),
+    rateLimitPolicy({ limiter, limits: tierLimits, logger: options.logger }),
   ]);
   const rest = createRest({
     services,
@@ -220,6 +229,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       }),
     async close() {
       await server.close();
+      await meter.close();
       for (const b of backends.values()) {
         b.client.close();
         b.unary.close();

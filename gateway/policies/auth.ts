@@ -16,6 +16,9 @@ export const openServices = new Set([
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
 
+/** Services every authenticated caller may call (about itself). */
+const selfServices = new Set(["flowforge.account.v1.AccountService"]);
+
 /** The scope a service needs: its capability name, or `admin` for AdminService. */
 export function scopeFor(typeName: string): string {
   if (typeName === "flowforge.admin.v1.AdminService") return "admin";
@@ -77,6 +80,7 @@ export async function authorize(
 ): Promise<Principal | undefined> {
   if (openServices.has(service)) return undefined;
   const principal = await authenticate(auth, header);
+  if (selfServices.has(service)) return principal;
   const scope = scopeFor(service);
   const allowed =
     scope === "admin"

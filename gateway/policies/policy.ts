@@ -25,12 +25,16 @@ export interface Call {
   readonly signal: AbortSignal;
   /** The request message, decoded (unary calls; a stream's request is not available here). */
   message(): Promise<unknown>;
+  /** The request's size in bytes as far as it was read (0 for a stream's, or before it is read). */
+  bytesIn(): number;
 }
 
 /** What a policy may add to a successful answer. */
 export interface Answer {
   /** Response headers. */
   header: Headers;
+  /** The answer's size in bytes, where the transport knows it. */
+  bytesOut?: number;
 }
 
 /** One step of the chain: a call in, its answer out. */

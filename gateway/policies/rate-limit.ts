@@ -4,15 +4,15 @@
  * Every answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` headers; a refusal is
  * `resource_exhausted` with `Retry-After`, a google.rpc.RetryInfo and a QuotaFailure.
  */
-import { getOption, type DescField, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { rate_limit_per_item, Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import type { Decision, RateLimiter, Window } from "#limits/types.js";
 import type { Logger } from "#runtime/logger.js";
 import type { Principal } from "../auth/key-store.js";
 import { principalKey } from "./auth.js";
+import { jobItems } from "./job-items.js";
 import type { Policy } from "./policy.js";
 
 /** A tier's quotas; 0 is unlimited. */
@@ -76,17 +76,6 @@ export interface RateLimitOptions {
   logger: Logger;
 }
 
-/** The repeated input field marked `(flowforge.common.v1.rate_limit_per_item)`, if the method has one. */
-const perItemFields = new WeakMap<DescMethod, DescField | null>();
-function perItemField(method: DescMethod): DescField | undefined {
-  let field = perItemFields.get(method);
-  if (field === undefined) {
-    field = method.input.fields.find((f) => f.fieldKind === "list" && getOption(f, rate_limit_per_item)) ?? null;
-    perItemFields.set(method, field);
-  }
-  return field ?? undefined;
-}
-
 /**
  * Install after the auth policy (it needs the principal). A call costs one request, or for a
  * method with a per-item field (a job batch) one per item: the request is read for that, after
@@ -98,9 +87,7 @@ export function rateLimitPolicy(options: RateLimitOptions): Policy {
     if (!principal || principal.keyId === "admin") return next(call);
     const windows = windowsFor(principal, options.limits);
     if (windows.length === 0) return next(call);
-    const field = call.method.methodKind === "unary" ? perItemField(call.method) : undefined;
-    const items = field ? ((await call.message()) as Record<string, unknown[]>)[field.localName].length : 0;
-    const cost = Math.max(1, items);
+    const cost = Math.max(1, await jobItems(call));
     const tierName = Tier[principal.tier || Tier.FREE];
     const tooBig = windows.find((w) => cost > w.limit);
     if (tooBig)

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
+import { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
 import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
@@ -17,8 +18,8 @@ import { restInput } from "../transports/rest/request.js";
 import { httpRuleOf, RestRouter, restRoutes } from "../transports/rest/routes.js";
 import { parseTemplate } from "../transports/rest/templates.js";
 
-/** What the gateway serves to callers: every capability's services and AdminService. */
-const publicServices: DescService[] = [...capabilities.flatMap((c) => c.services), AdminService];
+/** What the gateway serves to callers: every capability's services, AdminService and AccountService. */
+const publicServices: DescService[] = [...capabilities.flatMap((c) => c.services), AdminService, AccountService];
 /** The seed's REST prefix per package (`data` is the transform service). */
 const prefixes: Record<string, string> = {
   "flowforge.crypto.v1": "/api/v1/crypto/",
@@ -26,6 +27,7 @@ const prefixes: Record<string, string> = {
   "flowforge.transform.v1": "/api/v1/data/",
   "flowforge.jobs.v1": "/api/v1/jobs",
   "flowforge.admin.v1": "/api/v1/admin/",
+  "flowforge.account.v1": "/api/v1/account/",
 };
 
 const fieldOf = (fn: () => unknown) => {

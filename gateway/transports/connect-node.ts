@@ -3,6 +3,7 @@
  * as the router's one interceptor, on the message connect-node has decoded. Answer headers set by
  * a policy land in the response.
  */
+import { toBinary } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -58,9 +59,14 @@ class ConnectCall implements TransportCall {
     return this.req.message;
   }
 
+  bytesIn(): number {
+    return this.req.stream ? 0 : toBinary(this.req.method.input, this.req.message).length;
+  }
+
   async forward(): Promise<Answer> {
     this.response = await this.next(this.req);
-    return { header: this.response.header };
+    const out = this.response.stream ? 0 : toBinary(this.req.method.output, this.response.message).length;
+    return { header: this.response.header, bytesOut: out };
   }
 }
 

@@ -238,11 +238,19 @@ class FastCall implements TransportCall {
     return this.kind === "grpc" ? "grpc" : "connect";
   }
 
+  /** Bytes of the request body read. */
+  private size = 0;
+
+  bytesIn(): number {
+    return this.size;
+  }
+
   /** The request in protobuf binary (JSON converted). */
   body(): Promise<Buffer> {
     this.bytes ??= (async () => {
       const grpcCall = this.kind === "grpc";
       const raw = await readBody(this.req, this.maxRequestBytes, grpcCall ? 5 : 0);
+      this.size = raw.length;
       const message = grpcCall ? requestMessage(raw) : raw;
       return this.kind === "json" ? jsonToBinary(this.route.method, message) : message;
     })();
@@ -262,7 +270,7 @@ class FastCall implements TransportCall {
       this.deadline,
       this.signal,
     );
-    return { header: new Headers() };
+    return { header: new Headers(), bytesOut: this.answer.length };
   }
 }
 

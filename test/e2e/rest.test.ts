@@ -284,6 +284,54 @@ describe("REST errors in the seed's envelope", () => {
   });
 });
 
+describe("usage metering", () => {
+  it("a tenant reads its own usage per key, method and day; an admin reads any tenant's; others see none of it", async () => {
+    const a = await keyOf("usage-a");
+    const identity = await rest("GET", "/api/v1/account/identity", undefined, a);
+    expect(identity.body).toMatchObject({
+      tenantId: "usage-a",
+      tier: "TIER_PRO",
+      quota: { perMinute: 2000, perDay: 50_000 },
+    });
+    const keyId = identity.body.keyId;
+    for (const text of ["a", "bb", "ccc"]) await rest("POST", "/api/v1/crypto/hash", { algorithm: "sha256", text }, a);
+    await rest("POST", "/api/v1/crypto/hash", { text: "no algorithm" }, a); // an error
+    await rest(
+      "POST",
+      "/api/v1/crypto/hash:batch",
+      {
+        items: [
+          { algorithm: "md5", text: "1" },
+          { algorithm: "md5", text: "2" },
+        ],
+      },
+      a,
+    );
+    const today = new Date().toISOString().slice(0, 10);
+    const own = await rest("GET", `/api/v1/account/usage?start_day=${today}`, undefined, a);
+    expect(own.status).toBe(200);
+    const hash = own.body.usage.find((u: { method: string }) => u.method === "flowforge.crypto.v1.CryptoService/Hash");
+    expect(hash).toMatchObject({ keyId, tenantId: "usage-a", day: today, calls: "4", errors: "1", jobItems: "0" });
+    expect(Number(hash.bytesIn)).toBeGreaterThan(4 * 30);
+    expect(Number(hash.bytesOut)).toBeGreaterThan(3 * 64); // three hex SHA-256 digests at least
+    const submit = own.body.usage.find(
+      (u: { method: string }) => u.method === "flowforge.jobs.v1.JobService/SubmitJob",
+    );
+    expect(submit).toMatchObject({ calls: "1", errors: "0", jobItems: "2" });
+    // The admin sees it by tenant; another tenant sees only its own (nothing).
+    const admin = await rest("GET", "/api/v1/admin/usage?tenant_id=usage-a");
+    expect(admin.body.usage.map((u: { tenantId: string }) => u.tenantId)).toEqual(expect.arrayContaining(["usage-a"]));
+    expect(admin.body.usage.every((u: { tenantId: string }) => u.tenantId === "usage-a")).toBe(true);
+    const b = await keyOf("usage-b");
+    const other = await rest("GET", "/api/v1/account/usage", undefined, b);
+    expect(other.body.usage.filter((u: { tenantId: string }) => u.tenantId === "usage-a")).toEqual([]);
+    // A tenant key cannot use the admin route.
+    expect((await rest("GET", "/api/v1/admin/usage", undefined, a)).status).toBe(403);
+    const badDay = await rest("GET", "/api/v1/account/usage?start_day=2026-13-01", undefined, a);
+    expect(badDay.body.error.details[0].field).toBe("start_day");
+  });
+});
+
 describe("GET /health as the seed shows it", () => {
   it("healthy, with the version, the uptime and a check per part and capability", async () => {
     const res = await fetch(`${mesh.url}/health`);

@@ -111,8 +111,11 @@ class RestCall implements TransportCall {
     readonly values: ContextValues,
     readonly signal: AbortSignal,
     private readonly build: () => Promise<unknown>,
-    private readonly run: (input: unknown, context: HandlerContext) => Promise<void>,
+    /** Answers the call; resolves to the bytes it wrote or will write. */
+    private readonly run: (input: unknown, context: HandlerContext) => Promise<number>,
     private readonly timeoutMs: number | undefined,
+    /** The request body's size, once read. */
+    readonly bytesIn: () => number,
   ) {}
 
   message(): Promise<unknown> {
@@ -132,8 +135,8 @@ class RestCall implements TransportCall {
       requestHeader: this.header,
       contextValues: this.values,
     });
-    await this.run(await this.message(), context);
-    return { header: new Headers() };
+    const bytesOut = await this.run(await this.message(), context);
+    return { header: new Headers(), bytesOut };
   }
 }
 
@@ -241,9 +244,11 @@ export function createRest(options: RestOptions) {
       const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
       if (hasBody && route.body === "")
         throw invalidArgument("body", `${route.verb} ${route.template} takes no body; send its fields in the query`);
+      let received = 0;
       const readJson = async (): Promise<unknown> => {
         if (!hasBody) return undefined;
         const raw = await readBody(req, options.maxRequestBytes, 0);
+        received = raw.length;
         let text: string;
         try {
           text = gatewayJsonOptions.textDecoder.decode(raw);
@@ -270,20 +275,16 @@ export function createRest(options: RestOptions) {
             }
             return input;
           };
-      let answer: { schema: DescMessage; message: unknown } | undefined;
+      let answer: string | undefined;
       const method = route.batch ? jobMethod("submitJob") : route.method;
       const service = route.batch ? JobService : route.service;
-      const run = async (input: unknown, context: HandlerContext) => {
-        if (streaming) {
-          await streamEvents(route, implOf(method)(input, context) as AsyncIterable<unknown>, res, requestId);
-          return;
-        }
+      const run = async (input: unknown, context: HandlerContext): Promise<number> => {
+        if (streaming)
+          return streamEvents(route, implOf(method)(input, context) as AsyncIterable<unknown>, res, requestId);
         let out = (await implOf(method)(input, context)) as MessageShape<DescMessage> & { job?: Job };
         if (waitMs !== undefined && out.job) out = (await awaitJob(out.job, waitMs, context)) as typeof out;
-        answer = {
-          schema: waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output,
-          message: out,
-        };
+        answer = jsonOf(waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output, out);
+        return Buffer.byteLength(answer);
       };
       const timeoutMs = streaming ? undefined : options.defaultTimeoutMs + (waitMs ?? 0);
       const call = new RestCall(
@@ -295,15 +296,16 @@ export function createRest(options: RestOptions) {
         build,
         run,
         timeoutMs,
+        () => received,
       );
       const result = await options.policies(call);
       if (streaming) return;
-      if (!answer) throw new ConnectError("no answer", Code.Internal);
+      if (answer === undefined) throw new ConnectError("no answer", Code.Internal);
       const headers: Record<string, string> = {};
       result.header.forEach((v, k) => {
         headers[k] = v;
       });
-      send(res, 200, headers, jsonOf(answer.schema, answer.message));
+      send(res, 200, headers, answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)
@@ -329,8 +331,14 @@ export function createRest(options: RestOptions) {
     }
   }
 
-  /** A server stream as Server-Sent Events: `id` is the message's `sequence` where it has one. */
-  async function streamEvents(route: RestRoute, stream: AsyncIterable<unknown>, res: Res, requestId: string) {
+  /** A server stream as Server-Sent Events (`id` is the message's `sequence` where it has one); resolves to the bytes sent. */
+  async function streamEvents(
+    route: RestRoute,
+    stream: AsyncIterable<unknown>,
+    res: Res,
+    requestId: string,
+  ): Promise<number> {
+    let sent = 0;
     const output = route.method.output;
     const sequence = output.fields.find((f) => f.name === "sequence");
     const oneof = output.oneofs.length === 1 ? output.oneofs[0] : undefined;
@@ -349,10 +357,13 @@ export function createRest(options: RestOptions) {
         const m = message as Record<string, unknown>;
         const id = sequence ? `id: ${String(m[sequence.localName])}\n` : "";
         const kind = oneof ? (m[oneof.localName] as { case?: string }).case : undefined;
-        (res as http.ServerResponse).write(`${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message)}\n\n`);
+        const event = `${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message)}\n\n`;
+        sent += Buffer.byteLength(event);
+        (res as http.ServerResponse).write(event);
       }
       if (!started) (res as http.ServerResponse).writeHead(200, { "content-type": "text/event-stream" });
       res.end();
+      return sent;
     } finally {
       clearInterval(heartbeat);
     }

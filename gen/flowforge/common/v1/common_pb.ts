@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/common/v1/common.proto.
  */
 export const file_flowforge_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0qYwoIRW5jb2RpbmcSGAoURU5DT0RJTkdfVU5TUEVDSUZJRUQQABIQCgxFTkNPRElOR19IRVgQARITCg9FTkNPRElOR19CQVNFNjQQAhIWChJFTkNPRElOR19CQVNFNjRVUkwQAypeCgRUaWVyEhQKEFRJRVJfVU5TUEVDSUZJRUQQABINCglUSUVSX0ZSRUUQARIOCgpUSUVSX0JBU0lDEAQSDAoIVElFUl9QUk8QAhITCg9USUVSX0VOVEVSUFJJU0UQAzpOChNyYXRlX2xpbWl0X3Blcl9pdGVtEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjRhgMgASgIUhByYXRlTGltaXRQZXJJdGVtYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0ingEKBVVzYWdlEg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGbWV0aG9kGAMgASgJEgsKA2RheRgEIAEoCRINCgVjYWxscxgFIAEoBBIOCgZlcnJvcnMYBiABKAQSEAoIYnl0ZXNfaW4YByABKAQSEQoJYnl0ZXNfb3V0GAggASgEEhEKCWpvYl9pdGVtcxgJIAEoBCpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKl4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEg4KClRJRVJfQkFTSUMQBBIMCghUSUVSX1BSTxACEhMKD1RJRVJfRU5URVJQUklTRRADOk4KE3JhdGVfbGltaXRfcGVyX2l0ZW0SHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNGGAyABKAhSEHJhdGVMaW1pdFBlckl0ZW1iBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Quota overrides a tier's request quotas for one key. Zero keeps the tier's.
@@ -41,6 +41,83 @@ export type Quota = Message<"flowforge.common.v1.Quota"> & {
  */
 export const QuotaSchema: GenMessage<Quota> = /*@__PURE__*/
   messageDesc(file_flowforge_common_v1_common, 0);
+
+/**
+ * Usage is what one key did with one method on one UTC day, as the gateway metered it.
+ *
+ * @generated from message flowforge.common.v1.Usage
+ */
+export type Usage = Message<"flowforge.common.v1.Usage"> & {
+  /**
+   * The key (`jwt:<subject>` for a token).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The key's tenant.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * The full method name, e.g. `flowforge.crypto.v1.CryptoService/Hash`.
+   *
+   * @generated from field: string method = 3;
+   */
+  method: string;
+
+  /**
+   * The day, `YYYY-MM-DD` (UTC).
+   *
+   * @generated from field: string day = 4;
+   */
+  day: string;
+
+  /**
+   * Calls made.
+   *
+   * @generated from field: uint64 calls = 5;
+   */
+  calls: bigint;
+
+  /**
+   * Calls that failed.
+   *
+   * @generated from field: uint64 errors = 6;
+   */
+  errors: bigint;
+
+  /**
+   * Request bytes received.
+   *
+   * @generated from field: uint64 bytes_in = 7;
+   */
+  bytesIn: bigint;
+
+  /**
+   * Response bytes sent.
+   *
+   * @generated from field: uint64 bytes_out = 8;
+   */
+  bytesOut: bigint;
+
+  /**
+   * Job items submitted (a batch counts its items).
+   *
+   * @generated from field: uint64 job_items = 9;
+   */
+  jobItems: bigint;
+};
+
+/**
+ * Describes the message flowforge.common.v1.Usage.
+ * Use `create(UsageSchema)` to create a new message.
+ */
+export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
+  messageDesc(file_flowforge_common_v1_common, 1);
 
 /**
  * Encoding selects how binary output (digests, signatures, random bytes) is rendered as text.

@@ -1,0 +1,37 @@
+/** AccountService: any caller's own identity and its tenant's usage. Served by the gateway itself. */
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
+import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
+import type { Principal } from "./auth/key-store.js";
+import { principalKey } from "./policies/auth.js";
+import { type TierLimits, windowsFor } from "./policies/rate-limit.js";
+import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
+
+function callerOf(ctx: HandlerContext): Principal {
+  const principal = ctx.values.get(principalKey);
+  if (!principal) throw new ConnectError("no caller", Code.Unauthenticated);
+  return principal;
+}
+
+/** Creates the AccountService implementation. */
+export function createAccountService(meter: Meter, limits: TierLimits): ServiceImpl<typeof AccountService> {
+  return {
+    async getIdentity(_req, ctx) {
+      const p = callerOf(ctx);
+      const windows = p.keyId === "admin" ? [] : windowsFor(p, limits);
+      const limit = (name: string) => windows.find((w) => w.name === name)?.limit ?? 0;
+      return {
+        tenantId: p.tenantId,
+        keyId: p.keyId,
+        userId: p.userId ?? "",
+        tier: p.tier || Tier.FREE,
+        scopes: p.scopes,
+        quota: { perMinute: limit("minute"), perDay: limit("day") },
+      };
+    },
+    async getUsage(req, ctx) {
+      const p = callerOf(ctx);
+      return { usage: usageMessages(await meter.query({ ...usageFilter(req), tenantId: p.tenantId })) };
+    },
+  };
+}
