@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: one run, side by side, of the ceiling (raw node:http2 echo), connect-node's
  * own JSON echo, direct gRPC to CryptoService/Hash, and the gateway (Connect JSON with a key,
- * and gRPC) to the same method. h2load, 4 connections x 25 streams for throughput, 1 x 1 for
+ * REST and gRPC) to the same method. h2load, 4 connections x 25 streams for throughput, 1 x 1 for
  * latency. Prints a table with the ratios and writes bench/out/latest.json.
  */
 import type { ChildProcess } from "node:child_process";
@@ -36,10 +36,12 @@ const files = {
   raw: join(dir, "raw.bin"),
   grpc: join(dir, "grpc.bin"),
   json: join(dir, "body.json"),
+  rest: join(dir, "rest.json"),
 };
 await writeFile(files.raw, Buffer.alloc(64, 7));
 await writeFile(files.grpc, framed);
 await writeFile(files.json, JSON.stringify({ algorithm: "HASH_ALGORITHM_SHA256", text }));
+await writeFile(files.rest, JSON.stringify({ algorithm: "sha256", text }));
 
 const rawPort = await serve("bench/servers/raw-echo.ts");
 const grpcEchoPort = await serve("bench/servers/grpc-js-echo.ts");
@@ -96,6 +98,12 @@ const targets = [
     headers: { ...jsonHeaders, ...auth },
   },
   {
+    name: "gateway REST + key, POST /api/v1/crypto/hash",
+    url: `${mesh.url}/api/v1/crypto/hash`,
+    bodyFile: files.rest,
+    headers: { ...jsonHeaders, ...auth },
+  },
+  {
     name: "gateway front only (no backend hop), Connect JSON + key",
     url: `http://127.0.0.1:${frontPort}/flowforge.crypto.v1.CryptoService/Hash`,
     bodyFile: files.json,
@@ -130,6 +138,8 @@ const ratios = {
     by("gateway Connect").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
   "direct gRPC / raw ceiling (target >= 0.6)": by("direct gRPC").throughput.reqPerSec / by("raw").throughput.reqPerSec,
   "gateway gRPC / direct gRPC": by("gateway gRPC").throughput.reqPerSec / by("direct gRPC").throughput.reqPerSec,
+  "gateway REST / gateway Connect JSON (target >= 0.9)":
+    by("gateway REST").throughput.reqPerSec / by("gateway Connect").throughput.reqPerSec,
   "bare grpc-js echo / raw ceiling": by("bare grpc-js").throughput.reqPerSec / by("raw").throughput.reqPerSec,
   "direct gRPC / bare grpc-js echo": by("direct gRPC").throughput.reqPerSec / by("bare grpc-js").throughput.reqPerSec,
   "gateway front only / connect-node JSON echo":

@@ -28,6 +28,8 @@ let url: string; // JWKS by URL, Basic on
 let staticUrl: string; // static keys, Basic off
 let hangingUrl: string; // a JWKS that never answers
 let apiKey: string;
+/** Calls that reached the backend. */
+let reached = 0;
 
 const listen = async (server: Server) =>
   new Promise<string>((resolve) =>
@@ -54,14 +56,17 @@ beforeAll(async () => {
     logger,
     services: [
       register(CryptoService, {
-        hash: (_req, ctx) => ({
-          digest: JSON.stringify({
-            tenant: ctx.values.get(tenantKey),
-            user: ctx.requestHeader.get("x-user-id"),
-            key: ctx.requestHeader.get("x-flowforge-key-id"),
-            scopes: ctx.requestHeader.get("x-flowforge-scopes"),
-          }),
-        }),
+        hash: (_req, ctx) => {
+          reached++;
+          return {
+            digest: JSON.stringify({
+              tenant: ctx.values.get(tenantKey),
+              user: ctx.requestHeader.get("x-user-id"),
+              key: ctx.requestHeader.get("x-flowforge-key-id"),
+              scopes: ctx.requestHeader.get("x-flowforge-scopes"),
+            }),
+          };
+        },
       }),
     ],
   });
@@ -152,9 +157,11 @@ describe("JWT bearer tokens", () => {
     ["signed by an unknown key", { key: "other" }, /not valid|no signing key/],
     ["without the tenant claim", { claims: { tenant: undefined } }, /no "tenant" claim/],
     ["with a tier that is not one", { claims: { tier: "gold" } }, /tier claim/],
-  ] as const)("a token %s is 401 UNAUTHORIZED saying why", async (_, o, says) => {
+  ] as const)("a token %s is 401 UNAUTHORIZED saying why, and never reaches the service", async (_, o, says) => {
     const options = { ...o, key: "key" in o ? otherKey : undefined } as TokenOptions;
+    const before = reached;
     const res = await hash(url, `Bearer ${await token(options)}`);
+    expect(reached).toBe(before);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe("UNAUTHORIZED");
     expect(res.body.error.message).toMatch(says);
