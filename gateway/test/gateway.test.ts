@@ -444,7 +444,8 @@ describe("when a backend is down", () => {
     }
   });
 
-  it("/health checks the real Redis and NATS when configured, unhealthy without the database", async () => {
+  /** What /health answers from a gateway with no backends and `options`, closed afterwards. */
+  async function healthOf(options: Partial<Parameters<typeof createGateway>[0]>) {
     const g = createGateway({
       sql: db.sql,
       logger,
@@ -452,56 +453,41 @@ describe("when a backend is down", () => {
       maxRequestBytes: 1024,
       defaultTimeoutMs: 2000,
       corsOrigins: ["*"],
+      ...options,
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${await g.listen(0, "127.0.0.1")}/health`);
+      return { status: res.status, body: await res.json() };
+    } finally {
+      await g.close();
+    }
+  }
+
+  it("/health checks the real Redis and NATS when configured, unhealthy without the database", async () => {
+    const healthy = await healthOf({
       version: "9.9.9",
       limiter: createRedisLimiter({ url: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" }),
       natsUrl: process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222",
     });
-    const unreachable = createGateway({
-      sql: db.sql,
-      logger,
-      addresses: {},
-      maxRequestBytes: 1024,
-      defaultTimeoutMs: 2000,
-      corsOrigins: ["*"],
-      natsUrl: `nats://127.0.0.1:${await freePort()}`,
+    expect(healthy.status).toBe(200);
+    expect(healthy.body).toMatchObject({
+      status: "healthy",
+      version: "9.9.9",
+      checks: { database: { status: "healthy" }, redis: { status: "healthy" }, nats: { status: "healthy" } },
     });
-    try {
-      const gUrl = `http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`;
-      const healthy = await fetch(`${gUrl}/health`);
-      expect(healthy.status).toBe(200);
-      const body = await healthy.json();
-      expect(body).toMatchObject({
-        status: "healthy",
-        version: "9.9.9",
-        checks: { database: { status: "healthy" }, redis: { status: "healthy" }, nats: { status: "healthy" } },
-      });
-      expect(body.uptime).toBeGreaterThanOrEqual(0);
-      const uUrl = `http://127.0.0.1:${await unreachable.listen(0, "127.0.0.1")}`;
-      const degraded = await (await fetch(`${uUrl}/health`)).json();
-      expect(degraded).toMatchObject({ status: "degraded", checks: { nats: { status: "unhealthy" } } });
-      expect(degraded.checks.redis).toEqual({ status: "healthy", mode: "in-memory" });
-      // Without its database the gateway is unhealthy, whatever else answers.
-      const gone = await pgliteDatabase();
-      await gone.close();
-      const orphan = createGateway({
-        sql: gone.sql,
-        logger,
-        addresses: {},
-        maxRequestBytes: 1024,
-        defaultTimeoutMs: 2000,
-        corsOrigins: ["*"],
-      });
-      try {
-        const oUrl = `http://127.0.0.1:${await orphan.listen(0, "127.0.0.1")}`;
-        const res = await fetch(`${oUrl}/health`);
-        expect(res.status).toBe(503);
-        expect(await res.json()).toMatchObject({ status: "unhealthy", checks: { database: { status: "unhealthy" } } });
-      } finally {
-        await orphan.close();
-      }
-    } finally {
-      await g.close();
-      await unreachable.close();
-    }
+    expect(healthy.body.uptime).toBeGreaterThanOrEqual(0);
+    const degraded = await healthOf({ natsUrl: `nats://127.0.0.1:${await freePort()}` });
+    expect(degraded).toMatchObject({
+      status: 503,
+      body: { status: "degraded", checks: { nats: { status: "unhealthy" } } },
+    });
+    expect(degraded.body.checks.redis).toEqual({ status: "healthy", mode: "in-memory" });
+    // Without its database the gateway is unhealthy, whatever else answers.
+    const gone = await pgliteDatabase();
+    await gone.close();
+    expect(await healthOf({ sql: gone.sql })).toMatchObject({
+      status: 503,
+      body: { status: "unhealthy", checks: { database: { status: "unhealthy" } } },
+    });
   });
 });
