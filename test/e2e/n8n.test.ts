@@ -66,7 +66,14 @@ describe.skipIf(!installed)("a real n8n workflow", () => {
     const workflow = {
       name: "FlowForge REST",
       nodes: [
-        { id: "start", name: "Start", type: "n8n-nodes-base.manualTrigger", typeVersion: 1, position: [0, 0], parameters: {} },
+        {
+          id: "start",
+          name: "Start",
+          type: "n8n-nodes-base.manualTrigger",
+          typeVersion: 1,
+          position: [0, 0],
+          parameters: {},
+        },
         request("Hash", 200, "POST", `${base}/api/v1/crypto/hash`, '{"algorithm": "sha256", "text": "abc"}'),
         request(
           "Submit batch",
