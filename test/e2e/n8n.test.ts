@@ -64,6 +64,7 @@ describe.skipIf(!installed)("a real n8n workflow", () => {
   it("hashes, submits a batch and reads it back finished, all over REST", async () => {
     const base = mesh.url;
     const workflow = {
+      id: "FlowForgeRest001",
       name: "FlowForge REST",
       nodes: [
         {
@@ -94,28 +95,37 @@ describe.skipIf(!installed)("a real n8n workflow", () => {
     const file = join(home, "workflow.json");
     await writeFile(file, JSON.stringify(workflow));
     const db = new URL(database.url);
-    const { stdout } = await run(process.execPath, [n8nBin, "execute", `--file=${file}`, "--rawOutput"], {
-      cwd: home,
-      timeout: 240_000,
-      maxBuffer: 64 * 1024 * 1024,
-      env: {
-        PATH: process.env.PATH,
-        HOME: home,
-        N8N_USER_FOLDER: home,
-        N8N_ENCRYPTION_KEY: "flowforge-test-key",
-        DB_TYPE: "postgresdb",
-        DB_POSTGRESDB_HOST: db.hostname,
-        DB_POSTGRESDB_PORT: db.port || "5432",
-        DB_POSTGRESDB_DATABASE: db.pathname.slice(1),
-        DB_POSTGRESDB_USER: decodeURIComponent(db.username) || "postgres",
-        DB_POSTGRESDB_PASSWORD: decodeURIComponent(db.password),
-        N8N_DIAGNOSTICS_ENABLED: "false",
-        N8N_VERSION_NOTIFICATIONS_ENABLED: "false",
-        N8N_PERSONALIZATION_ENABLED: "false",
-        N8N_LOG_LEVEL: "warn",
-      },
-    });
+    const env = {
+      PATH: process.env.PATH,
+      HOME: home,
+      N8N_USER_FOLDER: home,
+      N8N_ENCRYPTION_KEY: "flowforge-test-key",
+      DB_TYPE: "postgresdb",
+      DB_POSTGRESDB_HOST: db.hostname,
+      DB_POSTGRESDB_PORT: db.port || "5432",
+      DB_POSTGRESDB_DATABASE: db.pathname.slice(1),
+      DB_POSTGRESDB_USER: decodeURIComponent(db.username) || "postgres",
+      DB_POSTGRESDB_PASSWORD: decodeURIComponent(db.password),
+      N8N_DIAGNOSTICS_ENABLED: "false",
+      N8N_VERSION_NOTIFICATIONS_ENABLED: "false",
+      N8N_PERSONALIZATION_ENABLED: "false",
+      N8N_LOG_LEVEL: "info",
+      N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: "false",
+      // n8n's isolated-vm engine is a native build, skipped with the install scripts.
+      N8N_EXPRESSION_ENGINE: "legacy",
+    };
+    /** Runs an n8n CLI command; a failure shows what n8n printed. */
+    const n8n = (...args: string[]) =>
+      run(process.execPath, [n8nBin, ...args], { cwd: home, env, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }).catch(
+        (err: { message: string; stdout?: string; stderr?: string }) => {
+          throw new Error(`${err.message}\nstdout: ${err.stdout?.slice(-4000)}\nstderr: ${err.stderr?.slice(-4000)}`);
+        },
+      );
+    // n8n executes stored workflows: import it, then execute it by id.
+    await n8n("import:workflow", `--input=${file}`);
+    const { stdout } = await n8n("execute", `--id=${workflow.id}`, "--rawOutput");
     // --rawOutput prints the execution's data as JSON.
+    if (!stdout.includes("{")) throw new Error(`n8n printed no execution: ${stdout}`);
     const data = JSON.parse(stdout.slice(stdout.indexOf("{")));
     const runData = data.data?.resultData?.runData ?? data.resultData?.runData;
     const output = (node: string) => runData[node][0].data.main[0][0].json;
