@@ -9,7 +9,7 @@ import type { Logger } from "#runtime/logger.js";
 import type { Sql } from "#db/sql.js";
 import type { ProcessState } from "#launcher/supervisor.js";
 import { capabilityOf, catalog, jobCapabilities, type CapabilityName } from "../services/catalog.js";
-import { checkBackend, createBackends } from "./backends/backends.js";
+import { type Backend, checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
 import { createAccountService } from "./account-service.js";
@@ -28,6 +28,7 @@ import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
 import { createDocs } from "./transports/docs.js";
+import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
 import { createSeedHealth } from "./health.js";
 import { connect as connectNats } from "@nats-io/transport-node";
 
@@ -164,18 +165,23 @@ export function createGateway(options: GatewayOptions): Gateway {
   const services = [...forwarded, ...local];
 
   const limiter = options.limiter ?? createMemoryLimiter();
-  const seedHealth = createSeedHealth(options.version ?? "dev", () => ({
-    database: () => options.sql`SELECT 1`,
-    redis: limiter.store === "redis" ? () => limiter.ping() : { mode: "in-memory" },
-    nats: options.natsUrl ? () => pingNats(options.natsUrl!) : { mode: "embedded" },
-    ...Object.fromEntries(
-      [...backends.values()].map((b) => [
+  /** Health probes of the backends `which` selects. */
+  const backendProbes = (which: (b: Backend) => boolean) =>
+    Object.fromEntries(
+      [...backends.values()].filter(which).map((b) => [
         b.name,
         async () => {
           if ((await checkBackend(b)) !== "SERVING") throw new Error("not serving");
         },
       ]),
-    ),
+    );
+  const version = options.version ?? "dev";
+  const database = () => options.sql`SELECT 1`;
+  const seedHealth = createSeedHealth(version, () => ({
+    database,
+    redis: limiter.store === "redis" ? () => limiter.ping() : { mode: "in-memory" },
+    nats: options.natsUrl ? () => pingNats(options.natsUrl!) : { mode: "embedded" },
+    ...backendProbes(() => true),
   }));
 
   const metrics = createGatewayMetrics();
@@ -196,8 +202,22 @@ export function createGateway(options: GatewayOptions): Gateway {
     batchable: (service) => jobCapabilities.includes(capabilityOf(service.typeName) as CapabilityName),
     logger: options.logger,
   });
+  // Per REST prefix (`/api/v1/<capability>/`): its services' health and metrics.
+  const prefixes = new Map<string, CapabilityInfo>();
+  for (const route of rest.router.routes) {
+    const prefix = route.template.split("/")[3].split(":")[0];
+    const services = prefixes.get(prefix)?.services ?? [];
+    if (!services.includes(route.service.typeName)) services.push(route.service.typeName);
+    const served = (b: Backend) => catalog[b.name].services.some((s) => services.includes(s.typeName));
+    prefixes.set(prefix, {
+      services,
+      health: createSeedHealth(version, () => ({ database, ...backendProbes(served) })),
+    });
+  }
+  const docs = createDocs();
+  const capabilityInfo = createCapabilityInfo(prefixes, () => metrics.registry.metrics());
   const handler = createGatewayHandler({
-    docs: createDocs(),
+    docs: (req, res, path) => docs(req, res, path) || capabilityInfo(req, res, path),
     rest: rest.handle,
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     policies,

@@ -194,11 +194,15 @@ class Schemas {
   }
 }
 
-/** An example input: the comment's `Example:`, else the required fields (or the first) with plausible values. */
+/**
+ * An example input: the comment's `Example:`, else the required fields and the first member of
+ * each oneof (or the first field) with plausible values.
+ */
 function exampleOf(m: DescMessage, depth = 0): Json {
   const out: Json = {};
   const required = m.fields.filter((f) => /\bRequired\b/.test(describe(f).text));
-  const fields = required.length ? required : m.fields.slice(0, 1);
+  const chosen = [...required, ...m.oneofs.map((o) => o.fields[0])];
+  const fields = chosen.length ? [...new Set(chosen)] : m.fields.slice(0, 1);
   for (const f of fields) out[f.jsonName] = exampleValue(f, depth);
   return out;
 }
@@ -294,7 +298,15 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
                 content: {
                   "application/json": {
                     schema: schemas.message(method.input),
-                    example: example ?? exampleOf(method.input),
+                    // Path variables travel in the path, not in the body.
+                    example:
+                      example ??
+                      Object.fromEntries(
+                        Object.entries(exampleOf(method.input)).filter(
+                          ([k]) =>
+                            !pathFields.some((f) => method.input.fields.find((x) => x.name === f)?.jsonName === k),
+                        ),
+                      ),
                   },
                 },
               },

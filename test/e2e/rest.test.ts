@@ -439,6 +439,58 @@ describe("the OpenAPI document and the reference", () => {
     expect(refused.data).toMatchObject({ error: { code: "VALIDATION_ERROR", details: [{ field: "algorithm" }] } });
   });
 
+  it("every example in the document is answered: the written ones succeed, none is a server error", async () => {
+    const doc = await (await fetch(`${mesh.url}/openapi.json`)).json();
+    // Operations whose rpc comment carries an `Example:` line (the rest are built from the schema).
+    const written = new Set([
+      "CryptoService_Hash",
+      "CryptoService_Hmac",
+      "CryptoService_Encrypt",
+      "CryptoService_HashPassword",
+      "CryptoService_Random",
+      "MathService_Evaluate",
+      "MathService_Describe",
+      "TransformService_Convert",
+      "TransformService_Query",
+      "JobService_SubmitJob",
+      "AdminService_CreateApiKey",
+    ]);
+    const seen: string[] = [];
+    type Operation = { operationId: string; requestBody?: { content: Record<string, { example: unknown }> } };
+    for (const [template, ops] of Object.entries(doc.paths as Record<string, Record<string, Operation>>)) {
+      const op = ops.post;
+      if (!op?.requestBody || template.endsWith(":batch")) continue;
+      const path = template.replace(/\{[a-z_]+\}/g, "00000000-0000-4000-8000-000000000000");
+      const res = await rest("POST", path, op.requestBody.content["application/json"].example);
+      seen.push(op.operationId);
+      if (written.has(op.operationId)) expect(res.status, `${op.operationId}: ${JSON.stringify(res.body)}`).toBe(200);
+      else {
+        expect([200, 400, 404], `${op.operationId}: ${JSON.stringify(res.body)}`).toContain(res.status);
+        if (res.status === 400) expect(res.body.error.code).toBe("VALIDATION_ERROR");
+      }
+    }
+    expect(seen).toEqual(expect.arrayContaining([...written]));
+  });
+
+  it("per capability: /api/v1/<capability>/health and /metrics", async () => {
+    await rest("POST", "/api/v1/crypto/hash", { algorithm: "sha256", text: "metrics" });
+    const health = await fetch(`${mesh.url}/api/v1/crypto/health`);
+    expect(health.status).toBe(200);
+    const body = await health.json();
+    expect(body.status).toBe("healthy");
+    expect(Object.keys(body.checks).sort()).toEqual(["crypto", "database"]);
+    expect(Object.keys((await (await fetch(`${mesh.url}/api/v1/data/health`)).json()).checks).sort()).toEqual([
+      "database",
+      "transform",
+    ]);
+    const metrics = await (await fetch(`${mesh.url}/api/v1/crypto/metrics`)).text();
+    expect(metrics).toContain("# TYPE flowforge_rpc_requests_total counter");
+    expect(metrics).toMatch(
+      /flowforge_rpc_requests_total\{method="flowforge\.crypto\.v1\.CryptoService\/Hash",code="ok",protocol="rest"\} \d+/,
+    );
+    expect(metrics).not.toContain("MathService");
+  });
+
   it("GET /docs is an HTML reference served without a CDN", async () => {
     const page = await fetch(`${mesh.url}/docs`);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");

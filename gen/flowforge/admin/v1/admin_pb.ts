@@ -357,6 +357,7 @@ export const AdminService: GenService<{
   /**
    * CreateApiKey issues a key for a tenant. The secret is in the response only; it is stored
    * hashed and cannot be shown again.
+   * Example: {"tenantId": "acme", "name": "n8n", "tier": "pro", "scopes": ["crypto", "jobs"]}
    *
    * @generated from rpc flowforge.admin.v1.AdminService.CreateApiKey
    */

@@ -1552,6 +1552,7 @@ export const CharacterClassSchema: GenEnum<CharacterClass> = /*@__PURE__*/
 export const CryptoService: GenService<{
   /**
    * Hash computes a message digest of text or bytes.
+   * Example: {"algorithm": "sha256", "text": "abc"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Hash
    */
@@ -1563,6 +1564,7 @@ export const CryptoService: GenService<{
   /**
    * Hmac computes a keyed message authentication code and optionally compares it, in constant
    * time, with an expected value (for example a webhook signature).
+   * Example: {"algorithm": "sha256", "keyText": "key", "text": "The quick brown fox jumps over the lazy dog"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Hmac
    */
@@ -1574,6 +1576,7 @@ export const CryptoService: GenService<{
   /**
    * Encrypt seals a plaintext with an AEAD cipher under a raw key or a passphrase, returning a
    * self-describing envelope that Decrypt opens.
+   * Example: {"passphrase": "correct horse battery staple", "text": "a secret"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Encrypt
    */
@@ -1644,6 +1647,7 @@ export const CryptoService: GenService<{
   },
   /**
    * HashPassword derives an argon2id hash of a password in PHC string format.
+   * Example: {"password": "hunter2"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.HashPassword
    */
@@ -1664,6 +1668,7 @@ export const CryptoService: GenService<{
   },
   /**
    * Random returns cryptographically secure random bytes, UUIDs or passwords.
+   * Example: {"kind": "uuid", "count": 3}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Random
    */

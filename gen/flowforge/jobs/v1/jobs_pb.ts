@@ -766,6 +766,7 @@ export const ItemStateSchema: GenEnum<ItemState> = /*@__PURE__*/
 export const JobService: GenService<{
   /**
    * SubmitJob creates a job. With the same idempotency_key a retried submit returns the same job.
+   * Example: {"method": "flowforge.crypto.v1.CryptoService/Hash", "request": {"@type": "type.googleapis.com/flowforge.crypto.v1.HashRequest", "algorithm": "HASH_ALGORITHM_SHA256", "text": "abc"}}
    *
    * @generated from rpc flowforge.jobs.v1.JobService.SubmitJob
    */

@@ -1547,6 +1547,7 @@ export const MathService: GenService<{
    * Evaluate computes an expression (mathjs syntax) with optional variables. Expressions are
    * untrusted: functions that define or parse code are unavailable, and evaluation is bounded in
    * time and memory.
+   * Example: {"expression": "sqrt(16) + x", "variables": {"x": 1}}
    *
    * @generated from rpc flowforge.math.v1.MathService.Evaluate
    */
@@ -1577,6 +1578,7 @@ export const MathService: GenService<{
   },
   /**
    * Describe summarizes a sample: count, sum, mean, median, mode, spread, quantiles and shape.
+   * Example: {"values": [2, 4, 4, 4, 5, 5, 7, 9]}
    *
    * @generated from rpc flowforge.math.v1.MathService.Describe
    */

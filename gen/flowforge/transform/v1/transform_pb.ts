@@ -1334,6 +1334,7 @@ export const TemplateEngineSchema: GenEnum<TemplateEngine> = /*@__PURE__*/
 export const TransformService: GenService<{
   /**
    * Convert reads text in one format and writes it in another.
+   * Example: {"input": "a,b\n1,x\n", "from": "csv", "to": "json"}
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Convert
    */
@@ -1345,6 +1346,7 @@ export const TransformService: GenService<{
   /**
    * Query runs a JSONata, JMESPath or JSONPath (RFC 9535) expression over JSON data, bounded in
    * time and memory.
+   * Example: {"language": "jsonata", "expression": "$sum(items.price)", "data": {"items": [{"price": 2}, {"price": 3}]}}
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Query
    */

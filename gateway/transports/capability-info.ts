@@ -1,0 +1,65 @@
+/**
+ * Per capability, as the seed lists them: `GET /api/v1/<capability>/health` (the seed's health
+ * shape, for the database and that capability's services) and `GET /api/v1/<capability>/metrics`
+ * (the gateway's Prometheus metrics of that capability's methods). The capability is the REST
+ * prefix (`data` is the transform service).
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+/** One REST prefix: the services under it and their health. */
+export interface CapabilityInfo {
+  /** Fully-qualified names of the services whose routes live under the prefix. */
+  services: string[];
+  health: () => Promise<{ ok: boolean; body: unknown }>;
+}
+
+/** The Prometheus text restricted to samples whose `method` label is one of `services`' methods. */
+export function metricsOf(text: string, services: string[]): string {
+  const kept: string[] = [];
+  const names = new Set<string>();
+  const prefixes = services.map((s) => `method="${s}/`);
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line === "") continue;
+    if (!prefixes.some((p) => line.includes(p))) continue;
+    kept.push(line);
+    names.add(/^[a-zA-Z_:][\w:]*/.exec(line)![0].replace(/_(bucket|sum|count)$/, ""));
+  }
+  const headers = text.split("\n").filter((l) => /^# (HELP|TYPE) /.test(l) && names.has(l.split(" ")[2]));
+  // Each metric's HELP and TYPE lines, then its samples, in the registry's order.
+  const out: string[] = [];
+  for (const name of names) {
+    out.push(...headers.filter((h) => h.split(" ")[2] === name));
+    out.push(...kept.filter((l) => l.replace(/[{ ].*$/, "").replace(/_(bucket|sum|count)$/, "") === name));
+  }
+  return out.length ? `${out.join("\n")}\n` : "";
+}
+
+/** Creates the handler; it answers (and returns true for) `/api/v1/<prefix>/health` and `/metrics` only. */
+export function createCapabilityInfo(
+  prefixes: Map<string, CapabilityInfo>,
+  metrics: () => Promise<string>,
+): (req: Req, res: Res, path: string) => boolean {
+  const send = (res: Res, status: number, type: string, body: string) => {
+    (res as http.ServerResponse).writeHead(status, {
+      "content-type": type,
+      "content-length": String(Buffer.byteLength(body)),
+    });
+    (res as http.ServerResponse).end(body);
+  };
+  return (req, res, path) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return false;
+    const m = /^\/api\/v1\/([a-z]+)\/(health|metrics)$/.exec(path);
+    const info = m && prefixes.get(m[1]);
+    if (!m || !info) return false;
+    const answer =
+      m[2] === "health"
+        ? info.health().then(({ ok, body }) => send(res, ok ? 200 : 503, "application/json", JSON.stringify(body)))
+        : metrics().then((text) => send(res, 200, "text/plain; version=0.0.4", metricsOf(text, info.services)));
+    answer.catch(() => send(res, 503, "application/json", JSON.stringify({ status: "unhealthy" })));
+    return true;
+  };
+}
