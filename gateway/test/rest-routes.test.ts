@@ -14,6 +14,7 @@ import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flo
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
 import { capabilities } from "#gen/flowforge/capabilities.js";
 import { capabilityOf, jobCapabilities } from "../../services/catalog.js";
+import { restErrorCodes } from "../transports/rest/envelope.js";
 import { restInput } from "../transports/rest/request.js";
 import { httpRuleOf, RestRouter, restRoutes } from "../transports/rest/routes.js";
 import { parseTemplate } from "../transports/rest/templates.js";
@@ -149,5 +150,21 @@ describe("inputs", () => {
 
   it("a body that is not an object names the body", () => {
     expect(fieldOf(() => restInput(HashRequestSchema, { ...none, body: [1], bodyField: "*" })).field).toBe("body");
+  });
+});
+
+describe("the README's table of REST error codes", () => {
+  it("says what the envelope does for every gRPC code", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const table = new Map<string, { code: string; status: number }>();
+    for (const m of readme.matchAll(/^\| (`[a-z_]+`(?:, `[a-z_]+`)*)[^|]* \| `([A-Z_]+)` \| (\d{3}) \|$/gm))
+      for (const name of m[1].matchAll(/`([a-z_]+)`/g)) table.set(name[1], { code: m[2], status: Number(m[3]) });
+    const snake = (name: string) => name.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
+    for (const [code, expected] of Object.entries(restErrorCodes)) {
+      const name = snake(Code[Number(code)]);
+      if (name === "resource_exhausted") continue; // two rows: rate limit and size, told apart by the details
+      expect(table.get(name), name).toEqual(expected);
+    }
+    expect(table.get("resource_exhausted")?.status).toBeGreaterThanOrEqual(413);
   });
 });

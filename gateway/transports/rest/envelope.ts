@@ -3,7 +3,7 @@
  * "message"}], "requestId"}}` with the HTTP status that fits. Connect, gRPC-Web and gRPC keep
  * their own error formats. The table from gRPC codes is the one the README documents.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import { requestIdOf } from "#runtime/errors.js";
 
@@ -64,6 +64,3 @@ export function restError(err: ConnectError, requestId: string): { status: numbe
 export function restRefusal(kind: RestRefusal, message: string, requestId: string) {
   return { status: refusalStatus[kind], body: { error: { code: kind, message, details: [], requestId } } };
 }
-
-/** Whether `err` is a ConnectError already (else it is internal). */
-export const isConnectError = (err: unknown): err is ConnectError => err instanceof ConnectError;
