@@ -120,6 +120,16 @@ describe("a capability added as the README says", () => {
     expect((await bad.json()).message).toBe("times: must be at most 10");
     const health = await (await fetch(`${mesh!.url}/healthz`)).json();
     expect(health.services.echo).toBe("SERVING");
+    // Its REST route, from its google.api.http option, with the :batch twin every job-capable method gets.
+    const rest = await echo({ text: "yo", times: 2 }, "/api/v1/echo/echo");
+    expect(await rest.json()).toEqual({ text: "yoyo" });
+    const batch = await echo({ items: [{ text: "x" }] }, "/api/v1/echo/echo:batch?wait=30s");
+    expect((await batch.json()).job.items[0].result.text).toBe("x");
+    const doc = await (await fetch(`${mesh!.url}/api/v1/echo/openapi.json`)).json();
+    expect(doc.paths["/api/v1/echo/echo"].post.requestBody.content["application/json"].example).toEqual({
+      text: "hi",
+      times: 2,
+    });
   });
 
   it("runs as a job", async () => {
