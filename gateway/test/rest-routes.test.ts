@@ -29,6 +29,7 @@ const prefixes: Record<string, string> = {
   "flowforge.jobs.v1": "/api/v1/jobs",
   "flowforge.admin.v1": "/api/v1/admin/",
   "flowforge.account.v1": "/api/v1/account/",
+  "flowforge.pdf.v1": "/api/v1/pdf/",
 };
 
 const fieldOf = (fn: () => unknown) => {

@@ -1,0 +1,76 @@
+/** PdfService on PDFs the tests make with known text: merge, info, text, and what it refuses. */
+import { afterAll, describe, expect, it } from "vitest";
+import { PDFDocument, degrees } from "pdf-lib";
+import { Code } from "@connectrpc/connect";
+import { failure } from "#test/support/in-process.js";
+import { makePdf, pdfClient } from "./helpers.js";
+
+const { client, close } = pdfClient({ sandbox: { threads: 2, timeMs: 20_000 } });
+afterAll(() => close());
+
+const doc = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
+
+describe("Merge", () => {
+  it("concatenates the documents' pages in order", async () => {
+    const a = await makePdf([["alpha one"], ["alpha two"]]);
+    const b = await makePdf([["beta one"]], { size: [300, 400] });
+    const res = await client.merge({ documents: [doc(a), doc(b)] });
+    expect(res.pageCount).toBe(3);
+    const merged = await PDFDocument.load(res.document!.source.value as Uint8Array);
+    expect(merged.getPageCount()).toBe(3);
+    expect(merged.getPage(2).getSize()).toEqual({ width: 300, height: 400 });
+    const text = await client.extractText({ document: res.document });
+    expect(text.pages.map((p) => p.text.trim())).toEqual(["alpha one", "alpha two", "beta one"]);
+  });
+});
+
+describe("GetInfo", () => {
+  it("answers the page count, each page's size as displayed, and the metadata", async () => {
+    const pdf = await PDFDocument.load(await makePdf([["x"], ["y"]], { title: "Quarterly report" }));
+    pdf.getPage(1).setRotation(degrees(90));
+    const info = await client.getInfo({ document: doc(await pdf.save()) });
+    expect(info.pageCount).toBe(2);
+    expect(info.pages[0]).toMatchObject({ rotation: 0 });
+    expect(info.pages[0].width).toBeCloseTo(595.28, 2);
+    expect(info.pages[1]).toMatchObject({ rotation: 90 });
+    expect(info.pages[1].width).toBeCloseTo(841.89, 2); // turned: as displayed
+    expect(info.metadata).toMatchObject({ title: "Quarterly report", author: "FlowForge tests" });
+    expect(info.metadata?.creationTime).toBeDefined();
+  });
+});
+
+describe("ExtractText", () => {
+  it("answers each page's text in reading order", async () => {
+    const pages = [
+      ["The quick brown fox", "jumps over the lazy dog"],
+      ["Page two, line one", "line two"],
+    ];
+    const res = await client.extractText({ document: doc(await makePdf(pages)) });
+    expect(res.pages.map((p) => p.page)).toEqual([1, 2]);
+    for (const [i, lines] of pages.entries())
+      expect(res.pages[i].text.replace(/\s+/g, " ").trim()).toBe(lines.join(" "));
+  });
+});
+
+describe("bad input", () => {
+  it("not a PDF, a truncated PDF, a missing document and too few documents name their field", async () => {
+    const good = await makePdf([["x"]]);
+    expect(
+      await failure(client.getInfo({ document: doc(new TextEncoder().encode("hello, not a pdf")) })),
+    ).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["document.data"],
+      message: expect.stringMatching(/not a PDF/),
+    });
+    const truncated = good.subarray(0, Math.floor(good.length / 3));
+    expect(await failure(client.extractText({ document: doc(truncated) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["document.data"],
+    });
+    expect(await failure(client.getInfo({}))).toMatchObject({ code: Code.InvalidArgument, fields: ["document.data"] });
+    expect(await failure(client.merge({ documents: [doc(good)] }))).toMatchObject({ fields: ["documents"] });
+    expect(
+      await failure(client.merge({ documents: [doc(good), doc(new TextEncoder().encode("%PDF-1.7 garbage"))] })),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["documents[1].data"] });
+  });
+});
