@@ -25,6 +25,9 @@ function inputOf(document: Document | undefined, field: string): Input {
   return { data, field: `${field}.data` };
 }
 
+const asDocument = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
+const pageList = (text: string) => ({ text, field: "pages" });
+
 /** Creates the PdfService implementation and the thread pool its work runs on. */
 export function createPdfService(options: PdfServiceOptions = {}): {
   impl: ServiceImpl<typeof PdfService>;
@@ -46,7 +49,47 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       check(req.documents.length <= maxDocuments, "documents", `takes at most ${maxDocuments} documents`);
       const documents = req.documents.map((d, i) => inputOf(d, `documents[${i}]`));
       const { merged, pageCount } = await run({ kind: "merge", documents }, ctx, "documents", "merged");
-      return { document: { source: { case: "data", value: merged } }, pageCount };
+      return { document: asDocument(merged), pageCount };
+    },
+
+    async split(req, ctx) {
+      const document = inputOf(req.document, "document");
+      const by = req.by;
+      check(by.case !== undefined, "ranges", "is required (or every)");
+      if (by.case === "every") check(by.value >= 1, "every", "must be at least 1");
+      const task: PdfTask =
+        by.case === "ranges"
+          ? { kind: "split", document, ranges: { text: by.value, field: "ranges" } }
+          : { kind: "split", document, every: by.value };
+      const { parts } = await run(task, ctx, "document", "parts");
+      return { documents: parts.map(asDocument) };
+    },
+
+    async selectPages(req, ctx) {
+      check(req.pages.trim() !== "", "pages", "is required, e.g. 3,1,1-2");
+      const task = { kind: "select" as const, document: inputOf(req.document, "document"), pages: pageList(req.pages) };
+      const { parts, pageCounts } = await run(task, ctx, "document", "parts");
+      return { document: asDocument(parts[0]), pageCount: pageCounts[0] };
+    },
+
+    async removePages(req, ctx) {
+      check(req.pages.trim() !== "", "pages", "is required, e.g. 2,5-7");
+      const task = { kind: "remove" as const, document: inputOf(req.document, "document"), pages: pageList(req.pages) };
+      const { parts, pageCounts } = await run(task, ctx, "document", "parts");
+      return { document: asDocument(parts[0]), pageCount: pageCounts[0] };
+    },
+
+    async rotatePages(req, ctx) {
+      check(req.degrees !== 0 && req.degrees % 90 === 0, "degrees", "must be a non-zero multiple of 90");
+      const pages = req.pages.trim() === "" ? undefined : pageList(req.pages);
+      const task = {
+        kind: "rotate" as const,
+        document: inputOf(req.document, "document"),
+        pages,
+        degrees: req.degrees,
+      };
+      const [part] = (await run(task, ctx, "document", "parts")).parts;
+      return { document: asDocument(part) };
     },
 
     async getInfo(req, ctx) {

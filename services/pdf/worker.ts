@@ -3,7 +3,7 @@
  * its text extracted with pdf.js (through unpdf). A document that cannot be read comes back as a
  * refusal naming its field.
  */
-import { PDFDocument } from "pdf-lib";
+import { PDFDocument, degrees } from "pdf-lib";
 import { extractText } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
 
@@ -13,11 +13,21 @@ export interface Input {
   field: string;
 }
 
+/** Page numbers given as ranges (`1-3,5`) and the request field they came in. */
+export interface PageList {
+  text: string;
+  field: string;
+}
+
 /** Every task the PDF sandbox runs. */
 export type PdfTask =
   | { kind: "merge"; documents: Input[] }
   | { kind: "info"; document: Input }
-  | { kind: "text"; document: Input };
+  | { kind: "text"; document: Input }
+  | { kind: "split"; document: Input; ranges?: PageList; every?: number }
+  | { kind: "select"; document: Input; pages: PageList }
+  | { kind: "remove"; document: Input; pages: PageList }
+  | { kind: "rotate"; document: Input; pages?: PageList; degrees: number };
 
 /** A document's information. */
 export interface Info {
@@ -36,7 +46,12 @@ export interface Info {
 }
 
 /** What comes back. */
-export type PdfResult = { merged: Uint8Array; pageCount: number } | { info: Info } | { pages: string[] } | Refused;
+export type PdfResult =
+  | { merged: Uint8Array; pageCount: number }
+  | { info: Info }
+  | { pages: string[] }
+  | { parts: Uint8Array[]; pageCounts: number[] }
+  | Refused;
 
 /** Thrown for a document that cannot be used; the message names what is wrong with it. */
 class Unusable extends Error {
@@ -67,6 +82,78 @@ async function load(input: Input): Promise<PDFDocument> {
   }
   if (pages === 0) throw new Unusable(input.field, "cannot be read as a PDF: it has no pages");
   return doc;
+}
+
+/** Most pages a page list may name (repeats count). */
+const maxListed = 100_000;
+
+/**
+ * The 0-based page indices a list names, in its order (`3,1,1-2` → 2, 0, 0, 1); each range is a
+ * group of its own. Refuses text that is not a list and pages outside the document, naming the field.
+ */
+export function pageGroups(list: PageList, pageCount: number): number[][] {
+  const groups: number[][] = [];
+  let listed = 0;
+  for (const part of list.text.split(",").map((p) => p.trim())) {
+    const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(part);
+    if (!m) throw new Unusable(list.field, `"${part}" is not a page or a range such as 2-5`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to < from) throw new Unusable(list.field, `"${part}" is not a range of pages from 1`);
+    if (to > pageCount) throw new Unusable(list.field, `"${part}" is outside the document's ${pageCount} pages`);
+    listed += to - from + 1;
+    if (listed > maxListed) throw new Unusable(list.field, `names more than ${maxListed} pages`);
+    groups.push(Array.from({ length: to - from + 1 }, (_, i) => from - 1 + i));
+  }
+  return groups;
+}
+
+/** A new document of `indices`' pages of `doc`, in that order. */
+async function pagesOf(doc: PDFDocument, indices: number[]): Promise<Uint8Array> {
+  const out = await PDFDocument.create();
+  for (const page of await out.copyPages(doc, indices)) out.addPage(page);
+  return out.save();
+}
+
+/** Documents made of these page groups of `doc`. */
+async function partsOf(doc: PDFDocument, groups: number[][]): Promise<PdfResult> {
+  const parts: Uint8Array[] = [];
+  for (const group of groups) parts.push(await pagesOf(doc, group));
+  return { parts, pageCounts: groups.map((g) => g.length) };
+}
+
+async function split(task: Extract<PdfTask, { kind: "split" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const count = doc.getPageCount();
+  const groups = task.ranges
+    ? pageGroups(task.ranges, count)
+    : Array.from({ length: Math.ceil(count / task.every!) }, (_, g) =>
+        doc.getPageIndices().slice(g * task.every!, (g + 1) * task.every!),
+      );
+  return partsOf(doc, groups);
+}
+
+async function select(task: Extract<PdfTask, { kind: "select" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  return partsOf(doc, [pageGroups(task.pages, doc.getPageCount()).flat()]);
+}
+
+async function remove(task: Extract<PdfTask, { kind: "remove" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const dropped = new Set(pageGroups(task.pages, doc.getPageCount()).flat());
+  const kept = doc.getPageIndices().filter((i) => !dropped.has(i));
+  if (kept.length === 0) throw new Unusable(task.pages.field, "would remove every page");
+  return partsOf(doc, [kept]);
+}
+
+async function rotate(task: Extract<PdfTask, { kind: "rotate" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const chosen = task.pages ? new Set(pageGroups(task.pages, doc.getPageCount()).flat()) : undefined;
+  for (const [i, page] of doc.getPages().entries()) {
+    if (chosen && !chosen.has(i)) continue;
+    page.setRotation(degrees((((page.getRotation().angle + task.degrees) % 360) + 360) % 360));
+  }
+  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
 }
 
 async function merge(documents: Input[]): Promise<PdfResult> {
@@ -121,6 +208,14 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await info(task.document);
       case "text":
         return await text(task.document);
+      case "split":
+        return await split(task);
+      case "select":
+        return await select(task);
+      case "remove":
+        return await remove(task);
+      case "rotate":
+        return await rotate(task);
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };

@@ -24,6 +24,56 @@ describe("Merge", () => {
   });
 });
 
+/** The text of each page of a document this service answered. */
+async function texts(document: { source: { case: "data"; value: Uint8Array } | { case: undefined } } | undefined) {
+  return (await client.extractText({ document })).pages.map((p) => p.text.trim());
+}
+
+describe("page operations", () => {
+  const five = makePdf(["one", "two", "three", "four", "five"].map((t) => [`page ${t}`]));
+
+  it("Split by ranges and every N pages", async () => {
+    const byRanges = await client.split({ document: doc(await five), by: { case: "ranges", value: "1-2, 4,3-5" } });
+    expect(await Promise.all(byRanges.documents.map(texts))).toEqual([
+      ["page one", "page two"],
+      ["page four"],
+      ["page three", "page four", "page five"],
+    ]);
+    const byTwo = await client.split({ document: doc(await five), by: { case: "every", value: 2 } });
+    expect((await Promise.all(byTwo.documents.map(texts))).map((pages) => pages.length)).toEqual([2, 2, 1]);
+  });
+
+  it("SelectPages reorders and duplicates; RemovePages drops; RotatePages turns", async () => {
+    const selected = await client.selectPages({ document: doc(await five), pages: "3,1,1-2" });
+    expect(selected.pageCount).toBe(4);
+    expect(await texts(selected.document)).toEqual(["page three", "page one", "page one", "page two"]);
+    const removed = await client.removePages({ document: doc(await five), pages: "2,4-5" });
+    expect(removed.pageCount).toBe(2);
+    expect(await texts(removed.document)).toEqual(["page one", "page three"]);
+    const rotated = await client.rotatePages({ document: doc(await five), pages: "2", degrees: -90 });
+    const info = await client.getInfo({ document: rotated.document });
+    expect(info.pages.map((p) => p.rotation)).toEqual([0, 270, 0, 0, 0]);
+  });
+
+  it("pages outside the document, malformed lists and removing everything name the field", async () => {
+    const d = doc(await five);
+    for (const [call, field, says] of [
+      [() => client.selectPages({ document: d, pages: "2,9" }), "pages", /outside the document's 5 pages/],
+      [() => client.selectPages({ document: d, pages: "2;3" }), "pages", /not a page or a range/],
+      [() => client.removePages({ document: d, pages: "1-5" }), "pages", /every page/],
+      [() => client.split({ document: d, by: { case: "ranges", value: "0-2" } }), "ranges", /from 1/],
+      [() => client.split({ document: d, by: { case: "every", value: 0 } }), "every", /at least 1/],
+      [() => client.rotatePages({ document: d, degrees: 45 }), "degrees", /multiple of 90/],
+    ] as const) {
+      expect(await failure(call())).toMatchObject({
+        code: Code.InvalidArgument,
+        fields: [field],
+        message: expect.stringMatching(says),
+      });
+    }
+  });
+});
+
 describe("GetInfo", () => {
   it("answers the page count, each page's size as displayed, and the metadata", async () => {
     const pdf = await PDFDocument.load(await makePdf([["x"], ["y"]], { title: "Quarterly report" }));

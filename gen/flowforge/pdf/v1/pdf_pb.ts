@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/pdf/v1/pdf.proto.
  */
 export const file_flowforge_pdf_v1_pdf: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSIkCghEb2N1bWVudBIOCgRkYXRhGAEgASgMSABCCAoGc291cmNlIj0KDE1lcmdlUmVxdWVzdBItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKDU1lcmdlUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iPgoOR2V0SW5mb1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IjsKCFBhZ2VTaXplEg0KBXdpZHRoGAEgASgBEg4KBmhlaWdodBgCIAEoARIQCghyb3RhdGlvbhgDIAEoDSLZAQoITWV0YWRhdGESDQoFdGl0bGUYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEAoIa2V5d29yZHMYBCABKAkSDwoHY3JlYXRvchgFIAEoCRIQCghwcm9kdWNlchgGIAEoCRIxCg1jcmVhdGlvbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFtb2RpZmljYXRpb25fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoPR2V0SW5mb1Jlc3BvbnNlEhIKCnBhZ2VfY291bnQYASABKA0SKQoFcGFnZXMYAiADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplEiwKCG1ldGFkYXRhGAMgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJCChJFeHRyYWN0VGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IiYKCFBhZ2VUZXh0EgwKBHBhZ2UYASABKA0SDAoEdGV4dBgCIAEoCSJAChNFeHRyYWN0VGV4dFJlc3BvbnNlEikKBXBhZ2VzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlVGV4dDLsAgoKUGRmU2VydmljZRJpCgVNZXJnZRIeLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL21lcmdlEm4KB0dldEluZm8SIC5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXF1ZXN0GiEuZmxvd2ZvcmdlLnBkZi52MS5HZXRJbmZvUmVzcG9uc2UiHpACAYLT5JMCFToBKiIQL2FwaS92MS9wZGYvaW5mbxKCAQoLRXh0cmFjdFRleHQSJC5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RUZXh0UmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdFRleHRSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9leHRyYWN0LXRleHRiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSIkCghEb2N1bWVudBIOCgRkYXRhGAEgASgMSABCCAoGc291cmNlIj0KDE1lcmdlUmVxdWVzdBItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKDU1lcmdlUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iPgoOR2V0SW5mb1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IjsKCFBhZ2VTaXplEg0KBXdpZHRoGAEgASgBEg4KBmhlaWdodBgCIAEoARIQCghyb3RhdGlvbhgDIAEoDSLZAQoITWV0YWRhdGESDQoFdGl0bGUYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEAoIa2V5d29yZHMYBCABKAkSDwoHY3JlYXRvchgFIAEoCRIQCghwcm9kdWNlchgGIAEoCRIxCg1jcmVhdGlvbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFtb2RpZmljYXRpb25fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoPR2V0SW5mb1Jlc3BvbnNlEhIKCnBhZ2VfY291bnQYASABKA0SKQoFcGFnZXMYAiADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplEiwKCG1ldGFkYXRhGAMgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJCChJFeHRyYWN0VGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IiYKCFBhZ2VUZXh0EgwKBHBhZ2UYASABKA0SDAoEdGV4dBgCIAEoCSJAChNFeHRyYWN0VGV4dFJlc3BvbnNlEikKBXBhZ2VzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlVGV4dCJlCgxTcGxpdFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhAKBnJhbmdlcxgCIAEoCUgAEg8KBWV2ZXJ5GAMgASgNSABCBAoCYnkiPgoNU3BsaXRSZXNwb25zZRItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKElNlbGVjdFBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkiVwoTU2VsZWN0UGFnZXNSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSEgoKcGFnZV9jb3VudBgCIAEoDSJRChJSZW1vdmVQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1JlbW92ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iYgoSUm90YXRlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRIPCgdkZWdyZWVzGAMgASgFIkMKE1JvdGF0ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50MuYGCgpQZGZTZXJ2aWNlEmkKBU1lcmdlEh4uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlcXVlc3QaHy5mbG93Zm9yZ2UucGRmLnYxLk1lcmdlUmVzcG9uc2UiH5ACAYLT5JMCFjoBKiIRL2FwaS92MS9wZGYvbWVyZ2USaQoFU3BsaXQSHi5mbG93Zm9yZ2UucGRmLnYxLlNwbGl0UmVxdWVzdBofLmZsb3dmb3JnZS5wZGYudjEuU3BsaXRSZXNwb25zZSIfkAIBgtPkkwIWOgEqIhEvYXBpL3YxL3BkZi9zcGxpdBKCAQoLU2VsZWN0UGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlNlbGVjdFBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuU2VsZWN0UGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9zZWxlY3QtcGFnZXMSggEKC1JlbW92ZVBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5SZW1vdmVQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlJlbW92ZVBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvcmVtb3ZlLXBhZ2VzEoIBCgtSb3RhdGVQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUm90YXRlUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5Sb3RhdGVQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JvdGF0ZS1wYWdlcxJuCgdHZXRJbmZvEiAuZmxvd2ZvcmdlLnBkZi52MS5HZXRJbmZvUmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuR2V0SW5mb1Jlc3BvbnNlIh6QAgGC0+STAhU6ASoiEC9hcGkvdjEvcGRmL2luZm8SggEKC0V4dHJhY3RUZXh0EiQuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RUZXh0UmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvZXh0cmFjdC10ZXh0YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Document is a PDF file.
@@ -325,6 +325,239 @@ export const ExtractTextResponseSchema: GenMessage<ExtractTextResponse> = /*@__P
   messageDesc(file_flowforge_pdf_v1_pdf, 9);
 
 /**
+ * SplitRequest is the input of Split.
+ *
+ * @generated from message flowforge.pdf.v1.SplitRequest
+ */
+export type SplitRequest = Message<"flowforge.pdf.v1.SplitRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * How to cut it. One is required.
+   *
+   * @generated from oneof flowforge.pdf.v1.SplitRequest.by
+   */
+  by: {
+    /**
+     * Page ranges, one document each: `1-3,4,5-9` (pages from 1).
+     *
+     * @generated from field: string ranges = 2;
+     */
+    value: string;
+    case: "ranges";
+  } | {
+    /**
+     * Every this many pages (1: one document per page).
+     *
+     * @generated from field: uint32 every = 3;
+     */
+    value: number;
+    case: "every";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.SplitRequest.
+ * Use `create(SplitRequestSchema)` to create a new message.
+ */
+export const SplitRequestSchema: GenMessage<SplitRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 10);
+
+/**
+ * SplitResponse is the output of Split.
+ *
+ * @generated from message flowforge.pdf.v1.SplitResponse
+ */
+export type SplitResponse = Message<"flowforge.pdf.v1.SplitResponse"> & {
+  /**
+   * The parts, in order.
+   *
+   * @generated from field: repeated flowforge.pdf.v1.Document documents = 1;
+   */
+  documents: Document[];
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.SplitResponse.
+ * Use `create(SplitResponseSchema)` to create a new message.
+ */
+export const SplitResponseSchema: GenMessage<SplitResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 11);
+
+/**
+ * SelectPagesRequest is the input of SelectPages.
+ *
+ * @generated from message flowforge.pdf.v1.SelectPagesRequest
+ */
+export type SelectPagesRequest = Message<"flowforge.pdf.v1.SelectPagesRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The pages wanted, in order, repeats allowed: `3,1,1-2` (pages from 1). Required.
+   *
+   * @generated from field: string pages = 2;
+   */
+  pages: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.SelectPagesRequest.
+ * Use `create(SelectPagesRequestSchema)` to create a new message.
+ */
+export const SelectPagesRequestSchema: GenMessage<SelectPagesRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 12);
+
+/**
+ * SelectPagesResponse is the output of SelectPages.
+ *
+ * @generated from message flowforge.pdf.v1.SelectPagesResponse
+ */
+export type SelectPagesResponse = Message<"flowforge.pdf.v1.SelectPagesResponse"> & {
+  /**
+   * The new document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its pages.
+   *
+   * @generated from field: uint32 page_count = 2;
+   */
+  pageCount: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.SelectPagesResponse.
+ * Use `create(SelectPagesResponseSchema)` to create a new message.
+ */
+export const SelectPagesResponseSchema: GenMessage<SelectPagesResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 13);
+
+/**
+ * RemovePagesRequest is the input of RemovePages.
+ *
+ * @generated from message flowforge.pdf.v1.RemovePagesRequest
+ */
+export type RemovePagesRequest = Message<"flowforge.pdf.v1.RemovePagesRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The pages to drop: `2,5-7` (pages from 1); at least one page must remain. Required.
+   *
+   * @generated from field: string pages = 2;
+   */
+  pages: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RemovePagesRequest.
+ * Use `create(RemovePagesRequestSchema)` to create a new message.
+ */
+export const RemovePagesRequestSchema: GenMessage<RemovePagesRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 14);
+
+/**
+ * RemovePagesResponse is the output of RemovePages.
+ *
+ * @generated from message flowforge.pdf.v1.RemovePagesResponse
+ */
+export type RemovePagesResponse = Message<"flowforge.pdf.v1.RemovePagesResponse"> & {
+  /**
+   * The document without them.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its pages.
+   *
+   * @generated from field: uint32 page_count = 2;
+   */
+  pageCount: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RemovePagesResponse.
+ * Use `create(RemovePagesResponseSchema)` to create a new message.
+ */
+export const RemovePagesResponseSchema: GenMessage<RemovePagesResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 15);
+
+/**
+ * RotatePagesRequest is the input of RotatePages.
+ *
+ * @generated from message flowforge.pdf.v1.RotatePagesRequest
+ */
+export type RotatePagesRequest = Message<"flowforge.pdf.v1.RotatePagesRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The pages to turn: `1,3-4` (pages from 1); empty turns every page.
+   *
+   * @generated from field: string pages = 2;
+   */
+  pages: string;
+
+  /**
+   * Degrees clockwise: 90, 180 or 270 (or -90, ...). Required.
+   *
+   * @generated from field: int32 degrees = 3;
+   */
+  degrees: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RotatePagesRequest.
+ * Use `create(RotatePagesRequestSchema)` to create a new message.
+ */
+export const RotatePagesRequestSchema: GenMessage<RotatePagesRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 16);
+
+/**
+ * RotatePagesResponse is the output of RotatePages.
+ *
+ * @generated from message flowforge.pdf.v1.RotatePagesResponse
+ */
+export type RotatePagesResponse = Message<"flowforge.pdf.v1.RotatePagesResponse"> & {
+  /**
+   * The document with the pages turned.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RotatePagesResponse.
+ * Use `create(RotatePagesResponseSchema)` to create a new message.
+ */
+export const RotatePagesResponseSchema: GenMessage<RotatePagesResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 17);
+
+/**
  * PdfService reads and assembles PDF documents: pdf-lib for structure, pdf.js (through unpdf)
  * for text. Untrusted documents are handled on bounded worker threads.
  *
@@ -340,6 +573,47 @@ export const PdfService: GenService<{
     methodKind: "unary";
     input: typeof MergeRequestSchema;
     output: typeof MergeResponseSchema;
+  },
+  /**
+   * Split cuts a document into several: by page ranges, or every N pages (1: single pages).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.Split
+   */
+  split: {
+    methodKind: "unary";
+    input: typeof SplitRequestSchema;
+    output: typeof SplitResponseSchema;
+  },
+  /**
+   * SelectPages builds a document from pages of another, in the order listed: extract, reorder
+   * and duplicate pages (`3,1,1-2`).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.SelectPages
+   */
+  selectPages: {
+    methodKind: "unary";
+    input: typeof SelectPagesRequestSchema;
+    output: typeof SelectPagesResponseSchema;
+  },
+  /**
+   * RemovePages drops pages from a document.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.RemovePages
+   */
+  removePages: {
+    methodKind: "unary";
+    input: typeof RemovePagesRequestSchema;
+    output: typeof RemovePagesResponseSchema;
+  },
+  /**
+   * RotatePages turns pages by a multiple of 90 degrees, clockwise.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.RotatePages
+   */
+  rotatePages: {
+    methodKind: "unary";
+    input: typeof RotatePagesRequestSchema;
+    output: typeof RotatePagesResponseSchema;
   },
   /**
    * GetInfo answers a document's page count, page sizes and metadata.
