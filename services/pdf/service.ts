@@ -2,7 +2,7 @@
  * PdfService: Merge, GetInfo and ExtractText, each on the sandbox threads (worker.ts), bounded in
  * time and memory, so a hostile document costs its caller's call and no one else's.
  */
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Document, PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
@@ -15,6 +15,8 @@ export interface PdfServiceOptions {
   sandbox?: SandboxLimits;
 }
 
+/** Longest metadata value written. */
+const maxMetadataChars = 10_000;
 /** Most documents one merge takes. */
 const maxDocuments = 100;
 
@@ -90,6 +92,26 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       };
       const [part] = (await run(task, ctx, "document", "parts")).parts;
       return { document: asDocument(part) };
+    },
+
+    async setMetadata(req, ctx) {
+      const m = req.metadata;
+      check(m !== undefined, "metadata", "is required");
+      for (const key of ["title", "author", "subject", "keywords", "creator", "producer"] as const)
+        check(m[key].length <= maxMetadataChars, `metadata.${key}`, `must be at most ${maxMetadataChars} characters`);
+      const metadata = {
+        title: m.title,
+        author: m.author,
+        subject: m.subject,
+        keywords: m.keywords,
+        creator: m.creator,
+        producer: m.producer,
+        creationTime: m.creationTime ? timestampMs(m.creationTime) : undefined,
+        modificationTime: m.modificationTime ? timestampMs(m.modificationTime) : undefined,
+      };
+      const task = { kind: "metadata" as const, document: inputOf(req.document, "document"), metadata };
+      const { parts } = await run(task, ctx, "document", "parts");
+      return { document: asDocument(parts[0]) };
     },
 
     async getInfo(req, ctx) {

@@ -27,7 +27,8 @@ export type PdfTask =
   | { kind: "split"; document: Input; ranges?: PageList; every?: number }
   | { kind: "select"; document: Input; pages: PageList }
   | { kind: "remove"; document: Input; pages: PageList }
-  | { kind: "rotate"; document: Input; pages?: PageList; degrees: number };
+  | { kind: "rotate"; document: Input; pages?: PageList; degrees: number }
+  | { kind: "metadata"; document: Input; metadata: Info["metadata"] };
 
 /** A document's information. */
 export interface Info {
@@ -156,6 +157,20 @@ async function rotate(task: Extract<PdfTask, { kind: "rotate" }>): Promise<PdfRe
   return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
 }
 
+async function setMetadata(task: Extract<PdfTask, { kind: "metadata" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const m = task.metadata;
+  if (m.title) doc.setTitle(m.title);
+  if (m.author) doc.setAuthor(m.author);
+  if (m.subject) doc.setSubject(m.subject);
+  if (m.keywords) doc.setKeywords(m.keywords.split(/[,;]\s*/).filter(Boolean));
+  if (m.creator) doc.setCreator(m.creator);
+  if (m.producer) doc.setProducer(m.producer);
+  if (m.creationTime !== undefined) doc.setCreationDate(new Date(m.creationTime));
+  if (m.modificationTime !== undefined) doc.setModificationDate(new Date(m.modificationTime));
+  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+}
+
 async function merge(documents: Input[]): Promise<PdfResult> {
   const merged = await PDFDocument.create();
   for (const input of documents) {
@@ -216,6 +231,8 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await remove(task);
       case "rotate":
         return await rotate(task);
+      case "metadata":
+        return await setMetadata(task);
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };

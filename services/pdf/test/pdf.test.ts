@@ -89,6 +89,32 @@ describe("GetInfo", () => {
   });
 });
 
+describe("SetMetadata", () => {
+  it("writes what is given and keeps the rest; GetInfo reads it back", async () => {
+    const written = await client.setMetadata({
+      document: doc(await makePdf([["x"]], { title: "Old title" })),
+      metadata: {
+        author: "Ada Lovelace",
+        subject: "Notes",
+        keywords: "engine, numbers",
+        creationTime: { seconds: 1_000_000_000n, nanos: 0 },
+      },
+    });
+    const info = await client.getInfo({ document: written.document });
+    expect(info.metadata).toMatchObject({
+      title: "Old title",
+      author: "Ada Lovelace",
+      subject: "Notes",
+      keywords: "engine numbers",
+    });
+    expect(info.metadata?.creationTime?.seconds).toBe(1_000_000_000n);
+    expect(await failure(client.setMetadata({ document: doc(await makePdf([["x"]])) }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["metadata"],
+    });
+  });
+});
+
 describe("ExtractText", () => {
   it("answers each page's text in reading order", async () => {
     const pages = [
