@@ -4,10 +4,10 @@
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Document, PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { type Document, type PdfService, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import type { Input, PdfResult, PdfTask } from "./worker.js";
+import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
 
 /** Options for createPdfService. */
 export interface PdfServiceOptions {
@@ -15,6 +15,16 @@ export interface PdfServiceOptions {
   sandbox?: SandboxLimits;
 }
 
+const positions: Partial<Record<TextPosition, Stamp["position"]>> = {
+  [TextPosition.UNSPECIFIED]: "center",
+  [TextPosition.CENTER]: "center",
+  [TextPosition.TOP_LEFT]: "top_left",
+  [TextPosition.TOP_CENTER]: "top_center",
+  [TextPosition.TOP_RIGHT]: "top_right",
+  [TextPosition.BOTTOM_LEFT]: "bottom_left",
+  [TextPosition.BOTTOM_CENTER]: "bottom_center",
+  [TextPosition.BOTTOM_RIGHT]: "bottom_right",
+};
 /** Longest metadata value written. */
 const maxMetadataChars = 10_000;
 /** Most documents one merge takes. */
@@ -110,6 +120,31 @@ export function createPdfService(options: PdfServiceOptions = {}): {
         modificationTime: m.modificationTime ? timestampMs(m.modificationTime) : undefined,
       };
       const task = { kind: "metadata" as const, document: inputOf(req.document, "document"), metadata };
+      const { parts } = await run(task, ctx, "document", "parts");
+      return { document: asDocument(parts[0]) };
+    },
+
+    async addText(req, ctx) {
+      check(req.text.trim() !== "", "text", "is required");
+      check(req.text.length <= 500 && !/[\r\n]/.test(req.text), "text", "must be one line of at most 500 characters");
+      const position = positions[req.position];
+      check(position !== undefined, "position", `unknown position ${req.position}`);
+      const center = position === "center";
+      const fontSize = req.fontSize || (center ? 48 : 12);
+      check(fontSize >= 4 && fontSize <= 400, "font_size", "must be from 4 to 400 points");
+      const opacity = req.opacity || (center ? 0.3 : 1);
+      check(opacity > 0 && opacity <= 1, "opacity", "must be above 0 and at most 1");
+      const rotation = req.rotation ?? (center ? 45 : 0);
+      check(Number.isFinite(rotation) && Math.abs(rotation) <= 360, "rotation", "must be from -360 to 360 degrees");
+      const stamp = {
+        text: req.text,
+        position,
+        pages: req.pages.trim() === "" ? undefined : pageList(req.pages),
+        fontSize,
+        opacity,
+        rotation,
+      };
+      const task = { kind: "stamp" as const, document: inputOf(req.document, "document"), stamp };
       const { parts } = await run(task, ctx, "document", "parts");
       return { document: asDocument(parts[0]) };
     },

@@ -3,7 +3,7 @@
  * its text extracted with pdf.js (through unpdf). A document that cannot be read comes back as a
  * refusal naming its field.
  */
-import { PDFDocument, degrees } from "pdf-lib";
+import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { extractText } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
 
@@ -28,7 +28,18 @@ export type PdfTask =
   | { kind: "select"; document: Input; pages: PageList }
   | { kind: "remove"; document: Input; pages: PageList }
   | { kind: "rotate"; document: Input; pages?: PageList; degrees: number }
-  | { kind: "metadata"; document: Input; metadata: Info["metadata"] };
+  | { kind: "metadata"; document: Input; metadata: Info["metadata"] }
+  | { kind: "stamp"; document: Input; stamp: Stamp };
+
+/** Text AddText puts on pages. */
+export interface Stamp {
+  text: string;
+  position: "center" | `${"top" | "bottom"}_${"left" | "center" | "right"}`;
+  pages?: PageList;
+  fontSize: number;
+  opacity: number;
+  rotation: number;
+}
 
 /** A document's information. */
 export interface Info {
@@ -171,6 +182,50 @@ async function setMetadata(task: Extract<PdfTask, { kind: "metadata" }>): Promis
   return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
 }
 
+/** How far from the page's edge headers and footers sit, in points. */
+const margin = 36;
+
+async function stamp(task: Extract<PdfTask, { kind: "stamp" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const s = task.stamp;
+  const font = await doc.embedFont(StandardFonts.Helvetica);
+  const total = doc.getPageCount();
+  const chosen = s.pages ? new Set(pageGroups(s.pages, total).flat()) : undefined;
+  for (const [i, page] of doc.getPages().entries()) {
+    if (chosen && !chosen.has(i)) continue;
+    // Helvetica (WinAnsi) cannot draw every character: those it cannot are left out.
+    const text = [...s.text.replaceAll("{page}", String(i + 1)).replaceAll("{pages}", String(total))]
+      .filter((c) => {
+        try {
+          font.encodeText(c);
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .join("");
+    const width = font.widthOfTextAtSize(text, s.fontSize);
+    const { width: pw, height: ph } = page.getSize();
+    const [vertical, horizontal] = s.position === "center" ? ["center", "center"] : s.position.split("_");
+    const x = horizontal === "left" ? margin : horizontal === "right" ? pw - margin - width : (pw - width) / 2;
+    const y = vertical === "top" ? ph - margin - s.fontSize : vertical === "bottom" ? margin : ph / 2;
+    // Rotated text turns about its start: shift it so that its middle stays where it was placed.
+    const rad = (s.rotation * Math.PI) / 180;
+    const dx = s.position === "center" ? (width / 2) * (1 - Math.cos(rad)) : 0;
+    const dy = s.position === "center" ? -(width / 2) * Math.sin(rad) : 0;
+    page.drawText(text, {
+      x: x + dx,
+      y: y + dy,
+      size: s.fontSize,
+      font,
+      color: grayscale(0.4),
+      opacity: s.opacity,
+      rotate: degrees(s.rotation),
+    });
+  }
+  return { parts: [await doc.save()], pageCounts: [total] };
+}
+
 async function merge(documents: Input[]): Promise<PdfResult> {
   const merged = await PDFDocument.create();
   for (const input of documents) {
@@ -233,6 +288,8 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await rotate(task);
       case "metadata":
         return await setMetadata(task);
+      case "stamp":
+        return await stamp(task);
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };

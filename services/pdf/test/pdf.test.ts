@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PDFDocument, degrees } from "pdf-lib";
 import { Code } from "@connectrpc/connect";
 import { failure } from "#test/support/in-process.js";
+import { TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { makePdf, pdfClient } from "./helpers.js";
 
 const { client, close } = pdfClient({ sandbox: { threads: 2, timeMs: 20_000 } });
@@ -112,6 +113,29 @@ describe("SetMetadata", () => {
       code: Code.InvalidArgument,
       fields: ["metadata"],
     });
+  });
+});
+
+describe("AddText", () => {
+  it("page numbers at the bottom and a watermark across the middle, on the pages asked for", async () => {
+    const three = await makePdf([["first"], ["second"], ["third"]]);
+    const numbered = await client.addText({
+      document: doc(three),
+      text: "Page {page} of {pages}",
+      position: TextPosition.BOTTOM_CENTER,
+    });
+    expect((await texts(numbered.document)).map((t) => t.replace(/\s+/g, " "))).toEqual([
+      "first Page 1 of 3",
+      "second Page 2 of 3",
+      "third Page 3 of 3",
+    ]);
+    const marked = await client.addText({ document: numbered.document, text: "DRAFT", pages: "2" });
+    const pages = await texts(marked.document);
+    expect(pages.map((t) => t.includes("DRAFT"))).toEqual([false, true, false]);
+    expect(await failure(client.addText({ document: doc(three), text: "x", fontSize: 1000 }))).toMatchObject({
+      fields: ["font_size"],
+    });
+    expect(await failure(client.addText({ document: doc(three), text: "a\nb" }))).toMatchObject({ fields: ["text"] });
   });
 });
 

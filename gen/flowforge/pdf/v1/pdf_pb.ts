@@ -2,8 +2,8 @@
 // @generated from file flowforge/pdf/v1/pdf.proto (package flowforge.pdf.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/pdf/v1/pdf.proto.
  */
 export const file_flowforge_pdf_v1_pdf: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSIkCghEb2N1bWVudBIOCgRkYXRhGAEgASgMSABCCAoGc291cmNlIj0KDE1lcmdlUmVxdWVzdBItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKDU1lcmdlUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iPgoOR2V0SW5mb1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IjsKCFBhZ2VTaXplEg0KBXdpZHRoGAEgASgBEg4KBmhlaWdodBgCIAEoARIQCghyb3RhdGlvbhgDIAEoDSLZAQoITWV0YWRhdGESDQoFdGl0bGUYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEAoIa2V5d29yZHMYBCABKAkSDwoHY3JlYXRvchgFIAEoCRIQCghwcm9kdWNlchgGIAEoCRIxCg1jcmVhdGlvbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFtb2RpZmljYXRpb25fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoPR2V0SW5mb1Jlc3BvbnNlEhIKCnBhZ2VfY291bnQYASABKA0SKQoFcGFnZXMYAiADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplEiwKCG1ldGFkYXRhGAMgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJCChJFeHRyYWN0VGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IiYKCFBhZ2VUZXh0EgwKBHBhZ2UYASABKA0SDAoEdGV4dBgCIAEoCSJAChNFeHRyYWN0VGV4dFJlc3BvbnNlEikKBXBhZ2VzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlVGV4dCJlCgxTcGxpdFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhAKBnJhbmdlcxgCIAEoCUgAEg8KBWV2ZXJ5GAMgASgNSABCBAoCYnkiPgoNU3BsaXRSZXNwb25zZRItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKElNlbGVjdFBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkiVwoTU2VsZWN0UGFnZXNSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSEgoKcGFnZV9jb3VudBgCIAEoDSJRChJSZW1vdmVQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1JlbW92ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iYgoSUm90YXRlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRIPCgdkZWdyZWVzGAMgASgFIkMKE1JvdGF0ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50InAKElNldE1ldGFkYXRhUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSLAoIbWV0YWRhdGEYAiABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLk1ldGFkYXRhIkMKE1NldE1ldGFkYXRhUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50MusHCgpQZGZTZXJ2aWNlEmkKBU1lcmdlEh4uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlcXVlc3QaHy5mbG93Zm9yZ2UucGRmLnYxLk1lcmdlUmVzcG9uc2UiH5ACAYLT5JMCFjoBKiIRL2FwaS92MS9wZGYvbWVyZ2USaQoFU3BsaXQSHi5mbG93Zm9yZ2UucGRmLnYxLlNwbGl0UmVxdWVzdBofLmZsb3dmb3JnZS5wZGYudjEuU3BsaXRSZXNwb25zZSIfkAIBgtPkkwIWOgEqIhEvYXBpL3YxL3BkZi9zcGxpdBKCAQoLU2VsZWN0UGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlNlbGVjdFBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuU2VsZWN0UGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9zZWxlY3QtcGFnZXMSggEKC1JlbW92ZVBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5SZW1vdmVQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlJlbW92ZVBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvcmVtb3ZlLXBhZ2VzEoIBCgtSb3RhdGVQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUm90YXRlUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5Sb3RhdGVQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JvdGF0ZS1wYWdlcxJuCgdHZXRJbmZvEiAuZmxvd2ZvcmdlLnBkZi52MS5HZXRJbmZvUmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuR2V0SW5mb1Jlc3BvbnNlIh6QAgGC0+STAhU6ASoiEC9hcGkvdjEvcGRmL2luZm8SggEKC1NldE1ldGFkYXRhEiQuZmxvd2ZvcmdlLnBkZi52MS5TZXRNZXRhZGF0YVJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlNldE1ldGFkYXRhUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvc2V0LW1ldGFkYXRhEoIBCgtFeHRyYWN0VGV4dBIkLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdFRleHRSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL2V4dHJhY3QtdGV4dGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSIkCghEb2N1bWVudBIOCgRkYXRhGAEgASgMSABCCAoGc291cmNlIj0KDE1lcmdlUmVxdWVzdBItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKDU1lcmdlUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iPgoOR2V0SW5mb1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IjsKCFBhZ2VTaXplEg0KBXdpZHRoGAEgASgBEg4KBmhlaWdodBgCIAEoARIQCghyb3RhdGlvbhgDIAEoDSLZAQoITWV0YWRhdGESDQoFdGl0bGUYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEAoIa2V5d29yZHMYBCABKAkSDwoHY3JlYXRvchgFIAEoCRIQCghwcm9kdWNlchgGIAEoCRIxCg1jcmVhdGlvbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFtb2RpZmljYXRpb25fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoPR2V0SW5mb1Jlc3BvbnNlEhIKCnBhZ2VfY291bnQYASABKA0SKQoFcGFnZXMYAiADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplEiwKCG1ldGFkYXRhGAMgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJCChJFeHRyYWN0VGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IiYKCFBhZ2VUZXh0EgwKBHBhZ2UYASABKA0SDAoEdGV4dBgCIAEoCSJAChNFeHRyYWN0VGV4dFJlc3BvbnNlEikKBXBhZ2VzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlVGV4dCJlCgxTcGxpdFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhAKBnJhbmdlcxgCIAEoCUgAEg8KBWV2ZXJ5GAMgASgNSABCBAoCYnkiPgoNU3BsaXRSZXNwb25zZRItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKElNlbGVjdFBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkiVwoTU2VsZWN0UGFnZXNSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSEgoKcGFnZV9jb3VudBgCIAEoDSJRChJSZW1vdmVQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1JlbW92ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iYgoSUm90YXRlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRIPCgdkZWdyZWVzGAMgASgFIkMKE1JvdGF0ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50InAKElNldE1ldGFkYXRhUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSLAoIbWV0YWRhdGEYAiABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLk1ldGFkYXRhIkMKE1NldE1ldGFkYXRhUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50ItUBCg5BZGRUZXh0UmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDAoEdGV4dBgCIAEoCRIwCghwb3NpdGlvbhgDIAEoDjIeLmZsb3dmb3JnZS5wZGYudjEuVGV4dFBvc2l0aW9uEg0KBXBhZ2VzGAQgASgJEhEKCWZvbnRfc2l6ZRgFIAEoAhIPCgdvcGFjaXR5GAYgASgCEhUKCHJvdGF0aW9uGAcgASgCSACIAQFCCwoJX3JvdGF0aW9uIj8KD0FkZFRleHRSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQq/gEKDFRleHRQb3NpdGlvbhIdChlURVhUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVEVYVF9QT1NJVElPTl9DRU5URVIQARIaChZURVhUX1BPU0lUSU9OX1RPUF9MRUZUEAISHAoYVEVYVF9QT1NJVElPTl9UT1BfQ0VOVEVSEAMSGwoXVEVYVF9QT1NJVElPTl9UT1BfUklHSFQQBBIdChlURVhUX1BPU0lUSU9OX0JPVFRPTV9MRUZUEAUSHwobVEVYVF9QT1NJVElPTl9CT1RUT01fQ0VOVEVSEAYSHgoaVEVYVF9QT1NJVElPTl9CT1RUT01fUklHSFQQBzLfCAoKUGRmU2VydmljZRJpCgVNZXJnZRIeLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL21lcmdlEmkKBVNwbGl0Eh4uZmxvd2ZvcmdlLnBkZi52MS5TcGxpdFJlcXVlc3QaHy5mbG93Zm9yZ2UucGRmLnYxLlNwbGl0UmVzcG9uc2UiH5ACAYLT5JMCFjoBKiIRL2FwaS92MS9wZGYvc3BsaXQSggEKC1NlbGVjdFBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5TZWxlY3RQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlNlbGVjdFBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvc2VsZWN0LXBhZ2VzEoIBCgtSZW1vdmVQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUmVtb3ZlUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5SZW1vdmVQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JlbW92ZS1wYWdlcxKCAQoLUm90YXRlUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJvdGF0ZVBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUm90YXRlUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yb3RhdGUtcGFnZXMSbgoHR2V0SW5mbxIgLmZsb3dmb3JnZS5wZGYudjEuR2V0SW5mb1JlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXNwb25zZSIekAIBgtPkkwIVOgEqIhAvYXBpL3YxL3BkZi9pbmZvEoIBCgtTZXRNZXRhZGF0YRIkLmZsb3dmb3JnZS5wZGYudjEuU2V0TWV0YWRhdGFSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5TZXRNZXRhZGF0YVJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3NldC1tZXRhZGF0YRJyCgdBZGRUZXh0EiAuZmxvd2ZvcmdlLnBkZi52MS5BZGRUZXh0UmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuQWRkVGV4dFJlc3BvbnNlIiKQAgGC0+STAhk6ASoiFC9hcGkvdjEvcGRmL2FkZC10ZXh0EoIBCgtFeHRyYWN0VGV4dBIkLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdFRleHRSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL2V4dHJhY3QtdGV4dGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Document is a PDF file.
@@ -607,6 +607,159 @@ export const SetMetadataResponseSchema: GenMessage<SetMetadataResponse> = /*@__P
   messageDesc(file_flowforge_pdf_v1_pdf, 19);
 
 /**
+ * AddTextRequest is the input of AddText.
+ *
+ * @generated from message flowforge.pdf.v1.AddTextRequest
+ */
+export type AddTextRequest = Message<"flowforge.pdf.v1.AddTextRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The text, one line, at most 500 characters; `{page}` and `{pages}` are filled in. Required.
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * Where. Default CENTER.
+   *
+   * @generated from field: flowforge.pdf.v1.TextPosition position = 3;
+   */
+  position: TextPosition;
+
+  /**
+   * Only these pages: `1,3-4` (pages from 1); empty means every page.
+   *
+   * @generated from field: string pages = 4;
+   */
+  pages: string;
+
+  /**
+   * Font size in points, 4 to 400. Default 12 (48 in the center).
+   *
+   * @generated from field: float font_size = 5;
+   */
+  fontSize: number;
+
+  /**
+   * Opacity, 0 to 1. Default 1 (0.3 in the center).
+   *
+   * @generated from field: float opacity = 6;
+   */
+  opacity: number;
+
+  /**
+   * Degrees counterclockwise. Default 0 (45 in the center).
+   *
+   * @generated from field: optional float rotation = 7;
+   */
+  rotation?: number | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.AddTextRequest.
+ * Use `create(AddTextRequestSchema)` to create a new message.
+ */
+export const AddTextRequestSchema: GenMessage<AddTextRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 20);
+
+/**
+ * AddTextResponse is the output of AddText.
+ *
+ * @generated from message flowforge.pdf.v1.AddTextResponse
+ */
+export type AddTextResponse = Message<"flowforge.pdf.v1.AddTextResponse"> & {
+  /**
+   * The document with the text on it.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.AddTextResponse.
+ * Use `create(AddTextResponseSchema)` to create a new message.
+ */
+export const AddTextResponseSchema: GenMessage<AddTextResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 21);
+
+/**
+ * TextPosition is where AddText puts its text.
+ *
+ * @generated from enum flowforge.pdf.v1.TextPosition
+ */
+export enum TextPosition {
+  /**
+   * Not set: CENTER.
+   *
+   * @generated from enum value: TEXT_POSITION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Across the middle of the page (a watermark).
+   *
+   * @generated from enum value: TEXT_POSITION_CENTER = 1;
+   */
+  CENTER = 1,
+
+  /**
+   * Top left (a header).
+   *
+   * @generated from enum value: TEXT_POSITION_TOP_LEFT = 2;
+   */
+  TOP_LEFT = 2,
+
+  /**
+   * Top center (a header).
+   *
+   * @generated from enum value: TEXT_POSITION_TOP_CENTER = 3;
+   */
+  TOP_CENTER = 3,
+
+  /**
+   * Top right (a header).
+   *
+   * @generated from enum value: TEXT_POSITION_TOP_RIGHT = 4;
+   */
+  TOP_RIGHT = 4,
+
+  /**
+   * Bottom left (a footer).
+   *
+   * @generated from enum value: TEXT_POSITION_BOTTOM_LEFT = 5;
+   */
+  BOTTOM_LEFT = 5,
+
+  /**
+   * Bottom center (a footer, page numbers).
+   *
+   * @generated from enum value: TEXT_POSITION_BOTTOM_CENTER = 6;
+   */
+  BOTTOM_CENTER = 6,
+
+  /**
+   * Bottom right (a footer, page numbers).
+   *
+   * @generated from enum value: TEXT_POSITION_BOTTOM_RIGHT = 7;
+   */
+  BOTTOM_RIGHT = 7,
+}
+
+/**
+ * Describes the enum flowforge.pdf.v1.TextPosition.
+ */
+export const TextPositionSchema: GenEnum<TextPosition> = /*@__PURE__*/
+  enumDesc(file_flowforge_pdf_v1_pdf, 0);
+
+/**
  * PdfService reads and assembles PDF documents: pdf-lib for structure, pdf.js (through unpdf)
  * for text. Untrusted documents are handled on bounded worker threads.
  *
@@ -683,6 +836,17 @@ export const PdfService: GenService<{
     methodKind: "unary";
     input: typeof SetMetadataRequestSchema;
     output: typeof SetMetadataResponseSchema;
+  },
+  /**
+   * AddText stamps text on pages: a watermark across the middle, or a header, footer or page
+   * number at an edge (`{page}` and `{pages}` in the text are filled in).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.AddText
+   */
+  addText: {
+    methodKind: "unary";
+    input: typeof AddTextRequestSchema;
+    output: typeof AddTextResponseSchema;
   },
   /**
    * ExtractText answers the text of each page, in reading order.
