@@ -27,6 +27,7 @@ import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
+import { prefixOf } from "./transports/rest/templates.js";
 import { createDocs } from "./transports/docs.js";
 import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
 import { createSeedHealth } from "./health.js";
@@ -203,14 +204,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
   });
   // Per REST prefix (`/api/v1/<capability>/`): its services' health and metrics.
-  const prefixes = new Map<string, CapabilityInfo>();
+  const servicesByPrefix = new Map<string, Set<string>>();
   for (const route of rest.router.routes) {
-    const prefix = route.template.split("/")[3].split(":")[0];
-    const services = prefixes.get(prefix)?.services ?? [];
-    if (!services.includes(route.service.typeName)) services.push(route.service.typeName);
-    const served = (b: Backend) => catalog[b.name].services.some((s) => services.includes(s.typeName));
+    const prefix = prefixOf(route.template);
+    servicesByPrefix.set(prefix, (servicesByPrefix.get(prefix) ?? new Set()).add(route.service.typeName));
+  }
+  const prefixes = new Map<string, CapabilityInfo>();
+  for (const [prefix, names] of servicesByPrefix) {
+    const served = (b: Backend) => catalog[b.name].services.some((s) => names.has(s.typeName));
     prefixes.set(prefix, {
-      services,
+      services: [...names],
       health: createSeedHealth(version, () => ({ database, ...backendProbes(served) })),
     });
   }

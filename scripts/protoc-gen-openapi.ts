@@ -29,7 +29,7 @@ import {
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
 import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
-import { batchable, parseTemplate, waitableMethod } from "../gateway/transports/rest/templates.js";
+import { batchable, parseTemplate, prefixOf, waitableMethod } from "../gateway/transports/rest/templates.js";
 
 type Json = Record<string, unknown>;
 
@@ -239,9 +239,6 @@ function ruleOf(method: DescMethod, http: DescExtension) {
   return { verb: rule.pattern.case, path: rule.pattern.value!, body: rule.body };
 }
 
-/** The tag of a route: its capability's prefix (`/api/v1/<tag>/...`). */
-const tagOf = (path: string) => path.split("/")[3]?.split(":")[0] ?? "api";
-
 function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
   const http = registry.getExtension("google.api.http");
   if (!http) throw new Error("google/api/annotations.proto is not among the inputs");
@@ -269,7 +266,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
       const { segments, suffix } = parseTemplate(rule.path);
       const pathFields = segments.flatMap((s) => ("field" in s ? [s.field] : []));
       const openapiPath = rule.path; // `{field}` is OpenAPI's syntax too
-      const tag = tagOf(rule.path);
+      const tag = prefixOf(rule.path);
       if (!tags.has(tag)) tags.set(tag, serviceText);
       const { text, example } = describe(method);
       const summary = text.split(/(?<=\.)\s/)[0];

@@ -84,7 +84,7 @@ const call = (): TransportCall => {
     signal: new AbortController().signal,
     message: async () => ({}),
     bytesIn: () => 70,
-    forward: async () => ({ header: new Headers(), bytesOut: 80 }),
+    forward: async () => ({ header: new Headers(), bytesOut: () => 80 }),
   };
 };
 

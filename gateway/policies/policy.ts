@@ -33,8 +33,8 @@ export interface Call {
 export interface Answer {
   /** Response headers. */
   header: Headers;
-  /** The answer's size in bytes, where the transport knows it. */
-  bytesOut?: number;
+  /** The answer's size in bytes, where the transport can tell (asked only by usage metering). */
+  bytesOut?: () => number;
 }
 
 /** One step of the chain: a call in, its answer out. */

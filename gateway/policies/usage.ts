@@ -22,7 +22,7 @@ export function usagePolicy(meter: Meter): Policy {
         ...event,
         ok: true,
         bytesIn: call.bytesIn(),
-        bytesOut: answer.bytesOut ?? 0,
+        bytesOut: answer.bytesOut?.() ?? 0,
         jobItems: await jobItems(call),
       });
       return answer;

@@ -7,6 +7,8 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 
+import { send } from "./http.js";
+
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
@@ -43,23 +45,18 @@ export function createCapabilityInfo(
   prefixes: Map<string, CapabilityInfo>,
   metrics: () => Promise<string>,
 ): (req: Req, res: Res, path: string) => boolean {
-  const send = (res: Res, status: number, type: string, body: string) => {
-    (res as http.ServerResponse).writeHead(status, {
-      "content-type": type,
-      "content-length": String(Buffer.byteLength(body)),
-    });
-    (res as http.ServerResponse).end(body);
-  };
+  const answer = (res: Res, status: number, type: string, body: string) =>
+    send(res, status, { "content-type": type }, body);
   return (req, res, path) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const m = /^\/api\/v1\/([a-z]+)\/(health|metrics)$/.exec(path);
     const info = m && prefixes.get(m[1]);
     if (!m || !info) return false;
-    const answer =
+    const written =
       m[2] === "health"
-        ? info.health().then(({ ok, body }) => send(res, ok ? 200 : 503, "application/json", JSON.stringify(body)))
-        : metrics().then((text) => send(res, 200, "text/plain; version=0.0.4", metricsOf(text, info.services)));
-    answer.catch(() => send(res, 503, "application/json", JSON.stringify({ status: "unhealthy" })));
+        ? info.health().then(({ ok, body }) => answer(res, ok ? 200 : 503, "application/json", JSON.stringify(body)))
+        : metrics().then((text) => answer(res, 200, "text/plain; version=0.0.4", metricsOf(text, info.services)));
+    written.catch(() => answer(res, 503, "application/json", JSON.stringify({ status: "unhealthy" })));
     return true;
   };
 }

@@ -64,9 +64,11 @@ class ConnectCall implements TransportCall {
   }
 
   async forward(): Promise<Answer> {
-    this.response = await this.next(this.req);
-    const out = this.response.stream ? 0 : toBinary(this.req.method.output, this.response.message).length;
-    return { header: this.response.header, bytesOut: out };
+    const response = await this.next(this.req);
+    this.response = response;
+    // Re-encoded only when metering asks (an authenticated unary call), not on every answer.
+    const bytesOut = () => (response.stream ? 0 : toBinary(this.req.method.output, response.message).length);
+    return { header: response.header, bytesOut };
   }
 }
 

@@ -9,6 +9,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { send } from "./http.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -69,29 +70,23 @@ export function createDocs(): (req: Req, res: Res, path: string) => boolean {
   const doc = JSON.parse(text) as OpenApi;
   const perTag = new Map<string, string>();
   for (const { name } of doc.tags) perTag.set(name, JSON.stringify(forTag(doc, name)));
-  const send = (res: Res, type: string, body: string | Buffer, cache = "no-cache") => {
-    (res as http.ServerResponse).writeHead(200, {
-      "content-type": type,
-      "content-length": String(Buffer.byteLength(body)),
-      "cache-control": cache,
-    });
-    (res as http.ServerResponse).end(body);
-  };
+  const answer = (res: Res, type: string, body: string | Buffer, cache = "no-cache") =>
+    send(res, 200, { "content-type": type, "cache-control": cache }, body);
   const assetCache = new Map<string, Buffer>();
 
   return (req, res, path) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     if (path === "/openapi.json") {
-      send(res, "application/json", text);
+      answer(res, "application/json", text);
       return true;
     }
     const m = /^\/api\/v1\/([a-z]+)\/openapi\.json$/.exec(path);
     if (m && perTag.has(m[1])) {
-      send(res, "application/json", perTag.get(m[1])!);
+      answer(res, "application/json", perTag.get(m[1])!);
       return true;
     }
     if (path === "/docs" || path === "/docs/") {
-      send(res, "text/html; charset=utf-8", page);
+      answer(res, "text/html; charset=utf-8", page);
       return true;
     }
     const asset = path.startsWith("/docs/") ? path.slice("/docs/".length) : "";
@@ -102,7 +97,7 @@ export function createDocs(): (req: Req, res: Res, path: string) => boolean {
       bytes = readFileSync(join(assetsDir, asset));
       assetCache.set(asset, bytes);
     }
-    send(res, type, bytes, "public, max-age=86400");
+    answer(res, type, bytes, "public, max-age=86400");
     return true;
   };
 }

@@ -70,8 +70,9 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
-function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
-  (res as http.ServerResponse).writeHead(status, headers);
+export function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
+  const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
+  (res as http.ServerResponse).writeHead(status, { ...headers, ...length });
   (res as http.ServerResponse).end(body);
 }
 

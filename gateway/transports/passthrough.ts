@@ -270,7 +270,8 @@ class FastCall implements TransportCall {
       this.deadline,
       this.signal,
     );
-    return { header: new Headers(), bytesOut: this.answer.length };
+    const size = this.answer.length;
+    return { header: new Headers(), bytesOut: () => size };
   }
 }
 

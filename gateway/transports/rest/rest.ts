@@ -37,9 +37,9 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.js";
 import { discardRest } from "../discard.js";
-import { validQueryText } from "../http.js";
+import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions } from "../json-options.js";
-import { headersOf, jsonContentType, readBody } from "../passthrough.js";
+import { headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
@@ -89,15 +89,9 @@ function jsonOf(schema: DescMessage, message: unknown): string {
   });
 }
 
-function send(res: Res, status: number, headers: Record<string, string>, body: string) {
-  const bytes = Buffer.from(body);
-  (res as http.ServerResponse).writeHead(status, {
-    "content-type": "application/json",
-    "content-length": String(bytes.length),
-    ...headers,
-  });
-  (res as http.ServerResponse).end(bytes);
-}
+/** Answers JSON with `headers`. */
+const sendJson = (res: Res, status: number, headers: Record<string, string>, body: string) =>
+  send(res, status, { "content-type": "application/json", ...headers }, body);
 
 /** A REST call as the policies see it: its input is built (and its body read) once, when first asked. */
 class RestCall implements TransportCall {
@@ -135,8 +129,8 @@ class RestCall implements TransportCall {
       requestHeader: this.header,
       contextValues: this.values,
     });
-    const bytesOut = await this.run(await this.message(), context);
-    return { header: new Headers(), bytesOut };
+    const written = await this.run(await this.message(), context);
+    return { header: new Headers(), bytesOut: () => written };
   }
 }
 
@@ -229,7 +223,14 @@ export function createRest(options: RestOptions) {
     return submit;
   }
 
-  async function serve(route: RestRoute, params: Record<string, string>, req: Req, res: Res, query: URLSearchParams) {
+  async function serve(
+    route: RestRoute,
+    params: Record<string, string>,
+    req: Req,
+    res: Res,
+    query: URLSearchParams,
+    hasBody: boolean,
+  ) {
     const requestId = req.headers["x-request-id"] as string;
     const abort = new AbortController();
     const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
@@ -241,7 +242,6 @@ export function createRest(options: RestOptions) {
       const isGetJob = `${route.service.typeName}.${route.method.name}` === waitableMethod;
       if (waitMs !== undefined && !route.batch && !isGetJob)
         throw invalidArgument("wait", "applies to GET /api/v1/jobs/{job_id} and to :batch routes only");
-      const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
       if (hasBody && route.body === "")
         throw invalidArgument("body", `${route.verb} ${route.template} takes no body; send its fields in the query`);
       let received = 0;
@@ -301,11 +301,7 @@ export function createRest(options: RestOptions) {
       const result = await options.policies(call);
       if (streaming) return;
       if (answer === undefined) throw new ConnectError("no answer", Code.Internal);
-      const headers: Record<string, string> = {};
-      result.header.forEach((v, k) => {
-        headers[k] = v;
-      });
-      send(res, 200, headers, answer);
+      sendJson(res, 200, toNodeHeaders(result.header), answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)
@@ -321,11 +317,7 @@ export function createRest(options: RestOptions) {
         return;
       }
       const { status, body } = restError(err, requestId);
-      const headers: Record<string, string> = {};
-      err.metadata.forEach((v, k) => {
-        headers[k] = v;
-      });
-      send(res, status, headers, JSON.stringify(body));
+      sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
     } finally {
       res.off("close", onClose);
     }
@@ -374,7 +366,7 @@ export function createRest(options: RestOptions) {
     const requestId = req.headers["x-request-id"] as string;
     const refuse = (r: { status: number; body: unknown }, headers: Record<string, string> = {}) => {
       discardRest(req);
-      send(res, r.status, headers, JSON.stringify(r.body));
+      sendJson(res, r.status, headers, JSON.stringify(r.body));
       return true;
     };
     let found: ReturnType<RestRouter["match"]>;
@@ -419,7 +411,7 @@ export function createRest(options: RestOptions) {
       return refuse(restError(invalidArgument("query", `has more than ${maxQueryParameters} parameters`), requestId));
     if (!validQueryText(rawQuery))
       return refuse(restError(invalidArgument("query", "is not valid percent-encoded UTF-8"), requestId));
-    void serve(found.route, found.params, req, res, new URLSearchParams(rawQuery));
+    void serve(found.route, found.params, req, res, new URLSearchParams(rawQuery), hasBody);
     return true;
   }
 

@@ -35,3 +35,8 @@ export function batchable(method: DescMethod, rule: { verb: string; body: string
 
 /** The method whose REST route also long-polls with `?wait=`, beside every `:batch` route. */
 export const waitableMethod = "flowforge.jobs.v1.JobService.GetJob";
+
+/** The REST prefix a route lives under: `crypto` for `/api/v1/crypto/hash:batch`. */
+export function prefixOf(template: string): string {
+  return template.split("/")[3]?.split(":")[0] ?? "";
+}
