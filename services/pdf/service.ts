@@ -4,7 +4,7 @@
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { type Document, type PdfService, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { type Document, ImageFormat, type PdfService, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
@@ -29,6 +29,12 @@ const positions: Partial<Record<TextPosition, Stamp["position"]>> = {
 const maxMetadataChars = 10_000;
 /** Most documents one merge takes. */
 const maxDocuments = 100;
+/** Most pages one RenderPages call draws. */
+const maxRendered = 100;
+/** Largest page image drawn: 50 megapixels (A4 at 600 dpi is 35). */
+export const maxPagePixels = 50_000_000;
+/** Most bytes of images one answer carries (under the 32 MiB message limit, with room for the rest). */
+const maxAnswerBytes = 30 * 1024 * 1024;
 
 /** A request's document as the worker's input; refuses one without bytes, naming the field. */
 function inputOf(document: Document | undefined, field: string): Input {
@@ -36,6 +42,12 @@ function inputOf(document: Document | undefined, field: string): Input {
   check(data !== undefined && data.length > 0, `${field}.data`, "is required: the PDF's bytes");
   return { data, field: `${field}.data` };
 }
+
+const formats: Record<number, "png" | "jpeg"> = {
+  [ImageFormat.UNSPECIFIED]: "png",
+  [ImageFormat.PNG]: "png",
+  [ImageFormat.JPEG]: "jpeg",
+};
 
 const asDocument = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
 const pageList = (text: string) => ({ text, field: "pages" });
@@ -147,6 +159,42 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       const task = { kind: "stamp" as const, document: inputOf(req.document, "document"), stamp };
       const { parts } = await run(task, ctx, "document", "parts");
       return { document: asDocument(parts[0]) };
+    },
+
+    async renderPages(req, ctx) {
+      const document = inputOf(req.document, "document");
+      const dpi = req.dpi || 150;
+      check(dpi >= 36 && dpi <= 600, "dpi", "must be from 36 to 600");
+      check(req.format in formats, "format", `unknown format ${req.format}`);
+      const format = formats[req.format];
+      const quality = req.quality || 85;
+      check(quality >= 1 && quality <= 100, "quality", "must be from 1 to 100");
+      const pages = req.pages.trim() === "" ? undefined : pageList(req.pages);
+      const { listed } = await run({ kind: "pages", document, pages }, ctx, "document", "listed");
+      check(
+        listed.indices.length <= maxRendered,
+        "pages",
+        `names ${listed.indices.length} pages; at most ${maxRendered} are rendered a call`,
+      );
+      const render = { dpi, format, quality, maxPixels: maxPagePixels, field: "dpi" };
+      // Pages are drawn side by side on the sandbox threads.
+      const drawn = await Promise.all(
+        listed.indices.map((index) => run({ kind: "render", document, index, render }, ctx, "document", "image")),
+      );
+      const bytes = drawn.reduce((sum, d) => sum + d.image.length, 0);
+      check(
+        bytes <= maxAnswerBytes,
+        "pages",
+        `the images come to ${(bytes / 2 ** 20).toFixed(1)} MiB, more than one answer carries: ask for fewer pages or a lower dpi`,
+      );
+      return {
+        pages: drawn.map((d, i) => ({
+          page: listed.indices[i] + 1,
+          width: d.width,
+          height: d.height,
+          image: { source: { case: "data", value: d.image }, contentType: `image/${format}` },
+        })),
+      };
     },
 
     async getInfo(req, ctx) {

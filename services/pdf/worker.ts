@@ -4,8 +4,16 @@
  * refusal naming its field.
  */
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
-import { extractText } from "unpdf";
+import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
+
+// pdf.js moves buffers with ArrayBuffer.prototype.transferToFixedLength, which Node 20 lacks: the
+// same move by structured clone (the original is detached, as the standard method leaves it).
+(ArrayBuffer.prototype as { transferToFixedLength?: (length?: number) => ArrayBuffer }).transferToFixedLength ??=
+  function (this: ArrayBuffer, length?: number) {
+    const moved = structuredClone(this, { transfer: [this] });
+    return length === undefined || length === moved.byteLength ? moved : moved.slice(0, length);
+  };
 
 /** A document's bytes and the request field they came in. */
 export interface Input {
@@ -29,7 +37,20 @@ export type PdfTask =
   | { kind: "remove"; document: Input; pages: PageList }
   | { kind: "rotate"; document: Input; pages?: PageList; degrees: number }
   | { kind: "metadata"; document: Input; metadata: Info["metadata"] }
-  | { kind: "stamp"; document: Input; stamp: Stamp };
+  | { kind: "stamp"; document: Input; stamp: Stamp }
+  | { kind: "pages"; document: Input; pages?: PageList; withText?: boolean }
+  | { kind: "render"; document: Input; index: number; render: Render };
+
+/** How a page is rendered to an image. */
+export interface Render {
+  dpi: number;
+  format: "png" | "jpeg";
+  /** JPEG quality, 1 to 100. */
+  quality: number;
+  /** Largest image drawn, in pixels; a page that would be larger is refused, naming `field`. */
+  maxPixels: number;
+  field: string;
+}
 
 /** Text AddText puts on pages. */
 export interface Stamp {
@@ -63,6 +84,8 @@ export type PdfResult =
   | { info: Info }
   | { pages: string[] }
   | { parts: Uint8Array[]; pageCounts: number[] }
+  | { listed: { pageCount: number; indices: number[]; texts?: string[] } }
+  | { image: Uint8Array; width: number; height: number }
   | Refused;
 
 /** Thrown for a document that cannot be used; the message names what is wrong with it. */
@@ -267,6 +290,49 @@ async function text(input: Input): Promise<PdfResult> {
   return { pages };
 }
 
+async function listPages(task: Extract<PdfTask, { kind: "pages" }>): Promise<PdfResult> {
+  const doc = await load(task.document);
+  const pageCount = doc.getPageCount();
+  const indices = task.pages ? pageGroups(task.pages, pageCount).flat() : doc.getPageIndices();
+  if (!task.withText) return { listed: { pageCount, indices } };
+  const { text: all } = await extractText(new Uint8Array(task.document.data), { mergePages: false });
+  return { listed: { pageCount, indices, texts: indices.map((i) => all[i] ?? "") } };
+}
+
+const canvasFactory = createIsomorphicCanvasFactory(() => import("@napi-rs/canvas"));
+
+/** One page drawn by pdf.js on a @napi-rs/canvas (Skia), encoded as PNG or JPEG. */
+async function render(task: Extract<PdfTask, { kind: "render" }>): Promise<PdfResult> {
+  await load(task.document);
+  const r = task.render;
+  const pdf = await getDocumentProxy(new Uint8Array(task.document.data));
+  try {
+    const page = await pdf.getPage(task.index + 1);
+    const viewport = page.getViewport({ scale: r.dpi / 72 });
+    // Rounded up, less what floating point adds (14,400 pt at 600 dpi is 120,000 px, not 120,001).
+    const [width, height] = [viewport.width, viewport.height].map((v) => Math.ceil(v - 1e-6));
+    if (width * height > r.maxPixels)
+      throw new Unusable(
+        r.field,
+        `page ${task.index + 1} at ${r.dpi} dpi would be ${width} × ${height} pixels, more than ${r.maxPixels / 1e6} megapixels: ask for fewer dpi`,
+      );
+    const factory = new (await canvasFactory)();
+    const drawing = factory.create(width, height);
+    try {
+      // pdf.js is typed for the DOM's canvas; @napi-rs/canvas implements the part it draws with.
+      const canvas = drawing.canvas as HTMLCanvasElement;
+      await page.render({ canvas, canvasContext: drawing.context as CanvasRenderingContext2D, viewport }).promise;
+      const skia = drawing.canvas as import("@napi-rs/canvas").Canvas;
+      const image = r.format === "jpeg" ? await skia.encode("jpeg", r.quality) : await skia.encode("png");
+      return { image: new Uint8Array(image.buffer, image.byteOffset, image.byteLength), width, height };
+    } finally {
+      factory.destroy(drawing);
+    }
+  } finally {
+    await pdf.destroy();
+  }
+}
+
 /** Runs one task. */
 export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult> {
   markStarted(task);
@@ -290,6 +356,10 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await setMetadata(task);
       case "stamp":
         return await stamp(task);
+      case "pages":
+        return await listPages(task);
+      case "render":
+        return await render(task);
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };

@@ -1,9 +1,10 @@
 /** PdfService on PDFs the tests make with known text: merge, info, text, and what it refuses. */
 import { afterAll, describe, expect, it } from "vitest";
 import { PDFDocument, degrees } from "pdf-lib";
+import sharp from "sharp";
 import { Code } from "@connectrpc/connect";
 import { failure } from "#test/support/in-process.js";
-import { TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { type Document, ImageFormat, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { makePdf, pdfClient } from "./helpers.js";
 
 const { client, close } = pdfClient({ sandbox: { threads: 2, timeMs: 20_000 } });
@@ -26,7 +27,7 @@ describe("Merge", () => {
 });
 
 /** The text of each page of a document this service answered. */
-async function texts(document: { source: { case: "data"; value: Uint8Array } | { case: undefined } } | undefined) {
+async function texts(document: Document | undefined) {
   return (await client.extractText({ document })).pages.map((p) => p.text.trim());
 }
 
@@ -149,6 +150,48 @@ describe("ExtractText", () => {
     expect(res.pages.map((p) => p.page)).toEqual([1, 2]);
     for (const [i, lines] of pages.entries())
       expect(res.pages[i].text.replace(/\s+/g, " ").trim()).toBe(lines.join(" "));
+  });
+});
+
+describe("RenderPages", () => {
+  /** How dark a region of an image is: the share of its pixels below mid-grey. */
+  async function ink(image: Uint8Array, region: { left: number; top: number; width: number; height: number }) {
+    const { data } = await sharp(image).extract(region).greyscale().raw().toBuffer({ resolveWithObject: true });
+    return data.filter((v) => v < 128).length / data.length;
+  }
+
+  it("draws the pages asked for at the dpi asked for, text where the page has it", async () => {
+    const pdf = await makePdf([["first page"], ["SECOND PAGE IN LARGE CAPITALS"], ["third"]]);
+    const res = await client.renderPages({ document: doc(pdf), pages: "2,1", dpi: 100 });
+    expect(res.pages.map((p) => [p.page, p.width, p.height])).toEqual([
+      [2, 827, 1170],
+      [1, 827, 1170],
+    ]);
+    const png = res.pages[0].image!.source.value as Uint8Array;
+    expect(res.pages[0].image!.contentType).toBe("image/png");
+    expect(await sharp(png).metadata()).toMatchObject({ format: "png", width: 827, height: 1170 });
+    // The line is drawn 72 pt (100 px) below the top edge, from 72 pt in; the bottom half is blank.
+    expect(await ink(png, { left: 90, top: 75, width: 400, height: 40 })).toBeGreaterThan(0.02);
+    expect(await ink(png, { left: 0, top: 600, width: 827, height: 570 })).toBe(0);
+
+    const jpeg = await client.renderPages({ document: doc(pdf), pages: "3", dpi: 50, format: ImageFormat.JPEG });
+    expect(jpeg.pages[0].image!.contentType).toBe("image/jpeg");
+    expect((await sharp(jpeg.pages[0].image!.source.value as Uint8Array).metadata()).format).toBe("jpeg");
+  });
+
+  it("refuses a dpi out of range, pages outside the document and images past the pixel bound", async () => {
+    const pdf = await makePdf([["x"]]);
+    expect(await failure(client.renderPages({ document: doc(pdf), dpi: 1200 }))).toMatchObject({ fields: ["dpi"] });
+    expect(await failure(client.renderPages({ document: doc(pdf), pages: "2" }))).toMatchObject({
+      fields: ["pages"],
+    });
+    // The largest page PDF allows (200 × 200 inches) at 600 dpi would be 14,400 megapixels.
+    const huge = await makePdf([["x"]], { size: [14_400, 14_400] });
+    expect(await failure(client.renderPages({ document: doc(huge), dpi: 600 }))).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["dpi"],
+      message: expect.stringMatching(/120000 × 120000 pixels/),
+    });
   });
 });
 

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/pdf/v1/pdf.proto.
  */
 export const file_flowforge_pdf_v1_pdf: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSIkCghEb2N1bWVudBIOCgRkYXRhGAEgASgMSABCCAoGc291cmNlIj0KDE1lcmdlUmVxdWVzdBItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKDU1lcmdlUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iPgoOR2V0SW5mb1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IjsKCFBhZ2VTaXplEg0KBXdpZHRoGAEgASgBEg4KBmhlaWdodBgCIAEoARIQCghyb3RhdGlvbhgDIAEoDSLZAQoITWV0YWRhdGESDQoFdGl0bGUYASABKAkSDgoGYXV0aG9yGAIgASgJEg8KB3N1YmplY3QYAyABKAkSEAoIa2V5d29yZHMYBCABKAkSDwoHY3JlYXRvchgFIAEoCRIQCghwcm9kdWNlchgGIAEoCRIxCg1jcmVhdGlvbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFtb2RpZmljYXRpb25fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifgoPR2V0SW5mb1Jlc3BvbnNlEhIKCnBhZ2VfY291bnQYASABKA0SKQoFcGFnZXMYAiADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplEiwKCG1ldGFkYXRhGAMgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJCChJFeHRyYWN0VGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IiYKCFBhZ2VUZXh0EgwKBHBhZ2UYASABKA0SDAoEdGV4dBgCIAEoCSJAChNFeHRyYWN0VGV4dFJlc3BvbnNlEikKBXBhZ2VzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlVGV4dCJlCgxTcGxpdFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhAKBnJhbmdlcxgCIAEoCUgAEg8KBWV2ZXJ5GAMgASgNSABCBAoCYnkiPgoNU3BsaXRSZXNwb25zZRItCglkb2N1bWVudHMYASADKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IlEKElNlbGVjdFBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkiVwoTU2VsZWN0UGFnZXNSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSEgoKcGFnZV9jb3VudBgCIAEoDSJRChJSZW1vdmVQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1JlbW92ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iYgoSUm90YXRlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRIPCgdkZWdyZWVzGAMgASgFIkMKE1JvdGF0ZVBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50InAKElNldE1ldGFkYXRhUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSLAoIbWV0YWRhdGEYAiABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLk1ldGFkYXRhIkMKE1NldE1ldGFkYXRhUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50ItUBCg5BZGRUZXh0UmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDAoEdGV4dBgCIAEoCRIwCghwb3NpdGlvbhgDIAEoDjIeLmZsb3dmb3JnZS5wZGYudjEuVGV4dFBvc2l0aW9uEg0KBXBhZ2VzGAQgASgJEhEKCWZvbnRfc2l6ZRgFIAEoAhIPCgdvcGFjaXR5GAYgASgCEhUKCHJvdGF0aW9uGAcgASgCSACIAQFCCwoJX3JvdGF0aW9uIj8KD0FkZFRleHRSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQq/gEKDFRleHRQb3NpdGlvbhIdChlURVhUX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASGAoUVEVYVF9QT1NJVElPTl9DRU5URVIQARIaChZURVhUX1BPU0lUSU9OX1RPUF9MRUZUEAISHAoYVEVYVF9QT1NJVElPTl9UT1BfQ0VOVEVSEAMSGwoXVEVYVF9QT1NJVElPTl9UT1BfUklHSFQQBBIdChlURVhUX1BPU0lUSU9OX0JPVFRPTV9MRUZUEAUSHwobVEVYVF9QT1NJVElPTl9CT1RUT01fQ0VOVEVSEAYSHgoaVEVYVF9QT1NJVElPTl9CT1RUT01fUklHSFQQBzLfCAoKUGRmU2VydmljZRJpCgVNZXJnZRIeLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL21lcmdlEmkKBVNwbGl0Eh4uZmxvd2ZvcmdlLnBkZi52MS5TcGxpdFJlcXVlc3QaHy5mbG93Zm9yZ2UucGRmLnYxLlNwbGl0UmVzcG9uc2UiH5ACAYLT5JMCFjoBKiIRL2FwaS92MS9wZGYvc3BsaXQSggEKC1NlbGVjdFBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5TZWxlY3RQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlNlbGVjdFBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvc2VsZWN0LXBhZ2VzEoIBCgtSZW1vdmVQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUmVtb3ZlUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5SZW1vdmVQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JlbW92ZS1wYWdlcxKCAQoLUm90YXRlUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJvdGF0ZVBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUm90YXRlUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yb3RhdGUtcGFnZXMSbgoHR2V0SW5mbxIgLmZsb3dmb3JnZS5wZGYudjEuR2V0SW5mb1JlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXNwb25zZSIekAIBgtPkkwIVOgEqIhAvYXBpL3YxL3BkZi9pbmZvEoIBCgtTZXRNZXRhZGF0YRIkLmZsb3dmb3JnZS5wZGYudjEuU2V0TWV0YWRhdGFSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5TZXRNZXRhZGF0YVJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3NldC1tZXRhZGF0YRJyCgdBZGRUZXh0EiAuZmxvd2ZvcmdlLnBkZi52MS5BZGRUZXh0UmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuQWRkVGV4dFJlc3BvbnNlIiKQAgGC0+STAhk6ASoiFC9hcGkvdjEvcGRmL2FkZC10ZXh0EoIBCgtFeHRyYWN0VGV4dBIkLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdFRleHRSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL2V4dHJhY3QtdGV4dGIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSI3CghEb2N1bWVudBIOCgRkYXRhGAEgASgMSAASEQoHYmxvYl9pZBgCIAEoCUgAQggKBnNvdXJjZSI9CgxNZXJnZVJlcXVlc3QSLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRCg1NZXJnZVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNIj4KDkdldEluZm9SZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCI7CghQYWdlU2l6ZRINCgV3aWR0aBgBIAEoARIOCgZoZWlnaHQYAiABKAESEAoIcm90YXRpb24YAyABKA0i2QEKCE1ldGFkYXRhEg0KBXRpdGxlGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEhAKCGtleXdvcmRzGAQgASgJEg8KB2NyZWF0b3IYBSABKAkSEAoIcHJvZHVjZXIYBiABKAkSMQoNY3JlYXRpb25fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbW9kaWZpY2F0aW9uX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn4KD0dldEluZm9SZXNwb25zZRISCgpwYWdlX2NvdW50GAEgASgNEikKBXBhZ2VzGAIgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlU2l6ZRIsCghtZXRhZGF0YRgDIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuTWV0YWRhdGEiQgoSRXh0cmFjdFRleHRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCImCghQYWdlVGV4dBIMCgRwYWdlGAEgASgNEgwKBHRleHQYAiABKAkiQAoTRXh0cmFjdFRleHRSZXNwb25zZRIpCgVwYWdlcxgBIAMoCzIaLmZsb3dmb3JnZS5wZGYudjEuUGFnZVRleHQiZQoMU3BsaXRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIQCgZyYW5nZXMYAiABKAlIABIPCgVldmVyeRgDIAEoDUgAQgQKAmJ5Ij4KDVNwbGl0UmVzcG9uc2USLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRChJTZWxlY3RQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1NlbGVjdFBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iUQoSUmVtb3ZlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCSJXChNSZW1vdmVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNImIKElJvdGF0ZVBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkSDwoHZGVncmVlcxgDIAEoBSJDChNSb3RhdGVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJwChJTZXRNZXRhZGF0YVJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EiwKCG1ldGFkYXRhGAIgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJDChNTZXRNZXRhZGF0YVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCLVAQoOQWRkVGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EgwKBHRleHQYAiABKAkSMAoIcG9zaXRpb24YAyABKA4yHi5mbG93Zm9yZ2UucGRmLnYxLlRleHRQb3NpdGlvbhINCgVwYWdlcxgEIAEoCRIRCglmb250X3NpemUYBSABKAISDwoHb3BhY2l0eRgGIAEoAhIVCghyb3RhdGlvbhgHIAEoAkgAiAEBQgsKCV9yb3RhdGlvbiI/Cg9BZGRUZXh0UmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IkoKBUltYWdlEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSKeAQoSUmVuZGVyUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRILCgNkcGkYAyABKA0SLQoGZm9ybWF0GAQgASgOMh0uZmxvd2ZvcmdlLnBkZi52MS5JbWFnZUZvcm1hdBIPCgdxdWFsaXR5GAUgASgNImMKDFJlbmRlcmVkUGFnZRIMCgRwYWdlGAEgASgNEg0KBXdpZHRoGAIgASgNEg4KBmhlaWdodBgDIAEoDRImCgVpbWFnZRgEIAEoCzIXLmZsb3dmb3JnZS5wZGYudjEuSW1hZ2UiRAoTUmVuZGVyUGFnZXNSZXNwb25zZRItCgVwYWdlcxgBIAMoCzIeLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyZWRQYWdlKv4BCgxUZXh0UG9zaXRpb24SHQoZVEVYVF9QT1NJVElPTl9VTlNQRUNJRklFRBAAEhgKFFRFWFRfUE9TSVRJT05fQ0VOVEVSEAESGgoWVEVYVF9QT1NJVElPTl9UT1BfTEVGVBACEhwKGFRFWFRfUE9TSVRJT05fVE9QX0NFTlRFUhADEhsKF1RFWFRfUE9TSVRJT05fVE9QX1JJR0hUEAQSHQoZVEVYVF9QT1NJVElPTl9CT1RUT01fTEVGVBAFEh8KG1RFWFRfUE9TSVRJT05fQk9UVE9NX0NFTlRFUhAGEh4KGlRFWFRfUE9TSVRJT05fQk9UVE9NX1JJR0hUEAcqWAoLSW1hZ2VGb3JtYXQSHAoYSU1BR0VfRk9STUFUX1VOU1BFQ0lGSUVEEAASFAoQSU1BR0VfRk9STUFUX1BORxABEhUKEUlNQUdFX0ZPUk1BVF9KUEVHEAIy5AkKClBkZlNlcnZpY2USaQoFTWVyZ2USHi5mbG93Zm9yZ2UucGRmLnYxLk1lcmdlUmVxdWVzdBofLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXNwb25zZSIfkAIBgtPkkwIWOgEqIhEvYXBpL3YxL3BkZi9tZXJnZRJpCgVTcGxpdBIeLmZsb3dmb3JnZS5wZGYudjEuU3BsaXRSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5TcGxpdFJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL3NwbGl0EoIBCgtTZWxlY3RQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuU2VsZWN0UGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5TZWxlY3RQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3NlbGVjdC1wYWdlcxKCAQoLUmVtb3ZlUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJlbW92ZVBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUmVtb3ZlUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yZW1vdmUtcGFnZXMSggEKC1JvdGF0ZVBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5Sb3RhdGVQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlJvdGF0ZVBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvcm90YXRlLXBhZ2VzEm4KB0dldEluZm8SIC5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXF1ZXN0GiEuZmxvd2ZvcmdlLnBkZi52MS5HZXRJbmZvUmVzcG9uc2UiHpACAYLT5JMCFToBKiIQL2FwaS92MS9wZGYvaW5mbxKCAQoLU2V0TWV0YWRhdGESJC5mbG93Zm9yZ2UucGRmLnYxLlNldE1ldGFkYXRhUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuU2V0TWV0YWRhdGFSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9zZXQtbWV0YWRhdGEScgoHQWRkVGV4dBIgLmZsb3dmb3JnZS5wZGYudjEuQWRkVGV4dFJlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkFkZFRleHRSZXNwb25zZSIikAIBgtPkkwIZOgEqIhQvYXBpL3YxL3BkZi9hZGQtdGV4dBKCAQoLUmVuZGVyUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJlbmRlclBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yZW5kZXItcGFnZXMSggEKC0V4dHJhY3RUZXh0EiQuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RUZXh0UmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvZXh0cmFjdC10ZXh0YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Document is a PDF file.
@@ -34,6 +34,14 @@ export type Document = Message<"flowforge.pdf.v1.Document"> & {
      */
     value: Uint8Array;
     case: "data";
+  } | {
+    /**
+     * A file in the blob store (flowforge.blob.v1.BlobService, or PUT /api/v1/blobs).
+     *
+     * @generated from field: string blob_id = 2;
+     */
+    value: string;
+    case: "blobId";
   } | { case: undefined; value?: undefined };
 };
 
@@ -691,6 +699,162 @@ export const AddTextResponseSchema: GenMessage<AddTextResponse> = /*@__PURE__*/
   messageDesc(file_flowforge_pdf_v1_pdf, 21);
 
 /**
+ * Image is an image file.
+ *
+ * @generated from message flowforge.pdf.v1.Image
+ */
+export type Image = Message<"flowforge.pdf.v1.Image"> & {
+  /**
+   * Where the file is. One is required.
+   *
+   * @generated from oneof flowforge.pdf.v1.Image.source
+   */
+  source: {
+    /**
+     * The file's bytes (base64 in JSON).
+     *
+     * @generated from field: bytes data = 1;
+     */
+    value: Uint8Array;
+    case: "data";
+  } | {
+    /**
+     * A file in the blob store.
+     *
+     * @generated from field: string blob_id = 2;
+     */
+    value: string;
+    case: "blobId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Its media type, such as image/png.
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.Image.
+ * Use `create(ImageSchema)` to create a new message.
+ */
+export const ImageSchema: GenMessage<Image> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 22);
+
+/**
+ * RenderPagesRequest is the input of RenderPages.
+ *
+ * @generated from message flowforge.pdf.v1.RenderPagesRequest
+ */
+export type RenderPagesRequest = Message<"flowforge.pdf.v1.RenderPagesRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The pages (`1-3,5`). Default: all, at most 100.
+   *
+   * @generated from field: string pages = 2;
+   */
+  pages: string;
+
+  /**
+   * Resolution, 36 to 600 dots per inch. Default: 150.
+   *
+   * @generated from field: uint32 dpi = 3;
+   */
+  dpi: number;
+
+  /**
+   * The encoding. Default: PNG.
+   *
+   * @generated from field: flowforge.pdf.v1.ImageFormat format = 4;
+   */
+  format: ImageFormat;
+
+  /**
+   * JPEG quality, 1 to 100. Default: 85.
+   *
+   * @generated from field: uint32 quality = 5;
+   */
+  quality: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RenderPagesRequest.
+ * Use `create(RenderPagesRequestSchema)` to create a new message.
+ */
+export const RenderPagesRequestSchema: GenMessage<RenderPagesRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 23);
+
+/**
+ * RenderedPage is one page drawn.
+ *
+ * @generated from message flowforge.pdf.v1.RenderedPage
+ */
+export type RenderedPage = Message<"flowforge.pdf.v1.RenderedPage"> & {
+  /**
+   * Its number in the document, from 1.
+   *
+   * @generated from field: uint32 page = 1;
+   */
+  page: number;
+
+  /**
+   * Width in pixels.
+   *
+   * @generated from field: uint32 width = 2;
+   */
+  width: number;
+
+  /**
+   * Height in pixels.
+   *
+   * @generated from field: uint32 height = 3;
+   */
+  height: number;
+
+  /**
+   * The image.
+   *
+   * @generated from field: flowforge.pdf.v1.Image image = 4;
+   */
+  image?: Image | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RenderedPage.
+ * Use `create(RenderedPageSchema)` to create a new message.
+ */
+export const RenderedPageSchema: GenMessage<RenderedPage> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 24);
+
+/**
+ * RenderPagesResponse is the output of RenderPages.
+ *
+ * @generated from message flowforge.pdf.v1.RenderPagesResponse
+ */
+export type RenderPagesResponse = Message<"flowforge.pdf.v1.RenderPagesResponse"> & {
+  /**
+   * The pages, in the order asked for.
+   *
+   * @generated from field: repeated flowforge.pdf.v1.RenderedPage pages = 1;
+   */
+  pages: RenderedPage[];
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.RenderPagesResponse.
+ * Use `create(RenderPagesResponseSchema)` to create a new message.
+ */
+export const RenderPagesResponseSchema: GenMessage<RenderPagesResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 25);
+
+/**
  * TextPosition is where AddText puts its text.
  *
  * @generated from enum flowforge.pdf.v1.TextPosition
@@ -758,6 +922,40 @@ export enum TextPosition {
  */
 export const TextPositionSchema: GenEnum<TextPosition> = /*@__PURE__*/
   enumDesc(file_flowforge_pdf_v1_pdf, 0);
+
+/**
+ * ImageFormat is how rendered pages are encoded.
+ *
+ * @generated from enum flowforge.pdf.v1.ImageFormat
+ */
+export enum ImageFormat {
+  /**
+   * Not set: PNG.
+   *
+   * @generated from enum value: IMAGE_FORMAT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * PNG, lossless.
+   *
+   * @generated from enum value: IMAGE_FORMAT_PNG = 1;
+   */
+  PNG = 1,
+
+  /**
+   * JPEG, at the quality asked for.
+   *
+   * @generated from enum value: IMAGE_FORMAT_JPEG = 2;
+   */
+  JPEG = 2,
+}
+
+/**
+ * Describes the enum flowforge.pdf.v1.ImageFormat.
+ */
+export const ImageFormatSchema: GenEnum<ImageFormat> = /*@__PURE__*/
+  enumDesc(file_flowforge_pdf_v1_pdf, 1);
 
 /**
  * PdfService reads and assembles PDF documents: pdf-lib for structure, pdf.js (through unpdf)
@@ -847,6 +1045,17 @@ export const PdfService: GenService<{
     methodKind: "unary";
     input: typeof AddTextRequestSchema;
     output: typeof AddTextResponseSchema;
+  },
+  /**
+   * RenderPages draws pages as PNG or JPEG images at a chosen resolution (pdf.js on Skia).
+   * Example: {"document": {"data": "JVBERi0xLjcK..."}, "pages": "1-2", "dpi": 150, "format": "IMAGE_FORMAT_PNG"}
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.RenderPages
+   */
+  renderPages: {
+    methodKind: "unary";
+    input: typeof RenderPagesRequestSchema;
+    output: typeof RenderPagesResponseSchema;
   },
   /**
    * ExtractText answers the text of each page, in reading order.
