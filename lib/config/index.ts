@@ -5,7 +5,9 @@
  */
 import { cleanEnv, host, makeValidator, num, str, type CleanedEnv } from "envalid";
 import { defaultMaxMessageBytes } from "#runtime/config.js";
+import { join } from "node:path";
 import { type Cidr, parseCidrs, type PrivateTargets } from "#jobs/webhook-target.js";
+import { defaultBlobLimits } from "#blobs/index.js";
 
 /** The gRPC port every service listens on in containers (compose, Kubernetes); the launcher picks free ones. */
 export const servicePort = 50051;
@@ -231,5 +233,56 @@ export function cryptoConfig(env: NodeJS.ProcessEnv = process.env) {
     argon2Concurrency: e.ARGON2_CONCURRENCY,
     argon2MemoryKib: e.ARGON2_MEMORY_MIB === undefined ? undefined : e.ARGON2_MEMORY_MIB * 1024,
     keygenConcurrency: e.KEYGEN_CONCURRENCY,
+  };
+}
+
+/** The blob store (lib/blobs), read by every process that reads or writes files. */
+export function blobConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    FLOWFORGE_DATA_DIR: str({ default: ".flowforge", desc: "embedded state; blobs under blobs/" }),
+    NATS_URL: optional("NATS JetStream, whose Object Store holds blobs when BLOB_STORE is nats"),
+    BLOB_STORE: str({
+      choices: ["", "file", "nats"],
+      default: "",
+      desc: "where blobs are kept: file (under FLOWFORGE_DATA_DIR) or nats (default: nats when NATS_URL is set)",
+    }),
+    BLOB_MAX_BYTES: positive("largest file stored", defaultBlobLimits.maxBytes),
+    BLOB_TTL_SECONDS: positive("how long a blob is kept unless the upload says", defaultBlobLimits.defaultTtlSeconds),
+    BLOB_MAX_TTL_SECONDS: positive("longest a blob may be kept", defaultBlobLimits.maxTtlSeconds),
+    BLOB_INLINE_MAX_BYTES: positive(
+      "results larger than this are answered as a blob",
+      defaultBlobLimits.inlineMaxBytes,
+    ),
+  });
+  const kind = e.BLOB_STORE || (e.NATS_URL ? "nats" : "file");
+  return {
+    kind: kind as "file" | "nats",
+    dir: join(e.FLOWFORGE_DATA_DIR, "blobs"),
+    natsUrl: e.NATS_URL,
+    limits: {
+      maxBytes: e.BLOB_MAX_BYTES,
+      defaultTtlSeconds: e.BLOB_TTL_SECONDS,
+      maxTtlSeconds: e.BLOB_MAX_TTL_SECONDS,
+      inlineMaxBytes: e.BLOB_INLINE_MAX_BYTES,
+    },
+  };
+}
+
+/** The blob store's configuration. */
+export type BlobConfig = ReturnType<typeof blobConfig>;
+
+/** The OCR service's settings. */
+export function ocrConfig(env: NodeJS.ProcessEnv = process.env) {
+  const e = clean(env, {
+    OCR_ENGINE: str({ choices: ["tesseract.js", "tesseract"], default: "tesseract.js", desc: "engine by default" }),
+    OCR_CONCURRENCY: num({ default: undefined, desc: "pages read at once (default: the CPUs)" }),
+    OCR_PAGE_TIMEOUT_MS: positive("longest one page may take", 120_000),
+    TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
+  });
+  return {
+    defaultEngine: e.OCR_ENGINE as "tesseract.js" | "tesseract",
+    concurrency: e.OCR_CONCURRENCY,
+    pageTimeMs: e.OCR_PAGE_TIMEOUT_MS,
+    tesseractProgram: e.TESSERACT_PATH,
   };
 }

@@ -39,7 +39,8 @@ export type PdfTask =
   | { kind: "metadata"; document: Input; metadata: Info["metadata"] }
   | { kind: "stamp"; document: Input; stamp: Stamp }
   | { kind: "pages"; document: Input; pages?: PageList; withText?: boolean }
-  | { kind: "render"; document: Input; index: number; render: Render };
+  | { kind: "render"; document: Input; index: number; render: Render }
+  | { kind: "compose"; source?: Input; parts: ({ data: Uint8Array } | { page: number })[] };
 
 /** How a page is rendered to an image. */
 export interface Render {
@@ -333,6 +334,18 @@ async function render(task: Extract<PdfTask, { kind: "render" }>): Promise<PdfRe
   }
 }
 
+/** One document of one-page PDFs (`data`) and pages of `source` (`page`, 0-based), in order. */
+async function compose(task: Extract<PdfTask, { kind: "compose" }>): Promise<PdfResult> {
+  const out = await PDFDocument.create();
+  const source = task.parts.some((p) => "page" in p) && task.source ? await load(task.source) : undefined;
+  for (const part of task.parts) {
+    const from = "page" in part ? source! : await PDFDocument.load(part.data);
+    const indices = "page" in part ? [part.page] : from.getPageIndices();
+    for (const page of await out.copyPages(from, indices)) out.addPage(page);
+  }
+  return { merged: await out.save(), pageCount: out.getPageCount() };
+}
+
 /** Runs one task. */
 export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult> {
   markStarted(task);
@@ -360,6 +373,8 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await listPages(task);
       case "render":
         return await render(task);
+      case "compose":
+        return await compose(task);
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };
