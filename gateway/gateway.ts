@@ -14,6 +14,9 @@ import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
 import { createAccountService } from "./account-service.js";
 import { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
+import { BlobService } from "#gen/flowforge/blob/v1/blob_pb.js";
+import type { BlobStore } from "#blobs/index.js";
+import { createBlobService } from "./blob-service.js";
 import { createMeter } from "./usage/meter.js";
 import { usagePolicy } from "./policies/usage.js";
 import { createKeyStore } from "./auth/key-store.js";
@@ -77,6 +80,8 @@ export interface GatewayOptions {
   version?: string;
   /** NATS, when the job bus runs on it: `/health` checks it. */
   natsUrl?: string;
+  /** The blob store BlobService and the REST file forms use (no BlobService without one). */
+  blobs?: BlobStore;
   /** The processes of `npm start` as the launcher last reported them (none outside the launcher). */
   processes?: () => ProcessState[] | undefined;
 }
@@ -161,6 +166,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const local = [
     register(AdminService, createAdminService(keys, meter)),
     register(AccountService, createAccountService(meter, tierLimits)),
+    ...(options.blobs ? [register(BlobService, createBlobService(options.blobs))] : []),
     register(Health, healthService),
   ];
   const services = [...forwarded, ...local];
@@ -202,6 +208,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     defaultTimeoutMs: options.defaultTimeoutMs,
     batchable: (service) => jobCapabilities.includes(capabilityOf(service.typeName) as CapabilityName),
     logger: options.logger,
+    store: options.blobs,
   });
   // Per REST prefix (`/api/v1/<capability>/`): its services' health and metrics.
   const servicesByPrefix = new Map<string, Set<string>>();

@@ -4,6 +4,7 @@
  * (32 MiB), `DEFAULT_TIMEOUT_MS` (60 s), `CORS_ORIGINS` (comma-separated, default `*`),
  * `TIER_LIMITS` (per tier, per minute:per day, e.g. `free=100:1000`), `REDIS_URL` (quotas shared by
  * every replica), `LOG_LEVEL`,
+ * `FLOWFORGE_DATA_DIR` or `BLOB_STORE=nats` with `NATS_URL` (the blob store, lib/config blobConfig),
  * `FIRST_REQUEST_TIMEOUT_MS` (5 s), `MAX_IDLE_CONNECTIONS` and `MAX_CONNECTIONS` (sized from the
  * open-file limit).
  */
@@ -20,6 +21,8 @@ import { limiterFor } from "#limits/index.js";
 import type { ProcessState } from "#launcher/supervisor.js";
 import { openFileLimit } from "#runtime/fd-limit.js";
 import { connectionCaps } from "./transports/listener.js";
+import { blobConfig } from "#config/index.js";
+import { openBlobStore, sweepEvery } from "#blobs/open.js";
 
 const config = gatewayConfig();
 const logger = createLogger({ name: "gateway" });
@@ -37,7 +40,11 @@ const addresses = backendAddresses();
 const fdLimit = openFileLimit();
 const caps = connectionCaps(fdLimit);
 const limiter = limiterFor(config.redisUrl);
+const blobs = await openBlobStore(blobConfig());
+// Expired blobs are removed here, every 10 minutes (reads already refuse them).
+const stopSweeping = sweepEvery(blobs, 600_000, (err) => logger.warn({ err }, "blob sweep failed"));
 const gateway = createGateway({
+  blobs,
   sql,
   logger,
   addresses,
@@ -65,6 +72,8 @@ reportReady("gateway", port);
 
 onShutdown(logger, async () => {
   await gateway.close();
+  stopSweeping();
+  await blobs.close();
   await limiter.close();
   await sql.end({ timeout: 5 });
 });

@@ -29,7 +29,13 @@ import {
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
 import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
-import { batchable, parseTemplate, prefixOf, waitableMethod } from "../gateway/transports/rest/templates.js";
+import {
+  batchable,
+  isFileStream,
+  parseTemplate,
+  prefixOf,
+  waitableMethod,
+} from "../gateway/transports/rest/templates.js";
 
 type Json = Record<string, unknown>;
 
@@ -231,12 +237,16 @@ function exampleValue(f: DescField, depth: number): unknown {
 }
 
 /** A route's REST rule read from the `google.api.http` option. */
-function ruleOf(method: DescMethod, http: DescExtension) {
+type HttpRule = { pattern: { case?: string; value?: string }; body: string; additionalBindings: HttpRule[] };
+
+/** The method's HTTP rule and its additional bindings, as verb, path and body. */
+function rulesOf(method: DescMethod, http: DescExtension) {
   const options = method.proto.options;
-  if (!options || !hasExtension(options, http)) return undefined;
-  const rule = getExtension(options, http) as { pattern: { case?: string; value?: string }; body: string };
-  if (!rule.pattern.case || rule.pattern.case === "custom") return undefined;
-  return { verb: rule.pattern.case, path: rule.pattern.value!, body: rule.body };
+  if (!options || !hasExtension(options, http)) return [];
+  const rule = getExtension(options, http) as HttpRule;
+  return [rule, ...rule.additionalBindings]
+    .filter((r) => r.pattern.case && r.pattern.case !== "custom")
+    .map((r) => ({ verb: r.pattern.case!, path: r.pattern.value!, body: r.body }));
 }
 
 function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
@@ -261,112 +271,144 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
   for (const service of services) {
     const serviceText = describe(service).text;
     for (const method of service.methods) {
-      const rule = ruleOf(method, http);
-      if (!rule) continue;
-      const { segments, suffix } = parseTemplate(rule.path);
-      const pathFields = segments.flatMap((s) => ("field" in s ? [s.field] : []));
-      const openapiPath = rule.path; // `{field}` is OpenAPI's syntax too
-      const tag = prefixOf(rule.path);
-      if (!tags.has(tag)) tags.set(tag, serviceText);
-      const { text, example } = describe(method);
-      const summary = text.split(/(?<=\.)\s/)[0];
-      const parameters: Json[] = pathFields.map((name) => {
-        const field = method.input.fields.find((f) => f.name === name)!;
-        return { name, in: "path", required: true, schema: schemas.fieldSchema(field) };
-      });
-      if (rule.body === "") {
-        for (const f of method.input.fields) {
-          if (pathFields.includes(f.name) || f.fieldKind === "message" || f.fieldKind === "map") continue;
-          parameters.push({ name: f.name, in: "query", required: false, schema: schemas.fieldSchema(f) });
+      for (const [binding, rule] of rulesOf(method, http).entries()) {
+        const { segments, suffix } = parseTemplate(rule.path);
+        const pathFields = segments.flatMap((s) => ("field" in s ? [s.field] : []));
+        const openapiPath = rule.path; // `{field}` is OpenAPI's syntax too
+        const tag = prefixOf(rule.path);
+        if (!tags.has(tag)) tags.set(tag, serviceText);
+        const { text, example } = describe(method);
+        const summary = text.split(/(?<=\.)\s/)[0];
+        const parameters: Json[] = pathFields.map((name) => {
+          const field = method.input.fields.find((f) => f.name === name)!;
+          return { name, in: "path", required: true, schema: schemas.fieldSchema(field) };
+        });
+        if (rule.body === "") {
+          for (const f of method.input.fields) {
+            if (pathFields.includes(f.name) || f.fieldKind === "message" || f.fieldKind === "map") continue;
+            parameters.push({ name: f.name, in: "query", required: false, schema: schemas.fieldSchema(f) });
+          }
         }
-      }
-      if (`${service.typeName}.${method.name}` === waitableMethod) parameters.push(waitParameter);
-      const streaming = method.methodKind === "server_streaming";
-      const operation: Json = {
-        operationId: `${service.name}_${method.name}`,
-        summary,
-        description: text,
-        tags: [tag],
-        ...(parameters.length ? { parameters } : {}),
-        ...(rule.body === "*"
-          ? {
-              requestBody: {
-                required: true,
-                content: {
-                  "application/json": {
-                    schema: schemas.message(method.input),
-                    // Path variables travel in the path, not in the body.
-                    example:
-                      example ??
-                      Object.fromEntries(
-                        Object.entries(exampleOf(method.input)).filter(
-                          ([k]) =>
-                            !pathFields.some((f) => method.input.fields.find((x) => x.name === f)?.jsonName === k),
-                        ),
-                      ),
-                  },
-                },
-              },
-            }
-          : {}),
-        responses: {
-          "200": streaming
-            ? {
-                description: `Server-Sent Events: each event's data is a ${method.output.typeName} as JSON; \`id\` is its sequence (send it back as Last-Event-ID to resume).`,
-                content: { "text/event-stream": { schema: { type: "string" } } },
-              }
-            : { description: "OK", content: { "application/json": { schema: schemas.message(method.output) } } },
-          ...errorResponses,
-        },
-      };
-      paths[openapiPath] = { ...paths[openapiPath], [rule.verb]: operation };
-
-      if (
-        submit &&
-        getJob &&
-        webhook &&
-        !noBatch.has(service.typeName) &&
-        batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
-      ) {
-        const batchExample = { items: [example ?? exampleOf(method.input)] };
-        const batchOperation: Json = {
-          operationId: `${service.name}_${method.name}_Batch`,
-          summary: `${method.name} for many inputs, as one job`,
-          description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished.`,
+        if (`${service.typeName}.${method.name}` === waitableMethod) parameters.push(waitParameter);
+        const streaming = method.methodKind === "server_streaming";
+        const fileIn = method.methodKind === "client_streaming" && isFileStream(method.input);
+        const fileOut = streaming && isFileStream(method.output);
+        const operation: Json = {
+          operationId: `${service.name}_${method.name}${binding === 0 ? "" : `_${rule.verb.toUpperCase()}`}`,
+          summary,
+          description: text,
           tags: [tag],
-          parameters: [waitParameter],
-          requestBody: {
-            required: true,
-            content: {
-              "application/json": {
-                schema: {
-                  type: "object",
-                  required: ["items"],
-                  properties: {
-                    items: { type: "array", minItems: 1, items: schemas.message(method.input) },
-                    idempotencyKey: {
-                      type: "string",
-                      description: "A retried submit with the same key returns the same job.",
+          ...(parameters.length ? { parameters } : {}),
+          ...(fileIn
+            ? {
+                requestBody: {
+                  required: true,
+                  description:
+                    "The file: the body itself (Content-Type says what it is), or a multipart/form-data form with one file part.",
+                  content: {
+                    "application/octet-stream": { schema: { type: "string", format: "binary" } },
+                    "multipart/form-data": {
+                      schema: {
+                        type: "object",
+                        properties: {
+                          file: { type: "string", format: "binary" },
+                          filename: { type: "string" },
+                          ttl_seconds: { type: "integer" },
+                        },
+                        required: ["file"],
+                      },
                     },
-                    webhook: schemas.message(webhook),
                   },
-                  additionalProperties: false,
                 },
-                example: batchExample,
-              },
-            },
-          },
+              }
+            : rule.body === "*"
+              ? {
+                  requestBody: {
+                    required: true,
+                    content: {
+                      "application/json": {
+                        schema: schemas.message(method.input),
+                        // Path variables travel in the path, not in the body.
+                        example:
+                          example ??
+                          Object.fromEntries(
+                            Object.entries(exampleOf(method.input)).filter(
+                              ([k]) =>
+                                !pathFields.some((f) => method.input.fields.find((x) => x.name === f)?.jsonName === k),
+                            ),
+                          ),
+                      },
+                    },
+                  },
+                }
+              : {}),
           responses: {
-            "200": {
-              description: "The job",
-              content: {
-                "application/json": { schema: { oneOf: [schemas.message(submit), schemas.message(getJob)] } },
-              },
-            },
+            [fileIn ? "201" : "200"]: fileOut
+              ? {
+                  description: "The file itself, with its Content-Type and Content-Disposition.",
+                  content: { "*/*": { schema: { type: "string", format: "binary" } } },
+                }
+              : fileIn
+                ? { description: "Stored", content: { "application/json": { schema: schemas.message(method.output) } } }
+                : streaming
+                  ? {
+                      description: `Server-Sent Events: each event's data is a ${method.output.typeName} as JSON; \`id\` is its sequence (send it back as Last-Event-ID to resume).`,
+                      content: { "text/event-stream": { schema: { type: "string" } } },
+                    }
+                  : { description: "OK", content: { "application/json": { schema: schemas.message(method.output) } } },
             ...errorResponses,
           },
         };
-        paths[`${rule.path}:batch`] = { post: batchOperation };
+        paths[openapiPath] = { ...paths[openapiPath], [rule.verb]: operation };
+
+        if (
+          binding === 0 &&
+          submit &&
+          getJob &&
+          webhook &&
+          !noBatch.has(service.typeName) &&
+          batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
+        ) {
+          const batchExample = { items: [example ?? exampleOf(method.input)] };
+          const batchOperation: Json = {
+            operationId: `${service.name}_${method.name}_Batch`,
+            summary: `${method.name} for many inputs, as one job`,
+            description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished.`,
+            tags: [tag],
+            parameters: [waitParameter],
+            requestBody: {
+              required: true,
+              content: {
+                "application/json": {
+                  schema: {
+                    type: "object",
+                    required: ["items"],
+                    properties: {
+                      items: { type: "array", minItems: 1, items: schemas.message(method.input) },
+                      idempotencyKey: {
+                        type: "string",
+                        description: "A retried submit with the same key returns the same job.",
+                      },
+                      webhook: schemas.message(webhook),
+                    },
+                    additionalProperties: false,
+                  },
+                  example: batchExample,
+                },
+              },
+            },
+            responses: {
+              "200": {
+                description: "The job",
+                content: {
+                  "application/json": { schema: { oneOf: [schemas.message(submit), schemas.message(getJob)] } },
+                },
+              },
+              ...errorResponses,
+            },
+          };
+          paths[`${rule.path}:batch`] = { post: batchOperation };
+        }
       }
     }
   }

@@ -16,8 +16,8 @@ export const openServices = new Set([
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
 
-/** Services every authenticated caller may call (about itself). */
-const selfServices = new Set(["flowforge.account.v1.AccountService"]);
+/** Services every authenticated caller may call (about itself, and its own tenant's files). */
+const selfServices = new Set(["flowforge.account.v1.AccountService", "flowforge.blob.v1.BlobService"]);
 
 /** The scope a service needs: its capability name, or `admin` for AdminService. */
 export function scopeFor(typeName: string): string {

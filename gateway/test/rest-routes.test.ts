@@ -9,6 +9,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
 import { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
+import { BlobService } from "#gen/flowforge/blob/v1/blob_pb.js";
 import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
@@ -19,8 +20,13 @@ import { restInput } from "../transports/rest/request.js";
 import { httpRuleOf, RestRouter, restRoutes } from "../transports/rest/routes.js";
 import { parseTemplate } from "../transports/rest/templates.js";
 
-/** What the gateway serves to callers: every capability's services, AdminService and AccountService. */
-const publicServices: DescService[] = [...capabilities.flatMap((c) => c.services), AdminService, AccountService];
+/** What the gateway serves to callers: every capability's services, AdminService, AccountService and BlobService. */
+const publicServices: DescService[] = [
+  ...capabilities.flatMap((c) => c.services),
+  AdminService,
+  AccountService,
+  BlobService,
+];
 /** The seed's REST prefix per package (`data` is the transform service). */
 const prefixes: Record<string, string> = {
   "flowforge.crypto.v1": "/api/v1/crypto/",
@@ -30,6 +36,8 @@ const prefixes: Record<string, string> = {
   "flowforge.admin.v1": "/api/v1/admin/",
   "flowforge.account.v1": "/api/v1/account/",
   "flowforge.pdf.v1": "/api/v1/pdf/",
+  "flowforge.ocr.v1": "/api/v1/ocr/",
+  "flowforge.blob.v1": "/api/v1/blobs",
 };
 
 const fieldOf = (fn: () => unknown) => {

@@ -61,7 +61,8 @@ export function createFileBlobStore(root: string, limits: BlobLimits): BlobStore
     limits,
 
     async put(tenant, body, meta: BlobMeta, field = "file") {
-      const expiresAt = expiryOf(meta, limits, field);
+      const createdAt = Date.now();
+      const expiresAt = expiryOf(meta, limits, field, createdAt);
       const id = newBlobId();
       const p = paths(tenant, id);
       await mkdir(p.dir, { recursive: true });
@@ -90,7 +91,7 @@ export function createFileBlobStore(root: string, limits: BlobLimits): BlobStore
         sha256: hash.digest("hex"),
         contentType: contentTypeOf(meta.contentType),
         filename: filenameOf(meta.filename),
-        createdAt: Date.now(),
+        createdAt,
         expiresAt,
       };
       await writeFile(`${p.meta}.part`, JSON.stringify(info));

@@ -152,16 +152,17 @@ export async function fileBytes(
 }
 
 /**
- * A result file as an answer carries it: inline, or, past the store's inline bound, stored for
- * the caller's tenant and answered by id (downloadable with GET /api/v1/blobs/{id}).
+ * A result file as an answer carries it: inline, or, past the store's inline bound (or always,
+ * with `stored`), kept for the caller's tenant and answered by id (GET /api/v1/blobs/{id}).
  */
 export async function fileOut(
   data: Uint8Array,
   meta: { contentType: string; filename: string },
   ctx: HandlerContext,
   blobs: BlobStore | undefined,
+  stored = false,
 ): Promise<FileSource> {
-  if (!blobs || data.length <= blobs.limits.inlineMaxBytes) return { case: "data", value: data };
+  if (!blobs || (!stored && data.length <= blobs.limits.inlineMaxBytes)) return { case: "data", value: data };
   const info = await blobs.put(ctx.values.get(tenantKey), data, meta, "result");
   return { case: "blobId", value: info.id };
 }

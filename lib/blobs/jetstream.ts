@@ -76,7 +76,8 @@ export async function createJetStreamBlobStore(
     limits,
 
     async put(tenant, body, meta, field = "file") {
-      const expiresAt = expiryOf(meta, limits, field);
+      const createdAt = Date.now();
+      const expiresAt = expiryOf(meta, limits, field, createdAt);
       const id = newBlobId();
       const hash = createHash("sha256");
       let size = 0;
@@ -101,7 +102,7 @@ export async function createJetStreamBlobStore(
       const info = {
         contentType: contentTypeOf(meta.contentType),
         filename: filenameOf(meta.filename),
-        createdAt: Date.now(),
+        createdAt,
         expiresAt,
       };
       try {

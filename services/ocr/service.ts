@@ -8,7 +8,7 @@
 import { availableParallelism } from "node:os";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { Engine, type OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
-import { type BlobReader, fileBytes } from "#blobs/index.js";
+import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
 import { createBulkhead } from "#runtime/bulkhead.js";
 import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
@@ -29,8 +29,8 @@ export interface OcrServiceOptions {
   tesseractProgram?: string;
   /** Longest one page may take to read. @default 120000 */
   pageTimeMs?: number;
-  /** Where blob_id sources are read from. */
-  blobs?: BlobReader;
+  /** Where blob_id sources are read from and large searchable PDFs are kept. */
+  blobs?: BlobStore;
 }
 
 /** Most pages of a PDF read in one call. */
@@ -197,12 +197,13 @@ export function createOcrService(options: OcrServiceOptions = {}): {
         fromTextLayer: r.fromTextLayer,
       });
     }
-    let searchablePdf: { source: { case: "data"; value: Uint8Array } } | undefined;
+    let searchablePdf: { source: Awaited<ReturnType<typeof fileOut>> } | undefined;
     if (ask.searchablePdf) {
       const parts = results.map((r) => (r.fromTextLayer ? { page: r.page - 1 } : { data: r.read.pdf! }));
       const task = { kind: "compose" as const, source: source && { data: source, field: "document.data" }, parts };
       const { merged } = await pdf().answer(task, ctx, "document", "merged");
-      searchablePdf = { source: { case: "data", value: merged } };
+      const meta = { contentType: "application/pdf", filename: "searchable.pdf" };
+      searchablePdf = { source: await fileOut(merged, meta, ctx, options.blobs) };
     }
     return {
       text: pages.map((p) => p.text).join("\f"),

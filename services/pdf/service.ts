@@ -3,7 +3,8 @@
  * time and memory, so a hostile document costs its caller's call and no one else's.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
 import { type Document, ImageFormat, type PdfService, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
@@ -13,6 +14,8 @@ import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
 export interface PdfServiceOptions {
   /** Bounds on the threads documents are handled on. */
   sandbox?: SandboxLimits;
+  /** Where blob_id documents are read from and large results are kept. */
+  blobs?: BlobStore;
 }
 
 const positions: Partial<Record<TextPosition, Stamp["position"]>> = {
@@ -36,20 +39,12 @@ export const maxPagePixels = 50_000_000;
 /** Most bytes of images one answer carries (under the 32 MiB message limit, with room for the rest). */
 const maxAnswerBytes = 30 * 1024 * 1024;
 
-/** A request's document as the worker's input; refuses one without bytes, naming the field. */
-function inputOf(document: Document | undefined, field: string): Input {
-  const data = document?.source.case === "data" ? document.source.value : undefined;
-  check(data !== undefined && data.length > 0, `${field}.data`, "is required: the PDF's bytes");
-  return { data, field: `${field}.data` };
-}
-
 const formats: Record<number, "png" | "jpeg"> = {
   [ImageFormat.UNSPECIFIED]: "png",
   [ImageFormat.PNG]: "png",
   [ImageFormat.JPEG]: "jpeg",
 };
 
-const asDocument = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
 const pageList = (text: string) => ({ text, field: "pages" });
 
 /** Creates the PdfService implementation and the thread pool its work runs on. */
@@ -66,18 +61,30 @@ export function createPdfService(options: PdfServiceOptions = {}): {
     field: "document",
   });
   const run = sandbox.answer;
+  const blobs = options.blobs;
+
+  /** A request's document as the worker's input: its bytes, or its blob's; refuses neither, naming the field. */
+  async function inputOf(document: Document | undefined, field: string, ctx: HandlerContext): Promise<Input> {
+    const data = await fileBytes(document?.source, field, ctx, blobs);
+    return { data, field: document?.source.case === "blobId" ? `${field}.blob_id` : `${field}.data` };
+  }
+
+  /** A result document: inline, or a blob when it is larger than the store answers inline. */
+  const asDocument = async (data: Uint8Array, ctx: HandlerContext) => ({
+    source: await fileOut(data, { contentType: "application/pdf", filename: "document.pdf" }, ctx, blobs),
+  });
 
   const impl: ServiceImpl<typeof PdfService> = {
     async merge(req, ctx) {
       check(req.documents.length >= 2, "documents", "needs at least two documents");
       check(req.documents.length <= maxDocuments, "documents", `takes at most ${maxDocuments} documents`);
-      const documents = req.documents.map((d, i) => inputOf(d, `documents[${i}]`));
+      const documents = await Promise.all(req.documents.map((d, i) => inputOf(d, `documents[${i}]`, ctx)));
       const { merged, pageCount } = await run({ kind: "merge", documents }, ctx, "documents", "merged");
-      return { document: asDocument(merged), pageCount };
+      return { document: await asDocument(merged, ctx), pageCount };
     },
 
     async split(req, ctx) {
-      const document = inputOf(req.document, "document");
+      const document = await inputOf(req.document, "document", ctx);
       const by = req.by;
       check(by.case !== undefined, "ranges", "is required (or every)");
       if (by.case === "every") check(by.value >= 1, "every", "must be at least 1");
@@ -86,21 +93,29 @@ export function createPdfService(options: PdfServiceOptions = {}): {
           ? { kind: "split", document, ranges: { text: by.value, field: "ranges" } }
           : { kind: "split", document, every: by.value };
       const { parts } = await run(task, ctx, "document", "parts");
-      return { documents: parts.map(asDocument) };
+      return { documents: await Promise.all(parts.map((p) => asDocument(p, ctx))) };
     },
 
     async selectPages(req, ctx) {
       check(req.pages.trim() !== "", "pages", "is required, e.g. 3,1,1-2");
-      const task = { kind: "select" as const, document: inputOf(req.document, "document"), pages: pageList(req.pages) };
+      const task = {
+        kind: "select" as const,
+        document: await inputOf(req.document, "document", ctx),
+        pages: pageList(req.pages),
+      };
       const { parts, pageCounts } = await run(task, ctx, "document", "parts");
-      return { document: asDocument(parts[0]), pageCount: pageCounts[0] };
+      return { document: await asDocument(parts[0], ctx), pageCount: pageCounts[0] };
     },
 
     async removePages(req, ctx) {
       check(req.pages.trim() !== "", "pages", "is required, e.g. 2,5-7");
-      const task = { kind: "remove" as const, document: inputOf(req.document, "document"), pages: pageList(req.pages) };
+      const task = {
+        kind: "remove" as const,
+        document: await inputOf(req.document, "document", ctx),
+        pages: pageList(req.pages),
+      };
       const { parts, pageCounts } = await run(task, ctx, "document", "parts");
-      return { document: asDocument(parts[0]), pageCount: pageCounts[0] };
+      return { document: await asDocument(parts[0], ctx), pageCount: pageCounts[0] };
     },
 
     async rotatePages(req, ctx) {
@@ -108,12 +123,12 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       const pages = req.pages.trim() === "" ? undefined : pageList(req.pages);
       const task = {
         kind: "rotate" as const,
-        document: inputOf(req.document, "document"),
+        document: await inputOf(req.document, "document", ctx),
         pages,
         degrees: req.degrees,
       };
       const [part] = (await run(task, ctx, "document", "parts")).parts;
-      return { document: asDocument(part) };
+      return { document: await asDocument(part, ctx) };
     },
 
     async setMetadata(req, ctx) {
@@ -131,9 +146,9 @@ export function createPdfService(options: PdfServiceOptions = {}): {
         creationTime: m.creationTime ? timestampMs(m.creationTime) : undefined,
         modificationTime: m.modificationTime ? timestampMs(m.modificationTime) : undefined,
       };
-      const task = { kind: "metadata" as const, document: inputOf(req.document, "document"), metadata };
+      const task = { kind: "metadata" as const, document: await inputOf(req.document, "document", ctx), metadata };
       const { parts } = await run(task, ctx, "document", "parts");
-      return { document: asDocument(parts[0]) };
+      return { document: await asDocument(parts[0], ctx) };
     },
 
     async addText(req, ctx) {
@@ -156,13 +171,13 @@ export function createPdfService(options: PdfServiceOptions = {}): {
         opacity,
         rotation,
       };
-      const task = { kind: "stamp" as const, document: inputOf(req.document, "document"), stamp };
+      const task = { kind: "stamp" as const, document: await inputOf(req.document, "document", ctx), stamp };
       const { parts } = await run(task, ctx, "document", "parts");
-      return { document: asDocument(parts[0]) };
+      return { document: await asDocument(parts[0], ctx) };
     },
 
     async renderPages(req, ctx) {
-      const document = inputOf(req.document, "document");
+      const document = await inputOf(req.document, "document", ctx);
       const dpi = req.dpi || 150;
       check(dpi >= 36 && dpi <= 600, "dpi", "must be from 36 to 600");
       check(req.format in formats, "format", `unknown format ${req.format}`);
@@ -181,25 +196,27 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       const drawn = await Promise.all(
         listed.indices.map((index) => run({ kind: "render", document, index, render }, ctx, "document", "image")),
       );
+      // Too much for one answer: every image a blob (with a store), or refused (without).
       const bytes = drawn.reduce((sum, d) => sum + d.image.length, 0);
+      const spill = bytes > maxAnswerBytes;
       check(
-        bytes <= maxAnswerBytes,
+        !spill || blobs !== undefined,
         "pages",
         `the images come to ${(bytes / 2 ** 20).toFixed(1)} MiB, more than one answer carries: ask for fewer pages or a lower dpi`,
       );
-      return {
-        pages: drawn.map((d, i) => ({
-          page: listed.indices[i] + 1,
-          width: d.width,
-          height: d.height,
-          image: { source: { case: "data", value: d.image }, contentType: `image/${format}` },
-        })),
-      };
+      const contentType = `image/${format}`;
+      const rendered = drawn.map(async (d, i) => {
+        const page = listed.indices[i] + 1;
+        const meta = { contentType, filename: `page-${page}.${format === "jpeg" ? "jpg" : "png"}` };
+        const source = await fileOut(d.image, meta, ctx, blobs, spill);
+        return { page, width: d.width, height: d.height, image: { source, contentType } };
+      });
+      return { pages: await Promise.all(rendered) };
     },
 
     async getInfo(req, ctx) {
       const { info } = await run(
-        { kind: "info", document: inputOf(req.document, "document") },
+        { kind: "info", document: await inputOf(req.document, "document", ctx) },
         ctx,
         "document",
         "info",
@@ -222,7 +239,7 @@ export function createPdfService(options: PdfServiceOptions = {}): {
     },
 
     async extractText(req, ctx) {
-      const document = inputOf(req.document, "document");
+      const document = await inputOf(req.document, "document", ctx);
       const { pages } = await run({ kind: "text", document }, ctx, "document", "pages");
       return { pages: pages.map((text, i) => ({ page: i + 1, text })) };
     },

@@ -1,9 +1,18 @@
 /**
- * PdfService through the gateway as `npm start` runs it, in the shapes issue 12's acceptance
- * names (Connect JSON, documents as base64 `data`), and over REST.
+ * PdfService, OcrService and the blob store through the gateway as `npm start` runs it: the
+ * shapes issue 12's acceptance names (Connect JSON, files as base64 `data` or `blob_id`), REST
+ * with files as plain bodies, forms and answers, and a multi-page OCR job's progress.
  */
+import { createHash } from "node:crypto";
+import { PDFDocument } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { RecognizePdfRequestSchema, RecognizePdfResponseSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack, watchAll } from "#test/support/jobs.js";
 import { makePdf } from "../../services/pdf/test/helpers.js";
+import { cer, textPage } from "../../services/ocr/test/helpers.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 
 let mesh: Mesh;
@@ -21,6 +30,8 @@ const post = async (path: string, body: object) => {
   return { status: res.status, body: await res.json() };
 };
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+/** A form file part from bytes. */
+const file = (bytes: Uint8Array, type = "application/pdf") => new Blob([new Uint8Array(bytes)], { type });
 
 describe("PdfService through the gateway", () => {
   it("Merge, GetInfo and ExtractText answer as the acceptance shapes say", async () => {
@@ -47,6 +58,147 @@ describe("PdfService through the gateway", () => {
     expect(bad.body.error.details[0]).toMatchObject({
       field: "document.data",
       message: expect.stringMatching(/not a PDF/),
+    });
+  });
+});
+
+const auth = () => ({ authorization: `Bearer ${mesh.adminKey}` });
+
+describe("OcrService through the gateway", () => {
+  it("Recognize answers text and words with boxes in the acceptance shape", async () => {
+    const lines = ["Shipping note 4471", "Deliver to the loading bay before noon."];
+    const res = await post("/flowforge.ocr.v1.OcrService/Recognize", { image: { data: b64(await textPage(lines)) } });
+    expect(res.status).toBe(200);
+    expect(cer(lines.join("\n"), res.body.text)).toBeLessThanOrEqual(0.01);
+    const word = res.body.words.find((w: { text: string }) => w.text === "4471");
+    expect(word).toMatchObject({ page: 1, box: { left: expect.any(Number), width: expect.any(Number) } });
+    expect(word.box.left).toBeGreaterThan(200);
+  });
+
+  it("a scanned PDF read as a job reports progress page by page", async () => {
+    const doc = await PDFDocument.create();
+    const pages = ["First scanned page", "Second scanned page", "Third scanned page"];
+    for (const text of pages) {
+      const png = await doc.embedPng(await textPage([text]));
+      doc
+        .addPage([png.width / 2, png.height / 2])
+        .drawImage(png, { x: 0, y: 0, width: png.width / 2, height: png.height / 2 });
+    }
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({
+      method: "flowforge.ocr.v1.OcrService/RecognizePdf",
+      request: pack(RecognizePdfRequestSchema, {
+        document: { source: { case: "data", value: await doc.save() } },
+        dpi: 144,
+      }),
+    });
+    const events = await watchAll(jobs, job!.id);
+    const progress = events.flatMap((e) => (e.event.case === "progress" ? [e.event.value] : []));
+    expect(progress.map((p) => Math.round(p.fraction * 3))).toEqual([1, 2, 3]);
+    expect(progress.map((p) => p.message)).toEqual(["page 1 of 3 read", "page 2 of 3 read", "page 3 of 3 read"]);
+    expect(events[events.length - 1].event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.SUCCEEDED },
+    });
+    const done = events.find((e) => e.event.case === "itemFinished")!.event;
+    const result =
+      done.case === "itemFinished" ? anyUnpack(done.value.item!.result!, RecognizePdfResponseSchema) : undefined;
+    expect(result!.pages.map((p) => p.text.trim())).toEqual(pages);
+  }, 120_000);
+});
+
+describe("files larger than a message: the blob store", () => {
+  it("a plain PUT uploads, GET downloads the file with its type and name, and blob_id works in any document field", async () => {
+    const pdf = await makePdf([["uploaded once"], ["used twice"]]);
+    const put = await fetch(`${mesh.url}/api/v1/blobs?filename=report.pdf`, {
+      method: "PUT",
+      headers: { ...auth(), "content-type": "application/pdf" },
+      body: new Uint8Array(pdf),
+    });
+    expect(put.status).toBe(201);
+    const { blob } = await put.json();
+    expect(blob).toMatchObject({
+      size: String(pdf.length),
+      sha256: createHash("sha256").update(pdf).digest("hex"),
+      contentType: "application/pdf",
+      filename: "report.pdf",
+    });
+    expect(put.headers.get("location")).toBe(`/api/v1/blobs/${blob.blobId}`);
+
+    const got = await fetch(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: auth() });
+    expect(got.status).toBe(200);
+    expect(got.headers.get("content-type")).toBe("application/pdf");
+    expect(got.headers.get("content-disposition")).toMatch(/attachment; filename="report.pdf"/);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(pdf))).toBe(true);
+
+    const info = await post("/flowforge.pdf.v1.PdfService/GetInfo", { document: { blobId: blob.blobId } });
+    expect(info.body.pageCount).toBe(2);
+    const merged = await post("/api/v1/pdf/merge", { documents: [{ blobId: blob.blobId }, { blobId: blob.blobId }] });
+    expect(merged.body.pageCount).toBe(4);
+  });
+
+  it("a multipart form uploads (as n8n sends binary data), and another tenant cannot see the file", async () => {
+    const form = new FormData();
+    form.append("ttl_seconds", "600");
+    form.append("file", file(await textPage(["form upload"]), "image/png"), "scan.png");
+    const up = await fetch(`${mesh.url}/api/v1/blobs`, { method: "POST", headers: auth(), body: form });
+    expect(up.status).toBe(201);
+    const { blob } = await up.json();
+    expect(blob).toMatchObject({ contentType: "image/png", filename: "scan.png" });
+    expect(Date.parse(blob.expireTime) - Date.parse(blob.createTime)).toBe(600_000);
+    const read = await post("/api/v1/ocr/recognize", { image: { blobId: blob.blobId } });
+    expect(read.body.text.trim()).toBe("form upload");
+
+    const other = await post("/flowforge.admin.v1.AdminService/CreateApiKey", {
+      tenantId: "someone-else",
+      name: "other tenant",
+      scopes: ["*"],
+    });
+    const theirs = { authorization: `Bearer ${other.body.secret}` };
+    expect((await fetch(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: theirs })).status).toBe(404);
+    const refused = await fetch(`${mesh.url}/api/v1/ocr/recognize`, {
+      method: "POST",
+      headers: { ...theirs, "content-type": "application/json" },
+      body: JSON.stringify({ image: { blobId: blob.blobId } }),
+    });
+    expect(refused.status).toBe(404);
+    expect((await fetch(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: auth() })).status).toBe(200);
+  });
+
+  it("REST routes take file parts in a form and answer the file itself when asked", async () => {
+    const form = new FormData();
+    form.append("documents", file(await makePdf([["part one"]])), "a.pdf");
+    form.append("documents", file(await makePdf([["part two"], ["part three"]])), "b.pdf");
+    const res = await fetch(`${mesh.url}/api/v1/pdf/merge`, {
+      method: "POST",
+      headers: { ...auth(), accept: "application/pdf" },
+      body: form,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/pdf");
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment/);
+    const merged = await PDFDocument.load(new Uint8Array(await res.arrayBuffer()));
+    expect(merged.getPageCount()).toBe(3);
+
+    const one = new FormData();
+    one.append("document", file(await makePdf([["only page"]])), "c.pdf");
+    one.append("dpi", "50");
+    one.append("format", "JPEG");
+    const image = await fetch(`${mesh.url}/api/v1/pdf/render-pages`, {
+      method: "POST",
+      headers: { ...auth(), accept: "image/*" },
+      body: one,
+    });
+    expect(image.headers.get("content-type"), await image.clone().text()).toBe("image/jpeg");
+    expect(Buffer.from(await image.arrayBuffer()).subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
+
+    const wrongPart = new FormData();
+    wrongPart.append("pdf", file(await makePdf([["x"]])), "x.pdf");
+    const refused = await fetch(`${mesh.url}/api/v1/pdf/info`, { method: "POST", headers: auth(), body: wrongPart });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).error.details[0]).toMatchObject({
+      field: "pdf",
+      message: expect.stringMatching(/document/),
     });
   });
 });

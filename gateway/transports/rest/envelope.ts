@@ -28,10 +28,11 @@ export const restErrorCodes: Record<Code, { code: string; status: number }> = {
 };
 
 /** Gateway refusals that are not gRPC codes: an unknown route, a wrong verb, a body in the wrong type. */
-export type RestRefusal = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "UNSUPPORTED_MEDIA_TYPE";
+export type RestRefusal = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "UNSUPPORTED_MEDIA_TYPE";
 const refusalStatus: Record<RestRefusal, number> = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
   UNSUPPORTED_MEDIA_TYPE: 415,
 };
 

@@ -43,7 +43,20 @@ import { headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthro
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
-import { waitableMethod } from "./templates.js";
+import { isFileStream, waitableMethod } from "./templates.js";
+import {
+  dispositionFilename,
+  filesOf,
+  formInput,
+  formParts,
+  isMultipart,
+  sniffType,
+  wantsFile,
+  writeFileHead,
+} from "./files.js";
+import type { BlobStore } from "#blobs/index.js";
+import { tenantKey } from "#runtime/context.js";
+import { type UploadRequest, UploadRequestSchema } from "#gen/flowforge/blob/v1/blob_pb.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -62,6 +75,8 @@ export interface RestOptions {
   /** Whether a service's methods can run as jobs (they get `:batch` routes). */
   batchable: (service: DescService) => boolean;
   logger: Logger;
+  /** The blob store: form parts too large to inline go there, and answers that are blobs come from it. */
+  store?: BlobStore;
 }
 
 /** The REST prefix every route lives under. */
@@ -264,10 +279,22 @@ export function createRest(options: RestOptions) {
       };
       const streaming = route.method.methodKind === "server_streaming";
       const lastEventId = req.headers["last-event-id"];
+      const values = createContextValues();
+      const form = hasBody && isMultipart(req.headers["content-type"]);
+      const readForm = async () => {
+        const tenant = values.get(tenantKey);
+        const read = await formInput(req, route.method.input, {
+          inlineBytes: options.maxRequestBytes,
+          store: options.store,
+          tenant,
+        });
+        received = read.bytes;
+        return read.body;
+      };
       const build = route.batch
         ? async () => batchInput(route, await readJson())
         : async () => {
-            const body = await readJson();
+            const body = form ? await readForm() : await readJson();
             const input = restInput(route.method.input, { params, query, body, bodyField: route.body });
             if (streaming && typeof lastEventId === "string" && /^\d+$/.test(lastEventId)) {
               const field = route.method.input.fields.find((f) => f.name === "after_sequence");
@@ -276,13 +303,17 @@ export function createRest(options: RestOptions) {
             return input;
           };
       let answer: string | undefined;
+      let answered: Record<string, unknown> | undefined;
       const method = route.batch ? jobMethod("submitJob") : route.method;
       const service = route.batch ? JobService : route.service;
+      const fileOut = streaming && isFileStream(route.method.output);
       const run = async (input: unknown, context: HandlerContext): Promise<number> => {
-        if (streaming)
-          return streamEvents(route, implOf(method)(input, context) as AsyncIterable<unknown>, res, requestId);
-        let out = (await implOf(method)(input, context)) as MessageShape<DescMessage> & { job?: Job };
+        const called = implOf(method)(input, context);
+        if (fileOut) return streamFile(called as AsyncIterable<Record<string, unknown>>, res, requestId);
+        if (streaming) return streamEvents(route, called as AsyncIterable<unknown>, res, requestId);
+        let out = (await called) as MessageShape<DescMessage> & { job?: Job };
         if (waitMs !== undefined && out.job) out = (await awaitJob(out.job, waitMs, context)) as typeof out;
+        answered = out as Record<string, unknown>;
         answer = jsonOf(waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output, out);
         return Buffer.byteLength(answer);
       };
@@ -291,7 +322,7 @@ export function createRest(options: RestOptions) {
         service,
         method,
         headersOf(req),
-        createContextValues(),
+        values,
         abort.signal,
         build,
         run,
@@ -300,13 +331,19 @@ export function createRest(options: RestOptions) {
       );
       const result = await options.policies(call);
       if (streaming) return;
-      if (answer === undefined) throw new ConnectError("no answer", Code.Internal);
+      if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
+      if (wantsFile(req.headers.accept) && !route.batch)
+        return await answerFile(method.output, answered, req, res, requestId, values.get(tenantKey));
       sendJson(res, 200, toNodeHeaders(result.header), answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)
         options.logger.warn({ err: thrown, requestId, route: route.template }, "REST call failed");
       discardRest(req);
+      if (res.headersSent && !String(res.getHeader("content-type")).startsWith("text/event-stream")) {
+        res.destroy(); // a file cut short: its length and checksum tell the client it is incomplete
+        return;
+      }
       if (res.headersSent || res.writableEnded) {
         if (!res.writableEnded) {
           (res as http.ServerResponse).write(
@@ -318,6 +355,138 @@ export function createRest(options: RestOptions) {
       }
       const { status, body } = restError(err, requestId);
       sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
+    } finally {
+      res.off("close", onClose);
+    }
+  }
+
+  /** A file stream (a description, then chunks) as the file itself; resolves to the bytes sent. */
+  async function streamFile(stream: AsyncIterable<Record<string, unknown>>, res: Res, requestId: string) {
+    let sent = 0;
+    for await (const message of stream) {
+      const part = message.part as { case: string; value: unknown };
+      if (part.case === "chunk") {
+        const chunk = part.value as Uint8Array;
+        sent += chunk.length;
+        if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+        continue;
+      }
+      const blob = part.value as { size: bigint; sha256: string; contentType: string; filename: string };
+      writeFileHead(res, { ...blob, size: Number(blob.size), requestId });
+    }
+    res.end();
+    return sent;
+  }
+
+  /** An answer's one file, written as itself; 406 when the answer holds none or several. */
+  async function answerFile(
+    schema: DescMessage,
+    answered: Record<string, unknown>,
+    req: Req,
+    res: Res,
+    requestId: string,
+    tenant: string,
+  ) {
+    const files = filesOf(schema, answered);
+    if (files.length !== 1) {
+      const { status, body } = restRefusal(
+        "NOT_ACCEPTABLE",
+        `the answer holds ${files.length} files, not one: ask for JSON (Accept: application/json)${files.length > 1 ? " or for fewer pages" : ""}`,
+        requestId,
+      );
+      return sendJson(res, status, {}, JSON.stringify(body));
+    }
+    const [file] = files;
+    if (file.data) {
+      const contentType = file.contentType || sniffType(file.data);
+      writeFileHead(res, { contentType, filename: "", size: file.data.length, requestId });
+      res.end(file.data);
+      return;
+    }
+    if (!options.store)
+      throw new ConnectError("the answer is a blob and this gateway has no blob store", Code.Internal);
+    const { info, body } = await options.store.open(tenant, file.blobId!);
+    writeFileHead(res, { ...info, size: info.size, requestId });
+    for await (const chunk of body)
+      if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+    res.end();
+    void req;
+  }
+
+  /**
+   * A file streamed in (BlobService/Upload over HTTP): the body is the file, or the first file of a
+   * form (text fields before it describe it: filename, ttl_seconds); `?filename=`,
+   * `?ttl_seconds=`, Content-Type and Content-Disposition describe a plain body.
+   */
+  async function serveUpload(route: RestRoute, req: Req, res: Res, query: URLSearchParams) {
+    const requestId = req.headers["x-request-id"] as string;
+    const abort = new AbortController();
+    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+    res.once("close", onClose);
+    try {
+      const ttl = query.get("ttl_seconds");
+      if (ttl !== null && !/^\d{1,9}$/.test(ttl))
+        throw invalidArgument("ttl_seconds", "must be a whole number of seconds");
+      const form = isMultipart(req.headers["content-type"]);
+      const info = {
+        filename: query.get("filename") ?? dispositionFilename(req.headers["content-disposition"] as string) ?? "",
+        contentType: form ? "" : (req.headers["content-type"] ?? ""),
+        ttlSeconds: Number(ttl ?? 0),
+      };
+      let received = 0;
+      const describe = () => create(UploadRequestSchema, { part: { case: "info", value: info } });
+      const chunk = (value: Uint8Array) => create(UploadRequestSchema, { part: { case: "chunk", value } });
+      async function* requests(): AsyncIterable<UploadRequest> {
+        if (!form) {
+          yield describe();
+          for await (const data of req as AsyncIterable<Buffer>) {
+            received += data.length;
+            yield chunk(data);
+          }
+          return;
+        }
+        for await (const part of formParts(req)) {
+          if (part.kind === "field") {
+            if (part.name === "filename") info.filename = part.value;
+            else if (part.name === "ttl_seconds") info.ttlSeconds = Number(part.value) || 0;
+            continue;
+          }
+          info.filename ||= part.filename;
+          info.contentType ||= part.mimeType;
+          yield describe();
+          for await (const data of part.stream) {
+            received += (data as Buffer).length;
+            yield chunk(data as Buffer);
+          }
+          return; // one file a form; the rest of the body is read and dropped
+        }
+        throw invalidArgument("file", "the form holds no file part");
+      }
+      let answer = "";
+      let location = "";
+      const call = new RestCall(
+        route.service,
+        route.method,
+        headersOf(req),
+        createContextValues(),
+        abort.signal,
+        async () => describe(),
+        async (_input, context) => {
+          const out = (await implOf(route.method)(requests(), context)) as { blob?: { downloadPath: string } };
+          location = out.blob?.downloadPath ?? "";
+          answer = jsonOf(route.method.output, out);
+          return Buffer.byteLength(answer);
+        },
+        options.defaultTimeoutMs * 10,
+        () => received,
+      );
+      const result = await options.policies(call);
+      sendJson(res, 201, { ...toNodeHeaders(result.header), location }, answer);
+    } catch (thrown) {
+      const err = withRequestId(toPublicError(thrown), requestId);
+      discardRest(req);
+      const { status, body } = restError(err, requestId);
+      if (!res.headersSent) sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
     } finally {
       res.off("close", onClose);
     }
@@ -381,8 +550,18 @@ export function createRest(options: RestOptions) {
         restRefusal("METHOD_NOT_ALLOWED", `${path} answers ${found.allowed.join(", ")}, not ${req.method}`, requestId),
         { allow: found.allowed.join(", ") },
       );
+    const rawQuery = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
+    if (found.route.method.methodKind === "client_streaming" && isFileStream(found.route.method.input)) {
+      if (!validQueryText(rawQuery))
+        return refuse(restError(invalidArgument("query", "is not valid percent-encoded UTF-8"), requestId));
+      void serveUpload(found.route, req, res, new URLSearchParams(rawQuery));
+      return true;
+    }
+    const contentType = req.headers["content-type"];
+    // A form's large files go to the blob store as they arrive: only its inline part is bounded here.
+    const form = isMultipart(contentType) && options.store !== undefined;
     const length = Number(req.headers["content-length"] ?? 0);
-    if (length > options.maxRequestBytes)
+    if (length > options.maxRequestBytes && !form)
       return refuse(
         restError(
           new ConnectError(
@@ -392,17 +571,16 @@ export function createRest(options: RestOptions) {
           requestId,
         ),
       );
-    const contentType = req.headers["content-type"];
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-    if (hasBody && found.route.body !== "" && !(contentType && jsonContentType.test(contentType)))
+    const readable = contentType && (jsonContentType.test(contentType) || isMultipart(contentType));
+    if (hasBody && found.route.body !== "" && !readable)
       return refuse(
         restRefusal(
           "UNSUPPORTED_MEDIA_TYPE",
-          `send the body as JSON with Content-Type: application/json (got ${contentType ? `"${contentType}"` : "none"})`,
+          `send the body as JSON with Content-Type: application/json, or as multipart/form-data (got ${contentType ? `"${contentType}"` : "none"})`,
           requestId,
         ),
       );
-    const rawQuery = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
     // Counted before parsing: a query of 100,000 parameters is refused without building them.
     let count = rawQuery ? 1 : 0;
     for (let i = rawQuery.indexOf("&"); i >= 0 && count <= maxQueryParameters; i = rawQuery.indexOf("&", i + 1))

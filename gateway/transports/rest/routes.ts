@@ -42,6 +42,15 @@ export function httpRuleOf(method: DescMethod): { verb: string; path: string; bo
   return { verb: verb.toUpperCase(), path: value, body: rule.body };
 }
 
+/** The method's additional bindings (`additional_bindings`: the same method at another verb or path). */
+function additionalRulesOf(method: DescMethod): { verb: string; path: string; body: string }[] {
+  if (!hasOption(method, http)) return [];
+  return getOption(method, http).additionalBindings.flatMap((b) => {
+    const { case: verb, value } = b.pattern;
+    return verb && verb !== "custom" ? [{ verb: verb.toUpperCase(), path: value, body: b.body }] : [];
+  });
+}
+
 /** The routes of `services` (methods without a rule have none) and their `:batch` twins where `batchable` says. */
 export function restRoutes(services: DescService[], batchable: (service: DescService) => boolean): RestRoute[] {
   const routes: RestRoute[] = [];
@@ -49,6 +58,10 @@ export function restRoutes(services: DescService[], batchable: (service: DescSer
     for (const method of service.methods) {
       const rule = httpRuleOf(method);
       if (!rule) continue;
+      for (const extra of additionalRulesOf(method)) {
+        const alias = { service, method, verb: extra.verb, template: extra.path, body: extra.body, batch: false };
+        routes.push({ ...alias, ...parseTemplate(extra.path) });
+      }
       const route = { service, method, verb: rule.verb, template: rule.path, body: rule.body, batch: false };
       const parsed = parseTemplate(rule.path);
       routes.push({ ...route, ...parsed });

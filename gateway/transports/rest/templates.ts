@@ -3,7 +3,7 @@
  * gateway (routes.ts) and the OpenAPI generator (scripts/protoc-gen-openapi.ts), which runs while
  * gen/ is being rewritten and so imports nothing generated.
  */
-import type { DescMethod } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, ScalarType } from "@bufbuild/protobuf";
 
 /** A path segment: a literal, or a `{field}` variable. */
 export type Segment = { literal: string } | { field: string };
@@ -39,4 +39,24 @@ export const waitableMethod = "flowforge.jobs.v1.JobService.GetJob";
 /** The REST prefix a route lives under: `crypto` for `/api/v1/crypto/hash:batch`. */
 export function prefixOf(template: string): string {
   return template.split("/")[3]?.split(":")[0] ?? "";
+}
+
+/**
+ * Whether a streamed message carries a file: a `part` oneof of a description and `bytes chunk`
+ * (BlobService's Upload and Download). Over HTTP such a stream is the file's bytes themselves.
+ */
+export function isFileStream(message: DescMessage): boolean {
+  const part = message.oneofs.find((o) => o.name === "part");
+  return (
+    part?.fields.some((f) => f.name === "chunk" && f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES) ?? false
+  );
+}
+
+/** Whether a message is a file reference: a `source` oneof of `bytes data` and `string blob_id`. */
+export function isFileMessage(message: DescMessage): boolean {
+  const fields = message.oneofs.find((o) => o.name === "source")?.fields ?? [];
+  return (
+    fields.some((f) => f.name === "data" && f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES) &&
+    fields.some((f) => f.name === "blob_id")
+  );
 }
