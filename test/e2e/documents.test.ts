@@ -3,12 +3,18 @@
  * shapes issue 12's acceptance names (Connect JSON, files as base64 `data` or `blob_id`), REST
  * with files as plain bodies, forms and answers, and a multi-page OCR job's progress.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { PDFDocument } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { RecognizePdfRequestSchema, RecognizePdfResponseSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createClient } from "@connectrpc/connect";
+import { BlobService, type UploadRequest } from "#gen/flowforge/blob/v1/blob_pb.js";
+import { PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { UploadRequestSchema } from "#gen/flowforge/blob/v1/blob_pb.js";
 import { connectClient } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { makePdf } from "../../services/pdf/test/helpers.js";
@@ -201,4 +207,39 @@ describe("files larger than a message: the blob store", () => {
       message: expect.stringMatching(/document/),
     });
   });
+});
+
+describe("a document past the 32 MiB message limit", () => {
+  it("streams up over gRPC in chunks, is used by id, and streams back whole", async () => {
+    const doc = await PDFDocument.create();
+    doc.addPage().drawText("a page beside a large attachment", { x: 50, y: 700 });
+    await doc.attach(randomBytes(40 * 1024 * 1024), "payload.bin", { mimeType: "application/octet-stream" });
+    const pdf = await doc.save({ useObjectStreams: false });
+    expect(pdf.length).toBeGreaterThan(40 * 1024 * 1024);
+    const transport = createGrpcTransport({
+      baseUrl: mesh.url,
+      interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${mesh.adminKey}`), next(req))],
+    });
+    const blobs = createClient(BlobService, transport);
+    async function* upload(): AsyncIterable<UploadRequest> {
+      yield create(UploadRequestSchema, {
+        part: { case: "info", value: { filename: "big.pdf", contentType: "application/pdf" } },
+      });
+      for (let i = 0; i < pdf.length; i += 1 << 20)
+        yield create(UploadRequestSchema, { part: { case: "chunk", value: pdf.subarray(i, i + (1 << 20)) } });
+    }
+    const { blob } = await blobs.upload(upload());
+    expect(Number(blob!.size)).toBe(pdf.length);
+    const pdfs = createClient(PdfService, transport);
+    const info = await pdfs.getInfo({ document: { source: { case: "blobId", value: blob!.blobId } } });
+    expect(info.pageCount).toBe(1);
+    const hash = createHash("sha256");
+    let first = true;
+    for await (const part of blobs.download({ blobId: blob!.blobId })) {
+      if (first) expect(part.part).toMatchObject({ case: "blob", value: { filename: "big.pdf" } });
+      else if (part.part.case === "chunk") hash.update(part.part.value);
+      first = false;
+    }
+    expect(hash.digest("hex")).toBe(createHash("sha256").update(pdf).digest("hex"));
+  }, 120_000);
 });
