@@ -1,12 +1,29 @@
 /**
- * PdfService: Merge, GetInfo and ExtractText, each on the sandbox threads (worker.ts), bounded in
- * time and memory, so a hostile document costs its caller's call and no one else's.
+ * PdfService: every operation on a document runs on the sandbox threads (worker.ts and the task
+ * modules beside it), bounded in time and memory, so a hostile document costs its caller's call
+ * and no one else's. Images are checked and normalised with sharp here first (images.ts);
+ * encryption is qpdf's (qpdf.ts) and HTML printing Chromium's (chromium.ts), each a separate
+ * process, bounded in time.
  */
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
-import { type Document, ImageFormat, type PdfService, TextPosition } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { inflateSync } from "node:zlib";
+import sharp from "sharp";
+import {
+  type Document,
+  FormFieldKind,
+  type Image,
+  ImageFormat,
+  PageSizeName,
+  type PdfService,
+  TextPosition,
+} from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
+import { createChromium } from "./chromium.js";
+import type { Field } from "./edit.js";
+import { maxImagePixels, normaliseImage } from "./images.js";
+import { createQpdf } from "./qpdf.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
 
@@ -16,7 +33,31 @@ export interface PdfServiceOptions {
   sandbox?: SandboxLimits;
   /** Where blob_id documents are read from and large results are kept. */
   blobs?: BlobStore;
+  /** The qpdf program (Encrypt, Decrypt). @default "qpdf" */
+  qpdf?: string;
+  /** The Chromium program (FromHtml). @default "/usr/bin/chromium" */
+  chromium?: string;
 }
+
+const kinds: Record<Field["kind"], FormFieldKind> = {
+  text: FormFieldKind.TEXT,
+  checkbox: FormFieldKind.CHECKBOX,
+  radio: FormFieldKind.RADIO,
+  dropdown: FormFieldKind.DROPDOWN,
+  list: FormFieldKind.LIST,
+  button: FormFieldKind.BUTTON,
+  signature: FormFieldKind.SIGNATURE,
+  unknown: FormFieldKind.UNSPECIFIED,
+};
+/** Paper sizes in points. */
+const papers = { A4: [595.28, 841.89], LETTER: [612, 792] } as const;
+/** Most images one ImagesToPdf call takes. */
+const maxImages = 500;
+/** Longest Markdown and HTML accepted. */
+const maxMarkdownChars = 1024 * 1024;
+const maxHtmlChars = 5 * 1024 * 1024;
+/** Most pixels of images one ExtractImages call decodes. */
+const maxExtractedPixels = 200_000_000;
 
 const positions: Partial<Record<TextPosition, Stamp["position"]>> = {
   [TextPosition.UNSPECIFIED]: "center",
@@ -62,6 +103,27 @@ export function createPdfService(options: PdfServiceOptions = {}): {
   });
   const run = sandbox.answer;
   const blobs = options.blobs;
+  const qpdf = createQpdf(options.qpdf);
+  const chromium = createChromium(options.chromium);
+
+  /** A request's image as bytes pdf-lib embeds. */
+  async function imageOf(image: Image | undefined, field: string, ctx: HandlerContext) {
+    const data = await fileBytes(image?.source, field, ctx, blobs);
+    return normaliseImage(data, image?.source.case === "blobId" ? `${field}.blob_id` : `${field}.data`);
+  }
+
+  /** Passwords go to qpdf one a line: 1 to 127 printable characters. */
+  function checkPassword(value: string, field: string, required: boolean) {
+    if (!required && value === "") return;
+    check(value.length >= 1 && value.length <= 127, field, "must be 1 to 127 characters");
+    check(!/[\r\n\0]/.test(value), field, "must be one line");
+  }
+
+  function paperOf(size: PageSizeName, field: string): "A4" | "LETTER" {
+    check(size in PageSizeName, field, `unknown page size ${size}`);
+    check(size !== PageSizeName.FIT, field, "FIT is for images; choose A4 or LETTER");
+    return size === PageSizeName.LETTER ? "LETTER" : "A4";
+  }
 
   /** A request's document as the worker's input: its bytes, or its blob's; refuses neither, naming the field. */
   async function inputOf(document: Document | undefined, field: string, ctx: HandlerContext): Promise<Input> {
@@ -214,6 +276,179 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       return { pages: await Promise.all(rendered) };
     },
 
+    async extractImages(req, ctx) {
+      const document = await inputOf(req.document, "document", ctx);
+      const pages = req.pages.trim() === "" ? undefined : pageList(req.pages);
+      const task = {
+        kind: "images" as const,
+        document,
+        pages,
+        minSize: req.minSize || 16,
+        maxPixels: maxExtractedPixels,
+      };
+      const { images } = await run(task, ctx, "document", "images");
+      const encoded = await Promise.all(
+        images.map((img) =>
+          sharp(img.pixels, { raw: { width: img.width, height: img.height, channels: img.channels as 1 | 3 | 4 } })
+            .png()
+            .toBuffer(),
+        ),
+      );
+      const spill = encoded.reduce((sum, b) => sum + b.length, 0) > maxAnswerBytes;
+      check(!spill || blobs !== undefined, "pages", "the images are more than one answer carries: ask for fewer pages");
+      const out = images.map(async (img, i) => {
+        const meta = { contentType: "image/png", filename: `page-${img.page}-image-${i + 1}.png` };
+        const source = await fileOut(new Uint8Array(encoded[i]), meta, ctx, blobs, spill);
+        return { page: img.page, width: img.width, height: img.height, image: { source, contentType: "image/png" } };
+      });
+      return { images: await Promise.all(out) };
+    },
+
+    async addImage(req, ctx) {
+      const position = positions[req.position];
+      check(position !== undefined, "position", `unknown position ${req.position}`);
+      const center = position === "center";
+      const scale = req.scale || (center ? 0.5 : 0.15);
+      check(scale > 0 && scale <= 1, "scale", "must be above 0 and at most 1 (a share of the page's width)");
+      const opacity = req.opacity || (center ? 0.3 : 1);
+      check(opacity > 0 && opacity <= 1, "opacity", "must be above 0 and at most 1");
+      const [document, image] = await Promise.all([
+        inputOf(req.document, "document", ctx),
+        imageOf(req.image, "image", ctx),
+      ]);
+      const pages = req.pages.trim() === "" ? undefined : pageList(req.pages);
+      const stamp = { image: image.data, format: image.format, position, scale, opacity, pages };
+      const { parts } = await run({ kind: "stampImage", document, stamp }, ctx, "document", "parts");
+      return { document: await asDocument(parts[0], ctx) };
+    },
+
+    async getFormFields(req, ctx) {
+      const { fields } = await run(
+        { kind: "fields", document: await inputOf(req.document, "document", ctx) },
+        ctx,
+        "document",
+        "fields",
+      );
+      return { fields: fields.map((f) => ({ ...f, kind: kinds[f.kind] })) };
+    },
+
+    async fillForm(req, ctx) {
+      const entries = Object.entries(req.values);
+      check(entries.length > 0, "values", "is required: values by field name");
+      check(entries.length <= 10_000, "values", "sets at most 10,000 fields");
+      for (const [name, value] of entries)
+        check(value.length <= 100_000, `values[${name}]`, "must be at most 100,000 characters");
+      const task = {
+        kind: "fill" as const,
+        document: await inputOf(req.document, "document", ctx),
+        values: req.values,
+        flatten: req.flatten,
+      };
+      const { parts } = await run(task, ctx, "document", "parts");
+      return { document: await asDocument(parts[0], ctx) };
+    },
+
+    async flattenForm(req, ctx) {
+      const { parts } = await run(
+        { kind: "flatten", document: await inputOf(req.document, "document", ctx) },
+        ctx,
+        "document",
+        "parts",
+      );
+      return { document: await asDocument(parts[0], ctx) };
+    },
+
+    async imagesToPdf(req, ctx) {
+      check(req.images.length >= 1, "images", "is required: at least one image");
+      check(req.images.length <= maxImages, "images", `takes at most ${maxImages} images`);
+      check(req.pageSize in PageSizeName, "page_size", `unknown page size ${req.pageSize}`);
+      const paper =
+        req.pageSize === PageSizeName.A4 ? papers.A4 : req.pageSize === PageSizeName.LETTER ? papers.LETTER : undefined;
+      const images = [];
+      let pixels = 0;
+      for (const [i, image] of req.images.entries()) {
+        const n = await imageOf(image, `images[${i}]`, ctx);
+        pixels += n.width * n.height;
+        check(pixels <= 4 * maxImagePixels, "images", `come to more than ${(4 * maxImagePixels) / 1e6} megapixels`);
+        const page = paper ? { width: paper[0], height: paper[1], fit: true } : { ...n.points, fit: false };
+        images.push({ data: n.data, format: n.format, page });
+      }
+      const { merged, pageCount } = await run({ kind: "fromImages", images }, ctx, "images", "merged");
+      return { document: await asDocument(merged, ctx), pageCount };
+    },
+
+    async compress(req, ctx) {
+      const quality = req.imageQuality || 70;
+      check(quality >= 1 && quality <= 100, "image_quality", "must be from 1 to 100");
+      const maxSize = req.maxImageSize || 2000;
+      check(maxSize >= 16 && maxSize <= 20_000, "max_image_size", "must be from 16 to 20000 pixels");
+      const document = await inputOf(req.document, "document", ctx);
+      const { streams } = await run({ kind: "imageStreams", document, minBytes: 8 * 1024 }, ctx, "document", "streams");
+      const replacements = [];
+      for (const s of streams) {
+        const jpeg = await reencode(s, quality, maxSize).catch(() => undefined); // an image it cannot read stays
+        if (jpeg && jpeg.data.length < s.data.length * 0.9)
+          replacements.push({ ref: s.ref, jpeg: jpeg.data, ...jpeg.size, channels: s.channels });
+      }
+      const task = { kind: "replaceImages" as const, document, replacements };
+      const { merged } = await run(task, ctx, "document", "merged");
+      const smaller = merged.length < document.data.length;
+      return {
+        document: await asDocument(smaller ? merged : document.data, ctx),
+        originalBytes: BigInt(document.data.length),
+        compressedBytes: BigInt(smaller ? merged.length : document.data.length),
+        imagesRecompressed: smaller ? replacements.length : 0,
+      };
+    },
+
+    async encrypt(req, ctx) {
+      checkPassword(req.userPassword, "user_password", true);
+      checkPassword(req.ownerPassword, "owner_password", false);
+      const document = await inputOf(req.document, "document", ctx);
+      await run({ kind: "count", document }, ctx, "document", "merged"); // a readable, unencrypted PDF first
+      const protection = {
+        userPassword: req.userPassword,
+        ownerPassword: req.ownerPassword,
+        print: req.allowPrint,
+        copy: req.allowCopy,
+        modify: req.allowModify,
+      };
+      return { document: await asDocument(await qpdf.encrypt(document.data, protection, document.field), ctx) };
+    },
+
+    async decrypt(req, ctx) {
+      checkPassword(req.password, "password", true);
+      const document = await inputOf(req.document, "document", ctx);
+      return { document: await asDocument(await qpdf.decrypt(document.data, req.password, document.field), ctx) };
+    },
+
+    async fromMarkdown(req, ctx) {
+      check(req.markdown.trim() !== "", "markdown", "is required");
+      check(req.markdown.length <= maxMarkdownChars, "markdown", `must be at most ${maxMarkdownChars} characters`);
+      check(req.title.length <= 1000, "title", "must be at most 1,000 characters");
+      const task = {
+        kind: "markdown" as const,
+        markdown: req.markdown,
+        pageSize: paperOf(req.pageSize, "page_size"),
+        title: req.title,
+      };
+      const { merged, pageCount } = await run(task, ctx, "markdown", "merged");
+      return { document: await asDocument(merged, ctx), pageCount };
+    },
+
+    async fromHtml(req, ctx) {
+      check(req.html.trim() !== "", "html", "is required");
+      check(req.html.length <= maxHtmlChars, "html", `must be at most ${maxHtmlChars} characters`);
+      const format = paperOf(req.pageSize, "page_size") === "LETTER" ? "Letter" : "A4";
+      const pdf = await chromium.print(
+        req.html,
+        { format, landscape: req.landscape, printBackground: req.printBackground },
+        ctx,
+      );
+      const { pageCount } = await run({ kind: "count", document: { data: pdf, field: "html" } }, ctx, "html", "merged");
+      return { document: await asDocument(pdf, ctx), pageCount };
+    },
+
     async getInfo(req, ctx) {
       const { info } = await run(
         { kind: "info", document: await inputOf(req.document, "document", ctx) },
@@ -244,5 +479,34 @@ export function createPdfService(options: PdfServiceOptions = {}): {
       return { pages: pages.map((text, i) => ({ page: i + 1, text })) };
     },
   };
-  return { impl, close: () => sandbox.close() };
+  return {
+    impl,
+    async close() {
+      await Promise.all([sandbox.close(), chromium.close()]);
+    },
+  };
+}
+
+/** An image stream as a JPEG no larger than `maxSize` a side, or undefined when it is not worth it. */
+async function reencode(
+  s: { data: Uint8Array; filter: string; width: number; height: number; channels: 1 | 3 },
+  quality: number,
+  maxSize: number,
+) {
+  check(s.width * s.height <= maxImagePixels, "document", "holds an image past 50 megapixels");
+  const input =
+    s.filter === "DCTDecode"
+      ? sharp(s.data, { limitInputPixels: maxImagePixels })
+      : sharp(inflateSync(s.data, { maxOutputLength: s.width * s.height * s.channels + 1024 }), {
+          raw: { width: s.width, height: s.height, channels: s.channels },
+        });
+  const { data, info } = await input
+    .resize({ width: maxSize, height: maxSize, fit: "inside", withoutEnlargement: true })
+    .jpeg({ quality, mozjpeg: true })
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== s.channels) return undefined;
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    size: { width: info.width, height: info.height },
+  };
 }

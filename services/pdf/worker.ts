@@ -6,6 +6,24 @@
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
+import { type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import {
+  embeddedImages,
+  type Field,
+  fillForm,
+  flattenForm,
+  formFields,
+  type ImageStamp,
+  type ImageStream,
+  imageStreams,
+  imagesToPdf,
+  type PageImage,
+  replaceImages,
+  stampImage,
+} from "./edit.js";
+import { markdownToPdf } from "./markdown.js";
+
+export { type Input, type PageList, pageGroups } from "./document.js";
 
 // pdf.js moves buffers with ArrayBuffer.prototype.transferToFixedLength, which Node 20 lacks: the
 // same move by structured clone (the original is detached, as the standard method leaves it).
@@ -14,18 +32,6 @@ import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-wo
     const moved = structuredClone(this, { transfer: [this] });
     return length === undefined || length === moved.byteLength ? moved : moved.slice(0, length);
   };
-
-/** A document's bytes and the request field they came in. */
-export interface Input {
-  data: Uint8Array;
-  field: string;
-}
-
-/** Page numbers given as ranges (`1-3,5`) and the request field they came in. */
-export interface PageList {
-  text: string;
-  field: string;
-}
 
 /** Every task the PDF sandbox runs. */
 export type PdfTask =
@@ -40,7 +46,17 @@ export type PdfTask =
   | { kind: "stamp"; document: Input; stamp: Stamp }
   | { kind: "pages"; document: Input; pages?: PageList; withText?: boolean }
   | { kind: "render"; document: Input; index: number; render: Render }
-  | { kind: "compose"; source?: Input; parts: ({ data: Uint8Array } | { page: number })[] };
+  | { kind: "compose"; source?: Input; parts: ({ data: Uint8Array } | { page: number })[] }
+  | { kind: "images"; document: Input; pages?: PageList; minSize: number; maxPixels: number }
+  | { kind: "stampImage"; document: Input; stamp: ImageStamp }
+  | { kind: "fields"; document: Input }
+  | { kind: "fill"; document: Input; values: Record<string, string>; flatten: boolean }
+  | { kind: "flatten"; document: Input }
+  | { kind: "fromImages"; images: PageImage[] }
+  | { kind: "imageStreams"; document: Input; minBytes: number }
+  | { kind: "replaceImages"; document: Input; replacements: Parameters<typeof replaceImages>[1] }
+  | { kind: "markdown"; markdown: string; pageSize: "A4" | "LETTER"; title: string }
+  | { kind: "count"; document: Input };
 
 /** How a page is rendered to an image. */
 export interface Render {
@@ -87,62 +103,10 @@ export type PdfResult =
   | { parts: Uint8Array[]; pageCounts: number[] }
   | { listed: { pageCount: number; indices: number[]; texts?: string[] } }
   | { image: Uint8Array; width: number; height: number }
+  | Awaited<ReturnType<typeof embeddedImages>>
+  | { fields: Field[] }
+  | { streams: ImageStream[] }
   | Refused;
-
-/** Thrown for a document that cannot be used; the message names what is wrong with it. */
-class Unusable extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const pdfHeader = Buffer.from("%PDF-");
-
-async function load(input: Input): Promise<PDFDocument> {
-  // The header may follow up to 1 KiB of junk (the PDF specification's allowance).
-  if (Buffer.from(input.data.subarray(0, 1024)).indexOf(pdfHeader) < 0)
-    throw new Unusable(input.field, "is not a PDF (no %PDF- header)");
-  let doc: PDFDocument;
-  let pages: number;
-  try {
-    doc = await PDFDocument.load(input.data, { updateMetadata: false });
-    // pdf-lib parses leniently: a file without a readable page tree fails here, not at load.
-    pages = doc.getPageCount();
-  } catch (err) {
-    const message = (err as Error).message ?? String(err);
-    if (/encrypted/i.test(message)) throw new Unusable(input.field, "is encrypted; decrypt it first");
-    throw new Unusable(input.field, `cannot be read as a PDF: ${message.split("\n")[0]}`);
-  }
-  if (pages === 0) throw new Unusable(input.field, "cannot be read as a PDF: it has no pages");
-  return doc;
-}
-
-/** Most pages a page list may name (repeats count). */
-const maxListed = 100_000;
-
-/**
- * The 0-based page indices a list names, in its order (`3,1,1-2` → 2, 0, 0, 1); each range is a
- * group of its own. Refuses text that is not a list and pages outside the document, naming the field.
- */
-export function pageGroups(list: PageList, pageCount: number): number[][] {
-  const groups: number[][] = [];
-  let listed = 0;
-  for (const part of list.text.split(",").map((p) => p.trim())) {
-    const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(part);
-    if (!m) throw new Unusable(list.field, `"${part}" is not a page or a range such as 2-5`);
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (from < 1 || to < from) throw new Unusable(list.field, `"${part}" is not a range of pages from 1`);
-    if (to > pageCount) throw new Unusable(list.field, `"${part}" is outside the document's ${pageCount} pages`);
-    listed += to - from + 1;
-    if (listed > maxListed) throw new Unusable(list.field, `names more than ${maxListed} pages`);
-    groups.push(Array.from({ length: to - from + 1 }, (_, i) => from - 1 + i));
-  }
-  return groups;
-}
 
 /** A new document of `indices`' pages of `doc`, in that order. */
 async function pagesOf(doc: PDFDocument, indices: number[]): Promise<Uint8Array> {
@@ -375,6 +339,28 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await render(task);
       case "compose":
         return await compose(task);
+      case "images":
+        return await embeddedImages(task.document, task.pages, task.minSize, task.maxPixels);
+      case "stampImage":
+        return await stampImage(task.document, task.stamp);
+      case "fields":
+        return await formFields(task.document);
+      case "fill":
+        return await fillForm(task.document, task.values, task.flatten);
+      case "flatten":
+        return await flattenForm(task.document);
+      case "fromImages":
+        return await imagesToPdf(task.images);
+      case "imageStreams":
+        return await imageStreams(task.document, task.minBytes);
+      case "replaceImages":
+        return await replaceImages(task.document, task.replacements);
+      case "markdown": {
+        const merged = await markdownToPdf(task.markdown, task.pageSize, task.title);
+        return { merged, pageCount: (await PDFDocument.load(merged)).getPageCount() };
+      }
+      case "count":
+        return { merged: task.document.data, pageCount: (await load(task.document)).getPageCount() };
     }
   } catch (err) {
     if (err instanceof Unusable) return { error: err.message, field: err.field };

@@ -218,7 +218,12 @@ describe("a document past the 32 MiB message limit", () => {
     expect(pdf.length).toBeGreaterThan(40 * 1024 * 1024);
     const transport = createGrpcTransport({
       baseUrl: mesh.url,
-      interceptors: [(next) => (req) => (req.header.set("authorization", `Bearer ${mesh.adminKey}`), next(req))],
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${mesh.adminKey}`);
+          return next(req);
+        },
+      ],
     });
     const blobs = createClient(BlobService, transport);
     async function* upload(): AsyncIterable<UploadRequest> {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/pdf/v1/pdf.proto.
  */
 export const file_flowforge_pdf_v1_pdf: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSI3CghEb2N1bWVudBIOCgRkYXRhGAEgASgMSAASEQoHYmxvYl9pZBgCIAEoCUgAQggKBnNvdXJjZSI9CgxNZXJnZVJlcXVlc3QSLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRCg1NZXJnZVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNIj4KDkdldEluZm9SZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCI7CghQYWdlU2l6ZRINCgV3aWR0aBgBIAEoARIOCgZoZWlnaHQYAiABKAESEAoIcm90YXRpb24YAyABKA0i2QEKCE1ldGFkYXRhEg0KBXRpdGxlGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEhAKCGtleXdvcmRzGAQgASgJEg8KB2NyZWF0b3IYBSABKAkSEAoIcHJvZHVjZXIYBiABKAkSMQoNY3JlYXRpb25fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbW9kaWZpY2F0aW9uX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn4KD0dldEluZm9SZXNwb25zZRISCgpwYWdlX2NvdW50GAEgASgNEikKBXBhZ2VzGAIgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlU2l6ZRIsCghtZXRhZGF0YRgDIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuTWV0YWRhdGEiQgoSRXh0cmFjdFRleHRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCImCghQYWdlVGV4dBIMCgRwYWdlGAEgASgNEgwKBHRleHQYAiABKAkiQAoTRXh0cmFjdFRleHRSZXNwb25zZRIpCgVwYWdlcxgBIAMoCzIaLmZsb3dmb3JnZS5wZGYudjEuUGFnZVRleHQiZQoMU3BsaXRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIQCgZyYW5nZXMYAiABKAlIABIPCgVldmVyeRgDIAEoDUgAQgQKAmJ5Ij4KDVNwbGl0UmVzcG9uc2USLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRChJTZWxlY3RQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1NlbGVjdFBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iUQoSUmVtb3ZlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCSJXChNSZW1vdmVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNImIKElJvdGF0ZVBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkSDwoHZGVncmVlcxgDIAEoBSJDChNSb3RhdGVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJwChJTZXRNZXRhZGF0YVJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EiwKCG1ldGFkYXRhGAIgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJDChNTZXRNZXRhZGF0YVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCLVAQoOQWRkVGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EgwKBHRleHQYAiABKAkSMAoIcG9zaXRpb24YAyABKA4yHi5mbG93Zm9yZ2UucGRmLnYxLlRleHRQb3NpdGlvbhINCgVwYWdlcxgEIAEoCRIRCglmb250X3NpemUYBSABKAISDwoHb3BhY2l0eRgGIAEoAhIVCghyb3RhdGlvbhgHIAEoAkgAiAEBQgsKCV9yb3RhdGlvbiI/Cg9BZGRUZXh0UmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IkoKBUltYWdlEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSKeAQoSUmVuZGVyUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRILCgNkcGkYAyABKA0SLQoGZm9ybWF0GAQgASgOMh0uZmxvd2ZvcmdlLnBkZi52MS5JbWFnZUZvcm1hdBIPCgdxdWFsaXR5GAUgASgNImMKDFJlbmRlcmVkUGFnZRIMCgRwYWdlGAEgASgNEg0KBXdpZHRoGAIgASgNEg4KBmhlaWdodBgDIAEoDRImCgVpbWFnZRgEIAEoCzIXLmZsb3dmb3JnZS5wZGYudjEuSW1hZ2UiRAoTUmVuZGVyUGFnZXNSZXNwb25zZRItCgVwYWdlcxgBIAMoCzIeLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyZWRQYWdlKv4BCgxUZXh0UG9zaXRpb24SHQoZVEVYVF9QT1NJVElPTl9VTlNQRUNJRklFRBAAEhgKFFRFWFRfUE9TSVRJT05fQ0VOVEVSEAESGgoWVEVYVF9QT1NJVElPTl9UT1BfTEVGVBACEhwKGFRFWFRfUE9TSVRJT05fVE9QX0NFTlRFUhADEhsKF1RFWFRfUE9TSVRJT05fVE9QX1JJR0hUEAQSHQoZVEVYVF9QT1NJVElPTl9CT1RUT01fTEVGVBAFEh8KG1RFWFRfUE9TSVRJT05fQk9UVE9NX0NFTlRFUhAGEh4KGlRFWFRfUE9TSVRJT05fQk9UVE9NX1JJR0hUEAcqWAoLSW1hZ2VGb3JtYXQSHAoYSU1BR0VfRk9STUFUX1VOU1BFQ0lGSUVEEAASFAoQSU1BR0VfRk9STUFUX1BORxABEhUKEUlNQUdFX0ZPUk1BVF9KUEVHEAIy5AkKClBkZlNlcnZpY2USaQoFTWVyZ2USHi5mbG93Zm9yZ2UucGRmLnYxLk1lcmdlUmVxdWVzdBofLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXNwb25zZSIfkAIBgtPkkwIWOgEqIhEvYXBpL3YxL3BkZi9tZXJnZRJpCgVTcGxpdBIeLmZsb3dmb3JnZS5wZGYudjEuU3BsaXRSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5TcGxpdFJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL3NwbGl0EoIBCgtTZWxlY3RQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuU2VsZWN0UGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5TZWxlY3RQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3NlbGVjdC1wYWdlcxKCAQoLUmVtb3ZlUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJlbW92ZVBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUmVtb3ZlUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yZW1vdmUtcGFnZXMSggEKC1JvdGF0ZVBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5Sb3RhdGVQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlJvdGF0ZVBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvcm90YXRlLXBhZ2VzEm4KB0dldEluZm8SIC5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXF1ZXN0GiEuZmxvd2ZvcmdlLnBkZi52MS5HZXRJbmZvUmVzcG9uc2UiHpACAYLT5JMCFToBKiIQL2FwaS92MS9wZGYvaW5mbxKCAQoLU2V0TWV0YWRhdGESJC5mbG93Zm9yZ2UucGRmLnYxLlNldE1ldGFkYXRhUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuU2V0TWV0YWRhdGFSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9zZXQtbWV0YWRhdGEScgoHQWRkVGV4dBIgLmZsb3dmb3JnZS5wZGYudjEuQWRkVGV4dFJlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkFkZFRleHRSZXNwb25zZSIikAIBgtPkkwIZOgEqIhQvYXBpL3YxL3BkZi9hZGQtdGV4dBKCAQoLUmVuZGVyUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJlbmRlclBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yZW5kZXItcGFnZXMSggEKC0V4dHJhY3RUZXh0EiQuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RUZXh0UmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvZXh0cmFjdC10ZXh0YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93Zm9yZ2UvcGRmL3YxL3BkZi5wcm90bxIQZmxvd2ZvcmdlLnBkZi52MSI3CghEb2N1bWVudBIOCgRkYXRhGAEgASgMSAASEQoHYmxvYl9pZBgCIAEoCUgAQggKBnNvdXJjZSI9CgxNZXJnZVJlcXVlc3QSLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRCg1NZXJnZVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNIj4KDkdldEluZm9SZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCI7CghQYWdlU2l6ZRINCgV3aWR0aBgBIAEoARIOCgZoZWlnaHQYAiABKAESEAoIcm90YXRpb24YAyABKA0i2QEKCE1ldGFkYXRhEg0KBXRpdGxlGAEgASgJEg4KBmF1dGhvchgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEhAKCGtleXdvcmRzGAQgASgJEg8KB2NyZWF0b3IYBSABKAkSEAoIcHJvZHVjZXIYBiABKAkSMQoNY3JlYXRpb25fdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoRbW9kaWZpY2F0aW9uX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn4KD0dldEluZm9SZXNwb25zZRISCgpwYWdlX2NvdW50GAEgASgNEikKBXBhZ2VzGAIgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5QYWdlU2l6ZRIsCghtZXRhZGF0YRgDIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuTWV0YWRhdGEiQgoSRXh0cmFjdFRleHRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCImCghQYWdlVGV4dBIMCgRwYWdlGAEgASgNEgwKBHRleHQYAiABKAkiQAoTRXh0cmFjdFRleHRSZXNwb25zZRIpCgVwYWdlcxgBIAMoCzIaLmZsb3dmb3JnZS5wZGYudjEuUGFnZVRleHQiZQoMU3BsaXRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIQCgZyYW5nZXMYAiABKAlIABIPCgVldmVyeRgDIAEoDUgAQgQKAmJ5Ij4KDVNwbGl0UmVzcG9uc2USLQoJZG9jdW1lbnRzGAEgAygLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJRChJTZWxlY3RQYWdlc1JlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Eg0KBXBhZ2VzGAIgASgJIlcKE1NlbGVjdFBhZ2VzUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0iUQoSUmVtb3ZlUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCSJXChNSZW1vdmVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNImIKElJvdGF0ZVBhZ2VzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSDQoFcGFnZXMYAiABKAkSDwoHZGVncmVlcxgDIAEoBSJDChNSb3RhdGVQYWdlc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJwChJTZXRNZXRhZGF0YVJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EiwKCG1ldGFkYXRhGAIgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5NZXRhZGF0YSJDChNTZXRNZXRhZGF0YVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCLVAQoOQWRkVGV4dFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EgwKBHRleHQYAiABKAkSMAoIcG9zaXRpb24YAyABKA4yHi5mbG93Zm9yZ2UucGRmLnYxLlRleHRQb3NpdGlvbhINCgVwYWdlcxgEIAEoCRIRCglmb250X3NpemUYBSABKAISDwoHb3BhY2l0eRgGIAEoAhIVCghyb3RhdGlvbhgHIAEoAkgAiAEBQgsKCV9yb3RhdGlvbiI/Cg9BZGRUZXh0UmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IkoKBUltYWdlEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSKeAQoSUmVuZGVyUGFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRILCgNkcGkYAyABKA0SLQoGZm9ybWF0GAQgASgOMh0uZmxvd2ZvcmdlLnBkZi52MS5JbWFnZUZvcm1hdBIPCgdxdWFsaXR5GAUgASgNImMKDFJlbmRlcmVkUGFnZRIMCgRwYWdlGAEgASgNEg0KBXdpZHRoGAIgASgNEg4KBmhlaWdodBgDIAEoDRImCgVpbWFnZRgEIAEoCzIXLmZsb3dmb3JnZS5wZGYudjEuSW1hZ2UiRAoTUmVuZGVyUGFnZXNSZXNwb25zZRItCgVwYWdlcxgBIAMoCzIeLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyZWRQYWdlImUKFEV4dHJhY3RJbWFnZXNSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBINCgVwYWdlcxgCIAEoCRIQCghtaW5fc2l6ZRgDIAEoDSJlCg5FeHRyYWN0ZWRJbWFnZRIMCgRwYWdlGAEgASgNEg0KBXdpZHRoGAIgASgNEg4KBmhlaWdodBgDIAEoDRImCgVpbWFnZRgEIAEoCzIXLmZsb3dmb3JnZS5wZGYudjEuSW1hZ2UiSQoVRXh0cmFjdEltYWdlc1Jlc3BvbnNlEjAKBmltYWdlcxgBIAMoCzIgLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdGVkSW1hZ2UiyAEKD0FkZEltYWdlUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSJgoFaW1hZ2UYAiABKAsyFy5mbG93Zm9yZ2UucGRmLnYxLkltYWdlEjAKCHBvc2l0aW9uGAMgASgOMh4uZmxvd2ZvcmdlLnBkZi52MS5UZXh0UG9zaXRpb24SDQoFc2NhbGUYBCABKAESDwoHb3BhY2l0eRgFIAEoARINCgVwYWdlcxgGIAEoCSJAChBBZGRJbWFnZVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCKNAQoJRm9ybUZpZWxkEgwKBG5hbWUYASABKAkSLQoEa2luZBgCIAEoDjIfLmZsb3dmb3JnZS5wZGYudjEuRm9ybUZpZWxkS2luZBINCgV2YWx1ZRgDIAEoCRIPCgdvcHRpb25zGAQgAygJEhEKCXJlYWRfb25seRgFIAEoCBIQCghyZXF1aXJlZBgGIAEoCCJEChRHZXRGb3JtRmllbGRzUmVxdWVzdBIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQiRAoVR2V0Rm9ybUZpZWxkc1Jlc3BvbnNlEisKBmZpZWxkcxgBIAMoCzIbLmZsb3dmb3JnZS5wZGYudjEuRm9ybUZpZWxkIr4BCg9GaWxsRm9ybVJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50Ej0KBnZhbHVlcxgCIAMoCzItLmZsb3dmb3JnZS5wZGYudjEuRmlsbEZvcm1SZXF1ZXN0LlZhbHVlc0VudHJ5Eg8KB2ZsYXR0ZW4YAyABKAgaLQoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJAChBGaWxsRm9ybVJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudCJCChJGbGF0dGVuRm9ybVJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50IkMKE0ZsYXR0ZW5Gb3JtUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50InAKEkltYWdlc1RvUGRmUmVxdWVzdBInCgZpbWFnZXMYASADKAsyFy5mbG93Zm9yZ2UucGRmLnYxLkltYWdlEjEKCXBhZ2Vfc2l6ZRgCIAEoDjIeLmZsb3dmb3JnZS5wZGYudjEuUGFnZVNpemVOYW1lIlcKE0ltYWdlc1RvUGRmUmVzcG9uc2USLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhIKCnBhZ2VfY291bnQYAiABKA0ibgoPQ29tcHJlc3NSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIVCg1pbWFnZV9xdWFsaXR5GAIgASgNEhYKDm1heF9pbWFnZV9zaXplGAMgASgNIo8BChBDb21wcmVzc1Jlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIWCg5vcmlnaW5hbF9ieXRlcxgCIAEoBBIYChBjb21wcmVzc2VkX2J5dGVzGAMgASgEEhsKE2ltYWdlc19yZWNvbXByZXNzZWQYBCABKA0irAEKDkVuY3J5cHRSZXF1ZXN0EiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBIVCg11c2VyX3Bhc3N3b3JkGAIgASgJEhYKDm93bmVyX3Bhc3N3b3JkGAMgASgJEhMKC2FsbG93X3ByaW50GAQgASgIEhIKCmFsbG93X2NvcHkYBSABKAgSFAoMYWxsb3dfbW9kaWZ5GAYgASgIIj8KD0VuY3J5cHRSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQiUAoORGVjcnlwdFJlcXVlc3QSLAoIZG9jdW1lbnQYASABKAsyGi5mbG93Zm9yZ2UucGRmLnYxLkRvY3VtZW50EhAKCHBhc3N3b3JkGAIgASgJIj8KD0RlY3J5cHRSZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQiaQoTRnJvbU1hcmtkb3duUmVxdWVzdBIQCghtYXJrZG93bhgBIAEoCRIxCglwYWdlX3NpemUYAiABKA4yHi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplTmFtZRINCgV0aXRsZRgDIAEoCSJYChRGcm9tTWFya2Rvd25SZXNwb25zZRIsCghkb2N1bWVudBgBIAEoCzIaLmZsb3dmb3JnZS5wZGYudjEuRG9jdW1lbnQSEgoKcGFnZV9jb3VudBgCIAEoDSJ/Cg9Gcm9tSHRtbFJlcXVlc3QSDAoEaHRtbBgBIAEoCRIxCglwYWdlX3NpemUYAiABKA4yHi5mbG93Zm9yZ2UucGRmLnYxLlBhZ2VTaXplTmFtZRIRCglsYW5kc2NhcGUYAyABKAgSGAoQcHJpbnRfYmFja2dyb3VuZBgEIAEoCCJUChBGcm9tSHRtbFJlc3BvbnNlEiwKCGRvY3VtZW50GAEgASgLMhouZmxvd2ZvcmdlLnBkZi52MS5Eb2N1bWVudBISCgpwYWdlX2NvdW50GAIgASgNKv4BCgxUZXh0UG9zaXRpb24SHQoZVEVYVF9QT1NJVElPTl9VTlNQRUNJRklFRBAAEhgKFFRFWFRfUE9TSVRJT05fQ0VOVEVSEAESGgoWVEVYVF9QT1NJVElPTl9UT1BfTEVGVBACEhwKGFRFWFRfUE9TSVRJT05fVE9QX0NFTlRFUhADEhsKF1RFWFRfUE9TSVRJT05fVE9QX1JJR0hUEAQSHQoZVEVYVF9QT1NJVElPTl9CT1RUT01fTEVGVBAFEh8KG1RFWFRfUE9TSVRJT05fQk9UVE9NX0NFTlRFUhAGEh4KGlRFWFRfUE9TSVRJT05fQk9UVE9NX1JJR0hUEAcqWAoLSW1hZ2VGb3JtYXQSHAoYSU1BR0VfRk9STUFUX1VOU1BFQ0lGSUVEEAASFAoQSU1BR0VfRk9STUFUX1BORxABEhUKEUlNQUdFX0ZPUk1BVF9KUEVHEAIq9gEKDUZvcm1GaWVsZEtpbmQSHwobRk9STV9GSUVMRF9LSU5EX1VOU1BFQ0lGSUVEEAASGAoURk9STV9GSUVMRF9LSU5EX1RFWFQQARIcChhGT1JNX0ZJRUxEX0tJTkRfQ0hFQ0tCT1gQAhIZChVGT1JNX0ZJRUxEX0tJTkRfUkFESU8QAxIcChhGT1JNX0ZJRUxEX0tJTkRfRFJPUERPV04QBBIYChRGT1JNX0ZJRUxEX0tJTkRfTElTVBAFEhoKFkZPUk1fRklFTERfS0lORF9CVVRUT04QBhIdChlGT1JNX0ZJRUxEX0tJTkRfU0lHTkFUVVJFEAcqeAoMUGFnZVNpemVOYW1lEh4KGlBBR0VfU0laRV9OQU1FX1VOU1BFQ0lGSUVEEAASFgoSUEFHRV9TSVpFX05BTUVfRklUEAESFQoRUEFHRV9TSVpFX05BTUVfQTQQAhIZChVQQUdFX1NJWkVfTkFNRV9MRVRURVIQAzLSFAoKUGRmU2VydmljZRJpCgVNZXJnZRIeLmZsb3dmb3JnZS5wZGYudjEuTWVyZ2VSZXF1ZXN0Gh8uZmxvd2ZvcmdlLnBkZi52MS5NZXJnZVJlc3BvbnNlIh+QAgGC0+STAhY6ASoiES9hcGkvdjEvcGRmL21lcmdlEmkKBVNwbGl0Eh4uZmxvd2ZvcmdlLnBkZi52MS5TcGxpdFJlcXVlc3QaHy5mbG93Zm9yZ2UucGRmLnYxLlNwbGl0UmVzcG9uc2UiH5ACAYLT5JMCFjoBKiIRL2FwaS92MS9wZGYvc3BsaXQSggEKC1NlbGVjdFBhZ2VzEiQuZmxvd2ZvcmdlLnBkZi52MS5TZWxlY3RQYWdlc1JlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLlNlbGVjdFBhZ2VzUmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvc2VsZWN0LXBhZ2VzEoIBCgtSZW1vdmVQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUmVtb3ZlUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5SZW1vdmVQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JlbW92ZS1wYWdlcxKCAQoLUm90YXRlUGFnZXMSJC5mbG93Zm9yZ2UucGRmLnYxLlJvdGF0ZVBhZ2VzUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuUm90YXRlUGFnZXNSZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9yb3RhdGUtcGFnZXMSbgoHR2V0SW5mbxIgLmZsb3dmb3JnZS5wZGYudjEuR2V0SW5mb1JlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkdldEluZm9SZXNwb25zZSIekAIBgtPkkwIVOgEqIhAvYXBpL3YxL3BkZi9pbmZvEoIBCgtTZXRNZXRhZGF0YRIkLmZsb3dmb3JnZS5wZGYudjEuU2V0TWV0YWRhdGFSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5TZXRNZXRhZGF0YVJlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3NldC1tZXRhZGF0YRJyCgdBZGRUZXh0EiAuZmxvd2ZvcmdlLnBkZi52MS5BZGRUZXh0UmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuQWRkVGV4dFJlc3BvbnNlIiKQAgGC0+STAhk6ASoiFC9hcGkvdjEvcGRmL2FkZC10ZXh0EoIBCgtSZW5kZXJQYWdlcxIkLmZsb3dmb3JnZS5wZGYudjEuUmVuZGVyUGFnZXNSZXF1ZXN0GiUuZmxvd2ZvcmdlLnBkZi52MS5SZW5kZXJQYWdlc1Jlc3BvbnNlIiaQAgGC0+STAh06ASoiGC9hcGkvdjEvcGRmL3JlbmRlci1wYWdlcxKKAQoNRXh0cmFjdEltYWdlcxImLmZsb3dmb3JnZS5wZGYudjEuRXh0cmFjdEltYWdlc1JlcXVlc3QaJy5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RJbWFnZXNSZXNwb25zZSIokAIBgtPkkwIfOgEqIhovYXBpL3YxL3BkZi9leHRyYWN0LWltYWdlcxJ2CghBZGRJbWFnZRIhLmZsb3dmb3JnZS5wZGYudjEuQWRkSW1hZ2VSZXF1ZXN0GiIuZmxvd2ZvcmdlLnBkZi52MS5BZGRJbWFnZVJlc3BvbnNlIiOQAgGC0+STAho6ASoiFS9hcGkvdjEvcGRmL2FkZC1pbWFnZRKHAQoNR2V0Rm9ybUZpZWxkcxImLmZsb3dmb3JnZS5wZGYudjEuR2V0Rm9ybUZpZWxkc1JlcXVlc3QaJy5mbG93Zm9yZ2UucGRmLnYxLkdldEZvcm1GaWVsZHNSZXNwb25zZSIlkAIBgtPkkwIcOgEqIhcvYXBpL3YxL3BkZi9mb3JtLWZpZWxkcxJ2CghGaWxsRm9ybRIhLmZsb3dmb3JnZS5wZGYudjEuRmlsbEZvcm1SZXF1ZXN0GiIuZmxvd2ZvcmdlLnBkZi52MS5GaWxsRm9ybVJlc3BvbnNlIiOQAgGC0+STAho6ASoiFS9hcGkvdjEvcGRmL2ZpbGwtZm9ybRKCAQoLRmxhdHRlbkZvcm0SJC5mbG93Zm9yZ2UucGRmLnYxLkZsYXR0ZW5Gb3JtUmVxdWVzdBolLmZsb3dmb3JnZS5wZGYudjEuRmxhdHRlbkZvcm1SZXNwb25zZSImkAIBgtPkkwIdOgEqIhgvYXBpL3YxL3BkZi9mbGF0dGVuLWZvcm0SgQEKC0ltYWdlc1RvUGRmEiQuZmxvd2ZvcmdlLnBkZi52MS5JbWFnZXNUb1BkZlJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLkltYWdlc1RvUGRmUmVzcG9uc2UiJZACAYLT5JMCHDoBKiIXL2FwaS92MS9wZGYvZnJvbS1pbWFnZXMSdQoIQ29tcHJlc3MSIS5mbG93Zm9yZ2UucGRmLnYxLkNvbXByZXNzUmVxdWVzdBoiLmZsb3dmb3JnZS5wZGYudjEuQ29tcHJlc3NSZXNwb25zZSIikAIBgtPkkwIZOgEqIhQvYXBpL3YxL3BkZi9jb21wcmVzcxJxCgdFbmNyeXB0EiAuZmxvd2ZvcmdlLnBkZi52MS5FbmNyeXB0UmVxdWVzdBohLmZsb3dmb3JnZS5wZGYudjEuRW5jcnlwdFJlc3BvbnNlIiGQAgGC0+STAhg6ASoiEy9hcGkvdjEvcGRmL2VuY3J5cHQScQoHRGVjcnlwdBIgLmZsb3dmb3JnZS5wZGYudjEuRGVjcnlwdFJlcXVlc3QaIS5mbG93Zm9yZ2UucGRmLnYxLkRlY3J5cHRSZXNwb25zZSIhkAIBgtPkkwIYOgEqIhMvYXBpL3YxL3BkZi9kZWNyeXB0EoYBCgxGcm9tTWFya2Rvd24SJS5mbG93Zm9yZ2UucGRmLnYxLkZyb21NYXJrZG93blJlcXVlc3QaJi5mbG93Zm9yZ2UucGRmLnYxLkZyb21NYXJrZG93blJlc3BvbnNlIieQAgGC0+STAh46ASoiGS9hcGkvdjEvcGRmL2Zyb20tbWFya2Rvd24SdgoIRnJvbUh0bWwSIS5mbG93Zm9yZ2UucGRmLnYxLkZyb21IdG1sUmVxdWVzdBoiLmZsb3dmb3JnZS5wZGYudjEuRnJvbUh0bWxSZXNwb25zZSIjkAIBgtPkkwIaOgEqIhUvYXBpL3YxL3BkZi9mcm9tLWh0bWwSggEKC0V4dHJhY3RUZXh0EiQuZmxvd2ZvcmdlLnBkZi52MS5FeHRyYWN0VGV4dFJlcXVlc3QaJS5mbG93Zm9yZ2UucGRmLnYxLkV4dHJhY3RUZXh0UmVzcG9uc2UiJpACAYLT5JMCHToBKiIYL2FwaS92MS9wZGYvZXh0cmFjdC10ZXh0YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Document is a PDF file.
@@ -855,6 +855,772 @@ export const RenderPagesResponseSchema: GenMessage<RenderPagesResponse> = /*@__P
   messageDesc(file_flowforge_pdf_v1_pdf, 25);
 
 /**
+ * ExtractImagesRequest is the input of ExtractImages.
+ *
+ * @generated from message flowforge.pdf.v1.ExtractImagesRequest
+ */
+export type ExtractImagesRequest = Message<"flowforge.pdf.v1.ExtractImagesRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The pages to look at (`1-3,5`). Default: all.
+   *
+   * @generated from field: string pages = 2;
+   */
+  pages: string;
+
+  /**
+   * Images smaller than this many pixels a side are left out (icons, bullets). Default: 16.
+   *
+   * @generated from field: uint32 min_size = 3;
+   */
+  minSize: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.ExtractImagesRequest.
+ * Use `create(ExtractImagesRequestSchema)` to create a new message.
+ */
+export const ExtractImagesRequestSchema: GenMessage<ExtractImagesRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 26);
+
+/**
+ * ExtractedImage is one image found on a page.
+ *
+ * @generated from message flowforge.pdf.v1.ExtractedImage
+ */
+export type ExtractedImage = Message<"flowforge.pdf.v1.ExtractedImage"> & {
+  /**
+   * The page it is on, from 1.
+   *
+   * @generated from field: uint32 page = 1;
+   */
+  page: number;
+
+  /**
+   * Its width in pixels, as stored.
+   *
+   * @generated from field: uint32 width = 2;
+   */
+  width: number;
+
+  /**
+   * Its height in pixels.
+   *
+   * @generated from field: uint32 height = 3;
+   */
+  height: number;
+
+  /**
+   * The image, as PNG.
+   *
+   * @generated from field: flowforge.pdf.v1.Image image = 4;
+   */
+  image?: Image | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.ExtractedImage.
+ * Use `create(ExtractedImageSchema)` to create a new message.
+ */
+export const ExtractedImageSchema: GenMessage<ExtractedImage> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 27);
+
+/**
+ * ExtractImagesResponse is the output of ExtractImages.
+ *
+ * @generated from message flowforge.pdf.v1.ExtractImagesResponse
+ */
+export type ExtractImagesResponse = Message<"flowforge.pdf.v1.ExtractImagesResponse"> & {
+  /**
+   * The images, page by page.
+   *
+   * @generated from field: repeated flowforge.pdf.v1.ExtractedImage images = 1;
+   */
+  images: ExtractedImage[];
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.ExtractImagesResponse.
+ * Use `create(ExtractImagesResponseSchema)` to create a new message.
+ */
+export const ExtractImagesResponseSchema: GenMessage<ExtractImagesResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 28);
+
+/**
+ * AddImageRequest is the input of AddImage.
+ *
+ * @generated from message flowforge.pdf.v1.AddImageRequest
+ */
+export type AddImageRequest = Message<"flowforge.pdf.v1.AddImageRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The image (PNG, JPEG, or another format sharp reads). Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Image image = 2;
+   */
+  image?: Image | undefined;
+
+  /**
+   * Where: the middle (a watermark, the default) or a corner or edge.
+   *
+   * @generated from field: flowforge.pdf.v1.TextPosition position = 3;
+   */
+  position: TextPosition;
+
+  /**
+   * Its width as a share of the page's width, above 0 and at most 1. Default: 0.5 in the
+   * middle, 0.15 at an edge.
+   *
+   * @generated from field: double scale = 4;
+   */
+  scale: number;
+
+  /**
+   * From 0 (invisible) to 1. Default: 0.3 in the middle, 1 at an edge.
+   *
+   * @generated from field: double opacity = 5;
+   */
+  opacity: number;
+
+  /**
+   * The pages (`1-3,5`). Default: all.
+   *
+   * @generated from field: string pages = 6;
+   */
+  pages: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.AddImageRequest.
+ * Use `create(AddImageRequestSchema)` to create a new message.
+ */
+export const AddImageRequestSchema: GenMessage<AddImageRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 29);
+
+/**
+ * AddImageResponse is the output of AddImage.
+ *
+ * @generated from message flowforge.pdf.v1.AddImageResponse
+ */
+export type AddImageResponse = Message<"flowforge.pdf.v1.AddImageResponse"> & {
+  /**
+   * The stamped document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.AddImageResponse.
+ * Use `create(AddImageResponseSchema)` to create a new message.
+ */
+export const AddImageResponseSchema: GenMessage<AddImageResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 30);
+
+/**
+ * FormField is one AcroForm field.
+ *
+ * @generated from message flowforge.pdf.v1.FormField
+ */
+export type FormField = Message<"flowforge.pdf.v1.FormField"> & {
+  /**
+   * Its fully qualified name: what FillForm takes.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it holds.
+   *
+   * @generated from field: flowforge.pdf.v1.FormFieldKind kind = 2;
+   */
+  kind: FormFieldKind;
+
+  /**
+   * Its value, as text (see FormFieldKind).
+   *
+   * @generated from field: string value = 3;
+   */
+  value: string;
+
+  /**
+   * The options of a radio group, drop-down or list.
+   *
+   * @generated from field: repeated string options = 4;
+   */
+  options: string[];
+
+  /**
+   * Whether it is read-only.
+   *
+   * @generated from field: bool read_only = 5;
+   */
+  readOnly: boolean;
+
+  /**
+   * Whether it is required.
+   *
+   * @generated from field: bool required = 6;
+   */
+  required: boolean;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FormField.
+ * Use `create(FormFieldSchema)` to create a new message.
+ */
+export const FormFieldSchema: GenMessage<FormField> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 31);
+
+/**
+ * GetFormFieldsRequest is the input of GetFormFields.
+ *
+ * @generated from message flowforge.pdf.v1.GetFormFieldsRequest
+ */
+export type GetFormFieldsRequest = Message<"flowforge.pdf.v1.GetFormFieldsRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.GetFormFieldsRequest.
+ * Use `create(GetFormFieldsRequestSchema)` to create a new message.
+ */
+export const GetFormFieldsRequestSchema: GenMessage<GetFormFieldsRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 32);
+
+/**
+ * GetFormFieldsResponse is the output of GetFormFields.
+ *
+ * @generated from message flowforge.pdf.v1.GetFormFieldsResponse
+ */
+export type GetFormFieldsResponse = Message<"flowforge.pdf.v1.GetFormFieldsResponse"> & {
+  /**
+   * The fields, in the form's order.
+   *
+   * @generated from field: repeated flowforge.pdf.v1.FormField fields = 1;
+   */
+  fields: FormField[];
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.GetFormFieldsResponse.
+ * Use `create(GetFormFieldsResponseSchema)` to create a new message.
+ */
+export const GetFormFieldsResponseSchema: GenMessage<GetFormFieldsResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 33);
+
+/**
+ * FillFormRequest is the input of FillForm.
+ *
+ * @generated from message flowforge.pdf.v1.FillFormRequest
+ */
+export type FillFormRequest = Message<"flowforge.pdf.v1.FillFormRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Values by field name: text, "true"/"false" for check boxes, the option for radio groups and
+   * drop-downs, comma-separated options for lists. Required.
+   *
+   * @generated from field: map<string, string> values = 2;
+   */
+  values: { [key: string]: string };
+
+  /**
+   * Draw the values into the pages and remove the form, so they can no longer be changed.
+   *
+   * @generated from field: bool flatten = 3;
+   */
+  flatten: boolean;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FillFormRequest.
+ * Use `create(FillFormRequestSchema)` to create a new message.
+ */
+export const FillFormRequestSchema: GenMessage<FillFormRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 34);
+
+/**
+ * FillFormResponse is the output of FillForm.
+ *
+ * @generated from message flowforge.pdf.v1.FillFormResponse
+ */
+export type FillFormResponse = Message<"flowforge.pdf.v1.FillFormResponse"> & {
+  /**
+   * The filled document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FillFormResponse.
+ * Use `create(FillFormResponseSchema)` to create a new message.
+ */
+export const FillFormResponseSchema: GenMessage<FillFormResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 35);
+
+/**
+ * FlattenFormRequest is the input of FlattenForm.
+ *
+ * @generated from message flowforge.pdf.v1.FlattenFormRequest
+ */
+export type FlattenFormRequest = Message<"flowforge.pdf.v1.FlattenFormRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FlattenFormRequest.
+ * Use `create(FlattenFormRequestSchema)` to create a new message.
+ */
+export const FlattenFormRequestSchema: GenMessage<FlattenFormRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 36);
+
+/**
+ * FlattenFormResponse is the output of FlattenForm.
+ *
+ * @generated from message flowforge.pdf.v1.FlattenFormResponse
+ */
+export type FlattenFormResponse = Message<"flowforge.pdf.v1.FlattenFormResponse"> & {
+  /**
+   * The flattened document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FlattenFormResponse.
+ * Use `create(FlattenFormResponseSchema)` to create a new message.
+ */
+export const FlattenFormResponseSchema: GenMessage<FlattenFormResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 37);
+
+/**
+ * ImagesToPdfRequest is the input of ImagesToPdf.
+ *
+ * @generated from message flowforge.pdf.v1.ImagesToPdfRequest
+ */
+export type ImagesToPdfRequest = Message<"flowforge.pdf.v1.ImagesToPdfRequest"> & {
+  /**
+   * The images, 1 to 500, one a page in this order. Required.
+   *
+   * @generated from field: repeated flowforge.pdf.v1.Image images = 1;
+   */
+  images: Image[];
+
+  /**
+   * The page size. Default: each page its image's size.
+   *
+   * @generated from field: flowforge.pdf.v1.PageSizeName page_size = 2;
+   */
+  pageSize: PageSizeName;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.ImagesToPdfRequest.
+ * Use `create(ImagesToPdfRequestSchema)` to create a new message.
+ */
+export const ImagesToPdfRequestSchema: GenMessage<ImagesToPdfRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 38);
+
+/**
+ * ImagesToPdfResponse is the output of ImagesToPdf.
+ *
+ * @generated from message flowforge.pdf.v1.ImagesToPdfResponse
+ */
+export type ImagesToPdfResponse = Message<"flowforge.pdf.v1.ImagesToPdfResponse"> & {
+  /**
+   * The document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its pages.
+   *
+   * @generated from field: uint32 page_count = 2;
+   */
+  pageCount: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.ImagesToPdfResponse.
+ * Use `create(ImagesToPdfResponseSchema)` to create a new message.
+ */
+export const ImagesToPdfResponseSchema: GenMessage<ImagesToPdfResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 39);
+
+/**
+ * CompressRequest is the input of Compress.
+ *
+ * @generated from message flowforge.pdf.v1.CompressRequest
+ */
+export type CompressRequest = Message<"flowforge.pdf.v1.CompressRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * JPEG quality images are re-encoded at, 1 to 100. Default: 70.
+   *
+   * @generated from field: uint32 image_quality = 2;
+   */
+  imageQuality: number;
+
+  /**
+   * Images wider or taller than this are scaled down to it, in pixels. Default: 2000.
+   *
+   * @generated from field: uint32 max_image_size = 3;
+   */
+  maxImageSize: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.CompressRequest.
+ * Use `create(CompressRequestSchema)` to create a new message.
+ */
+export const CompressRequestSchema: GenMessage<CompressRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 40);
+
+/**
+ * CompressResponse is the output of Compress.
+ *
+ * @generated from message flowforge.pdf.v1.CompressResponse
+ */
+export type CompressResponse = Message<"flowforge.pdf.v1.CompressResponse"> & {
+  /**
+   * The smaller document (or the same bytes, when nothing could be saved).
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its size before.
+   *
+   * @generated from field: uint64 original_bytes = 2;
+   */
+  originalBytes: bigint;
+
+  /**
+   * Its size now.
+   *
+   * @generated from field: uint64 compressed_bytes = 3;
+   */
+  compressedBytes: bigint;
+
+  /**
+   * Images re-encoded.
+   *
+   * @generated from field: uint32 images_recompressed = 4;
+   */
+  imagesRecompressed: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.CompressResponse.
+ * Use `create(CompressResponseSchema)` to create a new message.
+ */
+export const CompressResponseSchema: GenMessage<CompressResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 41);
+
+/**
+ * EncryptRequest is the input of Encrypt.
+ *
+ * @generated from message flowforge.pdf.v1.EncryptRequest
+ */
+export type EncryptRequest = Message<"flowforge.pdf.v1.EncryptRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * The password that opens it. Required, 1 to 127 characters.
+   *
+   * @generated from field: string user_password = 2;
+   */
+  userPassword: string;
+
+  /**
+   * The password that lifts the permissions. Default: a random one (nobody can lift them).
+   *
+   * @generated from field: string owner_password = 3;
+   */
+  ownerPassword: string;
+
+  /**
+   * Readers with the user password may print it.
+   *
+   * @generated from field: bool allow_print = 4;
+   */
+  allowPrint: boolean;
+
+  /**
+   * Readers may copy its text and images.
+   *
+   * @generated from field: bool allow_copy = 5;
+   */
+  allowCopy: boolean;
+
+  /**
+   * Readers may change it (fill forms, annotate, assemble).
+   *
+   * @generated from field: bool allow_modify = 6;
+   */
+  allowModify: boolean;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.EncryptRequest.
+ * Use `create(EncryptRequestSchema)` to create a new message.
+ */
+export const EncryptRequestSchema: GenMessage<EncryptRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 42);
+
+/**
+ * EncryptResponse is the output of Encrypt.
+ *
+ * @generated from message flowforge.pdf.v1.EncryptResponse
+ */
+export type EncryptResponse = Message<"flowforge.pdf.v1.EncryptResponse"> & {
+  /**
+   * The encrypted document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.EncryptResponse.
+ * Use `create(EncryptResponseSchema)` to create a new message.
+ */
+export const EncryptResponseSchema: GenMessage<EncryptResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 43);
+
+/**
+ * DecryptRequest is the input of Decrypt.
+ *
+ * @generated from message flowforge.pdf.v1.DecryptRequest
+ */
+export type DecryptRequest = Message<"flowforge.pdf.v1.DecryptRequest"> & {
+  /**
+   * The document. Required.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its user or owner password. Required.
+   *
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.DecryptRequest.
+ * Use `create(DecryptRequestSchema)` to create a new message.
+ */
+export const DecryptRequestSchema: GenMessage<DecryptRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 44);
+
+/**
+ * DecryptResponse is the output of Decrypt.
+ *
+ * @generated from message flowforge.pdf.v1.DecryptResponse
+ */
+export type DecryptResponse = Message<"flowforge.pdf.v1.DecryptResponse"> & {
+  /**
+   * The document without protection.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.DecryptResponse.
+ * Use `create(DecryptResponseSchema)` to create a new message.
+ */
+export const DecryptResponseSchema: GenMessage<DecryptResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 45);
+
+/**
+ * FromMarkdownRequest is the input of FromMarkdown.
+ *
+ * @generated from message flowforge.pdf.v1.FromMarkdownRequest
+ */
+export type FromMarkdownRequest = Message<"flowforge.pdf.v1.FromMarkdownRequest"> & {
+  /**
+   * The Markdown, at most 1 MiB. Required.
+   *
+   * @generated from field: string markdown = 1;
+   */
+  markdown: string;
+
+  /**
+   * The paper. Default: A4.
+   *
+   * @generated from field: flowforge.pdf.v1.PageSizeName page_size = 2;
+   */
+  pageSize: PageSizeName;
+
+  /**
+   * The document's title (its metadata). Default: the first heading.
+   *
+   * @generated from field: string title = 3;
+   */
+  title: string;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FromMarkdownRequest.
+ * Use `create(FromMarkdownRequestSchema)` to create a new message.
+ */
+export const FromMarkdownRequestSchema: GenMessage<FromMarkdownRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 46);
+
+/**
+ * FromMarkdownResponse is the output of FromMarkdown.
+ *
+ * @generated from message flowforge.pdf.v1.FromMarkdownResponse
+ */
+export type FromMarkdownResponse = Message<"flowforge.pdf.v1.FromMarkdownResponse"> & {
+  /**
+   * The document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its pages.
+   *
+   * @generated from field: uint32 page_count = 2;
+   */
+  pageCount: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FromMarkdownResponse.
+ * Use `create(FromMarkdownResponseSchema)` to create a new message.
+ */
+export const FromMarkdownResponseSchema: GenMessage<FromMarkdownResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 47);
+
+/**
+ * FromHtmlRequest is the input of FromHtml.
+ *
+ * @generated from message flowforge.pdf.v1.FromHtmlRequest
+ */
+export type FromHtmlRequest = Message<"flowforge.pdf.v1.FromHtmlRequest"> & {
+  /**
+   * The HTML page, at most 5 MiB; images and styles inline (data: URLs): nothing is fetched.
+   * Required.
+   *
+   * @generated from field: string html = 1;
+   */
+  html: string;
+
+  /**
+   * The paper. Default: A4.
+   *
+   * @generated from field: flowforge.pdf.v1.PageSizeName page_size = 2;
+   */
+  pageSize: PageSizeName;
+
+  /**
+   * Landscape rather than portrait.
+   *
+   * @generated from field: bool landscape = 3;
+   */
+  landscape: boolean;
+
+  /**
+   * Print backgrounds (colours and images).
+   *
+   * @generated from field: bool print_background = 4;
+   */
+  printBackground: boolean;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FromHtmlRequest.
+ * Use `create(FromHtmlRequestSchema)` to create a new message.
+ */
+export const FromHtmlRequestSchema: GenMessage<FromHtmlRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 48);
+
+/**
+ * FromHtmlResponse is the output of FromHtml.
+ *
+ * @generated from message flowforge.pdf.v1.FromHtmlResponse
+ */
+export type FromHtmlResponse = Message<"flowforge.pdf.v1.FromHtmlResponse"> & {
+  /**
+   * The document.
+   *
+   * @generated from field: flowforge.pdf.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+
+  /**
+   * Its pages.
+   *
+   * @generated from field: uint32 page_count = 2;
+   */
+  pageCount: number;
+};
+
+/**
+ * Describes the message flowforge.pdf.v1.FromHtmlResponse.
+ * Use `create(FromHtmlResponseSchema)` to create a new message.
+ */
+export const FromHtmlResponseSchema: GenMessage<FromHtmlResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_pdf_v1_pdf, 49);
+
+/**
  * TextPosition is where AddText puts its text.
  *
  * @generated from enum flowforge.pdf.v1.TextPosition
@@ -958,6 +1724,116 @@ export const ImageFormatSchema: GenEnum<ImageFormat> = /*@__PURE__*/
   enumDesc(file_flowforge_pdf_v1_pdf, 1);
 
 /**
+ * FormFieldKind is what a form field holds.
+ *
+ * @generated from enum flowforge.pdf.v1.FormFieldKind
+ */
+export enum FormFieldKind {
+  /**
+   * Not known to this service.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Text.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_TEXT = 1;
+   */
+  TEXT = 1,
+
+  /**
+   * A check box: "true" or "false".
+   *
+   * @generated from enum value: FORM_FIELD_KIND_CHECKBOX = 2;
+   */
+  CHECKBOX = 2,
+
+  /**
+   * One of a group of radio buttons: the chosen option.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_RADIO = 3;
+   */
+  RADIO = 3,
+
+  /**
+   * A drop-down list: the chosen option.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_DROPDOWN = 4;
+   */
+  DROPDOWN = 4,
+
+  /**
+   * A list: the chosen options, comma-separated.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_LIST = 5;
+   */
+  LIST = 5,
+
+  /**
+   * A push button: no value.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_BUTTON = 6;
+   */
+  BUTTON = 6,
+
+  /**
+   * A signature: no value here.
+   *
+   * @generated from enum value: FORM_FIELD_KIND_SIGNATURE = 7;
+   */
+  SIGNATURE = 7,
+}
+
+/**
+ * Describes the enum flowforge.pdf.v1.FormFieldKind.
+ */
+export const FormFieldKindSchema: GenEnum<FormFieldKind> = /*@__PURE__*/
+  enumDesc(file_flowforge_pdf_v1_pdf, 2);
+
+/**
+ * PageSizeName is a paper size.
+ *
+ * @generated from enum flowforge.pdf.v1.PageSizeName
+ */
+export enum PageSizeName {
+  /**
+   * Not set: each page the size of its image at its resolution (72 dpi when it does not say).
+   *
+   * @generated from enum value: PAGE_SIZE_NAME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Each page the size of its image.
+   *
+   * @generated from enum value: PAGE_SIZE_NAME_FIT = 1;
+   */
+  FIT = 1,
+
+  /**
+   * A4, 210 × 297 mm, the image fitted inside a 36-point margin.
+   *
+   * @generated from enum value: PAGE_SIZE_NAME_A4 = 2;
+   */
+  A4 = 2,
+
+  /**
+   * US Letter, 8.5 × 11 in, likewise.
+   *
+   * @generated from enum value: PAGE_SIZE_NAME_LETTER = 3;
+   */
+  LETTER = 3,
+}
+
+/**
+ * Describes the enum flowforge.pdf.v1.PageSizeName.
+ */
+export const PageSizeNameSchema: GenEnum<PageSizeName> = /*@__PURE__*/
+  enumDesc(file_flowforge_pdf_v1_pdf, 3);
+
+/**
  * PdfService reads and assembles PDF documents: pdf-lib for structure, pdf.js (through unpdf)
  * for text. Untrusted documents are handled on bounded worker threads.
  *
@@ -1056,6 +1932,120 @@ export const PdfService: GenService<{
     methodKind: "unary";
     input: typeof RenderPagesRequestSchema;
     output: typeof RenderPagesResponseSchema;
+  },
+  /**
+   * ExtractImages answers the images embedded in pages, as PNG (pdf.js decodes them).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.ExtractImages
+   */
+  extractImages: {
+    methodKind: "unary";
+    input: typeof ExtractImagesRequestSchema;
+    output: typeof ExtractImagesResponseSchema;
+  },
+  /**
+   * AddImage stamps an image on pages: a logo in a corner, or a watermark across the middle.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.AddImage
+   */
+  addImage: {
+    methodKind: "unary";
+    input: typeof AddImageRequestSchema;
+    output: typeof AddImageResponseSchema;
+  },
+  /**
+   * GetFormFields lists a document's AcroForm fields, their kinds, values and choices.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.GetFormFields
+   */
+  getFormFields: {
+    methodKind: "unary";
+    input: typeof GetFormFieldsRequestSchema;
+    output: typeof GetFormFieldsResponseSchema;
+  },
+  /**
+   * FillForm sets AcroForm fields by name, and flattens the form when asked.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.FillForm
+   */
+  fillForm: {
+    methodKind: "unary";
+    input: typeof FillFormRequestSchema;
+    output: typeof FillFormResponseSchema;
+  },
+  /**
+   * FlattenForm draws every field's value into its page and removes the form.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.FlattenForm
+   */
+  flattenForm: {
+    methodKind: "unary";
+    input: typeof FlattenFormRequestSchema;
+    output: typeof FlattenFormResponseSchema;
+  },
+  /**
+   * ImagesToPdf makes a document of images, one a page (PNG, JPEG, TIFF, WebP, GIF).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.ImagesToPdf
+   */
+  imagesToPdf: {
+    methodKind: "unary";
+    input: typeof ImagesToPdfRequestSchema;
+    output: typeof ImagesToPdfResponseSchema;
+  },
+  /**
+   * Compress makes a document smaller: images re-encoded as JPEG at a chosen quality and
+   * resolution, unused objects dropped, objects packed into compressed streams.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.Compress
+   */
+  compress: {
+    methodKind: "unary";
+    input: typeof CompressRequestSchema;
+    output: typeof CompressResponseSchema;
+  },
+  /**
+   * Encrypt protects a document with a password (AES-256), with permissions for other readers.
+   * Needs qpdf (Debian's qpdf package).
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.Encrypt
+   */
+  encrypt: {
+    methodKind: "unary";
+    input: typeof EncryptRequestSchema;
+    output: typeof EncryptResponseSchema;
+  },
+  /**
+   * Decrypt removes a document's password protection, given its password. Needs qpdf.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.Decrypt
+   */
+  decrypt: {
+    methodKind: "unary";
+    input: typeof DecryptRequestSchema;
+    output: typeof DecryptResponseSchema;
+  },
+  /**
+   * FromMarkdown typesets Markdown (CommonMark and GitHub tables) as a PDF (marked and pdfmake).
+   * Example: {"markdown": "# Invoice\n\nThank you for your order.\n\n| Item | Qty |\n| --- | --- |\n| Paper | 2 |"}
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.FromMarkdown
+   */
+  fromMarkdown: {
+    methodKind: "unary";
+    input: typeof FromMarkdownRequestSchema;
+    output: typeof FromMarkdownResponseSchema;
+  },
+  /**
+   * FromHtml prints HTML as a PDF with headless Chromium (Debian's chromium package), scripts
+   * off and nothing fetched from the network.
+   *
+   * @generated from rpc flowforge.pdf.v1.PdfService.FromHtml
+   */
+  fromHtml: {
+    methodKind: "unary";
+    input: typeof FromHtmlRequestSchema;
+    output: typeof FromHtmlResponseSchema;
   },
   /**
    * ExtractText answers the text of each page, in reading order.

@@ -1,0 +1,74 @@
+/**
+ * What every PDF task starts from: a document's bytes as a request field holds them, loaded by
+ * pdf-lib with the checks and refusals every operation shares, and page lists read against it.
+ * Runs in the sandbox threads (worker.ts and the task modules beside it).
+ */
+import { PDFDocument } from "pdf-lib";
+
+/** A document's bytes and the request field they came in. */
+export interface Input {
+  data: Uint8Array;
+  field: string;
+}
+
+/** Page numbers given as ranges (`1-3,5`) and the request field they came in. */
+export interface PageList {
+  text: string;
+  field: string;
+}
+
+/** Thrown for a document that cannot be used; the message names what is wrong with it. */
+export class Unusable extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const pdfHeader = Buffer.from("%PDF-");
+
+export async function load(input: Input): Promise<PDFDocument> {
+  // The header may follow up to 1 KiB of junk (the PDF specification's allowance).
+  if (Buffer.from(input.data.subarray(0, 1024)).indexOf(pdfHeader) < 0)
+    throw new Unusable(input.field, "is not a PDF (no %PDF- header)");
+  let doc: PDFDocument;
+  let pages: number;
+  try {
+    doc = await PDFDocument.load(input.data, { updateMetadata: false });
+    // pdf-lib parses leniently: a file without a readable page tree fails here, not at load.
+    pages = doc.getPageCount();
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    if (/encrypted/i.test(message))
+      throw new Unusable(input.field, "is encrypted: decrypt it first (PdfService/Decrypt, with its password)");
+    throw new Unusable(input.field, `cannot be read as a PDF: ${message.split("\n")[0]}`);
+  }
+  if (pages === 0) throw new Unusable(input.field, "cannot be read as a PDF: it has no pages");
+  return doc;
+}
+
+/** Most pages a page list may name (repeats count). */
+const maxListed = 100_000;
+
+/**
+ * The 0-based page indices a list names, in its order (`3,1,1-2` → 2, 0, 0, 1); each range is a
+ * group of its own. Refuses text that is not a list and pages outside the document, naming the field.
+ */
+export function pageGroups(list: PageList, pageCount: number): number[][] {
+  const groups: number[][] = [];
+  let listed = 0;
+  for (const part of list.text.split(",").map((p) => p.trim())) {
+    const m = /^(\d+)(?:\s*-\s*(\d+))?$/.exec(part);
+    if (!m) throw new Unusable(list.field, `"${part}" is not a page or a range such as 2-5`);
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (from < 1 || to < from) throw new Unusable(list.field, `"${part}" is not a range of pages from 1`);
+    if (to > pageCount) throw new Unusable(list.field, `"${part}" is outside the document's ${pageCount} pages`);
+    listed += to - from + 1;
+    if (listed > maxListed) throw new Unusable(list.field, `names more than ${maxListed} pages`);
+    groups.push(Array.from({ length: to - from + 1 }, (_, i) => from - 1 + i));
+  }
+  return groups;
+}
