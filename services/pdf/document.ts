@@ -3,7 +3,8 @@
  * pdf-lib with the checks and refusals every operation shares, and page lists read against it.
  * Runs in the sandbox threads (worker.ts and the task modules beside it).
  */
-import { PDFDocument } from "pdf-lib";
+import { inflateSync } from "node:zlib";
+import { PDFArray, PDFDocument, PDFName, PDFRawStream } from "pdf-lib";
 
 /** A document's bytes and the request field they came in. */
 export interface Input {
@@ -41,6 +42,8 @@ export async function load(input: Input): Promise<PDFDocument> {
     pages = doc.getPageCount();
   } catch (err) {
     const message = (err as Error).message ?? String(err);
+    if (err instanceof RangeError && /call stack/.test(message))
+      throw new Unusable(input.field, "cannot be read as a PDF: its page tree is nested too deep or refers to itself");
     if (/encrypted/i.test(message))
       throw new Unusable(input.field, "is encrypted: decrypt it first (PdfService/Decrypt, with its password)");
     throw new Unusable(input.field, `cannot be read as a PDF: ${message.split("\n")[0]}`);
@@ -71,4 +74,29 @@ export function pageGroups(list: PageList, pageCount: number): number[][] {
     groups.push(Array.from({ length: to - from + 1 }, (_, i) => from - 1 + i));
   }
   return groups;
+}
+
+/** Largest a single compressed stream may expand to before the document counts as a bomb. */
+export const maxInflatedBytes = 256 * 1024 * 1024;
+
+/**
+ * Refuses a decompression bomb before pdf.js expands it: every Flate stream is inflated once,
+ * bounded, and one that grows past `maxInflatedBytes` names the document. (pdf.js keeps what it
+ * expands in ArrayBuffers, which a thread's heap limit does not bound.) Operations that copy
+ * streams without expanding them (merge, split) need no check.
+ */
+export function checkInflation(doc: PDFDocument, field: string, limit = maxInflatedBytes): void {
+  for (const [, object] of doc.context.enumerateIndirectObjects()) {
+    if (!(object instanceof PDFRawStream)) continue;
+    const filter = object.dict.lookup(PDFName.of("Filter"));
+    const first = filter instanceof PDFArray ? filter.lookup(0) : filter;
+    if (!(first instanceof PDFName) || first.asString() !== "/FlateDecode") continue;
+    try {
+      inflateSync(object.contents, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
+        throw new Unusable(field, `is a decompression bomb: a stream expands past ${limit / 2 ** 20} MiB`);
+      // A damaged stream is pdf.js's to cope with (it skips what it cannot read).
+    }
+  }
 }

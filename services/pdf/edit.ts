@@ -20,7 +20,7 @@ import {
   PDFButton,
 } from "pdf-lib";
 import { extractImages, getDocumentProxy } from "unpdf";
-import { type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import { checkInflation, type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
 
 /** An image as the service hands it over: PNG or JPEG bytes, and its size in points. */
 export interface PageImage {
@@ -63,6 +63,7 @@ export interface ImageStream {
 /** Raw pixels of the images found on the pages asked for (the service encodes them). */
 export async function embeddedImages(input: Input, pages: PageList | undefined, minSize: number, maxPixels: number) {
   const doc = await load(input);
+  checkInflation(doc, input.field);
   const indices = pages ? pageGroups(pages, doc.getPageCount()).flat() : doc.getPageIndices();
   const pdf = await getDocumentProxy(new Uint8Array(input.data));
   const images: { page: number; width: number; height: number; channels: number; pixels: Uint8Array }[] = [];

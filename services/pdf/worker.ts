@@ -6,7 +6,7 @@
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
-import { type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import { checkInflation, type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
 import {
   embeddedImages,
   type Field,
@@ -250,7 +250,7 @@ async function info(input: Input): Promise<PdfResult> {
 }
 
 async function text(input: Input): Promise<PdfResult> {
-  await load(input); // the same checks and messages as every other operation
+  checkInflation(await load(input), input.field); // the same checks and messages as every other operation
   const { text: pages } = await extractText(new Uint8Array(input.data), { mergePages: false });
   return { pages };
 }
@@ -259,6 +259,8 @@ async function listPages(task: Extract<PdfTask, { kind: "pages" }>): Promise<Pdf
   const doc = await load(task.document);
   const pageCount = doc.getPageCount();
   const indices = task.pages ? pageGroups(task.pages, pageCount).flat() : doc.getPageIndices();
+  // Rendering and OCR list the pages first: a bomb is refused here, once, not page by page.
+  checkInflation(doc, task.document.field);
   if (!task.withText) return { listed: { pageCount, indices } };
   const { text: all } = await extractText(new Uint8Array(task.document.data), { mergePages: false });
   return { listed: { pageCount, indices, texts: indices.map((i) => all[i] ?? "") } };
@@ -267,6 +269,7 @@ async function listPages(task: Extract<PdfTask, { kind: "pages" }>): Promise<Pdf
 const canvasFactory = createIsomorphicCanvasFactory(() => import("@napi-rs/canvas"));
 
 /** One page drawn by pdf.js on a @napi-rs/canvas (Skia), encoded as PNG or JPEG. */
+/** One page drawn (the service lists the pages first, which refuses bombs: see listPages). */
 async function render(task: Extract<PdfTask, { kind: "render" }>): Promise<PdfResult> {
   await load(task.document);
   const r = task.render;

@@ -1,0 +1,86 @@
+/**
+ * Hostile documents: each is refused with invalid_argument naming the document, in bounded time
+ * and memory, and the service answers other callers meanwhile.
+ */
+import { createDeflate } from "node:zlib";
+import { Code } from "@connectrpc/connect";
+import { afterAll, describe, expect, it } from "vitest";
+import { failure } from "#test/support/in-process.js";
+import { makePdf, pdfClient, rawPdf } from "./helpers.js";
+
+// A short time limit, so the test does not wait out the default 30 s.
+const { client, close } = pdfClient({ sandbox: { threads: 2, timeMs: 5_000 } });
+afterAll(() => close());
+
+const doc = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
+const catalog = "<< /Type /Catalog /Pages 2 0 R >>";
+
+/** `size` bytes of spaces, deflated: a content stream that expands a thousandfold. */
+async function bomb(size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const deflate = createDeflate({ level: 9 });
+  deflate.on("data", (c: Buffer) => chunks.push(c));
+  const block = Buffer.alloc(16 * 1024 * 1024, 0x20);
+  for (let i = 0; i < size / block.length; i++) deflate.write(block);
+  await new Promise((resolve) => deflate.end(resolve));
+  return Buffer.concat(chunks);
+}
+
+describe("hostile documents", () => {
+  it("a page tree that contains itself", async () => {
+    const pdf = rawPdf([
+      catalog,
+      "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>",
+    ]);
+    for (const call of [client.getInfo({ document: doc(pdf) }), client.renderPages({ document: doc(pdf) })])
+      expect(await failure(call)).toMatchObject({
+        code: Code.InvalidArgument,
+        fields: ["document.data"],
+        message: expect.stringMatching(/page tree is nested too deep or refers to itself/),
+      });
+  });
+
+  it("a decompression bomb (300 MiB from 300 KiB) is refused before anything expands it", async () => {
+    const stream = await bomb(300 * 1024 * 1024);
+    expect(stream.length).toBeLessThan(1024 * 1024);
+    const pdf = rawPdf([
+      catalog,
+      "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R >>",
+      { dict: "/Filter /FlateDecode", stream },
+    ]);
+    for (const call of [client.extractText({ document: doc(pdf) }), client.renderPages({ document: doc(pdf) })])
+      expect(await failure(call)).toMatchObject({
+        code: Code.InvalidArgument,
+        fields: ["document.data"],
+        message: expect.stringMatching(/decompression bomb/),
+      });
+  }, 30_000);
+
+  it("a million objects costs its caller the time limit; another caller is answered meanwhile", async () => {
+    const objects = [
+      catalog,
+      "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+      "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>",
+    ];
+    for (let i = 0; i < 1_000_000; i++) objects.push("[1 2 3]");
+    const huge = rawPdf(objects);
+    const finished: string[] = [];
+    const hostile = failure(client.getInfo({ document: doc(huge) })).then((f) => {
+      finished.push("hostile");
+      return f;
+    });
+    const normal = client.getInfo({ document: doc(await makePdf([["fine"]])) }).then((r) => {
+      finished.push("normal");
+      return r;
+    });
+    expect((await normal).pageCount).toBe(1);
+    expect(await hostile).toMatchObject({
+      code: Code.InvalidArgument,
+      fields: ["document"],
+      message: expect.stringMatching(/ran longer than the 5000 ms limit/),
+    });
+    expect(finished).toEqual(["normal", "hostile"]);
+  }, 60_000);
+});
