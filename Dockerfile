@@ -6,6 +6,13 @@ WORKDIR /app
 # A thread pool with room for the crypto service's bounded argon2 and key generation work
 # beside DNS lookups and file reads (services/crypto/limits.ts).
 ENV NODE_ENV=production HOST=0.0.0.0 UV_THREADPOOL_SIZE=16
+# The programs the document services call: native OCR with its languages (tesseract.js brings
+# its own data from npm), qpdf for PDF encryption, Chromium for HTML to PDF, and fonts.
+RUN apt-get update \
+  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+     tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu tesseract-ocr-fra tesseract-ocr-spa \
+     qpdf chromium fonts-dejavu-core \
+  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force
 COPY gen ./gen

@@ -14,6 +14,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { mean, standardDeviation } from "simple-statistics";
 import { startMesh } from "#test/support/mesh.js";
 import { h2load } from "./h2load.js";
+import { best } from "./measure.js";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
@@ -28,17 +29,6 @@ async function post(path: string, body: unknown): Promise<unknown> {
   });
   if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
   return res.json();
-}
-
-/** Best of `runs` timings of `fn`, in ms. */
-async function best(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  let min = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await fn();
-    min = Math.min(min, performance.now() - t);
-  }
-  return min;
 }
 
 try {

@@ -15,7 +15,6 @@ import {
   fromBinary,
   fromJsonString,
   toBinary,
-  toJsonString,
   type DescMessage,
   type DescMethod,
   type DescService,
@@ -35,7 +34,7 @@ import { discardRest } from "./discard.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { anyFault, violationFromMessage } from "./connect-errors.js";
-import { gatewayJsonOptions } from "./json-options.js";
+import { gatewayJsonOptions, toJsonText } from "./json-options.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 
 /** Options for createPassthrough. */
@@ -148,7 +147,7 @@ function anyFaultOf(input: DescMessage, text: string) {
 
 function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
   try {
-    return Buffer.from(toJsonString(method.output, fromBinary(method.output, bytes), gatewayJsonOptions));
+    return Buffer.from(toJsonText(method.output, fromBinary(method.output, bytes), gatewayJsonOptions));
   } catch (cause) {
     throw new ConnectError(
       "the service's answer could not be written as JSON",

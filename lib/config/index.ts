@@ -274,13 +274,17 @@ export type BlobConfig = ReturnType<typeof blobConfig>;
 /** The OCR service's settings. */
 export function ocrConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = clean(env, {
-    OCR_ENGINE: str({ choices: ["tesseract.js", "tesseract"], default: "tesseract.js", desc: "engine by default" }),
+    OCR_ENGINE: str({
+      choices: ["auto", "tesseract.js", "tesseract"],
+      default: "auto",
+      desc: "engine by default (auto: the native tesseract where it is installed, else tesseract.js)",
+    }),
     OCR_CONCURRENCY: num({ default: undefined, desc: "pages read at once (default: the CPUs)" }),
     OCR_PAGE_TIMEOUT_MS: positive("longest one page may take", 120_000),
     TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
   });
   return {
-    defaultEngine: e.OCR_ENGINE as "tesseract.js" | "tesseract",
+    defaultEngine: e.OCR_ENGINE as "auto" | "tesseract.js" | "tesseract",
     concurrency: e.OCR_CONCURRENCY,
     pageTimeMs: e.OCR_PAGE_TIMEOUT_MS,
     tesseractProgram: e.TESSERACT_PATH,

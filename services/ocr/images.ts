@@ -5,15 +5,14 @@
  * The dimensions are checked from the header before anything is decoded, so a small file that
  * claims 50,000 × 50,000 pixels is refused without allocating them.
  */
-import sharp, { type Metadata } from "sharp";
+import sharp from "sharp";
 import { check, invalidArgument } from "#runtime/errors.js";
+import { imageHeader } from "../pdf/images.js";
 
 /** Largest page read: 40 megapixels (A4 at 600 dpi is 35). */
 export const maxPixels = 40_000_000;
 /** Most pages read from one file. */
 export const maxPages = 100;
-
-const readable = new Set(["png", "jpeg", "tiff", "webp", "gif"]);
 
 /** A page ready to read. */
 export interface PageImage {
@@ -24,25 +23,7 @@ export interface PageImage {
 
 /** The pages of an image file; refuses what is not an image, too big, or corrupt, naming `field`. */
 export async function decodePages(data: Uint8Array, field: string): Promise<PageImage[]> {
-  let meta: Metadata;
-  try {
-    meta = await sharp(data, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw invalidArgument(field, "is not an image this service reads (PNG, JPEG, TIFF, WebP or GIF)", err);
-  }
-  check(
-    meta.format !== undefined && readable.has(meta.format),
-    field,
-    `is ${meta.format ?? "an unknown format"}; PNG, JPEG, TIFF, WebP or GIF are read`,
-  );
-  const width = meta.width ?? 0;
-  const height = meta.pageHeight ?? meta.height ?? 0;
-  check(width > 0 && height > 0, field, "has no pixels");
-  check(
-    width * height <= maxPixels,
-    field,
-    `is ${width} × ${height} pixels; at most ${maxPixels / 1e6} megapixels are read: scale it down`,
-  );
+  const meta = await imageHeader(data, field, maxPixels);
   const pages = meta.format === "tiff" ? (meta.pages ?? 1) : 1;
   check(pages <= maxPages, field, `has ${pages} pages; at most ${maxPages} are read`);
   const out: PageImage[] = [];

@@ -23,8 +23,8 @@ import { createTesseractNative, probeTesseract } from "./tesseract-native.js";
 export interface OcrServiceOptions {
   /** Pages read at once. @default the CPUs */
   concurrency?: number;
-  /** The engine calls get when they name none. @default tesseract.js */
-  defaultEngine?: "tesseract.js" | "tesseract";
+  /** The engine calls get when they name none: `auto` is the native one where it is installed. @default tesseract.js */
+  defaultEngine?: "auto" | "tesseract.js" | "tesseract";
   /** The native program; none is used when it is not found. @default "tesseract" */
   tesseractProgram?: string;
   /** Longest one page may take to read. @default 120000 */
@@ -72,9 +72,11 @@ export function createOcrService(options: OcrServiceOptions = {}): {
   const program = options.tesseractProgram ?? "tesseract";
   const native = probeTesseract(program);
   if (native) engines.set(Engine.TESSERACT, createTesseractNative({ program, concurrency, ...native }));
-  const defaultEngine =
-    options.defaultEngine === "tesseract" && engines.has(Engine.TESSERACT) ? Engine.TESSERACT : Engine.TESSERACT_JS;
-  const pool = createBulkhead({ name: "ocr", concurrency, maxWaiting: 5_000 });
+  const wantsNative = options.defaultEngine === "tesseract" || options.defaultEngine === "auto";
+  const defaultEngine = wantsNative && engines.has(Engine.TESSERACT) ? Engine.TESSERACT : Engine.TESSERACT_JS;
+  // Job items may take every slot (a page takes seconds: a reserved slot would idle a core while
+  // a batch runs); a unary caller still goes first when a slot frees, so it waits one page at most.
+  const pool = createBulkhead({ name: "ocr", concurrency, jobConcurrency: concurrency, maxWaiting: 5_000 });
   let pdfSandbox: Sandbox<PdfTask, PdfResult> | undefined;
   // Started on first use: a service that only reads images never needs it.
   const pdf = () =>

@@ -21,8 +21,11 @@ export interface Normalised {
   points: { width: number; height: number };
 }
 
-/** Reads the header; refuses what is not an image or is too large, naming `field`. */
-export async function imageHeader(data: Uint8Array, field: string): Promise<Metadata> {
+/**
+ * Reads the header; refuses what is not an image or is larger than `maxPixels` (a page of a
+ * multi-page TIFF counts alone), naming `field`. Nothing is decoded.
+ */
+export async function imageHeader(data: Uint8Array, field: string, maxPixels = maxImagePixels): Promise<Metadata> {
   let meta: Metadata;
   try {
     meta = await sharp(data, { limitInputPixels: false }).metadata();
@@ -36,7 +39,11 @@ export async function imageHeader(data: Uint8Array, field: string): Promise<Meta
   );
   const [w, h] = [meta.width ?? 0, meta.pageHeight ?? meta.height ?? 0];
   check(w > 0 && h > 0, field, "has no pixels");
-  check(w * h <= maxImagePixels, field, `is ${w} × ${h} pixels; at most ${maxImagePixels / 1e6} megapixels`);
+  check(
+    w * h <= maxPixels,
+    field,
+    `is ${w} × ${h} pixels; at most ${maxPixels / 1e6} megapixels are read: scale it down`,
+  );
   return meta;
 }
 

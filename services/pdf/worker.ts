@@ -3,6 +3,7 @@
  * its text extracted with pdf.js (through unpdf). A document that cannot be read comes back as a
  * refusal naming its field.
  */
+import "./pdfjs.js";
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
@@ -24,14 +25,6 @@ import {
 import { markdownToPdf } from "./markdown.js";
 
 export { type Input, type PageList, pageGroups } from "./document.js";
-
-// pdf.js moves buffers with ArrayBuffer.prototype.transferToFixedLength, which Node 20 lacks: the
-// same move by structured clone (the original is detached, as the standard method leaves it).
-(ArrayBuffer.prototype as { transferToFixedLength?: (length?: number) => ArrayBuffer }).transferToFixedLength ??=
-  function (this: ArrayBuffer, length?: number) {
-    const moved = structuredClone(this, { transfer: [this] });
-    return length === undefined || length === moved.byteLength ? moved : moved.slice(0, length);
-  };
 
 /** Every task the PDF sandbox runs. */
 export type PdfTask =

@@ -135,4 +135,19 @@ describe("Dockerfile", () => {
       expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
   });
+
+  it("installs the programs the document services call, where the services look for them", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    for (const pkg of [
+      "tesseract-ocr",
+      "tesseract-ocr-deu",
+      "tesseract-ocr-fra",
+      "tesseract-ocr-spa",
+      "qpdf",
+      "chromium",
+    ])
+      expect(dockerfile).toMatch(new RegExp(`\\b${pkg}\\b`));
+    // Debian's chromium package puts the browser where services/pdf/chromium.ts looks by default.
+    expect(readFileSync(join(root, "services/pdf/chromium.ts"), "utf8")).toContain('"/usr/bin/chromium"');
+  });
 });

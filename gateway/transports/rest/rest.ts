@@ -7,14 +7,7 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import {
-  create,
-  type DescMessage,
-  type DescMethod,
-  type DescService,
-  type MessageShape,
-  toJsonString,
-} from "@bufbuild/protobuf";
+import { create, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
   Code,
@@ -38,7 +31,7 @@ import type { Logger } from "#runtime/logger.js";
 import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.js";
 import { discardRest } from "../discard.js";
 import { send, validQueryText } from "../http.js";
-import { gatewayJsonOptions } from "../json-options.js";
+import { gatewayJsonOptions, toJsonText } from "../json-options.js";
 import { headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
@@ -98,7 +91,7 @@ function parseWait(text: string): number {
 
 /** Answers as JSON with every field, zero values included. */
 function jsonOf(schema: DescMessage, message: unknown): string {
-  return toJsonString(schema, create(schema, message as never), {
+  return toJsonText(schema, create(schema, message as never), {
     alwaysEmitImplicit: true,
     registry: gatewayJsonOptions.registry,
   });

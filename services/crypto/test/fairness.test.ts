@@ -56,12 +56,13 @@ describe("bounded and fair expensive work", () => {
     const state = async () => (await jobsA.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
     while ((await state()).state !== JobState.RUNNING) await sleep(50);
 
-    // Unary callers: a Hash within 100 ms, then a minimum-cost HashPassword and an EC key pair.
-    const started = performance.now();
+    // Unary callers: a Hash answered without waiting for the batch (at most the one item that
+    // was finishing completes meanwhile; wall-clock figures belong in bench/), then a
+    // minimum-cost HashPassword and an EC key pair.
+    const before = Number((await state()).counts!.succeeded);
     const { digest } = await crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } });
-    const hashMs = performance.now() - started;
+    expect(Number((await state()).counts!.succeeded) - before).toBeLessThanOrEqual(1);
     expect(digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    expect(hashMs).toBeLessThan(100);
     const { hash } = await crypto.hashPassword({ password: "x", params: { memoryKib: 8192, iterations: 1 } });
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=8192,p=1,t=1\$/);
     const pair = await crypto.generateKeyPair({ type: KeyType.EC_P256 });

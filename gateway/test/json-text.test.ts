@@ -1,0 +1,32 @@
+/** toJsonText writes exactly what protobuf-es's toJsonString writes, large bytes fields included. */
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { RecognizeResponseSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
+import { RenderPagesResponseSchema } from "#gen/flowforge/pdf/v1/pdf_pb.js";
+import { toJsonText } from "../transports/json-options.js";
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
+
+describe("toJsonText", () => {
+  it("equals toJsonString for large and small bytes in oneofs, nested messages and lists, and leaves the message as it was", () => {
+    const render = create(RenderPagesResponseSchema, {
+      pages: [
+        { page: 1, width: 10, height: 20, image: { source: { case: "data", value: bytes(100_000, 7) }, contentType: "image/png" } },
+        { page: 2, image: { source: { case: "data", value: bytes(10, 3) } } },
+        { page: 3, image: { source: { case: "blobId", value: "blob_x" } } },
+      ],
+    });
+    const ocr = create(RecognizeResponseSchema, { text: "t", searchablePdf: { source: { case: "data", value: bytes(50_000, 11) } } });
+    for (const [schema, message] of [
+      [RenderPagesResponseSchema, render],
+      [RecognizeResponseSchema, ocr],
+    ] as const) {
+      for (const options of [{}, { alwaysEmitImplicit: true }]) {
+        const expected = toJsonString(schema as never, message as never, options);
+        expect(toJsonText(schema as never, message as never, options)).toBe(expected);
+        // The message keeps its bytes.
+        expect(toJsonString(schema as never, message as never, options)).toBe(expected);
+      }
+    }
+  });
+});
