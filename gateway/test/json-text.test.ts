@@ -3,7 +3,9 @@ import { create, toJsonString } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { RecognizeResponseSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { RenderPagesResponseSchema } from "#gen/flowforge/pdf/v1/pdf_pb.js";
-import { toJsonText } from "../transports/json-options.js";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { GetJobResponseSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { gatewayJsonOptions, toJsonText } from "../transports/json-options.js";
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * seed) & 0xff);
 
@@ -17,11 +19,16 @@ describe("toJsonText", () => {
       ],
     });
     const ocr = create(RecognizeResponseSchema, { text: "t", searchablePdf: { source: { case: "data", value: bytes(50_000, 11) } } });
+    // A job's result is an Any: its bytes are the message it holds, written as that message.
+    const job = create(GetJobResponseSchema, {
+      job: { id: "j", items: [{ index: 0, result: anyPack(RecognizeResponseSchema, ocr) }] },
+    });
     for (const [schema, message] of [
       [RenderPagesResponseSchema, render],
       [RecognizeResponseSchema, ocr],
+      [GetJobResponseSchema, job],
     ] as const) {
-      for (const options of [{}, { alwaysEmitImplicit: true }]) {
+      for (const options of [{ registry: gatewayJsonOptions.registry }, { alwaysEmitImplicit: true, registry: gatewayJsonOptions.registry }]) {
         const expected = toJsonString(schema as never, message as never, options);
         expect(toJsonText(schema as never, message as never, options)).toBe(expected);
         // The message keeps its bytes.

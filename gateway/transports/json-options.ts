@@ -60,6 +60,9 @@ function collect(
   path: Step[],
   taken: { restore(): void; put(json: JsonObject): void }[],
 ) {
+  // Well-known types have JSON forms of their own (an Any's bytes are the message it holds,
+  // written as that message): protobuf-es writes them whole.
+  if (schema.typeName.startsWith("google.protobuf.")) return;
   for (const member of schema.members) {
     if (member.kind === "oneof") {
       const slot = message[member.localName] as { case?: string; value?: unknown };
