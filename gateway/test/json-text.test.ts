@@ -13,12 +13,20 @@ describe("toJsonText", () => {
   it("equals toJsonString for large and small bytes in oneofs, nested messages and lists, and leaves the message as it was", () => {
     const render = create(RenderPagesResponseSchema, {
       pages: [
-        { page: 1, width: 10, height: 20, image: { source: { case: "data", value: bytes(100_000, 7) }, contentType: "image/png" } },
+        {
+          page: 1,
+          width: 10,
+          height: 20,
+          image: { source: { case: "data", value: bytes(100_000, 7) }, contentType: "image/png" },
+        },
         { page: 2, image: { source: { case: "data", value: bytes(10, 3) } } },
         { page: 3, image: { source: { case: "blobId", value: "blob_x" } } },
       ],
     });
-    const ocr = create(RecognizeResponseSchema, { text: "t", searchablePdf: { source: { case: "data", value: bytes(50_000, 11) } } });
+    const ocr = create(RecognizeResponseSchema, {
+      text: "t",
+      searchablePdf: { source: { case: "data", value: bytes(50_000, 11) } },
+    });
     // A job's result is an Any: its bytes are the message it holds, written as that message.
     const job = create(GetJobResponseSchema, {
       job: { id: "j", items: [{ index: 0, result: anyPack(RecognizeResponseSchema, ocr) }] },
@@ -28,7 +36,10 @@ describe("toJsonText", () => {
       [RecognizeResponseSchema, ocr],
       [GetJobResponseSchema, job],
     ] as const) {
-      for (const options of [{ registry: gatewayJsonOptions.registry }, { alwaysEmitImplicit: true, registry: gatewayJsonOptions.registry }]) {
+      for (const options of [
+        { registry: gatewayJsonOptions.registry },
+        { alwaysEmitImplicit: true, registry: gatewayJsonOptions.registry },
+      ]) {
         const expected = toJsonString(schema as never, message as never, options);
         expect(toJsonText(schema as never, message as never, options)).toBe(expected);
         // The message keeps its bytes.
