@@ -5,7 +5,8 @@ export default defineConfig({
     include: ["**/*.test.ts"],
     exclude: ["node_modules/**", "gen/**"],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Hooks start whole meshes; under two suites at once that can take a minute or more.
+    hookTimeout: 150_000,
     pool: "forks",
     maxWorkers: 2,
     fileParallelism: true,

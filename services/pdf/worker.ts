@@ -22,7 +22,6 @@ import {
   replaceImages,
   stampImage,
 } from "./edit.js";
-import { markdownToPdf } from "./markdown.js";
 
 export { type Input, type PageList, pageGroups } from "./document.js";
 
@@ -352,6 +351,8 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
       case "replaceImages":
         return await replaceImages(task.document, task.replacements);
       case "markdown": {
+        // Loaded on first use: pdfmake and its fonts would slow every thread's start.
+        const { markdownToPdf } = await import("./markdown.js");
         const merged = await markdownToPdf(task.markdown, task.pageSize, task.title);
         return { merged, pageCount: (await PDFDocument.load(merged)).getPageCount() };
       }

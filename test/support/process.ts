@@ -26,7 +26,7 @@ export interface StartOptions {
   root?: string;
 }
 
-/** Forks `entry` and waits (up to 60 s) for its `{ type: "ready", port }` IPC message. */
+/** Forks `entry` and waits (up to 120 s) for its `{ type: "ready", port }` IPC message. */
 export async function startProcess(
   entry: string,
   env: NodeJS.ProcessEnv,
@@ -53,7 +53,8 @@ export async function startProcess(
   child.stderr!.on("data", (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} did not report ready:\n${out}`)), 60_000);
+    // Generous: a mesh starting while other suites load both cores can take a minute.
+    const timer = setTimeout(() => reject(new Error(`${entry} did not report ready:\n${out}`)), 120_000);
     child.on("message", (m: { type?: string; port?: number }) => {
       if (m?.type === "ready") {
         clearTimeout(timer);

@@ -237,12 +237,24 @@ function parseJsonPart(text: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Whether the caller asks for a file rather than JSON (`Accept: application/pdf`, `image/png`, ...). */
+/**
+ * Whether the caller prefers a file to JSON: a file type (`application/pdf`, `image/...`,
+ * `application/octet-stream`) with a higher quality than JSON gets (`application/json`,
+ * `application/*` or `*\/*`). Browsers and workflow tools list `image/*` below JSON in their
+ * defaults (n8n: `application/json,...,image/*;q=0.8,*\/*;q=0.7`): they get JSON.
+ */
 export function wantsFile(accept: string | undefined): boolean {
-  return (accept ?? "")
-    .split(",")
-    .map((t) => t.split(";")[0].trim().toLowerCase())
-    .some((t) => t === "application/pdf" || t.startsWith("image/") || t === "application/octet-stream");
+  let json = 0;
+  let file = 0;
+  for (const entry of (accept ?? "").split(",")) {
+    const [type, ...params] = entry.split(";").map((p) => p.trim().toLowerCase());
+    const q = Number(params.find((p) => p.startsWith("q="))?.slice(2) ?? 1);
+    if (!Number.isFinite(q)) continue;
+    if (type === "application/json" || type === "application/*" || type === "*/*") json = Math.max(json, q);
+    else if (type === "application/pdf" || type.startsWith("image/") || type === "application/octet-stream")
+      file = Math.max(file, q);
+  }
+  return file > json;
 }
 
 /** A file an answer holds: its bytes or blob id, and what it is. */
