@@ -5,15 +5,24 @@
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { type Token, type Tokens, lexer } from "marked";
-import pdfmake from "pdfmake";
+import type { Token, Tokens } from "marked";
 
 const require = createRequire(import.meta.url);
-const fontsDir = dirname(require.resolve("pdfmake/fonts/Roboto.js"));
-pdfmake.addFonts(require("pdfmake/fonts/Roboto.js"));
-// Nothing outside pdfmake's own fonts is read, and nothing is fetched.
-pdfmake.setUrlAccessPolicy(() => false);
-pdfmake.setLocalAccessPolicy((path: string) => path.startsWith(fontsDir));
+
+/** pdfmake and marked, loaded on first use: they would slow the start of every PDF thread. */
+let libraries: Promise<{ pdfmake: typeof import("pdfmake"); lexer: typeof import("marked").lexer }> | undefined;
+function load() {
+  libraries ??= Promise.all([import("pdfmake"), import("marked")]).then(([p, m]) => {
+    const pdfmake = (p as { default?: typeof import("pdfmake") }).default ?? p;
+    const fontsDir = dirname(require.resolve("pdfmake/fonts/Roboto.js"));
+    pdfmake.addFonts(require("pdfmake/fonts/Roboto.js"));
+    // Nothing outside pdfmake's own fonts is read, and nothing is fetched.
+    pdfmake.setUrlAccessPolicy(() => false);
+    pdfmake.setLocalAccessPolicy((path: string) => path.startsWith(fontsDir));
+    return { pdfmake, lexer: m.lexer };
+  });
+  return libraries;
+}
 
 type Content = Record<string, unknown> | string | Content[];
 
@@ -137,6 +146,7 @@ function blocks(tokens: Token[]): Content[] {
 
 /** The document: A4 or Letter, with its title from the request or the first heading. */
 export async function markdownToPdf(markdown: string, pageSize: "A4" | "LETTER", title: string) {
+  const { pdfmake, lexer } = await load();
   const tokens = lexer(markdown, { gfm: true });
   const heading = tokens.find((t) => t.type === "heading") as Tokens.Heading | undefined;
   const doc = pdfmake.createPdf({

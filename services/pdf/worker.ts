@@ -8,6 +8,7 @@ import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
 import { checkInflation, type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import { markdownToPdf } from "./markdown.js";
 import {
   embeddedImages,
   type Field,
@@ -351,8 +352,6 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
       case "replaceImages":
         return await replaceImages(task.document, task.replacements);
       case "markdown": {
-        // Loaded on first use: pdfmake and its fonts would slow every thread's start.
-        const { markdownToPdf } = await import("./markdown.js");
         const merged = await markdownToPdf(task.markdown, task.pageSize, task.title);
         return { merged, pageCount: (await PDFDocument.load(merged)).getPageCount() };
       }
