@@ -48,3 +48,25 @@ describe("toJsonText", () => {
     }
   });
 });
+
+describe("fromJsonValue", () => {
+  it("reads what fromJson reads, large base64 in oneofs, nested messages and lists included; refuses what it refuses", async () => {
+    const { fromJson, equals } = await import("@bufbuild/protobuf");
+    const { MergeRequestSchema } = await import("#gen/flowforge/pdf/v1/pdf_pb.js");
+    const { RecognizeRequestSchema } = await import("#gen/flowforge/ocr/v1/ocr_pb.js");
+    const { fromJsonValue } = await import("../transports/json-options.js");
+    const big = Buffer.from(bytes(30_000, 13)).toString("base64");
+    const urlSafe = Buffer.from(bytes(30_000, 17)).toString("base64url");
+    for (const [schema, json] of [
+      [MergeRequestSchema, { documents: [{ data: big }, { data: "AAEC" }, { blobId: "blob_x" }, { data: urlSafe }] }],
+      [RecognizeRequestSchema, { image: { data: big }, languages: ["eng"] }],
+    ] as const) {
+      const expected = fromJson(schema as never, structuredClone(json) as never, gatewayJsonOptions);
+      const got = fromJsonValue(schema as never, structuredClone(json) as never, gatewayJsonOptions);
+      expect(equals(schema as never, got as never, expected as never)).toBe(true);
+    }
+    const bad = { image: { data: `${big}!!` } };
+    expect(() => fromJsonValue(RecognizeRequestSchema, structuredClone(bad), gatewayJsonOptions)).toThrow();
+    expect(() => fromJson(RecognizeRequestSchema, structuredClone(bad), gatewayJsonOptions)).toThrow();
+  });
+});

@@ -1,9 +1,14 @@
 /** How the gateway reads and writes Connect JSON, on either path (connect-node or the pass-through). */
 import {
+  type DescField,
   type DescMessage,
+  fromJson,
   type JsonObject,
+  type JsonReadOptions,
+  type JsonValue,
   type JsonWriteOptions,
   type Message,
+  type MessageShape,
   ScalarType,
   toJson,
   toJsonString,
@@ -103,6 +108,63 @@ function collect(
     } else if (field.fieldKind === "list" && field.listKind === "message") {
       for (const [i, item] of (value as Record<string, unknown>[]).entries())
         collect(field.message, item, [...path, field.jsonName, i], taken);
+    }
+  }
+}
+
+/** Standard or URL-safe base64, padded or not: what protobuf-es accepts for bytes. */
+const base64Text = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9\-_]*)={0,2}$/;
+
+type Hop = { field: DescField; index?: number };
+
+/** A field's value in a message, through its oneof when it is in one. */
+function fieldValue(message: Record<string, unknown>, field: DescField): unknown {
+  return field.oneof ? (message[field.oneof.localName] as { value?: unknown }).value : message[field.localName];
+}
+
+/**
+ * `fromJson`, with large base64 bytes fields (documents, images) decoded by Node rather than by
+ * protobuf-es (about 20 ms a megabyte): the strings are taken out of the JSON, the rest is read
+ * by protobuf-es, and the bytes are put into the message. Text that is not base64 is left for
+ * protobuf-es to refuse with its own message.
+ */
+export function fromJsonValue<D extends DescMessage>(
+  schema: D,
+  json: JsonValue,
+  options: Partial<JsonReadOptions>,
+): MessageShape<D> {
+  const found: { path: Hop[]; bytes: Uint8Array }[] = [];
+  if (json !== null && typeof json === "object" && !Array.isArray(json)) strip(schema, json, [], found);
+  const message = fromJson(schema, json, options);
+  for (const { path, bytes } of found) {
+    let node = message as unknown as Record<string, unknown>;
+    for (const hop of path.slice(0, -1)) {
+      const value = fieldValue(node, hop.field);
+      node = (hop.index === undefined ? value : (value as unknown[])[hop.index]) as Record<string, unknown>;
+    }
+    const last = path[path.length - 1].field;
+    if (last.oneof) node[last.oneof.localName] = { case: last.localName, value: bytes };
+    else node[last.localName] = bytes;
+  }
+  return message;
+}
+
+function strip(schema: DescMessage, json: JsonObject, path: Hop[], found: { path: Hop[]; bytes: Uint8Array }[]) {
+  if (schema.typeName.startsWith("google.protobuf.")) return;
+  for (const [key, value] of Object.entries(json)) {
+    const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+    if (!field) continue; // protobuf-es names it
+    if (field.fieldKind === "scalar" && field.scalar === ScalarType.BYTES) {
+      if (typeof value === "string" && value.length >= nodeBase64From && base64Text.test(value)) {
+        found.push({ path: [...path, { field }], bytes: new Uint8Array(Buffer.from(value, "base64")) });
+        json[key] = "";
+      }
+    } else if (field.fieldKind === "message" && value !== null && typeof value === "object" && !Array.isArray(value)) {
+      strip(field.message, value, [...path, { field }], found);
+    } else if (field.fieldKind === "list" && field.listKind === "message" && Array.isArray(value)) {
+      for (const [index, item] of value.entries())
+        if (item !== null && typeof item === "object" && !Array.isArray(item))
+          strip(field.message, item, [...path, { field, index }], found);
     }
   }
 }

@@ -12,8 +12,8 @@ import type * as http2 from "node:http2";
 import { promisify } from "node:util";
 import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
 import {
+  type JsonValue,
   fromBinary,
-  fromJsonString,
   toBinary,
   type DescMessage,
   type DescMethod,
@@ -34,7 +34,7 @@ import { discardRest } from "./discard.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { anyFault, violationFromMessage } from "./connect-errors.js";
-import { gatewayJsonOptions, toJsonText } from "./json-options.js";
+import { fromJsonValue, gatewayJsonOptions, toJsonText } from "./json-options.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 
 /** Options for createPassthrough. */
@@ -111,6 +111,15 @@ function requestMessage(body: Buffer): Buffer {
   return message;
 }
 
+/** JSON text parsed, failing as protobuf-es's fromJsonString fails. */
+function parseJson(text: string, typeName: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (e) {
+    throw new Error(`cannot decode message ${typeName} from JSON: ${(e as Error).message}`);
+  }
+}
+
 /** The JSON request as the method's input in binary; a body that does not fit names the field where it can. */
 function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
   let text: string;
@@ -121,7 +130,7 @@ function jsonToBinary(method: DescMethod, body: Buffer): Buffer {
   }
   let message: MessageShape<DescMessage>;
   try {
-    message = fromJsonString(method.input, text, gatewayJsonOptions);
+    message = fromJsonValue(method.input, parseJson(text, method.input.typeName), gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause, Code.InvalidArgument);
     const violation =

@@ -8,7 +8,6 @@ import {
   type DescEnum,
   type DescField,
   type DescMessage,
-  fromJson,
   type JsonObject,
   type JsonValue,
   type MessageShape,
@@ -17,7 +16,7 @@ import {
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
 import { violationFromMessage } from "../connect-errors.js";
-import { gatewayJsonOptions } from "../json-options.js";
+import { fromJsonValue, gatewayJsonOptions } from "../json-options.js";
 
 /** Most query parameters one request may carry. */
 export const maxQueryParameters = 100;
@@ -149,7 +148,7 @@ export function restInput<T extends DescMessage>(schema: T, parts: RestParts): M
     setParam(schema, json, name, value);
   }
   try {
-    return fromJson(schema, json, gatewayJsonOptions);
+    return fromJsonValue(schema, json, gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause);
     const violation = violationFromMessage(err.rawMessage, schema);
