@@ -89,6 +89,11 @@ function parseWait(text: string): number {
   return ms;
 }
 
+/** Writes a chunk of a file answer, waiting for the socket to drain when it is full. */
+async function writeChunk(res: Res, chunk: Uint8Array): Promise<void> {
+  if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+}
+
 /** Answers as JSON with every field, zero values included. */
 function jsonOf(schema: DescMessage, message: unknown): string {
   return toJsonText(schema, create(schema, message as never), {
@@ -326,7 +331,7 @@ export function createRest(options: RestOptions) {
       if (streaming) return;
       if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
       if (wantsFile(req.headers.accept) && !route.batch)
-        return await answerFile(method.output, answered, req, res, requestId, values.get(tenantKey));
+        return await answerFile(method.output, answered, res, requestId, values.get(tenantKey));
       sendJson(res, 200, toNodeHeaders(result.header), answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
@@ -361,7 +366,7 @@ export function createRest(options: RestOptions) {
       if (part.case === "chunk") {
         const chunk = part.value as Uint8Array;
         sent += chunk.length;
-        if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+        await writeChunk(res, chunk);
         continue;
       }
       const blob = part.value as { size: bigint; sha256: string; contentType: string; filename: string };
@@ -375,7 +380,6 @@ export function createRest(options: RestOptions) {
   async function answerFile(
     schema: DescMessage,
     answered: Record<string, unknown>,
-    req: Req,
     res: Res,
     requestId: string,
     tenant: string,
@@ -400,10 +404,8 @@ export function createRest(options: RestOptions) {
       throw new ConnectError("the answer is a blob and this gateway has no blob store", Code.Internal);
     const { info, body } = await options.store.open(tenant, file.blobId!);
     writeFileHead(res, { ...info, size: info.size, requestId });
-    for await (const chunk of body)
-      if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
+    for await (const chunk of body) await writeChunk(res, chunk);
     res.end();
-    void req;
   }
 
   /**
