@@ -20,6 +20,9 @@ beforeAll(async () => {
     CAPABILITY: "crypto",
     PORT: "0",
     SHUTDOWN_DRAIN_MS: "1500",
+    // In-flight calls must finish, however loaded the machine: a 256 MiB argon2 hash took over
+    // the default 10 s grace while two other suites held both cores (a red CI run).
+    SHUTDOWN_GRACE_MS: "90000",
   });
   address = `127.0.0.1:${svc.port}`;
 });
@@ -89,5 +92,5 @@ describe("crypto service over gRPC (grpc-js client, no gateway)", () => {
     );
     expect((await slow).hash).toMatch(/^\$argon2id\$/);
     expect(await svc.exited).toBe(0);
-  });
+  }, 120_000);
 });
