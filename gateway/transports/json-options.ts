@@ -112,8 +112,11 @@ function collect(
   }
 }
 
-/** Standard or URL-safe base64, padded or not: what protobuf-es accepts for bytes. */
-const base64Text = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9\-_]*)={0,2}$/;
+/**
+ * Standard or URL-safe base64, padded or not, the two alphabets even mixed: what protobuf-es
+ * accepts for bytes. One character class (an alternation of two took three times as long).
+ */
+const base64Text = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 type Hop = { field: DescField; index?: number };
 

@@ -20,7 +20,7 @@ import {
   PDFButton,
 } from "pdf-lib";
 import { extractImages, getDocumentProxy } from "unpdf";
-import { checkInflation, type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import { checkInflation, type Input, load, type PageList, pageGroups, save, Unusable } from "./document.js";
 
 /** An image as the service hands it over: PNG or JPEG bytes, and its size in points. */
 export interface PageImage {
@@ -106,7 +106,7 @@ export async function stampImage(input: Input, s: ImageStamp) {
     const y = vertical === "top" ? ph - margin - height : vertical === "bottom" ? margin : (ph - height) / 2;
     page.drawImage(image, { x, y, width, height, opacity: s.opacity });
   }
-  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+  return { parts: [await save(doc)], pageCounts: [doc.getPageCount()] };
 }
 
 /** The form's fields, or none when it has no form. */
@@ -169,14 +169,14 @@ export async function fillForm(input: Input, values: Record<string, string>, fla
     } else throw new Unusable(at, "is a field that takes no value (a button or a signature)");
   }
   if (flatten) form.flatten();
-  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+  return { parts: [await save(doc)], pageCounts: [doc.getPageCount()] };
 }
 
 /** Draws every field's value into its page and removes the form. */
 export async function flattenForm(input: Input) {
   const doc = await load(input);
   doc.getForm().flatten();
-  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+  return { parts: [await save(doc)], pageCounts: [doc.getPageCount()] };
 }
 
 /** A document of one image a page. */
@@ -194,7 +194,7 @@ export async function imagesToPdf(images: PageImage[]) {
     const [w, h] = [embedded.width * scale, embedded.height * scale];
     page.drawImage(embedded, { x: (img.page.width - w) / 2, y: (img.page.height - h) / 2, width: w, height: h });
   }
-  return { merged: await doc.save(), pageCount: doc.getPageCount() };
+  return { merged: await save(doc), pageCount: doc.getPageCount() };
 }
 
 /** The information dictionary's entries, from one document to another. */
@@ -273,5 +273,5 @@ export async function replaceImages(
   const out = await PDFDocument.create({ updateMetadata: false });
   for (const page of await out.copyPages(doc, doc.getPageIndices())) out.addPage(page);
   copyMetadata(doc, out);
-  return { merged: await out.save({ useObjectStreams: true }), pageCount: out.getPageCount() };
+  return { merged: await save(out, { useObjectStreams: true }), pageCount: out.getPageCount() };
 }

@@ -7,7 +7,7 @@ import "./pdfjs.js";
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
-import { checkInflation, type Input, load, type PageList, pageGroups, Unusable } from "./document.js";
+import { checkInflation, type Input, load, loadOwn, type PageList, pageGroups, save, Unusable } from "./document.js";
 import { markdownToPdf } from "./markdown.js";
 import {
   embeddedImages,
@@ -105,7 +105,7 @@ export type PdfResult =
 async function pagesOf(doc: PDFDocument, indices: number[]): Promise<Uint8Array> {
   const out = await PDFDocument.create();
   for (const page of await out.copyPages(doc, indices)) out.addPage(page);
-  return out.save();
+  return save(out);
 }
 
 /** Documents made of these page groups of `doc`. */
@@ -146,7 +146,7 @@ async function rotate(task: Extract<PdfTask, { kind: "rotate" }>): Promise<PdfRe
     if (chosen && !chosen.has(i)) continue;
     page.setRotation(degrees((((page.getRotation().angle + task.degrees) % 360) + 360) % 360));
   }
-  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+  return { parts: [await save(doc)], pageCounts: [doc.getPageCount()] };
 }
 
 async function setMetadata(task: Extract<PdfTask, { kind: "metadata" }>): Promise<PdfResult> {
@@ -160,7 +160,7 @@ async function setMetadata(task: Extract<PdfTask, { kind: "metadata" }>): Promis
   if (m.producer) doc.setProducer(m.producer);
   if (m.creationTime !== undefined) doc.setCreationDate(new Date(m.creationTime));
   if (m.modificationTime !== undefined) doc.setModificationDate(new Date(m.modificationTime));
-  return { parts: [await doc.save()], pageCounts: [doc.getPageCount()] };
+  return { parts: [await save(doc)], pageCounts: [doc.getPageCount()] };
 }
 
 /** How far from the page's edge headers and footers sit, in points. */
@@ -204,7 +204,7 @@ async function stamp(task: Extract<PdfTask, { kind: "stamp" }>): Promise<PdfResu
       rotate: degrees(s.rotation),
     });
   }
-  return { parts: [await doc.save()], pageCounts: [total] };
+  return { parts: [await save(doc)], pageCounts: [total] };
 }
 
 async function merge(documents: Input[]): Promise<PdfResult> {
@@ -213,7 +213,7 @@ async function merge(documents: Input[]): Promise<PdfResult> {
     const doc = await load(input);
     for (const page of await merged.copyPages(doc, doc.getPageIndices())) merged.addPage(page);
   }
-  return { merged: await merged.save(), pageCount: merged.getPageCount() };
+  return { merged: await save(merged), pageCount: merged.getPageCount() };
 }
 
 async function info(input: Input): Promise<PdfResult> {
@@ -299,11 +299,11 @@ async function compose(task: Extract<PdfTask, { kind: "compose" }>): Promise<Pdf
   const out = await PDFDocument.create();
   const source = task.parts.some((p) => "page" in p) && task.source ? await load(task.source) : undefined;
   for (const part of task.parts) {
-    const from = "page" in part ? source! : await PDFDocument.load(part.data);
+    const from = "page" in part ? source! : await loadOwn(part.data);
     const indices = "page" in part ? [part.page] : from.getPageIndices();
     for (const page of await out.copyPages(from, indices)) out.addPage(page);
   }
-  return { merged: await out.save(), pageCount: out.getPageCount() };
+  return { merged: await save(out), pageCount: out.getPageCount() };
 }
 
 /** Runs one task. */
@@ -353,7 +353,7 @@ export default async function run(task: SandboxTask<PdfTask>): Promise<PdfResult
         return await replaceImages(task.document, task.replacements);
       case "markdown": {
         const merged = await markdownToPdf(task.markdown, task.pageSize, task.title);
-        return { merged, pageCount: (await PDFDocument.load(merged)).getPageCount() };
+        return { merged, pageCount: (await loadOwn(merged)).getPageCount() };
       }
       case "count":
         return { merged: task.document.data, pageCount: (await load(task.document)).getPageCount() };
