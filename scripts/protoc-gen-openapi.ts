@@ -30,7 +30,10 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
 import {
+  answerFileTypes,
   batchable,
+  fileFields,
+  fileMediaType,
   isFileStream,
   parseTemplate,
   prefixOf,
@@ -249,6 +252,39 @@ function rulesOf(method: DescMethod, http: DescExtension) {
     .map((r) => ({ verb: r.pattern.case!, path: r.pattern.value!, body: r.body }));
 }
 
+/**
+ * A route whose input takes files also takes a multipart/form-data form (what n8n's HTTP Request
+ * node sends for binary data): a file part per file field, named after it (repeat the part for
+ * a list), and the other fields as text parts (JSON for messages).
+ */
+function formContent(input: DescMessage): Json {
+  const files = fileFields(input);
+  if (files.length === 0) return {};
+  const binary = { type: "string", format: "binary" };
+  const properties: Json = {};
+  for (const f of input.fields) {
+    if (files.includes(f)) properties[f.name] = f.fieldKind === "list" ? { type: "array", items: binary } : binary;
+    else if (f.fieldKind !== "map")
+      properties[f.name] = {
+        type: "string",
+        description: f.fieldKind === "scalar" || f.fieldKind === "enum" ? "as text" : "as JSON text",
+      };
+  }
+  return { "multipart/form-data": { schema: { type: "object", properties } } };
+}
+
+/** An answer that holds a file can be that file itself, when the caller's Accept prefers it to JSON. */
+function fileAnswerContent(output: DescMessage): Json {
+  const types = [...new Set([...answerFileTypes(output)].map(fileMediaType))];
+  return Object.fromEntries(types.map((t) => [t, { schema: { type: "string", format: "binary" } }]));
+}
+
+function fileAnswerText(output: DescMessage): string {
+  const types = [...new Set([...answerFileTypes(output)].map(fileMediaType))];
+  if (types.length === 0) return "OK";
+  return `OK. With an Accept header that prefers ${types.join(" or ")} to JSON, the file itself (Content-Type and Content-Disposition set) when the answer holds exactly one; 406 when it holds none or several.`;
+}
+
 function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
   const http = registry.getExtension("google.api.http");
   if (!http) throw new Error("google/api/annotations.proto is not among the inputs");
@@ -326,6 +362,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
                   requestBody: {
                     required: true,
                     content: {
+                      ...formContent(method.input),
                       "application/json": {
                         schema: schemas.message(method.input),
                         // Path variables travel in the path, not in the body.
@@ -355,7 +392,13 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
                       description: `Server-Sent Events: each event's data is a ${method.output.typeName} as JSON; \`id\` is its sequence (send it back as Last-Event-ID to resume).`,
                       content: { "text/event-stream": { schema: { type: "string" } } },
                     }
-                  : { description: "OK", content: { "application/json": { schema: schemas.message(method.output) } } },
+                  : {
+                      description: fileAnswerText(method.output),
+                      content: {
+                        "application/json": { schema: schemas.message(method.output) },
+                        ...fileAnswerContent(method.output),
+                      },
+                    },
             ...errorResponses,
           },
         };

@@ -88,6 +88,38 @@ describe("the OpenAPI document (gen/openapi/openapi.json)", () => {
     const served = restRoutes(publicServices, batchable).map((r) => `${r.verb} ${r.template}`);
     expect(documented.sort()).toEqual(served.sort());
   });
+
+  it("documents form bodies where an input takes files, and file answers where an output holds them", () => {
+    type Op = {
+      requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+      responses: Record<string, { description: string; content?: Record<string, unknown> }>;
+    };
+    const doc = JSON.parse(readFileSync(new URL("../../gen/openapi/openapi.json", import.meta.url), "utf8")) as {
+      paths: Record<string, Record<string, Op>>;
+    };
+    const post = (path: string) => doc.paths[path].post;
+    const binary = { type: "string", format: "binary" };
+    // Merge: a list of PDFs as repeated file parts; the merged PDF as the answer itself.
+    const merge = post("/api/v1/pdf/merge");
+    expect(merge.requestBody!.content["multipart/form-data"].schema.properties.documents).toEqual({
+      type: "array",
+      items: binary,
+    });
+    expect(Object.keys(merge.responses["200"].content!)).toEqual(["application/json", "application/pdf"]);
+    // Recognize: one image part and text parts; its answer may carry a searchable PDF.
+    const recognize = post("/api/v1/ocr/recognize");
+    expect(recognize.requestBody!.content["multipart/form-data"].schema.properties).toMatchObject({
+      image: binary,
+      languages: { type: "string" },
+    });
+    expect(recognize.responses["200"].content).toHaveProperty(["application/pdf"]);
+    expect(post("/api/v1/pdf/render-pages").responses["200"].content).toHaveProperty(["image/*"]);
+    expect(post("/api/v1/pdf/render-pages").responses["200"].description).toMatch(/406 when it holds none or several/);
+    // Hash takes no file and answers none: JSON only.
+    const hash = post("/api/v1/crypto/hash");
+    expect(Object.keys(hash.requestBody!.content)).toEqual(["application/json"]);
+    expect(Object.keys(hash.responses["200"].content!)).toEqual(["application/json"]);
+  });
 });
 
 describe("matching", () => {

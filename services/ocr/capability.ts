@@ -8,19 +8,14 @@ export default defineCapability({
   name: "ocr",
   services: [OcrService],
   async create({ env }) {
-    const [{ createOcrService }, { openBlobStore }] = await Promise.all([
+    const [{ createOcrService }, { withBlobStore }] = await Promise.all([
       import("./service.js"),
       import("#blobs/open.js"),
     ]);
-    const blobs = await openBlobStore(blobConfig(env));
-    const { impl, close } = createOcrService({ ...ocrConfig(env), blobs });
-    return {
-      services: [register(OcrService, impl)],
-      async stop() {
-        await close();
-        await blobs.close();
-      },
-    };
+    const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
+      createOcrService({ ...ocrConfig(env), blobs }),
+    );
+    return { services: [register(OcrService, impl)], stop };
   },
   deploy: {
     memory: "2Gi",

@@ -8,19 +8,12 @@ export default defineCapability({
   name: "pdf",
   services: [PdfService],
   async create({ env }) {
-    const [{ createPdfService }, { openBlobStore }] = await Promise.all([
+    const [{ createPdfService }, { withBlobStore }] = await Promise.all([
       import("./service.js"),
       import("#blobs/open.js"),
     ]);
-    const blobs = await openBlobStore(blobConfig(env));
-    const { impl, close } = createPdfService({ blobs });
-    return {
-      services: [register(PdfService, impl)],
-      async stop() {
-        await close();
-        await blobs.close();
-      },
-    };
+    const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) => createPdfService({ blobs }));
+    return { services: [register(PdfService, impl)], stop };
   },
   deploy: { summary: "PdfService: stateless, scaled by CPU; documents are handled on bounded worker threads." },
 });

@@ -8,7 +8,11 @@ import { PDFDocument } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
-import { RecognizePdfRequestSchema, RecognizePdfResponseSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
+import {
+  RecognizePdfRequestSchema,
+  RecognizePdfResponseSchema,
+  RecognizeRequestSchema,
+} from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { createClient } from "@connectrpc/connect";
 import { BlobService, type UploadRequest } from "#gen/flowforge/blob/v1/blob_pb.js";
@@ -111,6 +115,31 @@ describe("OcrService through the gateway", () => {
       done.case === "itemFinished" ? anyUnpack(done.value.item!.result!, RecognizePdfResponseSchema) : undefined;
     expect(result!.pages.map((p) => p.text.trim())).toEqual(pages);
   }, 120_000);
+
+  it("a unary Recognize is answered while a batch of full pages is being read", async () => {
+    // Ten dense pages (each a second or more of OCR) as one job's items; the mesh reads two at once.
+    const lines = (n: number) =>
+      Array.from({ length: 28 }, (_, i) => `Batch page ${n + 1} line ${i + 1} keeps the reader busy for a while`);
+    const items = await Promise.all(
+      Array.from({ length: 10 }, async (_, n) =>
+        pack(RecognizeRequestSchema, { image: { source: { case: "data", value: await textPage(lines(n)) } } }),
+      ),
+    );
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.ocr.v1.OcrService/Recognize", items });
+    const state = async () => (await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
+    while ((await state()).state !== JobState.RUNNING) await new Promise((r) => setTimeout(r, 50));
+
+    // The unary call waits for a slot at most, never behind the queued items: at most the two
+    // pages being read finish meanwhile (one more for a count written just before we read it).
+    const before = Number((await state()).counts!.succeeded);
+    const read = await post("/api/v1/ocr/recognize", { image: { data: b64(await textPage(["Answered meanwhile"])) } });
+    const after = await state();
+    expect(read.body.text.trim()).toBe("Answered meanwhile");
+    expect(Number(after.counts!.succeeded) - before).toBeLessThanOrEqual(3);
+    expect(after.state).toBe(JobState.RUNNING);
+    await jobs.cancelJob({ jobId: job!.id });
+  }, 120_000);
 });
 
 describe("files larger than a message: the blob store", () => {
@@ -169,6 +198,22 @@ describe("files larger than a message: the blob store", () => {
     });
     expect(refused.status).toBe(404);
     expect((await fetch(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: auth() })).status).toBe(200);
+
+    // A TTL that is not a number is refused, naming the field, from a form as from the query.
+    const badForm = new FormData();
+    badForm.append("ttl_seconds", "ten minutes");
+    badForm.append("file", file(await textPage(["never kept"]), "image/png"), "scan.png");
+    for (const [url, body] of [
+      [`${mesh.url}/api/v1/blobs`, badForm],
+      [`${mesh.url}/api/v1/blobs?ttl_seconds=10m`, new Uint8Array(16)],
+    ] as const) {
+      const res = await fetch(url, { method: "POST", headers: auth(), body });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.details[0]).toMatchObject({
+        field: "ttl_seconds",
+        message: "must be a whole number of seconds",
+      });
+    }
   });
 
   it("REST routes take file parts in a form and answer the file itself when asked", async () => {

@@ -19,7 +19,7 @@ import busboy from "busboy";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { invalidArgument } from "#runtime/errors.js";
-import { isFileMessage } from "./templates.js";
+import { fileFields, isFileMessage } from "./templates.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -113,10 +113,7 @@ async function readUpTo(stream: Readable, limit: number): Promise<{ head: Buffer
 
 /** The input field a form's file part fills, by proto or JSON name: a file message, single or repeated. */
 function fileField(input: DescMessage, name: string): DescField | undefined {
-  const field = input.fields.find((f) => f.name === name || f.jsonName === name);
-  if (!field || field.fieldKind === "map") return undefined;
-  const message = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
-  return message && isFileMessage(message) ? field : undefined;
+  return fileFields(input).find((f) => f.name === name || f.jsonName === name);
 }
 
 /**
@@ -220,8 +217,7 @@ export async function formInput(
 }
 
 const fileFieldNames = (input: DescMessage) =>
-  input.fields
-    .filter((f) => fileField(input, f.name))
+  fileFields(input)
     .map((f) => f.name)
     .join(", ");
 

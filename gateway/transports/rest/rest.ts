@@ -245,9 +245,7 @@ export function createRest(options: RestOptions) {
     hasBody: boolean,
   ) {
     const requestId = req.headers["x-request-id"] as string;
-    const abort = new AbortController();
-    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
-    res.once("close", onClose);
+    const gone = callerGone(res);
     try {
       const waitText = query.get("wait");
       query.delete("wait");
@@ -321,7 +319,7 @@ export function createRest(options: RestOptions) {
         method,
         headersOf(req),
         values,
-        abort.signal,
+        gone.signal,
         build,
         run,
         timeoutMs,
@@ -354,7 +352,7 @@ export function createRest(options: RestOptions) {
       const { status, body } = restError(err, requestId);
       sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
     } finally {
-      res.off("close", onClose);
+      gone.release();
     }
   }
 
@@ -408,6 +406,21 @@ export function createRest(options: RestOptions) {
     res.end();
   }
 
+  /** An upload's `ttl_seconds`, from the query or a form field: absent is 0 (the store's default). */
+  function ttlOf(text: string | null): number {
+    if (text === null) return 0;
+    if (!/^\d{1,9}$/.test(text.trim())) throw invalidArgument("ttl_seconds", "must be a whole number of seconds");
+    return Number(text);
+  }
+
+  /** A signal aborted when the caller goes away before its answer is written; release it once done. */
+  function callerGone(res: Res): { signal: AbortSignal; release(): void } {
+    const abort = new AbortController();
+    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+    res.once("close", onClose);
+    return { signal: abort.signal, release: () => res.off("close", onClose) };
+  }
+
   /**
    * A file streamed in (BlobService/Upload over HTTP): the body is the file, or the first file of a
    * form (text fields before it describe it: filename, ttl_seconds); `?filename=`,
@@ -415,18 +428,13 @@ export function createRest(options: RestOptions) {
    */
   async function serveUpload(route: RestRoute, req: Req, res: Res, query: URLSearchParams) {
     const requestId = req.headers["x-request-id"] as string;
-    const abort = new AbortController();
-    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
-    res.once("close", onClose);
+    const gone = callerGone(res);
     try {
-      const ttl = query.get("ttl_seconds");
-      if (ttl !== null && !/^\d{1,9}$/.test(ttl))
-        throw invalidArgument("ttl_seconds", "must be a whole number of seconds");
       const form = isMultipart(req.headers["content-type"]);
       const info = {
         filename: query.get("filename") ?? dispositionFilename(req.headers["content-disposition"] as string) ?? "",
         contentType: form ? "" : (req.headers["content-type"] ?? ""),
-        ttlSeconds: Number(ttl ?? 0),
+        ttlSeconds: ttlOf(query.get("ttl_seconds")),
       };
       let received = 0;
       const describe = () => create(UploadRequestSchema, { part: { case: "info", value: info } });
@@ -443,7 +451,7 @@ export function createRest(options: RestOptions) {
         for await (const part of formParts(req)) {
           if (part.kind === "field") {
             if (part.name === "filename") info.filename = part.value;
-            else if (part.name === "ttl_seconds") info.ttlSeconds = Number(part.value) || 0;
+            else if (part.name === "ttl_seconds") info.ttlSeconds = ttlOf(part.value);
             continue;
           }
           info.filename ||= part.filename;
@@ -464,7 +472,7 @@ export function createRest(options: RestOptions) {
         route.method,
         headersOf(req),
         createContextValues(),
-        abort.signal,
+        gone.signal,
         async () => describe(),
         async (_input, context) => {
           const out = (await implOf(route.method)(requests(), context)) as { blob?: { downloadPath: string } };
@@ -483,7 +491,7 @@ export function createRest(options: RestOptions) {
       const { status, body } = restError(err, requestId);
       if (!res.headersSent) sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
     } finally {
-      res.off("close", onClose);
+      gone.release();
     }
   }
 

@@ -3,7 +3,7 @@
  * gateway (routes.ts) and the OpenAPI generator (scripts/protoc-gen-openapi.ts), which runs while
  * gen/ is being rewritten and so imports nothing generated.
  */
-import { type DescMessage, type DescMethod, ScalarType } from "@bufbuild/protobuf";
+import { type DescField, type DescMessage, type DescMethod, ScalarType } from "@bufbuild/protobuf";
 
 /** A path segment: a literal, or a `{field}` variable. */
 export type Segment = { literal: string } | { field: string };
@@ -59,4 +59,29 @@ export function isFileMessage(message: DescMessage): boolean {
     fields.some((f) => f.name === "data" && f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES) &&
     fields.some((f) => f.name === "blob_id")
   );
+}
+
+/** The fields a form's file parts fill: file messages, single or repeated, at the top of the input. */
+export function fileFields(input: DescMessage): DescField[] {
+  return input.fields.filter(
+    (f) => (f.fieldKind === "message" || f.fieldKind === "list") && f.message !== undefined && isFileMessage(f.message),
+  );
+}
+
+/** The file messages an answer can hold, two levels down (where the gateway looks for them), each once. */
+export function answerFileTypes(output: DescMessage, depth = 0, found = new Set<DescMessage>()): Set<DescMessage> {
+  for (const field of output.fields) {
+    const type = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
+    if (!type) continue;
+    if (isFileMessage(type)) found.add(type);
+    else if (depth < 2) answerFileTypes(type, depth + 1, found);
+  }
+  return found;
+}
+
+/** What a file message's files are: a PDF for a `Document`, an image for an `Image`. */
+export function fileMediaType(message: DescMessage): string {
+  if (message.name === "Document") return "application/pdf";
+  if (message.name === "Image") return "image/*";
+  return "application/octet-stream";
 }
