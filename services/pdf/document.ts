@@ -4,7 +4,16 @@
  * Runs in the sandbox threads (worker.ts and the task modules beside it).
  */
 import { inflateSync } from "node:zlib";
-import { PDFArray, PDFDocument, PDFName, PDFRawStream, ParseSpeeds, type SaveOptions } from "pdf-lib";
+import {
+  decodePDFRawStream,
+  PDFArray,
+  PDFDocument,
+  PDFName,
+  type PDFObject,
+  PDFRawStream,
+  ParseSpeeds,
+  type SaveOptions,
+} from "pdf-lib";
 
 /** A document's bytes and the request field they came in. */
 export interface Input {
@@ -94,24 +103,71 @@ export function pageGroups(list: PageList, pageCount: number): number[][] {
 /** Largest a single compressed stream may expand to before the document counts as a bomb. */
 export const maxInflatedBytes = 256 * 1024 * 1024;
 
+/** Filters pdf-lib (and pdf.js) can undo before an image codec; the first three can expand. */
+const expanding = new Set(["/FlateDecode", "/LZWDecode", "/RunLengthDecode"]);
+const decodable = new Set([...expanding, "/ASCII85Decode", "/ASCIIHexDecode"]);
+
+/** Thrown inside the check when a stage grows past the limit. */
+class Bomb extends Error {}
+
 /**
- * Refuses a decompression bomb before pdf.js expands it: every Flate stream is inflated once,
- * bounded, and one that grows past `maxInflatedBytes` names the document. (pdf.js keeps what it
- * expands in ArrayBuffers, which a thread's heap limit does not bound.) Operations that copy
- * streams without expanding them (merge, split) need no check.
+ * One filter undone, to at most `limit` bytes: Flate by zlib (bounded by `maxOutputLength`; one
+ * deflate block can expand without end, so pdf-lib's own inflater is no guard), the others by
+ * pdf-lib's decoders a megabyte at a time (an LZW block yields at most 2 MiB, a run 128 bytes).
+ */
+function undo(data: Uint8Array, filter: string, parms: PDFObject | undefined, limit: number): Uint8Array {
+  if (filter === "/FlateDecode") {
+    try {
+      return inflateSync(data, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new Bomb();
+      throw err;
+    }
+  }
+  const dict = { lookup: (key: PDFName) => (key === PDFName.of("Filter") ? PDFName.of(filter.slice(1)) : parms) };
+  const stream = decodePDFRawStream({ dict, contents: data } as unknown as PDFRawStream);
+  const step = 2 ** 20;
+  let size = 0;
+  for (;;) {
+    // Stop a step short of the limit, so the decoder's doubling buffer never passes it.
+    if (size > limit - 4 * step) throw new Bomb();
+    const got = stream.getBytes(step).length;
+    if (got === 0) break;
+    size += got;
+  }
+  stream.reset();
+  return stream.getBytes(size) as Uint8Array;
+}
+
+/**
+ * Refuses a decompression bomb before pdf.js expands it: every stream's filters are undone once,
+ * stage by stage up to the first image codec, each stage bounded, and a stream that grows past
+ * `maxInflatedBytes` at any stage names the document. (pdf.js keeps what it expands in
+ * ArrayBuffers, which a thread's heap limit does not bound; a chain such as Flate over Flate
+ * hides a bomb from a check of the first stage alone.) Operations that copy streams without
+ * expanding them (merge, split) need no check.
  */
 export function checkInflation(doc: PDFDocument, field: string, limit = maxInflatedBytes): void {
   for (const [, object] of doc.context.enumerateIndirectObjects()) {
     if (!(object instanceof PDFRawStream)) continue;
     const filter = object.dict.lookup(PDFName.of("Filter"));
-    const first = filter instanceof PDFArray ? filter.lookup(0) : filter;
-    if (!(first instanceof PDFName) || first.asString() !== "/FlateDecode") continue;
-    try {
-      inflateSync(object.contents, { maxOutputLength: limit });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE")
-        throw new Unusable(field, `is a decompression bomb: a stream expands past ${limit / 2 ** 20} MiB`);
-      // A damaged stream is pdf.js's to cope with (it skips what it cannot read).
+    const parms = object.dict.lookup(PDFName.of("DecodeParms"));
+    const stages = filter instanceof PDFArray ? filter.asArray().map((f) => doc.context.lookup(f)) : [filter];
+    let data: Uint8Array = object.contents;
+    for (const [i, stage] of stages.entries()) {
+      const name = stage instanceof PDFName ? stage.asString() : "";
+      if (!decodable.has(name) || !stages.slice(i).some((s) => s instanceof PDFName && expanding.has(s.asString())))
+        break; // an image codec, or nothing left that expands
+      try {
+        data = undo(data, name, parms instanceof PDFArray ? parms.lookup(i) : parms, limit);
+      } catch (err) {
+        if (err instanceof Bomb)
+          throw new Unusable(field, `is a decompression bomb: a stream expands past ${limit / 2 ** 20} MiB`);
+        break; // a damaged stream is pdf.js's to cope with (it skips what it cannot read)
+      }
     }
   }
 }
+
+/** Largest image pdf.js decodes, in pixels (A4 at 600 dpi is 35 million); larger ones are skipped. */
+export const maxImagePixels = 50_000_000;

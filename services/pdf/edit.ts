@@ -20,7 +20,16 @@ import {
   PDFButton,
 } from "pdf-lib";
 import { extractImages, getDocumentProxy } from "unpdf";
-import { checkInflation, type Input, load, type PageList, pageGroups, save, Unusable } from "./document.js";
+import {
+  checkInflation,
+  type Input,
+  load,
+  maxImagePixels,
+  type PageList,
+  pageGroups,
+  save,
+  Unusable,
+} from "./document.js";
 
 /** An image as the service hands it over: PNG or JPEG bytes, and its size in points. */
 export interface PageImage {
@@ -65,7 +74,7 @@ export async function embeddedImages(input: Input, pages: PageList | undefined, 
   const doc = await load(input);
   checkInflation(doc, input.field);
   const indices = pages ? pageGroups(pages, doc.getPageCount()).flat() : doc.getPageIndices();
-  const pdf = await getDocumentProxy(new Uint8Array(input.data));
+  const pdf = await getDocumentProxy(new Uint8Array(input.data), { maxImageSize: maxImagePixels });
   const images: { page: number; width: number; height: number; channels: number; pixels: Uint8Array }[] = [];
   let total = 0;
   try {

@@ -7,7 +7,17 @@ import "./pdfjs.js";
 import { PDFDocument, StandardFonts, degrees, grayscale } from "pdf-lib";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { markStarted, type Refused, type SandboxTask } from "#runtime/sandbox-worker.js";
-import { checkInflation, type Input, load, loadOwn, type PageList, pageGroups, save, Unusable } from "./document.js";
+import {
+  checkInflation,
+  type Input,
+  load,
+  loadOwn,
+  maxImagePixels,
+  type PageList,
+  pageGroups,
+  save,
+  Unusable,
+} from "./document.js";
 import { markdownToPdf } from "./markdown.js";
 import {
   embeddedImages,
@@ -266,7 +276,7 @@ const canvasFactory = createIsomorphicCanvasFactory(() => import("@napi-rs/canva
 async function render(task: Extract<PdfTask, { kind: "render" }>): Promise<PdfResult> {
   await load(task.document);
   const r = task.render;
-  const pdf = await getDocumentProxy(new Uint8Array(task.document.data));
+  const pdf = await getDocumentProxy(new Uint8Array(task.document.data), { maxImageSize: maxImagePixels });
   try {
     const page = await pdf.getPage(task.index + 1);
     const viewport = page.getViewport({ scale: r.dpi / 72 });

@@ -2,7 +2,7 @@
  * Hostile documents: each is refused with invalid_argument naming the document, in bounded time
  * and memory, and the service answers other callers meanwhile.
  */
-import { createDeflate } from "node:zlib";
+import { createDeflate, deflateSync } from "node:zlib";
 import { Code } from "@connectrpc/connect";
 import { afterAll, describe, expect, it } from "vitest";
 import { failure } from "#test/support/in-process.js";
@@ -64,6 +64,47 @@ describe("hostile documents", () => {
         fields: ["document.data"],
         message: expect.stringMatching(/decompression bomb/),
       });
+  });
+
+  it("a bomb behind another filter (Flate over Flate, RunLength under Flate) is refused too; a benign chain reads", {
+    timeout: 90_000,
+  }, async () => {
+    const page = (contents: { dict: string; stream: Buffer }) =>
+      rawPdf([
+        catalog,
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        contents,
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+      ]);
+    // RunLength: a length byte of 129 repeats the next byte 128 times; 128 ends the data.
+    const runs = (bytes: number) => {
+      const pairs = Buffer.alloc((bytes / 128) * 2 + 1);
+      for (let i = 0; i < pairs.length - 1; i += 2) [pairs[i], pairs[i + 1]] = [129, 0x20];
+      pairs[pairs.length - 1] = 128;
+      return pairs;
+    };
+    const flateOverFlate = deflateSync(await bomb(300 * 1024 * 1024)); // the first stage is only 300 KiB
+    const runLength = deflateSync(runs(300 * 1024 * 1024)); // 5 MiB of runs, then 300 MiB of spaces
+    for (const [filters, stream] of [
+      ["[/FlateDecode /FlateDecode]", flateOverFlate],
+      ["[/FlateDecode /RunLengthDecode]", runLength],
+    ] as const) {
+      expect(stream.length).toBeLessThan(1024 * 1024);
+      expect(
+        await failure(client.extractText({ document: doc(page({ dict: `/Filter ${filters}`, stream })) })),
+      ).toMatchObject({
+        code: Code.InvalidArgument,
+        fields: ["document.data"],
+        message: expect.stringMatching(/decompression bomb/),
+      });
+    }
+    // The same chain on an ordinary page: undone, not refused, and its text read.
+    const text = Buffer.from("BT /F1 12 Tf 10 50 Td (hello through two filters) Tj ET", "latin1");
+    const literal = Buffer.concat([Buffer.from([text.length - 1]), text, Buffer.from([128])]);
+    const fine = page({ dict: "/Filter [/FlateDecode /RunLengthDecode]", stream: deflateSync(literal) });
+    const read = await client.extractText({ document: doc(fine) });
+    expect(read.pages.map((p) => p.text.trim())).toEqual(["hello through two filters"]);
   });
 
   it("a million objects costs its caller the time limit; another caller is answered meanwhile", async () => {
