@@ -13,15 +13,22 @@ import { errorOf, grpcJsUnary } from "#test/support/clients.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
-/** A server whose Hash sleeps for the milliseconds in `text` and records those whose signal aborted mid-sleep. */
+/**
+ * A server whose Hash sleeps for the milliseconds in `text` and records those whose signal aborted
+ * mid-sleep; `running(n)` resolves once n calls are in their handlers (in flight, not just sent).
+ */
 async function sleepyServer() {
   const aborted: string[] = [];
+  let entered = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
   const server = createServiceServer({
     logger,
     services: [
       register(CryptoService, {
         async hash(req, ctx) {
           const ms = Number(req.input.case === "text" ? req.input.value : 0);
+          entered++;
+          for (const w of waiting.filter((w) => entered >= w.n)) w.resolve();
           let slept = false;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
@@ -47,15 +54,17 @@ async function sleepyServer() {
       algorithm: HashAlgorithm.SHA256,
       input: { case: "text", value: String(ms) },
     });
-  return { server, port, hash, aborted };
+  const running = (n: number) =>
+    new Promise<void>((resolve) => (entered >= n ? resolve() : waiting.push({ n, resolve })));
+  return { server, port, hash, aborted, running };
 }
 
 describe("service server shutdown", () => {
   it("lets a call finish within the grace period, returns once it has, and then accepts no connection", async () => {
-    const { server, port, hash } = await sleepyServer();
+    const { server, port, hash, running } = await sleepyServer();
     expect((await hash(0)).digest).toBe("slept 0");
     const inFlight = hash(300);
-    await new Promise((r) => setTimeout(r, 50));
+    await running(2); // a loaded machine can take longer than any fixed wait to deliver the call
     // A grace period longer than the test's own time limit: shutdown must return when the call is done.
     await server.shutdown({ graceMs: 60_000 });
     expect((await inFlight).digest).toBe("slept 300");
@@ -69,10 +78,10 @@ describe("service server shutdown", () => {
   });
 
   it("cuts what still runs after the grace period: the caller is told, the handler's signal aborts", async () => {
-    const { server, hash, aborted } = await sleepyServer();
+    const { server, hash, aborted, running } = await sleepyServer();
     const short = hash(200);
     const long = errorOf(hash(60_000));
-    await new Promise((r) => setTimeout(r, 50));
+    await running(2);
     await server.shutdown({ graceMs: 1000 });
     expect((await short).digest).toBe("slept 200"); // finished within the grace period
     expect([Code.Canceled, Code.Unavailable, Code.Internal]).toContain((await long).code);
