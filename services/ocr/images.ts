@@ -21,14 +21,20 @@ export interface PageImage {
   height: number;
 }
 
-/** The pages of an image file; refuses what is not an image, too big, or corrupt, naming `field`. */
-export async function decodePages(data: Uint8Array, field: string): Promise<PageImage[]> {
+/**
+ * The pages of an image file (every page of a TIFF): what is not an image, too big or has too
+ * many pages is refused now, from its header, naming `field`; each page is decoded when it is
+ * read (so the first is being read while the next is decoded, and a 100-page TIFF is never held
+ * decoded whole), and a corrupt one is refused then.
+ */
+export async function imagePages(
+  data: Uint8Array,
+  field: string,
+): Promise<{ count: number; decode(index: number): Promise<PageImage> }> {
   const meta = await imageHeader(data, field, maxPixels);
-  const pages = meta.format === "tiff" ? (meta.pages ?? 1) : 1;
-  check(pages <= maxPages, field, `has ${pages} pages; at most ${maxPages} are read`);
-  const out: PageImage[] = [];
-  for (let page = 0; page < pages; page++) out.push(await toPng(data, field, { page }));
-  return out;
+  const count = meta.format === "tiff" ? (meta.pages ?? 1) : 1;
+  check(count <= maxPages, field, `has ${count} pages; at most ${maxPages} are read`);
+  return { count, decode: (page) => toPng(data, field, { page }) };
 }
 
 /** Turns a PNG page clockwise (by any angle: corners a turn exposes are filled white). */

@@ -15,7 +15,7 @@ import { check, invalidArgument } from "#runtime/errors.js";
 import { createSandbox, type Sandbox } from "#runtime/sandbox.js";
 import type { PdfResult, PdfTask } from "../pdf/worker.js";
 import { type Layout, languageAliases, layoutOf, type OcrEngine, type PageRead, ReadAborted } from "./engine.js";
-import { decodePages, despeckle, maxPixels, type PageImage, skewOf, turn } from "./images.js";
+import { despeckle, imagePages, maxPixels, type PageImage, skewOf, turn } from "./images.js";
 import { createTesseractJs } from "./tesseract-js.js";
 import { createTesseractNative, probeTesseract } from "./tesseract-native.js";
 
@@ -153,11 +153,18 @@ export function createOcrService(options: OcrServiceOptions = {}): {
     const results: R[] = new Array(items.length);
     let next = 0;
     let done = 0;
-    // A page or two beyond the pool's size waits decoded or rendered, not all of them.
+    let failed = false;
+    // A page or two beyond the pool's size waits decoded or rendered, not all of them; once a
+    // page fails (the call's answer is that error), no further page is started.
     const lanes = Array.from({ length: Math.min(items.length, concurrency + 1) }, async () => {
-      while (next < items.length) {
+      while (next < items.length && !failed) {
         const i = next++;
-        results[i] = await work(items[i]);
+        try {
+          results[i] = await work(items[i]);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
         done++;
         if (items.length > 1)
           report({ message: `page ${done} of ${items.length} read`, fraction: done / items.length });
@@ -236,9 +243,11 @@ export function createOcrService(options: OcrServiceOptions = {}): {
     async recognize(req, ctx) {
       const { ask, engine } = askOf(req);
       const data = await fileBytes(req.image?.source, "image", ctx, options.blobs);
-      const images = await decodePages(data, "image.data");
-      const numbered = images.map((image, i) => ({ image, page: i + 1 }));
-      const results = await eachPage(numbered, ctx, (p) => readPage(p.image, p.page, ask, engine, ctx));
+      const pages = await imagePages(data, "image.data");
+      const indices = Array.from({ length: pages.count }, (_, i) => i);
+      const results = await eachPage(indices, ctx, async (i) =>
+        readPage(await pages.decode(i), i + 1, ask, engine, ctx),
+      );
       return answer(results, ask.engine, ask, undefined, ctx);
     },
 
