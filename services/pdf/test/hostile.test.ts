@@ -4,6 +4,7 @@
  */
 import { createDeflate, deflateSync } from "node:zlib";
 import { Code } from "@connectrpc/connect";
+import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { failure } from "#test/support/in-process.js";
 import { makePdf, pdfClient, rawPdf } from "./helpers.js";
@@ -105,6 +106,32 @@ describe("hostile documents", () => {
     const fine = page({ dict: "/Filter [/FlateDecode /RunLengthDecode]", stream: deflateSync(literal) });
     const read = await client.extractText({ document: doc(fine) });
     expect(read.pages.map((p) => p.text.trim())).toEqual(["hello through two filters"]);
+  });
+
+  it("an embedded image past 50 megapixels is left out of the page, not decoded; a small one is drawn", {
+    timeout: 60_000,
+  }, async () => {
+    /** A 100 × 100 pt page filled by one black greyscale image of side × side pixels. */
+    const blackPage = (side: number) =>
+      rawPdf([
+        catalog,
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] /Contents 4 0 R /Resources << /XObject << /Im1 5 0 R >> >> >>",
+        { dict: "", stream: Buffer.from("q 100 0 0 100 0 0 cm /Im1 Do Q", "latin1") },
+        {
+          dict: `/Type /XObject /Subtype /Image /Width ${side} /Height ${side} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode`,
+          stream: deflateSync(Buffer.alloc(side * side, 0)),
+        },
+      ]);
+    /** The mean grey of page 1 drawn at 72 dpi (0 black, 255 white). */
+    const meanGrey = async (pdf: Uint8Array) => {
+      const { pages } = await client.renderPages({ document: doc(pdf), dpi: 72 });
+      const png = pages[0].image!.source.value as Uint8Array;
+      const { channels } = await sharp(png).greyscale().stats();
+      return channels[0].mean;
+    };
+    expect(await meanGrey(blackPage(100))).toBeLessThan(10); // drawn
+    expect(await meanGrey(blackPage(8_000))).toBeGreaterThan(245); // 64 megapixels: left out
   });
 
   it("a million objects costs its caller the time limit; another caller is answered meanwhile", async () => {
