@@ -42,6 +42,9 @@ import {
 
 type Json = Record<string, unknown>;
 
+/** A file's bytes, in a body or a form part. */
+const binary = { type: "string", format: "binary" };
+
 /** The comment of a declaration as text (one leading space per line removed), without `Example:` lines. */
 function describe(desc: Parameters<typeof getComments>[0]): { text: string; example?: unknown } {
   const lines = (getComments(desc).leading ?? "").split("\n").map((l) => l.replace(/^ /, ""));
@@ -260,7 +263,6 @@ function rulesOf(method: DescMethod, http: DescExtension) {
 function formContent(input: DescMessage): Json {
   const files = fileFields(input);
   if (files.length === 0) return {};
-  const binary = { type: "string", format: "binary" };
   const properties: Json = {};
   for (const f of input.fields) {
     if (files.includes(f)) properties[f.name] = f.fieldKind === "list" ? { type: "array", items: binary } : binary;
@@ -273,16 +275,22 @@ function formContent(input: DescMessage): Json {
   return { "multipart/form-data": { schema: { type: "object", properties } } };
 }
 
-/** An answer that holds a file can be that file itself, when the caller's Accept prefers it to JSON. */
-function fileAnswerContent(output: DescMessage): Json {
-  const types = [...new Set([...answerFileTypes(output)].map(fileMediaType))];
-  return Object.fromEntries(types.map((t) => [t, { schema: { type: "string", format: "binary" } }]));
-}
+/** The media types of the files an answer can hold (an answer that holds one can be that file itself). */
+const answerMediaTypes = (output: DescMessage) => [...new Set([...answerFileTypes(output)].map(fileMediaType))];
 
-function fileAnswerText(output: DescMessage): string {
-  const types = [...new Set([...answerFileTypes(output)].map(fileMediaType))];
-  if (types.length === 0) return "OK";
-  return `OK. With an Accept header that prefers ${types.join(" or ")} to JSON, the file itself (Content-Type and Content-Disposition set) when the answer holds exactly one; 406 when it holds none or several.`;
+/** The 200 answer: JSON, or the file itself when the caller's Accept prefers a file type to JSON. */
+function okAnswer(output: DescMessage, schema: Json): Json {
+  const types = answerMediaTypes(output);
+  return {
+    description:
+      types.length === 0
+        ? "OK"
+        : `OK. With an Accept header that prefers ${types.join(" or ")} to JSON, the file itself (Content-Type and Content-Disposition set) when the answer holds exactly one; 406 when it holds none or several.`,
+    content: {
+      "application/json": { schema },
+      ...Object.fromEntries(types.map((t) => [t, { schema: binary }])),
+    },
+  };
 }
 
 function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
@@ -342,12 +350,12 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
                   description:
                     "The file: the body itself (Content-Type says what it is), or a multipart/form-data form with one file part.",
                   content: {
-                    "application/octet-stream": { schema: { type: "string", format: "binary" } },
+                    "application/octet-stream": { schema: binary },
                     "multipart/form-data": {
                       schema: {
                         type: "object",
                         properties: {
-                          file: { type: "string", format: "binary" },
+                          file: binary,
                           filename: { type: "string" },
                           ttl_seconds: { type: "integer" },
                         },
@@ -383,7 +391,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
             [fileIn ? "201" : "200"]: fileOut
               ? {
                   description: "The file itself, with its Content-Type and Content-Disposition.",
-                  content: { "*/*": { schema: { type: "string", format: "binary" } } },
+                  content: { "*/*": { schema: binary } },
                 }
               : fileIn
                 ? { description: "Stored", content: { "application/json": { schema: schemas.message(method.output) } } }
@@ -392,13 +400,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
                       description: `Server-Sent Events: each event's data is a ${method.output.typeName} as JSON; \`id\` is its sequence (send it back as Last-Event-ID to resume).`,
                       content: { "text/event-stream": { schema: { type: "string" } } },
                     }
-                  : {
-                      description: fileAnswerText(method.output),
-                      content: {
-                        "application/json": { schema: schemas.message(method.output) },
-                        ...fileAnswerContent(method.output),
-                      },
-                    },
+                  : okAnswer(method.output, schemas.message(method.output)),
             ...errorResponses,
           },
         };

@@ -289,6 +289,17 @@ class FastCall implements TransportCall {
   }
 }
 
+/**
+ * A signal aborted when the caller goes away (the response closes before it was finished);
+ * release it once the answer is written.
+ */
+export function callerGone(res: Res): { signal: AbortSignal; release(): void } {
+  const abort = new AbortController();
+  const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+  res.once("close", onClose);
+  return { signal: abort.signal, release: () => res.off("close", onClose) };
+}
+
 /** Creates the fast path for the given routes. */
 export function createPassthrough(options: PassthroughOptions): Passthrough {
   const routes = new Map<string, Route>();
@@ -300,12 +311,9 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
   }
   async function serve(route: Route, kind: Kind, req: Req, res: Res, path: string) {
     const grpcCall = kind === "grpc";
-    const abort = new AbortController();
-    // The response closing before it was finished means the client went away.
-    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
-    res.once("close", onClose);
+    const caller = callerGone(res);
     // Also true before `close` is emitted: a reset stream is destroyed at once, and writing to it throws.
-    const gone = () => abort.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
+    const gone = () => caller.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
     const values = createContextValues();
     try {
       const timeout = grpcCall
@@ -318,7 +326,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         req,
         path,
         values,
-        abort.signal,
+        caller.signal,
         Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs),
         options.maxRequestBytes,
       );
@@ -366,7 +374,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         (res as http.ServerResponse).end(json);
       }
     } finally {
-      res.off("close", onClose);
+      caller.release();
     }
   }
 

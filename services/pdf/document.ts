@@ -152,12 +152,14 @@ export function checkInflation(doc: PDFDocument, field: string, limit = maxInfla
     if (!(object instanceof PDFRawStream)) continue;
     const filter = object.dict.lookup(PDFName.of("Filter"));
     const parms = object.dict.lookup(PDFName.of("DecodeParms"));
-    const stages = filter instanceof PDFArray ? filter.asArray().map((f) => doc.context.lookup(f)) : [filter];
+    const stages = (filter instanceof PDFArray ? filter.asArray().map((f) => doc.context.lookup(f)) : [filter]).map(
+      (stage) => (stage instanceof PDFName ? stage.asString() : ""),
+    );
+    // Undone up to the last stage that expands, and no further than an image codec.
+    const last = stages.findLastIndex((name) => expanding.has(name));
     let data: Uint8Array = object.contents;
-    for (const [i, stage] of stages.entries()) {
-      const name = stage instanceof PDFName ? stage.asString() : "";
-      if (!decodable.has(name) || !stages.slice(i).some((s) => s instanceof PDFName && expanding.has(s.asString())))
-        break; // an image codec, or nothing left that expands
+    for (let i = 0; i <= last && decodable.has(stages[i]); i++) {
+      const name = stages[i];
       try {
         data = undo(data, name, parms instanceof PDFArray ? parms.lookup(i) : parms, limit);
       } catch (err) {

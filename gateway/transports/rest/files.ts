@@ -19,7 +19,7 @@ import busboy from "busboy";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { invalidArgument } from "#runtime/errors.js";
-import { fileFields, isFileMessage } from "./templates.js";
+import { answerFileDepth, fileFields, isFileMessage } from "./templates.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -260,7 +260,7 @@ export interface AnswerFile {
   contentType: string;
 }
 
-/** The files an answer holds (file messages in its fields, two levels down), in field order. */
+/** The files an answer holds (file messages in its fields, down to `answerFileDepth`), in field order. */
 export function filesOf(schema: DescMessage, message: Record<string, unknown>, depth = 0): AnswerFile[] {
   const found: AnswerFile[] = [];
   for (const field of schema.fields) {
@@ -278,7 +278,7 @@ export function filesOf(schema: DescMessage, message: Record<string, unknown>, d
         const contentType = typeof item.contentType === "string" ? item.contentType : "";
         if (source.case === "data") found.push({ data: source.value as Uint8Array, contentType });
         else if (source.case === "blobId") found.push({ blobId: source.value as string, contentType });
-      } else if (depth < 2) found.push(...filesOf(type, item, depth + 1));
+      } else if (depth < answerFileDepth) found.push(...filesOf(type, item, depth + 1));
     }
   }
   return found;

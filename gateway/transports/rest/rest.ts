@@ -32,7 +32,7 @@ import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.j
 import { discardRest } from "../discard.js";
 import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions, toJsonText } from "../json-options.js";
-import { headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
+import { callerGone, headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
@@ -411,14 +411,6 @@ export function createRest(options: RestOptions) {
     if (text === null) return 0;
     if (!/^\d{1,9}$/.test(text.trim())) throw invalidArgument("ttl_seconds", "must be a whole number of seconds");
     return Number(text);
-  }
-
-  /** A signal aborted when the caller goes away before its answer is written; release it once done. */
-  function callerGone(res: Res): { signal: AbortSignal; release(): void } {
-    const abort = new AbortController();
-    const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
-    res.once("close", onClose);
-    return { signal: abort.signal, release: () => res.off("close", onClose) };
   }
 
   /**

@@ -68,13 +68,16 @@ export function fileFields(input: DescMessage): DescField[] {
   );
 }
 
-/** The file messages an answer can hold, two levels down (where the gateway looks for them), each once. */
+/** How many message levels below an answer's own fields the gateway looks for files in it. */
+export const answerFileDepth = 2;
+
+/** The file messages an answer can hold, down to `answerFileDepth` (where the gateway looks), each once. */
 export function answerFileTypes(output: DescMessage, depth = 0, found = new Set<DescMessage>()): Set<DescMessage> {
   for (const field of output.fields) {
     const type = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
     if (!type) continue;
     if (isFileMessage(type)) found.add(type);
-    else if (depth < 2) answerFileTypes(type, depth + 1, found);
+    else if (depth < answerFileDepth) answerFileTypes(type, depth + 1, found);
   }
   return found;
 }
