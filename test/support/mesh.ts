@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProcess } from "./process.js";
 import { freePort } from "#runtime/ports.js";
+import { catalog } from "../../services/catalog.js";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -45,17 +46,38 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     { FLOWFORGE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "info", ...env },
     { openFiles: options.openFiles, root: options.root },
   );
+  // Whole lines only: the last one may still be arriving.
   const lines = () =>
     started
       .output()
       .split("\n")
+      .slice(0, -1)
       .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { name?: string; msg?: string; pid?: number });
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as { name?: string; msg?: string; pid?: number }];
+        } catch {
+          return []; // stderr interleaved into a stdout line
+        }
+      });
+  const servingLines = () => lines().filter((l) => l.msg === "serving" || l.msg === "gateway listening");
   const pidOf = (name: string) => {
-    const serving = lines().filter((l) => l.name === name && (l.msg === "serving" || l.msg === "gateway listening"));
+    const serving = servingLines().filter((l) => l.name === name);
     if (serving.length === 0) throw new Error(`no process named ${name} is serving`);
     return serving[serving.length - 1].pid!;
   };
+  // The ready message comes over IPC; a child's "serving" line comes through a pipe and can arrive later.
+  const names = [...Object.keys(catalog), "gateway"];
+  const logged = () => {
+    const serving = new Set(servingLines().map((l) => l.name));
+    return names.every((n) => serving.has(n));
+  };
+  for (const end = Date.now() + 30_000; !logged(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) {
+      await started.stop();
+      throw new Error(`the mesh is ready but not every process logged "serving":\n${started.output()}`);
+    }
+  }
   const adminKey = env.FLOWFORGE_ADMIN_KEY ?? (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
   return {
     url: `http://127.0.0.1:${started.port}`,
@@ -66,12 +88,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     pid: started.child.pid!,
     pidOf,
     crash() {
-      const names = new Set(
-        lines()
-          .filter((l) => l.msg === "serving" || l.msg === "gateway listening")
-          .map((l) => l.name as string),
-      );
-      for (const name of names) process.kill(pidOf(name), "SIGKILL");
+      for (const name of new Set(servingLines().map((l) => l.name as string))) process.kill(pidOf(name), "SIGKILL");
       started.child.kill("SIGKILL");
     },
     async stop() {
