@@ -279,7 +279,10 @@ export function ocrConfig(env: NodeJS.ProcessEnv = process.env) {
       default: "auto",
       desc: "engine by default (auto: the native tesseract where it is installed, else tesseract.js)",
     }),
-    OCR_CONCURRENCY: num({ default: undefined, desc: "pages read at once (default: the CPUs)" }),
+    OCR_CONCURRENCY: num({
+      default: undefined,
+      desc: "pages read at once; job items fill all but one (default: the CPUs plus one)",
+    }),
     OCR_PAGE_TIMEOUT_MS: positive("longest one page may take", 120_000),
     TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
   });

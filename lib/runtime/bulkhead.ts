@@ -1,10 +1,12 @@
 /**
- * A bulkhead for expensive handlers: at most `concurrency` calls run at once and their weights
+ * A bulkhead for expensive work: at most `concurrency` calls run at once and their weights
  * (memory, say) add up to at most `capacity`. Calls arrive in two lanes: unary callers, served
  * first, and job items (a HandlerContext whose protocol is "job"), which may hold at most
- * `jobConcurrency` of the slots so unary callers always find capacity, and which are taken
- * round robin across tenants so one tenant's batch cannot keep another's items waiting behind
- * it. Waiting calls leave when their caller gives up; too many waiting are refused.
+ * `jobConcurrency` of the slots so unary callers always find capacity. Within each lane tenants
+ * take turns (round robin), so one tenant's flood of calls or batch of items cannot keep
+ * another's waiting behind it. Waiting calls leave when their caller gives up; too many waiting
+ * are refused. Every pool of heavy work in the runtime (the sandbox threads, OCR's pages,
+ * argon2) runs behind one.
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { tenantKey } from "./context.js";
@@ -41,9 +43,50 @@ export interface Bulkhead {
 }
 
 interface Waiter {
+  tenant: string;
   weight: number;
   job: boolean;
   start(): void;
+}
+
+/** Waiters by tenant, taken round robin (a tenant that was served goes to the back). */
+class FairQueue {
+  private readonly byTenant = new Map<string, Waiter[]>();
+  size = 0;
+
+  push(w: Waiter) {
+    const queue = this.byTenant.get(w.tenant);
+    if (queue) queue.push(w);
+    else this.byTenant.set(w.tenant, [w]); // a Map iterates in insertion order: the back of the turn
+    this.size++;
+  }
+
+  /** The waiter whose turn it is. */
+  peek(): Waiter | undefined {
+    for (const queue of this.byTenant.values()) return queue[0];
+    return undefined;
+  }
+
+  /** Takes the waiter `peek` gave; its tenant goes to the back of the turn. */
+  shift(): Waiter {
+    const [tenant, queue] = this.byTenant.entries().next().value as [string, Waiter[]];
+    const w = queue.shift()!;
+    this.byTenant.delete(tenant);
+    if (queue.length > 0) this.byTenant.set(tenant, queue);
+    this.size--;
+    return w;
+  }
+
+  /** Removes a waiter that gave up; false when it is not waiting here. */
+  remove(w: Waiter): boolean {
+    const queue = this.byTenant.get(w.tenant);
+    const at = queue?.indexOf(w) ?? -1;
+    if (at < 0) return false;
+    queue!.splice(at, 1);
+    if (queue!.length === 0) this.byTenant.delete(w.tenant);
+    this.size--;
+    return true;
+  }
 }
 
 /** Creates a bulkhead. */
@@ -58,39 +101,25 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
   let running = 0;
   let runningJobs = 0;
   let weight = 0;
-  const unary: Waiter[] = [];
-  // Job items waiting, by tenant; `tenants` is the round-robin order.
-  const jobs = new Map<string, Waiter[]>();
-  let tenants: string[] = [];
-  let waiting = 0;
+  const unary = new FairQueue();
+  const jobs = new FairQueue();
 
   const fits = (w: Waiter) =>
     running < concurrency && weight + w.weight <= capacity && (!w.job || runningJobs < jobConcurrency);
 
   function pump() {
     for (;;) {
-      if (unary.length > 0) {
-        // Unary callers first; a job item never jumps ahead of a waiting unary call.
-        if (!fits(unary[0])) return;
-        waiting--;
-        unary.shift()!.start();
-        continue;
-      }
-      const tenant = tenants[0];
-      if (tenant === undefined) return;
-      const queue = jobs.get(tenant)!;
-      if (!fits(queue[0])) return;
-      waiting--;
-      queue.shift()!.start();
-      tenants = tenants.slice(1);
-      if (queue.length > 0) tenants.push(tenant);
-      else jobs.delete(tenant);
+      // Unary callers first; a job item never jumps ahead of a waiting unary call.
+      const lane = unary.size > 0 ? unary : jobs;
+      const next = lane.peek();
+      if (!next || !fits(next)) return;
+      lane.shift().start();
     }
   }
 
   return {
     capacity,
-    stats: () => ({ running, runningJobs, weight, waiting }),
+    stats: () => ({ running, runningJobs, weight, waiting: unary.size + jobs.size }),
     run<T>(ctx: HandlerContext, work: () => Promise<T>, w = 0): Promise<T> {
       if (w > capacity) {
         return Promise.reject(
@@ -101,8 +130,10 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
         );
       }
       const job = ctx.protocolName === "job";
+      const lane = job ? jobs : unary;
       return new Promise<T>((resolve, reject) => {
         const waiter: Waiter = {
+          tenant: ctx.values.get(tenantKey),
           weight: w,
           job,
           start() {
@@ -122,22 +153,14 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
           },
         };
         const onAbort = () => {
-          const queue = job ? jobs.get(ctx.values.get(tenantKey)) : unary;
-          const at = queue?.indexOf(waiter) ?? -1;
-          if (at < 0) return;
-          queue!.splice(at, 1);
-          waiting--;
-          if (job && queue!.length === 0) {
-            jobs.delete(ctx.values.get(tenantKey));
-            tenants = tenants.filter((t) => t !== ctx.values.get(tenantKey));
-          }
+          if (!lane.remove(waiter)) return;
           reject(ConnectError.from(ctx.signal.reason ?? new ConnectError("cancelled while waiting", Code.Canceled)));
           pump();
         };
         if (ctx.signal.aborted)
           return reject(ConnectError.from(ctx.signal.reason ?? new ConnectError("cancelled", Code.Canceled)));
-        if (fits(waiter) && unary.length === 0 && (job ? tenants.length === 0 : true)) return waiter.start();
-        if (waiting >= maxWaiting) {
+        if (fits(waiter) && unary.size === 0 && (job ? jobs.size === 0 : true)) return waiter.start();
+        if (unary.size + jobs.size >= maxWaiting) {
           reject(
             new ConnectError(
               `${options.name}: too many calls waiting (${maxWaiting}); retry later`,
@@ -146,17 +169,8 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
           );
           return;
         }
-        waiting++;
         ctx.signal.addEventListener("abort", onAbort, { once: true });
-        if (job) {
-          const tenant = ctx.values.get(tenantKey);
-          const queue = jobs.get(tenant);
-          if (queue) queue.push(waiter);
-          else {
-            jobs.set(tenant, [waiter]);
-            tenants.push(tenant);
-          }
-        } else unary.push(waiter);
+        lane.push(waiter);
         pump();
       });
     },

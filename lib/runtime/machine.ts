@@ -26,6 +26,16 @@ export function heavySlots(cpus = availableParallelism()): number {
   return Math.max(2, cpus);
 }
 
+/**
+ * Threads for a pool of CPU-bound work (sandbox threads, OCR pages): one per CPU that job items may
+ * fill, and one more kept for unary callers, so a batch uses every core and a caller never waits
+ * for a running item to end.
+ */
+export function cpuPool(cpus = availableParallelism()): { threads: number; jobThreads: number } {
+  const jobThreads = Math.max(1, cpus);
+  return { threads: jobThreads + 1, jobThreads };
+}
+
 /** libuv thread-pool size for service processes: room for two bulkheads of heavy work plus four threads for the rest. */
 export function threadPoolSize(cpus = availableParallelism()): number {
   return 2 * heavySlots(cpus) + 4;

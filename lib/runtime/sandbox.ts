@@ -3,12 +3,17 @@
  * that runs past its time limit has its thread terminated, one that allocates past the thread's
  * heap limit ends with that thread; neither stalls the process's event loop or other callers.
  * The time limit runs from when a thread starts the task (the worker sets a shared flag), not
- * while it waits for a free thread.
+ * while it waits for a free thread. A thread that fails (out of memory, a crash, terminated at its
+ * time limit) fails only the task it ran; the pool starts another in its place. Tasks reach the
+ * threads through a bulkhead (bulkhead.ts): unary callers before job items, tenants in turn, and
+ * job items never on every thread.
  */
-import { availableParallelism } from "node:os";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { Piscina } from "piscina";
+import { createBulkhead } from "./bulkhead.js";
 import { check, invalidArgument } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { cpuPool } from "./machine.js";
 import type { Refused, SandboxTask } from "./sandbox-worker.js";
 
 /** Bounds on each task. */
@@ -17,8 +22,10 @@ export interface SandboxLimits {
   timeMs?: number;
   /** Heap of each thread, in MiB. @default 128 */
   heapMib?: number;
-  /** Threads, all started up front. @default the CPUs, at least 2 */
+  /** Threads, all started up front. @default cpuPool(): the CPUs, plus one for unary callers */
   threads?: number;
+  /** Threads job items may hold at once; the rest stay for unary callers. @default threads - 1 (at least 1) */
+  jobThreads?: number;
 }
 
 /** Options for createSandbox. */
@@ -27,6 +34,10 @@ export interface SandboxOptions extends SandboxLimits {
   filename: URL;
   /** The request field errors name by default (`expression`). */
   field: string;
+  /** Names the pool in errors and logs. @default "sandbox" */
+  name?: string;
+  /** Where a thread that fails outside a task is reported. */
+  logger?: Logger;
 }
 
 export { markStarted, type Refused, type SandboxTask } from "./sandbox-worker.js";
@@ -64,7 +75,8 @@ export interface Sandbox<T, R> {
 /** Creates the thread pool. */
 export function createSandbox<T extends object, R>(options: SandboxOptions): Sandbox<T, R> {
   const timeMs = options.timeMs ?? 1000;
-  const threads = options.threads ?? Math.max(2, availableParallelism());
+  const threads = options.threads ?? cpuPool().threads;
+  const jobThreads = options.jobThreads ?? Math.max(1, threads - 1);
   const pool = new Piscina<SandboxTask<T>, R>({
     filename: options.filename.href,
     // The threads load TypeScript the way the process does.
@@ -73,8 +85,20 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: 60_000,
+    // An idle thread keeps its event loop turning (Atomics.waitAsync), so what a task left behind
+    // (a timer, a cleanup) runs then, not inside the next task's time.
+    atomics: "async",
     resourceLimits: { maxOldGenerationSizeMb: options.heapMib ?? 128, maxYoungGenerationSizeMb: 16 },
   });
+  const name = options.name ?? "sandbox";
+  // A thread terminated at its time limit can still run out of memory on its way out; piscina then
+  // reports it on the pool, with no task to fail (an unheard 'error' event would end the process).
+  // The thread is already replaced; the task it ran was already answered.
+  pool.on("error", (err: Error) =>
+    options.logger?.warn({ err, pool: name }, "a sandbox thread failed outside a task; it was replaced"),
+  );
+  // Tasks wait here, not in piscina's queue: the bulkhead decides who goes next.
+  const lanes = createBulkhead({ name, concurrency: threads, jobConcurrency: jobThreads, maxWaiting: 10_000 });
 
   const sandbox: Sandbox<T, R> = {
     async answer(task, ctx, field, key, limitMs) {
@@ -109,14 +133,22 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
           }, limitMs);
       });
       try {
-        return await pool.run({ ...data, started }, { signal: abort.signal });
+        return await lanes.run(ctx, () => pool.run({ ...data, started }, { signal: abort.signal }));
       } catch (err) {
         if (timedOut) throw invalidArgument(field, `ran longer than the ${limitMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
+        if (err instanceof ConnectError) throw err; // refused by the bulkhead
         if ((err as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY") {
           throw invalidArgument(field, "needs more memory than it may use", err);
         }
-        throw err;
+        // The thread died under the task (a crash in native code, say): this task fails, others go on.
+        throw new ConnectError(
+          `${name}: the thread running this call failed`,
+          Code.Internal,
+          undefined,
+          undefined,
+          err,
+        );
       } finally {
         settled = true;
         clearTimeout(timer);

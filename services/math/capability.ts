@@ -6,9 +6,9 @@ import { register } from "#runtime/server.js";
 export default defineCapability({
   name: "math",
   services: [MathService],
-  async create() {
+  async create({ logger }) {
     const { createMathService } = await import("./service.js");
-    const { impl, close } = createMathService();
+    const { impl, close } = createMathService({ logger });
     return { services: [register(MathService, impl)], stop: close };
   },
   deploy: { summary: "MathService: stateless, scaled by CPU; expressions run on bounded worker threads." },

@@ -25,6 +25,7 @@ import {
   type SolveResponseSchema,
 } from "#gen/flowforge/math/v1/math_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
+import type { Logger } from "#runtime/logger.js";
 import type { EvaluateResult, EvaluateTask, MathTask, StatisticTask } from "./worker.js";
 import { type DecompositionName, type MatrixOperationName, maxEntries, type PlainMatrix } from "./linear-algebra.js";
 
@@ -72,13 +73,15 @@ const statisticLimitMs = 20_000;
 const statisticFields = { describe: "values", correlate: "x", regress: "y", tTest: "x" } as const;
 
 /** Creates the sandboxed handlers and their thread pool. */
-export function createSandboxed(limits: SandboxLimits = {}) {
+export function createSandboxed(limits: SandboxLimits = {}, logger?: Logger) {
   const sandbox = createSandbox<MathTask, EvaluateResult>({
     // A statistic over the largest request (4M values) holds a few copies of it.
     heapMib: 256,
     ...limits,
     filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
+    name: "math",
+    logger,
   });
   const run = sandbox.answer;
 

@@ -1,6 +1,7 @@
 /** MathService: every handler runs on the sandbox's threads (sandboxed.ts), bounded in time and memory. */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { MathService } from "#gen/flowforge/math/v1/math_pb.js";
+import type { Logger } from "#runtime/logger.js";
 import type { SandboxLimits } from "#runtime/sandbox.js";
 import { createSandboxed } from "./sandboxed.js";
 
@@ -8,6 +9,8 @@ import { createSandboxed } from "./sandboxed.js";
 export interface MathServiceOptions {
   /** Bounds on the sandbox's threads (expressions, statistics, solving, matrices). */
   sandbox?: SandboxLimits;
+  /** Where a sandbox thread's failure outside a task is reported. */
+  logger?: Logger;
 }
 
 /** Creates the MathService implementation and the thread pool it runs on. */
@@ -15,6 +18,6 @@ export function createMathService(options: MathServiceOptions = {}): {
   impl: ServiceImpl<typeof MathService>;
   close(): Promise<void>;
 } {
-  const { close, ...impl } = createSandboxed(options.sandbox);
+  const { close, ...impl } = createSandboxed(options.sandbox, options.logger);
   return { impl, close };
 }

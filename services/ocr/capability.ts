@@ -7,13 +7,13 @@ import { blobConfig, ocrConfig } from "#config/index.js";
 export default defineCapability({
   name: "ocr",
   services: [OcrService],
-  async create({ env }) {
+  async create({ env, logger }) {
     const [{ createOcrService }, { withBlobStore }] = await Promise.all([
       import("./service.js"),
       import("#blobs/open.js"),
     ]);
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
-      createOcrService({ ...ocrConfig(env), blobs }),
+      createOcrService({ ...ocrConfig(env), blobs, logger }),
     );
     return { services: [register(OcrService, impl)], stop };
   },

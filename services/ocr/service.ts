@@ -5,13 +5,14 @@
  * before it is decoded and in time while it is read; PDF pages are rendered on a sandbox thread
  * by the PDF capability's worker. Multi-page work run as a job reports progress page by page.
  */
-import { availableParallelism } from "node:os";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { Engine, type OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
 import { createBulkhead } from "#runtime/bulkhead.js";
+import { cpuPool } from "#runtime/machine.js";
 import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
+import type { Logger } from "#runtime/logger.js";
 import { createSandbox, type Sandbox } from "#runtime/sandbox.js";
 import type { PdfResult, PdfTask } from "../pdf/worker.js";
 import { type Layout, languageAliases, layoutOf, type OcrEngine, type PageRead, ReadAborted } from "./engine.js";
@@ -21,7 +22,7 @@ import { createTesseractNative, probeTesseract } from "./tesseract-native.js";
 
 /** Options for createOcrService. */
 export interface OcrServiceOptions {
-  /** Pages read at once. @default the CPUs */
+  /** Pages read at once; job items may fill all but one. @default cpuPool(): the CPUs, plus one for unary callers */
   concurrency?: number;
   /** The engine calls get when they name none: `auto` is the native one where it is installed. @default tesseract.js */
   defaultEngine?: "auto" | "tesseract.js" | "tesseract";
@@ -31,6 +32,8 @@ export interface OcrServiceOptions {
   pageTimeMs?: number;
   /** Where blob_id sources are read from and large searchable PDFs are kept. */
   blobs?: BlobStore;
+  /** Where a sandbox thread's failure outside a task is reported. */
+  logger?: Logger;
 }
 
 /** Most pages of a PDF read in one call. */
@@ -66,7 +69,7 @@ export function createOcrService(options: OcrServiceOptions = {}): {
   impl: ServiceImpl<typeof OcrService>;
   close(): Promise<void>;
 } {
-  const concurrency = options.concurrency ?? Math.max(1, availableParallelism());
+  const concurrency = Math.max(2, options.concurrency ?? cpuPool().threads);
   const pageTimeMs = options.pageTimeMs ?? 120_000;
   const engines = new Map<Engine, OcrEngine>([[Engine.TESSERACT_JS, createTesseractJs({ concurrency })]]);
   const program = options.tesseractProgram ?? "tesseract";
@@ -74,9 +77,9 @@ export function createOcrService(options: OcrServiceOptions = {}): {
   if (native) engines.set(Engine.TESSERACT, createTesseractNative({ program, concurrency, ...native }));
   const wantsNative = options.defaultEngine === "tesseract" || options.defaultEngine === "auto";
   const defaultEngine = wantsNative && engines.has(Engine.TESSERACT) ? Engine.TESSERACT : Engine.TESSERACT_JS;
-  // Job items may take every slot (a page takes seconds: a reserved slot would idle a core while
-  // a batch runs); a unary caller still goes first when a slot frees, so it waits one page at most.
-  const pool = createBulkhead({ name: "ocr", concurrency, jobConcurrency: concurrency, maxWaiting: 5_000 });
+  // Job items never hold the last slot: a page takes seconds, and a unary caller should not wait
+  // one out behind a batch.
+  const pool = createBulkhead({ name: "ocr", concurrency, jobConcurrency: concurrency - 1, maxWaiting: 5_000 });
   let pdfSandbox: Sandbox<PdfTask, PdfResult> | undefined;
   // Started on first use: a service that only reads images never needs it.
   const pdf = () =>
@@ -86,6 +89,8 @@ export function createOcrService(options: OcrServiceOptions = {}): {
       heapMib: 512,
       threads: 1,
       field: "document",
+      name: "ocr-pdf",
+      logger: options.logger,
     }));
 
   function engineFor(engine: Engine): [Engine, OcrEngine] {

@@ -7,12 +7,12 @@ import { blobConfig } from "#config/index.js";
 export default defineCapability({
   name: "pdf",
   services: [PdfService],
-  async create({ env }) {
+  async create({ env, logger }) {
     const [{ createPdfService }, { withBlobStore }] = await Promise.all([
       import("./service.js"),
       import("#blobs/open.js"),
     ]);
-    const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) => createPdfService({ blobs }));
+    const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) => createPdfService({ blobs, logger }));
     return { services: [register(PdfService, impl)], stop };
   },
   deploy: { summary: "PdfService: stateless, scaled by CPU; documents are handled on bounded worker threads." },

@@ -24,6 +24,7 @@ import { createChromium } from "./chromium.js";
 import type { Field } from "./edit.js";
 import { maxImagePixels, normaliseImage } from "./images.js";
 import { createQpdf } from "./qpdf.js";
+import type { Logger } from "#runtime/logger.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
 
@@ -37,6 +38,8 @@ export interface PdfServiceOptions {
   qpdf?: string;
   /** The Chromium program (FromHtml). @default "/usr/bin/chromium" */
   chromium?: string;
+  /** Where a sandbox thread's failure outside a task is reported. */
+  logger?: Logger;
 }
 
 const kinds: Record<Field["kind"], FormFieldKind> = {
@@ -100,6 +103,8 @@ export function createPdfService(options: PdfServiceOptions = {}): {
     ...options.sandbox,
     filename: new URL("./worker.ts", import.meta.url),
     field: "document",
+    name: "pdf",
+    logger: options.logger,
   });
   const run = sandbox.answer;
   const blobs = options.blobs;

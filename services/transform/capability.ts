@@ -6,9 +6,9 @@ import { register } from "#runtime/server.js";
 export default defineCapability({
   name: "transform",
   services: [TransformService],
-  async create() {
+  async create({ logger }) {
     const { createTransformService } = await import("./service.js");
-    const { impl, close } = createTransformService();
+    const { impl, close } = createTransformService({ logger });
     return { services: [register(TransformService, impl)], stop: close };
   },
   deploy: { summary: "TransformService: stateless, scaled by CPU; queries run on bounded worker threads." },

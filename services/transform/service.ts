@@ -15,6 +15,7 @@ import {
 } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
+import type { Logger } from "#runtime/logger.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import { read, table, write } from "./formats.js";
 import { diff, merge, patch } from "./patch.js";
@@ -25,6 +26,8 @@ import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
 export interface TransformServiceOptions {
   /** Bounds on the sandbox's threads (queries, validations, templates, workbooks). */
   query?: SandboxLimits;
+  /** Where a sandbox thread's failure outside a task is reported. */
+  logger?: Logger;
 }
 
 const languages: Partial<Record<QueryLanguage, QueryTask["language"]>> = {
@@ -52,6 +55,8 @@ export function createTransformService(options: TransformServiceOptions = {}): {
     ...options.query,
     filename: new URL("./worker.ts", import.meta.url),
     field: "expression",
+    name: "transform",
+    logger: options.logger,
   });
   const run = sandbox.answer;
 

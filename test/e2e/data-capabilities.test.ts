@@ -140,6 +140,38 @@ describe("Hostile input through the gateway", () => {
   }, 30_000);
 });
 
+describe("A batch that runs the math process's threads out of memory", () => {
+  it("zeros(20000, 20000) in every item: each item fails alone naming its expression, unary calls are answered throughout, the process lives", async () => {
+    const pid = mesh.pidOf("math");
+    const total = 16;
+    const items = Array.from({ length: total }, () => ({
+      "@type": "type.googleapis.com/flowforge.math.v1.EvaluateRequest",
+      expression: "zeros(20000, 20000)",
+    }));
+    const submitted = await call("flowforge.jobs.v1.JobService/SubmitJob", {
+      method: "flowforge.math.v1.MathService/Evaluate",
+      items,
+    });
+    const jobId = submitted.body.job.id;
+    let job: { state: string; counts: { failed: number }; items?: object[] } | undefined;
+    let answered = 0;
+    while (job?.state !== "JOB_STATE_FAILED" && job?.state !== "JOB_STATE_SUCCEEDED") {
+      // Another caller's Evaluate gets its answer while the batch runs.
+      const unary = await call("flowforge.math.v1.MathService/Evaluate", { expression: `${answered} + 1` });
+      expect(unary.body.value).toBe(answered + 1);
+      answered++;
+      job = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: total })).body.job;
+    }
+    expect(job.counts.failed).toBe(total);
+    for (const item of job.items as { error: { code: number; message: string } }[]) {
+      expect(item.error.code).toBe(3); // invalid_argument
+      expect(item.error.message).toMatch(/^expression: (needs more memory than it may use|ran longer than)/);
+    }
+    expect(answered).toBeGreaterThan(1);
+    expect(mesh.pidOf("math")).toBe(pid);
+  }, 180_000);
+});
+
 describe("Jobs at the sizes the issue names, watched live", () => {
   it("a 100,000-row CSV converted as one job reports its progress over WatchJob", async () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);

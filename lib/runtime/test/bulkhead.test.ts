@@ -97,6 +97,29 @@ describe("bulkhead", () => {
     expect(log).toEqual(["a1", "a2", "b1", "a3", "b2", "a4"]);
   });
 
+  it("waiting unary callers are taken round robin across tenants too", async () => {
+    const b = createBulkhead({ name: "t", concurrency: 1 });
+    const log: string[] = [];
+    const calls = [
+      ["a", "a1"],
+      ["a", "a2"],
+      ["a", "a3"],
+      ["b", "b1"],
+      ["c", "c1"],
+    ].map(([tenant, name]) => {
+      const g = gate(log, name);
+      return { name, open: g.open, done: b.run(context("unary", tenant), g.work) };
+    });
+    for (let i = 0; i < calls.length; i++) {
+      await tick();
+      const current = calls.find((x) => x.name === log[log.length - 1])!;
+      current.open();
+      await current.done;
+    }
+    // tenant a's flood does not keep b and c waiting behind all of it.
+    expect(log).toEqual(["a1", "a2", "b1", "c1", "a3"]);
+  });
+
   it("weights add up to at most the capacity; a weight over it is refused", async () => {
     const b = createBulkhead({ name: "argon2", concurrency: 4, capacity: 100 });
     const log: string[] = [];
