@@ -3,7 +3,8 @@
  * PGlite is one backend: the unnamed statement and portal, and any open transaction, are
  * shared by everything sent to it. So each connection's messages are grouped up to their Sync
  * (extended protocol) or Query (simple protocol) and every group runs whole, one at a time;
- * while a connection holds a transaction open only that connection's groups run.
+ * while a connection holds a transaction open only that connection's groups run, and when that
+ * connection goes away its transaction is rolled back before anything else runs.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
@@ -38,11 +39,10 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
   let running = false;
 
   const next = (): Work | undefined => {
-    if (owner && !owner.closed) {
+    if (owner) {
       const i = queue.findIndex((w) => w.conn === owner);
       return i === -1 ? undefined : queue.splice(i, 1)[0];
     }
-    owner = undefined;
     return queue.shift();
   };
 
@@ -50,7 +50,15 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
     if (running) return;
     running = true;
     try {
-      for (let work = next(); work; work = next()) {
+      for (;;) {
+        if (owner?.closed) {
+          // Its connection is gone with a transaction open (its process died, say): that transaction
+          // dies with it, before anyone else's statements run (they would run inside it, never committed).
+          await db.exec("ROLLBACK").catch(() => {});
+          owner = undefined;
+        }
+        const work = next();
+        if (!work) break;
         const { conn, bytes } = work;
         await db
           .runExclusive(() =>
@@ -64,10 +72,6 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
             if (!conn.closed) conn.socket.destroy(err);
           });
         owner = db.isInTransaction() ? conn : undefined;
-        if (owner?.closed) {
-          await db.exec("ROLLBACK").catch(() => {});
-          owner = undefined;
-        }
       }
     } finally {
       running = false;

@@ -1,12 +1,13 @@
 /**
  * Embedded parts (PGlite, the in-process bus) through crashes: PostgreSQL is the truth, so after
- * a SIGKILL of the whole mesh, or of the jobs process alone, every queued item of an unfinished
- * job runs and finishes exactly once.
+ * a SIGKILL of the whole mesh, of the jobs process alone, or of the capability process running the
+ * items, every queued item of an unfinished job runs and finishes exactly once.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { readFileSync } from "node:fs";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";
@@ -80,5 +81,33 @@ describe("embedded jobs after a crash", () => {
     process.kill(victim, "SIGKILL");
     await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), job!.id);
     expect(mesh.pidOf("jobs")).not.toBe(victim);
+  }, 240_000);
+
+  it("SIGKILL of the capability process mid-batch: the jobs process stays small and answers throughout, and every item finishes exactly once", async () => {
+    const mesh = await startMesh(env);
+    meshes.push(mesh);
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    const jobsPid = mesh.pidOf("jobs");
+    const rssMib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${jobsPid}/status`, "utf8"))![1]) / 1024;
+    const before = rssMib();
+    const victim = mesh.pidOf("crypto");
+    process.kill(victim, "SIGKILL");
+    // The jobs process answers while the crypto process is down and after it is back.
+    let peak = before;
+    let answers = 0;
+    for (;;) {
+      const { job: now } = await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 }, { timeoutMs: 10_000 });
+      answers++;
+      peak = Math.max(peak, rssMib());
+      if (now!.state !== JobState.RUNNING && now!.state !== JobState.QUEUED) break;
+      await sleep(100);
+    }
+    expect(answers).toBeGreaterThan(1);
+    expect(mesh.pidOf("crypto")).not.toBe(victim);
+    expect(mesh.pidOf("jobs")).toBe(jobsPid);
+    expect(peak).toBeLessThan(before + 256);
+    await checkExactlyOnce(jobs, job!.id);
   }, 240_000);
 });

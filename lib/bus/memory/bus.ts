@@ -43,7 +43,8 @@ class FairQueue {
 interface Queue {
   ready: FairQueue;
   delayed: Set<ReturnType<typeof setTimeout>>;
-  wake?: () => void;
+  /** Each running consumer's pump: every one is told when a task is ready. */
+  consumers: Set<() => void>;
 }
 
 /** Options for createMemoryBus. */
@@ -71,23 +72,29 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
   const queue = (capability: string): Queue => {
     let q = queues.get(capability);
     if (!q) {
-      q = { ready: new FairQueue(), delayed: new Set() };
+      q = { ready: new FairQueue(), delayed: new Set(), consumers: new Set() };
       queues.set(capability, q);
     }
     return q;
+  };
+  const wake = (q: Queue) => {
+    for (const pump of q.consumers) {
+      if (q.ready.size === 0) return;
+      pump();
+    }
   };
   const enqueue = (entry: Entry, delayMs = 0) => {
     const q = queue(entry.task.capability);
     if (delayMs <= 0) {
       q.ready.push(entry);
-      q.wake?.();
+      wake(q);
       return;
     }
     const timer = setTimeout(() => {
       q.delayed.delete(timer);
       timers.delete(timer);
       q.ready.push(entry);
-      q.wake?.();
+      wake(q);
     }, delayMs);
     q.delayed.add(timer);
     timers.add(timer);
@@ -145,12 +152,13 @@ export function createMemoryBus(options: MemoryBusOptions = {}): JobBus {
       const pump = () => {
         while (!stopped && running < opts.concurrency && q.ready.size > 0) deliver(q.ready.shift()!);
       };
-      q.wake = pump;
+      q.consumers.add(pump);
       pump();
       return {
         async stop() {
+          // At once, before the first await: what is given back from here on goes to the others.
           stopped = true;
-          if (q.wake === pump) q.wake = undefined;
+          q.consumers.delete(pump);
           await Promise.allSettled([...inFlight]);
         },
       };

@@ -32,10 +32,14 @@ class Inbox<T> {
   /** The next items, or none once `signal` is aborted. */
   async take(signal: AbortSignal): Promise<T[]> {
     while (this.items.length === 0 && !signal.aborted) {
+      let onAbort!: () => void;
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
+        onAbort = resolve;
+        signal.addEventListener("abort", onAbort, { once: true });
       });
+      // One listener per wait, removed after it: a long-lived stream waits many times.
+      signal.removeEventListener("abort", onAbort);
       this.wake = undefined;
     }
     const out = this.items;
@@ -85,13 +89,16 @@ export function createBusService(bus: JobBus): ServiceImpl<typeof BusService> {
         }
       } finally {
         consumers.delete(id);
-        // Gone: what it held goes back to the queue now, not after the ack wait.
-        for (const { delivery, done } of pending.values()) {
+        // Stop taking first (synchronously), so what is given back below goes to other consumers
+        // and never to this one again; then give back what it held, now rather than after the ack wait.
+        const stopped = consumer.stop();
+        const held = [...pending.values()];
+        pending.clear();
+        for (const { delivery, done } of held) {
           delivery.nak(0);
           done();
         }
-        pending.clear();
-        await consumer.stop();
+        await stopped;
       }
     },
 

@@ -222,6 +222,23 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
     await c.stop();
   });
 
+  it("two consumers of one capability both take tasks", async () => {
+    const by = { first: 0, second: 0 };
+    const hold = (name: keyof typeof by) => async (d: Delivery) => {
+      by[name]++;
+      await sleep(50);
+      d.ack();
+    };
+    const c1 = await bus.consume("cap7", hold("first"), { concurrency: 1, ackWaitMs: 5000 });
+    const c2 = await peer.consume("cap7", hold("second"), { concurrency: 1, ackWaitMs: 5000 });
+    await bus.publish(Array.from({ length: 10 }, (_, i) => task("cap7", { jobId: `two-${run}`, index: i })));
+    await until(() => by.first + by.second === 10);
+    expect(by.first).toBeGreaterThan(0);
+    expect(by.second).toBeGreaterThan(0);
+    await c1.stop();
+    await c2.stop();
+  });
+
   it("notifies subscribers, with `*` matching one token", async () => {
     const got: string[] = [];
     const off = bus.subscribe("events.*", (topic, data) => got.push(`${topic}=${Buffer.from(data).toString()}`));
@@ -274,6 +291,46 @@ describe("in-process bus fairness", () => {
 });
 
 describe("remote bus", () => {
+  it("the only consumer goes away holding deliveries: they wait for the next consumer, and the bus goes on answering", async () => {
+    const server = createServiceServer({
+      logger: createLogger({ name: "bus", level: "silent" }),
+      services: [register(BusService, createBusService(createMemoryBus()))],
+    });
+    const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
+    const dying = createRemoteBus({ address });
+    const next = createRemoteBus({ address });
+    try {
+      const held: Delivery[] = [];
+      await dying.consume("alone", async (d) => void held.push(d), { concurrency: 5, ackWaitMs: 60_000 });
+      await next.publish(Array.from({ length: 3 }, (_, i) => task("alone", { jobId: `alone-${run}`, index: i })));
+      await until(() => held.length === 3);
+      await dying.close(); // the only consumer's stream ends with three deliveries unsettled
+      // The jobs process's bus still answers (it once handed the deliveries back to the dead consumer forever).
+      await next.publish([task("alone", { jobId: `alone-${run}`, index: 3 })]);
+      const got: Delivery[] = [];
+      const c = await next.consume(
+        "alone",
+        async (d) => {
+          got.push(d);
+          d.ack();
+        },
+        { concurrency: 5, ackWaitMs: 60_000 },
+      );
+      await until(() => got.length === 4, 5000);
+      // (The fourth may have reached the dying consumer before the jobs process saw its stream end.)
+      expect(got.map((d) => [d.task.index, d.task.index < 3 ? d.attempt : 0]).sort()).toEqual([
+        [0, 2],
+        [1, 2],
+        [2, 2],
+        [3, 0],
+      ]);
+      await c.stop();
+    } finally {
+      await next.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+
   it("a consumer whose process goes away has its unsettled deliveries redelivered at once, not after the ack wait", async () => {
     const server = createServiceServer({
       logger: createLogger({ name: "bus", level: "silent" }),
