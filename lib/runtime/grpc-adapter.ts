@@ -1,7 +1,9 @@
 /**
  * Serves a connect-style `ServiceImpl` (plain async functions over generated types) on a
  * grpc-js server: decoding, context (signal, deadline, headers, request id, logger), error
- * translation to gRPC status with details, and one log line per failed call.
+ * translation to gRPC status with details, and one log line per failed call. An answer larger
+ * than a message may be is refused naming its largest field (grpc-js would say resource_exhausted,
+ * which callers read as a rate limit).
  */
 import { acceptRequestId } from "./context.js";
 import type { Readable } from "node:stream";
@@ -25,6 +27,8 @@ export interface GrpcServiceOptions {
   logger: Logger;
   /** Called for every call after the standard values are set. */
   contextHook?: ContextHook;
+  /** Largest answer sent, in bytes (the server's send limit). @default unbounded */
+  maxMessageBytes?: number;
 }
 
 const identity = (b: Buffer) => b;
@@ -35,6 +39,31 @@ function decode<T extends DescMessage>(schema: T, bytes: Buffer) {
   } catch (cause) {
     throw invalidArgument("request", `not a valid ${schema.typeName} message`, cause);
   }
+}
+
+/** The field of `message` that takes the most bytes on the wire, by its proto name. */
+function largestField(schema: DescMessage, message: Record<string, unknown>): string {
+  let largest = { name: "response", bytes: 0 };
+  for (const field of schema.fields) {
+    const key = field.oneof?.localName ?? field.localName;
+    const value = message[key] as { case?: string } | undefined;
+    if (field.oneof && value?.case !== field.localName) continue;
+    const bytes = toBinary(schema, create(schema, { [key]: value } as never)).length;
+    if (bytes > largest.bytes) largest = { name: field.name, bytes };
+  }
+  return largest.name;
+}
+
+/** Encodes an answer, refusing one past `maxBytes` with invalid_argument naming its largest field. */
+function encodeAnswer(schema: DescMessage, message: unknown, maxBytes: number): Buffer {
+  const full = create(schema, message as never);
+  const bytes = Buffer.from(toBinary(schema, full));
+  if (bytes.length <= maxBytes) return bytes;
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  throw invalidArgument(
+    largestField(schema, full as unknown as Record<string, unknown>),
+    `makes an answer of ${mib(bytes.length)}, more than the ${mib(maxBytes)} a message may carry: ask for less at once`,
+  );
 }
 
 function firstString(metadata: grpc.Metadata, key: string): string | undefined {
@@ -145,8 +174,10 @@ export function grpcServiceFor(
       responseStream: streamingResponse,
       requestSerialize: identity,
       requestDeserialize: identity,
-      responseSerialize: (message: unknown) =>
-        Buffer.from(toBinary(method.output, create(method.output, message as never))),
+      // Unary answers come encoded (checked against the size limit first); stream messages are encoded here.
+      responseSerialize: streamingResponse
+        ? (message: unknown) => Buffer.from(toBinary(method.output, create(method.output, message as never)))
+        : (bytes: unknown) => bytes as Buffer,
       responseDeserialize: identity,
       originalName: method.localName,
     };
@@ -180,6 +211,7 @@ function handlerFor(
   };
   const unimplemented = () =>
     new ConnectError(`${service.typeName}/${method.name} is not implemented`, Code.Unimplemented);
+  const maxBytes = options.maxMessageBytes ?? Infinity;
 
   switch (method.methodKind) {
     case "unary":
@@ -187,7 +219,14 @@ function handlerFor(
         const { context, fail } = begin(call);
         const answer: grpc.sendUnaryData<unknown> = (err, res) => {
           context.settled = true;
-          callback(err, res);
+          if (err) return callback(err);
+          let bytes: Buffer;
+          try {
+            bytes = encodeAnswer(method.output, res, maxBytes);
+          } catch (thrown) {
+            return callback(fail(thrown));
+          }
+          callback(null, bytes);
         };
         let result: unknown;
         try {
@@ -225,9 +264,9 @@ function handlerFor(
         const { context, fail } = begin(call);
         (async () => {
           if (!fn) throw unimplemented();
-          return fn(decodeAll(method.input, call), context);
+          return encodeAnswer(method.output, await fn(decodeAll(method.input, call), context), maxBytes);
         })().then(
-          (res) => callback(null, res),
+          (bytes) => callback(null, bytes),
           (err) => callback(fail(err)),
         );
       };

@@ -62,6 +62,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
     const { definition, implementation } = grpcServiceFor(service, impl as Record<string, never>, {
       logger: options.logger,
       contextHook: options.contextHook,
+      maxMessageBytes,
     });
     server.addService(definition, implementation);
   }

@@ -1,7 +1,9 @@
 /**
  * Reading and writing each data format with the library the field trusts for it: csv-parse and
  * csv-stringify, yaml (aliases bounded, so a billion-laughs document is refused), fast-xml-parser.
- * A fault names its line and column where the library tells them.
+ * A fault names its line and column where the library tells them. Every format is bounded before
+ * it is parsed (CSV and TSV by columns, line length and cells; NDJSON by line length) and after it
+ * is read (nesting depth), so what is written from it is bounded too.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { Parser as CsvParser } from "csv-parse";
@@ -11,6 +13,60 @@ import { type ParseError, parse as parseJsonc, printParseErrorCode } from "jsonc
 import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { type CsvOptions, DataFormat, type XmlOptions } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { invalidArgument } from "#runtime/errors.js";
+
+/** Deepest nesting of arrays and objects read or written. */
+export const maxDepth = 64;
+/**
+ * Deepest nesting answered as a google.protobuf.Value (the `data` form, query results): each level
+ * is two messages, and protobuf readers refuse past 100 (protobuf-es, grpc's Python and Go).
+ */
+export const maxValueDepth = 40;
+/** Most columns of a CSV or TSV table. */
+export const maxColumns = 10_000;
+/** Most cells (rows × columns) of a CSV or TSV table. */
+export const maxCells = 5_000_000;
+/** Longest line of CSV, TSV or NDJSON, in characters. */
+export const maxLineChars = 4 * 1024 * 1024;
+
+/**
+ * How deep `value` nests (a scalar is 0, `[]` is 1), found without recursion; counting stops once
+ * past `limit`, so a hostile document costs no more than the limit.
+ */
+export function depthOf(value: unknown, limit = maxDepth): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    const here = depth + 1;
+    if (here > deepest) deepest = here;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === "object") stack.push([child, here]);
+    }
+  }
+  return deepest;
+}
+
+/** Refuses data nested deeper than `limit`, naming `field`. */
+export function checkDepth(value: unknown, field: string, limit = maxDepth, why = ""): void {
+  const depth = depthOf(value, limit);
+  if (depth > limit) throw invalidArgument(field, `nests more than ${limit} levels of arrays and objects${why}`);
+}
+
+/** Physical lines (split at \n) and the longest, counted without splitting the text. */
+function lineStats(input: string): { lines: number; longest: number } {
+  let lines = 0;
+  let longest = 0;
+  for (let at = 0; at < input.length; ) {
+    const end = input.indexOf("\n", at);
+    const stop = end === -1 ? input.length : end;
+    if (stop - at > longest) longest = stop - at;
+    lines++;
+    at = stop + 1;
+  }
+  return { lines, longest };
+}
 
 /** Line and column (1-based) of a character offset. */
 function lineAndColumn(text: string, offset: number): string {
@@ -57,6 +113,7 @@ async function readCsv(
   progress: (fraction: number) => void,
 ): Promise<unknown[]> {
   const { delimiter, quote, escapeChar } = csvOptions(format, o);
+  checkTable(input, format, delimiter, quote);
   const columns = o?.columns.length ? o.columns : !o?.noHeader;
   const fail = (cause: unknown) => {
     // csv-parse says the line; where the fault is in a field, the field is the CSV column.
@@ -98,9 +155,95 @@ async function readCsv(
   return records;
 }
 
+/** Refuses text with a line past maxLineChars, naming `input`; the count of its lines. */
+function checkLines(input: string, format: DataFormat): number {
+  const { lines, longest } = lineStats(input);
+  if (longest > maxLineChars)
+    throw invalidArgument(
+      "input",
+      `has a line of ${longest} characters; ${DataFormat[format]} lines may have at most ${maxLineChars}`,
+    );
+  return lines;
+}
+
+/**
+ * Bounds a CSV or TSV table before it is parsed: its lines, its columns (the first record's
+ * delimiters outside quotes) and its cells (lines × columns, an upper bound on what it holds).
+ */
+function checkTable(input: string, format: DataFormat, delimiter: string, quote: string): void {
+  let columns = 1;
+  let quoted = false;
+  for (let i = 0; i < input.length; i++) {
+    const c = input[i];
+    if (c === quote) quoted = !quoted;
+    else if (!quoted && c === "\n") break;
+    else if (!quoted && input.startsWith(delimiter, i)) {
+      columns++;
+      if (columns > maxColumns)
+        throw invalidArgument(
+          "input",
+          `has more than ${maxColumns} columns; ${DataFormat[format]} tables may have at most ${maxColumns}`,
+        );
+    }
+  }
+  const lines = checkLines(input, format);
+  if (lines * columns > maxCells)
+    throw invalidArgument(
+      "input",
+      `has ${lines} lines of ${columns} columns; a ${DataFormat[format]} table may hold at most ${maxCells} cells (convert it in parts)`,
+    );
+}
+
+/**
+ * Bounds YAML's nesting before it is parsed (the yaml library composes recursively, and a
+ * document thousands of levels deep exhausts the stack in native code, past catching): block
+ * levels by indentation, compact sequences (`- - -`) and flow collections (`[[[`) outside quotes,
+ * counted generously, since the exact depth is checked again once the data is read.
+ */
+function checkYamlNesting(input: string): void {
+  const limit = 4 * maxDepth;
+  const indents: number[] = [];
+  let flow = 0;
+  let quote = "";
+  for (let at = 0; at < input.length; ) {
+    const end = input.indexOf("\n", at);
+    const line = input.slice(at, end === -1 ? input.length : end);
+    at = end === -1 ? input.length : end + 1;
+    let i = 0;
+    if (flow === 0 && quote === "") {
+      while (line[i] === " ") i++;
+      if (i === line.length || line[i] === "#") continue;
+      while (indents.length > 0 && indents[indents.length - 1] >= i) indents.pop();
+      indents.push(i);
+    }
+    let compact = 0;
+    for (; i < line.length; i++) {
+      const c = line[i];
+      if (quote !== "") {
+        if (c === quote) quote = "";
+        continue;
+      }
+      if (c === "'" || c === '"') quote = c;
+      else if (c === "#" && (i === 0 || line[i - 1] === " ")) break;
+      else if (c === "[" || c === "{") flow++;
+      else if ((c === "]" || c === "}") && flow > 0) flow--;
+      else if (flow === 0 && (c === "-" || c === "?") && line[i + 1] === " " && (i === 0 || line[i - 1] === " "))
+        compact++;
+      if (indents.length + compact + flow > limit)
+        throw invalidArgument("input", `nests more than ${maxDepth} levels of arrays and objects`);
+    }
+  }
+}
+
 function readYaml(input: string): unknown {
+  checkYamlNesting(input);
   // Merge keys (`<<: *base`) are read, as most YAML in the wild expects.
-  const docs = parseAllDocuments(input, { prettyErrors: true, merge: true });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(input, { prettyErrors: true, merge: true });
+  } catch (cause) {
+    throw invalidArgument("input", `not usable YAML: ${tooDeep(cause) ?? (cause as Error).message}`, cause);
+  }
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
     const err = doc.errors[0];
@@ -115,8 +258,13 @@ function readYaml(input: string): unknown {
     const values = list.map((d) => d.toJS({ maxAliasCount: 100 }));
     return values.length === 1 ? values[0] : values;
   } catch (cause) {
-    throw invalidArgument("input", `not usable YAML: ${(cause as Error).message}`, cause);
+    throw invalidArgument("input", `not usable YAML: ${tooDeep(cause) ?? (cause as Error).message}`, cause);
   }
+}
+
+/** What to say of a library that ran out of stack on deep nesting; undefined for any other fault. */
+function tooDeep(cause: unknown): string | undefined {
+  return cause instanceof RangeError ? `nests more than ${maxDepth} levels deep` : undefined;
 }
 
 function readXml(input: string, o: XmlOptions | undefined): unknown {
@@ -134,8 +282,14 @@ function readXml(input: string, o: XmlOptions | undefined): unknown {
     ignoreDeclaration: true,
     processEntities: true,
     htmlEntities: false,
+    maxNestedTags: maxDepth,
   });
-  return parser.parse(input);
+  try {
+    return parser.parse(input);
+  } catch (cause) {
+    // Refusals of the parser's own: external entities (never read), nesting past maxDepth.
+    throw invalidArgument("input", `not usable XML: ${tooDeep(cause) ?? (cause as Error).message}`, cause);
+  }
 }
 
 /** The text's data. */
@@ -146,10 +300,23 @@ export async function read(
   xml: XmlOptions | undefined,
   progress: (fraction: number) => void = () => {},
 ): Promise<unknown> {
+  const data = await readFormat(input, format, csv, xml, progress);
+  checkDepth(data, "input");
+  return data;
+}
+
+async function readFormat(
+  input: string,
+  format: DataFormat,
+  csv: CsvOptions | undefined,
+  xml: XmlOptions | undefined,
+  progress: (fraction: number) => void,
+): Promise<unknown> {
   switch (format) {
     case DataFormat.JSON:
       return readJson(input);
     case DataFormat.NDJSON:
+      checkLines(input, format);
       return input
         .split("\n")
         .map((line, i) => [line, i] as const)
@@ -192,8 +359,25 @@ export function table(data: unknown, format: DataFormat): Table {
   return { columns: [...new Set(rows.flatMap((r) => Object.keys(r)))], rows };
 }
 
-/** The data as text. */
+/** The data as text (nested at most maxDepth levels: refused naming `input` past that). */
 export function write(
+  data: unknown,
+  format: DataFormat,
+  csv: CsvOptions | undefined,
+  xml: XmlOptions | undefined,
+  pretty: boolean,
+): string {
+  checkDepth(data, "input");
+  try {
+    return writeFormat(data, format, csv, xml, pretty);
+  } catch (cause) {
+    const deep = tooDeep(cause);
+    if (deep) throw invalidArgument("input", `cannot be written as ${DataFormat[format]}: ${deep}`, cause);
+    throw cause;
+  }
+}
+
+function writeFormat(
   data: unknown,
   format: DataFormat,
   csv: CsvOptions | undefined,

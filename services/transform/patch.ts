@@ -36,6 +36,7 @@ export function patch(req: PatchRequest) {
   check(Array.isArray(p), "patch", "a JSON Patch is a list of operations");
   const operations = p as unknown as jsonPatch.Operation[];
   check(operations.length <= maxOperations, "patch", `must hold at most ${maxOperations} operations`);
+  operations.forEach(checkPrototypeFree);
   const invalid = jsonPatch.validate(operations, document);
   if (invalid)
     throw invalidArgument(
@@ -49,6 +50,20 @@ export function patch(req: PatchRequest) {
   } catch (err) {
     const e = err as { name?: string; index?: number; message?: string };
     throw invalidArgument(`patch[${e.index ?? 0}]`, `${e.name ?? "error"}: ${(e.message ?? "").split("\n")[0]}`, err);
+  }
+}
+
+/**
+ * Refuses an operation whose path or from reaches `__proto__` or `constructor/prototype`
+ * (fast-json-patch bans them too, with a TypeError that would read as a fault of ours).
+ */
+function checkPrototypeFree(op: jsonPatch.Operation, i: number): void {
+  for (const key of ["path", "from"] as const) {
+    const pointer = (op as unknown as Record<string, unknown>)[key];
+    if (typeof pointer !== "string") continue;
+    const tokens = pointer.split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const banned = tokens.some((t, j) => t === "__proto__" || (t === "constructor" && tokens[j + 1] === "prototype"));
+    check(!banned, `patch[${i}].${key}`, "may not reach __proto__ or constructor/prototype");
   }
 }
 

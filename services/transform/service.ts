@@ -17,7 +17,7 @@ import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import type { Logger } from "#runtime/logger.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import { read, table, write } from "./formats.js";
+import { checkDepth, maxValueDepth, read, table, write } from "./formats.js";
 import { diff, merge, patch } from "./patch.js";
 import { reshape } from "./reshape.js";
 import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
@@ -93,6 +93,13 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         return { outputData: workbook };
       }
       const wantsData = req.to === DataFormat.JSON && form !== JsonForm.TEXT;
+      if (wantsData)
+        checkDepth(
+          data,
+          "input",
+          maxValueDepth,
+          " to be answered as data (a google.protobuf.Value): ask for json_form JSON_FORM_TEXT",
+        );
       return {
         output: form === JsonForm.DATA ? "" : write(data, req.to, req.csv, req.xml, req.pretty),
         data: wantsData ? fromJson(ValueSchema, data as JsonValue) : undefined,
@@ -114,6 +121,7 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         "expression",
         "result",
       );
+      checkDepth(outcome.result, "expression", maxValueDepth, " in its result (a google.protobuf.Value)");
       return { result: fromJson(ValueSchema, outcome.result as JsonValue), paths: outcome.paths ?? [] };
     },
 

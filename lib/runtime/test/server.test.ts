@@ -10,6 +10,7 @@ import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb
 import { createServiceServer, register } from "../server.js";
 import { createLogger } from "../logger.js";
 import { errorOf, grpcJsUnary } from "#test/support/clients.js";
+import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
@@ -96,5 +97,35 @@ describe("service server shutdown", () => {
     );
     expect(await server.listen("[::1]:0")).toBeGreaterThan(0);
     await server.shutdown({ graceMs: 100 });
+  });
+});
+
+describe("answers larger than a message", () => {
+  it("are refused as invalid_argument naming the largest field, not resource_exhausted; smaller ones go through", async () => {
+    const server = createServiceServer({
+      logger,
+      maxMessageBytes: 64 * 1024,
+      services: [
+        register(CryptoService, {
+          hash: (req) => ({ digest: "x".repeat(Number(req.input.case === "text" ? req.input.value : 0)) }),
+        }),
+      ],
+    });
+    const port = await server.listen("127.0.0.1:0");
+    try {
+      const call = (size: number) =>
+        grpcJsUnary(`127.0.0.1:${port}`, CryptoService.method.hash, {
+          algorithm: HashAlgorithm.SHA256,
+          input: { case: "text", value: String(size) },
+        });
+      expect((await call(60 * 1024)).digest).toHaveLength(60 * 1024);
+      const err = await errorOf(call(100 * 1024));
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0]).toMatchObject({ field: "digest" });
+      expect(err.rawMessage).toMatch(/more than the 0\.1 MiB a message may carry/);
+      expect((await call(10)).digest).toBe("x".repeat(10)); // the server goes on
+    } finally {
+      await server.shutdown({ graceMs: 100 });
+    }
   });
 });
