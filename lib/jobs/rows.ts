@@ -1,4 +1,5 @@
 /** Jobs and items as stored, and as the API shows them. */
+import { createHash } from "node:crypto";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { StatusSchema } from "#gen/google/rpc/status_pb.js";
 import { type ItemState, JobState, type JobItemSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
@@ -16,6 +17,8 @@ export interface JobRow {
   cancelled: number;
   last_seq: string;
   idempotency_key: string | null;
+  /** requestFingerprint of what it was submitted with (null for jobs from before it was kept). */
+  request_hash: string | null;
   request_id: string;
   traceparent: string;
   webhook_url: string | null;
@@ -47,6 +50,16 @@ export interface NewJob {
   webhook?: { url: string; secret: string };
   requestId: string;
   traceparent: string;
+}
+
+/**
+ * What identifies a submit's request, for idempotency keys: its method, whether it is a batch,
+ * each item's bytes and the webhook URL, hashed (SHA-256, hex).
+ */
+export function requestFingerprint(job: Pick<NewJob, "method" | "batch" | "requests" | "webhook">): string {
+  const hash = createHash("sha256").update(`${job.method}\0${job.batch ? 1 : 0}\0${job.webhook?.url ?? ""}\0`);
+  for (const r of job.requests) hash.update(`${r.length}:`).update(r);
+  return hash.digest("hex");
 }
 
 /** The final outcome of one item attempt, as a worker reports it. */

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { ItemState, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "#db/sql.js";
-import type { JobRow, NewJob } from "./rows.js";
+import { type JobRow, type NewJob, requestFingerprint } from "./rows.js";
 
 /** A submit's outcome: its job, whether this submit created it, and if so the outbox row to clear once its tasks are published (shared by the `jobs` jobs written with it). */
 export interface Submitted {
@@ -40,13 +40,14 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<Submitted[]
   const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
   const rows = await sql<(JobRow & { outbox_id: string })[]>`
     WITH j AS (
-      INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
-      SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret
+      INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret)
+      SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_hash, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret
       FROM unnest(
         ${col((w) => w.id)}::text[], ${col((w) => w.job.tenantId)}::text[], ${col((w) => w.job.method)}::text[], ${col((w) => (w.job.batch ? 1 : 0))}::int[],
-        ${col((w) => w.job.requests.length)}::int[], ${col((w) => w.job.idempotencyKey ?? null)}::text[], ${col((w) => w.job.requestId)}::text[],
+        ${col((w) => w.job.requests.length)}::int[], ${col((w) => w.job.idempotencyKey ?? null)}::text[],
+        ${col((w) => (w.job.idempotencyKey == null ? null : requestFingerprint(w.job)))}::text[], ${col((w) => w.job.requestId)}::text[],
         ${col((w) => w.job.traceparent)}::text[], ${col((w) => w.job.webhook?.url ?? null)}::text[], ${col((w) => w.job.webhook?.secret ?? null)}::text[]
-      ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_id, traceparent, webhook_url, webhook_secret)
+      ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret)
       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ), items AS (

@@ -21,7 +21,7 @@ import { decodePageToken, encodePageToken } from "#runtime/page-token.js";
 import { requestIdKey, tenantKey } from "#runtime/context.js";
 import type { Logger } from "#runtime/logger.js";
 import type { JobBus, Task } from "#bus/types.js";
-import { isFinal, itemMessage, type JobRow } from "#jobs/rows.js";
+import { isFinal, itemMessage, type JobRow, type NewJob, requestFingerprint } from "#jobs/rows.js";
 import type { JobStore } from "#jobs/store.js";
 import { jobMessage } from "#jobs/messages.js";
 import { decodeEventNotice, encodeEventNotice, topics } from "#jobs/topics.js";
@@ -240,7 +240,7 @@ export function createJobService(o: JobServiceOptions): {
         if (!secretKey(req.webhook.secret))
           throw invalidArgument("webhook.secret", "must be whsec_ followed by base64 of 24 to 64 bytes");
       }
-      const { job, created, outbox } = await store.submit({
+      const submit: NewJob = {
         tenantId: tenantOf(ctx),
         method: `${found.service.typeName}/${found.method.name}`,
         capability: found.capability,
@@ -250,7 +250,15 @@ export function createJobService(o: JobServiceOptions): {
         webhook: req.webhook ? { url: req.webhook.url, secret: req.webhook.secret } : undefined,
         requestId: ctx.values.get(requestIdKey),
         traceparent: ctx.requestHeader.get("traceparent") ?? "",
-      });
+      };
+      const { job, created, outbox } = await store.submit(submit);
+      // A key reused with another request is a mistake of the caller's, not a retry (as Stripe and
+      // the IETF Idempotency-Key draft have it): refuse it rather than answer with the first job.
+      if (!created && job.request_hash !== null && job.request_hash !== requestFingerprint(submit))
+        throw invalidArgument(
+          "idempotency_key",
+          `was already used for a different request (job ${job.id}); send the same request to get that job, or use a new key`,
+        );
       if (created && outbox) {
         // Publish now; should this fail or the process die, the relay publishes from the outbox.
         try {

@@ -141,6 +141,30 @@ describe("idempotency, listing and tenants", () => {
     expect(c.job!.id).toBe(a.job!.id);
   });
 
+  it("an idempotency key reused with a different request is refused naming idempotency_key; the same request still gets its job", async () => {
+    const first = { method: "flowforge.crypto.v1.CryptoService/Hash", items: hashItems(2), idempotencyKey: "order-43" };
+    const { job } = await jobs.submitJob(first);
+    for (const other of [
+      { ...first, items: hashItems(3) },
+      { ...first, items: [], request: first.items[0] },
+      { ...first, items: [first.items[1], first.items[0]] },
+    ]) {
+      const err = await errorOf(jobs.submitJob(other));
+      expect(err.code).toBe(Code.InvalidArgument);
+      expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("idempotency_key");
+      expect(err.rawMessage).toContain(job!.id);
+    }
+    expect((await jobs.submitJob(first)).job!.id).toBe(job!.id);
+    // Another tenant's same key is its own.
+    const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
+    const other = connectClient(
+      JobService,
+      mesh.url,
+      (await admin.createApiKey({ tenantId: "tenant-idem", scopes: ["*"] })).secret,
+    );
+    expect((await other.submitJob({ ...first, items: hashItems(3) })).job!.id).not.toBe(job!.id);
+  });
+
   it("lists only the caller's tenant, filtered and paged; another tenant's job is not found", async () => {
     const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
     const keyA = (await admin.createApiKey({ tenantId: "tenant-a", scopes: ["jobs", "crypto"] })).secret;

@@ -77,7 +77,9 @@ export type SubmitJobRequest = Message<"flowforge.jobs.v1.SubmitJobRequest"> & {
   items: Any[];
 
   /**
-   * Makes a retried submit return the job created first (per tenant, at most 200 characters).
+   * Makes a retried submit return the job created first (per tenant, at most 200 characters). A
+   * submit that reuses a key with a different request (method, items, webhook URL) is refused
+   * with invalid_argument naming idempotency_key.
    *
    * @generated from field: string idempotency_key = 4;
    */
