@@ -8,6 +8,7 @@ import { check } from "#runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
+import { allScopes } from "./policies/scopes.js";
 
 /** Largest per-key quota (what the column holds). */
 const maxQuota = 2_000_000_000;
@@ -15,7 +16,7 @@ const tenantPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** Scopes a key may be given. */
 export function knownScopes(): string[] {
-  return ["*", "admin", "jobs", ...Object.keys(catalog)];
+  return allScopes(Object.keys(catalog));
 }
 
 function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {

@@ -5,6 +5,7 @@ import { capabilityOf } from "../../services/catalog.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
 import type { Policy } from "./policy.js";
+import { blobsScope } from "./scopes.js";
 
 /** The authenticated principal of the call (undefined on open services). */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
@@ -16,12 +17,13 @@ export const openServices = new Set([
   "grpc.reflection.v1alpha.ServerReflection",
 ]);
 
-/** Services every authenticated caller may call (about itself, and its own tenant's files). */
-const selfServices = new Set(["flowforge.account.v1.AccountService", "flowforge.blob.v1.BlobService"]);
+/** Services every authenticated caller may call (about itself). */
+const selfServices = new Set(["flowforge.account.v1.AccountService"]);
 
-/** The scope a service needs: its capability name, or `admin` for AdminService. */
+/** The scope a service needs (see scopes.ts): its capability name, `admin` for AdminService, `blobs` for BlobService. */
 export function scopeFor(typeName: string): string {
   if (typeName === "flowforge.admin.v1.AdminService") return "admin";
+  if (typeName === "flowforge.blob.v1.BlobService") return blobsScope;
   return capabilityOf(typeName) ?? typeName;
 }
 

@@ -172,6 +172,41 @@ describe("files larger than a message: the blob store", () => {
     expect(merged.body.pageCount).toBe(4);
   });
 
+  it("blobs need the blobs scope: a key scoped to crypto can neither upload, read, describe nor delete files", async () => {
+    const put = await fetch(`${mesh.url}/api/v1/blobs?filename=a.txt`, {
+      method: "PUT",
+      headers: { ...auth(), "content-type": "text/plain" },
+      body: "mine",
+    });
+    const { blob } = await put.json();
+    const keyFor = async (scopes: string[]) =>
+      (await post("/flowforge.admin.v1.AdminService/CreateApiKey", { tenantId: "admin", name: "scoped", scopes })).body
+        .secret;
+    const cryptoOnly = { authorization: `Bearer ${await keyFor(["crypto"])}` };
+    for (const [method, path, body] of [
+      ["PUT", "/api/v1/blobs?filename=b.txt", "theirs"],
+      ["GET", `/api/v1/blobs/${blob.blobId}`, undefined],
+      ["GET", `/api/v1/blobs/${blob.blobId}/info`, undefined],
+      ["DELETE", `/api/v1/blobs/${blob.blobId}`, undefined],
+    ] as const) {
+      const res = await fetch(`${mesh.url}${path}`, {
+        method,
+        headers: { ...cryptoOnly, "content-type": "text/plain" },
+        body,
+      });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect((await res.json()).error.message).toMatch(/lacks the "blobs" scope/);
+    }
+    const blobKey = { authorization: `Bearer ${await keyFor(["blobs"])}` };
+    const got = await fetch(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: blobKey });
+    expect(await got.text()).toBe("mine");
+    // The scopes a key may be given, each named once.
+    const unknown = await post("/flowforge.admin.v1.AdminService/CreateApiKey", { tenantId: "t", scopes: ["nope"] });
+    const listed = /known: (.*)$/.exec(unknown.body.message)![1].split(", ");
+    expect(listed).toEqual([...new Set(listed)]);
+    expect(listed).toEqual(expect.arrayContaining(["*", "admin", "blobs", "jobs", "crypto", "pdf"]));
+  });
+
   it("a multipart form uploads (as n8n sends binary data), and another tenant cannot see the file", async () => {
     const form = new FormData();
     form.append("ttl_seconds", "600");

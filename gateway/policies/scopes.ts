@@ -1,0 +1,27 @@
+/**
+ * The scopes an API key (or a JWT's scope claim) may hold. Besides these, every capability's name
+ * is a scope for its own service (`crypto` for CryptoService, `jobs` for JobService); running a
+ * method as a job needs `jobs` and the method's capability. Listed once here for the gateway, the
+ * admin API's checks and the README (written by `npm run generate`).
+ */
+
+/** A scope that is not a capability's name, and what it grants. */
+export interface PlatformScope {
+  name: string;
+  grants: string;
+}
+
+/** The scopes that are not capabilities. */
+export const platformScopes: readonly PlatformScope[] = [
+  { name: "*", grants: "every capability, jobs and blobs (not admin); a key made without scopes gets it" },
+  { name: "admin", grants: "AdminService: API keys, any tenant's usage" },
+  { name: "blobs", grants: "BlobService and `/api/v1/blobs`: the tenant's files, uploaded, read and deleted" },
+];
+
+/** The scope BlobService needs. */
+export const blobsScope = "blobs";
+
+/** Every scope, each once: the platform's, then the capabilities' (`names`). */
+export function allScopes(names: Iterable<string>): string[] {
+  return [...new Set([...platformScopes.map((s) => s.name), ...names])];
+}
