@@ -151,6 +151,21 @@ describe.each(protocols)("what reaches the backend over %s", (_name, call) => {
     expect(seen[0].timeoutMs).toBeGreaterThan(50_000);
   });
 
+  it("a finished REST call leaves nothing behind: no deadline timer waits out its minute (memory under load)", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const rest = () =>
+      fetch(`${url}/api/v1/crypto/hash`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer operator" },
+        body: JSON.stringify({ algorithm: "sha256", text: "abc" }),
+      }).then((r) => r.json());
+    await rest();
+    const before = timers();
+    const answers = await Promise.all(Array.from({ length: 200 }, rest));
+    expect(answers.every((a) => a.digest === "spy")).toBe(true);
+    expect(timers() - before).toBeLessThan(50);
+  });
+
   it("a short deadline cancels the backend call and answers deadline_exceeded", async () => {
     seen.length = 0;
     const err = await errorOf(call("hashPassword", { password: "x" }, { timeoutMs: 300 }));

@@ -61,7 +61,13 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
         }
       });
   const servingLines = () => lines().filter((l) => l.msg === "serving" || l.msg === "gateway listening");
+  // "serving" lines are info-level: a mesh started quieter (the benches) is ready on its IPC message alone.
+  const logsServing = !["warn", "error", "fatal", "silent"].includes(
+    String({ LOG_LEVEL: "info", ...env }.LOG_LEVEL).toLowerCase(),
+  );
   const pidOf = (name: string) => {
+    if (!logsServing)
+      throw new Error(`pidOf needs the mesh's info-level log lines (started with LOG_LEVEL=${env.LOG_LEVEL})`);
     const serving = servingLines().filter((l) => l.name === name);
     if (serving.length === 0) throw new Error(`no process named ${name} is serving`);
     return serving[serving.length - 1].pid!;
@@ -72,7 +78,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     const serving = new Set(servingLines().map((l) => l.name));
     return names.every((n) => serving.has(n));
   };
-  for (const end = Date.now() + 30_000; !logged(); await new Promise((r) => setTimeout(r, 20))) {
+  for (const end = Date.now() + 30_000; logsServing && !logged(); await new Promise((r) => setTimeout(r, 20))) {
     if (Date.now() > end) {
       await started.stop();
       throw new Error(`the mesh is ready but not every process logged "serving":\n${started.output()}`);
