@@ -14,9 +14,12 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { mean, standardDeviation } from "simple-statistics";
 import { startMesh } from "#test/support/mesh.js";
 import { h2load } from "./h2load.js";
-import { best } from "./measure.js";
+import { best, size } from "./measure.js";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = size("BENCH_SECONDS", 5, 1);
+const csvRows = size("BENCH_CSV_ROWS", 100_000, 2_000);
+const describeValues = size("BENCH_DESCRIBE_VALUES", 1_000_000, 20_000);
+const runs = size("BENCH_RUNS", 3, 1);
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
 const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const dir = tmpdir();
@@ -53,7 +56,7 @@ try {
   // Convert a 10 MB, 100,000-row CSV.
   const rows = ["id,name,amount,active,note"];
   const note = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod";
-  for (let i = 0; rows.length <= 100_000; i++)
+  for (let i = 0; rows.length <= csvRows; i++)
     rows.push(`${i},"name ${i}, the ${i % 7}th",${(i * 1.25).toFixed(2)},${i % 2 === 0},${note}`);
   const csv = `${rows.join("\n")}\n`;
   const mb = Buffer.byteLength(csv) / 1e6;
@@ -71,20 +74,22 @@ try {
       return Buffer.from(await res.arrayBuffer());
     };
     const answer = JSON.parse((await send()).toString()) as { output: string };
-    if (JSON.parse(answer.output).length !== 100_000) throw new Error("Convert: not 100,000 records");
-    return best(3, send);
+    if (JSON.parse(answer.output).length !== csvRows) throw new Error(`Convert: not ${csvRows} records`);
+    return best(runs, send);
   };
   // Only the text: the work in-process does. Both forms (the default) carry the document twice.
   const viaGateway = await convert("JSON_FORM_TEXT");
   const viaGatewayBoth = await convert();
-  const inProcess = await best(3, () =>
+  const inProcess = await best(runs, () =>
     JSON.stringify(parseCsv(csv, { columns: true, cast: true, bom: true, skip_empty_lines: true })),
   );
 
   // Describe a million values.
-  const values = Array.from({ length: 1_000_000 }, (_, i) => Math.sin(i) * 1000);
-  const describeGateway = await best(3, () => post("flowforge.math.v1.MathService/Describe", { values }));
-  const describeLocal = await best(3, () => [
+  const values = Array.from({ length: describeValues }, (_, i) => Math.sin(i) * 1000);
+  const described = (await post("flowforge.math.v1.MathService/Describe", { values })) as { count?: string | number };
+  if (Number(described.count) !== describeValues) throw new Error(`Describe: count ${described.count}`);
+  const describeGateway = await best(runs, () => post("flowforge.math.v1.MathService/Describe", { values }));
+  const describeLocal = await best(runs, () => [
     mean(values),
     standardDeviation(values),
     [...values].sort((a, b) => a - b),
@@ -118,7 +123,7 @@ try {
         "",
       ]),
       line([
-        "Describe 1,000,000 values, ms",
+        `Describe ${describeValues.toLocaleString("en")} values, ms`,
         Math.round(describeGateway),
         Math.round(describeLocal),
         (describeLocal / describeGateway).toFixed(2),

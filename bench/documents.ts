@@ -28,7 +28,12 @@ import { PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { freePort, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { cer, textPage } from "../services/ocr/test/helpers.js";
-import { best } from "./measure.js";
+import { best, size } from "./measure.js";
+
+const ocrPages = size("BENCH_OCR_PAGES", 8, 2);
+const pdfPages = size("BENCH_PDF_PAGES", 100, 10);
+const runs = size("BENCH_RUNS", 5, 1);
+const warmRuns = size("BENCH_WARM_RUNS", 30, 1);
 
 const run = promisify(execFile);
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
@@ -62,7 +67,7 @@ function pageLines(n: number): string[] {
 
 try {
   // ---- OCR -------------------------------------------------------------------------------
-  const pages = await Promise.all(Array.from({ length: 8 }, (_, n) => textPage(pageLines(n), { fontSize: 28 })));
+  const pages = await Promise.all(Array.from({ length: ocrPages }, (_, n) => textPage(pageLines(n), { fontSize: 28 })));
   const texts = pages.map((_, n) => pageLines(n).join("\n"));
   const tiff = await sharp(pages, { join: { animated: true } })
     .tiff({ compression: "lzw" })
@@ -76,7 +81,7 @@ try {
   );
   const cores = cpus().length;
   // Native: one single-threaded process per core, pages handed out as processes finish.
-  const native = await best(2, async () => {
+  const native = await best(Math.min(2, runs), async () => {
     let next = 0;
     await Promise.all(
       Array.from({ length: cores }, async () => {
@@ -90,7 +95,7 @@ try {
   /** The 8 pages read as one job through the gateway; answers ms and the pages' text. */
   async function viaJob(engine: Engine) {
     let answer: { pages: { text: string }[] } | undefined;
-    const ms = await best(2, async () => {
+    const ms = await best(Math.min(2, runs), async () => {
       const submitted = (await post("api/v1/ocr/recognize:batch?wait=120s", {
         items: [{ image: { data: b64(tiff) }, engine: Engine[engine] }],
       })) as { job: { state: string; items: { result: { pages: { text: string }[] } }[] } };
@@ -115,7 +120,7 @@ try {
         post("api/v1/ocr/recognize", { image: { data: b64(p) }, engine: Engine[engine], autoRotate: true }),
       ),
     );
-    return Math.max(...read.map((r, i) => cer(texts[i], r.text as string)));
+    return Math.max(...read.map((r, i) => cer(pageLines(i).join("\n"), r.text as string)));
   }
   const hardJs = await hardCer(Engine.TESSERACT_JS);
   const hardNative = await hardCer(Engine.TESSERACT);
@@ -136,7 +141,7 @@ try {
     }
     return doc.save();
   }
-  const [a, b] = [await document(100, "A"), await document(100, "B")];
+  const [a, b] = [await document(pdfPages, "A"), await document(pdfPages, "B")];
   const ten = await document(10, "R");
   const pdfPort = await freePort();
   const started = await startProcess(
@@ -182,20 +187,20 @@ try {
     // optimised it (in this process and in each of the service's sandbox threads alike); at most
     // 30 runs or 20 s a path.
     for (const fn of [viaDirect, viaGateway, local])
-      for (let i = 0, until = performance.now() + 20_000; i < 30 && performance.now() < until; i++) await fn();
-    rows.push([name, await best(5, viaDirect), await best(5, viaGateway), await best(5, local)]);
+      for (let i = 0, until = performance.now() + 20_000; i < warmRuns && performance.now() < until; i++) await fn();
+    rows.push([name, await best(runs, viaDirect), await best(runs, viaGateway), await best(runs, local)]);
   };
   await measure(
-    "Merge two 100-page PDFs",
+    `Merge two ${pdfPages}-page PDFs`,
     () => direct.merge({ documents: [doc(a), doc(b)] }),
     gatewayCall("flowforge.pdf.v1.PdfService/Merge", { documents: [{ data: b64(a) }, { data: b64(b) }] }),
     () => mergeInProcess(false),
   );
   // Side check: the service's threads read and write without pdf-lib's yielding (see
   // services/pdf/document.ts); the same in this process, for the ratio against that.
-  const unyielding = await best(5, () => mergeInProcess(true));
+  const unyielding = await best(runs, () => mergeInProcess(true));
   await measure(
-    "ExtractText of a 100-page PDF",
+    `ExtractText of a ${pdfPages}-page PDF`,
     () => direct.extractText({ document: doc(a) }),
     gatewayCall("flowforge.pdf.v1.PdfService/ExtractText", { document: { data: b64(a) } }),
     () => extractText(new Uint8Array(a), { mergePages: false }),
@@ -224,13 +229,13 @@ try {
   );
 
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
-  const ppm = (ms: number) => ((8 / ms) * 60_000).toFixed(1);
+  const ppm = (ms: number) => ((ocrPages / ms) * 60_000).toFixed(1);
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   console.log(
     [
       "",
       line([
-        "OCR, 8 pages",
+        `OCR, ${ocrPages} pages`,
         "pages/min",
         "native tesseract, 1 process per core",
         "ratio",

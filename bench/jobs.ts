@@ -19,10 +19,12 @@ import { pack } from "#test/support/jobs.js";
 import { root } from "#test/support/mesh.js";
 import { startProductionMesh } from "./production-mesh.js";
 import { startProcess } from "#test/support/process.js";
+import { size, smoke } from "./measure.js";
 
-const smallJobs = Number(process.env.BENCH_SMALL_JOBS ?? 3000);
-const batchItems = Number(process.env.BENCH_BATCH_ITEMS ?? 10_000);
-const latencyInFlight = Number(process.env.BENCH_LATENCY_IN_FLIGHT ?? 2);
+const smallJobs = size("BENCH_SMALL_JOBS", 3000, 100);
+const batchItems = size("BENCH_BATCH_ITEMS", 10_000, 200);
+const latencyInFlight = size("BENCH_LATENCY_IN_FLIGHT", 2, 1);
+const latencyJobs = size("BENCH_LATENCY_JOBS", 400, 20);
 // The machine's ceiling in this run (raw node:http2 echo, 4 x 25 streams): machines differ by 2x
 // and more, so the small-job figure is also given per ceiling request.
 const ceiling = await (async () => {
@@ -36,7 +38,7 @@ const ceiling = await (async () => {
       headers: { "content-type": "application/octet-stream" },
       clients: 4,
       streams: 25,
-      seconds: 3,
+      seconds: smoke ? 1 : 3,
     });
     return Math.round(load.reqPerSec);
   } finally {
@@ -118,7 +120,7 @@ try {
     });
   await Promise.all(
     Array.from({ length: latencyInFlight }, async () => {
-      while (launched < 400) {
+      while (launched < latencyJobs) {
         launched++;
         const { job } = await jobs.submitJob({
           method: "flowforge.crypto.v1.CryptoService/HashPassword",
@@ -134,7 +136,7 @@ try {
       }
     }),
   );
-  if (latencies.length < 200)
+  if (latencies.length < latencyJobs / 2)
     throw new Error(
       `only ${latencies.length} live events (${replayed} replayed): the items finish before the watch is live`,
     );

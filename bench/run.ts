@@ -14,8 +14,9 @@ import { grpcJsUnary } from "#test/support/clients.js";
 import { freePort, root, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { h2load, type LoadResult } from "./h2load.js";
+import { size, smoke } from "./measure.js";
 
-const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const seconds = size("BENCH_SECONDS", 5, 1);
 const children: ChildProcess[] = [];
 
 async function serve(entry: string, env: NodeJS.ProcessEnv = {}): Promise<number> {
@@ -121,7 +122,12 @@ const results: { name: string; throughput: LoadResult; latency: LoadResult }[] =
 try {
   for (const t of targets) {
     const throughput = await h2load({ ...t, clients: 4, streams: 25, seconds });
-    const latency = await h2load({ ...t, clients: 1, streams: 1, seconds: Math.max(2, Math.round(seconds / 2)) });
+    const latency = await h2load({
+      ...t,
+      clients: 1,
+      streams: 1,
+      seconds: Math.max(smoke ? 1 : 2, Math.round(seconds / 2)),
+    });
     if (throughput.failed || latency.failed)
       throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
     results.push({ name: t.name, throughput, latency });
