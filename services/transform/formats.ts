@@ -14,19 +14,9 @@ import { parseAllDocuments, stringify as stringifyYaml } from "yaml";
 import { type CsvOptions, DataFormat, type XmlOptions } from "#gen/flowforge/transform/v1/transform_pb.js";
 import { invalidArgument } from "#runtime/errors.js";
 
-/** Deepest nesting of arrays and objects read or written. */
-export const maxDepth = 64;
-/**
- * Deepest nesting answered as a google.protobuf.Value (the `data` form, query results): each level
- * is two messages, and protobuf readers refuse past 100 (protobuf-es, grpc's Python and Go).
- */
-export const maxValueDepth = 40;
-/** Most columns of a CSV or TSV table. */
-export const maxColumns = 10_000;
-/** Most cells (rows × columns) of a CSV or TSV table. */
-export const maxCells = 5_000_000;
-/** Longest line of CSV, TSV or NDJSON, in characters. */
-export const maxLineChars = 4 * 1024 * 1024;
+import { maxCells, maxColumns, maxDepth, maxLineChars, maxValueDepth } from "./bounds.js";
+
+export { maxCells, maxColumns, maxDepth, maxLineChars, maxValueDepth };
 
 /**
  * How deep `value` nests (a scalar is 0, `[]` is 1), found without recursion; counting stops once
@@ -346,9 +336,18 @@ export interface Table {
   rows: Record<string, unknown>[];
 }
 
-/** The table of a table format (CSV, TSV, XLSX): an array of objects, or one object as one row. */
+/** The table of a table format (CSV, TSV, XLSX): an array of objects, or one object as one row; bounded in columns and cells. */
 export function table(data: unknown, format: DataFormat): Table {
   const list = Array.isArray(data) ? data : [data];
+  let cells = 0;
+  for (const r of list) {
+    cells += r !== null && typeof r === "object" ? Object.keys(r).length : 1;
+    if (cells > maxCells)
+      throw invalidArgument(
+        "input",
+        `holds more than ${maxCells} cells; a ${DataFormat[format]} table may hold at most that`,
+      );
+  }
   const rows = list.map((r, i) => {
     if (r === null || typeof r !== "object" || Array.isArray(r))
       throw invalidArgument("input", `row ${i} is not an object; ${DataFormat[format]} needs records`);
@@ -356,7 +355,13 @@ export function table(data: unknown, format: DataFormat): Table {
       Object.entries(r).map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v]),
     );
   });
-  return { columns: [...new Set(rows.flatMap((r) => Object.keys(r)))], rows };
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  if (columns.length > maxColumns)
+    throw invalidArgument(
+      "input",
+      `has ${columns.length} fields; a ${DataFormat[format]} table may have at most ${maxColumns} columns`,
+    );
+  return { columns, rows };
 }
 
 /** The data as text (nested at most maxDepth levels: refused naming `input` past that). */

@@ -4,6 +4,7 @@
  * time limits bound the rest.
  */
 import ExcelJS from "exceljs";
+import { maxCells, maxColumns } from "./bounds.js";
 import type { Table } from "./formats.js";
 
 /** Largest workbook unpacked, by the sizes its zip directory declares. */
@@ -78,6 +79,13 @@ export async function readXlsx(task: XlsxReadTask): Promise<unknown[]> {
     const names = workbook.worksheets.map((w) => w.name).join(", ");
     throw new Error(task.sheet ? `has no sheet "${task.sheet}" (it has: ${names})` : "has no sheets");
   }
+  // The sheet's extent is known once it is loaded: bounded before its cells are read out.
+  if (sheet.columnCount > maxColumns)
+    throw new Error(`has a sheet of ${sheet.columnCount} columns; at most ${maxColumns} are read`);
+  if (sheet.rowCount * sheet.columnCount > maxCells)
+    throw new Error(
+      `has a sheet of ${sheet.rowCount} rows by ${sheet.columnCount} columns; at most ${maxCells} cells are read`,
+    );
   const rows: unknown[][] = [];
   sheet.eachRow({ includeEmpty: false }, (row) => {
     const values: unknown[] = [];

@@ -4,6 +4,7 @@
  * into prototypes, and CSV tables too wide, too long a line or too many cells, all before parsing.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import ExcelJS from "exceljs";
 import { fromJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
@@ -145,6 +146,27 @@ describe("bounds on tables, before they are parsed", () => {
       client.convert({ input: `{"a":"${"x".repeat(maxLineChars)}"}\n`, from: DataFormat.NDJSON, to: DataFormat.JSON }),
       "input",
       /has a line of/,
+    );
+  });
+
+  it("tables written (CSV, TSV, XLSX) and workbooks read are bounded by columns too", async () => {
+    const wide = JSON.stringify([Object.fromEntries(Array.from({ length: maxColumns + 1 }, (_, i) => [`k${i}`, i]))]);
+    for (const to of [DataFormat.CSV, DataFormat.TSV, DataFormat.XLSX]) {
+      await refused(
+        client.convert({ input: wide, from: DataFormat.JSON, to }),
+        "input",
+        new RegExp(`at most ${maxColumns} columns`),
+      );
+    }
+    const workbook = new ExcelJS.Workbook();
+    const sheet = workbook.addWorksheet("wide");
+    sheet.getCell(1, 1).value = "a";
+    sheet.getCell(2, maxColumns + 1).value = 1;
+    const inputData = new Uint8Array(await workbook.xlsx.writeBuffer());
+    await refused(
+      client.convert({ inputData, from: DataFormat.XLSX, to: DataFormat.JSON }),
+      "input_data",
+      new RegExp(`at most ${maxColumns} are read`),
     );
   });
 });
