@@ -187,8 +187,9 @@ function checkTable(input: string, format: DataFormat, delimiter: string, quote:
 /**
  * Bounds YAML's nesting before it is parsed (the yaml library composes recursively, and a
  * document thousands of levels deep exhausts the stack in native code, past catching): block
- * levels by indentation, compact sequences (`- - -`) and flow collections (`[[[`) outside quotes,
- * counted generously, since the exact depth is checked again once the data is read.
+ * levels by indentation, compact sequences (`- - -`) and flow collections (`[[[`) outside quoted
+ * scalars (a quote counts only where a scalar may start, as the parser reads it), counted
+ * generously, since the exact depth is checked again once the data is read.
  */
 function checkYamlNesting(input: string): void {
   const limit = 4 * maxDepth;
@@ -207,14 +208,20 @@ function checkYamlNesting(input: string): void {
       indents.push(i);
     }
     let compact = 0;
+    // The last character outside spaces: a quote starts a quoted scalar only where a scalar may start.
+    let before = "";
     for (; i < line.length; i++) {
       const c = line[i];
       if (quote !== "") {
-        if (c === quote) quote = "";
+        if (quote === '"' && c === "\\") i++;
+        else if (c === quote) quote = "";
         continue;
       }
-      if (c === "'" || c === '"') quote = c;
-      else if (c === "#" && (i === 0 || line[i - 1] === " ")) break;
+      if (c === " " || c === "\t") continue;
+      const scalarStart = before === "" || ":-[{,?".includes(before);
+      before = c;
+      if ((c === "'" || c === '"') && scalarStart) quote = c;
+      else if (c === "#" && (i === 0 || line[i - 1] === " " || line[i - 1] === "\t")) break;
       else if (c === "[" || c === "{") flow++;
       else if ((c === "]" || c === "}") && flow > 0) flow--;
       else if (flow === 0 && (c === "-" || c === "?") && line[i + 1] === " " && (i === 0 || line[i - 1] === " "))

@@ -63,13 +63,20 @@ describe("bounds on what converters read and write", () => {
     }
     const lines = Array.from({ length: 300 }, (_, i) => `${" ".repeat(i)}k${i}:`).join("\n");
     await refused(client.convert({ input: `${lines} 1`, from: DataFormat.YAML, to: DataFormat.JSON }), "input", deeply);
-    // Brackets inside quotes and comments are not nesting.
-    const yaml = `a: '${"[".repeat(500)}' # ${"{".repeat(500)}\nb: "${"]".repeat(10)}"\n`;
+    // An apostrophe inside a plain scalar opens no quote: what follows is still counted.
+    await refused(
+      client.convert({ input: `a: don't\nb: ${nested(20_000)}`, from: DataFormat.YAML, to: DataFormat.JSON }),
+      "input",
+      deeply,
+    );
+    // Brackets inside quotes (escaped quotes too) and comments are not nesting.
+    const yaml = `a: '${"[".repeat(500)}' # ${"{".repeat(500)}\nb: "\\"${"]".repeat(10)}"\nc: it's [1, 2]\n`;
     expect(
       JSON.parse((await client.convert({ input: yaml, from: DataFormat.YAML, to: DataFormat.JSON })).output),
     ).toEqual({
       a: "[".repeat(500),
-      b: "]".repeat(10),
+      b: `"${"]".repeat(10)}`,
+      c: "it's [1, 2]",
     });
     const xml = `${"<a>".repeat(20_000)}x${"</a>".repeat(20_000)}`;
     await refused(client.convert({ input: xml, from: DataFormat.XML, to: DataFormat.JSON }), "input", /nested tags/i);
