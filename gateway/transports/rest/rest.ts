@@ -106,6 +106,9 @@ function jsonOf(schema: DescMessage, message: unknown): string {
 const sendJson = (res: Res, status: number, headers: Record<string, string>, body: string) =>
   send(res, status, { "content-type": "application/json", ...headers }, body);
 
+/** Why a finished call's context is ended. */
+const callEnded = new ConnectError("the call has ended", Code.Canceled);
+
 /** A REST call as the policies see it: its input is built (and its body read) once, when first asked. */
 class RestCall implements TransportCall {
   readonly protocol = "rest" as const;
@@ -148,7 +151,8 @@ class RestCall implements TransportCall {
     } finally {
       // Done: its deadline timer and the listener it keeps on the request's signal go now, not
       // when the deadline passes (under load that held every call of the last minutes in memory).
-      context.abort();
+      // One reason for all: abort() without one makes a DOMException, stack trace and all, per call.
+      context.abort(callEnded);
     }
   }
 }
