@@ -18,6 +18,7 @@ import {
 import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
 import { createServiceServer, register } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";
+import { until } from "#test/support/until.js";
 
 const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const run = randomBytes(4).toString("hex");
@@ -85,13 +86,6 @@ const task = (capability: string, overrides: Partial<Task> = {}): Task => ({
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await sleep(20);
-  }
-}
 
 describe.each(buses)("job bus contract: %s", (_name, open) => {
   let bus: JobBus;

@@ -9,6 +9,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { createSandbox } from "../sandbox.js";
 import { tenantKey } from "../context.js";
 import type { FixtureTask } from "./sandbox-fixture.js";
+import { until } from "#test/support/until.js";
 
 function context(kind: "unary" | "job", tenant = "t"): HandlerContext {
   return {
@@ -36,10 +37,6 @@ const codeOf = (p: Promise<unknown>) =>
     () => "ok",
     (e) => ConnectError.from(e),
   );
-const until = async (what: () => boolean) => {
-  for (const end = Date.now() + 20_000; !what(); await new Promise((r) => setTimeout(r, 10)))
-    if (Date.now() > end) throw new Error("timed out waiting");
-};
 
 describe("sandbox threads that fail", () => {
   it("a task that runs out of memory fails alone, naming the field; the next tasks run on a new thread", async () => {

@@ -14,6 +14,7 @@ import { create } from "@bufbuild/protobuf";
 import { Engine, RecognizeRequestSchema } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { tenantKey } from "#runtime/context.js";
 import { createOcrService } from "../service.js";
+import { until } from "#test/support/until.js";
 import { textPage } from "./helpers.js";
 
 let dir: string;
@@ -51,10 +52,6 @@ const context = (kind: "unary" | "job", tenant: string): HandlerContext =>
 
 const started = async () =>
   existsSync(join(dir, "started")) ? (await readFile(join(dir, "started"), "utf8")).trim().split("\n") : [];
-const until = async (what: () => Promise<boolean>) => {
-  for (const end = Date.now() + 20_000; !(await what()); await new Promise((r) => setTimeout(r, 20)))
-    if (Date.now() > end) throw new Error(`timed out; started: ${await started()}`);
-};
 
 describe("OCR page pool", () => {
   it("job items never hold the last slot: a unary read starts while a batch's items wait", async () => {
@@ -69,9 +66,10 @@ describe("OCR page pool", () => {
         });
       // Tenant a's batch: three pages (English); then tenant b's unary call (German).
       const items = [1, 2, 3].map(() => impl.recognize!(req("eng"), context("job", "a")));
-      await until(async () => (await started()).length === 1);
+      const seen = async () => `started: ${await started()}`;
+      await until(async () => (await started()).length === 1, 20_000, seen);
       const unary = impl.recognize!(req("deu"), context("unary", "b"));
-      await until(async () => (await started()).length === 2);
+      await until(async () => (await started()).length === 2, 20_000, seen);
       // The second slot went to the unary call, not to the batch's second page.
       expect(await started()).toEqual(["eng", "deu"]);
       await writeFile(join(dir, "open"), "");
