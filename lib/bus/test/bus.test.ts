@@ -284,15 +284,27 @@ describe("in-process bus fairness", () => {
   });
 });
 
+/** The jobs process's bus served over gRPC, and two other processes' views of it. */
+async function twoProcesses() {
+  const server = createServiceServer({
+    logger: createLogger({ name: "bus", level: "silent" }),
+    services: [register(BusService, createBusService(createMemoryBus()))],
+  });
+  const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
+  const other = createRemoteBus({ address });
+  return {
+    dying: createRemoteBus({ address }),
+    other,
+    async close() {
+      await other.close();
+      await server.shutdown({ graceMs: 100 });
+    },
+  };
+}
+
 describe("remote bus", () => {
   it("the only consumer goes away holding deliveries: they wait for the next consumer, and the bus goes on answering", async () => {
-    const server = createServiceServer({
-      logger: createLogger({ name: "bus", level: "silent" }),
-      services: [register(BusService, createBusService(createMemoryBus()))],
-    });
-    const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
-    const dying = createRemoteBus({ address });
-    const next = createRemoteBus({ address });
+    const { dying, other: next, close } = await twoProcesses();
     try {
       const held: Delivery[] = [];
       await dying.consume("alone", async (d) => void held.push(d), { concurrency: 5, ackWaitMs: 60_000 });
@@ -320,19 +332,12 @@ describe("remote bus", () => {
       ]);
       await c.stop();
     } finally {
-      await next.close();
-      await server.shutdown({ graceMs: 100 });
+      await close();
     }
   });
 
   it("a consumer whose process goes away has its unsettled deliveries redelivered at once, not after the ack wait", async () => {
-    const server = createServiceServer({
-      logger: createLogger({ name: "bus", level: "silent" }),
-      services: [register(BusService, createBusService(createMemoryBus()))],
-    });
-    const address = `127.0.0.1:${await server.listen("127.0.0.1:0")}`;
-    const dying = createRemoteBus({ address });
-    const survivor = createRemoteBus({ address });
+    const { dying, other: survivor, close } = await twoProcesses();
     try {
       const held: Delivery[] = [];
       await dying.consume("gone", async (d) => void held.push(d), { concurrency: 5, ackWaitMs: 60_000 });
@@ -356,8 +361,7 @@ describe("remote bus", () => {
       ]);
       await c.stop();
     } finally {
-      await survivor.close();
-      await server.shutdown({ graceMs: 100 });
+      await close();
     }
   });
 });
