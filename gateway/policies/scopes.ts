@@ -11,15 +11,15 @@ export interface PlatformScope {
   grants: string;
 }
 
+/** The scope BlobService needs. */
+export const blobsScope = "blobs";
+
 /** The scopes that are not capabilities. */
 export const platformScopes: readonly PlatformScope[] = [
   { name: "*", grants: "every capability, jobs and blobs (not admin); a key made without scopes gets it" },
   { name: "admin", grants: "AdminService: API keys, any tenant's usage" },
-  { name: "blobs", grants: "BlobService and `/api/v1/blobs`: the tenant's files, uploaded, read and deleted" },
+  { name: blobsScope, grants: "BlobService and `/api/v1/blobs`: the tenant's files, uploaded, read and deleted" },
 ];
-
-/** The scope BlobService needs. */
-export const blobsScope = "blobs";
 
 /** Every scope, each once: the platform's, then the capabilities' (`names`). */
 export function allScopes(names: Iterable<string>): string[] {

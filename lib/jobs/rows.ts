@@ -47,6 +47,8 @@ export interface NewJob {
   batch: boolean;
   requests: Uint8Array[];
   idempotencyKey?: string;
+  /** requestFingerprint of this submit, kept with a job that has an idempotency key. */
+  requestHash?: string;
   webhook?: { url: string; secret: string };
   requestId: string;
   traceparent: string;

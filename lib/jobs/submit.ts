@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { ItemState, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Sql } from "#db/sql.js";
-import { type JobRow, type NewJob, requestFingerprint } from "./rows.js";
+import type { JobRow, NewJob } from "./rows.js";
 
 /** A submit's outcome: its job, whether this submit created it, and if so the outbox row to clear once its tasks are published (shared by the `jobs` jobs written with it). */
 export interface Submitted {
@@ -45,7 +45,7 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<Submitted[]
       FROM unnest(
         ${col((w) => w.id)}::text[], ${col((w) => w.job.tenantId)}::text[], ${col((w) => w.job.method)}::text[], ${col((w) => (w.job.batch ? 1 : 0))}::int[],
         ${col((w) => w.job.requests.length)}::int[], ${col((w) => w.job.idempotencyKey ?? null)}::text[],
-        ${col((w) => (w.job.idempotencyKey == null ? null : requestFingerprint(w.job)))}::text[], ${col((w) => w.job.requestId)}::text[],
+        ${col((w) => w.job.requestHash ?? null)}::text[], ${col((w) => w.job.requestId)}::text[],
         ${col((w) => w.job.traceparent)}::text[], ${col((w) => w.job.webhook?.url ?? null)}::text[], ${col((w) => w.job.webhook?.secret ?? null)}::text[]
       ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret)
       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

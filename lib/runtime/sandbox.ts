@@ -98,7 +98,7 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
     options.logger?.warn({ err, pool: name }, "a sandbox thread failed outside a task; it was replaced"),
   );
   // Tasks wait here, not in piscina's queue: the bulkhead decides who goes next.
-  const lanes = createBulkhead({ name, concurrency: threads, jobConcurrency: jobThreads, maxWaiting: 10_000 });
+  const lanes = createBulkhead({ name, concurrency: threads, jobConcurrency: jobThreads });
 
   const sandbox: Sandbox<T, R> = {
     async answer(task, ctx, field, key, limitMs) {

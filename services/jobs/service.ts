@@ -251,10 +251,12 @@ export function createJobService(o: JobServiceOptions): {
         requestId: ctx.values.get(requestIdKey),
         traceparent: ctx.requestHeader.get("traceparent") ?? "",
       };
+      // Hashed once: written with the job, and compared with the job that holds the key.
+      if (submit.idempotencyKey) submit.requestHash = requestFingerprint(submit);
       const { job, created, outbox } = await store.submit(submit);
       // A key reused with another request is a mistake of the caller's, not a retry (as Stripe and
       // the IETF Idempotency-Key draft have it): refuse it rather than answer with the first job.
-      if (!created && job.request_hash !== null && job.request_hash !== requestFingerprint(submit))
+      if (!created && job.request_hash !== null && job.request_hash !== submit.requestHash)
         throw invalidArgument(
           "idempotency_key",
           `was already used for a different request (job ${job.id}); send the same request to get that job, or use a new key`,

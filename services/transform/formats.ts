@@ -38,10 +38,14 @@ export function depthOf(value: unknown, limit = maxDepth): number {
   return deepest;
 }
 
+/** Refuses a nesting `depth` (depthOf's) past `limit`, naming `field`; `why` says what the limit is for. */
+export function refuseDepth(depth: number, field: string, limit = maxDepth, why = ""): void {
+  if (depth > limit) throw invalidArgument(field, `nests more than ${limit} levels of arrays and objects${why}`);
+}
+
 /** Refuses data nested deeper than `limit`, naming `field`. */
 export function checkDepth(value: unknown, field: string, limit = maxDepth, why = ""): void {
-  const depth = depthOf(value, limit);
-  if (depth > limit) throw invalidArgument(field, `nests more than ${limit} levels of arrays and objects${why}`);
+  refuseDepth(depthOf(value, limit), field, limit, why);
 }
 
 /** Physical lines (split at \n) and the longest, counted without splitting the text. */
@@ -289,17 +293,21 @@ function readXml(input: string, o: XmlOptions | undefined): unknown {
   }
 }
 
-/** The text's data. */
+/**
+ * The text's data, refused naming `input` past maxDepth, and how deep it nests (exact up to
+ * maxDepth), so a caller bounding it further need not walk it again.
+ */
 export async function read(
   input: string,
   format: DataFormat,
   csv: CsvOptions | undefined,
   xml: XmlOptions | undefined,
   progress: (fraction: number) => void = () => {},
-): Promise<unknown> {
+): Promise<{ data: unknown; depth: number }> {
   const data = await readFormat(input, format, csv, xml, progress);
-  checkDepth(data, "input");
-  return data;
+  const depth = depthOf(data);
+  refuseDepth(depth, "input");
+  return { data, depth };
 }
 
 async function readFormat(
@@ -346,32 +354,35 @@ export interface Table {
 /** The table of a table format (CSV, TSV, XLSX): an array of objects, or one object as one row; bounded in columns and cells. */
 export function table(data: unknown, format: DataFormat): Table {
   const list = Array.isArray(data) ? data : [data];
+  const columns = new Set<string>();
   let cells = 0;
-  for (const r of list) {
-    cells += r !== null && typeof r === "object" ? Object.keys(r).length : 1;
+  const rows = list.map((r, i) => {
+    if (r === null || typeof r !== "object" || Array.isArray(r))
+      throw invalidArgument("input", `row ${i} is not an object; ${DataFormat[format]} needs records`);
+    const entries = Object.entries(r);
+    cells += entries.length;
     if (cells > maxCells)
       throw invalidArgument(
         "input",
         `holds more than ${maxCells} cells; a ${DataFormat[format]} table may hold at most that`,
       );
-  }
-  const rows = list.map((r, i) => {
-    if (r === null || typeof r !== "object" || Array.isArray(r))
-      throw invalidArgument("input", `row ${i} is not an object; ${DataFormat[format]} needs records`);
+    for (const [k] of entries) columns.add(k);
     return Object.fromEntries(
-      Object.entries(r).map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v]),
+      entries.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : v]),
     );
   });
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  if (columns.length > maxColumns)
+  if (columns.size > maxColumns)
     throw invalidArgument(
       "input",
-      `has ${columns.length} fields; a ${DataFormat[format]} table may have at most ${maxColumns} columns`,
+      `has ${columns.size} fields; a ${DataFormat[format]} table may have at most ${maxColumns} columns`,
     );
-  return { columns, rows };
+  return { columns: [...columns], rows };
 }
 
-/** The data as text (nested at most maxDepth levels: refused naming `input` past that). */
+/**
+ * The data as text. What read() answers is bounded in depth already; a writer that still runs
+ * out of stack is refused naming `input`.
+ */
 export function write(
   data: unknown,
   format: DataFormat,
@@ -379,7 +390,6 @@ export function write(
   xml: XmlOptions | undefined,
   pretty: boolean,
 ): string {
-  checkDepth(data, "input");
   try {
     return writeFormat(data, format, csv, xml, pretty);
   } catch (cause) {

@@ -17,7 +17,7 @@ import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import type { Logger } from "#runtime/logger.js";
 import { checkExpression, createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import { checkDepth, maxValueDepth, read, table, write } from "./formats.js";
+import { checkDepth, depthOf, maxValueDepth, read, refuseDepth, table, write } from "./formats.js";
 import { diff, merge, patch } from "./patch.js";
 import { reshape } from "./reshape.js";
 import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
@@ -72,20 +72,22 @@ export function createTransformService(options: TransformServiceOptions = {}): {
       );
       const sheet = req.xlsx?.sheet ?? "";
       let data: unknown;
+      let depth: number;
       if (req.from === DataFormat.XLSX) {
         check(req.inputData.length > 0, "input_data", "is required: the workbook's bytes");
         check(req.inputData.length <= maxWorkbookBytes, "input_data", `must be at most ${maxWorkbookBytes} bytes`);
         const task = { kind: "xlsxRead" as const, data: req.inputData, sheet, noHeader: req.xlsx?.noHeader ?? false };
         data = (await run(task, ctx, "input_data", "records")).records;
+        depth = depthOf(data);
       } else {
         // As a job, reading reports its progress (most of the work); writing is the last step.
         const report = ctx.values.get(progressKey);
         let reported = 0;
-        data = await read(req.input, req.from, req.csv, req.xml, (fraction) => {
+        ({ data, depth } = await read(req.input, req.from, req.csv, req.xml, (fraction) => {
           if (fraction - reported < 0.05) return;
           reported = fraction;
           report({ message: "reading", fraction: fraction * 0.9 });
-        });
+        }));
       }
       if (req.to === DataFormat.XLSX) {
         const task = { kind: "xlsxWrite" as const, table: table(data, req.to), sheet };
@@ -94,8 +96,8 @@ export function createTransformService(options: TransformServiceOptions = {}): {
       }
       const wantsData = req.to === DataFormat.JSON && form !== JsonForm.TEXT;
       if (wantsData)
-        checkDepth(
-          data,
+        refuseDepth(
+          depth,
           "input",
           maxValueDepth,
           " to be answered as data (a google.protobuf.Value): ask for json_form JSON_FORM_TEXT",
