@@ -9,6 +9,7 @@ import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js
 import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { readFileSync } from "node:fs";
 import { startMesh, type Mesh } from "../support/mesh.js";
+import { until } from "../support/until.js";
 import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";
 
@@ -25,6 +26,26 @@ afterAll(async () => {
 
 async function succeeded(jobs: Client<typeof JobService>, jobId: string): Promise<number> {
   return (await jobs.getJob({ jobId, itemsPageSize: 1 })).job!.counts!.succeeded;
+}
+
+/** A mesh on embedded parts running the batch, once its first 100 items have succeeded. */
+async function midBatch() {
+  const mesh = await startMesh(env);
+  meshes.push(mesh);
+  const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+  const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+  await until(async () => (await succeeded(jobs, job!.id)) >= 100, 120_000);
+  return { mesh, jobs, jobId: job!.id };
+}
+
+/** Whether process `pid` still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Watches the job to its end, reconnecting while the jobs service restarts. */
@@ -55,40 +76,29 @@ async function checkExactlyOnce(jobs: Client<typeof JobService>, jobId: string) 
 
 describe("embedded jobs after a crash", () => {
   it("SIGKILL of the whole mesh mid-batch, then npm start on the same data directory: every item finishes exactly once", async () => {
-    const first = await startMesh(env);
-    meshes.push(first);
-    let jobs = connectClient(JobService, first.url, first.adminKey);
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
-    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    const { mesh: first, jobId } = await midBatch();
     first.crash();
-    await sleep(200);
+    // The launcher holds the embedded database: gone before another opens its data directory.
+    await until(() => !alive(first.pid));
     const second = await startMesh(env, { dataDir: first.dataDir });
     meshes.push(second);
-    jobs = connectClient(JobService, second.url, second.adminKey);
-    const after = await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 });
+    const jobs = connectClient(JobService, second.url, second.adminKey);
+    const after = await jobs.getJob({ jobId, itemsPageSize: 1 });
     expect(after.job!.counts!.succeeded).toBeLessThan(total);
-    await checkExactlyOnce(jobs, job!.id);
+    await checkExactlyOnce(jobs, jobId);
     expect(second.output()).toMatch(/unfinished jobs recovered/);
   }, 240_000);
 
   it("SIGKILL of the jobs process alone: the launcher restarts it and the batch finishes exactly once", async () => {
-    const mesh = await startMesh(env);
-    meshes.push(mesh);
-    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
-    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    const { mesh, jobId } = await midBatch();
     const victim = mesh.pidOf("jobs");
     process.kill(victim, "SIGKILL");
-    await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), job!.id);
+    await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), jobId);
     expect(mesh.pidOf("jobs")).not.toBe(victim);
   }, 240_000);
 
   it("SIGKILL of the capability process mid-batch: the jobs process stays small and answers throughout, and every item finishes exactly once", async () => {
-    const mesh = await startMesh(env);
-    meshes.push(mesh);
-    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
-    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
-    while ((await succeeded(jobs, job!.id)) < 100) await sleep(50);
+    const { mesh, jobs, jobId } = await midBatch();
     const jobsPid = mesh.pidOf("jobs");
     const rssMib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${jobsPid}/status`, "utf8"))![1]) / 1024;
     const before = rssMib();
@@ -97,17 +107,16 @@ describe("embedded jobs after a crash", () => {
     // The jobs process answers while the crypto process is down and after it is back.
     let peak = before;
     let answers = 0;
-    for (;;) {
-      const { job: now } = await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 }, { timeoutMs: 10_000 });
+    await until(async () => {
+      const { job: now } = await jobs.getJob({ jobId, itemsPageSize: 1 }, { timeoutMs: 10_000 });
       answers++;
       peak = Math.max(peak, rssMib());
-      if (now!.state !== JobState.RUNNING && now!.state !== JobState.QUEUED) break;
-      await sleep(100);
-    }
+      return now!.state !== JobState.RUNNING && now!.state !== JobState.QUEUED;
+    }, 200_000);
     expect(answers).toBeGreaterThan(1);
     expect(mesh.pidOf("crypto")).not.toBe(victim);
     expect(mesh.pidOf("jobs")).toBe(jobsPid);
     expect(peak).toBeLessThan(before + 256);
-    await checkExactlyOnce(jobs, job!.id);
+    await checkExactlyOnce(jobs, jobId);
   }, 240_000);
 });

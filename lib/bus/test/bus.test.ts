@@ -218,9 +218,11 @@ describe.each(buses)("job bus contract: %s", (_name, open) => {
 
   it("two consumers of one capability both take tasks", async () => {
     const by = { first: 0, second: 0 };
+    // Each holds what it got until the other has one too: with one task at a time each, the second
+    // task can only go to the other consumer, whichever took the first.
     const hold = (name: keyof typeof by) => async (d: Delivery) => {
       by[name]++;
-      await sleep(50);
+      await until(() => by.first > 0 && by.second > 0);
       d.ack();
     };
     const c1 = await bus.consume("cap7", hold("first"), { concurrency: 1, ackWaitMs: 5000 });
@@ -284,6 +286,20 @@ describe("in-process bus fairness", () => {
   });
 });
 
+/** A consumer that acks every delivery and keeps it in `got`. */
+async function collect(bus: JobBus, capability: string) {
+  const got: Delivery[] = [];
+  const consumer = await bus.consume(
+    capability,
+    async (d) => {
+      got.push(d);
+      d.ack();
+    },
+    { concurrency: 5, ackWaitMs: 60_000 },
+  );
+  return { got, consumer };
+}
+
 /** The jobs process's bus served over gRPC, and two other processes' views of it. */
 async function twoProcesses() {
   const server = createServiceServer({
@@ -313,15 +329,7 @@ describe("remote bus", () => {
       await dying.close(); // the only consumer's stream ends with three deliveries unsettled
       // The jobs process's bus still answers (it once handed the deliveries back to the dead consumer forever).
       await next.publish([task("alone", { jobId: `alone-${run}`, index: 3 })]);
-      const got: Delivery[] = [];
-      const c = await next.consume(
-        "alone",
-        async (d) => {
-          got.push(d);
-          d.ack();
-        },
-        { concurrency: 5, ackWaitMs: 60_000 },
-      );
+      const { got, consumer: c } = await collect(next, "alone");
       await until(() => got.length === 4, 5000);
       // (The fourth may have reached the dying consumer before the jobs process saw its stream end.)
       expect(got.map((d) => [d.task.index, d.task.index < 3 ? d.attempt : 0]).sort()).toEqual([
@@ -343,15 +351,7 @@ describe("remote bus", () => {
       await dying.consume("gone", async (d) => void held.push(d), { concurrency: 5, ackWaitMs: 60_000 });
       await survivor.publish(Array.from({ length: 3 }, (_, i) => task("gone", { jobId: `gone-${run}`, index: i })));
       await until(() => held.length === 3);
-      const got: Delivery[] = [];
-      const c = await survivor.consume(
-        "gone",
-        async (d) => {
-          got.push(d);
-          d.ack();
-        },
-        { concurrency: 5, ackWaitMs: 60_000 },
-      );
+      const { got, consumer: c } = await collect(survivor, "gone");
       await dying.close(); // its stream ends with three deliveries unsettled
       await until(() => got.length === 3, 5000);
       expect(got.map((d) => [d.task.index, d.attempt]).sort()).toEqual([

@@ -26,6 +26,29 @@ function gate(log: string[], name: string) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+/**
+ * Submits `calls` ([tenant, name]) of one kind to a bulkhead that runs one of them at a time, and
+ * finishes each once it has started, until all have run; answers the order they started in.
+ */
+async function oneAtATime(
+  b: ReturnType<typeof createBulkhead>,
+  kind: "unary" | "job",
+  calls: readonly (readonly [string, string])[],
+): Promise<string[]> {
+  const log: string[] = [];
+  const running = calls.map(([tenant, name]) => {
+    const g = gate(log, name);
+    return { name, open: g.open, done: b.run(context(kind, tenant), g.work) };
+  });
+  for (let i = 0; i < running.length; i++) {
+    await tick();
+    const current = running.find((x) => x.name === log[log.length - 1])!;
+    current.open();
+    await current.done;
+  }
+  return log;
+}
+
 describe("bulkhead", () => {
   it("runs at most `concurrency` at once and starts the next when one ends", async () => {
     const b = createBulkhead({ name: "t", concurrency: 2 });
@@ -74,50 +97,29 @@ describe("bulkhead", () => {
 
   it("waiting job items are taken round robin across tenants", async () => {
     const b = createBulkhead({ name: "t", concurrency: 2, jobConcurrency: 1 });
-    const log: string[] = [];
-    const items = [
+    const calls = [
       ["a", "a1"],
       ["a", "a2"],
       ["a", "a3"],
       ["a", "a4"],
       ["b", "b1"],
       ["b", "b2"],
-    ].map(([tenant, name]) => {
-      const g = gate(log, name);
-      return { name, open: g.open, done: b.run(context("job", tenant), g.work) };
-    });
-    // One item runs at a time: finish whichever started last, until all have run.
-    for (let i = 0; i < items.length; i++) {
-      await tick();
-      const current = items.find((x) => x.name === log[log.length - 1])!;
-      current.open();
-      await current.done;
-    }
+    ] as const;
     // a1 started at once; then tenant a (first to wait) and b take turns.
-    expect(log).toEqual(["a1", "a2", "b1", "a3", "b2", "a4"]);
+    expect(await oneAtATime(b, "job", calls)).toEqual(["a1", "a2", "b1", "a3", "b2", "a4"]);
   });
 
   it("waiting unary callers are taken round robin across tenants too", async () => {
     const b = createBulkhead({ name: "t", concurrency: 1 });
-    const log: string[] = [];
     const calls = [
       ["a", "a1"],
       ["a", "a2"],
       ["a", "a3"],
       ["b", "b1"],
       ["c", "c1"],
-    ].map(([tenant, name]) => {
-      const g = gate(log, name);
-      return { name, open: g.open, done: b.run(context("unary", tenant), g.work) };
-    });
-    for (let i = 0; i < calls.length; i++) {
-      await tick();
-      const current = calls.find((x) => x.name === log[log.length - 1])!;
-      current.open();
-      await current.done;
-    }
+    ] as const;
     // tenant a's flood does not keep b and c waiting behind all of it.
-    expect(log).toEqual(["a1", "a2", "b1", "c1", "a3"]);
+    expect(await oneAtATime(b, "unary", calls)).toEqual(["a1", "a2", "b1", "c1", "a3"]);
   });
 
   it("weights add up to at most the capacity; a weight over it is refused", async () => {
