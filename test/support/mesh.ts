@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startProcess } from "./process.js";
+import { until } from "./until.js";
 import { freePort } from "#runtime/ports.js";
 import { catalog } from "../../services/catalog.js";
 
@@ -78,12 +79,11 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     const serving = new Set(servingLines().map((l) => l.name));
     return names.every((n) => serving.has(n));
   };
-  for (const end = Date.now() + 30_000; logsServing && !logged(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > end) {
+  if (logsServing)
+    await until(logged, 30_000).catch(async () => {
       await started.stop();
       throw new Error(`the mesh is ready but not every process logged "serving":\n${started.output()}`);
-    }
-  }
+    });
   const adminKey = env.FLOWFORGE_ADMIN_KEY ?? (await readFile(join(dataDir, "admin-key"), "utf8")).trim();
   return {
     url: `http://127.0.0.1:${started.port}`,
