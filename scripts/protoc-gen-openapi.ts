@@ -30,10 +30,9 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
 import {
-  answerFileTypes,
+  answerMediaTypes,
   batchable,
   fileFields,
-  fileMediaType,
   isFileStream,
   parseTemplate,
   prefixOf,
@@ -275,12 +274,9 @@ function formContent(input: DescMessage): Json {
   return { "multipart/form-data": { schema: { type: "object", properties } } };
 }
 
-/** The media types of the files an answer can hold (an answer that holds one can be that file itself). */
-const answerMediaTypes = (output: DescMessage) => [...new Set([...answerFileTypes(output)].map(fileMediaType))];
-
 /** The 200 answer: JSON, or the file itself when the caller's Accept prefers a file type to JSON. */
 function okAnswer(output: DescMessage, schema: Json): Json {
-  const types = answerMediaTypes(output);
+  const types = [...answerMediaTypes(output)];
   return {
     description:
       types.length === 0

@@ -23,7 +23,8 @@ function reporter({ errors }: { errors: Partial<Record<string, Error>> }) {
   if (problems.length > 0) throw new ConfigError(`bad configuration: ${problems.join("; ")}`);
 }
 
-const positive = (description: string, fallback: number) => num({ default: fallback, desc: description });
+/** A number setting with its default. */
+export const positive = (description: string, fallback: number) => num({ default: fallback, desc: description });
 
 /** A port to listen on: 0 to 65535, 0 meaning any free one. */
 const port = makeValidator<number>((raw) => {
@@ -81,7 +82,8 @@ const shutdown = {
   SHUTDOWN_GRACE_MS: positive("in-flight calls get this long to finish", 10_000),
 };
 
-function clean<S extends Record<string, unknown>>(env: NodeJS.ProcessEnv, specs: S): CleanedEnv<S> {
+/** Reads and validates `specs` from `env`: a capability's own settings use it too, with the same messages. */
+export function clean<S extends Record<string, unknown>>(env: NodeJS.ProcessEnv, specs: S): CleanedEnv<S> {
   return cleanEnv(env, specs as never, { reporter }) as CleanedEnv<S>;
 }
 

@@ -119,7 +119,8 @@ function fileField(input: DescMessage, name: string): DescField | undefined {
 /**
  * A form's text part as the JSON the field takes: `true`/`false` for a bool, a JSON object or
  * list for a message, the text itself otherwise (proto JSON reads numbers and enum names from
- * strings); repeated fields collect every part of their name.
+ * strings); repeated fields collect every part of their name, and a part holding a JSON list
+ * gives all its items.
  */
 function textField(input: DescMessage, body: Record<string, unknown>, name: string, text: string) {
   const field = input.fields.find((f) => f.name === name || f.jsonName === name);
@@ -140,7 +141,9 @@ function textField(input: DescMessage, body: Record<string, unknown>, name: stri
       throw invalidArgument(name, `must be JSON: ${(cause as Error).message}`, cause);
     }
   }
-  place(body, field, value);
+  // A repeated field's part may hold the whole list as JSON (`operations='[{...}, {...}]'`).
+  if (field.fieldKind === "list" && Array.isArray(value)) for (const item of value) place(body, field, item);
+  else place(body, field, value);
 }
 
 /** Sets a field of a JSON body, appending for a repeated one. */
@@ -294,15 +297,28 @@ export function sniffType(head: Uint8Array): string {
     return "image/webp";
   if (b.subarray(0, 4).toString("latin1") === "II*\0" || b.subarray(0, 4).toString("latin1") === "MM\0*")
     return "image/tiff";
+  if (/^GIF8[79]a/.test(b.subarray(0, 6).toString("latin1"))) return "image/gif";
+  if (/^ftypavi[fs]$/.test(b.subarray(4, 12).toString("latin1"))) return "image/avif";
   return "application/octet-stream";
 }
+
+/** The extension a file answered without a name gets, by its media type. */
+const fileExtensions: Record<string, string> = {
+  "application/pdf": "pdf",
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/webp": "webp",
+  "image/gif": "gif",
+  "image/avif": "avif",
+  "image/tiff": "tiff",
+};
 
 /** Writes a file answer's head: type, disposition, length when known, and the checksum when known. */
 export function writeFileHead(
   res: Res,
   o: { contentType: string; filename: string; size?: number; sha256?: string; requestId: string },
 ) {
-  const ext = { "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg" }[o.contentType] ?? "bin";
+  const ext = fileExtensions[o.contentType] ?? "bin";
   const headers: Record<string, string> = {
     "content-type": o.contentType,
     "content-disposition": contentDisposition(o.filename, `file.${ext}`),

@@ -3,7 +3,16 @@
  * gateway (routes.ts) and the OpenAPI generator (scripts/protoc-gen-openapi.ts), which runs while
  * gen/ is being rewritten and so imports nothing generated.
  */
-import { type DescField, type DescMessage, type DescMethod, ScalarType } from "@bufbuild/protobuf";
+import {
+  type DescExtension,
+  type DescField,
+  type DescFile,
+  type DescMessage,
+  type DescMethod,
+  getOption,
+  hasOption,
+  ScalarType,
+} from "@bufbuild/protobuf";
 
 /** A path segment: a literal, or a `{field}` variable. */
 export type Segment = { literal: string } | { field: string };
@@ -71,20 +80,37 @@ export function fileFields(input: DescMessage): DescField[] {
 /** How many message levels below an answer's own fields the gateway looks for files in it. */
 export const answerFileDepth = 2;
 
-/** The file messages an answer can hold, down to `answerFileDepth` (where the gateway looks), each once. */
-export function answerFileTypes(output: DescMessage, depth = 0, found = new Set<DescMessage>()): Set<DescMessage> {
+/** The media types of the files an answer can hold, down to `answerFileDepth` (where the gateway looks), each once. */
+export function answerMediaTypes(output: DescMessage, depth = 0, found = new Set<string>()): Set<string> {
   for (const field of output.fields) {
     const type = field.fieldKind === "message" || field.fieldKind === "list" ? field.message : undefined;
     if (!type) continue;
-    if (isFileMessage(type)) found.add(type);
-    else if (depth < answerFileDepth) answerFileTypes(type, depth + 1, found);
+    if (isFileMessage(type)) found.add(fileMediaType(field));
+    else if (depth < answerFileDepth) answerMediaTypes(type, depth + 1, found);
   }
   return found;
 }
 
-/** What a file message's files are: a PDF for a `Document`, an image for an `Image`. */
-export function fileMediaType(message: DescMessage): string {
-  if (message.name === "Document") return "application/pdf";
-  if (message.name === "Image") return "image/*";
+/** The extension that declares a file field's media type, found among the files a file imports. */
+const mediaTypeExtension = "flowforge.common.v1.media_type";
+
+function findExtension(file: DescFile, typeName: string, seen = new Set<DescFile>()): DescExtension | undefined {
+  if (seen.has(file)) return undefined;
+  seen.add(file);
+  return (
+    file.extensions.find((e) => e.typeName === typeName) ??
+    file.dependencies.map((d) => findExtension(d, typeName, seen)).find((e) => e !== undefined)
+  );
+}
+
+/**
+ * What a file field's files are: its `(flowforge.common.v1.media_type)` option where it has one,
+ * else by its message (a PDF for a `Document`, an image for an `Image`).
+ */
+export function fileMediaType(field: DescField): string {
+  const extension = findExtension(field.parent.file, mediaTypeExtension);
+  if (extension && hasOption(field, extension)) return getOption(field, extension) as string;
+  if (field.message?.name === "Document") return "application/pdf";
+  if (field.message?.name === "Image") return "image/*";
   return "application/octet-stream";
 }

@@ -12,7 +12,54 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/common/v1/common.proto.
  */
 export const file_flowforge_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0ingEKBVVzYWdlEg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGbWV0aG9kGAMgASgJEgsKA2RheRgEIAEoCRINCgVjYWxscxgFIAEoBBIOCgZlcnJvcnMYBiABKAQSEAoIYnl0ZXNfaW4YByABKAQSEQoJYnl0ZXNfb3V0GAggASgEEhEKCWpvYl9pdGVtcxgJIAEoBCpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKl4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEg4KClRJRVJfQkFTSUMQBBIMCghUSUVSX1BSTxACEhMKD1RJRVJfRU5URVJQUklTRRADOk4KE3JhdGVfbGltaXRfcGVyX2l0ZW0SHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNGGAyABKAhSEHJhdGVMaW1pdFBlckl0ZW1iBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSJMCgdGaWxlUmVmEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0ingEKBVVzYWdlEg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGbWV0aG9kGAMgASgJEgsKA2RheRgEIAEoCRINCgVjYWxscxgFIAEoBBIOCgZlcnJvcnMYBiABKAQSEAoIYnl0ZXNfaW4YByABKAQSEQoJYnl0ZXNfb3V0GAggASgEEhEKCWpvYl9pdGVtcxgJIAEoBCpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKl4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEg4KClRJRVJfQkFTSUMQBBIMCghUSUVSX1BSTxACEhMKD1RJRVJfRU5URVJQUklTRRADOk4KE3JhdGVfbGltaXRfcGVyX2l0ZW0SHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNGGAyABKAhSEHJhdGVMaW1pdFBlckl0ZW06PgoKbWVkaWFfdHlwZRIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMY0oYDIAEoCVIJbWVkaWFUeXBlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+
+/**
+ * FileRef is a file in a request or an answer: its bytes inline, or a file in the blob store
+ * (flowforge.blob.v1.BlobService, or PUT /api/v1/blobs) by id. A request names one source; an
+ * answer holds its bytes inline up to the inline limit and a blob id past it.
+ *
+ * @generated from message flowforge.common.v1.FileRef
+ */
+export type FileRef = Message<"flowforge.common.v1.FileRef"> & {
+  /**
+   * Where the file is.
+   *
+   * @generated from oneof flowforge.common.v1.FileRef.source
+   */
+  source: {
+    /**
+     * The file's bytes (base64 in JSON), at most the message limit (32 MiB by default).
+     *
+     * @generated from field: bytes data = 1;
+     */
+    value: Uint8Array;
+    case: "data";
+  } | {
+    /**
+     * A file in the blob store, of the caller's tenant.
+     *
+     * @generated from field: string blob_id = 2;
+     */
+    value: string;
+    case: "blobId";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * The file's media type (`image/webp`): set on answers; ignored on requests, where the bytes
+   * say what they are.
+   *
+   * @generated from field: string content_type = 3;
+   */
+  contentType: string;
+};
+
+/**
+ * Describes the message flowforge.common.v1.FileRef.
+ * Use `create(FileRefSchema)` to create a new message.
+ */
+export const FileRefSchema: GenMessage<FileRef> = /*@__PURE__*/
+  messageDesc(file_flowforge_common_v1_common, 0);
 
 /**
  * Quota overrides a tier's request quotas for one key. Zero keeps the tier's.
@@ -40,7 +87,7 @@ export type Quota = Message<"flowforge.common.v1.Quota"> & {
  * Use `create(QuotaSchema)` to create a new message.
  */
 export const QuotaSchema: GenMessage<Quota> = /*@__PURE__*/
-  messageDesc(file_flowforge_common_v1_common, 0);
+  messageDesc(file_flowforge_common_v1_common, 1);
 
 /**
  * Usage is what one key did with one method on one UTC day, as the gateway metered it.
@@ -117,7 +164,7 @@ export type Usage = Message<"flowforge.common.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_flowforge_common_v1_common, 1);
+  messageDesc(file_flowforge_common_v1_common, 2);
 
 /**
  * Encoding selects how binary output (digests, signatures, random bytes) is rendered as text.
@@ -217,4 +264,13 @@ export const TierSchema: GenEnum<Tier> = /*@__PURE__*/
  */
 export const rate_limit_per_item: GenExtension<FieldOptions, boolean> = /*@__PURE__*/
   extDesc(file_flowforge_common_v1_common, 0);
+
+/**
+ * The media types a file field holds (`image/*`, `application/pdf`), read by the gateway and
+ * the OpenAPI generator: what a form's file part and a file answer are declared as.
+ *
+ * @generated from extension: string media_type = 50002;
+ */
+export const media_type: GenExtension<FieldOptions, string> = /*@__PURE__*/
+  extDesc(file_flowforge_common_v1_common, 1);
 
