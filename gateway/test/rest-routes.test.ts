@@ -37,6 +37,7 @@ const prefixes: Record<string, string> = {
   "flowforge.account.v1": "/api/v1/account/",
   "flowforge.pdf.v1": "/api/v1/pdf/",
   "flowforge.ocr.v1": "/api/v1/ocr/",
+  "flowforge.image.v1": "/api/v1/image/",
   "flowforge.blob.v1": "/api/v1/blobs",
 };
 

@@ -1,0 +1,189 @@
+/**
+ * `npm run bench:images`: issue 19's figures, side by side in one run.
+ * - A 2725 × 2225 JPEG resized to 720 × 588 WebP, 2 in flight: directly over gRPC to an image
+ *   process, through the gateway (Connect JSON with the image inline as base64, and blob in, blob
+ *   out), against sharp in this process at the same concurrency; targets >= 0.9 direct, >= 0.8
+ *   through the gateway. Each path warmed first; the client's own work (base64 of the request)
+ *   is done once, outside the timing.
+ * - A batch of thumbnails (256 × 256 WebP from 1200 × 900 JPEGs, by blob id) as one job through
+ *   the gateway: images per second against sharp in this process on every core.
+ * - The image process's RSS idle, and after the load.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import type { ChildProcess } from "node:child_process";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import sharp from "sharp";
+import { Fit, ImageFormat, ImageService, ThumbnailRequestSchema } from "#gen/flowforge/image/v1/image_pb.js";
+import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { connectClient } from "#test/support/clients.js";
+import { pack } from "#test/support/jobs.js";
+import { freePort, startMesh } from "#test/support/mesh.js";
+import { startProcess } from "#test/support/process.js";
+import { until } from "#test/support/until.js";
+import { scene } from "../services/image/test/helpers.js";
+import { size } from "./measure.js";
+
+const calls = size("BENCH_IMAGE_CALLS", 200, 6);
+const warm = size("BENCH_IMAGE_WARM", 20, 2);
+const batchItems = size("BENCH_IMAGE_BATCH", 1000, 20);
+const inFlight = 2;
+
+const mesh = await startMesh({ LOG_LEVEL: "warn" });
+const children: ChildProcess[] = [];
+const auth = { authorization: `Bearer ${mesh.adminKey}` };
+const rssMib = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024;
+
+/** Calls per second of `fn` run `calls` times with `inFlight` at once, after `warm` calls. */
+async function rate(fn: () => Promise<unknown>, concurrency = inFlight, n = calls): Promise<number> {
+  for (let i = 0; i < warm; i++) await fn();
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) await fn();
+    }),
+  );
+  return (n / (performance.now() - start)) * 1000;
+}
+
+try {
+  const jpeg = await scene(2725, 2225);
+  const port = await freePort();
+  const started = await startProcess(
+    "services/main.ts",
+    { CAPABILITY: "image", PORT: String(port), LOG_LEVEL: "warn", FLOWFORGE_DATA_DIR: mesh.dataDir },
+    { quiet: true },
+  );
+  children.push(started.child);
+  const pid = started.child.pid!;
+  const idleRss = rssMib(pid);
+  const direct = createClient(ImageService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${started.port}` }));
+  const resize = { resize: { width: 720, height: 588, fit: Fit.COVER } };
+
+  const check = async (data: Uint8Array | ArrayBuffer) => {
+    const meta = await sharp(new Uint8Array(data)).metadata();
+    if (meta.format !== "webp" || meta.width !== 720 || meta.height !== 588)
+      throw new Error(`expected a 720 × 588 WebP, got ${meta.format} ${meta.width} × ${meta.height}`);
+  };
+  const local = () => sharp(jpeg).resize(720, 588, { fit: "cover" }).webp().toBuffer();
+  const viaDirect = () =>
+    direct.transform({
+      image: { source: { case: "data", value: jpeg } },
+      operations: [{ operation: { case: "resize", value: resize.resize } }],
+      format: ImageFormat.WEBP,
+    });
+  const inlineBody = JSON.stringify({
+    image: { data: Buffer.from(jpeg).toString("base64") },
+    operations: [resize],
+    format: "IMAGE_FORMAT_WEBP",
+  });
+  const gateway = async (body: string) => {
+    const res = await fetch(`${mesh.url}/flowforge.image.v1.ImageService/Transform`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...auth },
+      body,
+    });
+    if (res.status !== 200) throw new Error(`Transform: HTTP ${res.status} ${await res.text()}`);
+    return res.json() as Promise<{ image: { data?: string; blobId?: string } }>;
+  };
+  const put = async (data: Uint8Array) => {
+    const res = await fetch(`${mesh.url}/api/v1/blobs`, {
+      method: "PUT",
+      headers: { "content-type": "image/jpeg", ...auth },
+      body: new Uint8Array(data),
+    });
+    return ((await res.json()) as { blob: { blobId: string } }).blob.blobId;
+  };
+  const source = await put(jpeg);
+  const blobBody = JSON.stringify({
+    image: { blobId: source },
+    operations: [resize],
+    format: "IMAGE_FORMAT_WEBP",
+    store: true,
+  });
+
+  // Every path's answer checked once before it is timed.
+  await check(await local());
+  await check((await viaDirect()).image!.source.value as Uint8Array);
+  await check(Buffer.from((await gateway(inlineBody)).image.data!, "base64"));
+  const stored = (await gateway(blobBody)).image.blobId!;
+  await check(await (await fetch(`${mesh.url}/api/v1/blobs/${stored}`, { headers: auth })).arrayBuffer());
+
+  const rows: [string, number][] = [];
+  rows.push(["sharp in-process", await rate(local)]);
+  rows.push(["direct gRPC", await rate(viaDirect)]);
+  rows.push(["gateway, Connect JSON inline base64", await rate(() => gateway(inlineBody))]);
+  rows.push(["gateway, blob in, blob out", await rate(() => gateway(blobBody))]);
+  const loadedRss = rssMib(pid);
+
+  // ---- a batch of thumbnails as one job ---------------------------------------------------
+  const photos = await Promise.all(Array.from({ length: 10 }, (_, i) => scene(1200, 900, i % 2)));
+  const ids = await Promise.all(photos.map(put));
+  const cores = availableParallelism();
+  let next = 0;
+  const localBatch = performance.now();
+  await Promise.all(
+    Array.from({ length: cores }, async () => {
+      while (next < batchItems) {
+        const photo = photos[next++ % photos.length];
+        await sharp(photo).resize(256, 256, { fit: "cover" }).webp().toBuffer();
+      }
+    }),
+  );
+  const localRate = (batchItems / (performance.now() - localBatch)) * 1000;
+  const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+  const items = Array.from({ length: batchItems }, (_, i) =>
+    pack(ThumbnailRequestSchema, { image: { source: { case: "blobId", value: ids[i % ids.length] } } }),
+  );
+  const batchStart = performance.now();
+  const { job } = await jobs.submitJob({ method: "flowforge.image.v1.ImageService/Thumbnail", items });
+  let state = JobState.QUEUED;
+  await until(
+    async () => {
+      const got = (await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
+      state = got.state;
+      return state === JobState.SUCCEEDED || state === JobState.FAILED || state === JobState.CANCELLED;
+    },
+    600_000,
+    () => `job ${job!.id} is ${JobState[state]}`,
+  );
+  if (state !== JobState.SUCCEEDED) throw new Error(`the thumbnail batch ended ${JobState[state]}`);
+  const batchRate = (batchItems / (performance.now() - batchStart)) * 1000;
+
+  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  const [inProcess] = rows[0];
+  console.log(
+    [
+      "",
+      line([`720 × 588 WebP from a 2725 × 2225 JPEG, ${inFlight} in flight`, "images/s", "of in-process", "target"]),
+      line(["---", "---:", "---:", "---"]),
+      ...rows.map(([name, r], i) =>
+        line([
+          name,
+          r.toFixed(1),
+          i === 0 ? "1.00" : (r / rows[0][1]).toFixed(2),
+          i === 0 ? "" : i === 1 ? ">= 0.9" : ">= 0.8",
+        ]),
+      ),
+      "",
+      line([`${batchItems} thumbnails (256 × 256 WebP from 1200 × 900 JPEGs)`, "images/s", "of in-process", ""]),
+      line(["---", "---:", "---:", "---"]),
+      line([`sharp in-process, ${cores} at once`, localRate.toFixed(1), "1.00", ""]),
+      line([
+        "one batch job through the gateway (blob ids)",
+        batchRate.toFixed(1),
+        (batchRate / localRate).toFixed(2),
+        "",
+      ]),
+      "",
+      `Image process RSS: ${idleRss.toFixed(0)} MiB idle, ${loadedRss.toFixed(0)} MiB after the resize runs (${inProcess}).`,
+      "",
+    ].join("\n"),
+  );
+} finally {
+  for (const c of children) c.kill("SIGTERM");
+  await mesh.stop();
+}
