@@ -23,9 +23,9 @@ import { freePort, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { until } from "#test/support/until.js";
 import { scene } from "../services/image/test/helpers.js";
-import { size } from "./measure.js";
+import { size, smoke } from "./measure.js";
 
-const calls = size("BENCH_IMAGE_CALLS", 200, 6);
+const calls = size("BENCH_IMAGE_CALLS", 240, 6);
 const warm = size("BENCH_IMAGE_WARM", 20, 2);
 const batchItems = size("BENCH_IMAGE_BATCH", 1000, 20);
 const inFlight = 2;
@@ -36,9 +36,8 @@ const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const rssMib = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024;
 
-/** Calls per second of `fn` run `calls` times with `inFlight` at once, after `warm` calls. */
-async function rate(fn: () => Promise<unknown>, concurrency = inFlight, n = calls): Promise<number> {
-  for (let i = 0; i < warm; i++) await fn();
+/** Calls per second of `fn` run `n` times with `concurrency` at once. */
+async function rate(fn: () => Promise<unknown>, n: number, concurrency = inFlight): Promise<number> {
   let next = 0;
   const start = performance.now();
   await Promise.all(
@@ -47,6 +46,22 @@ async function rate(fn: () => Promise<unknown>, concurrency = inFlight, n = call
     }),
   );
   return (n / (performance.now() - start)) * 1000;
+}
+
+/**
+ * Each path's best rate over `rounds` rounds that take the paths in turn (a shared machine drifts:
+ * measured one after the other, whichever runs first gets the quieter minute), each warmed first.
+ */
+async function sideBySide(
+  paths: [string, () => Promise<unknown>][],
+  rounds = smoke ? 1 : 3,
+): Promise<[string, number][]> {
+  for (const [, fn] of paths) for (let i = 0; i < warm; i++) await fn();
+  const bestOf = paths.map(() => 0);
+  for (let r = 0; r < rounds; r++)
+    for (const [i, [, fn]] of paths.entries())
+      bestOf[i] = Math.max(bestOf[i], await rate(fn, Math.ceil(calls / rounds)));
+  return paths.map(([name], i) => [name, bestOf[i]]);
 }
 
 try {
@@ -68,7 +83,8 @@ try {
     if (meta.format !== "webp" || meta.width !== 720 || meta.height !== 588)
       throw new Error(`expected a 720 × 588 WebP, got ${meta.format} ${meta.width} × ${meta.height}`);
   };
-  const local = () => sharp(jpeg).resize(720, 588, { fit: "cover" }).webp().toBuffer();
+  // A fresh copy each call, as a service receives its bytes (libvips caches by the buffer it is given).
+  const local = () => sharp(Buffer.from(jpeg)).resize(720, 588, { fit: "cover" }).webp().toBuffer();
   const viaDirect = () =>
     direct.transform({
       image: { source: { case: "data", value: jpeg } },
@@ -112,11 +128,12 @@ try {
   const stored = (await gateway(blobBody)).image.blobId!;
   await check(await (await fetch(`${mesh.url}/api/v1/blobs/${stored}`, { headers: auth })).arrayBuffer());
 
-  const rows: [string, number][] = [];
-  rows.push(["sharp in-process", await rate(local)]);
-  rows.push(["direct gRPC", await rate(viaDirect)]);
-  rows.push(["gateway, Connect JSON inline base64", await rate(() => gateway(inlineBody))]);
-  rows.push(["gateway, blob in, blob out", await rate(() => gateway(blobBody))]);
+  const rows = await sideBySide([
+    ["sharp in-process", local],
+    ["direct gRPC", viaDirect],
+    ["gateway, Connect JSON inline base64", () => gateway(inlineBody)],
+    ["gateway, blob in, blob out", () => gateway(blobBody)],
+  ]);
   const loadedRss = rssMib(pid);
 
   // ---- a batch of thumbnails as one job ---------------------------------------------------
@@ -140,21 +157,18 @@ try {
   );
   const batchStart = performance.now();
   const { job } = await jobs.submitJob({ method: "flowforge.image.v1.ImageService/Thumbnail", items });
-  let state = JobState.QUEUED;
+  const stateOf = async () => (await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!.state;
+  const ended = [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED];
   await until(
-    async () => {
-      const got = (await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
-      state = got.state;
-      return state === JobState.SUCCEEDED || state === JobState.FAILED || state === JobState.CANCELLED;
-    },
+    async () => ended.includes(await stateOf()),
     600_000,
-    () => `job ${job!.id} is ${JobState[state]}`,
+    async () => `job ${job!.id} is ${JobState[await stateOf()]}`,
   );
+  const state = await stateOf();
   if (state !== JobState.SUCCEEDED) throw new Error(`the thumbnail batch ended ${JobState[state]}`);
   const batchRate = (batchItems / (performance.now() - batchStart)) * 1000;
 
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
-  const [inProcess] = rows[0];
   console.log(
     [
       "",
@@ -179,7 +193,7 @@ try {
         "",
       ]),
       "",
-      `Image process RSS: ${idleRss.toFixed(0)} MiB idle, ${loadedRss.toFixed(0)} MiB after the resize runs (${inProcess}).`,
+      `Image process RSS: ${idleRss.toFixed(0)} MiB idle, ${loadedRss.toFixed(0)} MiB after the resize runs.`,
       "",
     ].join("\n"),
   );

@@ -18,7 +18,7 @@ export default defineCapability({
     // libvips is sized once per process: its cache holds little (every call brings another
     // image), and its threads per image times the bulkhead's slots fit the container's CPUs.
     sharp.cache(config.vipsCacheMib > 0 ? { memory: config.vipsCacheMib, files: 0, items: 100 } : false);
-    if (config.vipsThreads !== undefined) sharp.concurrency(config.vipsThreads);
+    sharp.concurrency(config.vipsThreads);
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
       createImageService({ limits: config.limits, concurrency: config.concurrency, blobs }),
     );

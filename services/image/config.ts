@@ -58,7 +58,7 @@ export function imageConfig(env: NodeJS.ProcessEnv = process.env) {
       default: undefined,
       desc: "images processed at once; job items fill all but one (default: the CPUs plus one)",
     }),
-    IMAGE_VIPS_THREADS: num({ default: undefined, desc: "libvips threads per image (default: sharp's)" }),
+    IMAGE_VIPS_THREADS: limit("libvips threads per image: the bulkhead already runs one image per CPU", 1),
     IMAGE_VIPS_CACHE_MIB: num({ default: 16, desc: "libvips operation cache in MiB (0: off)" }),
   });
   return {

@@ -7,7 +7,14 @@ import { afterAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { create } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { type Operation, OperationSchema } from "#gen/flowforge/image/v1/image_pb.js";
+import { createContextValues, type HandlerContext } from "@connectrpc/connect";
+import {
+  type Operation,
+  OperationSchema,
+  ThumbnailRequestSchema,
+  TransformRequestSchema,
+} from "#gen/flowforge/image/v1/image_pb.js";
+import { createImageService } from "../service.js";
 import { failure } from "#test/support/in-process.js";
 import { defaultImageLimits } from "../config.js";
 import { bombPng, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
@@ -189,5 +196,28 @@ describe("bounded in time, and others still answered", () => {
     }
     expect(heavyDone).toBe(false);
     expect((await heavy).width).toBe(3000);
+  });
+
+  it("a unary call is answered while a batch's heavy items fill the job slots", async () => {
+    const { impl } = createImageService({ concurrency: 2 }); // one slot for job items, one kept for callers
+    const context = (protocolName: string) =>
+      ({ protocolName, signal: new AbortController().signal, values: createContextValues() }) as HandlerContext;
+    const big = await scene(5000, 4000, 0, "png");
+    let itemsDone = 0;
+    const items = Array.from({ length: 3 }, async () => {
+      const request = create(TransformRequestSchema, {
+        image: inline(big),
+        operations: [op("blur", { sigma: 30 }), op("resize", { width: 2000 })],
+      });
+      await impl.transform(request, context("job"));
+      itemsDone++;
+    });
+    const unary = await impl.thumbnail(
+      create(ThumbnailRequestSchema, { image: inline(await solid(64, 64, "#336699")), width: 16 }),
+      context("grpc"),
+    );
+    expect([unary.width, itemsDone]).toEqual([16, 0]);
+    await Promise.all(items);
+    expect(itemsDone).toBe(3);
   });
 });
