@@ -1,13 +1,18 @@
 /** An ImageService client over connect's in-memory transport, and images made for the tests (no binaries shipped). */
-import { deflateSync } from "node:zlib";
 import sharp from "sharp";
-import { ImageService } from "#gen/flowforge/image/v1/image_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { ImageService, type Operation, OperationSchema } from "#gen/flowforge/image/v1/image_pb.js";
 import { inProcessClient } from "#test/support/in-process.js";
+export { bombPng } from "#test/support/png.js";
 import { createImageService, type ImageServiceOptions } from "../service.js";
 
 /** A typed client whose calls run the real handlers in-process. */
 export const imageClient = (options: ImageServiceOptions = {}) =>
   inProcessClient(ImageService, createImageService(options));
+
+/** An operation from its kind and fields: `op("resize", { width: 10 })`. */
+export const op = (kind: string, value: object = {}): Operation =>
+  create(OperationSchema, { operation: { case: kind, value } as Operation["operation"] });
 
 /** A file field holding `data` inline. */
 export const inline = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
@@ -65,45 +70,6 @@ export function manyFrameGif(frames: number): Buffer {
     ...[2, 2, 0x4c, 0x01, 0], // LZW: one pixel of colour 0
   ]);
   return Buffer.concat([header, ...Array.from({ length: frames }, () => frame), Buffer.from([0x3b])]);
-}
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-const crc32 = (b: Buffer) => {
-  let c = 0xffffffff;
-  for (const byte of b) c = crcTable[(c ^ byte) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-};
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/**
- * A 1-bit grey PNG of `width` × `height` whose pixels are all black, written by hand: `rows` of
- * its rows are actually compressed (all of them makes a tiny file that inflates to gigapixels;
- * none makes a header that only claims them).
- */
-export function bombPng(width: number, height: number, rows = height): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([1, 0, 0, 0, 0], 8); // bit depth 1, grey, deflate, no filter, no interlace
-  const row = Math.ceil(width / 8) + 1;
-  const idat = deflateSync(Buffer.alloc(row * rows), { level: 9 });
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", idat),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 /** The RGBA of the pixel at (x, y) of an encoded image. */

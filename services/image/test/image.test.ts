@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
 import { decode as decodeBlurhash, isBlurhashValid } from "blurhash";
 import { thumbHashToApproximateAspectRatio } from "thumbhash";
-import { create } from "@bufbuild/protobuf";
 import {
   ChromaSubsampling,
   ExtendWith,
@@ -15,17 +14,12 @@ import {
   Gravity,
   ImageFormat,
   type Operation,
-  OperationSchema,
 } from "#gen/flowforge/image/v1/image_pb.js";
 import { stagesOf } from "../operations.js";
-import { animatedGif, bytesOf, drawn, imageClient, inline, near, pixel, scene, solid } from "./helpers.js";
+import { animatedGif, op, bytesOf, drawn, imageClient, inline, near, pixel, scene, solid } from "./helpers.js";
 
 const { client, close } = imageClient();
 afterAll(() => close());
-
-/** Operations from their JSON-like shapes: `op("resize", {width: 10})`. */
-const op = (kind: string, value: object = {}): Operation =>
-  create(OperationSchema, { operation: { case: kind, value } as Operation["operation"] });
 
 const transform = async (image: Uint8Array, operations: Operation[], more: object = {}) => {
   const res = await client.transform({ image: inline(image), operations, ...more });

@@ -2,11 +2,11 @@
  * Test pages made with known text (sharp renders SVG text in DejaVu fonts), so what the engines
  * read can be scored: character error rate against the text drawn.
  */
-import { deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { inProcessClient } from "#test/support/in-process.js";
 import { createOcrService, type OcrServiceOptions } from "../service.js";
+import { bombPng } from "#test/support/png.js";
 
 /** A typed client whose calls run the real handlers in-process. */
 export const ocrClient = (options: OcrServiceOptions = {}) => inProcessClient(OcrService, createOcrService(options));
@@ -82,33 +82,4 @@ export function cer(expected: string, actual: string): number {
  * A PNG whose header claims `width` × `height` pixels over a few bytes of data: what a
  * decompression bomb looks like before it is decoded.
  */
-export function claimedPng(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (buf: Buffer) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, body: Buffer) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(body.length);
-    const typed = Buffer.concat([Buffer.from(type, "latin1"), body]);
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(crc(typed));
-    return Buffer.concat([head, typed, tail]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(Buffer.alloc(width + 1))), // one row of the claimed billions
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
+export const claimedPng = (width: number, height: number): Buffer => bombPng(width, height);
