@@ -185,7 +185,7 @@ export function createImageService(options: ImageServiceOptions = {}): {
     },
 
     async compare(req, ctx) {
-      const threshold = req.threshold || defaultThreshold;
+      const threshold = req.threshold ?? defaultThreshold;
       check(threshold <= 64, "threshold", "must be from 0 to 64 bits");
       const [a, b] = await Promise.all([source(req.image, "image", ctx), source(req.other, "other", ctx)]);
       const [hash, otherHash] = await work(ctx, () =>

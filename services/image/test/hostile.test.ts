@@ -4,15 +4,22 @@
  * answering other callers while heavy work runs.
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 import { create } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
-import { createContextValues, type HandlerContext } from "@connectrpc/connect";
-import { OperationSchema, ThumbnailRequestSchema, TransformRequestSchema } from "#gen/flowforge/image/v1/image_pb.js";
+import { Code, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import {
+  ImageFormat,
+  OperationSchema,
+  ThumbnailRequestSchema,
+  TransformRequestSchema,
+} from "#gen/flowforge/image/v1/image_pb.js";
 import { createImageService } from "../service.js";
 import { failure } from "#test/support/in-process.js";
 import { defaultImageLimits } from "../config.js";
-import { bombPng, op, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
+import { bombPng, bytesOf, op, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
 
 const { client, close } = imageClient();
 afterAll(() => close());
@@ -87,6 +94,22 @@ describe("bad input is refused naming the field", () => {
       fields: ["operations[0].crop"],
       message: expect.stringMatching(/outside the image, which is 100 × 80/),
     });
+  });
+
+  it("an SVG that points at a file on the server draws nothing of it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "flowforge-svg-"));
+    try {
+      const file = join(dir, "secret.png");
+      await writeFile(file, await solid(48, 48, "#ff0000"));
+      const svg = Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="48" height="48"><image href="file://${file}" width="48" height="48"/><image xlink:href="${file}" width="48" height="48"/></svg>`,
+      );
+      const r = await client.transform({ image: inline(svg), format: ImageFormat.PNG });
+      const stats = await sharp(bytesOf(r.image)).stats();
+      expect(stats.channels.map((c) => c.max)).toEqual([0, 0, 0, 0]); // transparent: no red came in
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("a pipeline of 10,000 operations, refused before the image is read", async () => {

@@ -461,11 +461,9 @@ describe("GetPlaceholder, PerceptualHash and Compare", () => {
     expect(far.distance).toBeGreaterThan(10);
     expect(far.nearDuplicate).toBe(false);
     expect(far.similarity).toBeCloseTo(1 - far.distance / 64, 10);
-    const strict = await client.compare({
-      image: inline(original),
-      other: inline(copy),
-      threshold: near.distance ? near.distance - 1 : 0,
-    });
-    expect(strict.nearDuplicate).toBe(near.distance === 0);
+    const exact = await client.compare({ image: inline(original), other: inline(copy), threshold: 0 });
+    expect(exact.nearDuplicate).toBe(near.distance === 0);
+    const self = await client.compare({ image: inline(original), other: inline(original), threshold: 0 });
+    expect([self.distance, self.nearDuplicate]).toEqual([0, true]);
   });
 });
