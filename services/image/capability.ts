@@ -20,7 +20,12 @@ export default defineCapability({
     sharp.cache(config.vipsCacheMib > 0 ? { memory: config.vipsCacheMib, files: 0, items: 100 } : false);
     sharp.concurrency(config.vipsThreads);
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
-      createImageService({ limits: config.limits, concurrency: config.concurrency, blobs }),
+      createImageService({
+        limits: config.limits,
+        concurrency: config.concurrency,
+        memoryBytes: config.memoryBytes,
+        blobs,
+      }),
     );
     return { services: [register(ImageService, impl)], stop };
   },

@@ -58,6 +58,10 @@ export function imageConfig(env: NodeJS.ProcessEnv = process.env) {
       default: undefined,
       desc: "images processed at once; job items fill all but one (default: the CPUs plus one)",
     }),
+    IMAGE_MEMORY_MIB: num({
+      default: undefined,
+      desc: "pixels the images processed at once may hold together, in MiB (default: half the process's memory)",
+    }),
     IMAGE_VIPS_THREADS: limit("libvips threads per image: the bulkhead already runs one image per CPU", 1),
     IMAGE_VIPS_CACHE_MIB: num({ default: 16, desc: "libvips operation cache in MiB (0: off)" }),
   });
@@ -72,6 +76,7 @@ export function imageConfig(env: NodeJS.ProcessEnv = process.env) {
       timeMs: e.IMAGE_TIMEOUT_MS,
     } satisfies ImageLimits,
     concurrency: e.IMAGE_CONCURRENCY,
+    memoryBytes: e.IMAGE_MEMORY_MIB === undefined ? undefined : e.IMAGE_MEMORY_MIB * 1024 * 1024,
     vipsThreads: e.IMAGE_VIPS_THREADS,
     vipsCacheMib: e.IMAGE_VIPS_CACHE_MIB,
   };

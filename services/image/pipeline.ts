@@ -48,22 +48,47 @@ export interface RunOptions {
   signal: AbortSignal;
 }
 
-/** Runs `steps` on `source` and encodes the result as `ask` says. */
-export async function run(source: Source, steps: Step[], ask: RunAsk, o: RunOptions): Promise<RunResult> {
+/** What a run will do, worked out before any pixel is decoded. */
+export interface Plan {
+  animated: boolean;
+  /** The size the first step meets (turned upright unless told not to). */
+  start: Size;
+  /** The most pixels any step's image holds (every frame counted), the source's included. */
+  peakPixels: number;
+}
+
+/**
+ * Plans a run and bounds it: the size every step asks for is checked against the output limit,
+ * naming the step, before anything is decoded.
+ */
+export function plan(source: Source, steps: Step[], ask: RunAsk, limits: ImageLimits): Plan {
   const animated = source.frames > 1 && animatable(source.format) && animatable(ask.format);
   const frames = animated ? source.frames : 1;
-  const orient = !ask.ignoreOrientation;
-  const start = orient ? displaySize(source.meta, source.width, source.height) : source;
-  let size: Size = { width: start.width, height: start.height, frames };
-  const keep = ask.keepExif || ask.keepIcc || ask.keepXmp;
-  const stages = stagesOf(steps);
-  let image = decode(source, o.limits, { animated, orient });
-  // Every stage's size is bounded before anything is decoded, from the sizes the steps ask for.
-  let bound = size;
+  const upright = ask.ignoreOrientation ? source : displaySize(source.meta, source.width, source.height);
+  const start: Size = { width: upright.width, height: upright.height, frames };
+  let peakPixels = start.width * start.height * frames;
+  let bound = start;
   for (const step of steps) {
     bound = sizeAfter(step.op, bound);
-    checkSize(bound, step.field, o.limits);
+    checkSize(bound, step.field, limits);
+    peakPixels = Math.max(peakPixels, bound.width * bound.height * bound.frames);
   }
+  return { animated, start, peakPixels };
+}
+
+/** Runs `steps` on `source` as planned and encodes the result as `ask` says. */
+export async function run(
+  source: Source,
+  steps: Step[],
+  ask: RunAsk,
+  o: RunOptions & { plan: Plan },
+): Promise<RunResult> {
+  const { animated, start } = o.plan;
+  const frames = start.frames;
+  let size = start;
+  const keep = ask.keepExif || ask.keepIcc || ask.keepXmp;
+  const stages = stagesOf(steps);
+  let image = decode(source, o.limits, { animated, orient: !ask.ignoreOrientation });
   for (const [k, stage] of stages.entries()) {
     const last = k === stages.length - 1;
     const layers = await layersOf(stage, size, o);

@@ -18,13 +18,22 @@ import {
 import type { FileRef } from "#gen/flowforge/common/v1/common_pb.js";
 import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
 import { createBulkhead } from "#runtime/bulkhead.js";
-import { cpuPool } from "#runtime/machine.js";
+import { cpuPool, machine } from "#runtime/machine.js";
 import { check } from "#runtime/errors.js";
-import { checkEncode, decode, displaySize, extensions, mediaTypes, openSource, outputFormat } from "./codec.js";
+import {
+  checkEncode,
+  decode,
+  displaySize,
+  extensions,
+  mediaTypes,
+  openSource,
+  outputFormat,
+  type Source,
+} from "./codec.js";
 import { defaultImageLimits, type ImageLimits } from "./config.js";
 import { exifOf, hashDistance, perceptualHashOf, placeholderOf, statisticsOf } from "./inspect.js";
 import { checkOperations, type Step } from "./operations.js";
-import { type RunAsk, type RunResult, run } from "./pipeline.js";
+import { plan, type RunAsk, type RunResult, run } from "./pipeline.js";
 
 /** Options for createImageService. */
 export interface ImageServiceOptions {
@@ -32,16 +41,23 @@ export interface ImageServiceOptions {
   limits?: ImageLimits;
   /** Images processed at once; job items fill all but one. @default cpuPool().threads: the CPUs, plus one for unary callers */
   concurrency?: number;
+  /** Bytes of pixels the images processed at once may hold together. @default half of machine().memoryBytes */
+  memoryBytes?: number;
   /** Where blob_id sources are read from and large answers are kept. */
   blobs?: BlobStore;
 }
 
+/** Bytes a pixel weighs on the bulkhead: RGBA decoded, and a working copy of it. */
+const bytesPerPixel = 8;
 /** The box a Thumbnail fits into when the request gives none. */
 const defaultThumbnailSide = 256;
 /** The largest box a Thumbnail fits into. */
 const maxThumbnailSide = 4096;
 /** Bits apart two hashes may be and still be near-duplicates, unless the request says. */
 const defaultThreshold = 10;
+
+/** The pixels of a source's first frame, decoded (what inspection holds). */
+const pixelsOf = (source: Source) => source.width * source.height;
 
 /** Creates the ImageService implementation and its bulkhead. */
 export function createImageService(options: ImageServiceOptions = {}): {
@@ -50,7 +66,14 @@ export function createImageService(options: ImageServiceOptions = {}): {
 } {
   const limits = options.limits ?? defaultImageLimits;
   const concurrency = Math.max(2, options.concurrency ?? cpuPool().threads);
-  const pool = createBulkhead({ name: "image", concurrency, jobConcurrency: concurrency - 1, maxWaiting: 10_000 });
+  const capacity = options.memoryBytes ?? Math.floor(machine().memoryBytes / 2);
+  const pool = createBulkhead({
+    name: "image",
+    concurrency,
+    jobConcurrency: concurrency - 1,
+    capacity,
+    maxWaiting: 10_000,
+  });
 
   /** A file field's bytes, checked from the header as an image. */
   async function source(file: FileRef | undefined, field: string, ctx: HandlerContext) {
@@ -58,9 +81,13 @@ export function createImageService(options: ImageServiceOptions = {}): {
     return openSource(data, `${field}.${file?.source.case === "blobId" ? "blob_id" : "data"}`, limits);
   }
 
-  /** Runs `work` on the bulkhead with the call's time limit starting when it gets its slot. */
-  const work = <T>(ctx: HandlerContext, fn: (deadline: number) => Promise<T>) =>
-    pool.run(ctx, () => fn(Date.now() + limits.timeMs));
+  /**
+   * Runs `work` on the bulkhead, weighed by the pixels it holds at its largest (decoded RGBA, and
+   * a working copy), with the call's time limit starting when it gets its slot. A call heavier
+   * than the whole capacity waits until it can run alone.
+   */
+  const work = <T>(ctx: HandlerContext, pixels: number, fn: (deadline: number) => Promise<T>) =>
+    pool.run(ctx, () => fn(Date.now() + limits.timeMs), Math.min(capacity, pixels * bytesPerPixel));
 
   /** Runs a pipeline and answers its image (inline, or a blob past the inline bound or when `store`). */
   async function transform(
@@ -77,8 +104,9 @@ export function createImageService(options: ImageServiceOptions = {}): {
       const layerSource = await source(layer.content.value as FileRef, field, ctx);
       return decode(layerSource, limits, { animated: false, orient: true });
     };
-    const result: RunResult = await work(ctx, (deadline) =>
-      run(src, steps, { ...ask, format }, { limits, openLayer, deadline, signal: ctx.signal }),
+    const planned = plan(src, steps, { ...ask, format }, limits);
+    const result: RunResult = await work(ctx, planned.peakPixels, (deadline) =>
+      run(src, steps, { ...ask, format }, { limits, openLayer, deadline, signal: ctx.signal, plan: planned }),
     );
     check(
       result.data.length <= limits.maxOutputBytes,
@@ -142,7 +170,7 @@ export function createImageService(options: ImageServiceOptions = {}): {
       const { exif, iccName } = await exifOf(src.data);
       const shown = displaySize(m, src.width, src.height);
       const statistics = req.statistics
-        ? await work(ctx, () => statisticsOf(decode(src, limits, { animated: false, orient: true })))
+        ? await work(ctx, pixelsOf(src), () => statisticsOf(decode(src, limits, { animated: false, orient: true })))
         : undefined;
       return {
         width: src.width,
@@ -176,19 +204,19 @@ export function createImageService(options: ImageServiceOptions = {}): {
       check(x >= 1 && x <= 9, "components_x", "must be from 1 to 9");
       check(y >= 1 && y <= 9, "components_y", "must be from 1 to 9");
       const src = await source(req.image, "image", ctx);
-      return work(ctx, () => placeholderOf(src, limits, { x, y }));
+      return work(ctx, pixelsOf(src), () => placeholderOf(src, limits, { x, y }));
     },
 
     async perceptualHash(req, ctx) {
       const src = await source(req.image, "image", ctx);
-      return { hash: await work(ctx, () => perceptualHashOf(src, limits)) };
+      return { hash: await work(ctx, pixelsOf(src), () => perceptualHashOf(src, limits)) };
     },
 
     async compare(req, ctx) {
       const threshold = req.threshold ?? defaultThreshold;
       check(threshold <= 64, "threshold", "must be from 0 to 64 bits");
       const [a, b] = await Promise.all([source(req.image, "image", ctx), source(req.other, "other", ctx)]);
-      const [hash, otherHash] = await work(ctx, () =>
+      const [hash, otherHash] = await work(ctx, pixelsOf(a) + pixelsOf(b), () =>
         Promise.all([perceptualHashOf(a, limits), perceptualHashOf(b, limits)]),
       );
       const distance = hashDistance(hash, otherHash);

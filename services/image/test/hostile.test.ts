@@ -12,6 +12,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import {
   ImageFormat,
+  type Operation,
   OperationSchema,
   ThumbnailRequestSchema,
   TransformRequestSchema,
@@ -23,6 +24,10 @@ import { bombPng, bytesOf, op, imageClient, inline, manyFrameGif, scene, solid }
 
 const { client, close } = imageClient();
 afterAll(() => close());
+
+/** A handler context for calling the implementation directly, as a unary call or a job item. */
+const context = (protocolName: string) =>
+  ({ protocolName, signal: new AbortController().signal, values: createContextValues() }) as HandlerContext;
 
 const refusal = async (call: Promise<unknown>) => {
   const f = await failure(call);
@@ -215,8 +220,6 @@ describe("bounded in time, and others still answered", () => {
 
   it("a unary call is answered while a batch's heavy items fill the job slots", async () => {
     const { impl } = createImageService({ concurrency: 2 }); // one slot for job items, one kept for callers
-    const context = (protocolName: string) =>
-      ({ protocolName, signal: new AbortController().signal, values: createContextValues() }) as HandlerContext;
     const big = await scene(5000, 4000, 0, "png");
     let itemsDone = 0;
     const items = Array.from({ length: 3 }, async () => {
@@ -234,5 +237,25 @@ describe("bounded in time, and others still answered", () => {
     expect([unary.width, itemsDone]).toEqual([16, 0]);
     await Promise.all(items);
     expect(itemsDone).toBe(3);
+  });
+
+  it("images that together would hold more pixels than the memory given run one after the other", async () => {
+    const big = await scene(4000, 3000, 0, "png"); // 12 MP: 96 MB on the bulkhead
+    const finished: string[] = [];
+    const transform = (impl: ReturnType<typeof createImageService>["impl"], name: string, operations: Operation[]) =>
+      Promise.resolve(
+        impl.transform(create(TransformRequestSchema, { image: inline(big), operations }), context("grpc")),
+      ).then(() => finished.push(name));
+    const heavy = [op("blur", { sigma: 40 }), op("resize", { width: 100 })];
+    const light = [op("resize", { width: 100 })];
+    for (const [memoryBytes, order] of [
+      [150 * 1024 * 1024, ["heavy", "light"]], // room for one: the light one waits
+      [1024 * 1024 * 1024, ["light", "heavy"]], // room for both: the light one passes
+    ] as const) {
+      finished.length = 0;
+      const { impl } = createImageService({ concurrency: 4, memoryBytes });
+      await Promise.all([transform(impl, "heavy", heavy), transform(impl, "light", light)]);
+      expect(finished).toEqual(order);
+    }
   });
 });
