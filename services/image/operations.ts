@@ -365,8 +365,8 @@ const colour = (value: string, fallback: string | typeof transparent) => (value 
 /** A layer ready for sharp's composite: its pixels, and where they go. */
 export type PreparedLayer = OverlayOptions;
 
-/** Reads a layer's image for `prepareLayers` (bounded like any source). */
-export type LayerImage = (layer: Layer, field: string) => Promise<Sharp>;
+/** A layer's image, decoded for `prepareLayers` (read and checked like any source beforehand). */
+export type LayerImage = (layer: Layer) => Promise<Sharp>;
 
 /**
  * The layers of a composite as sharp takes them, for an image of `size`: each decoded or drawn,
@@ -380,10 +380,7 @@ export async function prepareLayers(
   return Promise.all(
     step.op.value.layers.map(async (layer, j) => {
       const field = `${step.field}.layers[${j}]`;
-      let image =
-        layer.content.case === "text"
-          ? drawText(layer.content.value, field, o.limits)
-          : await o.open(layer, `${field}.image`);
+      let image = layer.content.case === "text" ? drawText(layer.content.value, field, o.limits) : await o.open(layer);
       const drawn = await image.png({ compressionLevel: 0 }).toBuffer({ resolveWithObject: true });
       let { width, height } = drawn.info;
       image = sharp(drawn.data, { limitInputPixels: o.limits.maxPixels }).timeout({ seconds: o.timeoutSeconds });

@@ -100,12 +100,17 @@ export function createImageService(options: ImageServiceOptions = {}): {
     const src = await source(file, "image", ctx);
     const format = outputFormat(ask.format, src.format);
     checkEncode({ ...ask, format });
-    const openLayer = async (layer: Layer, field: string) => {
-      const layerSource = await source(layer.content.value as FileRef, field, ctx);
-      return decode(layerSource, limits, { animated: false, orient: true });
-    };
+    // Layers' images are read and checked before the call takes a slot, and weigh on it too.
+    const layers = new Map<Layer, Source>();
+    for (const step of steps)
+      if (step.op.case === "composite")
+        for (const [j, layer] of step.op.value.layers.entries())
+          if (layer.content.case === "image")
+            layers.set(layer, await source(layer.content.value, `${step.field}.layers[${j}].image`, ctx));
+    const openLayer = async (layer: Layer) => decode(layers.get(layer)!, limits, { animated: false, orient: true });
     const planned = plan(src, steps, { ...ask, format }, limits);
-    const result: RunResult = await work(ctx, planned.peakPixels, (deadline) =>
+    const layerPixels = [...layers.values()].reduce((sum, l) => sum + pixelsOf(l), 0);
+    const result: RunResult = await work(ctx, planned.peakPixels + layerPixels, (deadline) =>
       run(src, steps, { ...ask, format }, { limits, openLayer, deadline, signal: ctx.signal, plan: planned }),
     );
     check(
