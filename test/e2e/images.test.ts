@@ -1,8 +1,8 @@
 /**
  * ImageService as `npm start` runs it: the acceptance shapes of issue 19 through the gateway
- * (Connect JSON, REST with a form and the file answered), gRPC on the gateway's port and directly
- * to the image process, files by blob id both ways, a batch of thumbnails as one job with
- * progress, and bad input named in each protocol's error.
+ * (Connect JSON, REST with a form and the file answered), gRPC and gRPC-Web on the gateway's
+ * port, gRPC directly to the image process, files by blob id both ways, a batch of thumbnails as
+ * one job with progress, and bad input named in each protocol's error.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import sharp from "sharp";
@@ -16,7 +16,7 @@ import {
 } from "#gen/flowforge/image/v1/image_pb.js";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
-import { connectClient, errorOf, grpcJsUnary } from "#test/support/clients.js";
+import { connectClient, errorOf, grpcJsUnary, grpcWebClient } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 import { manyFrameGif, scene } from "../../services/image/test/helpers.js";
@@ -90,11 +90,13 @@ describe("ImageService through the gateway", () => {
     expect((await sharp(Buffer.from(await got.arrayBuffer())).metadata()).width).toBe(100);
   });
 
-  it("serves gRPC on the gateway's port and directly from the image process", async () => {
+  it("serves gRPC and gRPC-Web on the gateway's port, and gRPC directly from the image process", async () => {
     const gif = manyFrameGif(3);
     const request = { image: { source: { case: "data" as const, value: gif } } };
     const viaGateway = await grpcJsUnary(`127.0.0.1:${mesh.port}`, ImageService.method.getMetadata, request, auth());
     expect([viaGateway.format, viaGateway.pages]).toEqual([ImageFormat.GIF, 3]);
+    const web = await grpcWebClient(ImageService, mesh.url, mesh.adminKey).getMetadata(request);
+    expect([web.format, web.pages]).toEqual([ImageFormat.GIF, 3]);
     const address = /"image":"([\d.]+:\d+)"/.exec(mesh.output())?.[1];
     expect(address).toBeDefined();
     const direct = await grpcJsUnary(address!, ImageService.method.getMetadata, request);
