@@ -3,19 +3,30 @@
  * - A 2725 × 2225 JPEG resized to 720 × 588 WebP, 2 in flight: directly over gRPC to an image
  *   process, through the gateway (Connect JSON with the image inline as base64, and blob in, blob
  *   out), against sharp in this process at the same concurrency; targets >= 0.9 direct, >= 0.8
- *   through the gateway. Each path warmed first; the client's own work (base64 of the request)
- *   is done once, outside the timing.
+ *   through the gateway. The services are loaded by h2load (a client in C, as `bench:rpc` does),
+ *   each answer checked once beforehand with a real client; the paths are taken in turn for five
+ *   rounds and each path's ratio is the median of its per-round ratios.
  * - A batch of thumbnails (256 × 256 WebP from 1200 × 900 JPEGs, by blob id) as one job through
  *   the gateway: images per second against sharp in this process on every core.
  * - The image process's RSS idle, and after the load.
  */
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import type { ChildProcess } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import sharp from "sharp";
-import { Fit, ImageFormat, ImageService, ThumbnailRequestSchema } from "#gen/flowforge/image/v1/image_pb.js";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  Fit,
+  ImageFormat,
+  ImageService,
+  ThumbnailRequestSchema,
+  TransformRequestSchema,
+} from "#gen/flowforge/image/v1/image_pb.js";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { connectClient } from "#test/support/clients.js";
 import { pack } from "#test/support/jobs.js";
@@ -23,6 +34,7 @@ import { freePort, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { until } from "#test/support/until.js";
 import { scene } from "../services/image/test/helpers.js";
+import { h2loadCount } from "./h2load.js";
 import { size, smoke } from "./measure.js";
 
 const calls = size("BENCH_IMAGE_CALLS", 240, 6);
@@ -32,6 +44,7 @@ const inFlight = 2;
 
 const mesh = await startMesh({ LOG_LEVEL: "warn" });
 const children: ChildProcess[] = [];
+const dir = await mkdtemp(join(tmpdir(), "flowforge-bench-images-"));
 const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const rssMib = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024;
@@ -48,25 +61,38 @@ async function rate(fn: () => Promise<unknown>, n: number, concurrency = inFligh
   return (n / (performance.now() - start)) * 1000;
 }
 
+/** A path: measures its rate (calls per second) over `n` calls, `inFlight` at once. */
+type Path = [name: string, measure: (n: number) => Promise<number>];
+
 /**
  * The paths measured in turn, round after round (a shared machine drifts: measured one after the
  * other, whichever runs first gets the quieter minute), each warmed first. Answers each path's
  * best rate and the median over rounds of its rate against the first path's in the same round.
  */
 async function sideBySide(
-  paths: [string, () => Promise<unknown>][],
+  paths: Path[],
   rounds = smoke ? 1 : 5,
 ): Promise<{ name: string; best: number; ratio: number }[]> {
-  for (const [, fn] of paths) for (let i = 0; i < warm; i++) await fn();
+  for (const [, measure] of paths) await measure(warm);
   const rates = paths.map((): number[] => []);
   for (let r = 0; r < rounds; r++)
-    for (const [i, [, fn]] of paths.entries()) rates[i].push(await rate(fn, Math.ceil(calls / rounds)));
+    for (const [i, [, measure]] of paths.entries()) rates[i].push(await measure(Math.ceil(calls / rounds)));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   return paths.map(([name], i) => ({
     name,
     best: Math.max(...rates[i]),
     ratio: median(rates[i].map((x, r) => x / rates[0][r])),
   }));
+}
+
+/**
+ * The rate of `n` POSTs of a body file with h2load (HTTP/2, `inFlight` connections of one stream
+ * each): a client in C, so the mesh's two cores are not shared with a Node client's work.
+ */
+async function loaded(url: string, bodyFile: string, headers: Record<string, string>, n: number): Promise<number> {
+  const r = await h2loadCount({ url, bodyFile, headers, clients: inFlight, streams: 1, requests: n });
+  if (r.failed > 0 || r.succeeded < n) throw new Error(`${url}: ${r.failed} of ${n} failed`);
+  return r.reqPerSec;
 }
 
 try {
@@ -137,11 +163,30 @@ try {
   const stored = (await answerOf(blobBody)).image.blobId!;
   await check(await (await fetch(`${mesh.url}/api/v1/blobs/${stored}`, { headers: auth })).arrayBuffer());
 
+  // The loads' bodies: the request framed for gRPC, and the two JSON bodies.
+  const request = create(TransformRequestSchema, {
+    image: { source: { case: "data", value: jpeg } },
+    operations: [{ operation: { case: "resize", value: resize.resize } }],
+    format: ImageFormat.WEBP,
+  });
+  const binary = toBinary(TransformRequestSchema, request);
+  const frame = Buffer.alloc(5);
+  frame.writeUInt32BE(binary.length, 1);
+  const files = { grpc: join(dir, "grpc.bin"), inline: join(dir, "inline.json"), blob: join(dir, "blob.json") };
+  await writeFile(files.grpc, Buffer.concat([frame, binary]));
+  await writeFile(files.inline, inlineBody);
+  await writeFile(files.blob, blobBody);
+  const transformPath = "flowforge.image.v1.ImageService/Transform";
+  const grpcHeaders = { "content-type": "application/grpc", te: "trailers" };
+  const jsonHeaders = { "content-type": "application/json", ...auth };
   const rows = await sideBySide([
-    ["sharp in-process", local],
-    ["direct gRPC", viaDirect],
-    ["gateway, Connect JSON inline base64", () => gateway(inlineBody)],
-    ["gateway, blob in, blob out", () => gateway(blobBody)],
+    ["sharp in-process", (n) => rate(local, n)],
+    ["direct gRPC", (n) => loaded(`http://127.0.0.1:${started.port}/${transformPath}`, files.grpc, grpcHeaders, n)],
+    [
+      "gateway, Connect JSON inline base64",
+      (n) => loaded(`${mesh.url}/${transformPath}`, files.inline, jsonHeaders, n),
+    ],
+    ["gateway, blob in, blob out", (n) => loaded(`${mesh.url}/${transformPath}`, files.blob, jsonHeaders, n)],
   ]);
   const loadedRss = rssMib(pid);
 
@@ -209,4 +254,5 @@ try {
 } finally {
   for (const c of children) c.kill("SIGTERM");
   await mesh.stop();
+  await rm(dir, { recursive: true, force: true });
 }
