@@ -18,16 +18,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { ChildProcess } from "node:child_process";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import sharp from "sharp";
 import { createIsomorphicCanvasFactory, extractText, getDocumentProxy } from "unpdf";
 import { Engine } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
-import { freePort, startMesh } from "#test/support/mesh.js";
-import { startProcess } from "#test/support/process.js";
+import { startMesh } from "#test/support/mesh.js";
 import { cer, textPage } from "../services/ocr/test/helpers.js";
+import { startCapability } from "./capability.js";
 import { best, size } from "./measure.js";
 
 const ocrPages = size("BENCH_OCR_PAGES", 8, 2);
@@ -143,14 +141,8 @@ try {
   }
   const [a, b] = [await document(pdfPages, "A"), await document(pdfPages, "B")];
   const ten = await document(10, "R");
-  const pdfPort = await freePort();
-  const started = await startProcess(
-    "services/main.ts",
-    { CAPABILITY: "pdf", PORT: String(pdfPort), LOG_LEVEL: "warn", FLOWFORGE_DATA_DIR: mesh.dataDir },
-    { quiet: true },
-  );
+  const { started, client: direct } = await startCapability("pdf", PdfService, mesh);
   children.push(started.child);
-  const direct = createClient(PdfService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${started.port}` }));
   const doc = (data: Uint8Array) => ({ source: { case: "data" as const, value: data } });
   const canvas = await createIsomorphicCanvasFactory(() => import("@napi-rs/canvas"));
 

@@ -16,8 +16,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { availableParallelism } from "node:os";
 import type { ChildProcess } from "node:child_process";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import sharp from "sharp";
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
@@ -30,11 +28,11 @@ import {
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { connectClient } from "#test/support/clients.js";
 import { pack } from "#test/support/jobs.js";
-import { freePort, startMesh } from "#test/support/mesh.js";
-import { startProcess } from "#test/support/process.js";
+import { startMesh } from "#test/support/mesh.js";
 import { until } from "#test/support/until.js";
 import { scene } from "../services/image/test/helpers.js";
 import { h2loadCount } from "./h2load.js";
+import { startCapability } from "./capability.js";
 import { size, smoke } from "./measure.js";
 
 const calls = size("BENCH_IMAGE_CALLS", 240, 6);
@@ -97,16 +95,10 @@ async function loaded(url: string, bodyFile: string, headers: Record<string, str
 
 try {
   const jpeg = await scene(2725, 2225);
-  const port = await freePort();
-  const started = await startProcess(
-    "services/main.ts",
-    { CAPABILITY: "image", PORT: String(port), LOG_LEVEL: "warn", FLOWFORGE_DATA_DIR: mesh.dataDir },
-    { quiet: true },
-  );
+  const { started, client: direct } = await startCapability("image", ImageService, mesh);
   children.push(started.child);
   const pid = started.child.pid!;
   const idleRss = rssMib(pid);
-  const direct = createClient(ImageService, createGrpcTransport({ baseUrl: `http://127.0.0.1:${started.port}` }));
   const resize = { resize: { width: 720, height: 588, fit: Fit.COVER } };
 
   const check = async (data: Uint8Array | ArrayBuffer) => {
