@@ -23,8 +23,7 @@ function reporter({ errors }: { errors: Partial<Record<string, Error>> }) {
   if (problems.length > 0) throw new ConfigError(`bad configuration: ${problems.join("; ")}`);
 }
 
-/** A number setting with its default. */
-export const positive = (description: string, fallback: number) => num({ default: fallback, desc: description });
+const positive = (description: string, fallback: number) => num({ default: fallback, desc: description });
 
 /** A port to listen on: 0 to 65535, 0 meaning any free one. */
 const port = makeValidator<number>((raw) => {

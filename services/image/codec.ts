@@ -90,17 +90,12 @@ export async function openSource(data: Uint8Array, field: string, limits: ImageL
 export const animatable = (format: ImageFormat) => format === ImageFormat.GIF || format === ImageFormat.WEBP;
 
 /**
- * A sharp pipeline of the source: every frame of an animation when `animated` (bounded by the
- * pixel limit across frames), else the first page; turned upright from its EXIF orientation unless
- * told not to; decoding stops at the first error (a truncated file is refused, not padded).
+ * A sharp pipeline of the source: every frame of an animation when `animated` (libvips refuses
+ * more than the pixel limit across them; the plan has checked it already), else the first page;
+ * turned upright from its EXIF orientation unless told not to; decoding stops at the first error
+ * (a truncated file is refused, not padded).
  */
 export function decode(source: Source, limits: ImageLimits, o: { animated: boolean; orient: boolean }): Sharp {
-  if (o.animated)
-    check(
-      source.width * source.height * source.frames <= limits.maxPixels,
-      source.field,
-      `is ${source.frames} frames of ${source.width} × ${source.height}: ${((source.width * source.height * source.frames) / 1e6).toFixed(1)} megapixels in all; at most ${limits.maxPixels / 1e6} are read (the operator's limit)`,
-    );
   const options: SharpOptions = {
     limitInputPixels: limits.maxPixels,
     failOn: "error",
@@ -127,24 +122,14 @@ export interface EncodeAsk {
   chromaSubsampling: ChromaSubsampling;
 }
 
-/** Media types of the formats written. */
-export const mediaTypes: Partial<Record<ImageFormat, string>> = {
-  [ImageFormat.JPEG]: "image/jpeg",
-  [ImageFormat.PNG]: "image/png",
-  [ImageFormat.WEBP]: "image/webp",
-  [ImageFormat.AVIF]: "image/avif",
-  [ImageFormat.GIF]: "image/gif",
-  [ImageFormat.TIFF]: "image/tiff",
-};
-
-/** File name extensions of the formats written. */
-export const extensions: Partial<Record<ImageFormat, string>> = {
-  [ImageFormat.JPEG]: "jpg",
-  [ImageFormat.PNG]: "png",
-  [ImageFormat.WEBP]: "webp",
-  [ImageFormat.AVIF]: "avif",
-  [ImageFormat.GIF]: "gif",
-  [ImageFormat.TIFF]: "tiff",
+/** The formats written: each one's media type and file name extension. */
+export const written: Partial<Record<ImageFormat, { mediaType: string; extension: string }>> = {
+  [ImageFormat.JPEG]: { mediaType: "image/jpeg", extension: "jpg" },
+  [ImageFormat.PNG]: { mediaType: "image/png", extension: "png" },
+  [ImageFormat.WEBP]: { mediaType: "image/webp", extension: "webp" },
+  [ImageFormat.AVIF]: { mediaType: "image/avif", extension: "avif" },
+  [ImageFormat.GIF]: { mediaType: "image/gif", extension: "gif" },
+  [ImageFormat.TIFF]: { mediaType: "image/tiff", extension: "tiff" },
 };
 
 /** Effort ranges of the formats that take one. */
@@ -156,14 +141,14 @@ const effortRange: Partial<Record<ImageFormat, [number, number]>> = {
 };
 
 /** The format written: the one asked for, else the source's where it can be written, else PNG. */
-export function outputFormat(asked: ImageFormat, source: ImageFormat, field = "format"): ImageFormat {
-  if (asked === ImageFormat.UNSPECIFIED) return mediaTypes[source] ? source : ImageFormat.PNG;
+export function outputFormat(asked: ImageFormat, source: ImageFormat): ImageFormat {
+  if (asked === ImageFormat.UNSPECIFIED) return written[source] ? source : ImageFormat.PNG;
   check(
     asked !== ImageFormat.SVG && asked !== ImageFormat.HEIF,
-    field,
+    "format",
     `${ImageFormat[asked]} is read, not written; JPEG, PNG, WEBP, AVIF, GIF and TIFF are written`,
   );
-  check(mediaTypes[asked] !== undefined, field, `${asked} is not an image format`);
+  check(written[asked] !== undefined, "format", `${asked} is not an image format`);
   return asked;
 }
 

@@ -6,8 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import sharp, { type Sharp } from "sharp";
-import type { ImageFormat } from "#gen/flowforge/image/v1/image_pb.js";
-import { invalidArgument } from "#runtime/errors.js";
+import { check, invalidArgument } from "#runtime/errors.js";
 import { animatable, decode, displaySize, type EncodeAsk, encode, type Source } from "./codec.js";
 import type { ImageLimits } from "./config.js";
 import {
@@ -30,13 +29,12 @@ export interface RunAsk extends EncodeAsk {
   ignoreOrientation: boolean;
 }
 
-/** A run's result. */
+/** A run's result: the encoded image, one frame's size and its frames. */
 export interface RunResult {
   data: Uint8Array;
   width: number;
   height: number;
   frames: number;
-  format: ImageFormat;
 }
 
 /** Options of a run: the limits, how layers are read, and when time is up. */
@@ -58,12 +56,19 @@ export interface Plan {
 }
 
 /**
- * Plans a run and bounds it: the size every step asks for is checked against the output limit,
- * naming the step, before anything is decoded.
+ * Plans a run and bounds it before anything is decoded: an animation kept whole within the source
+ * pixel limit across its frames, and the size every step asks for within the output limit, naming
+ * the step.
  */
 export function plan(source: Source, steps: Step[], ask: RunAsk, limits: ImageLimits): Plan {
   const animated = source.frames > 1 && animatable(source.format) && animatable(ask.format);
   const frames = animated ? source.frames : 1;
+  const sourcePixels = source.width * source.height * frames;
+  check(
+    sourcePixels <= limits.maxPixels,
+    source.field,
+    `is ${frames} frames of ${source.width} × ${source.height}: ${(sourcePixels / 1e6).toFixed(1)} megapixels in all; at most ${limits.maxPixels / 1e6} are read (the operator's limit)`,
+  );
   const upright = ask.ignoreOrientation ? source : displaySize(source.meta, source.width, source.height);
   const start: Size = { width: upright.width, height: upright.height, frames };
   let peakPixels = start.width * start.height * frames;
@@ -117,7 +122,6 @@ export async function run(
     width: out.info.width,
     height: out.info.pageHeight ?? out.info.height,
     frames: outFrames,
-    format: ask.format,
   };
 }
 

@@ -20,20 +20,11 @@ import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
 import { createBulkhead } from "#runtime/bulkhead.js";
 import { cpuPool, machine } from "#runtime/machine.js";
 import { check } from "#runtime/errors.js";
-import {
-  checkEncode,
-  decode,
-  displaySize,
-  extensions,
-  mediaTypes,
-  openSource,
-  outputFormat,
-  type Source,
-} from "./codec.js";
+import { checkEncode, decode, displaySize, openSource, outputFormat, type Source, written } from "./codec.js";
 import { defaultImageLimits, type ImageLimits } from "./config.js";
 import { exifOf, hashDistance, perceptualHashOf, placeholderOf, statisticsOf } from "./inspect.js";
 import { checkOperations, type Step } from "./operations.js";
-import { plan, type RunAsk, type RunResult, run } from "./pipeline.js";
+import { plan, type RunAsk, run } from "./pipeline.js";
 
 /** Options for createImageService. */
 export interface ImageServiceOptions {
@@ -99,7 +90,8 @@ export function createImageService(options: ImageServiceOptions = {}): {
   ) {
     const src = await source(file, "image", ctx);
     const format = outputFormat(ask.format, src.format);
-    checkEncode({ ...ask, format });
+    const runAsk = { ...ask, format };
+    checkEncode(runAsk);
     // Layers' images are read and checked before the call takes a slot, and weigh on it too.
     const layers = new Map<Layer, Source>();
     for (const step of steps)
@@ -108,18 +100,18 @@ export function createImageService(options: ImageServiceOptions = {}): {
           if (layer.content.case === "image")
             layers.set(layer, await source(layer.content.value, `${step.field}.layers[${j}].image`, ctx));
     const openLayer = async (layer: Layer) => decode(layers.get(layer)!, limits, { animated: false, orient: true });
-    const planned = plan(src, steps, { ...ask, format }, limits);
+    const planned = plan(src, steps, runAsk, limits);
     const layerPixels = [...layers.values()].reduce((sum, l) => sum + pixelsOf(l), 0);
-    const result: RunResult = await work(ctx, planned.peakPixels + layerPixels, (deadline) =>
-      run(src, steps, { ...ask, format }, { limits, openLayer, deadline, signal: ctx.signal, plan: planned }),
+    const result = await work(ctx, planned.peakPixels + layerPixels, (deadline) =>
+      run(src, steps, runAsk, { limits, openLayer, deadline, signal: ctx.signal, plan: planned }),
     );
     check(
       result.data.length <= limits.maxOutputBytes,
       "format",
       `the encoded image is ${result.data.length} bytes; at most ${limits.maxOutputBytes} are answered (the operator's limit): ask for a smaller size, a lower quality or another format`,
     );
-    const contentType = mediaTypes[format]!;
-    const meta = { contentType, filename: `image.${extensions[format]}` };
+    const { mediaType: contentType, extension } = written[format]!;
+    const meta = { contentType, filename: `image.${extension}` };
     return {
       image: { source: await fileOut(result.data, meta, ctx, options.blobs, store), contentType },
       width: result.width,

@@ -20,7 +20,7 @@ import {
 import { createImageService } from "../service.js";
 import { failure } from "#test/support/in-process.js";
 import { defaultImageLimits } from "../config.js";
-import { bombPng, bytesOf, op, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
+import { animatedGif, bombPng, bytesOf, op, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
 
 const { client, close } = imageClient();
 afterAll(() => close());
@@ -89,6 +89,21 @@ describe("bad input is refused naming the field", () => {
       fields: ["image.data"],
       message: expect.stringMatching(/10000 frames/),
     });
+  });
+
+  it("an animation whose frames together pass the pixel limit, kept whole; its first frame alone is read", async () => {
+    const small = imageClient({ limits: { ...defaultImageLimits, maxPixels: 3000 } });
+    try {
+      const gif = await animatedGif(["#f00", "#0f0", "#00f"], 40, 30); // 1,200 pixels a frame, 3,600 in all
+      expect(await refusal(small.client.transform({ image: inline(gif), format: ImageFormat.GIF }))).toMatchObject({
+        fields: ["image.data"],
+        message: expect.stringMatching(/3 frames of 40 × 30/),
+      });
+      const first = await small.client.transform({ image: inline(gif), format: ImageFormat.PNG });
+      expect([first.width, first.height, first.frames]).toEqual([40, 30, 1]);
+    } finally {
+      await small.close();
+    }
   });
 
   it("crops of nothing and crops outside the image", async () => {
