@@ -365,8 +365,11 @@ const colour = (value: string, fallback: string | typeof transparent) => (value 
 /** A layer ready for sharp's composite: its pixels, and where they go. */
 export type PreparedLayer = OverlayOptions;
 
-/** A layer's image, decoded for `prepareLayers` (read and checked like any source beforehand). */
-export type LayerImage = (layer: Layer) => Promise<Sharp>;
+/**
+ * A layer's image for `prepareLayers`, read and checked like any source beforehand: its pipeline
+ * and the size it shows (upright).
+ */
+export type LayerImage = (layer: Layer) => { image: Sharp; width: number; height: number };
 
 /**
  * The layers of a composite as sharp takes them, for an image of `size`: each decoded or drawn,
@@ -380,10 +383,10 @@ export async function prepareLayers(
   return Promise.all(
     step.op.value.layers.map(async (layer, j) => {
       const field = `${step.field}.layers[${j}]`;
-      let image = layer.content.case === "text" ? drawText(layer.content.value, field, o.limits) : await o.open(layer);
-      const drawn = await image.png({ compressionLevel: 0 }).toBuffer({ resolveWithObject: true });
-      let { width, height } = drawn.info;
-      image = sharp(drawn.data, { limitInputPixels: o.limits.maxPixels }).timeout({ seconds: o.timeoutSeconds });
+      // An image's size is known from its header; text's only once it is drawn.
+      let { image, width, height } =
+        layer.content.case === "text" ? await drawText(layer.content.value, field, o.limits) : o.open(layer);
+      image = image.timeout({ seconds: o.timeoutSeconds });
       const wanted = layer.scale > 0 ? Math.max(1, Math.round(size.width * layer.scale)) : width;
       const scale = Math.min(wanted / width, size.width / width, size.height / height);
       if (scale !== 1) {
@@ -406,8 +409,12 @@ export async function prepareLayers(
 const escapeMarkup = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]!);
 
-/** Text drawn by Pango, bounded in size before it is drawn. */
-function drawText(t: TextLayer, field: string, limits: ImageLimits): Sharp {
+/** Text drawn by Pango, bounded in size before it is drawn, and the size it came out. */
+async function drawText(
+  t: TextLayer,
+  field: string,
+  limits: ImageLimits,
+): Promise<{ image: Sharp; width: number; height: number }> {
   const size = t.size || 24;
   // A glyph's box is at most about size × 1.5 size: refuse text whose box could pass the limit.
   const longest = Math.max(...t.text.split("\n").map((l) => l.length));
@@ -420,7 +427,7 @@ function drawText(t: TextLayer, field: string, limits: ImageLimits): Sharp {
     `the text at ${size} pixels could cover ${Math.round((width * height) / 1e6)} megapixels; at most ${limits.maxOutputPixels / 1e6} are drawn`,
   );
   const font = `${t.font || "sans"}${t.bold ? " bold" : ""} ${size}px`;
-  return sharp({
+  const drawn = await sharp({
     text: {
       text: `<span foreground="${escapeMarkup(t.color || "white")}">${escapeMarkup(t.text)}</span>`,
       font,
@@ -430,7 +437,11 @@ function drawText(t: TextLayer, field: string, limits: ImageLimits): Sharp {
       wrap: "word",
     },
     limitInputPixels: limits.maxOutputPixels,
-  });
+  })
+    .png({ compressionLevel: 0 })
+    .toBuffer({ resolveWithObject: true });
+  const image = sharp(drawn.data, { limitInputPixels: limits.maxOutputPixels });
+  return { image, width: drawn.info.width, height: drawn.info.height };
 }
 
 /**

@@ -99,7 +99,11 @@ export function createImageService(options: ImageServiceOptions = {}): {
         for (const [j, layer] of step.op.value.layers.entries())
           if (layer.content.case === "image")
             layers.set(layer, await source(layer.content.value, `${step.field}.layers[${j}].image`, ctx));
-    const openLayer = async (layer: Layer) => decode(layers.get(layer)!, limits, { animated: false, orient: true });
+    const openLayer = (layer: Layer) => {
+      const layerSource = layers.get(layer)!;
+      const image = decode(layerSource, limits, { animated: false, orient: true });
+      return { image, ...displaySize(layerSource.meta, layerSource.width, layerSource.height) };
+    };
     const planned = plan(src, steps, runAsk, limits);
     const layerPixels = [...layers.values()].reduce((sum, l) => sum + pixelsOf(l), 0);
     const result = await work(ctx, planned.peakPixels + layerPixels, (deadline) =>
