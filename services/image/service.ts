@@ -17,7 +17,7 @@ import {
 } from "#gen/flowforge/image/v1/image_pb.js";
 import type { FileRef } from "#gen/flowforge/common/v1/common_pb.js";
 import { type BlobStore, fileBytes, fileOut } from "#blobs/index.js";
-import { createBulkhead } from "#runtime/bulkhead.js";
+import { type BulkheadStats, createBulkhead } from "#runtime/bulkhead.js";
 import { cpuPool, machine } from "#runtime/machine.js";
 import { check } from "#runtime/errors.js";
 import { checkEncode, decode, displaySize, openSource, outputFormat, type Source, written } from "./codec.js";
@@ -53,6 +53,8 @@ const pixelsOf = (source: Source) => source.width * source.height;
 /** Creates the ImageService implementation and its bulkhead. */
 export function createImageService(options: ImageServiceOptions = {}): {
   impl: ServiceImpl<typeof ImageService>;
+  /** What the bulkhead is doing: images running, their weight, calls waiting. */
+  stats(): BulkheadStats;
   close(): Promise<void>;
 } {
   const limits = options.limits ?? defaultImageLimits;
@@ -225,5 +227,5 @@ export function createImageService(options: ImageServiceOptions = {}): {
     },
   };
 
-  return { impl, close: async () => {} };
+  return { impl, stats: pool.stats, close: async () => {} };
 }

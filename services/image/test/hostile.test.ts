@@ -19,6 +19,7 @@ import {
 } from "#gen/flowforge/image/v1/image_pb.js";
 import { createImageService } from "../service.js";
 import { failure } from "#test/support/in-process.js";
+import { until } from "#test/support/until.js";
 import { defaultImageLimits } from "../config.js";
 import { animatedGif, bombPng, bytesOf, op, imageClient, inline, manyFrameGif, scene, solid } from "./helpers.js";
 
@@ -268,8 +269,10 @@ describe("bounded in time, and others still answered", () => {
       [1024 * 1024 * 1024, ["light", "heavy"]], // room for both: the light one passes
     ] as const) {
       finished.length = 0;
-      const { impl } = createImageService({ concurrency: 4, memoryBytes });
-      await Promise.all([transform(impl, "heavy", heavy), transform(impl, "light", light)]);
+      const { impl, stats } = createImageService({ concurrency: 4, memoryBytes });
+      const first = transform(impl, "heavy", heavy);
+      await until(() => stats().running === 1); // the heavy one holds its weight before the light one asks
+      await Promise.all([first, transform(impl, "light", light)]);
       expect(finished).toEqual(order);
     }
   });
