@@ -235,7 +235,7 @@ describe("bounded in time, and others still answered", () => {
   });
 
   it("a unary call is answered while a batch's heavy items fill the job slots", async () => {
-    const { impl } = createImageService({ concurrency: 2 }); // one slot for job items, one kept for callers
+    const { impl, stats } = createImageService({ concurrency: 2 }); // one slot for job items, one kept for callers
     const big = await scene(5000, 4000, 0, "png");
     let itemsDone = 0;
     const items = Array.from({ length: 3 }, async () => {
@@ -246,6 +246,8 @@ describe("bounded in time, and others still answered", () => {
       await impl.transform(request, context("job"));
       itemsDone++;
     });
+    // every item running or waiting before the unary call asks (each reads its header first)
+    await until(() => stats().runningJobs + stats().waiting === 3);
     const unary = await impl.thumbnail(
       create(ThumbnailRequestSchema, { image: inline(await solid(64, 64, "#336699")), width: 16 }),
       context("grpc"),
