@@ -19,7 +19,7 @@ import { BlobService, type UploadRequest } from "#gen/flowforge/blob/v1/blob_pb.
 import { PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { create } from "@bufbuild/protobuf";
 import { UploadRequestSchema } from "#gen/flowforge/blob/v1/blob_pb.js";
-import { connectClient } from "#test/support/clients.js";
+import { connectClient, postJson } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { makePdf } from "../../services/pdf/test/helpers.js";
 import { cer, textPage } from "../../services/ocr/test/helpers.js";
@@ -31,14 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => mesh?.stop());
 
-const post = async (path: string, body: object) => {
-  const res = await fetch(`${mesh.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-};
+const post = (path: string, body: object) => postJson(mesh, path, body);
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 /** A form file part from bytes. */
 const file = (bytes: Uint8Array, type = "application/pdf") => new Blob([new Uint8Array(bytes)], { type });

@@ -16,7 +16,7 @@ import {
 } from "#gen/flowforge/image/v1/image_pb.js";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
-import { connectClient, errorOf, grpcJsUnary, grpcWebClient } from "#test/support/clients.js";
+import { connectClient, postJson, errorOf, grpcJsUnary, grpcWebClient } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 import { manyFrameGif, scene } from "../../services/image/test/helpers.js";
@@ -29,14 +29,7 @@ afterAll(() => mesh?.stop());
 
 const auth = () => ({ authorization: `Bearer ${mesh.adminKey}` });
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
-const post = async (path: string, body: object) => {
-  const res = await fetch(`${mesh.url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...auth() },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-};
+const post = (path: string, body: object) => postJson(mesh, path, body);
 
 describe("ImageService through the gateway", () => {
   it("Transform and GetMetadata answer the acceptance shapes in Connect JSON", async () => {

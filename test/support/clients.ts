@@ -81,3 +81,18 @@ export function grpcJsUnary<I extends DescMessage, O extends DescMessage>(
 
 /** Awaits a call that must fail and returns its ConnectError (defined beside the in-process client). */
 export { errorOf } from "./in-process.js";
+
+/** A JSON POST to a mesh's gateway with its admin key; answers the status and the parsed body. */
+export async function postJson(
+  mesh: { url: string; adminKey: string },
+  path: string,
+  body: object,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers of every method's shape
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${mesh.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${mesh.adminKey}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
