@@ -44,14 +44,14 @@ type Json = Record<string, unknown>;
 /** A file's bytes, in a body or a form part. */
 const binary = { type: "string", format: "binary" };
 
-/** The comment of a declaration as text (one leading space per line removed), without `Example:` lines. */
+/** The comment of a declaration as text (one leading space per line removed), without `Example:` and `buf:lint:ignore` lines. */
 function describe(desc: Parameters<typeof getComments>[0]): { text: string; example?: unknown } {
   const lines = (getComments(desc).leading ?? "").split("\n").map((l) => l.replace(/^ /, ""));
   let example: unknown;
   const kept = lines.filter((line) => {
     const m = /^Example:\s*(\{.*\})\s*$/.exec(line);
     if (m) example = JSON.parse(m[1]);
-    return !m;
+    return !m && !line.startsWith("buf:lint:ignore");
   });
   return { text: kept.join("\n").trim(), example };
 }

@@ -38,6 +38,7 @@ const prefixes: Record<string, string> = {
   "flowforge.pdf.v1": "/api/v1/pdf/",
   "flowforge.ocr.v1": "/api/v1/ocr/",
   "flowforge.image.v1": "/api/v1/image/",
+  "flowforge.llm.v1": "/api/v1/llm/",
   "flowforge.blob.v1": "/api/v1/blobs",
 };
 

@@ -2,10 +2,11 @@
 import crypto from "../../services/crypto/capability.js";
 import image from "../../services/image/capability.js";
 import jobs from "../../services/jobs/capability.js";
+import llm from "../../services/llm/capability.js";
 import math from "../../services/math/capability.js";
 import ocr from "../../services/ocr/capability.js";
 import pdf from "../../services/pdf/capability.js";
 import transform from "../../services/transform/capability.js";
 
 /** Every capability declared under services/, by folder name. */
-export const capabilities = [crypto, image, jobs, math, ocr, pdf, transform] as const;
+export const capabilities = [crypto, image, jobs, llm, math, ocr, pdf, transform] as const;
