@@ -208,12 +208,14 @@ export function createRouter(options: RouterOptions) {
         d.timeoutMs,
       );
     };
+    const iterator = attempt(d, provider, controller.signal)[Symbol.asyncIterator]();
     try {
       arm();
-      const iterator = attempt(d, provider, controller.signal)[Symbol.asyncIterator]();
+      // The timeout also ends a provider that ignores its signal.
+      const stopped = aborted(controller.signal);
+      stopped.catch(() => {});
       while (true) {
-        // The timeout also ends a provider that ignores its signal.
-        const next = await Promise.race([iterator.next(), aborted(controller.signal)]);
+        const next = await Promise.race([iterator.next(), stopped]);
         if (next.done) return;
         arm();
         yield next.value;
@@ -226,6 +228,7 @@ export function createRouter(options: RouterOptions) {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
       if (!controller.signal.aborted) controller.abort();
+      void iterator.return?.().catch(() => {});
     }
   }
 
