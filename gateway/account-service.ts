@@ -6,6 +6,7 @@ import type { Principal } from "./auth/key-store.js";
 import { principalKey } from "./policies/auth.js";
 import { type TierLimits, windowsFor } from "./policies/rate-limit.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
+import type { TokenUsageReader } from "./usage/token-usage.js";
 
 function callerOf(ctx: HandlerContext): Principal {
   const principal = ctx.values.get(principalKey);
@@ -14,7 +15,11 @@ function callerOf(ctx: HandlerContext): Principal {
 }
 
 /** Creates the AccountService implementation. */
-export function createAccountService(meter: Meter, limits: TierLimits): ServiceImpl<typeof AccountService> {
+export function createAccountService(
+  meter: Meter,
+  limits: TierLimits,
+  tokenUsage: TokenUsageReader,
+): ServiceImpl<typeof AccountService> {
   return {
     async getIdentity(_req, ctx) {
       const p = callerOf(ctx);
@@ -32,6 +37,11 @@ export function createAccountService(meter: Meter, limits: TierLimits): ServiceI
     async getUsage(req, ctx) {
       const p = callerOf(ctx);
       return { usage: usageMessages(await meter.query({ ...usageFilter(req), tenantId: p.tenantId })) };
+    },
+    async getTokenUsage(req, ctx) {
+      const p = callerOf(ctx);
+      const filter = usageFilter({ ...req, method: "" });
+      return { usage: await tokenUsage({ ...filter, model: req.model || undefined, tenantId: p.tenantId }) };
     },
   };
 }

@@ -8,6 +8,7 @@ import { check } from "#runtime/errors.js";
 import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
+import type { TokenUsageReader } from "./usage/token-usage.js";
 import { allScopes } from "./policies/scopes.js";
 
 /** Largest per-key quota (what the column holds). */
@@ -33,11 +34,21 @@ function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {
 }
 
 /** Creates the AdminService implementation over a key store. */
-export function createAdminService(keys: KeyStore, meter: Meter): ServiceImpl<typeof AdminService> {
+export function createAdminService(
+  keys: KeyStore,
+  meter: Meter,
+  tokenUsage: TokenUsageReader,
+): ServiceImpl<typeof AdminService> {
   return {
     async getUsage(req) {
       const filter = usageFilter(req);
       return { usage: usageMessages(await meter.query({ ...filter, tenantId: req.tenantId || undefined })) };
+    },
+    async getTokenUsage(req) {
+      const filter = usageFilter({ ...req, method: "" });
+      return {
+        usage: await tokenUsage({ ...filter, model: req.model || undefined, tenantId: req.tenantId || undefined }),
+      };
     },
     async createApiKey(req) {
       check(tenantPattern.test(req.tenantId), "tenant_id", "must be 1 to 64 characters of A-Z a-z 0-9 _ . -");

@@ -18,6 +18,7 @@ import { BlobService } from "#gen/flowforge/blob/v1/blob_pb.js";
 import type { BlobStore } from "#blobs/index.js";
 import { createBlobService } from "./blob-service.js";
 import { createMeter } from "./usage/meter.js";
+import { queryTokenUsage, type TokenUsageReader } from "./usage/token-usage.js";
 import { usagePolicy } from "./policies/usage.js";
 import { createKeyStore } from "./auth/key-store.js";
 import { createJwtVerifier, type JwtOptions } from "./auth/jwt.js";
@@ -30,6 +31,7 @@ import { chainPolicies } from "./policies/policy.js";
 import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
+import { createOpenAiFront } from "./transports/openai/openai.js";
 import { prefixOf } from "./transports/rest/templates.js";
 import { createDocs } from "./transports/docs.js";
 import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
@@ -163,9 +165,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   }));
   const meter = createMeter({ sql: options.sql, logger: options.logger, flushMs: options.usageFlushMs });
   const tierLimits = options.tierLimits ?? defaultTierLimits;
+  const tokenUsage: TokenUsageReader = (filter) => queryTokenUsage(options.sql, filter);
   const local = [
-    register(AdminService, createAdminService(keys, meter)),
-    register(AccountService, createAccountService(meter, tierLimits)),
+    register(AdminService, createAdminService(keys, meter, tokenUsage)),
+    register(AccountService, createAccountService(meter, tierLimits, tokenUsage)),
     ...(options.blobs ? [register(BlobService, createBlobService(options.blobs))] : []),
     register(Health, healthService),
   ];
@@ -229,6 +232,13 @@ export function createGateway(options: GatewayOptions): Gateway {
   const handler = createGatewayHandler({
     docs: (req, res, path) => docs(req, res, path) || capabilityInfo(req, res, path),
     rest: rest.handle,
+    openai: createOpenAiFront({
+      services,
+      policies,
+      maxRequestBytes: options.maxRequestBytes,
+      defaultTimeoutMs: options.defaultTimeoutMs,
+      logger: options.logger,
+    }).handle,
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     policies,
     passthrough: createPassthrough({

@@ -10,7 +10,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ContextValues } from "@connectrpc/connect";
 
 /** How the call arrived. */
-export type Protocol = "connect" | "grpc" | "grpc-web" | "rest";
+export type Protocol = "connect" | "grpc" | "grpc-web" | "rest" | "openai";
 
 /** One call, as every policy sees it. */
 export interface Call {

@@ -54,6 +54,8 @@ export interface GatewayHandlerOptions {
   docs?: (req: Req, res: Res, path: string) => boolean;
   /** The REST transport: handles (and returns true for) every path under `/api/v1/`. */
   rest?: (req: Req, res: Res, path: string) => boolean;
+  /** The OpenAI-compatible front: handles (and returns true for) every path under `/v1/`. */
+  openai?: (req: Req, res: Res, path: string) => boolean;
 }
 
 const allowedHeaders = [
@@ -216,6 +218,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     }
     if (options.docs?.(req, res, path)) return;
     if (options.rest?.(req, res, path)) return;
+    if (options.openai?.(req, res, path)) return;
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {
       refuse(

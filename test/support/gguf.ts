@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 /** The model's shape. */
 export const tinyModel = { embedding: 32, heads: 4, feedForward: 64, layers: 1, context: 2048 } as const;
 
-const enum T {
+enum T {
   U32 = 4,
   I32 = 5,
   F32 = 6,
@@ -58,7 +58,10 @@ class Writer {
   }
 }
 
-type Value = { type: T.U32 | T.I32 | T.F32; value: number } | { type: T.STRING; value: string } | { type: T.ARRAY; of: T; values: (string | number)[] };
+type Value =
+  | { type: T.U32 | T.I32 | T.F32; value: number }
+  | { type: T.STRING; value: string }
+  | { type: T.ARRAY; of: T; values: (string | number)[] };
 
 function writeValue(w: Writer, v: Value) {
   w.u32(v.type);
@@ -67,11 +70,12 @@ function writeValue(w: Writer, v: Value) {
   else if (v.type === T.I32) w.i32(v.value);
   else if (v.type === T.F32) w.f32(v.value);
   else {
-    w.u32(v.of);
-    w.u64(v.values.length);
-    for (const x of v.values) {
-      if (v.of === T.STRING) w.str(x as string);
-      else if (v.of === T.F32) w.f32(x as number);
+    const a = v as Extract<Value, { type: T.ARRAY }>;
+    w.u32(a.of);
+    w.u64(a.values.length);
+    for (const x of a.values) {
+      if (a.of === T.STRING) w.str(x as string);
+      else if (a.of === T.F32) w.f32(x as number);
       else w.i32(x as number);
     }
   }

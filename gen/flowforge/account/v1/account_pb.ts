@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Quota, Tier, Usage } from "../../common/v1/common_pb.js";
+import type { Quota, Tier, TokenUsage, Usage } from "../../common/v1/common_pb.js";
 import { file_flowforge_common_v1_common } from "../../common/v1/common_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/account/v1/account.proto.
  */
 export const file_flowforge_account_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3QirQEKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJVCg9HZXRVc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBmtleV9pZBgEIAEoCSI9ChBHZXRVc2FnZVJlc3BvbnNlEikKBXVzYWdlGAEgAygLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5Vc2FnZTKXAgoOQWNjb3VudFNlcnZpY2UShwEKC0dldElkZW50aXR5EiguZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXF1ZXN0GikuZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXNwb25zZSIjkAIBgtPkkwIaEhgvYXBpL3YxL2FjY291bnQvaWRlbnRpdHkSewoIR2V0VXNhZ2USJS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlcXVlc3QaJi5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlc3BvbnNlIiCQAgGC0+STAhcSFS9hcGkvdjEvYWNjb3VudC91c2FnZWIGcHJvdG8z", [file_flowforge_common_v1_common, file_google_api_annotations]);
+  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3QirQEKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJVCg9HZXRVc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBmtleV9pZBgEIAEoCSI9ChBHZXRVc2FnZVJlc3BvbnNlEikKBXVzYWdlGAEgAygLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5Vc2FnZSJZChRHZXRUb2tlblVzYWdlUmVxdWVzdBIRCglzdGFydF9kYXkYASABKAkSDwoHZW5kX2RheRgCIAEoCRINCgVtb2RlbBgDIAEoCRIOCgZrZXlfaWQYBCABKAkiRwoVR2V0VG9rZW5Vc2FnZVJlc3BvbnNlEi4KBXVzYWdlGAEgAygLMh8uZmxvd2ZvcmdlLmNvbW1vbi52MS5Ub2tlblVzYWdlMqoDCg5BY2NvdW50U2VydmljZRKHAQoLR2V0SWRlbnRpdHkSKC5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlcXVlc3QaKS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYWNjb3VudC9pZGVudGl0eRJ7CghHZXRVc2FnZRIlLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVxdWVzdBomLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVzcG9uc2UiIJACAYLT5JMCFxIVL2FwaS92MS9hY2NvdW50L3VzYWdlEpABCg1HZXRUb2tlblVzYWdlEiouZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0VG9rZW5Vc2FnZVJlcXVlc3QaKy5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRUb2tlblVzYWdlUmVzcG9uc2UiJpACAYLT5JMCHRIbL2FwaS92MS9hY2NvdW50L3Rva2VuLXVzYWdlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations]);
 
 /**
  * GetIdentityRequest is the input of GetIdentity.
@@ -150,6 +150,69 @@ export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*
   messageDesc(file_flowforge_account_v1_account, 3);
 
 /**
+ * GetTokenUsageRequest is the input of GetTokenUsage.
+ *
+ * @generated from message flowforge.account.v1.GetTokenUsageRequest
+ */
+export type GetTokenUsageRequest = Message<"flowforge.account.v1.GetTokenUsageRequest"> & {
+  /**
+   * From this day, `YYYY-MM-DD` (UTC). Default: 30 days before `end_day`.
+   *
+   * @generated from field: string start_day = 1;
+   */
+  startDay: string;
+
+  /**
+   * Through this day, `YYYY-MM-DD` (UTC). Default: today.
+   *
+   * @generated from field: string end_day = 2;
+   */
+  endDay: string;
+
+  /**
+   * Only this provider model, when set.
+   *
+   * @generated from field: string model = 3;
+   */
+  model: string;
+
+  /**
+   * Only this key, when set.
+   *
+   * @generated from field: string key_id = 4;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message flowforge.account.v1.GetTokenUsageRequest.
+ * Use `create(GetTokenUsageRequestSchema)` to create a new message.
+ */
+export const GetTokenUsageRequestSchema: GenMessage<GetTokenUsageRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_account_v1_account, 4);
+
+/**
+ * GetTokenUsageResponse is the output of GetTokenUsage.
+ *
+ * @generated from message flowforge.account.v1.GetTokenUsageResponse
+ */
+export type GetTokenUsageResponse = Message<"flowforge.account.v1.GetTokenUsageResponse"> & {
+  /**
+   * Tokens per key, provider model and day, newest day first (at most 10,000 records).
+   *
+   * @generated from field: repeated flowforge.common.v1.TokenUsage usage = 1;
+   */
+  usage: TokenUsage[];
+};
+
+/**
+ * Describes the message flowforge.account.v1.GetTokenUsageResponse.
+ * Use `create(GetTokenUsageResponseSchema)` to create a new message.
+ */
+export const GetTokenUsageResponseSchema: GenMessage<GetTokenUsageResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_account_v1_account, 5);
+
+/**
  * AccountService tells any caller about itself: who the gateway takes it for, and what it has
  * used. It is served by the gateway; every valid key or token may call it.
  *
@@ -176,6 +239,17 @@ export const AccountService: GenService<{
     methodKind: "unary";
     input: typeof GetUsageRequestSchema;
     output: typeof GetUsageResponseSchema;
+  },
+  /**
+   * GetTokenUsage reports the tokens and cost of the caller's tenant's calls to language models,
+   * per key, provider model and day.
+   *
+   * @generated from rpc flowforge.account.v1.AccountService.GetTokenUsage
+   */
+  getTokenUsage: {
+    methodKind: "unary";
+    input: typeof GetTokenUsageRequestSchema;
+    output: typeof GetTokenUsageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_account_v1_account, 0);

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Quota, Tier, Usage } from "../../common/v1/common_pb.js";
+import type { Quota, Tier, TokenUsage, Usage } from "../../common/v1/common_pb.js";
 import { file_flowforge_common_v1_common } from "../../common/v1/common_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/admin/v1/admin.proto.
  */
 export const file_flowforge_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("Ch5mbG93Zm9yZ2UvYWRtaW4vdjEvYWRtaW4ucHJvdG8SEmZsb3dmb3JnZS5hZG1pbi52MSL7AQoGQXBpS2V5EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFcXVvdGEYCCABKAsyGi5mbG93Zm9yZ2UuY29tbW9uLnYxLlF1b3RhIpoBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBHRpZXIYAyABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAQgAygJEikKBXF1b3RhGAUgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhouZmxvd2ZvcmdlLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiZwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIXCg9pbmNsdWRlX3Jldm9rZWQYAiABKAgSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXAoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiQwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USKwoHYXBpX2tleRgBIAEoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkiaAoPR2V0VXNhZ2VSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglzdGFydF9kYXkYAiABKAkSDwoHZW5kX2RheRgDIAEoCRIOCgZtZXRob2QYBCABKAkSDgoGa2V5X2lkGAUgASgJIj0KEEdldFVzYWdlUmVzcG9uc2USKQoFdXNhZ2UYASADKAsyGi5mbG93Zm9yZ2UuY29tbW9uLnYxLlVzYWdlMpkECgxBZG1pblNlcnZpY2USgAEKDENyZWF0ZUFwaUtleRInLmZsb3dmb3JnZS5hZG1pbi52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiguZmxvd2ZvcmdlLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi9hcGkvdjEvYWRtaW4va2V5cxJ9CgtMaXN0QXBpS2V5cxImLmZsb3dmb3JnZS5hZG1pbi52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5mbG93Zm9yZ2UuYWRtaW4udjEuTGlzdEFwaUtleXNSZXNwb25zZSIdkAIBgtPkkwIUEhIvYXBpL3YxL2FkbWluL2tleXMSjwEKDFJldm9rZUFwaUtleRInLmZsb3dmb3JnZS5hZG1pbi52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiguZmxvd2ZvcmdlLmFkbWluLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIiyQAgKC0+STAiM6ASoiHi9hcGkvdjEvYWRtaW4va2V5cy97aWR9OnJldm9rZRJ1CghHZXRVc2FnZRIjLmZsb3dmb3JnZS5hZG1pbi52MS5HZXRVc2FnZVJlcXVlc3QaJC5mbG93Zm9yZ2UuYWRtaW4udjEuR2V0VXNhZ2VSZXNwb25zZSIekAIBgtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzYWdlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch5mbG93Zm9yZ2UvYWRtaW4vdjEvYWRtaW4ucHJvdG8SEmZsb3dmb3JnZS5hZG1pbi52MSL7AQoGQXBpS2V5EgoKAmlkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEi8KC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFcXVvdGEYCCABKAsyGi5mbG93Zm9yZ2UuY29tbW9uLnYxLlF1b3RhIpoBChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBHRpZXIYAyABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAQgAygJEikKBXF1b3RhGAUgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJTChRDcmVhdGVBcGlLZXlSZXNwb25zZRIrCgdhcGlfa2V5GAEgASgLMhouZmxvd2ZvcmdlLmFkbWluLnYxLkFwaUtleRIOCgZzZWNyZXQYAiABKAkiZwoSTGlzdEFwaUtleXNSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIXCg9pbmNsdWRlX3Jldm9rZWQYAiABKAgSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiXAoTTGlzdEFwaUtleXNSZXNwb25zZRIsCghhcGlfa2V5cxgBIAMoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiEKE1Jldm9rZUFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiQwoUUmV2b2tlQXBpS2V5UmVzcG9uc2USKwoHYXBpX2tleRgBIAEoCzIaLmZsb3dmb3JnZS5hZG1pbi52MS5BcGlLZXkiaAoPR2V0VXNhZ2VSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglzdGFydF9kYXkYAiABKAkSDwoHZW5kX2RheRgDIAEoCRIOCgZtZXRob2QYBCABKAkSDgoGa2V5X2lkGAUgASgJIj0KEEdldFVzYWdlUmVzcG9uc2USKQoFdXNhZ2UYASADKAsyGi5mbG93Zm9yZ2UuY29tbW9uLnYxLlVzYWdlImwKFEdldFRva2VuVXNhZ2VSZXF1ZXN0EhEKCXRlbmFudF9pZBgBIAEoCRIRCglzdGFydF9kYXkYAiABKAkSDwoHZW5kX2RheRgDIAEoCRINCgVtb2RlbBgEIAEoCRIOCgZrZXlfaWQYBSABKAkiRwoVR2V0VG9rZW5Vc2FnZVJlc3BvbnNlEi4KBXVzYWdlGAEgAygLMh8uZmxvd2ZvcmdlLmNvbW1vbi52MS5Ub2tlblVzYWdlMqYFCgxBZG1pblNlcnZpY2USgAEKDENyZWF0ZUFwaUtleRInLmZsb3dmb3JnZS5hZG1pbi52MS5DcmVhdGVBcGlLZXlSZXF1ZXN0GiguZmxvd2ZvcmdlLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlc3BvbnNlIh2C0+STAhc6ASoiEi9hcGkvdjEvYWRtaW4va2V5cxJ9CgtMaXN0QXBpS2V5cxImLmZsb3dmb3JnZS5hZG1pbi52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJy5mbG93Zm9yZ2UuYWRtaW4udjEuTGlzdEFwaUtleXNSZXNwb25zZSIdkAIBgtPkkwIUEhIvYXBpL3YxL2FkbWluL2tleXMSjwEKDFJldm9rZUFwaUtleRInLmZsb3dmb3JnZS5hZG1pbi52MS5SZXZva2VBcGlLZXlSZXF1ZXN0GiguZmxvd2ZvcmdlLmFkbWluLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlIiyQAgKC0+STAiM6ASoiHi9hcGkvdjEvYWRtaW4va2V5cy97aWR9OnJldm9rZRJ1CghHZXRVc2FnZRIjLmZsb3dmb3JnZS5hZG1pbi52MS5HZXRVc2FnZVJlcXVlc3QaJC5mbG93Zm9yZ2UuYWRtaW4udjEuR2V0VXNhZ2VSZXNwb25zZSIekAIBgtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzYWdlEooBCg1HZXRUb2tlblVzYWdlEiguZmxvd2ZvcmdlLmFkbWluLnYxLkdldFRva2VuVXNhZ2VSZXF1ZXN0GikuZmxvd2ZvcmdlLmFkbWluLnYxLkdldFRva2VuVXNhZ2VSZXNwb25zZSIkkAIBgtPkkwIbEhkvYXBpL3YxL2FkbWluL3Rva2VuLXVzYWdlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey describes an API key, never its secret.
@@ -348,6 +348,76 @@ export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*
   messageDesc(file_flowforge_admin_v1_admin, 8);
 
 /**
+ * GetTokenUsageRequest is the input of GetTokenUsage.
+ *
+ * @generated from message flowforge.admin.v1.GetTokenUsageRequest
+ */
+export type GetTokenUsageRequest = Message<"flowforge.admin.v1.GetTokenUsageRequest"> & {
+  /**
+   * Only this tenant, when set.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * From this day, `YYYY-MM-DD` (UTC). Default: 30 days before `end_day`.
+   *
+   * @generated from field: string start_day = 2;
+   */
+  startDay: string;
+
+  /**
+   * Through this day, `YYYY-MM-DD` (UTC). Default: today.
+   *
+   * @generated from field: string end_day = 3;
+   */
+  endDay: string;
+
+  /**
+   * Only this provider model, when set.
+   *
+   * @generated from field: string model = 4;
+   */
+  model: string;
+
+  /**
+   * Only this key, when set.
+   *
+   * @generated from field: string key_id = 5;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message flowforge.admin.v1.GetTokenUsageRequest.
+ * Use `create(GetTokenUsageRequestSchema)` to create a new message.
+ */
+export const GetTokenUsageRequestSchema: GenMessage<GetTokenUsageRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_admin_v1_admin, 9);
+
+/**
+ * GetTokenUsageResponse is the output of GetTokenUsage.
+ *
+ * @generated from message flowforge.admin.v1.GetTokenUsageResponse
+ */
+export type GetTokenUsageResponse = Message<"flowforge.admin.v1.GetTokenUsageResponse"> & {
+  /**
+   * Tokens per tenant, key, provider model and day, newest day first (at most 10,000 records).
+   *
+   * @generated from field: repeated flowforge.common.v1.TokenUsage usage = 1;
+   */
+  usage: TokenUsage[];
+};
+
+/**
+ * Describes the message flowforge.admin.v1.GetTokenUsageResponse.
+ * Use `create(GetTokenUsageResponseSchema)` to create a new message.
+ */
+export const GetTokenUsageResponseSchema: GenMessage<GetTokenUsageResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_admin_v1_admin, 10);
+
+/**
  * AdminService manages API keys. It is served by the gateway and needs a key with the `admin`
  * scope.
  *
@@ -395,6 +465,17 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetUsageRequestSchema;
     output: typeof GetUsageResponseSchema;
+  },
+  /**
+   * GetTokenUsage reports the tokens and cost of calls to language models per tenant, key,
+   * provider model and day.
+   *
+   * @generated from rpc flowforge.admin.v1.AdminService.GetTokenUsage
+   */
+  getTokenUsage: {
+    methodKind: "unary";
+    input: typeof GetTokenUsageRequestSchema;
+    output: typeof GetTokenUsageResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowforge_admin_v1_admin, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/common/v1/common.proto.
  */
 export const file_flowforge_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSJMCgdGaWxlUmVmEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0ingEKBVVzYWdlEg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGbWV0aG9kGAMgASgJEgsKA2RheRgEIAEoCRINCgVjYWxscxgFIAEoBBIOCgZlcnJvcnMYBiABKAQSEAoIYnl0ZXNfaW4YByABKAQSEQoJYnl0ZXNfb3V0GAggASgEEhEKCWpvYl9pdGVtcxgJIAEoBCpjCghFbmNvZGluZxIYChRFTkNPRElOR19VTlNQRUNJRklFRBAAEhAKDEVOQ09ESU5HX0hFWBABEhMKD0VOQ09ESU5HX0JBU0U2NBACEhYKEkVOQ09ESU5HX0JBU0U2NFVSTBADKl4KBFRpZXISFAoQVElFUl9VTlNQRUNJRklFRBAAEg0KCVRJRVJfRlJFRRABEg4KClRJRVJfQkFTSUMQBBIMCghUSUVSX1BSTxACEhMKD1RJRVJfRU5URVJQUklTRRADOk4KE3JhdGVfbGltaXRfcGVyX2l0ZW0SHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNGGAyABKAhSEHJhdGVMaW1pdFBlckl0ZW06PgoKbWVkaWFfdHlwZRIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMY0oYDIAEoCVIJbWVkaWFUeXBlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("CiBmbG93Zm9yZ2UvY29tbW9uL3YxL2NvbW1vbi5wcm90bxITZmxvd2ZvcmdlLmNvbW1vbi52MSJMCgdGaWxlUmVmEg4KBGRhdGEYASABKAxIABIRCgdibG9iX2lkGAIgASgJSAASFAoMY29udGVudF90eXBlGAMgASgJQggKBnNvdXJjZSIsCgVRdW90YRISCgpwZXJfbWludXRlGAEgASgNEg8KB3Blcl9kYXkYAiABKA0ingEKBVVzYWdlEg4KBmtleV9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDgoGbWV0aG9kGAMgASgJEgsKA2RheRgEIAEoCRINCgVjYWxscxgFIAEoBBIOCgZlcnJvcnMYBiABKAQSEAoIYnl0ZXNfaW4YByABKAQSEQoJYnl0ZXNfb3V0GAggASgEEhEKCWpvYl9pdGVtcxgJIAEoBCLHAQoKVG9rZW5Vc2FnZRIOCgZrZXlfaWQYASABKAkSEQoJdGVuYW50X2lkGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEg0KBW1vZGVsGAQgASgJEgsKA2RheRgFIAEoCRINCgVjYWxscxgGIAEoBBIVCg1wcm9tcHRfdG9rZW5zGAcgASgEEhkKEWNvbXBsZXRpb25fdG9rZW5zGAggASgEEhUKDWNhY2hlZF90b2tlbnMYCSABKAQSEAoIY29zdF91c2QYCiABKAEqYwoIRW5jb2RpbmcSGAoURU5DT0RJTkdfVU5TUEVDSUZJRUQQABIQCgxFTkNPRElOR19IRVgQARITCg9FTkNPRElOR19CQVNFNjQQAhIWChJFTkNPRElOR19CQVNFNjRVUkwQAypeCgRUaWVyEhQKEFRJRVJfVU5TUEVDSUZJRUQQABINCglUSUVSX0ZSRUUQARIOCgpUSUVSX0JBU0lDEAQSDAoIVElFUl9QUk8QAhITCg9USUVSX0VOVEVSUFJJU0UQAzpOChNyYXRlX2xpbWl0X3Blcl9pdGVtEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjRhgMgASgIUhByYXRlTGltaXRQZXJJdGVtOj4KCm1lZGlhX3R5cGUSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGNKGAyABKAlSCW1lZGlhVHlwZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * FileRef is a file in a request or an answer: its bytes inline, or a file in the blob store
@@ -165,6 +165,90 @@ export type Usage = Message<"flowforge.common.v1.Usage"> & {
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
   messageDesc(file_flowforge_common_v1_common, 2);
+
+/**
+ * TokenUsage is what a key's calls to language models took on one day, per provider model.
+ *
+ * @generated from message flowforge.common.v1.TokenUsage
+ */
+export type TokenUsage = Message<"flowforge.common.v1.TokenUsage"> & {
+  /**
+   * The key (`jwt:<subject>` for a token; empty for job items, which run without one).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * The key's tenant.
+   *
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * The provider that answered (`openai`, `anthropic`, `local`, ...).
+   *
+   * @generated from field: string provider = 3;
+   */
+  provider: string;
+
+  /**
+   * The provider's model.
+   *
+   * @generated from field: string model = 4;
+   */
+  model: string;
+
+  /**
+   * The day, `YYYY-MM-DD` (UTC).
+   *
+   * @generated from field: string day = 5;
+   */
+  day: string;
+
+  /**
+   * Calls that were answered (failed calls take nothing and are not counted).
+   *
+   * @generated from field: uint64 calls = 6;
+   */
+  calls: bigint;
+
+  /**
+   * Prompt tokens, cached ones included.
+   *
+   * @generated from field: uint64 prompt_tokens = 7;
+   */
+  promptTokens: bigint;
+
+  /**
+   * Completion tokens.
+   *
+   * @generated from field: uint64 completion_tokens = 8;
+   */
+  completionTokens: bigint;
+
+  /**
+   * Prompt tokens served from the provider's prompt cache.
+   *
+   * @generated from field: uint64 cached_tokens = 9;
+   */
+  cachedTokens: bigint;
+
+  /**
+   * Cost in US dollars by the operator's price table.
+   *
+   * @generated from field: double cost_usd = 10;
+   */
+  costUsd: number;
+};
+
+/**
+ * Describes the message flowforge.common.v1.TokenUsage.
+ * Use `create(TokenUsageSchema)` to create a new message.
+ */
+export const TokenUsageSchema: GenMessage<TokenUsage> = /*@__PURE__*/
+  messageDesc(file_flowforge_common_v1_common, 3);
 
 /**
  * Encoding selects how binary output (digests, signatures, random bytes) is rendered as text.
