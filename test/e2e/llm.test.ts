@@ -17,6 +17,8 @@ import { connectClient, errorOf, grpcWebClient, postJson } from "#test/support/c
 import { pack, watchAll } from "#test/support/jobs.js";
 import { startAnthropicProvider, startOpenAiProvider, type TestProvider } from "#test/support/llm-providers.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
+import { until } from "#test/support/until.js";
+import sharp from "sharp";
 
 let mesh: Mesh;
 let openai: TestProvider;
@@ -35,7 +37,10 @@ beforeAll(async () => {
     ANTHROPIC_BASE_URL: anthropic.url,
     ANTHROPIC_API_KEY: "ak-upstream",
     ANTHROPIC_MODEL: "echo",
-    LLM_MODELS: JSON.stringify({ tools: { provider: "openai", model: "tools" } }),
+    LLM_MODELS: JSON.stringify({
+      tools: { provider: "openai", model: "tools" },
+      hang: { provider: "openai", model: "hang", retries: 0 },
+    }),
     LLM_PRICES: JSON.stringify({ echo: { prompt: 1, completion: 2 } }),
     LLM_BUDGETS: JSON.stringify({ "budget-t": { tokensPerDay: 5 } }),
   });
@@ -139,9 +144,51 @@ describe("LlmService through the gateway", () => {
     expect(models.body.models.map((m: { alias: string }) => m.alias)).toEqual([
       "default",
       "anthropic",
+      "hang",
       "openai",
       "tools",
     ]);
+  });
+
+  it("takes an image by blob id, read from the caller's tenant", async () => {
+    const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: "blue" } })
+      .png()
+      .toBuffer();
+    const put = await fetch(`${mesh.url}/api/v1/blobs?filename=pic.png`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${acmeKey}`, "content-type": "image/png" },
+      body: png,
+    });
+    const { blob } = await put.json();
+    const image = { image: { blobId: blob.blobId } };
+    const res = await post("/api/v1/llm/chat", {
+      messages: [{ role: "user", content: "what is it?", parts: [image] }],
+    });
+    expect(res.status).toBe(200);
+    acmeCompletion += Number(res.body.usage.completionTokens);
+    const sent = openai.received.at(-1)!.body.messages as { content: { image_url?: { url: string } }[] }[];
+    expect(sent[0].content[1].image_url?.url).toBe(`data:image/png;base64,${png.toString("base64")}`);
+    // Another tenant cannot use it.
+    const theirs = await post("/api/v1/llm/chat", { messages: [{ role: "user", parts: [image] }] }, otherKey);
+    expect(theirs.status).toBe(404);
+  });
+
+  it("a caller going away cancels the provider's request, and others are answered meanwhile", async () => {
+    const cancelled = openai.cancelled;
+    const open = openai.open;
+    const controller = new AbortController();
+    const hanging = fetch(`${mesh.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: as(acmeKey),
+      body: JSON.stringify({ model: "hang", stream: true, messages: [{ role: "user", content: "wait" }] }),
+      signal: controller.signal,
+    }).catch((e) => e);
+    await until(() => openai.open > open);
+    const meanwhile = await post("/flowforge.llm.v1.LlmService/Chat", sayHi, otherKey);
+    expect(meanwhile.status).toBe(200);
+    controller.abort();
+    await hanging;
+    await until(() => openai.cancelled > cancelled);
   });
 
   it("bad input is named in each protocol's error", async () => {
@@ -289,7 +336,8 @@ describe("jobs, usage and budgets", () => {
     const echo = rows.find((r) => r.provider === "openai" && (r as { model?: string }).model === "echo")!;
     expect(echo.costUsd).toBeGreaterThan(0);
     const theirs = await get("/api/v1/account/token-usage", otherKey);
-    expect(theirs.body.usage).toEqual([]);
+    expect(theirs.body.usage.length).toBeGreaterThan(0);
+    expect(theirs.body.usage.every((r: { tenantId: string }) => r.tenantId === "other")).toBe(true);
     const admin = await get("/api/v1/admin/token-usage?tenant_id=acme", mesh.adminKey);
     expect(
       admin.body.usage.reduce((n: number, r: { completionTokens: string }) => n + Number(r.completionTokens), 0),

@@ -193,6 +193,22 @@ describe("Connect JSON over fetch", () => {
   });
 });
 
+describe("LlmService with no provider configured (npm start as it comes)", () => {
+  it("answers failed_precondition naming the variables to set, and an empty model list", async () => {
+    const res = await post(
+      "/flowforge.llm.v1.LlmService/Chat",
+      { model: "default", messages: [{ role: "ROLE_USER", content: "Say hi" }] },
+      { authorization: `Bearer ${mesh.adminKey}` },
+    );
+    expect(res.status).toBe(400);
+    const body = await res.json();
+    expect(body.code).toBe("failed_precondition");
+    expect(body.message).toMatch(/OPENAI_BASE_URL.*ANTHROPIC_API_KEY.*LLM_LOCAL_MODEL/);
+    const models = await fetch(`${mesh.url}/v1/models`, { headers: { authorization: `Bearer ${mesh.adminKey}` } });
+    expect(await models.json()).toEqual({ object: "list", data: [] });
+  });
+});
+
 describe("every protocol gives the same results and the same errors", () => {
   const request = { algorithm: HashAlgorithm.SHA256, input: { case: "text" as const, value: "abc" } };
   const bad = { input: { case: "text" as const, value: "abc" } };
