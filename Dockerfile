@@ -14,7 +14,10 @@ RUN apt-get update \
      qpdf chromium fonts-dejavu-core \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force
+# node-llama-cpp runs GGUF models on the CPU here (services/llm/providers/local.ts): its CUDA and
+# Vulkan builds, some 600 MB that npm installs as optional dependencies, are left out.
+RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force \
+  && rm -rf node_modules/@node-llama-cpp/*-cuda* node_modules/@node-llama-cpp/*-vulkan*
 COPY gen ./gen
 COPY lib ./lib
 COPY services ./services

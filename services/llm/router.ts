@@ -197,20 +197,17 @@ export function createRouter(options: RouterOptions) {
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(
-        () =>
-          controller.abort(
-            new ProviderError(d.provider, "timeout", `${d.provider} (${d.model}) sent nothing for ${d.timeoutMs} ms`),
-          ),
-        d.timeoutMs,
-      );
-    };
+    // One timer per attempt, pushed back as each event arrives.
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new ProviderError(d.provider, "timeout", `${d.provider} (${d.model}) sent nothing for ${d.timeoutMs} ms`),
+        ),
+      d.timeoutMs,
+    );
+    const arm = () => timer.refresh();
     const iterator = attempt(d, provider, controller.signal)[Symbol.asyncIterator]();
     try {
-      arm();
       // The timeout also ends a provider that ignores its signal.
       const stopped = aborted(controller.signal);
       stopped.catch(() => {});

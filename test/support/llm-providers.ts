@@ -3,7 +3,8 @@
  * Embeddings, Anthropic's Messages), for tests and benches: the one place a stand-in is right,
  * since the real providers lie outside this machine. The model name picks the behaviour:
  *
- * - `echo` answers "You said: <last user text>" in several chunks; `count-<n>` writes n tokens.
+ * - `echo` answers "You said: <last user text>" in several chunks; `count-<n>` writes n tokens;
+ *   `paced-<n>-<ms>` writes n tokens, one every ms milliseconds (a model's pace).
  * - `tools` calls the first declared tool; `undeclared-tool` calls a tool nobody declared.
  * - `json` answers {"name": "Ada", "age": 36}; `bad-json` answers {"name": 5}.
  * - `rate-limited-once` answers 429 (Retry-After: 0) the first time, then as `echo`;
@@ -159,6 +160,8 @@ export function startOpenAiProvider(): Promise<TestProvider> {
     else if (kind === "json") content = ['{"name": ', '"Ada", "age": 36}'];
     else if (kind === "bad-json") content = ['{"name": 5}'];
     else if (kind.startsWith("count-")) content = Array.from({ length: Number(kind.slice(6)) }, (_, i) => `t${i} `);
+    else if (kind.startsWith("paced-"))
+      content = Array.from({ length: Number(kind.split("-")[1]) }, (_, i) => `t${i} `);
     else content = chunksOf(`You said: ${lastUserText(messages)}`);
     if (toolCall) finish = "tool_calls";
     const maxTokens = Number(body.max_tokens ?? body.max_completion_tokens ?? 0);
@@ -228,7 +231,10 @@ export function startOpenAiProvider(): Promise<TestProvider> {
         ],
       });
     }
+    const pace = kind.startsWith("paced-") ? Number(kind.split("-")[2]) : 0;
     for (const [i, c] of content.entries()) {
+      if (pace > 0 && i > 0) await new Promise((r) => setTimeout(r, pace));
+      if (res.destroyed) return;
       send({ ...base, choices: [{ index: 0, delta: { content: c }, finish_reason: null }] });
       if (kind === "drop" && i === 1) {
         // Let the two chunks reach the caller, then cut the connection.

@@ -8,15 +8,7 @@
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { DescMethod } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  type ContextValues,
-  createContextValues,
-  createHandlerContext,
-  type HandlerContext,
-} from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   type ChatResponse,
   type EmbedResponse,
@@ -27,7 +19,8 @@ import {
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
-import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.js";
+import type { PolicyChain } from "../../policies/policy.js";
+import { HandlerCall } from "../handler-call.js";
 import { discardRest } from "../discard.js";
 import { send } from "../http.js";
 import { callerGone, headersOf, jsonContentType, readBody } from "../passthrough.js";
@@ -59,65 +52,6 @@ export interface OpenAiFrontOptions {
 
 /** The prefix the front claims. */
 export const openAiPrefix = "/v1/";
-
-/** An OpenAI request as the policies see it. */
-class OpenAiCall implements TransportCall {
-  readonly protocol = "openai" as const;
-  readonly service = LlmService;
-  readonly values: ContextValues = createContextValues();
-
-  constructor(
-    private readonly o: {
-      method: DescMethod;
-      header: Headers;
-      signal: AbortSignal;
-      /** The decoded request, read when first asked. */
-      input: () => Promise<unknown>;
-      /** Answers the call; resolves to the bytes written. */
-      run: (input: unknown, context: HandlerContext) => Promise<number>;
-      timeoutMs?: number;
-      bytesIn: () => number;
-    },
-  ) {}
-
-  private decoded?: Promise<unknown>;
-  get method() {
-    return this.o.method;
-  }
-  get header() {
-    return this.o.header;
-  }
-  get signal() {
-    return this.o.signal;
-  }
-  message() {
-    this.decoded ??= this.o.input();
-    return this.decoded;
-  }
-  bytesIn() {
-    return this.o.bytesIn();
-  }
-
-  async forward(): Promise<Answer> {
-    const context = createHandlerContext({
-      service: LlmService,
-      method: this.o.method,
-      protocolName: "openai",
-      requestMethod: "POST",
-      url: "",
-      timeoutMs: this.o.timeoutMs,
-      requestSignal: this.o.signal,
-      requestHeader: this.o.header,
-      contextValues: this.values,
-    });
-    try {
-      const written = await this.o.run(await this.message(), context);
-      return { header: new Headers(), bytesOut: () => written };
-    } finally {
-      context.abort(new ConnectError("the call has ended", Code.Canceled));
-    }
-  }
-}
 
 /** Creates the front; its handler claims `/v1/` when LlmService is served. */
 export function createOpenAiFront(options: OpenAiFrontOptions) {
@@ -167,7 +101,13 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
         send(res, status, { "content-type": "application/json", "x-request-id": requestId }, text);
         return Buffer.byteLength(text);
       };
-      const base = { header, signal: gone.signal, bytesIn: () => received };
+      const base = {
+        service: LlmService,
+        protocol: "openai" as const,
+        header,
+        signal: gone.signal,
+        bytesIn: () => received,
+      };
 
       if (path === "/v1/chat/completions" && req.method === "POST") {
         // The body says whether to stream: read it once, before choosing the method.
@@ -181,7 +121,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
         streaming = body.stream;
         const method = body.stream ? LlmService.method.streamChat : LlmService.method.chat;
         await options.policies(
-          new OpenAiCall({
+          new HandlerCall({
             ...base,
             method,
             input: async () => (await parse()).request,
@@ -211,7 +151,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
           return parsed;
         };
         await options.policies(
-          new OpenAiCall({
+          new HandlerCall({
             ...base,
             method: LlmService.method.embed,
             input: async () => (await parse()).request,
@@ -228,7 +168,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
       if (model && req.method === "GET") {
         const wanted = model[1] === undefined ? undefined : decodeURIComponent(model[1]);
         await options.policies(
-          new OpenAiCall({
+          new HandlerCall({
             ...base,
             method: LlmService.method.listModels,
             input: async () => ({}),

@@ -14,7 +14,6 @@ import {
   ConnectError,
   createContextValues,
   createHandlerContext,
-  type ContextValues,
   type HandlerContext,
 } from "@connectrpc/connect";
 import {
@@ -28,7 +27,8 @@ import {
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
-import type { Answer, PolicyChain, TransportCall } from "../../policies/policy.js";
+import type { PolicyChain } from "../../policies/policy.js";
+import { HandlerCall } from "../handler-call.js";
 import { discardRest } from "../discard.js";
 import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions, toJsonText } from "../json-options.js";
@@ -105,57 +105,6 @@ function jsonOf(schema: DescMessage, message: unknown): string {
 /** Answers JSON with `headers`. */
 const sendJson = (res: Res, status: number, headers: Record<string, string>, body: string) =>
   send(res, status, { "content-type": "application/json", ...headers }, body);
-
-/** Why a finished call's context is ended. */
-const callEnded = new ConnectError("the call has ended", Code.Canceled);
-
-/** A REST call as the policies see it: its input is built (and its body read) once, when first asked. */
-class RestCall implements TransportCall {
-  readonly protocol = "rest" as const;
-  private input?: Promise<unknown>;
-
-  constructor(
-    readonly service: DescService,
-    readonly method: DescMethod,
-    readonly header: Headers,
-    readonly values: ContextValues,
-    readonly signal: AbortSignal,
-    private readonly build: () => Promise<unknown>,
-    /** Answers the call; resolves to the bytes it wrote or will write. */
-    private readonly run: (input: unknown, context: HandlerContext) => Promise<number>,
-    private readonly timeoutMs: number | undefined,
-    /** The request body's size, once read. */
-    readonly bytesIn: () => number,
-  ) {}
-
-  message(): Promise<unknown> {
-    this.input ??= this.build();
-    return this.input;
-  }
-
-  async forward(): Promise<Answer> {
-    const context = createHandlerContext({
-      service: this.service,
-      method: this.method,
-      protocolName: "rest",
-      requestMethod: "POST",
-      url: "",
-      timeoutMs: this.timeoutMs,
-      requestSignal: this.signal,
-      requestHeader: this.header,
-      contextValues: this.values,
-    });
-    try {
-      const written = await this.run(await this.message(), context);
-      return { header: new Headers(), bytesOut: () => written };
-    } finally {
-      // Done: its deadline timer and the listener it keeps on the request's signal go now, not
-      // when the deadline passes (under load that held every call of the last minutes in memory).
-      // One reason for all: abort() without one makes a DOMException, stack trace and all, per call.
-      context.abort(callEnded);
-    }
-  }
-}
 
 /** Creates the REST transport; its handler claims every path under `/api/v1/`. */
 export function createRest(options: RestOptions) {
@@ -324,17 +273,18 @@ export function createRest(options: RestOptions) {
         return Buffer.byteLength(answer);
       };
       const timeoutMs = streaming ? undefined : options.defaultTimeoutMs + (waitMs ?? 0);
-      const call = new RestCall(
+      const call = new HandlerCall({
         service,
         method,
-        headersOf(req),
+        protocol: "rest",
+        header: headersOf(req),
         values,
-        gone.signal,
-        build,
+        signal: gone.signal,
+        input: build,
         run,
         timeoutMs,
-        () => received,
-      );
+        bytesIn: () => received,
+      });
       const result = await options.policies(call);
       if (streaming) return;
       if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
@@ -469,22 +419,22 @@ export function createRest(options: RestOptions) {
       }
       let answer = "";
       let location = "";
-      const call = new RestCall(
-        route.service,
-        route.method,
-        headersOf(req),
-        createContextValues(),
-        gone.signal,
-        async () => describe(),
-        async (_input, context) => {
+      const call = new HandlerCall({
+        service: route.service,
+        method: route.method,
+        protocol: "rest",
+        header: headersOf(req),
+        signal: gone.signal,
+        input: async () => describe(),
+        run: async (_input, context) => {
           const out = (await implOf(route.method)(requests(), context)) as { blob?: { downloadPath: string } };
           location = out.blob?.downloadPath ?? "";
           answer = jsonOf(route.method.output, out);
           return Buffer.byteLength(answer);
         },
-        options.defaultTimeoutMs * 10,
-        () => received,
-      );
+        timeoutMs: options.defaultTimeoutMs * 10,
+        bytesIn: () => received,
+      });
       const result = await options.policies(call);
       sendJson(res, 201, { ...toNodeHeaders(result.header), location }, answer);
     } catch (thrown) {

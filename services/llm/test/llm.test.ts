@@ -49,6 +49,7 @@ afterAll(async () => {
   await Promise.all([openai?.close(), anthropic?.close()]);
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: the providers' request bodies are read as sent
 const lastBody = (p: TestProvider) => p.received.at(-1)!.body as Record<string, any>;
 
 describe("Chat", () => {
@@ -141,7 +142,7 @@ describe("Chat", () => {
       });
       expect(next.message?.content).toBe("You said: Weather in Paris?");
     }
-    const openaiBody = openai.received.at(-1)!.body as Record<string, any>;
+    const openaiBody = lastBody(openai);
     expect(openaiBody.messages[1].tool_calls[0].function.name).toBe("get_weather");
     expect(openaiBody.messages[2]).toEqual({ role: "tool", tool_call_id: "call_1", content: "18°C, sunny" });
     const anthropicBody = lastBody(anthropic);
