@@ -18,6 +18,7 @@ export default defineCapability({
       import("./cache.js"),
     ]);
     const providers = await createProviders(config);
+    if (config.providers.length > 0) await (await import("./tokens.js")).loadEncodings();
     let closeSql = async () => {};
     let store = usage.createMemoryUsageStore() as import("./usage.js").UsageStore;
     if (service.database) {

@@ -28,6 +28,11 @@ function encoding(name: "o200k_base" | "cl100k_base"): Promise<Tiktoken> {
   return e;
 }
 
+/** Loads the encodings now, so the first call does not wait for their rank tables. */
+export async function loadEncodings(): Promise<void> {
+  await Promise.all([encoding("o200k_base"), encoding("cl100k_base")]);
+}
+
 /** Texts longer than this are estimated (4 characters a token) rather than encoded: they only need to be known too long. */
 const longestCounted = 2_000_000;
 /** Encoded in pieces of about this many characters, split at white space (BPE is slow on long runs). */
