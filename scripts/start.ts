@@ -101,11 +101,24 @@ try {
   const jobsPort = await supervisor.start(serviceSpec("jobs"));
   addresses[addressVariable("jobs")] = `127.0.0.1:${jobsPort}`;
   const busEnv = config.natsUrl ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
+  // Capabilities that call others start after them, given their addresses.
+  const uses = (name: string) => (catalog[name as keyof typeof catalog] as { uses?: string[] }).uses ?? [];
   const others = Object.keys(catalog).filter((name) => name !== "jobs");
-  const ports = await Promise.all(others.map((name) => supervisor.start(serviceSpec(name, busEnv))));
-  others.forEach((name, i) => {
-    addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
-  });
+  for (const wave of [others.filter((n) => uses(n).length === 0), others.filter((n) => uses(n).length > 0)]) {
+    const ports = await Promise.all(
+      wave.map((name) =>
+        supervisor.start(
+          serviceSpec(name, {
+            ...busEnv,
+            ...Object.fromEntries(uses(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
+          }),
+        ),
+      ),
+    );
+    wave.forEach((name, i) => {
+      addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
+    });
+  }
   gatewayPort = await supervisor.start({
     name: "gateway",
     entry: "gateway/main.ts",

@@ -7,6 +7,7 @@ import math from "../../services/math/capability.js";
 import ocr from "../../services/ocr/capability.js";
 import pdf from "../../services/pdf/capability.js";
 import transform from "../../services/transform/capability.js";
+import vector from "../../services/vector/capability.js";
 
 /** Every capability declared under services/, by folder name. */
-export const capabilities = [crypto, image, jobs, llm, math, ocr, pdf, transform] as const;
+export const capabilities = [crypto, image, jobs, llm, math, ocr, pdf, transform, vector] as const;

@@ -45,6 +45,11 @@ export interface Capability<N extends string = string> {
   name: N;
   /** The generated service descriptors it serves; the gateway routes every one of them. */
   services: DescService[];
+  /**
+   * The capabilities it calls over gRPC: it is given their addresses (`LLM_ADDR`, ...) and, under
+   * `npm start`, started after them. @default []
+   */
+  uses?: string[];
   /** Its unary methods can run as jobs, with workers in its own process. @default true */
   jobs?: boolean;
   /** Builds the implementation; only the capability's own process calls it (import handlers lazily in it). */

@@ -4,6 +4,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
 import { serveWire } from "./pglite-wire.js";
 
 /** A running embedded database. */
@@ -25,7 +26,8 @@ export interface EmbeddedPostgresOptions {
 /** Starts PGlite and its wire-protocol server. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir);
+  // pgvector is loaded so the vector service finds it, as it would in production's PostgreSQL.
+  const db = await PGlite.create({ dataDir: options.dataDir, extensions: { vector } });
   const server = await serveWire(db, options.port ?? 0);
   return {
     url: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,

@@ -15,7 +15,7 @@ export function composeFile(capabilities: Capability[]): string {
       # With NATS_URL and DATABASE_URL set, every replica runs its capability's job workers too.
       DATABASE_URL: postgres://flowforge:flowforge@postgres:5432/flowforge
       NATS_URL: nats://nats:4222
-    deploy:
+${(c.uses ?? []).map((u) => `      ${addressVariable(u)}: dns:///${u}:${servicePort}\n`).join("")}    deploy:
       replicas: ${replicas(c)}
     depends_on:
       postgres:
@@ -41,7 +41,8 @@ x-flowforge: &flowforge
 
 services:
   postgres:
-    image: postgres:15
+    # PostgreSQL with pgvector: the vector service keeps its vectors there.
+    image: pgvector/pgvector:pg17
     environment:
       POSTGRES_USER: flowforge
       POSTGRES_PASSWORD: flowforge
@@ -95,6 +96,16 @@ volumes:
 }
 
 /** k8s/<name>.yaml: a Deployment, a headless Service and an autoscaler. */
+/** The addresses of the capabilities `c` calls, as a container's env (nothing when it calls none). */
+function usesEnv(c: Capability): string {
+  if (!c.uses?.length) return "";
+  const lines = c.uses.map(
+    (u) =>
+      `            - { name: ${addressVariable(u)}, value: "dns:///${u}.flowforge.svc.cluster.local:${servicePort}" }`,
+  );
+  return `          env:\n${lines.join("\n")}\n`;
+}
+
 export function serviceManifest(c: Capability): string {
   return `${mark} from services/${c.name}/capability.ts (scripts/generate.ts); edit that, not this file.
 # ${c.deploy?.summary ?? `The ${c.name} capability.`} The headless Service gives the gateway every
@@ -122,7 +133,7 @@ spec:
             - configMapRef: { name: flowforge }
             # DATABASE_URL (with NATS_URL from the ConfigMap) makes each replica a job worker too.
             - secretRef: { name: flowforge-secrets }
-          ports:
+${usesEnv(c)}          ports:
             - { name: grpc, containerPort: ${servicePort} }
           readinessProbe:
             grpc: { port: ${servicePort} }

@@ -9,6 +9,7 @@ import {
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { tenantKey } from "#runtime/context.js";
 
 /** A typed client whose calls run `impl` in-process, and what closes the service. */
 export function inProcessClient<S extends DescService>(
@@ -21,6 +22,29 @@ export function inProcessClient<S extends DescService>(
   );
   return { client, close: created.close ?? (async () => {}) };
 }
+
+/**
+ * A typed client whose calls run `impl` in-process, acting for the tenant its calls name in
+ * `x-flowforge-tenant` (the header the gateway forwards and lib/runtime/grpc-adapter.ts reads).
+ */
+export function tenantClient<S extends DescService>(service: S, impl: ServiceImpl<S>): Client<S> {
+  const transport = createRouterTransport(({ service: add }) => add(service, impl), {
+    router: {
+      interceptors: [
+        (next) => (req) => {
+          req.contextValues.set(tenantKey, req.header.get("x-flowforge-tenant") ?? "");
+          return next(req);
+        },
+      ],
+    },
+  });
+  return createClient(service, transport);
+}
+
+/** Call options acting for `tenant` (with tenantClient). */
+export const asTenant = (tenant: string, headers: Record<string, string> = {}) => ({
+  headers: { "x-flowforge-tenant": tenant, ...headers },
+});
 
 /** Awaits a call that must fail; returns its error. */
 export async function errorOf(call: Promise<unknown>): Promise<ConnectError> {

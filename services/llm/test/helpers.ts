@@ -1,7 +1,6 @@
 /** An LlmService over the test providers (test/support/llm-providers.ts), called in-process. */
 import { LlmService } from "#gen/flowforge/llm/v1/llm_pb.js";
-import { createClient, createRouterTransport } from "@connectrpc/connect";
-import { tenantKey } from "#runtime/context.js";
+import { tenantClient } from "#test/support/in-process.js";
 import { llmConfig } from "../config.js";
 import { createProviders } from "../providers/index.js";
 import { createLlmService, type LlmServiceOptions } from "../service.js";
@@ -54,16 +53,5 @@ export function testConfig(urls: { openai: string; anthropic: string }, env: Rec
 export async function llmClient(config: ReturnType<typeof llmConfig>, options: Partial<LlmServiceOptions> = {}) {
   const providers = await createProviders(config);
   const service = createLlmService({ config, providers, retryBaseMs: 5, ...options });
-  // The tenant and key as the gateway forwards them (lib/runtime/grpc-adapter.ts reads the same header).
-  const transport = createRouterTransport(({ service: add }) => add(LlmService, service.impl), {
-    router: {
-      interceptors: [
-        (next) => (req) => {
-          req.contextValues.set(tenantKey, req.header.get("x-flowforge-tenant") ?? "");
-          return next(req);
-        },
-      ],
-    },
-  });
-  return { client: createClient(LlmService, transport), close: service.close, service };
+  return { client: tenantClient(LlmService, service.impl), close: service.close, service };
 }

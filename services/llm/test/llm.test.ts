@@ -10,7 +10,7 @@ import { FinishReason, Role, type ChatRequest } from "#gen/flowforge/llm/v1/llm_
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ChatRequestSchema } from "#gen/flowforge/llm/v1/llm_pb.js";
 import { RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
-import { errorOf, failure } from "#test/support/in-process.js";
+import { asTenant, errorOf, failure } from "#test/support/in-process.js";
 import {
   startAnthropicProvider,
   startOpenAiProvider,
@@ -30,9 +30,7 @@ const say = (text: string, model = "fast", more: Partial<ChatInit> = {}): ChatIn
   messages: [{ role: Role.USER, content: text }],
   ...more,
 });
-const as = (tenant: string, extra: Record<string, string> = {}) => ({
-  headers: { "x-flowforge-tenant": tenant, ...extra },
-});
+const as = asTenant;
 
 let openai: TestProvider;
 let anthropic: TestProvider;
