@@ -92,13 +92,12 @@ const partsOf = (r: { withoutPayload: boolean; withVector: boolean }): WithParts
 
 function checkIds(ids: string[], field: string) {
   check(ids.length <= vectorBounds.ids, field, `at most ${vectorBounds.ids} ids`);
-  ids.forEach((id, i) =>
+  for (const [i, id] of ids.entries())
     check(
       id !== "" && id.length <= vectorBounds.idLength,
       `${field}[${i}]`,
       `must be 1 to ${vectorBounds.idLength} characters`,
-    ),
-  );
+    );
 }
 
 /** Reciprocal rank fusion of ranked lists: each point scores the sum of weight / (k + rank). */
