@@ -39,6 +39,7 @@ const prefixes: Record<string, string> = {
   "flowforge.ocr.v1": "/api/v1/ocr/",
   "flowforge.image.v1": "/api/v1/image/",
   "flowforge.llm.v1": "/api/v1/llm/",
+  "flowforge.vector.v1": "/api/v1/vector/",
   "flowforge.blob.v1": "/api/v1/blobs",
 };
 
