@@ -15,7 +15,7 @@ import { type BlobReader, fileBytes } from "#blobs/index.js";
 import { progressKey } from "#runtime/context.js";
 import { asCaller } from "#capability/client.js";
 import { check, invalidArgument } from "#runtime/errors.js";
-import type { CollectionInfo, PointIn } from "./store.js";
+import type { CollectionSpec, PointIn } from "./store.js";
 
 /** Bounds of one Ingest. */
 export const ingestBounds = { documents: 1000, chunksPerDocument: 10_000, chunkSize: 8192, embedBatch: 64 };
@@ -32,7 +32,7 @@ export interface IngestIo {
 export interface Ingester {
   ingest(
     req: IngestRequest,
-    collection: CollectionInfo,
+    collection: CollectionSpec,
     ctx: HandlerContext,
     io: IngestIo,
   ): Promise<

@@ -34,6 +34,10 @@ const distances: Record<
   manhattan: { op: "<+>", ops: "vector_l1_ops", score: (d) => d, limit: (t) => t },
 };
 
+/** How long a collection's settings are kept without asking the database again, and how many. */
+const knownMs = 2000;
+const maxKnown = 10_000;
+
 /** The most index tuples an iterative scan visits looking for filter matches. */
 const maxScanTuples = 50_000;
 
@@ -72,12 +76,23 @@ export async function setupPgvector(sql: Sql): Promise<void> {
 export function createPgvectorStore(sql: Sql): VectorStore {
   const table = (c: CollectionRow) => sql(`vector_points_${c.id}`);
 
+  // Collections by tenant and name, kept briefly: every call needs one, and they rarely change.
+  // A collection dropped by another replica meanwhile is found missing by its table (gone()).
+  const known = new Map<string, { row: CollectionRow; until: number }>();
+  const keyOf = (tenant: string, name: string) => `${tenant}\0${name}`;
   async function find(tenant: string, name: string): Promise<CollectionRow | undefined> {
+    const hit = known.get(keyOf(tenant, name));
+    if (hit && hit.until > Date.now()) return hit.row;
     const [row] = await sql<CollectionRow[]>`
       SELECT id::text AS id, name, dimension, distance, m, ef_construction
       FROM vector_collections WHERE tenant_id = ${tenant} AND name = ${name}`;
+    if (row) {
+      if (known.size >= maxKnown) known.clear();
+      known.set(keyOf(tenant, name), { row, until: Date.now() + knownMs });
+    } else known.delete(keyOf(tenant, name));
     return row;
   }
+  const forget = (tenant: string, name: string) => known.delete(keyOf(tenant, name));
   async function collection(tenant: string, name: string): Promise<CollectionRow> {
     const row = await find(tenant, name);
     if (!row) throw new CollectionNotFound(name);
@@ -85,7 +100,10 @@ export function createPgvectorStore(sql: Sql): VectorStore {
   }
   /** A dropped table under a concurrent call: the collection is gone. */
   const gone = (name: string) => (err: unknown) => {
-    if ((err as { code?: string }).code === "42P01") throw new CollectionNotFound(name);
+    if ((err as { code?: string }).code === "42P01") {
+      for (const [key, { row }] of known) if (row.name === name) known.delete(key);
+      throw new CollectionNotFound(name);
+    }
     throw err;
   };
 
@@ -165,7 +183,21 @@ export function createPgvectorStore(sql: Sql): VectorStore {
       return row && info(row);
     },
 
+    async findCollection(tenant, name) {
+      const row = await find(tenant, name);
+      return (
+        row && {
+          name: row.name,
+          dimension: row.dimension,
+          distance: row.distance,
+          m: row.m,
+          efConstruction: row.ef_construction,
+        }
+      );
+    },
+
     async deleteCollection(tenant, name) {
+      forget(tenant, name);
       return sql.begin(async (tx) => {
         const [row] = await tx<{ id: string }[]>`
           DELETE FROM vector_collections WHERE tenant_id = ${tenant} AND name = ${name} RETURNING id::text AS id`;

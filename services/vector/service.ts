@@ -12,6 +12,7 @@ import { check, invalidArgument } from "#runtime/errors.js";
 import { checkFilter } from "./filter.js";
 import { type Ingester, ingestBounds } from "./ingest.js";
 import {
+  type CollectionInfo,
   CollectionExists,
   CollectionNotFound,
   type DistanceName,
@@ -130,7 +131,7 @@ export function createVectorService(options: VectorServiceOptions): ServiceImpl<
   const tenantOf = (ctx: HandlerContext) => ctx.values.get(tenantKey);
   const collection = async (ctx: HandlerContext, name: string) => {
     check(name !== "", "collection", "is required");
-    const c = await store.getCollection(tenantOf(ctx), name).catch(fromStore);
+    const c = await store.findCollection(tenantOf(ctx), name).catch(fromStore);
     if (!c) throw new ConnectError(`collection: no collection "${name}"`, Code.NotFound);
     return c;
   };
@@ -435,7 +436,7 @@ export function createVectorService(options: VectorServiceOptions): ServiceImpl<
   };
 }
 
-function collectionMessage(c: import("./store.js").CollectionInfo) {
+function collectionMessage(c: CollectionInfo) {
   return {
     name: c.name,
     dimension: c.dimension,

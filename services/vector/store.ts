@@ -81,6 +81,8 @@ export interface VectorStore {
   listCollections(tenant: string): Promise<CollectionInfo[]>;
   /** Undefined when the tenant has no such collection. */
   getCollection(tenant: string, name: string): Promise<CollectionInfo | undefined>;
+  /** A collection's settings alone (cheap: no counting); undefined when the tenant has none of that name. */
+  findCollection(tenant: string, name: string): Promise<CollectionSpec | undefined>;
   deleteCollection(tenant: string, name: string): Promise<boolean>;
   upsert(tenant: string, collection: string, points: PointIn[]): Promise<number>;
   get(tenant: string, collection: string, ids: string[], parts: WithParts): Promise<PointOut[]>;
