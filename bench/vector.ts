@@ -108,12 +108,16 @@ const [{ id }] = await sql<{ id: string }[]>`SELECT id::text AS id FROM vector_c
 const table = sql(`vector_points_${id}`);
 async function direct(vector: number[]) {
   const text = `[${vector.join(",")}]`;
+  // Pipelined in one transaction, as the store sends it.
   return sql.begin(async (tx) => {
-    await tx`SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`;
-    return tx`
-      WITH relaxed AS MATERIALIZED (
-        SELECT id, embedding <=> ${text}::vector AS d FROM ${table} ORDER BY embedding <=> ${text}::vector LIMIT 10)
-      SELECT * FROM relaxed ORDER BY d`;
+    const [, rows] = await Promise.all([
+      tx`SELECT set_config('hnsw.ef_search', '100', true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+      tx`
+        WITH relaxed AS MATERIALIZED (
+          SELECT id, embedding <=> ${text}::vector AS d FROM ${table} ORDER BY embedding <=> ${text}::vector LIMIT 10)
+        SELECT * FROM relaxed ORDER BY d`,
+    ]);
+    return rows;
   });
 }
 const viaGateway = (vector: number[]) =>

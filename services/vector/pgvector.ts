@@ -6,6 +6,7 @@
  * come back when k exist, not fewer because the index walked past them.
  */
 import type { JsonObject } from "@bufbuild/protobuf";
+import type postgres from "postgres";
 import type { Sql } from "#db/sql.js";
 import { type CheckedFilter, filterSql } from "./filter.js";
 import {
@@ -37,6 +38,9 @@ const distances: Record<
 /** How long a collection's settings are kept without asking the database again, and how many. */
 const knownMs = 2000;
 const maxKnown = 10_000;
+
+/** A filter keeping at most this many points is searched exactly rather than through the index. */
+const fullScanThreshold = 5000;
 
 /** The most index tuples an iterative scan visits looking for filter matches. */
 const maxScanTuples = 50_000;
@@ -267,24 +271,41 @@ export function createPgvectorStore(sql: Sql): VectorStore {
       const d = distances[c.distance];
       const vector = vectorText(q.vector);
       const distance = sql`embedding ${sql.unsafe(d.op)} ${vector}::vector`;
-      const rows = await sql
-        .begin(async (tx) => {
-          if (q.exact) await tx`SELECT set_config('enable_indexscan', 'off', true)`;
-          else
-            await tx`
-            SELECT set_config('hnsw.ef_search', ${String(q.efSearch)}, true),
-                   set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                   set_config('hnsw.max_scan_tuples', ${String(maxScanTuples)}, true)`;
-          const excluded = q.exclude?.length ? tx`AND id <> ALL(${q.exclude}::text[])` : tx``;
-          const threshold = q.threshold === undefined ? tx`` : tx`WHERE d <= ${d.limit(q.threshold)}`;
-          // A materialized CTE re-sorts what the relaxed-order scan found, strictly.
-          return tx<{ id: string; d: number; payload: JsonObject; text: string; embedding?: string }[]>`
+      type Row = { id: string; d: number; payload: JsonObject; text: string; embedding?: string };
+      const nearest = (tx: postgres.TransactionSql) => {
+        const excluded = q.exclude?.length ? tx`AND id <> ALL(${q.exclude}::text[])` : tx``;
+        const threshold = q.threshold === undefined ? tx`` : tx`WHERE d <= ${d.limit(q.threshold)}`;
+        // A materialized CTE re-sorts what the relaxed-order scan found, strictly.
+        return tx<Row[]>`
           WITH relaxed AS MATERIALIZED (
             SELECT ${columns(q.with)}, ${distance} AS d FROM ${table(c)}
             WHERE ${filterSql(tx, q.filter)} ${excluded}
             ORDER BY ${distance} LIMIT ${q.limit + q.offset}
           )
           SELECT * FROM relaxed ${threshold} ORDER BY d LIMIT ${q.limit} OFFSET ${q.offset}`;
+      };
+      const settings = (tx: postgres.TransactionSql, exact: boolean) =>
+        exact
+          ? tx`SELECT set_config('enable_indexscan', 'off', true)`
+          : tx`
+            SELECT set_config('hnsw.ef_search', ${String(q.efSearch)}, true),
+                   set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                   set_config('hnsw.max_scan_tuples', ${String(maxScanTuples)}, true)`;
+      const rows = await sql
+        .begin(async (tx) => {
+          // A selective filter is searched exactly over the points it keeps (found through the
+          // payload index), as Qdrant's planner does: an HNSW walk would have to visit much of the
+          // graph to find them, and could still miss the nearest.
+          let exact = q.exact;
+          if (!exact && q.filter) {
+            const [{ n }] = await tx<{ n: number }[]>`
+              SELECT count(*)::int AS n FROM (
+                SELECT 1 FROM ${table(c)} WHERE ${filterSql(tx, q.filter)} LIMIT ${fullScanThreshold + 1}) AS kept`;
+            exact = n <= fullScanThreshold;
+          }
+          // Sent together (pipelined): one round trip for the settings and the search.
+          const [, found] = await Promise.all([settings(tx, exact), nearest(tx)]);
+          return found;
         })
         .catch(gone(name));
       return rows.map((r) => rowOut(r, q.with, d.score(Number(r.d))));

@@ -6,6 +6,7 @@
  * LlmService/Chat: the capabilities calling each other over gRPC through the mesh.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import sharp from "sharp";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { IngestRequestSchema, IngestResponseSchema } from "#gen/flowforge/vector/v1/vector_pb.js";
@@ -162,5 +163,33 @@ describe("ingestion across the mesh", () => {
       messages: [{ role: "ROLE_USER", content: `Context: ${words.body.points[0].text}\nWhen are refunds paid?` }],
     });
     expect(chat.body.message.content).toContain("Refunds are paid within 14 days");
+  });
+
+  it("reads a scanned page (no text layer) through the OCR service when asked", async () => {
+    const png = await sharp(
+      Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="300"><rect width="100%" height="100%" fill="white"/>' +
+          '<text x="40" y="170" font-family="DejaVu Sans" font-size="64" fill="black">Warranty lasts two years</text></svg>',
+      ),
+    )
+      .png()
+      .toBuffer();
+    const scanned = await postJson(mesh, "/flowforge.pdf.v1.PdfService/ImagesToPdf", {
+      images: [{ data: png.toString("base64") }],
+    });
+    const document = Buffer.from(scanned.body.document.data, "base64");
+    const ingest = (ocr: boolean) =>
+      call("Ingest", {
+        collection: "kb",
+        documents: [{ file: { data: document.toString("base64") }, name: `scan-${ocr}` }],
+        ocr,
+      });
+    // Without OCR the page has no text: nothing to chunk.
+    expect((await ingest(false)).body.documents[0]).toMatchObject({ name: "scan-false" });
+    const read = await ingest(true);
+    expect(read.status).toBe(200);
+    expect(read.body.documents[0].chunks).toBe(1);
+    const point = await call("GetPoints", { collection: "kb", ids: ["scan-true#1-0"] });
+    expect(point.body.points[0].text.toLowerCase()).toContain("warranty");
   });
 });
