@@ -15,7 +15,7 @@ import { Distance, VectorService } from "#gen/flowforge/vector/v1/vector_pb.js";
 import { createSql } from "#db/sql.js";
 import { connectClient } from "#test/support/clients.js";
 import { freePort, startMesh } from "#test/support/mesh.js";
-import { seeded } from "../services/vector/test/helpers.js";
+import { seeded } from "#test/support/random.js";
 import { percentile, size } from "./measure.js";
 
 const points = size("BENCH_VECTOR_POINTS", 100_000, 2_000);

@@ -5,6 +5,7 @@
  * weights are random (seeded), so its text is gibberish; the mechanics it exercises are real.
  */
 import { writeFile } from "node:fs/promises";
+import { seeded } from "./random.js";
 
 /** The model's shape. */
 export const tinyModel = { embedding: 32, heads: 4, feedForward: 64, layers: 1, context: 2048 } as const;
@@ -79,18 +80,6 @@ function writeValue(w: Writer, v: Value) {
       else w.i32(x as number);
     }
   }
-}
-
-/** A seeded pseudo-random generator (mulberry32). */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The vocabulary: unknown, begin, end, 256 byte tokens, then pieces (▁ marks a word start). */
@@ -178,7 +167,7 @@ export async function writeTinyGguf(path: string, seed = 1): Promise<void> {
     offset += Math.ceil(sizes[i] / 32) * 32;
   }
   w.pad(32);
-  const next = random(seed);
+  const next = seeded(seed);
   for (const [i, [name]] of tensors.entries()) {
     const values = new Float32Array(sizes[i] / 4);
     const norm = name.endsWith("norm.weight");

@@ -3,6 +3,7 @@ import { VectorService } from "#gen/flowforge/vector/v1/vector_pb.js";
 import { startEmbeddedPostgres } from "#db/pglite-server.js";
 import { createSql } from "#db/sql.js";
 import { tenantClient } from "#test/support/in-process.js";
+export { seeded } from "#test/support/random.js";
 import { createPgvectorStore, setupPgvector } from "../pgvector.js";
 import { createVectorService, type VectorServiceOptions } from "../service.js";
 import type { VectorStore } from "../store.js";
@@ -24,16 +25,4 @@ export async function pgliteStore(): Promise<{ store: VectorStore; close(): Prom
 /** A VectorService client over `store`, acting for the tenant each call names. */
 export function vectorClient(store: VectorStore, options: Omit<VectorServiceOptions, "store"> = {}) {
   return tenantClient(VectorService, createVectorService({ store, ...options }));
-}
-
-/** A seeded pseudo-random generator (mulberry32), for data the tests can repeat. */
-export function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
