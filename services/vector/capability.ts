@@ -25,19 +25,26 @@ export default defineCapability({
   name: "vector",
   services: [VectorService],
   uses: ["llm", "pdf", "ocr"],
-  async create({ env, config: service }) {
+  async create({ env, config: service, logger }) {
     const config = vectorConfig(env);
     const url = config.databaseUrl ?? service.database?.url;
     if (!url)
       throw new Error("the vector service needs PostgreSQL with pgvector: set DATABASE_URL or VECTOR_DATABASE_URL");
-    const [{ createVectorService }, { createPgvectorStore, setupPgvector }, { createIngester }, { createSql }, client] =
-      await Promise.all([
-        import("./service.js"),
-        import("./pgvector.js"),
-        import("./ingest.js"),
-        import("#db/sql.js"),
-        import("#capability/client.js"),
-      ]);
+    const [
+      { createVectorService },
+      { createPgvectorStore, setupPgvector },
+      { createIngester },
+      { createSql },
+      client,
+      { unavailableStore },
+    ] = await Promise.all([
+      import("./service.js"),
+      import("./pgvector.js"),
+      import("./ingest.js"),
+      import("#db/sql.js"),
+      import("#capability/client.js"),
+      import("./store.js"),
+    ]);
     const [{ LlmService }, { PdfService }, { OcrService }, { withBlobStore }] = await Promise.all([
       import("#gen/flowforge/llm/v1/llm_pb.js"),
       import("#gen/flowforge/pdf/v1/pdf_pb.js"),
@@ -45,11 +52,19 @@ export default defineCapability({
       import("#blobs/open.js"),
     ]);
     const sql = createSql(url, { max: service.database?.pool ?? 8, applicationName: "vector" });
-    await setupPgvector(sql);
+    // A database without pgvector leaves the service up, answering what is missing.
+    const missing = await setupPgvector(sql).then(
+      () => undefined,
+      (err: { code?: string; message?: string }) => {
+        if (err.code !== "0A000" && !/extension "vector"/.test(err.message ?? "")) throw err;
+        logger.error({ err }, "the database has no pgvector extension: VectorService answers failed_precondition");
+        return "the vector service's database has no pgvector extension: point VECTOR_DATABASE_URL (or DATABASE_URL) at a PostgreSQL with pgvector";
+      },
+    );
     const llm = config.llm ? client.capabilityClient(LlmService, config.llm) : undefined;
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) => ({
       impl: createVectorService({
-        store: createPgvectorStore(sql),
+        store: missing ? unavailableStore(missing) : createPgvectorStore(sql),
         embed: llm
           ? async (texts, model, ctx) =>
               (await llm.embed({ texts, model }, client.asCaller(ctx))).embeddings.map((e) => e.values)

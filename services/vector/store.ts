@@ -4,6 +4,7 @@
  * search. The service composes the rest (batches, recommendations, hybrid fusion, text queries).
  */
 import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { CheckedFilter } from "./filter.js";
 
 /** How vectors are compared. */
@@ -120,4 +121,17 @@ export class CollectionExists extends Error {
   constructor(readonly collection: string) {
     super(`a collection "${collection}" exists already`);
   }
+}
+
+/**
+ * A store that cannot serve (the database has no pgvector): every call is failed_precondition
+ * saying so, while the rest of the mesh runs.
+ */
+export function unavailableStore(reason: string): VectorStore {
+  const refuse = async () => {
+    throw new ConnectError(reason, Code.FailedPrecondition);
+  };
+  return new Proxy({} as VectorStore, {
+    get: (_target, property) => (property === "kind" ? "unavailable" : property === "close" ? async () => {} : refuse),
+  });
 }

@@ -22,6 +22,23 @@ export async function pgliteStore(): Promise<{ store: VectorStore; close(): Prom
   };
 }
 
+/** pgvector in the PostgreSQL at `url` (it must have the extension), in a schema of its own. */
+export async function postgresStore(url: string): Promise<{ store: VectorStore; close(): Promise<void> }> {
+  const schema = `ff_vec_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = createSql(url, { max: 1 });
+  await admin.unsafe(`CREATE SCHEMA ${schema}`);
+  const sql = createSql(url, { max: 4, schema: `${schema},public` });
+  await setupPgvector(sql);
+  return {
+    store: createPgvectorStore(sql),
+    async close() {
+      await sql.end();
+      await admin.unsafe(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+    },
+  };
+}
+
 /** A VectorService client over `store`, acting for the tenant each call names. */
 export function vectorClient(store: VectorStore, options: Omit<VectorServiceOptions, "store"> = {}) {
   return tenantClient(VectorService, createVectorService({ store, ...options }));
