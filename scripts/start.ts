@@ -67,6 +67,8 @@ async function shutdown(code: number) {
 }
 process.on("SIGINT", () => void shutdown(0));
 process.on("SIGTERM", () => void shutdown(0));
+// Started by another program over IPC (a test, a bench): when that program is gone, so is the mesh.
+if (process.send) process.once("disconnect", () => void shutdown(0));
 
 await mkdir(config.dataDir, { recursive: true });
 let databaseUrl = config.databaseUrl;
