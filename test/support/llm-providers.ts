@@ -10,7 +10,8 @@
  * - `rate-limited-once` answers 429 (Retry-After: 0) the first time, then as `echo`;
  *   `always-429` always 429 with Retry-After: 1; `always-500` always 500.
  * - A suffix (`always-500~b`, `hang~2`) keeps the behaviour as another deployment.
- * - `hang` never answers; `drop` sends two chunks and closes the connection; `garbage` sends a
+ * - `hang` never answers; `drop` sends two chunks and holds the stream open until `cut()` closes its
+ *   connection (so a test cuts it once the caller has the two); `garbage` sends a
  *   stream whose events are not JSON.
  * - Embeddings: 8 dimensions (or `dimensions`) computed from the text.
  */
@@ -34,6 +35,8 @@ export interface TestProvider {
   cancelled: number;
   /** Requests being answered now. */
   open: number;
+  /** Closes the connections of the `drop` streams held open. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -47,9 +50,8 @@ const lastUserText = (messages: Msg[]) => {
           .filter((p) => p.type === "text")
           .map((p) => p.text)
           .join("");
-  return [...messages].reverse().find((x) => x.role === "user" && textOf(x) !== "")
-    ? textOf([...messages].reverse().find((x) => x.role === "user" && textOf(x) !== "")!)
-    : "";
+  const last = messages.findLast((x) => x.role === "user" && textOf(x) !== "");
+  return last ? textOf(last) : "";
 };
 
 /** Words of the text as the chunks a model would stream. */
@@ -74,15 +76,21 @@ function listen(server: Server): Promise<number> {
 
 /** Starts a server with `answer` for each request; tracks requests, open answers and cancellations. */
 async function start(
-  answer: (req: Received, res: ServerResponse, state: TestProvider) => Promise<unknown> | unknown,
+  /** `hold(res)` keeps an answer open until the provider's `cut()`. */
+  answer: (req: Received, res: ServerResponse, hold: (res: ServerResponse) => void) => Promise<unknown> | unknown,
   path: string,
 ): Promise<TestProvider> {
   const sockets = new Set<import("node:net").Socket>();
+  const held = new Set<ServerResponse>();
   const state: TestProvider = {
     url: "",
     received: [],
     cancelled: 0,
     open: 0,
+    cut: () => {
+      for (const res of held) res.socket?.destroy();
+      held.clear();
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -96,7 +104,7 @@ async function start(
       state.open--;
       if (!res.writableFinished) state.cancelled++;
     });
-    await answer(received, res, state);
+    await answer(received, res, (r) => held.add(r));
   });
   server.on("connection", (s) => {
     sockets.add(s);
@@ -125,7 +133,7 @@ function behaviour(model: string, seen: Map<string, number>) {
 /** An OpenAI-compatible server (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`). */
 export function startOpenAiProvider(): Promise<TestProvider> {
   const seen = new Map<string, number>();
-  return start(async ({ path, body }, res) => {
+  return start(async ({ path, body }, res, hold) => {
     if (path.startsWith("/v1/models"))
       return json(res, 200, { object: "list", data: [{ id: "echo", object: "model" }] });
     if (path.startsWith("/v1/embeddings")) {
@@ -237,9 +245,7 @@ export function startOpenAiProvider(): Promise<TestProvider> {
       if (res.destroyed) return;
       send({ ...base, choices: [{ index: 0, delta: { content: c }, finish_reason: null }] });
       if (kind === "drop" && i === 1) {
-        // Let the two chunks reach the caller, then cut the connection.
-        await new Promise((r) => setTimeout(r, 50));
-        res.socket?.destroy();
+        hold(res); // until cut(): the caller reads the two chunks first
         return;
       }
     }
