@@ -45,8 +45,6 @@ export interface RouteOptions {
    * passed the call is committed to its deployment (StreamChat).
    */
   buffered: boolean;
-  /** Which alias property the call uses. @default "model" */
-  use?: "model" | "embeddingModel";
 }
 
 /** An event and the deployment that produced it. */
