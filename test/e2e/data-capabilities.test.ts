@@ -158,7 +158,7 @@ describe("A batch that runs the math process's threads out of memory", () => {
     while (job?.state !== "JOB_STATE_FAILED" && job?.state !== "JOB_STATE_SUCCEEDED") {
       // Another caller's Evaluate gets its answer while the batch runs.
       const unary = await call("flowforge.math.v1.MathService/Evaluate", { expression: `${answered} + 1` });
-      expect(unary.body.value).toBe(answered + 1);
+      expect({ status: unary.status, body: unary.body }).toMatchObject({ status: 200, body: { value: answered + 1 } });
       answered++;
       job = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: total })).body.job;
     }
