@@ -3,7 +3,7 @@
  * and for local GGUF models (their own tokenizer), an estimate with a similar encoding for the
  * rest. The router uses the count to skip a deployment whose context window is too small.
  */
-import { Tiktoken } from "js-tiktoken/lite";
+import { encoding } from "#runtime/tokenizer.js";
 import type { ChatInput } from "./providers/provider.js";
 
 /** A tokenizer for a model. */
@@ -13,19 +13,6 @@ export interface Tokenizer {
   /** Exact for the model, or an estimate. */
   exact: boolean;
   count(text: string): Promise<number>;
-}
-
-const encodings = new Map<string, Promise<Tiktoken>>();
-/** Loaded once, when first used (each rank table is a few MB). */
-function encoding(name: "o200k_base" | "cl100k_base"): Promise<Tiktoken> {
-  let e = encodings.get(name);
-  if (!e) {
-    e = (name === "o200k_base" ? import("js-tiktoken/ranks/o200k_base") : import("js-tiktoken/ranks/cl100k_base")).then(
-      (m) => new Tiktoken(m.default),
-    );
-    encodings.set(name, e);
-  }
-  return e;
 }
 
 /** Loads the encodings now, so the first call does not wait for their rank tables. */

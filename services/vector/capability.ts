@@ -4,21 +4,48 @@ import { defineCapability } from "#capability/index.js";
 import { register } from "#runtime/server.js";
 import { blobConfig, clean } from "#config/index.js";
 import { str } from "envalid";
+import type { Logger } from "#runtime/logger.js";
 
 /** The vector service's settings (every variable is documented in the README). */
 export function vectorConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = clean(env, {
     VECTOR_DATABASE_URL: str({ default: "", desc: "PostgreSQL with pgvector (default: DATABASE_URL)" }),
+    QDRANT_URL: str({ default: "", desc: "a Qdrant server to hold the vectors instead of pgvector" }),
+    QDRANT_API_KEY: str({ default: "", desc: "Qdrant's API key, when it asks for one" }),
     LLM_ADDR: str({ default: "", desc: "the LLM service, for search by text and ingestion" }),
     PDF_ADDR: str({ default: "", desc: "the PDF service, for ingesting PDFs" }),
     OCR_ADDR: str({ default: "", desc: "the OCR service, for scanned pages" }),
   });
   return {
     databaseUrl: e.VECTOR_DATABASE_URL || undefined,
+    qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY || undefined } : undefined,
     llm: e.LLM_ADDR || undefined,
     pdf: e.PDF_ADDR || undefined,
     ocr: e.OCR_ADDR || undefined,
   };
+}
+
+/** The pgvector store in the database at `url`; one without the extension leaves the service up, answering what is missing. */
+async function pgvector(url: string | undefined, pool: number, logger: Logger) {
+  if (!url)
+    throw new Error(
+      "the vector service needs PostgreSQL with pgvector (DATABASE_URL or VECTOR_DATABASE_URL) or Qdrant (QDRANT_URL)",
+    );
+  const [{ createPgvectorStore, setupPgvector }, { createSql }, { unavailableStore }] = await Promise.all([
+    import("./pgvector.js"),
+    import("#db/sql.js"),
+    import("./store.js"),
+  ]);
+  const sql = createSql(url, { max: pool, applicationName: "vector" });
+  const missing = await setupPgvector(sql).then(
+    () => undefined,
+    (err: { code?: string; message?: string }) => {
+      if (err.code !== "0A000" && !/extension "vector"/.test(err.message ?? "")) throw err;
+      logger.error({ err }, "the database has no pgvector extension: VectorService answers failed_precondition");
+      return "the vector service's database has no pgvector extension: point VECTOR_DATABASE_URL (or DATABASE_URL) at a PostgreSQL with pgvector, or QDRANT_URL at Qdrant";
+    },
+  );
+  return { store: missing ? unavailableStore(missing) : createPgvectorStore(sql), close: () => sql.end() };
 }
 
 export default defineCapability({
@@ -27,23 +54,10 @@ export default defineCapability({
   uses: ["llm", "pdf", "ocr"],
   async create({ env, config: service, logger }) {
     const config = vectorConfig(env);
-    const url = config.databaseUrl ?? service.database?.url;
-    if (!url)
-      throw new Error("the vector service needs PostgreSQL with pgvector: set DATABASE_URL or VECTOR_DATABASE_URL");
-    const [
-      { createVectorService },
-      { createPgvectorStore, setupPgvector },
-      { createIngester },
-      { createSql },
-      client,
-      { unavailableStore },
-    ] = await Promise.all([
+    const [{ createVectorService }, { createIngester }, client] = await Promise.all([
       import("./service.js"),
-      import("./pgvector.js"),
       import("./ingest.js"),
-      import("#db/sql.js"),
       import("#capability/client.js"),
-      import("./store.js"),
     ]);
     const [{ LlmService }, { PdfService }, { OcrService }, { withBlobStore }] = await Promise.all([
       import("#gen/flowforge/llm/v1/llm_pb.js"),
@@ -51,20 +65,13 @@ export default defineCapability({
       import("#gen/flowforge/ocr/v1/ocr_pb.js"),
       import("#blobs/open.js"),
     ]);
-    const sql = createSql(url, { max: service.database?.pool ?? 8, applicationName: "vector" });
-    // A database without pgvector leaves the service up, answering what is missing.
-    const missing = await setupPgvector(sql).then(
-      () => undefined,
-      (err: { code?: string; message?: string }) => {
-        if (err.code !== "0A000" && !/extension "vector"/.test(err.message ?? "")) throw err;
-        logger.error({ err }, "the database has no pgvector extension: VectorService answers failed_precondition");
-        return "the vector service's database has no pgvector extension: point VECTOR_DATABASE_URL (or DATABASE_URL) at a PostgreSQL with pgvector";
-      },
-    );
+    const { store, close } = config.qdrant
+      ? { store: (await import("./qdrant.js")).createQdrantStore(config.qdrant), close: async () => {} }
+      : await pgvector(config.databaseUrl ?? service.database?.url, service.database?.pool ?? 8, logger);
     const llm = config.llm ? client.capabilityClient(LlmService, config.llm) : undefined;
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) => ({
       impl: createVectorService({
-        store: missing ? unavailableStore(missing) : createPgvectorStore(sql),
+        store,
         embed: llm
           ? async (texts, model, ctx) =>
               (await llm.embed({ texts, model }, client.asCaller(ctx))).embeddings.map((e) => e.values)
@@ -75,7 +82,7 @@ export default defineCapability({
           blobs,
         }),
       }),
-      close: () => sql.end(),
+      close,
     }));
     return { services: [register(VectorService, impl)], stop };
   },

@@ -7,7 +7,7 @@
  */
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { Client, HandlerContext } from "@connectrpc/connect";
-import { Tiktoken } from "js-tiktoken/lite";
+import { encoding } from "#runtime/tokenizer.js";
 import type { PdfService } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import type { OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { Chunking_Unit, type IngestRequest, type IngestResponse } from "#gen/flowforge/vector/v1/vector_pb.js";
@@ -47,11 +47,7 @@ export interface IngesterOptions {
   blobs?: BlobReader;
 }
 
-let encoder: Promise<Tiktoken> | undefined;
-const tokens = () => {
-  encoder ??= import("js-tiktoken/ranks/o200k_base").then((m) => new Tiktoken(m.default));
-  return encoder;
-};
+const tokens = () => encoding("o200k_base");
 
 /** Cuts text into chunks of `size` tokens (or sentences) sharing `overlap`. */
 export async function chunk(

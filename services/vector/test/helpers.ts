@@ -6,6 +6,7 @@ import { tenantClient } from "#test/support/in-process.js";
 export { seeded } from "#test/support/random.js";
 import { createPgvectorStore, setupPgvector } from "../pgvector.js";
 import { createVectorService, type VectorServiceOptions } from "../service.js";
+import { createQdrantStore } from "../qdrant.js";
 import type { VectorStore } from "../store.js";
 
 /** The stores the contract suite runs against: pgvector on PGlite always. */
@@ -42,4 +43,34 @@ export async function postgresStore(url: string): Promise<{ store: VectorStore; 
 /** A VectorService client over `store`, acting for the tenant each call names. */
 export function vectorClient(store: VectorStore, options: Omit<VectorServiceOptions, "store"> = {}) {
   return tenantClient(VectorService, createVectorService({ store, ...options }));
+}
+
+/**
+ * The Qdrant at `url`, its tenants made this run's own (a shared server keeps other runs'
+ * collections apart), their collections deleted on close.
+ */
+export async function qdrantStore(url: string): Promise<{ store: VectorStore; close(): Promise<void> }> {
+  const inner = createQdrantStore({ url, apiKey: process.env.QDRANT_API_KEY || undefined });
+  const run = `test-${Math.random().toString(36).slice(2, 10)}`;
+  const tenants = new Set<string>();
+  const own = (tenant: string) => {
+    tenants.add(tenant);
+    return `${run}:${tenant}`;
+  };
+  const store = new Proxy(inner, {
+    get: (target, property: keyof VectorStore) => {
+      const value = target[property];
+      return typeof value === "function" && property !== "close"
+        ? (tenant: string, ...rest: unknown[]) => (value as (...a: unknown[]) => unknown)(own(tenant), ...rest)
+        : value;
+    },
+  });
+  return {
+    store,
+    async close() {
+      for (const tenant of tenants)
+        for (const c of await inner.listCollections(`${run}:${tenant}`))
+          await inner.deleteCollection(`${run}:${tenant}`, c.name);
+    },
+  };
 }
