@@ -13,9 +13,8 @@
  */
 import * as http2 from "node:http2";
 import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { status } from "@grpc/grpc-js";
-import { splitHostPort } from "#runtime/ports.js";
+import { authorityOf, parseTarget } from "#runtime/ports.js";
 
 /** How a call failed, in gRPC terms: the status code, its message and `grpc-status-details-bin` if the backend sent one. */
 export interface GrpcFailure {
@@ -58,42 +57,11 @@ interface Endpoint {
   backoffMs: number;
 }
 
-type Target = { fixed: string[] } | { host: string; port: number };
-
 const initialBackoffMs = 250;
 const maxBackoffMs = 5_000;
 const pingTimeoutMs = 10_000;
 
-/** `[v6]:port` or `host:port` into its parts. */
-function hostPort(s: string, target: string): { host: string; port: number } {
-  const parts = splitHostPort(s);
-  if (!parts || parts.port === 0)
-    throw new Error(`backend address "${target}" must name a host and a port, e.g. dns:///crypto:50051`);
-  return parts;
-}
-
 const endpoint = (authority: string): Endpoint => ({ authority, retryAt: 0, backoffMs: initialBackoffMs });
-
-const authorityOf = (host: string, port: number) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`);
-
-/** Reads a target the way grpc-js does (the schemes the gateway's deployments use). */
-export function parseTarget(target: string): Target {
-  const fixed = /^ipv[46]:(.+)$/.exec(target);
-  if (fixed) {
-    return {
-      fixed: fixed[1].split(",").map((a) => {
-        const { host, port } = hostPort(a, target);
-        if (!isIP(host)) throw new Error(`backend address "${target}" lists "${host}", which is not an IP address`);
-        return authorityOf(host, port);
-      }),
-    };
-  }
-  const dns = /^dns:(?:\/\/[^/]*\/)?(.+)$/.exec(target);
-  if (!dns && /^[a-z][a-z0-9+.-]*:\/\//i.test(target))
-    throw new Error(`backend address "${target}": only dns:, ipv4: and ipv6: targets are supported`);
-  const { host, port } = hostPort(dns ? dns[1] : target, target);
-  return isIP(host) ? { fixed: [authorityOf(host, port)] } : { host, port };
-}
 
 const defaultResolve = async (host: string) => (await lookup(host, { all: true })).map((a) => a.address);
 

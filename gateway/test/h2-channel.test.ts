@@ -12,7 +12,8 @@ import { CryptoService, HashRequestSchema, HashResponseSchema } from "#gen/flowf
 import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";
 import { decodeStatus, invalidArgument } from "#runtime/errors.js";
-import { createUnaryChannel, parseTarget, type GrpcFailure, type UnaryChannel } from "../backends/h2-channel.js";
+import { parseTarget } from "#runtime/ports.js";
+import { createUnaryChannel, type GrpcFailure, type UnaryChannel } from "../backends/h2-channel.js";
 import { freePort } from "#test/support/mesh.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
