@@ -13,10 +13,14 @@ import { until } from "../support/until.js";
 import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";
 
-const total = 1000;
-const items = Array.from({ length: total }, (_, i) =>
-  pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
-);
+/**
+ * Items in a batch: enough that a crash at 100 succeeded lands mid-batch. A whole new mesh takes
+ * long enough to start that 400 items can all finish meanwhile: that case runs 1,000.
+ */
+const batch = (total: number) =>
+  Array.from({ length: total }, (_, i) =>
+    pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
+  );
 const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meshes: Mesh[] = [];
@@ -29,11 +33,14 @@ async function succeeded(jobs: Client<typeof JobService>, jobId: string): Promis
 }
 
 /** A mesh on embedded parts running the batch, once its first 100 items have succeeded. */
-async function midBatch() {
+async function midBatch(total: number) {
   const mesh = await startMesh(env);
   meshes.push(mesh);
   const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
-  const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
+  const { job } = await jobs.submitJob({
+    method: "flowforge.crypto.v1.CryptoService/HashPassword",
+    items: batch(total),
+  });
   await until(async () => (await succeeded(jobs, job!.id)) >= 100, 120_000);
   return { mesh, jobs, jobId: job!.id };
 }
@@ -61,7 +68,7 @@ async function watchToEnd(jobs: Client<typeof JobService>, jobId: string) {
 }
 
 /** Waits for the job to finish, then checks every item succeeded and was recorded exactly once. */
-async function checkExactlyOnce(jobs: Client<typeof JobService>, jobId: string) {
+async function checkExactlyOnce(jobs: Client<typeof JobService>, jobId: string, total: number) {
   const events = await watchToEnd(jobs, jobId);
   const last = events[events.length - 1];
   expect(last.event.case === "stateChanged" && last.event.value.state).toBe(JobState.SUCCEEDED);
@@ -76,7 +83,8 @@ async function checkExactlyOnce(jobs: Client<typeof JobService>, jobId: string) 
 
 describe("embedded jobs after a crash", () => {
   it("SIGKILL of the whole mesh mid-batch, then npm start on the same data directory: every item finishes exactly once", async () => {
-    const { mesh: first, jobId } = await midBatch();
+    const total = 1000;
+    const { mesh: first, jobId } = await midBatch(total);
     first.crash();
     // The launcher holds the embedded database: gone before another opens its data directory.
     await until(() => !alive(first.pid));
@@ -85,20 +93,20 @@ describe("embedded jobs after a crash", () => {
     const jobs = connectClient(JobService, second.url, second.adminKey);
     const after = await jobs.getJob({ jobId, itemsPageSize: 1 });
     expect(after.job!.counts!.succeeded).toBeLessThan(total);
-    await checkExactlyOnce(jobs, jobId);
+    await checkExactlyOnce(jobs, jobId, total);
     expect(second.output()).toMatch(/unfinished jobs recovered/);
   }, 240_000);
 
   it("SIGKILL of the jobs process alone: the launcher restarts it and the batch finishes exactly once", async () => {
-    const { mesh, jobId } = await midBatch();
+    const { mesh, jobId } = await midBatch(400);
     const victim = mesh.pidOf("jobs");
     process.kill(victim, "SIGKILL");
-    await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), jobId);
+    await checkExactlyOnce(connectClient(JobService, mesh.url, mesh.adminKey), jobId, 400);
     expect(mesh.pidOf("jobs")).not.toBe(victim);
   }, 240_000);
 
   it("SIGKILL of the capability process mid-batch: the jobs process stays small and answers throughout, and every item finishes exactly once", async () => {
-    const { mesh, jobs, jobId } = await midBatch();
+    const { mesh, jobs, jobId } = await midBatch(400);
     const jobsPid = mesh.pidOf("jobs");
     const rssMib = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${jobsPid}/status`, "utf8"))![1]) / 1024;
     const before = rssMib();
@@ -117,6 +125,6 @@ describe("embedded jobs after a crash", () => {
     expect(mesh.pidOf("crypto")).not.toBe(victim);
     expect(mesh.pidOf("jobs")).toBe(jobsPid);
     expect(peak).toBeLessThan(before + 256);
-    await checkExactlyOnce(jobs, jobId);
+    await checkExactlyOnce(jobs, jobId, 400);
   }, 240_000);
 });
