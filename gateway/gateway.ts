@@ -8,7 +8,7 @@ import { reflectionRegistrations } from "#runtime/reflection.js";
 import type { Logger } from "#runtime/logger.js";
 import type { Sql } from "#db/sql.js";
 import type { ProcessState } from "#launcher/supervisor.js";
-import { capabilityOf, catalog, jobCapabilities, type CapabilityName } from "../services/catalog.js";
+import { capabilityOf, catalog, jobCapabilities, runsAsJobs, type CapabilityName } from "../services/catalog.js";
 import { type Backend, checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
@@ -209,7 +209,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     policies,
     maxRequestBytes: options.maxRequestBytes,
     defaultTimeoutMs: options.defaultTimeoutMs,
-    batchable: (service) => jobCapabilities.includes(capabilityOf(service.typeName) as CapabilityName),
+    batchable: runsAsJobs,
     logger: options.logger,
     store: options.blobs,
   });

@@ -25,6 +25,12 @@ export function isCapabilityName(name: string): name is CapabilityName {
 /** Capabilities whose unary methods can run as jobs. */
 export const jobCapabilities = capabilities.filter((c) => c.jobs !== false).map((c) => c.name as CapabilityName);
 
+/** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
+export function runsAsJobs(service: DescService): boolean {
+  const capability = capabilityOf(service.typeName);
+  return capability !== undefined && jobCapabilities.includes(capability);
+}
+
 /** The capability that serves a fully-qualified service name, if any. */
 export function capabilityOf(typeName: string): CapabilityName | undefined {
   return capabilities.find((c) => c.services.some((s) => s.typeName === typeName))?.name;

@@ -85,7 +85,10 @@ describe("a capability added as the README says", () => {
       /command: \["node", "--import", "tsx", "services\/main.ts", "echo"\]/,
     );
     expect(readFileSync(join(copy, "k8s/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
-    expect(readFileSync(join(copy, "README.md"), "utf8")).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
+    const readme = readFileSync(join(copy, "README.md"), "utf8");
+    expect(readme).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
+    // The services `buf curl --list-services` lists, as the README's example expects them.
+    expect(readme).toMatch(/```text\n(flowforge\.\S+\n)*flowforge\.echo\.v1\.EchoService\n/);
   });
 
   it("is served directly over gRPC, with reflection", async () => {

@@ -11,7 +11,9 @@ import { root, startMesh, type Mesh } from "../support/mesh.js";
 
 const run = promisify(execFile);
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const examples = [...readme.matchAll(/<!-- run -->\n```sh\n([\s\S]*?)```\n+```text\n([\s\S]*?)```/g)].map((m) => ({
+const examples = [
+  ...readme.matchAll(/<!-- run -->\n```sh\n([\s\S]*?)```\n+(?:<!-- [^>]* -->\n)?```text\n([\s\S]*?)```/g),
+].map((m) => ({
   script: m[1],
   expected: m[2].trim(),
 }));
