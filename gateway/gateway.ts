@@ -8,7 +8,7 @@ import { reflectionRegistrations } from "#runtime/reflection.js";
 import type { Logger } from "#runtime/logger.js";
 import type { Sql } from "#db/sql.js";
 import type { ProcessState } from "#launcher/supervisor.js";
-import { capabilityOf, catalog, jobCapabilities, runsAsJobs, type CapabilityName } from "../services/catalog.js";
+import { catalog, runsAsJobs, type CapabilityName } from "../services/catalog.js";
 import { type Backend, checkBackend, createBackends } from "./backends/backends.js";
 import { createForwardingService } from "./backends/forward.js";
 import { createAdminService } from "./admin-service.js";
