@@ -6,7 +6,7 @@
 import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
 import { capabilities } from "#gen/flowforge/capabilities.js";
 import { file_google_rpc_error_details } from "#gen/google/rpc/error_details_pb.js";
-import type { Capability } from "#capability/index.js";
+import { type Capability, runsAsJobsAmong } from "#capability/index.js";
 
 /** A capability's short name. */
 export type CapabilityName = (typeof capabilities)[number]["name"];
@@ -27,8 +27,7 @@ export const jobCapabilities = capabilities.filter((c) => c.jobs !== false).map(
 
 /** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
 export function runsAsJobs(service: DescService): boolean {
-  const capability = capabilityOf(service.typeName);
-  return capability !== undefined && jobCapabilities.includes(capability);
+  return runsAsJobsAmong(capabilities, service);
 }
 
 /** The capability that serves a fully-qualified service name, if any. */

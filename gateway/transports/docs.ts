@@ -1,6 +1,6 @@
 /**
  * The REST reference: `GET /openapi.json` (generated from the protos by
- * scripts/protoc-gen-openapi.ts at `npm run generate`), one document per capability at
+ * scripts/generate/openapi.ts at `npm run generate`), one document per capability at
  * `/api/v1/<capability>/openapi.json`, and `/docs`, Swagger UI served from the swagger-ui-dist
  * package (no CDN) where a person can try a call with their key.
  */

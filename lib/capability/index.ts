@@ -68,6 +68,12 @@ export function defineCapability<const N extends string>(capability: Capability<
   return capability;
 }
 
+/** Whether `service`'s unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`, among `capabilities`. */
+export function runsAsJobsAmong(capabilities: readonly Capability[], service: DescService): boolean {
+  const owner = capabilities.find((c) => c.services.some((s) => s.typeName === service.typeName));
+  return owner !== undefined && owner.jobs !== false;
+}
+
 /** A capability name as an environment variable prefix: `data-transform` → `DATA_TRANSFORM`. */
 export function envName(name: string): string {
   return name.toUpperCase().replace(/-/g, "_");

@@ -1,7 +1,7 @@
 /**
  * Path templates of `google.api.http` rules, and which routes have a `:batch` twin: shared by the
- * gateway (routes.ts) and the OpenAPI generator (scripts/protoc-gen-openapi.ts), which runs while
- * gen/ is being rewritten and so imports nothing generated.
+ * gateway (routes.ts) and the OpenAPI generator (scripts/generate/openapi.ts), which reads the
+ * protos as `buf build` does and so imports nothing generated.
  */
 import {
   type DescExtension,

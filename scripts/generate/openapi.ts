@@ -1,17 +1,15 @@
 /**
- * protoc-gen-openapi: the REST projection of the contracts as one OpenAPI 3.1 document
- * (`gen/openapi/openapi.json`), run by `buf generate`. Every `google.api.http` route and its
- * `:batch` twin, request and response schemas from the messages (comments as descriptions, enums,
+ * The REST projection of the contracts as one OpenAPI 3.1 document (`gen/openapi/openapi.json`),
+ * written by `npm run generate` from the protos as `buf build` reads them (comments included):
+ * every `google.api.http` route and, for the services whose capability runs jobs, its `:batch`
+ * twin, request and response schemas from the messages (comments as descriptions, enums,
  * formats, required fields), the REST error envelope, the security schemes, a tag per capability
  * and an example per method (an `Example:` line of the rpc's comment, else one built from the
  * input's required fields).
- *
- * Options: `no_batch=<service>` (repeatable) for services whose methods do not run as jobs.
- * It imports nothing from gen/, which buf clears before it runs.
  */
 import {
-  create,
   createFileRegistry,
+  fromBinary,
   type DescEnum,
   type DescExtension,
   type DescField,
@@ -23,12 +21,9 @@ import {
   type Registry,
   ScalarType,
 } from "@bufbuild/protobuf";
-import {
-  CodeGeneratorResponse_Feature,
-  CodeGeneratorResponseSchema,
-  FileDescriptorSetSchema,
-} from "@bufbuild/protobuf/wkt";
-import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
+import { execFileSync } from "node:child_process";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { getComments } from "@bufbuild/protoplugin";
 import {
   answerMediaTypes,
   batchable,
@@ -37,7 +32,7 @@ import {
   parseTemplate,
   prefixOf,
   waitableMethod,
-} from "../gateway/transports/rest/templates.js";
+} from "../../gateway/transports/rest/templates.js";
 
 type Json = Record<string, unknown>;
 
@@ -289,7 +284,12 @@ function okAnswer(output: DescMessage, schema: Json): Json {
   };
 }
 
-function document(registry: Registry, services: DescService[], noBatch: Set<string>): Json {
+/** The document of `services`' routes; `runsAsJobs` says which get `:batch` twins (as the gateway serves them). */
+export function openapiDocument(
+  registry: Registry,
+  services: DescService[],
+  runsAsJobs: (service: DescService) => boolean,
+): Json {
   const http = registry.getExtension("google.api.http");
   if (!http) throw new Error("google/api/annotations.proto is not among the inputs");
   const schemas = new Schemas();
@@ -407,7 +407,7 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
           submit &&
           getJob &&
           webhook &&
-          !noBatch.has(service.typeName) &&
+          runsAsJobs(service) &&
           batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
         ) {
           const batchExample = { items: [example ?? exampleOf(method.input)] };
@@ -481,25 +481,13 @@ function document(registry: Registry, services: DescService[], noBatch: Set<stri
   };
 }
 
-const plugin: Plugin = {
-  name: "protoc-gen-openapi",
-  version: "v1",
-  run(request) {
-    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
-    const noBatch = new Set(
-      request.parameter
-        .split(",")
-        .map((p) => p.trim())
-        .filter((p) => p.startsWith("no_batch="))
-        .map((p) => p.slice("no_batch=".length)),
-    );
-    const services = request.fileToGenerate.flatMap((name) => registry.getFile(name)?.services ?? []);
-    const content = `${JSON.stringify(document(registry, services, noBatch), null, 2)}\n`;
-    return create(CodeGeneratorResponseSchema, {
-      supportedFeatures: BigInt(CodeGeneratorResponse_Feature.PROTO3_OPTIONAL),
-      file: [{ name: "openapi/openapi.json", content }],
-    });
-  },
-};
-
-runNodeJs(plugin);
+/** The protos' descriptors with their comments, as `buf build` reads the module. */
+export function builtRegistry(root: string): { registry: Registry; ours: DescService[] } {
+  const image = execFileSync("npx", ["buf", "build", "-o", "-#format=binpb"], { cwd: root, maxBuffer: 256 << 20 });
+  const set = fromBinary(FileDescriptorSetSchema, image);
+  const registry = createFileRegistry(set);
+  const ours = set.file
+    .filter((f) => f.name.startsWith("flowforge/"))
+    .flatMap((f) => registry.getFile(f.name)?.services ?? []);
+  return { registry, ours };
+}
