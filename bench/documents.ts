@@ -10,7 +10,7 @@
  *   to steady state, then best of 5; target >= 0.7. The client's own work (serializing the request, parsing the answer) is not timed, as
  *   none is in-process.
  */
-import "../services/pdf/pdfjs.js";
+import "#pdf/pdfjs.js";
 import { execFile } from "node:child_process";
 import { cpus } from "node:os";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -189,7 +189,7 @@ try {
     () => mergeInProcess(false),
   );
   // Side check: the service's threads read and write without pdf-lib's yielding (see
-  // services/pdf/document.ts); the same in this process, for the ratio against that.
+  // lib/pdf/document.ts); the same in this process, for the ratio against that.
   const unyielding = await best(runs, () => mergeInProcess(true));
   await measure(
     `ExtractText of a ${pdfPages}-page PDF`,

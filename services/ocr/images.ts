@@ -7,7 +7,7 @@
  */
 import sharp from "sharp";
 import { check, invalidArgument } from "#runtime/errors.js";
-import { imageHeader } from "../pdf/images.js";
+import { imageHeader } from "#pdf/images.js";
 
 /** Largest page read: 40 megapixels (A4 at 600 dpi is 35). */
 export const maxPixels = 40_000_000;

@@ -14,7 +14,7 @@ import { progressKey } from "#runtime/context.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import type { Logger } from "#runtime/logger.js";
 import { createSandbox, type Sandbox } from "#runtime/sandbox.js";
-import type { PdfResult, PdfTask } from "../pdf/worker.js";
+import type { PdfResult, PdfTask } from "#pdf/worker.js";
 import { type Layout, languageAliases, layoutOf, type OcrEngine, type PageRead, ReadAborted } from "./engine.js";
 import { despeckle, imagePages, maxPixels, type PageImage, skewOf, turn } from "./images.js";
 import { createTesseractJs } from "./tesseract-js.js";
@@ -84,7 +84,7 @@ export function createOcrService(options: OcrServiceOptions = {}): {
   // Started on first use: a service that only reads images never needs it.
   const pdf = () =>
     (pdfSandbox ??= createSandbox<PdfTask, PdfResult>({
-      filename: new URL("../pdf/worker.ts", import.meta.url),
+      filename: new URL("../../lib/pdf/worker.ts", import.meta.url),
       timeMs: 60_000,
       heapMib: 512,
       threads: 1,

@@ -21,12 +21,12 @@ import {
 } from "#gen/flowforge/pdf/v1/pdf_pb.js";
 import { check } from "#runtime/errors.js";
 import { createChromium } from "./chromium.js";
-import type { Field } from "./edit.js";
-import { maxImagePixels, normaliseImage } from "./images.js";
+import type { Field } from "#pdf/edit.js";
+import { maxImagePixels, normaliseImage } from "#pdf/images.js";
 import { createQpdf } from "./qpdf.js";
 import type { Logger } from "#runtime/logger.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
-import type { Input, PdfResult, PdfTask, Stamp } from "./worker.js";
+import type { Input, PdfResult, PdfTask, Stamp } from "#pdf/worker.js";
 
 /** Options for createPdfService. */
 export interface PdfServiceOptions {
@@ -101,7 +101,7 @@ export function createPdfService(options: PdfServiceOptions = {}): {
     heapMib: 512,
     threads: 2,
     ...options.sandbox,
-    filename: new URL("./worker.ts", import.meta.url),
+    filename: new URL("../../lib/pdf/worker.ts", import.meta.url),
     field: "document",
     name: "pdf",
     logger: options.logger,

@@ -1,6 +1,7 @@
 /**
- * Runs in a sandbox thread (lib/runtime/sandbox.ts): one PDF read or assembled with pdf-lib, or
- * its text extracted with pdf.js (through unpdf). A document that cannot be read comes back as a
+ * Runs in a sandbox thread (lib/runtime/sandbox.ts) of the PDF service, or of the OCR service for
+ * the pages it reads: one PDF read or assembled with pdf-lib, or its text extracted or a page
+ * drawn with pdf.js (through unpdf). A document that cannot be read comes back as a
  * refusal naming its field.
  */
 import "./pdfjs.js";
