@@ -3,10 +3,15 @@
  * `npm run generate` lists them in gen/flowforge/capabilities.ts. The gateway routes, the launcher
  * starts and the jobs service runs methods of these; nothing here is edited by hand.
  */
-import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
+import type { DescService, Registry } from "@bufbuild/protobuf";
 import { capabilities } from "#gen/flowforge/capabilities.js";
-import { file_google_rpc_error_details } from "#gen/google/rpc/error_details_pb.js";
-import { type Capability, runsAsJobsAmong } from "#capability/index.js";
+import {
+  type Capability,
+  type FoundMethod as FoundAmong,
+  findJobMethodAmong,
+  registryOf,
+  runsAsJobsAmong,
+} from "#capability/index.js";
 
 /** A capability's short name. */
 export type CapabilityName = (typeof capabilities)[number]["name"];
@@ -36,24 +41,14 @@ export function capabilityOf(typeName: string): CapabilityName | undefined {
 }
 
 /** A method found by its full name (`pkg.Service/Method`). */
-export interface FoundMethod {
-  capability: CapabilityName;
-  service: DescService;
-  method: DescMethod;
-}
+export type FoundMethod = Omit<FoundAmong, "capability"> & { capability: CapabilityName };
 
 /** Looks up `pkg.Service/Method` among the job capabilities. */
 export function findJobMethod(fullName: string): FoundMethod | undefined {
-  const [serviceName, methodName] = fullName.replace(/^\//, "").split("/");
-  for (const capability of jobCapabilities) {
-    const service = catalog[capability].services.find((s) => s.typeName === serviceName);
-    const method = service?.methods.find((m) => m.name === methodName);
-    if (service && method) return { capability, service, method };
-  }
-  return undefined;
+  return findJobMethodAmong(capabilities, fullName) as FoundMethod | undefined;
 }
 
 /** Every message type of every service and the error details, for google.protobuf.Any in JSON. */
 export function catalogRegistry(): Registry {
-  return createRegistry(file_google_rpc_error_details, ...capabilities.flatMap((c) => c.services.map((s) => s.file)));
+  return registryOf(capabilities);
 }

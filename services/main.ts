@@ -17,7 +17,12 @@ if (!isCapabilityName(name)) {
 }
 const capability = catalog[name];
 const config = serviceConfig();
-const instance = await capability.create({ logger: createLogger({ name }), env: process.env, config });
+const instance = await capability.create({
+  logger: createLogger({ name }),
+  env: process.env,
+  config,
+  capabilities: Object.values(catalog),
+});
 await runService({
   name,
   services: instance.services,

@@ -5,7 +5,8 @@
  * launcher, the gateway's routes, docker-compose.yml, k8s/, the README's list) is derived from
  * these declarations: at run time from the catalogue, or by `npm run generate`.
  */
-import type { DescService } from "@bufbuild/protobuf";
+import { createRegistry, type DescMethod, type DescService, type Registry } from "@bufbuild/protobuf";
+import { file_google_rpc_error_details } from "#gen/google/rpc/error_details_pb.js";
 import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/server.js";
 import type { ServiceConfig } from "#config/index.js";
@@ -19,6 +20,8 @@ export interface CapabilityContext {
   env: NodeJS.ProcessEnv;
   /** The service process's configuration (lib/config), read once by the entry point. */
   config: ServiceConfig;
+  /** Every capability of the deployment (the catalogue), for one that runs others' methods: the jobs service. */
+  capabilities: readonly Capability[];
 }
 
 /** A built capability: its registrations, and what to stop after the server has stopped. */
@@ -72,6 +75,30 @@ export function defineCapability<const N extends string>(capability: Capability<
 export function runsAsJobsAmong(capabilities: readonly Capability[], service: DescService): boolean {
   const owner = capabilities.find((c) => c.services.some((s) => s.typeName === service.typeName));
   return owner !== undefined && owner.jobs !== false;
+}
+
+/** A method found by its full name (`pkg.Service/Method`), with the capability that serves it. */
+export interface FoundMethod {
+  capability: string;
+  service: DescService;
+  method: DescMethod;
+}
+
+/** Looks up `pkg.Service/Method` among the capabilities whose methods run as jobs. */
+export function findJobMethodAmong(capabilities: readonly Capability[], fullName: string): FoundMethod | undefined {
+  const [serviceName, methodName] = fullName.replace(/^\//, "").split("/");
+  for (const capability of capabilities) {
+    if (capability.jobs === false) continue;
+    const service = capability.services.find((s) => s.typeName === serviceName);
+    const method = service?.methods.find((m) => m.name === methodName);
+    if (service && method) return { capability: capability.name, service, method };
+  }
+  return undefined;
+}
+
+/** Every message type of the capabilities' services and the error details, for google.protobuf.Any in JSON. */
+export function registryOf(capabilities: readonly Capability[]): Registry {
+  return createRegistry(file_google_rpc_error_details, ...capabilities.flatMap((c) => c.services.map((s) => s.file)));
 }
 
 /** A capability name as an environment variable prefix: `data-transform` → `DATA_TRANSFORM`. */

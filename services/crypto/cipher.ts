@@ -16,7 +16,7 @@ import {
 } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { check, invalidArgument } from "#runtime/errors.js";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { CryptoLimits } from "./limits.js";
+import { type CryptoLimits, kdfLimits } from "./limits.js";
 import { bounded, inputBytes } from "./encoding.js";
 
 /** Source of random bytes; tests pass a fixed one to check published vectors. */
@@ -32,13 +32,6 @@ const keyLength = 32;
 const nonceLength = 12;
 const tagLength = 16;
 const saltLength = 16;
-
-/** argon2id limits for KDFs and password hashes: hostile parameters are refused, not run. */
-export const kdfLimits = {
-  memoryKib: { min: 8192, max: 262_144, default: 65_536 },
-  iterations: { min: 1, max: 10, default: 3 },
-  parallelism: { min: 1, max: 4, default: 1 },
-};
 
 /** Resolved argon2id parameters. */
 export interface Argon2Params {

@@ -9,7 +9,13 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { createBulkhead, type Bulkhead } from "#runtime/bulkhead.js";
 import { check } from "#runtime/errors.js";
 import { heavySlots, machine } from "#runtime/machine.js";
-import { kdfLimits } from "./cipher.js";
+
+/** argon2id limits for KDFs and password hashes: hostile parameters are refused, not run. */
+export const kdfLimits = {
+  memoryKib: { min: 8192, max: 262_144, default: 65_536 },
+  iterations: { min: 1, max: 10, default: 3 },
+  parallelism: { min: 1, max: 4, default: 1 },
+};
 
 /** Options for createCryptoLimits; every default is sized from the machine. */
 export interface CryptoLimitOptions {

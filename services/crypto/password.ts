@@ -10,8 +10,8 @@ import type {
 } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { check, invalidArgument } from "#runtime/errors.js";
-import { kdfLimits, kdfParams } from "./cipher.js";
-import type { CryptoLimits } from "./limits.js";
+import { kdfParams } from "./cipher.js";
+import { type CryptoLimits, kdfLimits } from "./limits.js";
 
 const maxPasswordBytes = 4096;
 

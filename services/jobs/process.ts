@@ -6,7 +6,7 @@
  * `FLOWFORGE_WEBHOOK_ALLOW_PRIVATE=1`.
  */
 import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
-import type { CapabilityContext, CapabilityInstance } from "#capability/index.js";
+import { type CapabilityContext, type CapabilityInstance, findJobMethodAmong, registryOf } from "#capability/index.js";
 import { register } from "#runtime/server.js";
 import { sqlFor } from "#db/sql.js";
 import { jobsConfig } from "#config/index.js";
@@ -16,7 +16,6 @@ import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
 import { createJobStore } from "#jobs/store.js";
 import { startWebhookDispatcher } from "#jobs/webhooks.js";
 import { topics } from "#jobs/topics.js";
-import { catalogRegistry } from "../catalog.js";
 import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
@@ -24,6 +23,7 @@ export async function createJobsProcess({
   logger,
   env,
   config: service,
+  capabilities,
 }: CapabilityContext): Promise<CapabilityInstance> {
   const config = { ...service, ...jobsConfig(env) };
   const sql = sqlFor(config.database, "flowforge-jobs");
@@ -33,13 +33,14 @@ export async function createJobsProcess({
     ? await busFor(config.bus)
     : { bus: createMemoryBus(), kind: "memory" as const };
   const store = createJobStore(sql);
-  const registry = catalogRegistry();
+  const registry = registryOf(capabilities);
   const allowPrivate = config.allowPrivateWebhooks;
   const { impl, relay } = createJobService({
     store,
     bus,
     logger,
     registry,
+    findMethod: (fullName) => findJobMethodAmong(capabilities, fullName),
     allowPrivateWebhooks: allowPrivate,
     maxBatchItems: config.maxBatchItems,
     recoverOnStart: kind === "memory",

@@ -5,6 +5,7 @@
  * tasks of jobs whose outbox row a crash left behind (dedupe by task id keeps that from running
  * anything twice).
  */
+import type { FoundMethod } from "#capability/index.js";
 import { create, fromBinary, type Registry } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -27,7 +28,6 @@ import { jobMessage } from "#jobs/messages.js";
 import { decodeEventNotice, encodeEventNotice, topics } from "#jobs/topics.js";
 import { secretKey, webhookUrlProblem } from "#jobs/webhooks.js";
 import type { PrivateTargets } from "#jobs/webhook-target.js";
-import { findJobMethod } from "../catalog.js";
 
 /** Options for createJobService. */
 export interface JobServiceOptions {
@@ -35,6 +35,8 @@ export interface JobServiceOptions {
   bus: JobBus;
   logger: Logger;
   registry: Registry;
+  /** Finds a method that may run as a job, by its full name (`pkg.Service/Method`). */
+  findMethod: (fullName: string) => FoundMethod | undefined;
   /** Largest batch accepted (`MAX_BATCH_ITEMS`, default in lib/config). */
   maxBatchItems: number;
   /** Requests larger than this travel by reference (the worker loads them). Default 512 KiB. */
@@ -140,7 +142,7 @@ export function createJobService(o: JobServiceOptions): {
     for (;;) {
       const page = await store.queuedTasks(jobIds, relayTimes.pageSize, after);
       const tasks = page.flatMap((d) => {
-        const found = findJobMethod(d.method);
+        const found = o.findMethod(d.method);
         if (found) return [toTask({ ...d, id: d.job_id }, found.capability, d.idx, d.request)];
         o.logger.warn({ job: d.job_id, method: d.method }, "queued task of a method no longer served; not published");
         return [];
@@ -203,7 +205,7 @@ export function createJobService(o: JobServiceOptions): {
 
   const impl: ServiceImpl<typeof JobService> = {
     async submitJob(req, ctx) {
-      const found = req.method ? findJobMethod(req.method) : undefined;
+      const found = req.method ? o.findMethod(req.method) : undefined;
       if (!req.method) throw invalidArgument("method", "is required");
       if (!found)
         throw invalidArgument(
@@ -284,7 +286,7 @@ export function createJobService(o: JobServiceOptions): {
         ? Number(decodePageToken(req.itemsPageToken, "items", "items_page_token", 2n ** 31n - 1n))
         : 0;
       const items = await store.items(job.id, from, size + 1);
-      const resultType = findJobMethod(job.method)?.method.output.typeName ?? "";
+      const resultType = o.findMethod(job.method)?.method.output.typeName ?? "";
       const message = create(JobSchema, jobMessage(job));
       message.items = items.slice(0, size).map((i) => create(JobItemSchema, itemMessage(i, resultType)));
       message.nextItemsPageToken = items.length > size ? encodePageToken("items", items[size].idx) : "";

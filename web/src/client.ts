@@ -5,7 +5,7 @@
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import type { DescService } from "@bufbuild/protobuf";
-import { catalogRegistry } from "../../services/catalog.js";
+import { flowforgeRegistry } from "../../gen/flowforge/registry.js";
 
 /** Options for createFlowForgeClient. */
 export interface FlowForgeClientOptions {
@@ -29,7 +29,7 @@ export function createFlowForgeClient<S extends DescService>(service: S, options
       : createConnectTransport({
           baseUrl: options.baseUrl,
           interceptors: [auth],
-          jsonOptions: { registry: catalogRegistry() },
+          jsonOptions: { registry: flowforgeRegistry() },
         });
   return createClient(service, transport);
 }

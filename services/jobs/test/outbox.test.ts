@@ -10,7 +10,7 @@ import type { Delivery, JobBus } from "#bus/types.js";
 import { createJobStore, type JobStore } from "#jobs/store.js";
 import { createLogger } from "#runtime/logger.js";
 import { databases, type TestDatabase } from "#test/support/databases.js";
-import { catalogRegistry } from "../../catalog.js";
+import { catalogRegistry, findJobMethod } from "../../catalog.js";
 import { createJobService } from "../service.js";
 import { Code, createHandlerContext } from "@connectrpc/connect";
 import { anyPack } from "@bufbuild/protobuf/wkt";
@@ -42,6 +42,7 @@ const jobService = (store: JobStore, bus: JobBus) =>
     bus,
     logger: createLogger({ name: "t", level: "silent" }),
     registry: catalogRegistry(),
+    findMethod: findJobMethod,
     maxBatchItems: 100,
   });
 

@@ -18,6 +18,7 @@ it("starts on a PostgreSQL without pgvector and answers failed_precondition nami
     env,
     config: serviceConfig(env),
     logger: createLogger({ name: "vector", level: "silent" }),
+    capabilities: [capability],
   });
   try {
     const impl = instance.services.find((s) => s.service === VectorService)!.impl as never;
