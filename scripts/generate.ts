@@ -116,6 +116,27 @@ const sTo = withList.indexOf(scopesEnd);
 if (sFrom < 0 || sTo < sFrom) throw new Error(`README.md needs the markers ${scopesStart} and ${scopesEnd}`);
 const withScopes = `${withList.slice(0, sFrom + scopesStart.length)}\n${scopes}\n${withList.slice(sTo)}`;
 
+// Each capability's own settings, from its declaration.
+const settingsStart = "<!-- settings:start (npm run generate) -->";
+const settingsEnd = "<!-- settings:end -->";
+const shown = (value: unknown) =>
+  value === undefined || value === "" ? "unset" : typeof value === "object" ? "none" : `\`${String(value)}\``;
+const settingsRows = capabilities.flatMap((c) =>
+  Object.entries(c.settings ?? {}).map(
+    ([name, spec]) =>
+      `| ${c.name} | \`${name}\` | ${shown(spec.default)} | ${(spec.desc ?? "").replace(/\|/g, "\\|")}${spec.choices ? ` (${spec.choices.map((x) => `\`${String(x)}\``).join(", ")})` : ""} |`,
+  ),
+);
+const settingsTable = [
+  "| capability | variable | default | what it sets |",
+  "| --- | --- | --- | --- |",
+  ...settingsRows,
+].join("\n");
+const tFrom = withScopes.indexOf(settingsStart);
+const tTo = withScopes.indexOf(settingsEnd);
+if (tFrom < 0 || tTo < tFrom) throw new Error(`README.md needs the markers ${settingsStart} and ${settingsEnd}`);
+const withSettings = `${withScopes.slice(0, tFrom + settingsStart.length)}\n${settingsTable}\n${withScopes.slice(tTo)}`;
+
 // What `buf curl --list-services` shows on the gateway: every capability's services, the
 // gateway's own and gRPC health, as the README's example expects them.
 const servicesStart = "<!-- services:start (npm run generate) -->";
@@ -124,10 +145,10 @@ const served = [...capabilities.flatMap((c) => c.services), ...gatewayServices]
   .map((s) => s.typeName)
   .concat("grpc.health.v1.Health")
   .sort();
-const vFrom = withScopes.indexOf(servicesStart);
-const vTo = withScopes.indexOf(servicesEnd);
+const vFrom = withSettings.indexOf(servicesStart);
+const vTo = withSettings.indexOf(servicesEnd);
 if (vFrom < 0 || vTo < vFrom) throw new Error(`README.md needs the markers ${servicesStart} and ${servicesEnd}`);
 write(
   "README.md",
-  `${withScopes.slice(0, vFrom + servicesStart.length)}\n\`\`\`text\n${served.join("\n")}\n\`\`\`\n${withScopes.slice(vTo)}`,
+  `${withSettings.slice(0, vFrom + servicesStart.length)}\n\`\`\`text\n${served.join("\n")}\n\`\`\`\n${withSettings.slice(vTo)}`,
 );

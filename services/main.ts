@@ -7,6 +7,7 @@ import { catalog, isCapabilityName } from "./catalog.js";
 import { runService } from "#runtime/run.js";
 import { createLogger } from "#runtime/logger.js";
 import { serviceConfig } from "#config/index.js";
+import { settingsOf } from "#capability/index.js";
 
 const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
 if (!isCapabilityName(name)) {
@@ -20,6 +21,7 @@ const config = serviceConfig();
 const instance = await capability.create({
   logger: createLogger({ name }),
   env: process.env,
+  settings: settingsOf(capability, process.env),
   config,
   capabilities: Object.values(catalog),
 });

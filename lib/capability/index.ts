@@ -9,15 +9,21 @@ import { createRegistry, type DescMethod, type DescService, type Registry } from
 import { file_google_rpc_error_details } from "#gen/google/rpc/error_details_pb.js";
 import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/server.js";
-import type { ServiceConfig } from "#config/index.js";
+import { clean, type ServiceConfig } from "#config/index.js";
+import type { CleanedEnv, ValidatorSpec } from "envalid";
 
 export { servicePort } from "#config/index.js";
 
+/** A capability's own environment variables: envalid specs, each with its default and `desc`. */
+export type Settings = Record<string, ValidatorSpec<unknown>>;
+
 /** What a capability's implementation is built from. */
-export interface CapabilityContext {
+export interface CapabilityContext<V = Record<string, unknown>> {
   logger: Logger;
-  /** The process environment, for a capability's own settings (read once, into a typed object). */
+  /** The process environment (for what the platform reads: the blob store, say). */
   env: NodeJS.ProcessEnv;
+  /** The capability's own settings, read from the environment by its declaration's `settings` and checked. */
+  settings: V;
   /** The service process's configuration (lib/config), read once by the entry point. */
   config: ServiceConfig;
   /** Every capability of the deployment (the catalogue), for one that runs others' methods: the jobs service. */
@@ -43,7 +49,7 @@ export interface CapabilityDeploy {
 }
 
 /** A capability's declaration. */
-export interface Capability<N extends string = string> {
+export interface Capability<N extends string = string, S extends Settings = Settings> {
   /** Lower-case letters, digits and dashes; names the folder, the API-key scope, env vars (envName) and manifests. */
   name: N;
   /** The generated service descriptors it serves; the gateway routes every one of them. */
@@ -55,15 +61,22 @@ export interface Capability<N extends string = string> {
   uses?: string[];
   /** Its unary methods can run as jobs, with workers in its own process. @default true */
   jobs?: boolean;
+  /**
+   * Its own environment variables (envalid specs: default and `desc` each), read and checked when
+   * its process starts, documented in the README by `npm run generate`. @default {}
+   */
+  settings?: S;
   /** Builds the implementation; only the capability's own process calls it (import handlers lazily in it). */
-  create(context: CapabilityContext): Promise<CapabilityInstance>;
+  create(context: CapabilityContext<CleanedEnv<S>>): Promise<CapabilityInstance>;
   deploy?: CapabilityDeploy;
 }
 
 const namePattern = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 
 /** Declares a capability (checks its name). */
-export function defineCapability<const N extends string>(capability: Capability<N>): Capability<N> {
+export function defineCapability<const N extends string, S extends Settings = Record<never, never>>(
+  capability: Capability<N, S>,
+): Capability<N, S> {
   if (!namePattern.test(capability.name)) {
     throw new Error(`capability name "${capability.name}" must be lower-case letters and digits, words joined by "-"`);
   }
@@ -99,6 +112,14 @@ export function findJobMethodAmong(capabilities: readonly Capability[], fullName
 /** Every message type of the capabilities' services and the error details, for google.protobuf.Any in JSON. */
 export function registryOf(capabilities: readonly Capability[]): Registry {
   return createRegistry(file_google_rpc_error_details, ...capabilities.flatMap((c) => c.services.map((s) => s.file)));
+}
+
+/** A capability's own settings read from `env` (a ConfigError names every bad variable). */
+export function settingsOf<S extends Settings>(
+  capability: Capability<string, S>,
+  env: NodeJS.ProcessEnv,
+): CleanedEnv<S> {
+  return clean(env, (capability.settings ?? {}) as S);
 }
 
 /** A capability name as an environment variable prefix: `data-transform` → `DATA_TRANSFORM`. */

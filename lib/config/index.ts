@@ -223,20 +223,6 @@ export function launcherConfig(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-/** The crypto service's bounds (see services/crypto/limits.ts); unset ones are sized from the machine. */
-export function cryptoConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = clean(env, {
-    ARGON2_CONCURRENCY: num({ default: undefined, desc: "argon2 hashes at once" }),
-    ARGON2_MEMORY_MIB: num({ default: undefined, desc: "memory the argon2 hashes running together may use" }),
-    KEYGEN_CONCURRENCY: num({ default: undefined, desc: "key pairs generated at once" }),
-  });
-  return {
-    argon2Concurrency: e.ARGON2_CONCURRENCY,
-    argon2MemoryKib: e.ARGON2_MEMORY_MIB === undefined ? undefined : e.ARGON2_MEMORY_MIB * 1024,
-    keygenConcurrency: e.KEYGEN_CONCURRENCY,
-  };
-}
-
 /** The blob store (lib/blobs), read by every process that reads or writes files. */
 export function blobConfig(env: NodeJS.ProcessEnv = process.env) {
   const e = clean(env, {
@@ -271,26 +257,3 @@ export function blobConfig(env: NodeJS.ProcessEnv = process.env) {
 
 /** The blob store's configuration. */
 export type BlobConfig = ReturnType<typeof blobConfig>;
-
-/** The OCR service's settings. */
-export function ocrConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = clean(env, {
-    OCR_ENGINE: str({
-      choices: ["auto", "tesseract.js", "tesseract"],
-      default: "auto",
-      desc: "engine by default (auto: the native tesseract where it is installed, else tesseract.js)",
-    }),
-    OCR_CONCURRENCY: num({
-      default: undefined,
-      desc: "pages read at once; job items fill all but one (default: the CPUs plus one)",
-    }),
-    OCR_PAGE_TIMEOUT_MS: positive("longest one page may take", 120_000),
-    TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
-  });
-  return {
-    defaultEngine: e.OCR_ENGINE as "auto" | "tesseract.js" | "tesseract",
-    concurrency: e.OCR_CONCURRENCY,
-    pageTimeMs: e.OCR_PAGE_TIMEOUT_MS,
-    tesseractProgram: e.TESSERACT_PATH,
-  };
-}

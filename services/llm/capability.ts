@@ -3,13 +3,14 @@ import { LlmService } from "#gen/flowforge/llm/v1/llm_pb.js";
 import { defineCapability } from "#capability/index.js";
 import { register } from "#runtime/server.js";
 import { blobConfig } from "#config/index.js";
-import { llmConfig } from "./config.js";
+import { llmConfigOf, llmSettings } from "./config.js";
 
 export default defineCapability({
   name: "llm",
   services: [LlmService],
-  async create({ env, config: service, logger }) {
-    const config = llmConfig(env);
+  settings: llmSettings,
+  async create({ env, settings, config: service, logger }) {
+    const config = llmConfigOf(settings);
     const [{ createLlmService }, { createProviders }, { withBlobStore }, usage, cache] = await Promise.all([
       import("./service.js"),
       import("./providers/index.js"),

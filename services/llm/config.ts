@@ -3,7 +3,7 @@
  * the model alias table (each alias with its fallbacks, timeout, retries and context window), the
  * price table, tenants' token budgets and the response cache.
  */
-import { makeValidator, num, str } from "envalid";
+import { type CleanedEnv, makeValidator, num, str } from "envalid";
 import { clean, ConfigError } from "#config/index.js";
 
 /** How a provider is spoken to. */
@@ -113,54 +113,60 @@ const jsonObject = <T>(what: string) =>
     return parsed as Record<string, T>;
   });
 
+const d = llmDefaults;
+/** The LLM service's environment variables (its declaration holds them; the README lists them). */
+export const llmSettings = {
+  OPENAI_BASE_URL: str({
+    default: "",
+    desc: "an OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, LM Studio)",
+  }),
+  OPENAI_API_KEY: str({ default: "", desc: "its API key" }),
+  OPENAI_MODEL: str({ default: d.openaiModel, desc: "its chat model, the alias openai" }),
+  OPENAI_EMBEDDING_MODEL: str({ default: d.openaiEmbeddingModel, desc: "its embedding model" }),
+  OPENAI_CONTEXT_WINDOW: num({ default: d.openaiContextWindow, desc: "its chat model's context window" }),
+  ANTHROPIC_BASE_URL: str({ default: "", desc: "Anthropic's API (or a server speaking it)" }),
+  ANTHROPIC_API_KEY: str({ default: "", desc: "its API key" }),
+  ANTHROPIC_MODEL: str({ default: d.anthropicModel, desc: "its model, the alias anthropic" }),
+  ANTHROPIC_CONTEXT_WINDOW: num({ default: d.anthropicContextWindow, desc: "its model's context window" }),
+  LLM_LOCAL_MODEL: str({ default: "", desc: "a GGUF file run in-process (node-llama-cpp), the alias local" }),
+  LLM_LOCAL_EMBEDDING_MODEL: str({ default: "", desc: "a GGUF file for embeddings (default: LLM_LOCAL_MODEL)" }),
+  LLM_LOCAL_CONTEXT: num({ default: d.localContextSize, desc: "tokens of context per local sequence" }),
+  LLM_LOCAL_SEQUENCES: num({ default: 2, desc: "local answers computed at once" }),
+  LLM_LOCAL_THREADS: num({ default: 0, desc: "CPU threads of the local engine (0: its default)" }),
+  LLM_PROVIDERS: jsonObject<Omit<ProviderConfig, "name">>("providers: name → {kind, baseUrl, apiKey}")({
+    default: {},
+    desc: 'more providers: {"vllm": {"kind": "openai", "baseUrl": "http://vllm:8000/v1"}}',
+  }),
+  LLM_MODELS: jsonObject<AliasSpec>("aliases: name → {provider, model, fallbacks, ...}")({
+    default: {},
+    desc: 'the alias table: {"fast": {"provider": "openai", "model": "gpt-4o-mini", "fallbacks": ["local"]}}',
+  }),
+  LLM_PRICES: jsonObject<Price>("prices: model → {prompt, completion, cached}")({
+    default: {},
+    desc: 'US dollars per million tokens by provider model: {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}',
+  }),
+  LLM_BUDGETS: jsonObject<Partial<Budget>>("budgets: tenant (or *) → {tokensPerDay, tokensPerMonth}")({
+    default: {},
+    desc: 'token budgets per tenant, "*" for every tenant: {"*": {"tokensPerDay": 1000000}}',
+  }),
+  LLM_TIMEOUT_MS: num({ default: d.timeoutMs, desc: "longest wait for a provider's next token, per attempt" }),
+  LLM_RETRIES: num({ default: d.retries, desc: "retries on 429 / 5xx / a dropped connection" }),
+  LLM_COOLDOWN_MS: num({ default: d.cooldownMs, desc: "a deployment that failed is skipped this long" }),
+  LLM_MAX_RETRY_AFTER_MS: num({
+    default: d.maxRetryAfterMs,
+    desc: "longest Retry-After waited for; a longer one moves on to the fallback",
+  }),
+  LLM_CACHE_TTL_SECONDS: num({ default: d.cacheTtlSeconds, desc: "how long a cached answer is kept (0: no cache)" }),
+  REDIS_URL: str({ default: "", desc: "Redis for the response cache (in memory without it)" }),
+};
+
 /** The LLM service's settings from the environment (every variable is documented in the README). */
 export function llmConfig(env: NodeJS.ProcessEnv = process.env) {
-  const d = llmDefaults;
-  const e = clean(env, {
-    OPENAI_BASE_URL: str({
-      default: "",
-      desc: "an OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, LM Studio)",
-    }),
-    OPENAI_API_KEY: str({ default: "", desc: "its API key" }),
-    OPENAI_MODEL: str({ default: d.openaiModel, desc: "its chat model, the alias openai" }),
-    OPENAI_EMBEDDING_MODEL: str({ default: d.openaiEmbeddingModel, desc: "its embedding model" }),
-    OPENAI_CONTEXT_WINDOW: num({ default: d.openaiContextWindow, desc: "its chat model's context window" }),
-    ANTHROPIC_BASE_URL: str({ default: "", desc: "Anthropic's API (or a server speaking it)" }),
-    ANTHROPIC_API_KEY: str({ default: "", desc: "its API key" }),
-    ANTHROPIC_MODEL: str({ default: d.anthropicModel, desc: "its model, the alias anthropic" }),
-    ANTHROPIC_CONTEXT_WINDOW: num({ default: d.anthropicContextWindow, desc: "its model's context window" }),
-    LLM_LOCAL_MODEL: str({ default: "", desc: "a GGUF file run in-process (node-llama-cpp), the alias local" }),
-    LLM_LOCAL_EMBEDDING_MODEL: str({ default: "", desc: "a GGUF file for embeddings (default: LLM_LOCAL_MODEL)" }),
-    LLM_LOCAL_CONTEXT: num({ default: d.localContextSize, desc: "tokens of context per local sequence" }),
-    LLM_LOCAL_SEQUENCES: num({ default: 2, desc: "local answers computed at once" }),
-    LLM_LOCAL_THREADS: num({ default: 0, desc: "CPU threads of the local engine (0: its default)" }),
-    LLM_PROVIDERS: jsonObject<Omit<ProviderConfig, "name">>("providers: name → {kind, baseUrl, apiKey}")({
-      default: {},
-      desc: 'more providers: {"vllm": {"kind": "openai", "baseUrl": "http://vllm:8000/v1"}}',
-    }),
-    LLM_MODELS: jsonObject<AliasSpec>("aliases: name → {provider, model, fallbacks, ...}")({
-      default: {},
-      desc: 'the alias table: {"fast": {"provider": "openai", "model": "gpt-4o-mini", "fallbacks": ["local"]}}',
-    }),
-    LLM_PRICES: jsonObject<Price>("prices: model → {prompt, completion, cached}")({
-      default: {},
-      desc: 'US dollars per million tokens by provider model: {"gpt-4o-mini": {"prompt": 0.15, "completion": 0.6}}',
-    }),
-    LLM_BUDGETS: jsonObject<Partial<Budget>>("budgets: tenant (or *) → {tokensPerDay, tokensPerMonth}")({
-      default: {},
-      desc: 'token budgets per tenant, "*" for every tenant: {"*": {"tokensPerDay": 1000000}}',
-    }),
-    LLM_TIMEOUT_MS: num({ default: d.timeoutMs, desc: "longest wait for a provider's next token, per attempt" }),
-    LLM_RETRIES: num({ default: d.retries, desc: "retries on 429 / 5xx / a dropped connection" }),
-    LLM_COOLDOWN_MS: num({ default: d.cooldownMs, desc: "a deployment that failed is skipped this long" }),
-    LLM_MAX_RETRY_AFTER_MS: num({
-      default: d.maxRetryAfterMs,
-      desc: "longest Retry-After waited for; a longer one moves on to the fallback",
-    }),
-    LLM_CACHE_TTL_SECONDS: num({ default: d.cacheTtlSeconds, desc: "how long a cached answer is kept (0: no cache)" }),
-    REDIS_URL: str({ default: "", desc: "Redis for the response cache (in memory without it)" }),
-  });
+  return llmConfigOf(clean(env, llmSettings));
+}
 
+/** The configuration from the settings read. */
+export function llmConfigOf(e: CleanedEnv<typeof llmSettings>) {
   const providers: ProviderConfig[] = [];
   const aliases = new Map<string, ModelAlias>();
   const base = { timeoutMs: e.LLM_TIMEOUT_MS, retries: e.LLM_RETRIES, fallbacks: [] as string[] };

@@ -2,18 +2,39 @@
 import { OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { defineCapability } from "#capability/index.js";
 import { register } from "#runtime/server.js";
-import { blobConfig, ocrConfig } from "#config/index.js";
+import { blobConfig } from "#config/index.js";
+import { num, str } from "envalid";
 
 export default defineCapability({
   name: "ocr",
   services: [OcrService],
-  async create({ env, logger }) {
+  settings: {
+    OCR_ENGINE: str({
+      choices: ["auto", "tesseract.js", "tesseract"],
+      default: "auto",
+      desc: "engine by default (auto: the native tesseract where it is installed, else tesseract.js)",
+    }),
+    OCR_CONCURRENCY: num({
+      default: undefined,
+      desc: "pages read at once; job items fill all but one (default: the CPUs plus one)",
+    }),
+    OCR_PAGE_TIMEOUT_MS: num({ default: 120_000, desc: "longest one page may take" }),
+    TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
+  },
+  async create({ env, settings, logger }) {
     const [{ createOcrService }, { withBlobStore }] = await Promise.all([
       import("./service.js"),
       import("#blobs/open.js"),
     ]);
     const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
-      createOcrService({ ...ocrConfig(env), blobs, logger }),
+      createOcrService({
+        defaultEngine: settings.OCR_ENGINE as "auto" | "tesseract.js" | "tesseract",
+        concurrency: settings.OCR_CONCURRENCY,
+        pageTimeMs: settings.OCR_PAGE_TIMEOUT_MS,
+        tesseractProgram: settings.TESSERACT_PATH,
+        blobs,
+        logger,
+      }),
     );
     return { services: [register(OcrService, impl)], stop };
   },

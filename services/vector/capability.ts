@@ -2,28 +2,9 @@
 import { VectorService } from "#gen/flowforge/vector/v1/vector_pb.js";
 import { defineCapability } from "#capability/index.js";
 import { register } from "#runtime/server.js";
-import { blobConfig, clean } from "#config/index.js";
+import { blobConfig } from "#config/index.js";
 import { str } from "envalid";
 import type { Logger } from "#runtime/logger.js";
-
-/** The vector service's settings (every variable is documented in the README). */
-export function vectorConfig(env: NodeJS.ProcessEnv = process.env) {
-  const e = clean(env, {
-    VECTOR_DATABASE_URL: str({ default: "", desc: "PostgreSQL with pgvector (default: DATABASE_URL)" }),
-    QDRANT_URL: str({ default: "", desc: "a Qdrant server to hold the vectors instead of pgvector" }),
-    QDRANT_API_KEY: str({ default: "", desc: "Qdrant's API key, when it asks for one" }),
-    LLM_ADDR: str({ default: "", desc: "the LLM service, for search by text and ingestion" }),
-    PDF_ADDR: str({ default: "", desc: "the PDF service, for ingesting PDFs" }),
-    OCR_ADDR: str({ default: "", desc: "the OCR service, for scanned pages" }),
-  });
-  return {
-    databaseUrl: e.VECTOR_DATABASE_URL || undefined,
-    qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY || undefined } : undefined,
-    llm: e.LLM_ADDR || undefined,
-    pdf: e.PDF_ADDR || undefined,
-    ocr: e.OCR_ADDR || undefined,
-  };
-}
 
 /** The pgvector store in the database at `url`; one without the extension leaves the service up, answering what is missing. */
 async function pgvector(url: string | undefined, pool: number, logger: Logger) {
@@ -52,8 +33,22 @@ export default defineCapability({
   name: "vector",
   services: [VectorService],
   uses: ["llm", "pdf", "ocr"],
-  async create({ env, config: service, logger }) {
-    const config = vectorConfig(env);
+  settings: {
+    VECTOR_DATABASE_URL: str({ default: "", desc: "PostgreSQL with pgvector (default: DATABASE_URL)" }),
+    QDRANT_URL: str({ default: "", desc: "a Qdrant server to hold the vectors instead of pgvector" }),
+    QDRANT_API_KEY: str({ default: "", desc: "Qdrant's API key, when it asks for one" }),
+    LLM_ADDR: str({ default: "", desc: "the LLM service, for search by text and ingestion" }),
+    PDF_ADDR: str({ default: "", desc: "the PDF service, for ingesting PDFs" }),
+    OCR_ADDR: str({ default: "", desc: "the OCR service, for scanned pages" }),
+  },
+  async create({ env, settings: e, config: service, logger }) {
+    const config = {
+      databaseUrl: e.VECTOR_DATABASE_URL || undefined,
+      qdrant: e.QDRANT_URL ? { url: e.QDRANT_URL, apiKey: e.QDRANT_API_KEY || undefined } : undefined,
+      llm: e.LLM_ADDR || undefined,
+      pdf: e.PDF_ADDR || undefined,
+      ocr: e.OCR_ADDR || undefined,
+    };
     const [{ createVectorService }, { createIngester }, client] = await Promise.all([
       import("./service.js"),
       import("./ingest.js"),

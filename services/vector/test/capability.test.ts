@@ -11,12 +11,14 @@ import { createLogger } from "#runtime/logger.js";
 import { asTenant, failure, tenantClient } from "#test/support/in-process.js";
 import { postgresUrl } from "#test/support/databases.js";
 import capability from "../capability.js";
+import { settingsOf } from "#capability/index.js";
 
 it("starts on a PostgreSQL without pgvector and answers failed_precondition naming what to set", async () => {
   const env = { DATABASE_URL: postgresUrl, LOG_LEVEL: "silent" };
   const instance = await capability.create({
     env,
     config: serviceConfig(env),
+    settings: settingsOf(capability, env),
     logger: createLogger({ name: "vector", level: "silent" }),
     capabilities: [capability],
   });
