@@ -15,6 +15,7 @@ import { gatewayConfig } from "#config/index.js";
 import { onShutdown, reportReady } from "#runtime/lifecycle.js";
 import { migrate } from "#db/migrate.js";
 import { backendAddresses } from "./backends/backends.js";
+import { selectCapabilities } from "../services/catalog.js";
 import { createGateway } from "./gateway.js";
 import { parseTierLimits } from "./policies/rate-limit.js";
 import { limiterFor } from "#limits/index.js";
@@ -36,7 +37,9 @@ process.on("message", (msg: { type?: string; processes?: ProcessState[] }) => {
   if (msg?.type === "processes") processes = msg.processes;
 });
 
-const addresses = backendAddresses();
+// Only the capabilities this deployment runs (FLOWFORGE_CAPABILITIES), every one by default.
+const all = backendAddresses();
+const addresses = Object.fromEntries(selectCapabilities(config.capabilities).map((name) => [name, all[name]]));
 const fdLimit = openFileLimit();
 const caps = connectionCaps(fdLimit);
 const limiter = limiterFor(config.redisUrl);

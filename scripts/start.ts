@@ -14,7 +14,7 @@ import { launcherConfig } from "#config/index.js";
 import { reportReady } from "#runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "#db/pglite-server.js";
 import { createSupervisor } from "#launcher/supervisor.js";
-import { catalog } from "../services/catalog.js";
+import { catalog, selectCapabilities } from "../services/catalog.js";
 import { addressVariable } from "#capability/index.js";
 import { threadPoolSize } from "#runtime/machine.js";
 
@@ -79,6 +79,9 @@ if (!databaseUrl) {
 }
 const key = await adminKey();
 
+// The capabilities to run (FLOWFORGE_CAPABILITIES, with what they call), every one by default;
+// every process is told the same list (the jobs service takes jobs for these alone).
+const selected = selectCapabilities(config.capabilities);
 // PGlite runs one query at a time, so a few connections per process are plenty. libuv's thread
 // pool gets room for the bounded crypto work beside DNS lookups and file reads.
 const baseEnv = {
@@ -86,6 +89,7 @@ const baseEnv = {
   HOST: "127.0.0.1",
   DATABASE_URL: databaseUrl,
   UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadPoolSize()),
+  FLOWFORGE_CAPABILITIES: selected.join(","),
   ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}),
 };
 // Every capability through the one service entry point. Each binds a port of its own choosing
@@ -105,7 +109,7 @@ try {
   const busEnv = config.natsUrl ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
   // Capabilities that call others start after them, given their addresses.
   const uses = (name: string) => (catalog[name as keyof typeof catalog] as { uses?: string[] }).uses ?? [];
-  const others = Object.keys(catalog).filter((name) => name !== "jobs");
+  const others = selected.filter((name) => name !== "jobs");
   for (const wave of [others.filter((n) => uses(n).length === 0), others.filter((n) => uses(n).length > 0)]) {
     const ports = await Promise.all(
       wave.map((name) =>
@@ -124,7 +128,12 @@ try {
   gatewayPort = await supervisor.start({
     name: "gateway",
     entry: "gateway/main.ts",
-    env: { ...baseEnv, ...addresses, FLOWFORGE_ADMIN_KEY: key, PORT: String(config.gatewayPort) },
+    env: {
+      ...baseEnv,
+      ...addresses,
+      FLOWFORGE_ADMIN_KEY: key,
+      PORT: String(config.gatewayPort),
+    },
   });
 } catch (err) {
   if (!stopping) {

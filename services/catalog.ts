@@ -27,6 +27,32 @@ export function isCapabilityName(name: string): name is CapabilityName {
   return Object.hasOwn(catalog, name);
 }
 
+/**
+ * The capabilities a deployment runs: those `list` names (comma-separated, as
+ * `FLOWFORGE_CAPABILITIES` gives them) with the jobs service and every capability they call, or
+ * all of them when it names none. An unknown name is an error naming it and the known ones.
+ */
+export function selectCapabilities(list: string | undefined): CapabilityName[] {
+  const asked = (list ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (asked.length === 0) return Object.keys(catalog) as CapabilityName[];
+  const unknown = asked.filter((n) => !isCapabilityName(n));
+  if (unknown.length > 0)
+    throw new Error(
+      `FLOWFORGE_CAPABILITIES names ${unknown.map((n) => `"${n}"`).join(", ")}; known: ${Object.keys(catalog).join(", ")}`,
+    );
+  const chosen = new Set<CapabilityName>();
+  const add = (name: CapabilityName) => {
+    if (chosen.has(name)) return;
+    chosen.add(name);
+    for (const used of catalog[name].uses ?? []) if (isCapabilityName(used)) add(used);
+  };
+  for (const name of [...asked, "jobs"] as CapabilityName[]) add(name);
+  return (Object.keys(catalog) as CapabilityName[]).filter((n) => chosen.has(n));
+}
+
 /** Capabilities whose unary methods can run as jobs. */
 export const jobCapabilities = capabilities.filter((c) => c.jobs !== false).map((c) => c.name as CapabilityName);
 

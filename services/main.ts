@@ -3,7 +3,7 @@
  * (or `CAPABILITY=<name>`). It builds the capability declared in `services/<name>/capability.ts`
  * and serves it (see lib/runtime/run.ts for the environment it reads).
  */
-import { catalog, isCapabilityName } from "./catalog.js";
+import { catalog, isCapabilityName, selectCapabilities } from "./catalog.js";
 import { runService } from "#runtime/run.js";
 import { createLogger } from "#runtime/logger.js";
 import { serviceConfig } from "#config/index.js";
@@ -23,7 +23,8 @@ const instance = await capability.create({
   env: process.env,
   settings: settingsOf(capability, process.env),
   config,
-  capabilities: Object.values(catalog),
+  // The deployment's capabilities (FLOWFORGE_CAPABILITIES, every one by default).
+  capabilities: selectCapabilities(process.env.FLOWFORGE_CAPABILITIES).map((n) => catalog[n]),
 });
 await runService({
   name,

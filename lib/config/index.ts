@@ -134,6 +134,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     ...database,
     PORT: port({ default: 8080, desc: "HTTP/1.1 and h2c port" }),
     FLOWFORGE_ADMIN_KEY: optional("operator key, accepted with every scope"),
+    FLOWFORGE_CAPABILITIES: optional("the capabilities served, comma-separated (default: every one)"),
     MAX_REQUEST_BYTES: positive("largest request body", defaultMaxMessageBytes),
     DEFAULT_TIMEOUT_MS: positive("deadline for calls that bring none", 60_000),
     CORS_ORIGINS: str({ default: "*", desc: "comma-separated browser origins" }),
@@ -165,6 +166,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     port: e.PORT,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL, pool: e.DATABASE_POOL } : undefined,
     adminKey: e.FLOWFORGE_ADMIN_KEY || undefined,
+    capabilities: e.FLOWFORGE_CAPABILITIES,
     maxRequestBytes: e.MAX_REQUEST_BYTES,
     defaultTimeoutMs: e.DEFAULT_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()),
@@ -204,6 +206,7 @@ export function launcherConfig(env: NodeJS.ProcessEnv = process.env) {
     DATABASE_URL: optional("PostgreSQL instead of the embedded one"),
     NATS_URL: optional("NATS JetStream instead of the jobs process's bus"),
     FLOWFORGE_ADMIN_KEY: optional("operator key (else the one kept in the data directory, else a new one)"),
+    FLOWFORGE_CAPABILITIES: optional("the capabilities to run, comma-separated (default: every one)"),
     LAUNCHER_BACKOFF_MS: positive("first restart delay", 500),
     LAUNCHER_BACKOFF_MAX_MS: positive("longest restart delay", 30_000),
     LAUNCHER_HEALTHY_MS: positive("up this long resets the crash count", 60_000),
@@ -211,6 +214,7 @@ export function launcherConfig(env: NodeJS.ProcessEnv = process.env) {
   });
   return {
     dataDir: e.FLOWFORGE_DATA_DIR,
+    capabilities: e.FLOWFORGE_CAPABILITIES,
     gatewayPort: e.PORT,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     databaseUrl: e.DATABASE_URL,

@@ -21,7 +21,8 @@ const batch = (total: number) =>
   Array.from({ length: total }, (_, i) =>
     pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 8192, iterations: 1 } }),
   );
-const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "" };
+// Hashes need the crypto capability alone (with the jobs service and the gateway).
+const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "", FLOWFORGE_CAPABILITIES: "crypto" };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meshes: Mesh[] = [];
 afterAll(async () => {
