@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { startProcess } from "./process.js";
 import { until } from "./until.js";
 import { freePort } from "#runtime/ports.js";
-import { catalog } from "../../services/catalog.js";
+import { selectCapabilities } from "../../services/catalog.js";
 
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -74,7 +74,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
     return serving[serving.length - 1].pid!;
   };
   // The ready message comes over IPC; a child's "serving" line comes through a pipe and can arrive later.
-  const names = [...Object.keys(catalog), "gateway"];
+  const names = [...selectCapabilities(env.FLOWFORGE_CAPABILITIES), "gateway"];
   const logged = () => {
     const serving = new Set(servingLines().map((l) => l.name));
     return names.every((n) => serving.has(n));
