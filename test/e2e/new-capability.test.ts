@@ -50,7 +50,8 @@ beforeAll(async () => {
     writeFileSync(join(copy, path), content);
   }
   await run("npm", ["run", "generate"], { cwd: copy, timeout: 120_000 });
-  mesh = await startMesh({}, { root: copy });
+  // Its own setting, given as an operator would.
+  mesh = await startMesh({ ECHO_MAX_TIMES: "5" }, { root: copy });
 }, 240_000);
 
 afterAll(async () => {
@@ -87,6 +88,7 @@ describe("a capability added as the README says", () => {
     expect(readFileSync(join(copy, "k8s/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
     const readme = readFileSync(join(copy, "README.md"), "utf8");
     expect(readme).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
+    expect(readme).toMatch(/\| echo \| `ECHO_MAX_TIMES` \| `10` \| the most repeats an Echo may ask for \|/);
     // The services `buf curl --list-services` lists, as the README's example expects them.
     expect(readme).toMatch(/```text\n(flowforge\.\S+\n)*flowforge\.echo\.v1\.EchoService\n/);
   });
@@ -118,9 +120,10 @@ describe("a capability added as the README says", () => {
   it("is routed by the gateway, bad input naming the field", async () => {
     const ok = await echo({ text: "hi", times: 3 });
     expect(await ok.json()).toEqual({ text: "hihihi" });
-    const bad = await echo({ text: "hi", times: 11 });
+    // ECHO_MAX_TIMES=5 reached the capability through its declaration's settings.
+    const bad = await echo({ text: "hi", times: 6 });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).message).toBe("times: must be at most 10");
+    expect((await bad.json()).message).toBe("times: must be at most 5");
     const health = await (await fetch(`${mesh!.url}/healthz`)).json();
     expect(health.services.echo).toBe("SERVING");
     // Its REST route, from its google.api.http option, with the :batch twin every job-capable method gets.
