@@ -6,6 +6,7 @@
  */
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "#test/support/until.js";
 import { CryptoService, HashAlgorithm } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
@@ -52,7 +53,11 @@ describe("idle connections", () => {
       // Over the idle cap the oldest silent ones were closed at once.
       expect(flood.closed()).toBeGreaterThan(2000);
       // The rest go at the first-request timeout.
-      for (let i = 0; i < 200 && flood.closed() < 3000; i++) await sleep(100);
+      await until(
+        () => flood.closed() >= 3000,
+        20_000,
+        () => `${flood.closed()} closed`,
+      );
       expect(flood.closed()).toBe(3000);
     } finally {
       for (const s of flood.sockets) s.destroy();

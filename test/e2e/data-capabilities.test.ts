@@ -10,6 +10,7 @@ import { ConvertRequestSchema, ConvertResponseSchema, DataFormat } from "#gen/fl
 import { connectClient } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
+import { waitFor } from "#test/support/until.js";
 
 let mesh: Mesh;
 beforeAll(async () => {
@@ -84,11 +85,13 @@ describe("MathService through the gateway", () => {
       items,
     });
     const jobId = submitted.body.job.id;
-    let job: { state: string; counts: { succeeded: number } } | undefined;
-    for (let i = 0; i < 300 && job?.state !== "JOB_STATE_SUCCEEDED"; i++) {
-      job = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 1 })).body.job;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const job = await waitFor(
+      async () => {
+        const now = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 1 })).body.job;
+        return now.state === "JOB_STATE_QUEUED" || now.state === "JOB_STATE_RUNNING" ? undefined : now;
+      },
+      { what: "the job to end", ms: 30_000 },
+    );
     expect(job).toMatchObject({ state: "JOB_STATE_SUCCEEDED", counts: { succeeded: 200 } });
     const page = (await call("flowforge.jobs.v1.JobService/GetJob", { jobId, itemsPageSize: 200 })).body.job;
     expect(page.items.map((i: { result: { value: number } }) => i.result.value)).toEqual(items.map((_, i) => i * i));

@@ -23,6 +23,7 @@ import { connectClient, postJson } from "#test/support/clients.js";
 import { pack, watchAll } from "#test/support/jobs.js";
 import { makePdf } from "../../services/pdf/test/helpers.js";
 import { cer, textPage } from "../../services/ocr/test/helpers.js";
+import { waitFor } from "#test/support/until.js";
 import { startMesh, type Mesh } from "#test/support/mesh.js";
 
 let mesh: Mesh;
@@ -121,7 +122,7 @@ describe("OcrService through the gateway", () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
     const { job } = await jobs.submitJob({ method: "flowforge.ocr.v1.OcrService/Recognize", items });
     const state = async () => (await jobs.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
-    while ((await state()).state !== JobState.RUNNING) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await state()).state === JobState.RUNNING, { what: "the batch to start" });
 
     // The unary call waits for a slot at most, never behind the queued items: at most the two
     // pages being read finish meanwhile (one more for a count written just before we read it).

@@ -9,7 +9,7 @@ import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js
 import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { readFileSync } from "node:fs";
 import { startMesh, type Mesh } from "../support/mesh.js";
-import { until } from "../support/until.js";
+import { until, waitFor } from "../support/until.js";
 import { connectClient } from "../support/clients.js";
 import { pack, watchAll } from "../support/jobs.js";
 
@@ -23,7 +23,6 @@ const batch = (total: number) =>
   );
 // Hashes need the crypto capability alone (with the jobs service and the gateway).
 const env = { JOB_CONCURRENCY: "8", DATABASE_URL: "", NATS_URL: "", FLOWFORGE_CAPABILITIES: "crypto" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meshes: Mesh[] = [];
 afterAll(async () => {
   for (const m of meshes.reverse()) await m.stop().catch(() => {});
@@ -57,15 +56,15 @@ function alive(pid: number): boolean {
 }
 
 /** Watches the job to its end, reconnecting while the jobs service restarts. */
-async function watchToEnd(jobs: Client<typeof JobService>, jobId: string) {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await watchAll(jobs, jobId);
-    } catch (err) {
-      if (tries > 100 || ConnectError.from(err).code !== Code.Unavailable) throw err;
-      await sleep(200);
-    }
-  }
+function watchToEnd(jobs: Client<typeof JobService>, jobId: string) {
+  return waitFor(
+    () =>
+      watchAll(jobs, jobId).catch((err) => {
+        if (ConnectError.from(err).code !== Code.Unavailable) throw err;
+        return undefined; // the jobs service is restarting
+      }),
+    { what: "a watch of the job to its end", ms: 60_000 },
+  );
 }
 
 /** Waits for the job to finish, then checks every item succeeded and was recorded exactly once. */

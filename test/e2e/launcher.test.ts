@@ -8,10 +8,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { HashAlgorithm, CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient } from "../support/clients.js";
+import { waitFor } from "../support/until.js";
 
 /** The launcher's behaviour needs one capability beside the jobs service and the gateway. */
 const cryptoOnly = { FLOWFORGE_CAPABILITIES: "crypto" };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meshes: Mesh[] = [];
 afterAll(async () => {
   for (const m of meshes) await m.stop().catch(() => {});
@@ -30,16 +30,6 @@ async function health(mesh: Mesh): Promise<{ code: number; body: Health }> {
   return { code: res.status, body: (await res.json()) as Health };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 const isGone = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -49,13 +39,8 @@ const isGone = (pid: number) => {
   }
 };
 
-/** Resolves with the launcher's exit code. */
-function exitOf(mesh: Mesh): Promise<number | null> {
-  return new Promise((resolve) => {
-    const check = () => (isGone(mesh.pid) ? resolve(0) : setTimeout(check, 50));
-    check();
-  });
-}
+/** Resolves once the launcher has exited. */
+const exitOf = (mesh: Mesh) => waitFor(() => isGone(mesh.pid), { what: "the launcher to exit", ms: 60_000 });
 
 describe("launcher", () => {
   it("restarts a child after its seventh crash and beyond, resets the count once healthy, reports it in /healthz", async () => {
@@ -76,35 +61,49 @@ describe("launcher", () => {
     for (let crash = 1; crash <= 8; crash++) {
       const victim = mesh.pidOf("crypto");
       process.kill(victim, "SIGKILL");
-      await until("crypto to come back", async () => (mesh.pidOf("crypto") !== victim ? true : undefined));
-      const after = await until("a healthy mesh", async () => {
-        const h = await health(mesh);
-        return h.code === 200 ? h : undefined;
+      await waitFor(async () => (mesh.pidOf("crypto") !== victim ? true : undefined), {
+        what: "crypto to come back",
+        ms: 60_000,
+        retryErrors: true,
       });
+      const after = await waitFor(
+        async () => {
+          const h = await health(mesh);
+          return h.code === 200 ? h : undefined;
+        },
+        { what: "a healthy mesh", ms: 60_000, retryErrors: true },
+      );
       expect(after.body.processes!.crypto).toMatchObject({
         state: "running",
         restarts: crash,
         crashes: crash,
         lastExit: { signal: "SIGKILL" },
       });
-      const { digest } = await until("a Hash call", async () =>
-        crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }),
+      const { digest } = await waitFor(
+        async () => crypto.hash({ algorithm: HashAlgorithm.SHA256, input: { case: "text", value: "abc" } }),
+        { what: "a Hash call", ms: 60_000, retryErrors: true },
       );
       expect(digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
     // Up for the healthy period: the consecutive count is back to zero, the total stays.
-    const reset = await until("the crash count to reset", async () => {
-      const h = await health(mesh);
-      return h.body.processes?.crypto.crashes === 0 ? h : undefined;
-    });
+    const reset = await waitFor(
+      async () => {
+        const h = await health(mesh);
+        return h.body.processes?.crypto.crashes === 0 ? h : undefined;
+      },
+      { what: "the crash count to reset", ms: 60_000, retryErrors: true },
+    );
     expect(reset.body.processes!.crypto).toMatchObject({ state: "running", restarts: 8 });
     // While a child is down the health report says so.
     const victim = mesh.pidOf("crypto");
     process.kill(victim, "SIGKILL");
-    const down = await until("an unhealthy report", async () => {
-      const h = await health(mesh);
-      return h.code === 503 ? h : undefined;
-    });
+    const down = await waitFor(
+      async () => {
+        const h = await health(mesh);
+        return h.code === 503 ? h : undefined;
+      },
+      { what: "an unhealthy report", ms: 60_000, retryErrors: true },
+    );
     expect(down.body.status).toBe("NOT_SERVING");
   }, 180_000);
 
@@ -113,12 +112,18 @@ describe("launcher", () => {
     meshes.push(mesh);
     const children = ["crypto", "jobs", "gateway"].map((n) => mesh.pidOf(n));
     process.kill(mesh.pidOf("crypto"), "SIGKILL");
-    await until("crypto to be reported restarting", async () =>
-      (await health(mesh)).body.processes?.crypto.state === "restarting" ? true : undefined,
-    );
+    await waitFor(async () => ((await health(mesh)).body.processes?.crypto.state === "restarting" ? true : undefined), {
+      what: "crypto to be reported restarting",
+      ms: 60_000,
+      retryErrors: true,
+    });
     process.kill(mesh.pid, "SIGTERM");
     await exitOf(mesh);
-    await until("every child to be gone", async () => (children.every(isGone) ? true : undefined), 20_000);
+    await waitFor(async () => (children.every(isGone) ? true : undefined), {
+      what: "every child to be gone",
+      ms: 20_000,
+      retryErrors: true,
+    });
   }, 120_000);
 
   it("SIGTERM with a child that cannot answer (stopped): the launcher kills it after the grace period and exits", async () => {
@@ -129,6 +134,10 @@ describe("launcher", () => {
     process.kill(jobs, "SIGSTOP");
     process.kill(mesh.pid, "SIGTERM");
     await exitOf(mesh);
-    await until("every child to be gone", async () => ([jobs, ...others].every(isGone) ? true : undefined), 20_000);
+    await waitFor(async () => ([jobs, ...others].every(isGone) ? true : undefined), {
+      what: "every child to be gone",
+      ms: 20_000,
+      retryErrors: true,
+    });
   }, 120_000);
 });

@@ -20,6 +20,7 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { root, startMesh, type Mesh } from "../support/mesh.js";
+import { waitFor } from "../support/until.js";
 
 const run = promisify(execFile);
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -148,12 +149,15 @@ describe("a capability added as the README says", () => {
       await echo({ method: "flowforge.echo.v1.EchoService/Echo", items }, "/flowforge.jobs.v1.JobService/SubmitJob")
     ).json();
     expect(submitted.job.counts.total).toBe(3);
-    let job: { state: string; items: { result: { text: string } }[] } | undefined;
-    for (let i = 0; i < 200; i++) {
-      job = (await (await echo({ jobId: submitted.job.id }, "/flowforge.jobs.v1.JobService/GetJob")).json()).job;
-      if (job?.state === "JOB_STATE_SUCCEEDED") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    type Job = { state: string; items: { result: { text: string } }[] };
+    const job = await waitFor(
+      async () => {
+        const now = (await (await echo({ jobId: submitted.job.id }, "/flowforge.jobs.v1.JobService/GetJob")).json())
+          .job as Job;
+        return now.state === "JOB_STATE_QUEUED" || now.state === "JOB_STATE_RUNNING" ? undefined : now;
+      },
+      { what: "the job to end" },
+    );
     expect(job?.state).toBe("JOB_STATE_SUCCEEDED");
     expect(job?.items.map((i) => i.result.text)).toEqual(["aa", "bb", "cc"]);
   });

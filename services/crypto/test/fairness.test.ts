@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until, waitFor } from "#test/support/until.js";
 import { AdminService } from "#gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import {
@@ -31,7 +32,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => production?.stop());
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const heavy = Array.from({ length: 16 }, (_, i) =>
   pack(HashPasswordRequestSchema, { password: `p${i}`, params: { memoryKib: 262_144, iterations: 4 } }),
 );
@@ -54,7 +54,7 @@ describe("bounded and fair expensive work", () => {
     const crypto = connectClient(CryptoService, mesh.url, keyB);
     const { job } = await jobsA.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: heavy });
     const state = async () => (await jobsA.getJob({ jobId: job!.id, itemsPageSize: 1 })).job!;
-    while ((await state()).state !== JobState.RUNNING) await sleep(50);
+    await until(async () => (await state()).state === JobState.RUNNING);
 
     // Unary callers: a Hash answered without waiting for the batch (at most the one item that
     // was finishing completes meanwhile; wall-clock figures belong in bench/), then a
@@ -72,12 +72,14 @@ describe("bounded and fair expensive work", () => {
       method: "flowforge.crypto.v1.CryptoService/HashPassword",
       items: heavy.slice(0, 1),
     });
-    for (;;) {
-      const b = (await jobsB.getJob({ jobId: small.job!.id, itemsPageSize: 1 })).job!;
-      if (b.state === JobState.SUCCEEDED) break;
-      expect(b.state === JobState.QUEUED || b.state === JobState.RUNNING).toBe(true);
-      await sleep(100);
-    }
+    const b = await waitFor(
+      async () => {
+        const now = (await jobsB.getJob({ jobId: small.job!.id, itemsPageSize: 1 })).job!;
+        return now.state === JobState.QUEUED || now.state === JobState.RUNNING ? undefined : now;
+      },
+      { what: "the other tenant's job to end", ms: 60_000 },
+    );
+    expect(b.state).toBe(JobState.SUCCEEDED);
     const a = await state();
     expect(a.state).toBe(JobState.RUNNING);
     expect(a.counts!.succeeded).toBeLessThan(16);

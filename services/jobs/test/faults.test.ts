@@ -5,6 +5,7 @@
  * killed and restarted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until, waitFor } from "#test/support/until.js";
 import { HashPasswordRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { ItemState, JobService, JobState } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import type { Mesh } from "#test/support/mesh.js";
@@ -31,13 +32,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFinished(jobId: string, ms = 120_000) {
   const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
-  const end = Date.now() + ms;
-  for (;;) {
-    const { job } = await jobs.getJob({ jobId, itemsPageSize: 1 }).catch(() => ({ job: undefined }));
-    if (job && job.state !== JobState.QUEUED && job.state !== JobState.RUNNING) return job;
-    if (Date.now() > end) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(job?.counts)}`);
-    await sleep(200);
-  }
+  let last: Awaited<ReturnType<typeof jobs.getJob>>["job"];
+  return waitFor(
+    async () => {
+      const { job } = await jobs.getJob({ jobId, itemsPageSize: 1 }).catch(() => ({ job: undefined }));
+      last = job ?? last;
+      return job && job.state !== JobState.QUEUED && job.state !== JobState.RUNNING ? job : undefined;
+    },
+    { what: `job ${jobId} to finish`, ms, detail: () => JSON.stringify(last?.counts) },
+  );
 }
 
 async function progressOf(jobId: string) {
@@ -81,7 +84,7 @@ describe("faults with real processes", () => {
   it("a worker process SIGKILLed mid-batch and restarted: every result stored exactly once", async () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
-    while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
+    await until(async () => (await progressOf(job!.id)).succeeded >= 150, 60_000);
     const victim = mesh.pidOf("crypto");
     process.kill(victim, "SIGKILL");
     const before = await progressOf(job!.id);
@@ -94,7 +97,7 @@ describe("faults with real processes", () => {
   it("nats-server killed and restarted mid-batch: every result stored exactly once", async () => {
     const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
     const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items });
-    while ((await progressOf(job!.id)).succeeded < 150) await sleep(50);
+    await until(async () => (await progressOf(job!.id)).succeeded >= 150, 60_000);
     await production.nats.kill();
     await sleep(1500);
     await production.nats.start();

@@ -4,6 +4,7 @@
  * every bad input the issue names.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "#test/support/until.js";
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { Code, createClient } from "@connectrpc/connect";
@@ -360,8 +361,11 @@ describe("webhooks", () => {
       items: hashItems(2),
       webhook: { url, secret },
     });
-    const end = Date.now() + 20_000;
-    while (received.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await until(
+      () => received.length >= 2,
+      20_000,
+      () => `${received.length} deliveries`,
+    );
     expect(received.map((r) => r.status)).toEqual([500, 204]);
     for (const r of received) {
       const id = r.headers["webhook-id"];

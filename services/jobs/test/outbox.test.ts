@@ -10,6 +10,7 @@ import type { Delivery, JobBus } from "#bus/types.js";
 import { createJobStore, type JobStore } from "#jobs/store.js";
 import { createLogger } from "#runtime/logger.js";
 import { databases, type TestDatabase } from "#test/support/databases.js";
+import { until } from "#test/support/until.js";
 import { catalogRegistry, findJobMethod } from "../../catalog.js";
 import { createJobService } from "../service.js";
 import { Code, createHandlerContext } from "@connectrpc/connect";
@@ -81,8 +82,11 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
     const bus = createMemoryBus();
     const { seen, consumer } = await collect(bus);
     const { relay } = jobService(store, bus);
-    const end = Date.now() + 15_000;
-    while (seen.length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    await until(
+      () => seen.length >= 4,
+      15_000,
+      () => `${seen.length} tasks seen`,
+    );
     await new Promise((r) => setTimeout(r, 1500)); // another relay pass finds nothing to send
     await relay.stop();
     await consumer.stop();
@@ -150,9 +154,7 @@ describe.each(databases)("outbox relay on %s", (_name, open) => {
       { job_ids: string[] }[]
     >`SELECT job_ids FROM job_outbox WHERE job_ids && ${ids}::text[]`;
     expect(shared.map((r) => [...r.job_ids].sort())).toEqual([[...ids].sort()]); // still there: one of its jobs is unpublished
-    const end = Date.now() + 15_000;
-    while (!seen.some((d) => d.task.jobId === refused) && Date.now() < end)
-      await new Promise((r) => setTimeout(r, 100));
+    await until(() => seen.some((d) => d.task.jobId === refused), 15_000);
     await new Promise((r) => setTimeout(r, 300));
     await relay.stop();
     await consumer.stop();
