@@ -16,11 +16,11 @@ import {
   HashResponseSchema,
 } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { RequestInfoSchema } from "#gen/google/rpc/error_details_pb.js";
-import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
+import { register } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";
 import { requestIdKey, tenantKey } from "#runtime/context.js";
-import { createGateway, type Gateway } from "../gateway.js";
-import { createKeyStore } from "../auth/key-store.js";
+import { createGateway } from "../gateway.js";
+import { startTestGateways, type TestGateways } from "./setup.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
 import { connectClient, errorOf, grpcJsUnary } from "#test/support/clients.js";
@@ -29,8 +29,7 @@ import { createRedisLimiter } from "#limits/index.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 let db: TestDatabase;
-let backend: ServiceServer;
-let gateway: Gateway;
+let bed: TestGateways;
 let url: string;
 let tenantKeySecret: string;
 const seenBytes: string[] = [];
@@ -49,9 +48,7 @@ function record(ctx: HandlerContext) {
 }
 
 beforeAll(async () => {
-  db = await pgliteDatabase();
-  backend = createServiceServer({
-    logger,
+  bed = await startTestGateways({
     services: [
       register(CryptoService, {
         hash(req, ctx) {
@@ -66,33 +63,14 @@ beforeAll(async () => {
         },
       }),
     ],
+    gateway: { corsOrigins: ["https://console.example"], defaultTimeoutMs: 60_000 },
   });
-  const backendPort = await backend.listen("127.0.0.1:0");
-  gateway = createGateway({
-    sql: db.sql,
-    logger,
-    addresses: { crypto: `127.0.0.1:${backendPort}` },
-    adminKey: "operator",
-    maxRequestBytes: 1024 * 1024,
-    defaultTimeoutMs: 60_000,
-    corsOrigins: ["https://console.example"],
-  });
-  url = `http://127.0.0.1:${await gateway.listen(0, "127.0.0.1")}`;
-  tenantKeySecret = (
-    await createKeyStore({ sql: db.sql }).create({
-      tenantId: "tenant-a",
-      name: "",
-      tier: Tier.FREE,
-      scopes: ["crypto"],
-    })
-  ).secret;
+  db = bed.db;
+  [url] = bed.urls;
+  tenantKeySecret = (await bed.keys.create({ tenantId: "tenant-a", name: "", tier: Tier.FREE, scopes: ["crypto"] }))
+    .secret;
 });
-
-afterAll(async () => {
-  await gateway?.close();
-  await backend?.shutdown({ graceMs: 100 });
-  await db?.close();
-});
+afterAll(() => bed?.close());
 
 // Unary Connect (JSON and binary) and gRPC take the pass-through path; gzip bodies, gRPC-Web,
 // GET and streams go through connect-node.

@@ -12,12 +12,10 @@ import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
-import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
+import { register } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";
-import { createGateway, type Gateway } from "../gateway.js";
-import { createKeyStore } from "../auth/key-store.js";
 import { parseTierLimits } from "../policies/rate-limit.js";
-import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
+import { startTestGateways, type TestGateways } from "./setup.js";
 
 const logLines: Record<string, unknown>[] = [];
 const destination = new Writable({
@@ -27,18 +25,14 @@ const destination = new Writable({
   },
 });
 const logger = createLogger({ name: "test", level: "info", destination });
-let db: TestDatabase;
-let backend: ServiceServer;
-let gateway: Gateway;
+let bed: TestGateways;
 let url: string;
 let key: string;
 let limited: string;
 let hashes = 0;
 
 beforeAll(async () => {
-  db = await pgliteDatabase();
-  backend = createServiceServer({
-    logger: createLogger({ name: "backend", level: "silent" }),
+  bed = await startTestGateways({
     services: [
       register(CryptoService, {
         hash: () => {
@@ -47,28 +41,14 @@ beforeAll(async () => {
         },
       }),
     ],
+    // The gateway logs where the test reads it.
+    gateway: { logger, maxRequestBytes: 32 * 1024 * 1024, tierLimits: parseTierLimits("free=1:1") },
   });
-  const port = await backend.listen("127.0.0.1:0");
-  gateway = createGateway({
-    sql: db.sql,
-    logger,
-    addresses: { crypto: `127.0.0.1:${port}` },
-    adminKey: "operator",
-    maxRequestBytes: 32 * 1024 * 1024,
-    defaultTimeoutMs: 10_000,
-    corsOrigins: ["*"],
-    tierLimits: parseTierLimits("free=1:1"),
-  });
-  url = `http://127.0.0.1:${await gateway.listen(0, "127.0.0.1")}`;
-  const keys = createKeyStore({ sql: db.sql });
-  key = (await keys.create({ tenantId: "t", name: "", tier: Tier.ENTERPRISE, scopes: ["*"] })).secret;
-  limited = (await keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
+  [url] = bed.urls;
+  key = (await bed.keys.create({ tenantId: "t", name: "", tier: Tier.ENTERPRISE, scopes: ["*"] })).secret;
+  limited = (await bed.keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
 });
-afterAll(async () => {
-  await gateway?.close();
-  await backend?.shutdown({ graceMs: 100 });
-  await db?.close();
-});
+afterAll(() => bed?.close());
 
 const path = "/flowforge.crypto.v1.CryptoService/Hash";
 const hashRequest = toBinary(HashRequestSchema, create(HashRequestSchema, { algorithm: HashAlgorithm.SHA256 }));

@@ -9,21 +9,15 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jos
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { tenantKey } from "#runtime/context.js";
-import { createLogger } from "#runtime/logger.js";
-import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
-import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
-import { createKeyStore } from "../auth/key-store.js";
-import { createGateway, type Gateway } from "../gateway.js";
+import { register } from "#runtime/server.js";
+import { startTestGateways, type TestGateways } from "./setup.js";
 
-const logger = createLogger({ name: "test", level: "silent" });
-let db: TestDatabase;
-let backend: ServiceServer;
+let bed: TestGateways;
 let jwksServer: Server;
 let hangingServer: Server;
 let signingKey: CryptoKey;
 let publicJwk: JWK;
 let otherKey: CryptoKey;
-const gateways: Gateway[] = [];
 let url: string; // JWKS by URL, Basic on
 let staticUrl: string; // static keys, Basic off
 let hangingUrl: string; // a JWKS that never answers
@@ -36,24 +30,11 @@ const listen = async (server: Server) =>
     server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
   );
 
-async function gatewayWith(options: Partial<Parameters<typeof createGateway>[0]>, port: number) {
-  const g = createGateway({
-    sql: db.sql,
-    logger,
-    addresses: { crypto: `127.0.0.1:${port}` },
-    maxRequestBytes: 1 << 20,
-    defaultTimeoutMs: 10_000,
-    corsOrigins: ["*"],
-    ...options,
-  });
-  gateways.push(g);
-  return `http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`;
-}
-
 beforeAll(async () => {
-  db = await pgliteDatabase();
-  backend = createServiceServer({
-    logger,
+  // Gateways are started below, each with its own JWT settings; none has an operator key.
+  bed = await startTestGateways({
+    replicas: 0,
+    gateway: { adminKey: undefined },
     services: [
       register(CryptoService, {
         hash: (_req, ctx) => {
@@ -70,7 +51,6 @@ beforeAll(async () => {
       }),
     ],
   });
-  const port = await backend.listen("127.0.0.1:0");
   ({ privateKey: signingKey } = await generateKeyPair("ES256", { extractable: true }).then(async (pair) => {
     publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
     return pair;
@@ -84,21 +64,17 @@ beforeAll(async () => {
   const jwksUrl = `${await listen(jwksServer)}/.well-known/jwks.json`;
   const hangingJwks = `${await listen(hangingServer)}/jwks`;
   const jwt = { issuer: "https://idp.example", audience: "flowforge" };
-  url = await gatewayWith({ jwt: { ...jwt, jwksUrl }, basicAuth: true }, port);
-  staticUrl = await gatewayWith({ jwt: { ...jwt, keys: { keys: [publicJwk] }, claims: { tenant: "org" } } }, port);
-  hangingUrl = await gatewayWith({ jwt: { ...jwt, jwksUrl: hangingJwks, jwksTimeoutMs: 500 } }, port);
-  apiKey = (
-    await createKeyStore({ sql: db.sql }).create({ tenantId: "keyed", name: "", tier: Tier.PRO, scopes: ["*"] })
-  ).secret;
+  url = await bed.another({ jwt: { ...jwt, jwksUrl }, basicAuth: true });
+  staticUrl = await bed.another({ jwt: { ...jwt, keys: { keys: [publicJwk] }, claims: { tenant: "org" } } });
+  hangingUrl = await bed.another({ jwt: { ...jwt, jwksUrl: hangingJwks, jwksTimeoutMs: 500 } });
+  apiKey = (await bed.keys.create({ tenantId: "keyed", name: "", tier: Tier.PRO, scopes: ["*"] })).secret;
 }, 60_000);
 
 afterAll(async () => {
-  for (const g of gateways) await g.close();
-  await backend?.shutdown({ graceMs: 100 });
+  await bed?.close();
   jwksServer?.close();
   hangingServer?.closeAllConnections();
   hangingServer?.close();
-  await db?.close();
 });
 
 interface TokenOptions {

@@ -7,60 +7,40 @@ import { JobService } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { pack } from "#test/support/jobs.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
-import { createServiceServer, register, type ServiceServer } from "#runtime/server.js";
-import { createLogger } from "#runtime/logger.js";
+import { register } from "#runtime/server.js";
 import { createRedisLimiter } from "#limits/index.js";
-import { createGateway, type Gateway } from "../gateway.js";
-import { createKeyStore } from "../auth/key-store.js";
 import { defaultTierLimits, parseTierLimits, windowsFor } from "../policies/rate-limit.js";
-import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
+import { startTestGateways, type TestGateways } from "./setup.js";
 import { connectClient, errorOf, grpcWebClient } from "#test/support/clients.js";
 
-const logger = createLogger({ name: "test", level: "silent" });
 const prefix = `fftest:${randomBytes(4).toString("hex")}:`;
-let db: TestDatabase;
-let backend: ServiceServer;
-const gateways: Gateway[] = [];
-const urls: string[] = [];
+let bed: TestGateways;
+let urls: string[];
 let free: string;
 const batchKeys: string[] = [];
 
 beforeAll(async () => {
-  db = await pgliteDatabase();
-  backend = createServiceServer({
-    logger,
+  // Two gateway replicas sharing one Redis: the limit holds across both.
+  bed = await startTestGateways({
     services: [
       register(CryptoService, { hash: () => ({ digest: "ok" }) }),
       register(JobService, { submitJob: (req) => ({ job: { id: `items:${req.items.length}` } }) }),
     ],
-  });
-  const port = await backend.listen("127.0.0.1:0");
-  // Two gateway replicas sharing one Redis: the limit holds across both.
-  for (let i = 0; i < 2; i++) {
-    const g = createGateway({
-      sql: db.sql,
-      logger,
-      addresses: { crypto: `127.0.0.1:${port}`, jobs: `127.0.0.1:${port}` },
-      adminKey: "operator",
-      maxRequestBytes: 1 << 20,
-      defaultTimeoutMs: 10_000,
-      corsOrigins: ["*"],
+    capabilities: ["crypto", "jobs"],
+    gateway: {
       limiter: createRedisLimiter({ url: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379", prefix }),
       tierLimits: parseTierLimits("free=3:5"),
-    });
-    gateways.push(g);
-    urls.push(`http://127.0.0.1:${await g.listen(0, "127.0.0.1")}`);
-  }
-  const keys = createKeyStore({ sql: db.sql });
-  free = (await keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
+    },
+    replicas: 2,
+  });
+  urls = bed.urls;
+  free = (await bed.keys.create({ tenantId: "t", name: "", tier: Tier.FREE, scopes: ["*"] })).secret;
   for (let i = 0; i < 3; i++)
-    batchKeys.push((await keys.create({ tenantId: "t", name: `batch${i}`, tier: Tier.FREE, scopes: ["*"] })).secret);
+    batchKeys.push(
+      (await bed.keys.create({ tenantId: "t", name: `batch${i}`, tier: Tier.FREE, scopes: ["*"] })).secret,
+    );
 });
-afterAll(async () => {
-  for (const g of gateways) await g.close();
-  await backend?.shutdown({ graceMs: 100 });
-  await db?.close();
-});
+afterAll(() => bed?.close());
 
 /** Waits past a minute's last 10 s, so a test's calls fall in one minute window. */
 async function awayFromMinuteEdge() {
@@ -89,7 +69,7 @@ describe("tier quotas", () => {
 
   it("answers carry RateLimit-Policy and RateLimit; the day's quota holds when the minute has room", async () => {
     await awayFromMinuteEdge();
-    const keys = createKeyStore({ sql: db.sql });
+    const keys = bed.keys;
     const own = (
       await keys.create({ tenantId: "t", name: "own", tier: Tier.FREE, scopes: ["*"], quota: { perDay: 2 } })
     ).secret;
@@ -143,7 +123,7 @@ describe("tier quotas", () => {
   });
 
   it("a batch larger than a whole window's quota is refused outright, naming the quota", async () => {
-    const keys = createKeyStore({ sql: db.sql });
+    const keys = bed.keys;
     const key = (await keys.create({ tenantId: "t", name: "big", tier: Tier.FREE, scopes: ["*"] })).secret;
     const ten = Array.from({ length: 10 }, () => pack(HashRequestSchema, {}));
     const err = await errorOf(connectClient(JobService, urls[0], key).submitJob({ method: "m", items: ten }));
