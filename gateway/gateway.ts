@@ -35,7 +35,7 @@ import { createOpenAiFront } from "./transports/openai/openai.js";
 import { prefixOf } from "./transports/rest/templates.js";
 import { createDocs } from "./transports/docs.js";
 import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
-import { createSeedHealth } from "./health.js";
+import { createStatusReport } from "./health.js";
 import { connect as connectNats } from "@nats-io/transport-node";
 
 /** Resolves when the NATS server at `url` answers a round trip. */
@@ -187,7 +187,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
   const version = options.version ?? "dev";
   const database = () => options.sql`SELECT 1`;
-  const seedHealth = createSeedHealth(version, () => ({
+  const statusReport = createStatusReport(version, () => ({
     database,
     redis: limiter.store === "redis" ? () => limiter.ping() : { mode: "in-memory" },
     nats: options.natsUrl ? () => pingNats(options.natsUrl!) : { mode: "embedded" },
@@ -224,7 +224,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     const served = (b: Backend) => catalog[b.name].services.some((s) => names.has(s.typeName));
     prefixes.set(prefix, {
       services: [...names],
-      health: createSeedHealth(version, () => ({ database, ...backendProbes(served) })),
+      health: createStatusReport(version, () => ({ database, ...backendProbes(served) })),
     });
   }
   const docs = createDocs();
@@ -252,7 +252,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     logger: options.logger,
     authorize: (header, service) => authorize(authenticators, header, service),
     health,
-    seedHealth,
+    statusReport,
     metrics: () => metrics.registry.metrics(),
   });
   const server = createDualServer(handler, options.connections);

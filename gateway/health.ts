@@ -1,5 +1,5 @@
 /**
- * `GET /health` as the seed shows it: `{"status": "healthy" | "degraded" | "unhealthy", "version",
+ * `GET /health`, the status report the README documents: `{"status": "healthy" | "degraded" | "unhealthy", "version",
  * "uptime", "checks": {"database", "redis", "nats", "<capability>"...}}`, 503 unless healthy.
  * Unhealthy when the database is down (nothing works without it), degraded when another part is.
  * Each check is bounded in time; a failed one says so without the error's detail.
@@ -15,7 +15,7 @@ export interface Check {
 }
 
 /** What `/health` answers. */
-export interface SeedHealth {
+export interface StatusReport {
   status: "healthy" | "degraded" | "unhealthy";
   version: string;
   /** Seconds since the gateway started. */
@@ -47,9 +47,9 @@ async function run(probe: Probe): Promise<Check> {
 }
 
 /** Builds the `/health` report from probes; `database` is the one part without which the gateway is unhealthy. */
-export function createSeedHealth(version: string, probes: () => Record<string, Probe>) {
+export function createStatusReport(version: string, probes: () => Record<string, Probe>) {
   const started = Date.now();
-  return async (): Promise<{ ok: boolean; body: SeedHealth }> => {
+  return async (): Promise<{ ok: boolean; body: StatusReport }> => {
     const entries = Object.entries(probes());
     const results = await Promise.all(entries.map(async ([name, probe]) => [name, await run(probe)] as const));
     const checks = Object.fromEntries(results);

@@ -29,7 +29,7 @@ export function metadataFor(values: ContextValues, requestHeader: Headers): Reco
   if (principal) {
     md["x-flowforge-scopes"] = principal.scopes.join(",");
     md["x-flowforge-key-id"] = principal.keyId;
-    // The seed's user id: the token's subject, or the API key's id.
+    // The user id: the token's subject, or the API key's id.
     md["x-user-id"] = principal.userId ?? principal.keyId;
   }
   for (const h of forwardedHeaders) {

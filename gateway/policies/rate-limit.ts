@@ -1,5 +1,5 @@
 /**
- * Quotas by the key's tier, as the seed's table: requests per minute and per UTC day, both
+ * Quotas by the key's tier (the README's table): requests per minute and per UTC day, both
  * counted at once (exact across replicas through Redis, in memory embedded), overridable per key.
  * Every answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` headers; a refusal is
  * `resource_exhausted` with `Retry-After`, a google.rpc.RetryInfo and a QuotaFailure.
@@ -24,7 +24,7 @@ export interface TierQuota {
 /** Quotas per tier. */
 export type TierLimits = Record<Tier.FREE | Tier.BASIC | Tier.PRO | Tier.ENTERPRISE, TierQuota>;
 
-/** The seed's table; enterprise is unlimited under a fair-use ceiling per minute. */
+/** The default tiers; enterprise is unlimited under a fair-use ceiling per minute. */
 export const defaultTierLimits: TierLimits = {
   [Tier.FREE]: { perMinute: 100, perDay: 1_000 },
   [Tier.BASIC]: { perMinute: 500, perDay: 10_000 },
@@ -34,7 +34,7 @@ export const defaultTierLimits: TierLimits = {
 
 /**
  * Parses `TIER_LIMITS`, e.g. `free=100:1000,enterprise=50000:0` (per minute : per day; 0 is
- * unlimited); tiers not named keep the seed's. Throws naming the part it cannot read.
+ * unlimited); tiers not named keep their defaults. Throws naming the part it cannot read.
  */
 export function parseTierLimits(text: string | undefined): TierLimits {
   const limits: TierLimits = { ...defaultTierLimits };

@@ -427,10 +427,10 @@ describe("when a backend is down", () => {
       const health = await fetch(`${gUrl}/healthz`);
       expect(health.status).toBe(503);
       expect(await health.json()).toMatchObject({ status: "NOT_SERVING", services: { crypto: "UNREACHABLE" } });
-      // The seed's report: degraded (the database answers), the capability named.
-      const seed = await fetch(`${gUrl}/health`);
-      expect(seed.status).toBe(503);
-      expect(await seed.json()).toMatchObject({
+      // The status report: degraded (the database answers), the capability named.
+      const status = await fetch(`${gUrl}/health`);
+      expect(status.status).toBe(503);
+      expect(await status.json()).toMatchObject({
         status: "degraded",
         checks: { database: { status: "healthy" }, crypto: { status: "unhealthy" } },
       });

@@ -140,7 +140,7 @@ describe("tier quotas", () => {
       expect((await connectClient(CryptoService, urls[0], "operator").hash({})).digest).toBe("ok");
   });
 
-  it("tiers as the seed's table, read from TIER_LIMITS, a key's own quota over its tier's", () => {
+  it("the default tiers, read from TIER_LIMITS, a key's own quota over its tier's", () => {
     expect(defaultTierLimits).toEqual({
       [Tier.FREE]: { perMinute: 100, perDay: 1000 },
       [Tier.BASIC]: { perMinute: 500, perDay: 10_000 },

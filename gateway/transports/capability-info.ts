@@ -1,5 +1,5 @@
 /**
- * Per capability, as the seed lists them: `GET /api/v1/<capability>/health` (the seed's health
+ * Per capability: `GET /api/v1/<capability>/health` (the status report's
  * shape, for the database and that capability's services) and `GET /api/v1/<capability>/metrics`
  * (the gateway's Prometheus metrics of that capability's methods). The capability is the REST
  * prefix (`data` is the transform service).

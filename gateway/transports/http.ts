@@ -42,8 +42,8 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   /** Health report for `GET /healthz` (probes). */
   health: () => Promise<{ ok: boolean; body: unknown }>;
-  /** The seed's health report for `GET /health` (defaults to `health`). */
-  seedHealth?: () => Promise<{ ok: boolean; body: unknown }>;
+  /** The status report for `GET /health` (defaults to `health`). */
+  statusReport?: () => Promise<{ ok: boolean; body: unknown }>;
   /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
   passthrough?: Passthrough;
   /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its policies. */
@@ -202,7 +202,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     }
     const path = (req.url ?? "/").split("?")[0];
     if ((path === "/healthz" || path === "/health") && (req.method === "GET" || req.method === "HEAD")) {
-      const report = path === "/health" ? (options.seedHealth ?? options.health) : options.health;
+      const report = path === "/health" ? (options.statusReport ?? options.health) : options.health;
       report().then(
         ({ ok, body }) => send(res, ok ? 200 : 503, { "content-type": "application/json" }, JSON.stringify(body)),
         () => send(res, 503, { "content-type": "application/json" }, JSON.stringify({ status: "NOT_SERVING" })),

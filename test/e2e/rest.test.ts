@@ -141,7 +141,7 @@ describe("REST routes from the contracts", () => {
   });
 });
 
-describe("REST errors in the seed's envelope", () => {
+describe("REST errors in the envelope", () => {
   const envelope = (res: Sent, code: string) => {
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(res.body.error.code).toBe(code);
@@ -332,7 +332,7 @@ describe("usage metering", () => {
   });
 });
 
-describe("GET /health as the seed shows it", () => {
+describe("GET /health, the status report", () => {
   it("healthy, with the version, the uptime and a check per part and capability", async () => {
     const res = await fetch(`${mesh.url}/health`);
     expect(res.status).toBe(200);

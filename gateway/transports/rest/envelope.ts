@@ -1,5 +1,5 @@
 /**
- * The seed's error envelope, on REST only: `{"error": {"code", "message", "details": [{"field",
+ * The REST error envelope: `{"error": {"code", "message", "details": [{"field",
  * "message"}], "requestId"}}` with the HTTP status that fits. Connect, gRPC-Web and gRPC keep
  * their own error formats. The table from gRPC codes is the one the README documents.
  */
@@ -7,7 +7,7 @@ import { Code, type ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import { requestIdOf } from "#runtime/errors.js";
 
-/** The seed's code and the HTTP status for each gRPC code. */
+/** The envelope's code and the HTTP status for each gRPC code. */
 export const restErrorCodes: Record<Code, { code: string; status: number }> = {
   [Code.InvalidArgument]: { code: "VALIDATION_ERROR", status: 400 },
   [Code.OutOfRange]: { code: "VALIDATION_ERROR", status: 400 },

@@ -2,7 +2,7 @@
  * The REST transport: `/api/v1/...` routes from the contracts' `google.api.http` rules, served by
  * the same service implementations (forwarded or local) and the same policy chain as every other
  * protocol. Friendly JSON in (enum values without their prefix, batches without `@type`), every
- * field out (zero values included), the seed's error envelope on failure. Server-streaming
+ * field out (zero values included), the REST error envelope on failure. Server-streaming
  * methods answer as Server-Sent Events; `?wait=` long-polls a job (GetJob, and `:batch`).
  */
 import type * as http from "node:http";
