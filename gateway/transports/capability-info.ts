@@ -1,16 +1,5 @@
-/**
- * Per capability: `GET /api/v1/<capability>/health` (the status report's
- * shape, for the database and that capability's services) and `GET /api/v1/<capability>/metrics`
- * (the gateway's Prometheus metrics of that capability's methods). The capability is the REST
- * prefix (`data` is the transform service).
- */
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
-
 import { send } from "./http.js";
-
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
+import type { Req, Res } from "./node-http.js";
 
 /** One REST prefix: the services under it and their health. */
 export interface CapabilityInfo {

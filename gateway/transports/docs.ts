@@ -5,14 +5,10 @@
  * package (no CDN) where a person can try a call with their key.
  */
 import { readFileSync } from "node:fs";
-import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { send } from "./http.js";
-
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
+import type { Req, Res } from "./node-http.js";
 
 interface OpenApi {
   tags: { name: string }[];

@@ -3,7 +3,6 @@
  * serving Connect (JSON and binary, POST and GET), gRPC-Web and gRPC for every service.
  */
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { Code, ConnectError, cors as connectCors, createConnectRouter } from "@connectrpc/connect";
 import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import {
@@ -21,12 +20,12 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
-import { discardRest, discarding } from "./discard.js";
 import { headersOf, type Passthrough, toNodeHeaders } from "./passthrough.js";
 import { frame } from "../backends/h2-channel.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
+import { type Req, type Res, discardRest, discarding } from "./node-http.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
@@ -67,9 +66,6 @@ const allowedHeaders = [
   "Tracestate",
 ];
 const exposedHeaders = [...connectCors.exposedHeaders, "X-Request-Id"];
-
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
 export function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {

@@ -30,12 +30,12 @@ import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/
 import type { Backend } from "../backends/backends.js";
 import { metadataFor } from "../backends/forward.js";
 import type { Answer, PolicyChain, Protocol, TransportCall } from "../policies/policy.js";
-import { discardRest } from "./discard.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { anyFault, violationFromMessage } from "./connect-errors.js";
 import { fromJsonValue, gatewayJsonOptions, toJsonText } from "./json-options.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
+import { type Req, type Res, discardRest } from "./node-http.js";
 
 /** Options for createPassthrough. */
 export interface PassthroughOptions {
@@ -49,8 +49,6 @@ export interface PassthroughOptions {
   defaultTimeoutMs: number;
 }
 
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
 /** How the call arrived: gRPC, or Connect unary in binary or JSON. */
 type Kind = "grpc" | "proto" | "json";
 

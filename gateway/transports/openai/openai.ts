@@ -7,7 +7,6 @@
  * the same forwarded implementation as every other protocol.
  */
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import {
   type ChatResponse,
@@ -21,7 +20,6 @@ import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
-import { discardRest } from "../discard.js";
 import { send } from "../http.js";
 import { callerGone, headersOf, jsonContentType, readBody } from "../passthrough.js";
 import {
@@ -34,9 +32,8 @@ import {
   modelOf,
   modelsOf,
 } from "./wire.js";
+import { type Req, type Res, discardRest } from "../node-http.js";
 
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
 type Impl = (request: unknown, context: HandlerContext) => unknown;
 
 /** Options for createOpenAiFront. */

@@ -12,7 +12,6 @@
  * Which methods and fields these are is read from the descriptors (templates.ts), not listed.
  */
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import type { Readable } from "node:stream";
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import busboy from "busboy";
@@ -20,9 +19,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { invalidArgument } from "#runtime/errors.js";
 import { answerFileDepth, fileFields, isFileMessage } from "./templates.js";
-
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
+import type { Req, Res } from "../node-http.js";
 
 /** One part of a form: a text field, or a file whose bytes must be read before the next part comes. */
 export type FormPart =

@@ -6,7 +6,6 @@
  * methods answer as Server-Sent Events; `?wait=` long-polls a job (GetJob, and `:batch`).
  */
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
 import { create, type DescMessage, type DescMethod, type DescService, type MessageShape } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import {
@@ -29,7 +28,6 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
-import { discardRest } from "../discard.js";
 import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions, toJsonText } from "../json-options.js";
 import { callerGone, headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
@@ -50,9 +48,8 @@ import {
 import type { BlobStore } from "#blobs/index.js";
 import { tenantKey } from "#runtime/context.js";
 import { type UploadRequest, UploadRequestSchema } from "#gen/flowforge/blob/v1/blob_pb.js";
+import { type Req, type Res, discardRest } from "../node-http.js";
 
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
-type Res = http.ServerResponse | http2.Http2ServerResponse;
 type Impl = (request: unknown, context: HandlerContext) => unknown;
 
 /** Options for createRest. */

@@ -1,8 +1,15 @@
-/** Throwing away the unread rest of a request body whose response was already decided. */
+/**
+ * What the gateway's transports share over Node's HTTP servers: the request and response types of
+ * HTTP/1.1 and HTTP/2 alike, and throwing away the unread rest of a request body whose response
+ * was already decided.
+ */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 
-type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** A request, over HTTP/1.1 or HTTP/2. */
+export type Req = http.IncomingMessage | http2.Http2ServerRequest;
+/** A response, over HTTP/1.1 or HTTP/2. */
+export type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 /** How much of a refused upload is read and thrown away before the connection is cut. */
 const lingerBytes = 64 * 1024 * 1024;
