@@ -86,14 +86,13 @@ export function createForwardingService(
         impl[method.localName] = async (req: unknown, context: HandlerContext) => {
           const deadline = callOptions(context, options.defaultTimeoutMs).deadline as number;
           return deserialize(
-            await unaryCall(
-              backend,
+            await unaryCall(backend, {
               path,
-              serialize(req),
-              metadataFor(context.values, context.requestHeader),
+              message: serialize(req),
+              headers: metadataFor(context.values, context.requestHeader),
               deadline,
-              context.signal,
-            ),
+              signal: context.signal,
+            }),
           );
         };
         break;

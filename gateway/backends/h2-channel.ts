@@ -35,16 +35,21 @@ export interface UnaryChannelOptions {
   resolve?: (host: string) => Promise<string[]>;
 }
 
+/** One unary call: the method's path, the serialized message, metadata, deadline and cancellation. */
+export interface UnaryRequest {
+  path: string;
+  message: Buffer;
+  /** Sent as gRPC metadata. */
+  headers: http2.OutgoingHttpHeaders;
+  /** Epoch milliseconds. */
+  deadline: number;
+  signal: AbortSignal;
+}
+
 /** Unary calls to one backend target. */
 export interface UnaryChannel {
-  /** Calls `path` with one serialized message; rejects with a GrpcFailure. `headers` are sent as metadata. */
-  call(
-    path: string,
-    message: Buffer,
-    headers: http2.OutgoingHttpHeaders,
-    deadline: number,
-    signal: AbortSignal,
-  ): Promise<Buffer>;
+  /** Makes the call; answers the response message, or rejects with a GrpcFailure. */
+  call(request: UnaryRequest): Promise<Buffer>;
   /** Closes every session; calls in flight finish or fail. */
   close(): void;
 }
@@ -217,16 +222,14 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
     return chosen ?? connecting;
   }
 
+  /** Starts `request` on a session, settling through `settleCall`; retried when nothing was sent. */
   function start(
-    path: string,
-    message: Buffer,
-    headers: http2.OutgoingHttpHeaders,
-    deadline: number,
-    signal: AbortSignal,
-    resolveCall: (b: Buffer) => void,
-    rejectCall: (f: GrpcFailure) => void,
+    request: UnaryRequest,
+    settleCall: { resolve: (b: Buffer) => void; reject: (f: GrpcFailure) => void },
     retries = 0,
   ) {
+    const { path, message, headers, deadline, signal } = request;
+    const { resolve: resolveCall, reject: rejectCall } = settleCall;
     const remaining = deadline - Date.now();
     if (remaining <= 0) return rejectCall({ code: status.DEADLINE_EXCEEDED, details: "deadline exceeded" });
     let stream: http2.ClientHttp2Stream | undefined;
@@ -310,7 +313,7 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       if (outcome === undefined && httpStatus === 0 && !ready.has(used!) && retries < endpoints.length) {
         // The connection never came up, so nothing reached any server: try the next address.
         release();
-        return start(path, message, headers, deadline, signal, resolveCall, rejectCall, retries + 1);
+        return start(request, settleCall, retries + 1);
       }
       if (outcome === undefined) {
         if (httpStatus !== 0 && httpStatus !== 200) return settle(httpFailure(httpStatus));
@@ -333,14 +336,13 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
   }
 
   return {
-    call(path, message, headers, deadline, signal) {
-      return new Promise((resolveCall, rejectCall) => {
-        if (closed) return rejectCall({ code: status.UNAVAILABLE, details: "the gateway is shutting down" });
-        if (signal.aborted) return rejectCall({ code: status.CANCELLED, details: "cancelled by the caller" });
+    call(request) {
+      return new Promise((resolve, reject) => {
+        if (closed) return reject({ code: status.UNAVAILABLE, details: "the gateway is shutting down" });
+        if (request.signal.aborted) return reject({ code: status.CANCELLED, details: "cancelled by the caller" });
         const pending = refresh();
-        if (pending && endpoints.length === 0)
-          void pending.then(() => start(path, message, headers, deadline, signal, resolveCall, rejectCall));
-        else start(path, message, headers, deadline, signal, resolveCall, rejectCall);
+        if (pending && endpoints.length === 0) void pending.then(() => start(request, { resolve, reject }));
+        else start(request, { resolve, reject });
       });
     },
     close() {

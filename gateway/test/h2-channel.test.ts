@@ -60,7 +60,13 @@ async function hash(
   const request = Buffer.from(
     toBinary(HashRequestSchema, create(HashRequestSchema, { input: { case: "text", value: text } })),
   );
-  const response = await ch.call(hashPath, request, { "x-request-id": "t" }, Date.now() + deadlineMs, signal);
+  const response = await ch.call({
+    path: hashPath,
+    message: request,
+    headers: { "x-request-id": "t" },
+    deadline: Date.now() + deadlineMs,
+    signal,
+  });
   return fromBinary(HashResponseSchema, response).digest;
 }
 

@@ -225,17 +225,35 @@ class FastCall implements TransportCall {
   answer?: Buffer;
   private bytes?: Promise<Buffer>;
 
-  constructor(
-    private readonly route: Route,
-    private readonly kind: Kind,
-    private readonly req: Req,
-    private readonly path: string,
-    readonly values: ContextValues,
-    readonly signal: AbortSignal,
-    private readonly deadline: number,
-    private readonly maxRequestBytes: number,
-  ) {
-    this.header = headersOf(req);
+  private readonly route: Route;
+  private readonly kind: Kind;
+  private readonly req: Req;
+  private readonly path: string;
+  readonly values: ContextValues;
+  readonly signal: AbortSignal;
+  private readonly deadline: number;
+  private readonly maxRequestBytes: number;
+
+  constructor(o: {
+    route: Route;
+    kind: Kind;
+    req: Req;
+    path: string;
+    values: ContextValues;
+    signal: AbortSignal;
+    /** Epoch milliseconds. */
+    deadline: number;
+    maxRequestBytes: number;
+  }) {
+    this.route = o.route;
+    this.kind = o.kind;
+    this.req = o.req;
+    this.path = o.path;
+    this.values = o.values;
+    this.signal = o.signal;
+    this.deadline = o.deadline;
+    this.maxRequestBytes = o.maxRequestBytes;
+    this.header = headersOf(o.req);
   }
 
   get service() {
@@ -274,14 +292,13 @@ class FastCall implements TransportCall {
   }
 
   async forward(): Promise<Answer> {
-    this.answer = await unaryCall(
-      this.route.backend,
-      this.path,
-      await this.body(),
-      metadataFor(this.values, this.header),
-      this.deadline,
-      this.signal,
-    );
+    this.answer = await unaryCall(this.route.backend, {
+      path: this.path,
+      message: await this.body(),
+      headers: metadataFor(this.values, this.header),
+      deadline: this.deadline,
+      signal: this.signal,
+    });
     const size = this.answer.length;
     return { header: new Headers(), bytesOut: () => size };
   }
@@ -318,16 +335,16 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         ? parseGrpcTimeout((req.headers["grpc-timeout"] as string | null) ?? null, 2 ** 31)
         : parseConnectTimeout((req.headers["connect-timeout-ms"] as string | null) ?? null, 2 ** 31);
       if (timeout.error) throw timeout.error;
-      const call = new FastCall(
+      const call = new FastCall({
         route,
         kind,
         req,
         path,
         values,
-        caller.signal,
-        Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs),
-        options.maxRequestBytes,
-      );
+        signal: caller.signal,
+        deadline: Date.now() + (timeout.timeoutMs ?? options.defaultTimeoutMs),
+        maxRequestBytes: options.maxRequestBytes,
+      });
       const response = await options.policies(call);
       const answer = call.answer!;
       const out = kind === "json" ? binaryToJson(route.method, answer) : answer;
