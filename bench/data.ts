@@ -20,7 +20,8 @@ const seconds = size("BENCH_SECONDS", 5, 1);
 const csvRows = size("BENCH_CSV_ROWS", 100_000, 2_000);
 const describeValues = size("BENCH_DESCRIBE_VALUES", 1_000_000, 20_000);
 const runs = size("BENCH_RUNS", 3, 1);
-const mesh = await startMesh({ LOG_LEVEL: "warn" });
+// The capabilities measured (with the jobs service), not all eleven processes.
+const mesh = await startMesh({ LOG_LEVEL: "warn", FLOWFORGE_CAPABILITIES: "crypto,math,transform" });
 const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const dir = tmpdir();
 

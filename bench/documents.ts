@@ -34,7 +34,8 @@ const runs = size("BENCH_RUNS", 5, 1);
 const warmRuns = size("BENCH_WARM_RUNS", 30, 1);
 
 const run = promisify(execFile);
-const mesh = await startMesh({ LOG_LEVEL: "warn" });
+// The capabilities measured (with the jobs service), not all eleven processes.
+const mesh = await startMesh({ LOG_LEVEL: "warn", FLOWFORGE_CAPABILITIES: "pdf,ocr" });
 const children: ChildProcess[] = [];
 const auth = { authorization: `Bearer ${mesh.adminKey}` };
 const dir = await mkdtemp(join(tmpdir(), "flowforge-bench-docs-"));

@@ -12,7 +12,8 @@ import { best, percentile, size } from "./measure.js";
 const aloneSeconds = size("BENCH_FAIRNESS_SECONDS", 5, 1);
 const mathItems = size("BENCH_FAIRNESS_MATH_ITEMS", 100, 6);
 const ocrItems = size("BENCH_FAIRNESS_OCR_ITEMS", 40, 3);
-const mesh = await startMesh({ LOG_LEVEL: "warn" });
+// The capabilities measured (with the jobs service), not all eleven processes.
+const mesh = await startMesh({ LOG_LEVEL: "warn", FLOWFORGE_CAPABILITIES: "math,ocr" });
 
 async function post(key: string, path: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${mesh.url}/${path}`, {

@@ -26,6 +26,8 @@ const paced = "paced-100-10";
 const provider = await startOpenAiProvider();
 const mesh = await startMesh({
   LOG_LEVEL: "warn",
+  // The capability measured (with the jobs service), not all eleven processes.
+  FLOWFORGE_CAPABILITIES: "llm",
   OPENAI_BASE_URL: provider.url,
   OPENAI_MODEL: "echo",
   LLM_CACHE_TTL_SECONDS: "0",

@@ -25,7 +25,12 @@ const clusters = 100;
 const batch = 1000;
 
 const pgPort = await freePort();
-const mesh = await startMesh({ LOG_LEVEL: "warn", EMBEDDED_PG_PORT: String(pgPort) });
+const mesh = await startMesh({
+  LOG_LEVEL: "warn",
+  EMBEDDED_PG_PORT: String(pgPort),
+  // The capabilities measured (and what they call), not all eleven processes.
+  FLOWFORGE_CAPABILITIES: "vector",
+});
 const client = connectClient(VectorService, mesh.url, mesh.adminKey, true);
 const rssMib = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? Number.NaN) / 1024;
