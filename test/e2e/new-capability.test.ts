@@ -1,8 +1,9 @@
 /**
- * Adding a capability as a contributor would, from the README's "Adding a capability" section:
- * in a copy of this repository, its files are written as the README shows them, `npm run
- * generate` runs, and `npm start` then serves it directly over gRPC, through the gateway and as a
- * job (its workers in its own process), with no other edit.
+ * Adding capabilities as a contributor would, from the README's "Adding a capability" section:
+ * in a copy of this repository, their files are written as the README shows them (echo, with a
+ * setting of its own; ping, with jobs: false), `npm run generate` runs, and `npm start` then
+ * serves echo directly over gRPC, through the gateway and as a job (its workers in its own
+ * process), and ping at once but never as a job, with no other edit.
  */
 import { execFile } from "node:child_process";
 import {
@@ -68,11 +69,13 @@ const echo = (body: object, path = "/flowforge.echo.v1.EchoService/Echo") =>
   });
 
 describe("a capability added as the README says", () => {
-  it("the README shows the three files", () => {
+  it("the README shows the files: echo's three, and ping's two", () => {
     expect(files.map((f) => f.path)).toEqual([
       "proto/flowforge/echo/v1/echo.proto",
       "services/echo/service.ts",
       "services/echo/capability.ts",
+      "proto/flowforge/ping/v1/ping.proto",
+      "services/ping/capability.ts",
     ]);
   });
 
@@ -160,5 +163,27 @@ describe("a capability added as the README says", () => {
     );
     expect(job?.state).toBe("JOB_STATE_SUCCEEDED");
     expect(job?.items.map((i) => i.result.text)).toEqual(["aa", "bb", "cc"]);
+  });
+
+  it("a capability with jobs: false is served at once, and never as a job", async () => {
+    const pong = await echo({}, "/flowforge.ping.v1.PingService/Ping");
+    expect(await pong.json()).toEqual({ message: "pong" });
+    expect(await (await echo({}, "/api/v1/ping/ping")).json()).toEqual({ message: "pong" });
+    // No :batch twin, in the routes or the OpenAPI document.
+    expect((await echo({ items: [{}] }, "/api/v1/ping/ping:batch")).status).toBe(404);
+    const doc = await (await fetch(`${mesh!.url}/openapi.json`)).json();
+    expect(Object.keys(doc.paths)).toContain("/api/v1/ping/ping");
+    expect(Object.keys(doc.paths)).not.toContain("/api/v1/ping/ping:batch");
+    expect(Object.keys(doc.paths)).toContain("/api/v1/echo/echo:batch");
+    // SubmitJob refuses its method, naming the field.
+    const refused = await echo(
+      {
+        method: "flowforge.ping.v1.PingService/Ping",
+        items: [{ "@type": "type.googleapis.com/flowforge.ping.v1.PingRequest" }],
+      },
+      "/flowforge.jobs.v1.JobService/SubmitJob",
+    );
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).details[0].debug.fieldViolations[0].field).toBe("method");
   });
 });
