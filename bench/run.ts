@@ -14,6 +14,7 @@ import { grpcJsUnary } from "#test/support/clients.js";
 import { freePort, root, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { h2load, type LoadResult } from "./h2load.js";
+import { startNginx } from "./nginx.js";
 import { size, smoke } from "./measure.js";
 
 const seconds = size("BENCH_SECONDS", 5, 1);
@@ -51,6 +52,10 @@ const cryptoPort = await serve("services/main.ts", { CAPABILITY: "crypto", PORT:
 // The capabilities measured (with the jobs service), not all eleven processes.
 const mesh = await startMesh({ LOG_LEVEL: "warn", FLOWFORGE_CAPABILITIES: "crypto" });
 const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMIN_KEY: mesh.adminKey });
+// nginx's grpc_pass to the same crypto process as "direct", when nginx is installed: the hop the
+// gateway's is measured against.
+const nginx = await startNginx(cryptoPort, dir);
+if (nginx) children.push(nginx.child);
 
 // Every target must answer correctly before it is loaded.
 const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, {
@@ -93,6 +98,16 @@ const targets = [
     bodyFile: files.grpc,
     headers: grpcHeaders,
   },
+  ...(nginx
+    ? [
+        {
+          name: "nginx grpc_pass to direct gRPC, Hash",
+          url: `http://127.0.0.1:${nginx.port}/flowforge.crypto.v1.CryptoService/Hash`,
+          bodyFile: files.grpc,
+          headers: grpcHeaders,
+        },
+      ]
+    : []),
   {
     name: "gateway Connect JSON + key, Hash",
     url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
@@ -151,7 +166,13 @@ const ratios = {
   "direct gRPC / bare grpc-js echo": by("direct gRPC").throughput.reqPerSec / by("bare grpc-js").throughput.reqPerSec,
   "gateway front only / connect-node JSON echo":
     by("gateway front").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
+  ...(nginx && {
+    "gateway gRPC / nginx grpc_pass (target >= 0.9)":
+      by("gateway gRPC").throughput.reqPerSec / by("nginx").throughput.reqPerSec,
+  }),
 };
+/** What each hop adds to a call at one stream, in microseconds: the target is the gateway's at most 250. */
+const added = (name: string) => by(name).latency.meanLatencyUs - by("direct gRPC").latency.meanLatencyUs;
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 console.log(`\nFlowForge bench, ${new Date().toISOString()}, ${machine}, h2load ${seconds}s per target\n`);
@@ -163,6 +184,10 @@ for (const r of results)
   );
 console.log("\n| ratio | value |\n| --- | ---: |");
 for (const [k, v] of Object.entries(ratios)) console.log(`| ${k} | ${v.toFixed(2)} |`);
+console.log("\n| hop | added at 1 stream over direct gRPC |\n| --- | ---: |");
+for (const name of [...(nginx ? ["nginx grpc_pass"] : []), "gateway gRPC"])
+  console.log(`| ${name} | ${Math.round(added(name))} µs |`);
+if (!nginx) console.log("\n(nginx is not installed: Debian's nginx-light adds its row)");
 
 await mkdir(join(root, "bench/out"), { recursive: true });
 await writeFile(
