@@ -3,7 +3,7 @@
  * reference proxy the gateway's hop is measured against: Debian's nginx-light, when installed
  * (`/usr/sbin/nginx`, or NGINX_PATH); undefined when it is not.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -15,7 +15,7 @@ import { waitFor } from "#test/support/until.js";
 export async function startNginx(
   backendPort: number,
   dir: string,
-): Promise<{ port: number; child: ChildProcess } | undefined> {
+): Promise<{ port: number; stop(): void } | undefined> {
   const program = process.env.NGINX_PATH ?? "/usr/sbin/nginx";
   if (!existsSync(program)) return undefined;
   const port = await freePort();
@@ -48,9 +48,19 @@ ${temp}
 }
 `,
   );
+  // Its own process group: stopping it takes the worker with the master.
   const child = spawn(program, ["-p", prefix, "-c", join(prefix, "nginx.conf"), "-e", join(prefix, "error.log")], {
     stdio: "ignore",
+    detached: true,
   });
+  const stop = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  };
+  process.once("exit", stop);
   const open = () =>
     new Promise<boolean>((resolve) => {
       const s = connect(port, "127.0.0.1", () => {
@@ -59,5 +69,5 @@ ${temp}
       }).on("error", () => resolve(false));
     });
   await waitFor(open, { what: "nginx to listen", ms: 10_000 });
-  return { port, child };
+  return { port, stop };
 }

@@ -55,7 +55,6 @@ const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMI
 // nginx's grpc_pass to the same crypto process as "direct", when nginx is installed: the hop the
 // gateway's is measured against.
 const nginx = await startNginx(cryptoPort, dir);
-if (nginx) children.push(nginx.child);
 
 // Every target must answer correctly before it is loaded.
 const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, {
@@ -151,6 +150,7 @@ try {
   }
 } finally {
   await mesh.stop();
+  nginx?.stop();
   for (const c of children) c.kill("SIGKILL");
 }
 
