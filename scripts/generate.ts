@@ -89,36 +89,33 @@ for (const file of readdirSync(join(root, "k8s"))) {
   process.stdout.write(`removed k8s/${file}\n`);
 }
 
-// The README's list, between its markers.
+// The README's generated parts, each between its markers.
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const start = "<!-- capabilities:start (npm run generate) -->";
-const end = "<!-- capabilities:end -->";
+/** `text` with what lies between `<!-- name:start (npm run generate) -->` and `<!-- name:end -->` replaced by `content`. */
+function between(text: string, name: string, content: string): string {
+  const start = `<!-- ${name}:start (npm run generate) -->`;
+  const end = `<!-- ${name}:end -->`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README.md needs the markers ${start} and ${end}`);
+  return `${text.slice(0, from + start.length)}\n${content}\n${text.slice(to)}`;
+}
+
+// The capability list.
 const list = capabilities
   .map(
     (c) =>
       `- \`${c.name}\`: ${c.services.map((s) => `\`${s.typeName}\``).join(", ")} ([folder](services/${c.name}/)); \`${addressVariable(c.name)}\`, port ${servicePort} in containers`,
   )
   .join("\n");
-const from = readme.indexOf(start);
-const to = readme.indexOf(end);
-if (from < 0 || to < from) throw new Error(`README.md needs the markers ${start} and ${end}`);
-const withList = `${readme.slice(0, from + start.length)}\n${list}\n${readme.slice(to)}`;
 
-// The README's scope list, between its markers: the platform's scopes, then each capability's.
-const scopesStart = "<!-- scopes:start (npm run generate) -->";
-const scopesEnd = "<!-- scopes:end -->";
+// The scope list: the platform's scopes, then each capability's.
 const scopes = [
   ...platformScopes.map((s) => `- \`${s.name}\`: ${s.grants}`),
   ...capabilities.map((c) => `- \`${c.name}\`: ${c.services.map((s) => `\`${s.typeName}\``).join(", ")}`),
 ].join("\n");
-const sFrom = withList.indexOf(scopesStart);
-const sTo = withList.indexOf(scopesEnd);
-if (sFrom < 0 || sTo < sFrom) throw new Error(`README.md needs the markers ${scopesStart} and ${scopesEnd}`);
-const withScopes = `${withList.slice(0, sFrom + scopesStart.length)}\n${scopes}\n${withList.slice(sTo)}`;
 
 // Each capability's own settings, from its declaration.
-const settingsStart = "<!-- settings:start (npm run generate) -->";
-const settingsEnd = "<!-- settings:end -->";
 const shown = (value: unknown) =>
   value === undefined || value === "" ? "unset" : typeof value === "object" ? "none" : `\`${String(value)}\``;
 const settingsRows = capabilities.flatMap((c) =>
@@ -132,23 +129,16 @@ const settingsTable = [
   "| --- | --- | --- | --- |",
   ...settingsRows,
 ].join("\n");
-const tFrom = withScopes.indexOf(settingsStart);
-const tTo = withScopes.indexOf(settingsEnd);
-if (tFrom < 0 || tTo < tFrom) throw new Error(`README.md needs the markers ${settingsStart} and ${settingsEnd}`);
-const withSettings = `${withScopes.slice(0, tFrom + settingsStart.length)}\n${settingsTable}\n${withScopes.slice(tTo)}`;
 
 // What `buf curl --list-services` shows on the gateway: every capability's services, the
 // gateway's own and gRPC health, as the README's example expects them.
-const servicesStart = "<!-- services:start (npm run generate) -->";
-const servicesEnd = "<!-- services:end -->";
 const served = [...capabilities.flatMap((c) => c.services), ...gatewayServices]
   .map((s) => s.typeName)
   .concat("grpc.health.v1.Health")
   .sort();
-const vFrom = withSettings.indexOf(servicesStart);
-const vTo = withSettings.indexOf(servicesEnd);
-if (vFrom < 0 || vTo < vFrom) throw new Error(`README.md needs the markers ${servicesStart} and ${servicesEnd}`);
-write(
-  "README.md",
-  `${withSettings.slice(0, vFrom + servicesStart.length)}\n\`\`\`text\n${served.join("\n")}\n\`\`\`\n${withSettings.slice(vTo)}`,
-);
+
+let readmeOut = between(readme, "capabilities", list);
+readmeOut = between(readmeOut, "scopes", scopes);
+readmeOut = between(readmeOut, "settings", settingsTable);
+readmeOut = between(readmeOut, "services", `\`\`\`text\n${served.join("\n")}\n\`\`\``);
+write("README.md", readmeOut);
