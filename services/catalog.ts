@@ -53,8 +53,6 @@ export function selectCapabilities(list: string | undefined): CapabilityName[] {
   return (Object.keys(catalog) as CapabilityName[]).filter((n) => chosen.has(n));
 }
 
-/** Capabilities whose unary methods can run as jobs. */
-export const jobCapabilities = capabilities.filter((c) => c.jobs !== false).map((c) => c.name as CapabilityName);
 
 /** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
 export function runsAsJobs(service: DescService): boolean {
