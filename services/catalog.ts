@@ -53,7 +53,6 @@ export function selectCapabilities(list: string | undefined): CapabilityName[] {
   return (Object.keys(catalog) as CapabilityName[]).filter((n) => chosen.has(n));
 }
 
-
 /** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
 export function runsAsJobs(service: DescService): boolean {
   return runsAsJobsAmong(capabilities, service);
