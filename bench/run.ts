@@ -55,6 +55,8 @@ const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMI
 // nginx's grpc_pass to the same crypto process as "direct", when nginx is installed: the hop the
 // gateway's is measured against.
 const nginx = await startNginx(cryptoPort, dir);
+// The floor of a Node hop: node:http2 in, the gateway's unary channel out, nothing else.
+const proxyPort = await serve("bench/servers/h2-proxy.ts", { BACKEND: `127.0.0.1:${cryptoPort}` });
 
 // Every target must answer correctly before it is loaded.
 const direct = await grpcJsUnary(`127.0.0.1:${cryptoPort}`, CryptoService.method.hash, {
@@ -107,6 +109,12 @@ const targets = [
         },
       ]
     : []),
+  {
+    name: "bare node:http2 proxy to direct gRPC, Hash (no policies)",
+    url: `http://127.0.0.1:${proxyPort}/flowforge.crypto.v1.CryptoService/Hash`,
+    bodyFile: files.grpc,
+    headers: grpcHeaders,
+  },
   {
     name: "gateway Connect JSON + key, Hash",
     url: `${mesh.url}/flowforge.crypto.v1.CryptoService/Hash`,
@@ -166,9 +174,13 @@ const ratios = {
   "direct gRPC / bare grpc-js echo": by("direct gRPC").throughput.reqPerSec / by("bare grpc-js").throughput.reqPerSec,
   "gateway front only / connect-node JSON echo":
     by("gateway front").throughput.reqPerSec / by("connect-node").throughput.reqPerSec,
+  "gateway gRPC / bare node:http2 proxy (what the policies and checks leave)":
+    by("gateway gRPC").throughput.reqPerSec / by("bare node").throughput.reqPerSec,
   ...(nginx && {
     "gateway gRPC / nginx grpc_pass (target >= 0.9)":
       by("gateway gRPC").throughput.reqPerSec / by("nginx").throughput.reqPerSec,
+    "bare node:http2 proxy / nginx grpc_pass (a Node hop's ceiling)":
+      by("bare node").throughput.reqPerSec / by("nginx").throughput.reqPerSec,
   }),
 };
 /** What each hop adds to a call at one stream, in microseconds: the target is the gateway's at most 250. */
@@ -185,7 +197,7 @@ for (const r of results)
 console.log("\n| ratio | value |\n| --- | ---: |");
 for (const [k, v] of Object.entries(ratios)) console.log(`| ${k} | ${v.toFixed(2)} |`);
 console.log("\n| hop | added at 1 stream over direct gRPC |\n| --- | ---: |");
-for (const name of [...(nginx ? ["nginx grpc_pass"] : []), "gateway gRPC"])
+for (const name of [...(nginx ? ["nginx grpc_pass"] : []), "bare node:http2 proxy", "gateway gRPC"])
   console.log(`| ${name} | ${Math.round(added(name))} µs |`);
 if (!nginx) console.log("\n(nginx is not installed: Debian's nginx-light adds its row)");
 

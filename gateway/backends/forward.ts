@@ -11,6 +11,7 @@ import { requestIdKey, tenantKey } from "#runtime/context.js";
 import { failureOf, fromGrpcError, type Backend } from "./backends.js";
 import { principalKey } from "../policies/auth.js";
 import { unaryCall } from "./unary-call.js";
+import type { RequestHeaders } from "../policies/policy.js";
 
 /** Options for createForwardingService. */
 export interface ForwardOptions {
@@ -21,7 +22,7 @@ export interface ForwardOptions {
 const forwardedHeaders = ["traceparent", "tracestate", "baggage"];
 
 /** What the backend learns about a call, as HTTP/2 headers: request id, tenant, scopes and trace context. */
-export function metadataFor(values: ContextValues, requestHeader: Headers): Record<string, string> {
+export function metadataFor(values: ContextValues, requestHeader: RequestHeaders): Record<string, string> {
   const md: Record<string, string> = { "x-request-id": values.get(requestIdKey) };
   const tenant = values.get(tenantKey);
   if (tenant) md["x-flowforge-tenant"] = tenant;

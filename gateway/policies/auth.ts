@@ -4,7 +4,7 @@ import { tenantKey } from "#runtime/context.js";
 import { capabilityOf } from "../../services/catalog.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
-import type { Policy } from "./policy.js";
+import type { Policy, RequestHeaders } from "./policy.js";
 import { blobsScope } from "./scopes.js";
 
 /** The authenticated principal of the call (undefined on open services). */
@@ -40,7 +40,7 @@ const missing = () =>
   new ConnectError("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>", Code.Unauthenticated);
 
 /** The principal a request's credentials prove; refuses missing or bad ones (`unauthenticated`). */
-async function authenticate(auth: Authenticators, header: Headers): Promise<Principal> {
+async function authenticate(auth: Authenticators, header: RequestHeaders): Promise<Principal> {
   const authorization = header.get("authorization");
   let secret: string | undefined;
   if (authorization) {
@@ -77,7 +77,7 @@ async function authenticate(auth: Authenticators, header: Headers): Promise<Prin
  */
 export async function authorize(
   auth: Authenticators,
-  header: Headers,
+  header: RequestHeaders,
   service: string,
 ): Promise<Principal | undefined> {
   if (openServices.has(service)) return undefined;

@@ -27,19 +27,40 @@ export function createGatewayMetrics(): GatewayMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  // Labelled series looked up once per method and protocol, not hashed again on every call.
+  type Series = { duration: { observe(seconds: number): void }; requests: Map<string, { inc(): void }> };
+  const series = new Map<string, Series>();
+  const seriesOf = (method: string, protocol: string): Series => {
+    const key = `${method} ${protocol}`;
+    let s = series.get(key);
+    if (!s) {
+      s = { duration: duration.labels({ method, protocol }), requests: new Map() };
+      series.set(key, s);
+    }
+    return s;
+  };
+  const count = (s: Series, method: string, code: string, protocol: string) => {
+    let counter = s.requests.get(code);
+    if (!counter) {
+      counter = requests.labels({ method, code, protocol });
+      s.requests.set(code, counter);
+    }
+    counter.inc();
+  };
   const policy: Policy = (next) => async (call) => {
     const method = `${call.service.typeName}/${call.method.name}`;
     const protocol = call.protocol;
-    const end = duration.startTimer({ method, protocol });
+    const s = seriesOf(method, protocol);
+    const started = performance.now();
     try {
       const answer = await next(call);
-      requests.inc({ method, code: "ok", protocol });
+      count(s, method, "ok", protocol);
       return answer;
     } catch (err) {
-      requests.inc({ method, code: Code[outcomeCode(call.signal, err)] ?? "unknown", protocol });
+      count(s, method, Code[outcomeCode(call.signal, err)] ?? "unknown", protocol);
       throw err;
     } finally {
-      end();
+      s.duration.observe((performance.now() - started) / 1000);
     }
   };
   return { registry, policy };

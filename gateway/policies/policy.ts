@@ -12,13 +12,24 @@ import type { ContextValues } from "@connectrpc/connect";
 /** How the call arrived. */
 export type Protocol = "connect" | "grpc" | "grpc-web" | "rest" | "openai";
 
+/** The request headers as policies read them (web Headers qualify; the fast path reads node's own). */
+export interface RequestHeaders {
+  /** The header's value (repeated ones joined with ", "), or null; names are lower case. */
+  get(name: string): string | null;
+}
+
+/** The answer headers as policies write them (web Headers qualify). */
+export interface AnswerHeaders {
+  set(name: string, value: string): void;
+}
+
 /** One call, as every policy sees it. */
 export interface Call {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly protocol: Protocol;
   /** The request headers. */
-  readonly header: Headers;
+  readonly header: RequestHeaders;
   /** Per-call values (request id, principal, tenant) that policies set and the transport forwards. */
   readonly values: ContextValues;
   /** Aborted when the client goes away or the deadline passes. */
@@ -32,7 +43,7 @@ export interface Call {
 /** What a policy may add to a successful answer. */
 export interface Answer {
   /** Response headers. */
-  header: Headers;
+  header: AnswerHeaders;
   /** The answer's size in bytes, where the transport can tell (asked only by usage metering). */
   bytesOut?: () => number;
 }
@@ -63,7 +74,7 @@ export function chainPolicies(policies: Policy[]): PolicyChain {
 }
 
 /** The RPC protocol of a call, from its content type. */
-export function protocolOf(header: Headers): Protocol {
+export function protocolOf(header: RequestHeaders): Protocol {
   const contentType = header.get("content-type") ?? "";
   if (contentType.startsWith("application/grpc-web")) return "grpc-web";
   return contentType.startsWith("application/grpc") ? "grpc" : "connect";

@@ -20,12 +20,12 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
-import { headersOf, type Passthrough, toNodeHeaders } from "./passthrough.js";
+import type { Passthrough } from "./passthrough.js";
 import { frame } from "../backends/h2-channel.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, discardRest, discarding } from "./node-http.js";
+import { type Req, type Res, discardRest, discarding, headersOf, toNodeHeaders } from "./node-http.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {

@@ -1,10 +1,12 @@
 /**
  * What the gateway's transports share over Node's HTTP servers: the request and response types of
- * HTTP/1.1 and HTTP/2 alike, and throwing away the unread rest of a request body whose response
- * was already decided.
+ * HTTP/1.1 and HTTP/2 alike, headers in and out, reading a body within a limit, noticing a caller
+ * gone, and throwing away the unread rest of a request body whose response was already decided.
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { AnswerHeaders, RequestHeaders } from "../policies/policy.js";
 
 /** A request, over HTTP/1.1 or HTTP/2. */
 export type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -35,4 +37,84 @@ export function discardRest(req: Req) {
   req.once("end", () => clearTimeout(timer));
   req.once("close", () => clearTimeout(timer));
   req.resume();
+}
+
+/** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
+export function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit + framing) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new ConnectError(`request body is over the ${limit}-byte limit`, Code.ResourceExhausted));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    const gone = () => new ConnectError("the client went away during the upload", Code.Canceled);
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    // A client that goes away mid-body ("aborted", a reset stream): nothing more will come.
+    req.once("error", (err) => reject(req.complete ? err : gone()));
+    req.once("close", () => req.complete || reject(gone()));
+  });
+}
+
+/** A request's headers as web Headers (repeated ones joined). */
+export function headersOf(req: Req): Headers {
+  const h = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k[0] !== ":" && v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
+  }
+  return h;
+}
+
+/** Web Headers as a plain record for node's writeHead. */
+export function toNodeHeaders(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  h.forEach((v, k) => {
+    out[k] = v;
+  });
+  return out;
+}
+
+/** A JSON content type (charset UTF-8 at most). */
+export const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
+
+/**
+ * A signal aborted when the caller goes away (the response closes before it was finished);
+ * release it once the answer is written.
+ */
+export function callerGone(res: Res): { signal: AbortSignal; release(): void } {
+  const abort = new AbortController();
+  const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
+  res.once("close", onClose);
+  return { signal: abort.signal, release: () => res.off("close", onClose) };
+}
+
+/** A request's headers as policies read them, straight from node's (lower-case) header object. */
+export function requestHeaders(req: Req): RequestHeaders {
+  const headers = req.headers;
+  return {
+    get(name) {
+      const v = headers[name];
+      return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+    },
+  };
+}
+
+/** Answer headers gathered as a plain record, as writeHead takes them. */
+export class HeaderRecord implements AnswerHeaders {
+  readonly fields: Record<string, string> = {};
+
+  set(name: string, value: string) {
+    this.fields[name.toLowerCase()] = value;
+  }
+}
+
+/** Answer headers (a HeaderRecord, or web Headers from connect) as a record for writeHead. */
+export function answerFields(header: AnswerHeaders | Headers): Record<string, string> {
+  return header instanceof HeaderRecord ? header.fields : toNodeHeaders(header as Headers);
 }

@@ -29,13 +29,24 @@ import {
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { Backend } from "../backends/backends.js";
 import { metadataFor } from "../backends/forward.js";
-import type { Answer, PolicyChain, Protocol, TransportCall } from "../policies/policy.js";
+import type { Answer, PolicyChain, Protocol, RequestHeaders, TransportCall } from "../policies/policy.js";
 import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { anyFault, violationFromMessage } from "./connect-errors.js";
 import { fromJsonValue, gatewayJsonOptions, toJsonText } from "./json-options.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
-import { type Req, type Res, discardRest } from "./node-http.js";
+import {
+  type Req,
+  type Res,
+  HeaderRecord,
+  answerFields,
+  callerGone,
+  discardRest,
+  jsonContentType,
+  readBody,
+  requestHeaders,
+  toNodeHeaders,
+} from "./node-http.js";
 
 /** Options for createPassthrough. */
 export interface PassthroughOptions {
@@ -74,29 +85,6 @@ function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
       cause,
     );
   }
-}
-
-/** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
-export function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit + framing) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new ConnectError(`request body is over the ${limit}-byte limit`, Code.ResourceExhausted));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    const gone = () => new ConnectError("the client went away during the upload", Code.Canceled);
-    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    // A client that goes away mid-body ("aborted", a reset stream): nothing more will come.
-    req.once("error", (err) => reject(req.complete ? err : gone()));
-    req.once("close", () => req.complete || reject(gone()));
-  });
 }
 
 /** The one message of a unary gRPC request body. */
@@ -166,24 +154,6 @@ function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
   }
 }
 
-/** A request's headers as web Headers (repeated ones joined). */
-export function headersOf(req: Req): Headers {
-  const h = new Headers();
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (k[0] !== ":" && v !== undefined) h.set(k, Array.isArray(v) ? v.join(", ") : v);
-  }
-  return h;
-}
-
-/** Web Headers as a plain record for node's writeHead. */
-export function toNodeHeaders(h: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  h.forEach((v, k) => {
-    out[k] = v;
-  });
-  return out;
-}
-
 /** Connect unary answers of at least this size are compressed when the client accepts it (connect-node's default). */
 const compressMinBytes = 1024;
 // Brotli at quality 4: its default (11) took 600 ms for a 280 KB answer (gzip: 10 ms), a CPU
@@ -203,8 +173,6 @@ function responseEncoding(accepted: string | undefined): keyof typeof compressor
   return undefined;
 }
 
-export const jsonContentType = /^application\/json(?:;\s*charset=utf-?8)?$/i;
-
 /** The kind of a call the fast path takes (uncompressed, and gRPC only over HTTP/2), or undefined. */
 function kindOf(req: Req): Kind | undefined {
   const contentType = req.headers["content-type"] ?? "";
@@ -220,7 +188,9 @@ function kindOf(req: Req): Kind | undefined {
 
 /** A fast-path call as the policies see it; its body is read once, when a policy or the forwarding first asks. */
 class FastCall implements TransportCall {
-  readonly header: Headers;
+  readonly header: RequestHeaders;
+  /** The answer's headers, as the policies set them. */
+  readonly answerHeader = new HeaderRecord();
   /** The backend's answer, once forwarded. */
   answer?: Buffer;
   private bytes?: Promise<Buffer>;
@@ -253,7 +223,7 @@ class FastCall implements TransportCall {
     this.signal = o.signal;
     this.deadline = o.deadline;
     this.maxRequestBytes = o.maxRequestBytes;
-    this.header = headersOf(o.req);
+    this.header = requestHeaders(o.req);
   }
 
   get service() {
@@ -300,19 +270,8 @@ class FastCall implements TransportCall {
       signal: this.signal,
     });
     const size = this.answer.length;
-    return { header: new Headers(), bytesOut: () => size };
+    return { header: this.answerHeader, bytesOut: () => size };
   }
-}
-
-/**
- * A signal aborted when the caller goes away (the response closes before it was finished);
- * release it once the answer is written.
- */
-export function callerGone(res: Res): { signal: AbortSignal; release(): void } {
-  const abort = new AbortController();
-  const onClose = () => res.writableFinished || abort.abort(new ConnectError("client went away", Code.Canceled));
-  res.once("close", onClose);
-  return { signal: abort.signal, release: () => res.off("close", onClose) };
 }
 
 /** Creates the fast path for the given routes. */
@@ -351,7 +310,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
       if (grpcCall) {
         if (gone()) return;
         const h2res = res as http2.Http2ServerResponse;
-        h2res.writeHead(200, { "content-type": "application/grpc", ...toNodeHeaders(response.header) });
+        h2res.writeHead(200, { "content-type": "application/grpc", ...answerFields(response.header) });
         h2res.addTrailers({ "grpc-status": "0" });
         h2res.end(frame(out));
       } else {
@@ -363,7 +322,7 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
           "content-type": `application/${kind}`,
           "content-length": String(body.length),
           ...(encoding ? { "content-encoding": encoding } : {}),
-          ...toNodeHeaders(response.header),
+          ...answerFields(response.header),
         };
         (res as http.ServerResponse).writeHead(200, headers);
         (res as http.ServerResponse).end(body);

@@ -45,3 +45,12 @@ export function createLogger(options: LoggerOptions): Logger {
     options.destination,
   );
 }
+
+/**
+ * The same logger without the redaction rules, for lines whose every field the code itself
+ * chooses (the gateway's access log: ids, method, outcome, duration; never a header or body).
+ * Redaction walks every field of a line for the wildcard paths: 12 µs of the 17 µs a line cost.
+ */
+export function unredacted(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: [] } });
+}

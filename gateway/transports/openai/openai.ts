@@ -21,7 +21,6 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
 import { send } from "../http.js";
-import { callerGone, headersOf, jsonContentType, readBody } from "../passthrough.js";
 import {
   chatRequestOf,
   chunker,
@@ -32,7 +31,7 @@ import {
   modelOf,
   modelsOf,
 } from "./wire.js";
-import { type Req, type Res, discardRest } from "../node-http.js";
+import { type Req, type Res, callerGone, discardRest, headersOf, jsonContentType, readBody } from "../node-http.js";
 
 type Impl = (request: unknown, context: HandlerContext) => unknown;
 

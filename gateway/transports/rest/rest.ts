@@ -30,7 +30,6 @@ import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
 import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions, toJsonText } from "../json-options.js";
-import { callerGone, headersOf, jsonContentType, readBody, toNodeHeaders } from "../passthrough.js";
 import { restError, restRefusal } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
@@ -48,7 +47,17 @@ import {
 import type { BlobStore } from "#blobs/index.js";
 import { tenantKey } from "#runtime/context.js";
 import { type UploadRequest, UploadRequestSchema } from "#gen/flowforge/blob/v1/blob_pb.js";
-import { type Req, type Res, discardRest } from "../node-http.js";
+import {
+  type Req,
+  type Res,
+  answerFields,
+  callerGone,
+  discardRest,
+  headersOf,
+  jsonContentType,
+  readBody,
+  toNodeHeaders,
+} from "../node-http.js";
 
 type Impl = (request: unknown, context: HandlerContext) => unknown;
 
@@ -287,7 +296,7 @@ export function createRest(options: RestOptions) {
       if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
       if (wantsFile(req.headers.accept) && !route.batch)
         return await answerFile(method.output, answered, res, requestId, values.get(tenantKey));
-      sendJson(res, 200, toNodeHeaders(result.header), answer);
+      sendJson(res, 200, answerFields(result.header), answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)
@@ -433,7 +442,7 @@ export function createRest(options: RestOptions) {
         bytesIn: () => received,
       });
       const result = await options.policies(call);
-      sendJson(res, 201, { ...toNodeHeaders(result.header), location }, answer);
+      sendJson(res, 201, { ...answerFields(result.header), location }, answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       discardRest(req);
