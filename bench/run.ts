@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { grpcJsUnary } from "#test/support/clients.js";
-import { freePort, root, startMesh } from "#test/support/mesh.js";
+import { freePort, type Mesh, root, startMesh } from "#test/support/mesh.js";
 import { startProcess } from "#test/support/process.js";
 import { h2load, type LoadResult } from "./h2load.js";
 import { startNginx } from "./nginx.js";
@@ -24,6 +24,17 @@ async function serve(entry: string, env: NodeJS.ProcessEnv = {}): Promise<number
   const started = await startProcess(entry, { LOG_LEVEL: "warn", ...env }, { quiet: true });
   children.push(started.child);
   return started.port;
+}
+
+/** An enterprise key of tenant `bench` with a per-minute quota no run reaches (it is still counted). */
+async function createTenantKey(m: Mesh): Promise<string> {
+  const res = await fetch(`${m.url}/flowforge.admin.v1.AdminService/CreateApiKey`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${m.adminKey}` },
+    body: JSON.stringify({ tenantId: "bench", tier: "TIER_ENTERPRISE", quota: { perMinute: 1_000_000_000 } }),
+  });
+  if (!res.ok) throw new Error(`CreateApiKey: HTTP ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { secret: string }).secret;
 }
 
 const dir = join(tmpdir(), `flowforge-bench-${process.pid}`);
@@ -50,7 +61,10 @@ const grpcEchoPort = await serve("bench/servers/grpc-js-echo.ts");
 const echoPort = await serve("bench/servers/connect-echo.ts");
 const cryptoPort = await serve("services/main.ts", { CAPABILITY: "crypto", PORT: String(await freePort()) });
 // The capabilities measured (with the jobs service), not all eleven processes.
-const mesh = await startMesh({ LOG_LEVEL: "warn", FLOWFORGE_CAPABILITIES: "crypto" });
+// Every policy on, as in production: an access-log line per call (info) and a tenant's key whose
+// calls are metered and counted against its quota (the operator key skips the quota).
+const mesh = await startMesh({ LOG_LEVEL: "info", FLOWFORGE_CAPABILITIES: "crypto" });
+const tenantKey = await createTenantKey(mesh);
 const frontPort = await serve("bench/servers/gateway-front.ts", { FLOWFORGE_ADMIN_KEY: mesh.adminKey });
 // nginx's grpc_pass to the same crypto process as "direct", when nginx is installed: the hop the
 // gateway's is measured against.
@@ -67,13 +81,13 @@ const viaGateway = await grpcJsUnary(
   `127.0.0.1:${mesh.port}`,
   CryptoService.method.hash,
   { algorithm: HashAlgorithm.SHA256, input: { case: "text", value: text } },
-  { authorization: `Bearer ${mesh.adminKey}` },
+  { authorization: `Bearer ${tenantKey}` },
 );
 if (direct.digest !== viaGateway.digest || direct.digest.length !== 64) throw new Error("targets disagree");
 
 const grpcHeaders = { "content-type": "application/grpc", te: "trailers" };
 const jsonHeaders = { "content-type": "application/json" };
-const auth = { authorization: `Bearer ${mesh.adminKey}` };
+const auth = { authorization: `Bearer ${tenantKey}` };
 const targets = [
   {
     name: "raw node:http2 echo (ceiling)",
@@ -131,7 +145,8 @@ const targets = [
     name: "gateway front only (no backend hop), Connect JSON + key",
     url: `http://127.0.0.1:${frontPort}/flowforge.crypto.v1.CryptoService/Hash`,
     bodyFile: files.json,
-    headers: { ...jsonHeaders, ...auth },
+    // Its own database knows the operator key only.
+    headers: { ...jsonHeaders, authorization: `Bearer ${mesh.adminKey}` },
   },
   {
     name: "gateway gRPC + key, Hash",
@@ -153,6 +168,7 @@ try {
     });
     if (throughput.failed || latency.failed)
       throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
+    if (!throughput.succeeded || !latency.succeeded) throw new Error(`${t.name}: no request succeeded`);
     results.push({ name: t.name, throughput, latency });
     console.error(`measured ${t.name}`);
   }

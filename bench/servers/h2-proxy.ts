@@ -6,6 +6,7 @@
  */
 import { setMaxListeners } from "node:events";
 import * as http2 from "node:http2";
+import type { Socket } from "node:net";
 import { createUnaryChannel, frame } from "../../gateway/backends/h2-channel.js";
 import { reportReady } from "#runtime/lifecycle.js";
 
@@ -13,6 +14,8 @@ const channel = createUnaryChannel(process.env.BACKEND ?? "", { maxMessageBytes:
 const never = new AbortController().signal;
 setMaxListeners(0, never); // every call in flight listens to it
 const server = http2.createServer();
+// No Nagle, as the gateway's listener: an answer's frames leave as soon as they are written.
+server.on("connection", (socket: Socket) => socket.setNoDelay(true));
 server.on("stream", (stream: http2.ServerHttp2Stream, headers) => {
   const chunks: Buffer[] = [];
   stream.on("data", (c: Buffer) => chunks.push(c));
@@ -27,11 +30,13 @@ server.on("stream", (stream: http2.ServerHttp2Stream, headers) => {
       })
       .then(
         (answer) => {
+          if (stream.destroyed) return; // the caller went away (h2load resets what is in flight when it stops)
           stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
           stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
           stream.end(frame(answer));
         },
         (failure: { code: number; details: string }) =>
+          stream.destroyed ||
           stream.respond(
             { ":status": 200, "content-type": "application/grpc", "grpc-status": String(failure.code) },
             { endStream: true },
