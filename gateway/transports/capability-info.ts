@@ -1,4 +1,4 @@
-import { send } from "./http.js";
+import { send } from "./node-http.js";
 import type { Req, Res } from "./node-http.js";
 
 /** One REST prefix: the services under it and their health. */

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { send } from "./http.js";
+import { send } from "./node-http.js";
 import type { Req, Res } from "./node-http.js";
 
 interface OpenApi {

@@ -12,20 +12,18 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
-import { invalidArgument, withRequestId } from "#runtime/errors.js";
-import { codeToHttpStatus, errorToJson, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { invalidArgument } from "#runtime/errors.js";
 import { acceptRequestId } from "#runtime/context.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
 import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
 import type { Passthrough } from "./passthrough.js";
-import { frame } from "../backends/h2-channel.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, discardRest, discarding, headersOf, toNodeHeaders } from "./node-http.js";
+import { type Req, type Res, discarding, headersOf, send, validQueryText } from "./node-http.js";
+import { writeRpcError } from "./rpc-errors.js";
 
 /** Options for createGatewayHandler. */
 export interface GatewayHandlerOptions {
@@ -67,13 +65,6 @@ const allowedHeaders = [
 ];
 const exposedHeaders = [...connectCors.exposedHeaders, "X-Request-Id"];
 
-/** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
-export function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
-  const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
-  (res as http.ServerResponse).writeHead(status, { ...headers, ...length });
-  (res as http.ServerResponse).end(body);
-}
-
 function applyCors(req: Req, res: Res, origins: string[]): boolean {
   const origin = req.headers.origin;
   if (!origin) return false;
@@ -88,45 +79,6 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
     return true;
   }
   return false;
-}
-
-/**
- * Answers a call in the caller's protocol without reading its body (what is left of it is
- * discarded): gRPC and gRPC-Web as trailers-only, Connect streaming as an end-stream message,
- * Connect unary as a JSON error. The error carries the request id.
- */
-function refuse(req: Req, res: Res, error: ConnectError, requestId: string) {
-  const err = withRequestId(error, requestId);
-  discardRest(req);
-  const metadata = toNodeHeaders(err.metadata);
-  const contentType = String(req.headers["content-type"] ?? "");
-  if (contentType.startsWith("application/grpc")) {
-    const fields = toNodeHeaders(setTrailerStatus(new Headers(), err));
-    send(res, 200, {
-      "content-type": contentType.startsWith("application/grpc-web")
-        ? "application/grpc-web+proto"
-        : "application/grpc",
-      ...fields,
-    });
-    return;
-  }
-  if (contentType.startsWith("application/connect+")) {
-    const endStream = Buffer.from(JSON.stringify({ error: errorToJson(err, {}) }));
-    send(res, 200, { "content-type": contentType, ...metadata }, frame(endStream, 0b10));
-    return;
-  }
-  const json = errorToJsonBytes(err, {});
-  send(res, codeToHttpStatus(err.code), { "content-type": "application/json", ...metadata }, Buffer.from(json));
-}
-
-/** Whether every `name=value` of a query string percent-decodes to valid UTF-8. */
-export function validQueryText(query: string): boolean {
-  try {
-    for (const part of query.split("&")) decodeURIComponent(part.replace(/\+/g, " "));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function readAll(body: AsyncIterable<Uint8Array> | Uint8Array): Promise<Uint8Array[]> {
@@ -217,33 +169,35 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     if (options.openai?.(req, res, path)) return;
     const length = Number(req.headers["content-length"] ?? 0);
     if (length > options.maxRequestBytes) {
-      refuse(
+      writeRpcError({
         req,
         res,
-        new ConnectError(
+        error: new ConnectError(
           `request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`,
           Code.ResourceExhausted,
         ),
         requestId,
-      );
+      });
       return;
     }
     if (options.passthrough?.(req, res, path)) return;
     const handler = handlers.get(path);
     if (!handler) {
-      send(
+      // gRPC's code for a method nobody serves; Connect unary keeps the HTTP 404 of an unknown path.
+      writeRpcError({
+        req,
         res,
-        404,
-        { "content-type": "application/json" },
-        JSON.stringify({ code: "unimplemented", message: `no such method: ${path}` }),
-      );
+        error: new ConnectError(`no such method: ${path}`, Code.Unimplemented),
+        requestId,
+        httpStatus: 404,
+      });
       return;
     }
     // connect-node reads (and inflates) the body before the policies run: the caller is
     // authorized from its headers first, and a GET's query must be valid UTF-8.
     const query = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
     if (req.method === "GET" && !validQueryText(query)) {
-      refuse(req, res, invalidArgument("message", "the query is not valid UTF-8"), requestId);
+      writeRpcError({ req, res, error: invalidArgument("message", "the query is not valid UTF-8"), requestId });
       return;
     }
     // A client gone before its body was whole never reached the policies (connect-node reads
@@ -260,7 +214,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
             options.logger.warn({ err: reason, requestId, path }, "response failed");
           }
         }),
-      (reason) => refuse(req, res, ConnectError.from(reason), requestId),
+      (reason) => writeRpcError({ req, res, error: ConnectError.from(reason), requestId }),
     );
   };
 }

@@ -12,6 +12,7 @@ import { randomUUID } from "node:crypto";
 import * as net from "node:net";
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { rawRestAnswer, restRefusal } from "./rest/envelope.js";
 
 const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -84,17 +85,12 @@ export function createDualServer(handler: UniversalHandler, options: DualServerO
       );
       return;
     }
-    const body = JSON.stringify({
-      error: {
-        code: "REQUEST_HEADER_FIELDS_TOO_LARGE",
-        message: "the request line and headers are over 16 KB; send large inputs in a JSON body",
-        details: [],
-        requestId: randomUUID(),
-      },
-    });
-    socket.end(
-      `HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    const refusal = restRefusal(
+      "REQUEST_HEADER_FIELDS_TOO_LARGE",
+      "the request line and headers are over 16 KB; send large inputs in a JSON body",
+      randomUUID(),
     );
+    socket.end(rawRestAnswer(refusal, "Request Header Fields Too Large"));
   });
   // The HTTP/1.1 server never listens itself; 'listening' starts its connection tracking,
   // which header/request timeouts and closeIdleConnections() depend on.

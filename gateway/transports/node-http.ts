@@ -13,6 +13,13 @@ export type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** A response, over HTTP/1.1 or HTTP/2. */
 export type Res = http.ServerResponse | http2.Http2ServerResponse;
 
+/** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
+export function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
+  const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
+  (res as http.ServerResponse).writeHead(status, { ...headers, ...length });
+  (res as http.ServerResponse).end(body);
+}
+
 /** How much of a refused upload is read and thrown away before the connection is cut. */
 const lingerBytes = 64 * 1024 * 1024;
 
@@ -117,4 +124,14 @@ export class HeaderRecord implements AnswerHeaders {
 /** Answer headers (a HeaderRecord, or web Headers from connect) as a record for writeHead. */
 export function answerFields(header: AnswerHeaders | Headers): Record<string, string> {
   return header instanceof HeaderRecord ? header.fields : toNodeHeaders(header as Headers);
+}
+
+/** Whether every `name=value` of a query string percent-decodes to valid UTF-8. */
+export function validQueryText(query: string): boolean {
+  try {
+    for (const part of query.split("&")) decodeURIComponent(part.replace(/\+/g, " "));
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -21,12 +21,8 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues } from "@connectrpc/connect";
-import {
-  codeToHttpStatus,
-  errorToJsonBytes,
-  parseTimeout as parseConnectTimeout,
-} from "@connectrpc/connect/protocol-connect";
-import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
+import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import type { Backend } from "../backends/backends.js";
 import { metadataFor } from "../backends/forward.js";
 import type { Answer, PolicyChain, Protocol, RequestHeaders, TransportCall } from "../policies/policy.js";
@@ -34,18 +30,17 @@ import { unaryCall } from "../backends/unary-call.js";
 import { frame, unframe } from "../backends/h2-channel.js";
 import { anyFault, violationFromMessage } from "./connect-errors.js";
 import { fromJsonValue, gatewayJsonOptions, toJsonText } from "./json-options.js";
-import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
+import { invalidArgument, toPublicError } from "#runtime/errors.js";
+import { writeRpcError } from "./rpc-errors.js";
 import {
   type Req,
   type Res,
   HeaderRecord,
   answerFields,
   callerGone,
-  discardRest,
   jsonContentType,
   readBody,
   requestHeaders,
-  toNodeHeaders,
 } from "./node-http.js";
 
 /** Options for createPassthrough. */
@@ -328,25 +323,8 @@ export function createPassthrough(options: PassthroughOptions): Passthrough {
         (res as http.ServerResponse).end(body);
       }
     } catch (thrown) {
-      const err = withRequestId(toPublicError(thrown), req.headers["x-request-id"] as string);
-      discardRest(req);
-      if (res.headersSent || res.writableEnded || gone()) return;
-      if (grpcCall) {
-        // Trailers-only: the status travels in the one HEADERS frame, which ends the stream.
-        const trailer = setTrailerStatus(new Headers(), err);
-        (res as http2.Http2ServerResponse).stream.respond(
-          { ":status": 200, "content-type": "application/grpc", ...toNodeHeaders(trailer) },
-          { endStream: true },
-        );
-      } else {
-        const json = errorToJsonBytes(err, {});
-        (res as http.ServerResponse).writeHead(codeToHttpStatus(err.code), {
-          "content-type": "application/json",
-          "content-length": String(json.length),
-          ...toNodeHeaders(err.metadata),
-        });
-        (res as http.ServerResponse).end(json);
-      }
+      if (!gone())
+        writeRpcError({ req, res, error: toPublicError(thrown), requestId: req.headers["x-request-id"] as string });
     } finally {
       caller.release();
     }

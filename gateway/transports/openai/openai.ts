@@ -20,7 +20,6 @@ import type { Logger } from "#runtime/logger.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
-import { send } from "../http.js";
 import {
   chatRequestOf,
   chunker,
@@ -31,7 +30,16 @@ import {
   modelOf,
   modelsOf,
 } from "./wire.js";
-import { type Req, type Res, callerGone, discardRest, headersOf, jsonContentType, readBody } from "../node-http.js";
+import {
+  type Req,
+  type Res,
+  callerGone,
+  discardRest,
+  headersOf,
+  jsonContentType,
+  readBody,
+  send,
+} from "../node-http.js";
 
 type Impl = (request: unknown, context: HandlerContext) => unknown;
 

@@ -3,9 +3,10 @@
  * "message"}], "requestId"}}` with the HTTP status that fits. Connect, gRPC-Web and gRPC keep
  * their own error formats. The table from gRPC codes is the one the README documents.
  */
-import { Code, type ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { BadRequestSchema, QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import { requestIdOf } from "#runtime/errors.js";
+import { type Req, type Res, discardRest, send, toNodeHeaders } from "../node-http.js";
 
 /** The envelope's code and the HTTP status for each gRPC code. */
 export const restErrorCodes: Record<Code, { code: string; status: number }> = {
@@ -28,12 +29,18 @@ export const restErrorCodes: Record<Code, { code: string; status: number }> = {
 };
 
 /** Gateway refusals that are not gRPC codes: an unknown route, a wrong verb, a body in the wrong type. */
-export type RestRefusal = "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "UNSUPPORTED_MEDIA_TYPE";
+export type RestRefusal =
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "NOT_ACCEPTABLE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "REQUEST_HEADER_FIELDS_TOO_LARGE";
 const refusalStatus: Record<RestRefusal, number> = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   NOT_ACCEPTABLE: 406,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  REQUEST_HEADER_FIELDS_TOO_LARGE: 431,
 };
 
 /** The envelope's body. */
@@ -62,6 +69,42 @@ export function restError(err: ConnectError, requestId: string): { status: numbe
 }
 
 /** A gateway refusal in the envelope. */
-export function restRefusal(kind: RestRefusal, message: string, requestId: string) {
+export function restRefusal(kind: RestRefusal, message: string, requestId: string): RestAnswer {
   return { status: refusalStatus[kind], body: { error: { code: kind, message, details: [], requestId } } };
+}
+
+/** An error in the envelope with its HTTP status (what restError and restRefusal make). */
+export interface RestAnswer {
+  status: number;
+  body: RestError;
+}
+
+/** Options for writeRestError. */
+export interface RestErrorOptions {
+  /** The request: what is left of its body is read and thrown away. */
+  req: Req;
+  res: Res;
+  /** An error (its metadata become headers), or a refusal already in the envelope. */
+  error: ConnectError | RestAnswer;
+  requestId: string;
+  /** More headers (`Allow` for a wrong verb). */
+  headers?: Record<string, string>;
+}
+
+/** The one writer of a REST error answer; nothing once the answer has begun. */
+export function writeRestError({ req, res, error, requestId, headers = {} }: RestErrorOptions): void {
+  discardRest(req);
+  if (res.headersSent || res.writableEnded) return;
+  const { status, body } = error instanceof ConnectError ? restError(error, requestId) : error;
+  const metadata = error instanceof ConnectError ? toNodeHeaders(error.metadata) : {};
+  send(res, status, { "content-type": "application/json", ...metadata, ...headers }, JSON.stringify(body));
+}
+
+/**
+ * A refusal as a whole HTTP/1.1 response that closes the connection, for a socket Node has not
+ * made a request of (a request line or headers over its limit).
+ */
+export function rawRestAnswer({ status, body }: RestAnswer, reason: string): string {
+  const json = JSON.stringify(body);
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`;
 }

@@ -28,9 +28,8 @@ import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { PolicyChain } from "../../policies/policy.js";
 import { HandlerCall } from "../handler-call.js";
-import { send, validQueryText } from "../http.js";
 import { gatewayJsonOptions, toJsonText } from "../json-options.js";
-import { restError, restRefusal } from "./envelope.js";
+import { type RestAnswer, restError, restRefusal, writeRestError } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
 import { isFileStream, waitableMethod } from "./templates.js";
@@ -56,7 +55,8 @@ import {
   headersOf,
   jsonContentType,
   readBody,
-  toNodeHeaders,
+  send,
+  validQueryText,
 } from "../node-http.js";
 
 type Impl = (request: unknown, context: HandlerContext) => unknown;
@@ -111,6 +111,16 @@ function jsonOf(schema: DescMessage, message: unknown): string {
 /** Answers JSON with `headers`. */
 const sendJson = (res: Res, status: number, headers: Record<string, string>, body: string) =>
   send(res, status, { "content-type": "application/json", ...headers }, body);
+
+/** What answerFile needs: the call, the answer and whose blobs it may name. */
+interface FileAnswer {
+  req: Req;
+  res: Res;
+  schema: DescMessage;
+  answered: Record<string, unknown>;
+  requestId: string;
+  tenant: string;
+}
 
 /** Creates the REST transport; its handler claims every path under `/api/v1/`. */
 export function createRest(options: RestOptions) {
@@ -295,7 +305,14 @@ export function createRest(options: RestOptions) {
       if (streaming) return;
       if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
       if (wantsFile(req.headers.accept) && !route.batch)
-        return await answerFile(method.output, answered, res, requestId, values.get(tenantKey));
+        return await answerFile({
+          req,
+          res,
+          schema: method.output,
+          answered,
+          requestId,
+          tenant: values.get(tenantKey),
+        });
       sendJson(res, 200, answerFields(result.header), answer);
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
@@ -315,8 +332,7 @@ export function createRest(options: RestOptions) {
         }
         return;
       }
-      const { status, body } = restError(err, requestId);
-      sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
+      writeRestError({ req, res, error: err, requestId });
     } finally {
       gone.release();
     }
@@ -340,22 +356,16 @@ export function createRest(options: RestOptions) {
     return sent;
   }
 
-  /** An answer's one file, written as itself; 406 when the answer holds none or several. */
-  async function answerFile(
-    schema: DescMessage,
-    answered: Record<string, unknown>,
-    res: Res,
-    requestId: string,
-    tenant: string,
-  ) {
+  /** An answer's one file, written as itself (bytes inline, or a blob of the tenant); 406 when the answer holds none or several. */
+  async function answerFile({ req, res, schema, answered, requestId, tenant }: FileAnswer) {
     const files = filesOf(schema, answered);
     if (files.length !== 1) {
-      const { status, body } = restRefusal(
+      const refusal = restRefusal(
         "NOT_ACCEPTABLE",
         `the answer holds ${files.length} files, not one: ask for JSON (Accept: application/json)${files.length > 1 ? " or for fewer pages" : ""}`,
         requestId,
       );
-      return sendJson(res, status, {}, JSON.stringify(body));
+      return writeRestError({ req, res, error: refusal, requestId });
     }
     const [file] = files;
     if (file.data) {
@@ -446,8 +456,7 @@ export function createRest(options: RestOptions) {
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       discardRest(req);
-      const { status, body } = restError(err, requestId);
-      if (!res.headersSent) sendJson(res, status, toNodeHeaders(err.metadata), JSON.stringify(body));
+      writeRestError({ req, res, error: err, requestId });
     } finally {
       gone.release();
     }
@@ -494,9 +503,8 @@ export function createRest(options: RestOptions) {
   function handle(req: Req, res: Res, path: string): boolean {
     if (!path.startsWith(restPrefix)) return false;
     const requestId = req.headers["x-request-id"] as string;
-    const refuse = (r: { status: number; body: unknown }, headers: Record<string, string> = {}) => {
-      discardRest(req);
-      sendJson(res, r.status, headers, JSON.stringify(r.body));
+    const refuse = (error: RestAnswer, headers?: Record<string, string>) => {
+      writeRestError({ req, res, error, requestId, headers });
       return true;
     };
     let found: ReturnType<RestRouter["match"]>;
