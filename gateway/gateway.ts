@@ -47,7 +47,7 @@ async function pingNats(url: string) {
     await nc.close();
   }
 }
-import { createPassthrough } from "./transports/passthrough.js";
+import { createUnaryTransport } from "./transports/unary/transport.js";
 import { createDualServer, type DualServerOptions } from "./transports/listener.js";
 
 /** Options for createGateway. */
@@ -241,8 +241,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     }).handle,
     services: [...services, ...reflectionRegistrations(services.map((s) => s.service).filter((s) => s !== Health))],
     policies,
-    passthrough: createPassthrough({
-      routes,
+    unary: createUnaryTransport({
+      forwarded: routes,
+      local,
       policies,
       maxRequestBytes: options.maxRequestBytes,
       defaultTimeoutMs: options.defaultTimeoutMs,

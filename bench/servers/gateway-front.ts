@@ -6,6 +6,7 @@
 import { CryptoService } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { createGatewayHandler } from "../../gateway/transports/http.js";
 import { createDualServer } from "../../gateway/transports/listener.js";
+import { createUnaryTransport } from "../../gateway/transports/unary/transport.js";
 import { createKeyStore } from "../../gateway/auth/key-store.js";
 import { authPolicy } from "../../gateway/policies/auth.js";
 import { requestIdPolicy } from "../../gateway/policies/request-id.js";
@@ -22,11 +23,20 @@ const pg = await startEmbeddedPostgres();
 const sql = createSql(pg.url);
 await migrate(sql);
 const keys = createKeyStore({ sql, adminKey: process.env.FLOWFORGE_ADMIN_KEY });
+const services = [
+  register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) }),
+];
+const policies = chainPolicies([requestIdPolicy(logger), authPolicy({ keys })]);
 const handler = createGatewayHandler({
-  services: [
-    register(CryptoService, { hash: (req) => ({ digest: req.input.case === "text" ? req.input.value : "" }) }),
-  ],
-  policies: chainPolicies([requestIdPolicy(logger), authPolicy({ keys })]),
+  services,
+  policies,
+  unary: createUnaryTransport({
+    forwarded: [],
+    local: services,
+    policies,
+    maxRequestBytes: 32 * 1024 * 1024,
+    defaultTimeoutMs: 60_000,
+  }),
   maxRequestBytes: 32 * 1024 * 1024,
   corsOrigins: ["*"],
   logger,

@@ -323,14 +323,14 @@ export function createUnaryChannel(target: string, options: UnaryChannelOptions)
       }
       if (outcome.code !== status.OK) return settle(outcome);
       const answer = unframe(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-      if (answer === "not one message")
+      if (!answer)
         return settle({ code: status.UNIMPLEMENTED, details: "the backend sent no single response message" });
-      if (answer === "compressed")
+      if (answer.compressed)
         return settle({
           code: status.INTERNAL,
           details: "the backend sent a compressed message, which was not asked for",
         });
-      settle(undefined, answer);
+      settle(undefined, answer.message);
     });
     s.end(frame(message));
   }
@@ -361,9 +361,17 @@ export function frame(message: Buffer, flags = 0): Buffer {
   return out;
 }
 
-/** The one message of a unary body in gRPC's framing, or what is wrong with it: not exactly one message, or a compressed one. */
-export function unframe(body: Buffer): Buffer | "not one message" | "compressed" {
-  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) return "not one message";
-  if (body[0] !== 0) return "compressed";
-  return body.subarray(5);
+/** One message in gRPC's framing, and whether its compressed flag is set. */
+export interface Envelope {
+  message: Buffer;
+  compressed: boolean;
+}
+
+/**
+ * The one message of a unary body in gRPC's framing; undefined when the body is not exactly one
+ * message, or is flagged as anything but a (possibly compressed) message.
+ */
+export function unframe(body: Buffer): Envelope | undefined {
+  if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5 || (body[0] & ~1) !== 0) return undefined;
+  return { message: body.subarray(5), compressed: body[0] === 1 };
 }

@@ -4,7 +4,7 @@
  */
 import type * as http from "node:http";
 import { Code, ConnectError, cors as connectCors, createConnectRouter } from "@connectrpc/connect";
-import type { UniversalHandler as ConnectHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
+import type { UniversalHandler as ConnectHandler } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -12,17 +12,15 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
-import { invalidArgument } from "#runtime/errors.js";
 import { acceptRequestId } from "#runtime/context.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
 import type { UniversalHandler } from "./listener.js";
-import { enrichErrorBody, fixGrpcParseFailure, fixGrpcWebParseFailure } from "./connect-errors.js";
-import type { Passthrough } from "./passthrough.js";
+import type { UnaryTransport } from "./unary/transport.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, discarding, headersOf, send, validQueryText } from "./node-http.js";
+import { type Req, type Res, discarding, headersOf, send } from "./node-http.js";
 import { writeRpcError } from "./rpc-errors.js";
 
 /** Options for createGatewayHandler. */
@@ -41,8 +39,8 @@ export interface GatewayHandlerOptions {
   health: () => Promise<{ ok: boolean; body: unknown }>;
   /** The status report for `GET /health` (defaults to `health`). */
   statusReport?: () => Promise<{ ok: boolean; body: unknown }>;
-  /** Fast path for unary calls (see passthrough.ts); the rest go through connect-node. */
-  passthrough?: Passthrough;
+  /** Every unary call (unary/transport.ts); connect-node serves the streams. */
+  unary?: UnaryTransport;
   /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its policies. */
   authorize?: (header: Headers, service: string) => Promise<unknown>;
   /** Prometheus text for `GET /metrics`. */
@@ -81,17 +79,6 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
   return false;
 }
 
-async function readAll(body: AsyncIterable<Uint8Array> | Uint8Array): Promise<Uint8Array[]> {
-  if (body instanceof Uint8Array) return [body];
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return chunks;
-}
-
-async function* once(bytes: Uint8Array) {
-  yield bytes;
-}
-
 /** Creates the gateway's universal (HTTP/1.1 and HTTP/2) handler. */
 export function createGatewayHandler(options: GatewayHandlerOptions): UniversalHandler {
   const router = createConnectRouter({
@@ -104,32 +91,14 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
   for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));
 
-  async function serve(handler: ConnectHandler, req: Req, res: Res, requestId: string) {
-    let uRes: UniversalServerResponse = await handler(
-      universalRequestFromNodeRequest(req as http.IncomingMessage, res as http.ServerResponse, undefined, undefined),
+  async function serve(handler: ConnectHandler, req: Req, res: Res) {
+    const uReq = universalRequestFromNodeRequest(
+      req as http.IncomingMessage,
+      res as http.ServerResponse,
+      undefined,
+      undefined,
     );
-    const contentType = String(uRes.header?.get("content-type"));
-    if (uRes.status >= 400 && contentType.startsWith("application/json") && uRes.body) {
-      // Connect unary errors raised before the policies: the request id, the field, the right code.
-      const body = enrichErrorBody(Buffer.concat(await readAll(uRes.body)).toString(), requestId, handler.method);
-      const header = new Headers(uRes.header);
-      header.delete("content-length");
-      const code = (JSON.parse(body) as { code: string }).code;
-      uRes = {
-        ...uRes,
-        status: code === "invalid_argument" ? 400 : uRes.status,
-        header,
-        body: once(new TextEncoder().encode(body)),
-      };
-    } else if (contentType.startsWith("application/grpc-web") && handler.method.methodKind === "unary" && uRes.body) {
-      // A unary gRPC-Web answer is small; its trailer frame may report a parse failure.
-      fixGrpcParseFailure(uRes.header);
-      uRes = { ...uRes, body: once(fixGrpcWebParseFailure(Buffer.concat(await readAll(uRes.body)))) };
-    } else {
-      fixGrpcParseFailure(uRes.header);
-      fixGrpcParseFailure(uRes.trailer);
-    }
-    await universalResponseToNodeResponse(uRes, res as http.ServerResponse);
+    await universalResponseToNodeResponse(await handler(uReq), res as http.ServerResponse);
   }
 
   return (req, res) => {
@@ -180,7 +149,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       });
       return;
     }
-    if (options.passthrough?.(req, res, path)) return;
+    if (options.unary?.(req, res, path)) return;
     const handler = handlers.get(path);
     if (!handler) {
       // gRPC's code for a method nobody serves; Connect unary keeps the HTTP 404 of an unknown path.
@@ -193,13 +162,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
       });
       return;
     }
-    // connect-node reads (and inflates) the body before the policies run: the caller is
-    // authorized from its headers first, and a GET's query must be valid UTF-8.
-    const query = req.url?.includes("?") ? req.url.slice(req.url.indexOf("?") + 1) : "";
-    if (req.method === "GET" && !validQueryText(query)) {
-      writeRpcError({ req, res, error: invalidArgument("message", "the query is not valid UTF-8"), requestId });
-      return;
-    }
+    // connect-node reads the body before the policies run: the caller is authorized from its headers first.
     // A client gone before its body was whole never reached the policies (connect-node reads
     // the body first), so its access-log line is written here: its own cancellation.
     req.once("aborted", () => {
@@ -209,7 +172,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     });
     (options.authorize?.(headersOf(req), handler.service.typeName) ?? Promise.resolve()).then(
       () =>
-        serve(handler, req, res, requestId).catch((reason) => {
+        serve(handler, req, res).catch((reason) => {
           if (ConnectError.from(reason).code !== Code.Aborted) {
             options.logger.warn({ err: reason, requestId, path }, "response failed");
           }

@@ -15,7 +15,7 @@ import {
 } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
-import { violationFromMessage } from "../connect-errors.js";
+import { violationFromMessage } from "../json-input.js";
 import { fromJsonValue, gatewayJsonOptions } from "../json-options.js";
 
 /** Most query parameters one request may carry. */
