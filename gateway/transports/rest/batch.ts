@@ -1,0 +1,123 @@
+/**
+ * `:batch` routes and `?wait=`: a batch body as a SubmitJobRequest (items without `@type`, their
+ * faults named by index), and waiting for a job to finish by watching it.
+ */
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import {
+  GetJobRequestSchema,
+  type Job,
+  JobService,
+  JobState,
+  SubmitJobRequestSchema,
+  type WatchJobResponse,
+} from "#gen/flowforge/jobs/v1/jobs_pb.js";
+import { invalidArgument } from "#runtime/errors.js";
+import { restInput } from "./request.js";
+import type { RestRoute } from "./routes.js";
+
+/** Longest `?wait=`. */
+export const maxWaitMs = 120_000;
+const finalStates = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+
+/** The job service's implementations awaitJob reads and watches with. */
+export interface JobMethods {
+  getJob: (request: unknown, context: HandlerContext) => unknown;
+  watchJob: (request: unknown, context: HandlerContext) => unknown;
+}
+
+export /** Reads `30s`, `500ms`, `2m` or plain seconds. */
+function parseWait(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw invalidArgument("wait", `must be a duration such as 30s or 500ms, not "${text}"`);
+  const ms = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "m" ? 60_000 : 1000);
+  if (ms > maxWaitMs) throw invalidArgument("wait", `must be at most ${maxWaitMs / 1000}s`);
+  return ms;
+}
+
+/** The job once it has finished or `waitMs` passed (a watch from its latest event), then read again. */
+export async function awaitJob(
+  jobs: JobMethods,
+  job: Job,
+  wait: { ms: number; context: HandlerContext },
+): Promise<MessageShape<DescMessage>> {
+  const { ms: waitMs, context } = wait;
+  const get = () =>
+    jobs.getJob(create(GetJobRequestSchema, { jobId: job.id }), context) as Promise<MessageShape<DescMessage>>;
+  if (finalStates.has(job.state)) return get();
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), waitMs);
+  const onAbort = () => stop.abort();
+  context.signal.addEventListener("abort", onAbort, { once: true });
+  const watchContext = createHandlerContext({
+    service: JobService,
+    method: JobService.method.watchJob,
+    protocolName: "rest",
+    requestMethod: "GET",
+    url: "",
+    requestSignal: stop.signal,
+    requestHeader: context.requestHeader,
+    contextValues: context.values,
+  });
+  try {
+    const events = jobs.watchJob(
+      { jobId: job.id, afterSequence: job.lastSequence },
+      watchContext,
+    ) as AsyncIterable<WatchJobResponse>;
+    for await (const e of events) {
+      if (e.event.case === "stateChanged" && finalStates.has(e.event.value.state)) break;
+    }
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
+  } finally {
+    clearTimeout(timer);
+    context.signal.removeEventListener("abort", onAbort);
+    stop.abort();
+  }
+  return get();
+}
+
+/** The batch route's input: `{"items": [...], "idempotencyKey"?, "webhook"?}` as a SubmitJobRequest. */
+export function batchInput(route: RestRoute, body: unknown) {
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw invalidArgument("body", 'must be a JSON object: {"items": [...]}');
+  const { items, ...rest } = body as { items?: unknown };
+  if (!Array.isArray(items) || items.length === 0)
+    throw invalidArgument("items", `must be a non-empty list of ${route.method.input.typeName}`);
+  const packed = items.map((item, i) => {
+    try {
+      return anyPack(
+        route.method.input,
+        restInput(route.method.input, { params: {}, query: new URLSearchParams(), body: item, bodyField: "*" }),
+      );
+    } catch (err) {
+      throw prefixFields(ConnectError.from(err), `items[${i}]`);
+    }
+  });
+  const submit = restInput(SubmitJobRequestSchema, {
+    params: {},
+    query: new URLSearchParams(),
+    body: rest,
+    bodyField: "*",
+  });
+  submit.method = `${route.service.typeName}/${route.method.name}`;
+  submit.items = packed;
+  return submit;
+}
+
+/** The same error with every field violation's field under `prefix` (`items[3].algorithm`). */
+function prefixFields(err: ConnectError, prefix: string): ConnectError {
+  const details = err.details.map((d) => {
+    if (!("desc" in d) || d.desc.typeName !== "google.rpc.BadRequest") return d;
+    const value = d.value as { fieldViolations?: { field: string }[] };
+    return {
+      ...d,
+      value: {
+        ...value,
+        fieldViolations: (value.fieldViolations ?? []).map((v) => ({ ...v, field: `${prefix}.${v.field}` })),
+      },
+    };
+  });
+  return new ConnectError(`${prefix}: ${err.rawMessage}`, err.code, err.metadata, details as never, err.cause);
+}
