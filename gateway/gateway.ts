@@ -22,7 +22,7 @@ import { queryTokenUsage, type TokenUsageReader } from "./usage/token-usage.js";
 import { usagePolicy } from "./policies/usage.js";
 import { createKeyStore } from "./auth/key-store.js";
 import { createJwtVerifier, type JwtOptions } from "./auth/jwt.js";
-import { authorize, authPolicy } from "./policies/auth.js";
+import { admit, authPolicy } from "./policies/auth.js";
 import { requestIdPolicy } from "./policies/request-id.js";
 import { accessLogPolicy } from "./policies/access-log.js";
 import { createGatewayMetrics } from "./policies/metrics.js";
@@ -251,7 +251,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     maxRequestBytes: options.maxRequestBytes,
     corsOrigins: options.corsOrigins,
     logger: options.logger,
-    authorize: (header, service) => authorize(authenticators, header, service),
+    admit: (call) => admit(authenticators, call),
     health,
     statusReport,
     metrics: () => metrics.registry.metrics(),

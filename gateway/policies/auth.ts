@@ -1,5 +1,5 @@
 /** Authentication (API keys, JWTs, optional HTTP Basic) and scope checks for every capability call. */
-import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextKey } from "@connectrpc/connect";
 import { tenantKey } from "#runtime/context.js";
 import { capabilityOf } from "../../services/catalog.js";
 import type { JwtVerifier } from "../auth/jwt.js";
@@ -92,14 +92,36 @@ export async function authorize(
   return principal;
 }
 
-/** Authorizes every call (see authorize) and sets its principal and tenant for the backend. */
+/** Whether the call's caller was authorized already (a stream, from its headers before connect-node read its body). */
+const admittedKey = createContextKey(false, { description: "admitted" });
+
+/** What admit needs to know of a call. */
+export interface Admission {
+  header: RequestHeaders;
+  /** The service's type name. */
+  service: string;
+  /** The call's values: its principal and tenant are set there. */
+  values: ContextValues;
+}
+
+/**
+ * Authorizes a call's caller (see authorize) and sets its principal and tenant in the call's
+ * values for the backend, once: a call admitted before is not authenticated again.
+ */
+export async function admit(auth: Authenticators, call: Admission): Promise<void> {
+  if (call.values.get(admittedKey)) return;
+  const principal = await authorize(auth, call.header, call.service);
+  if (principal) {
+    call.values.set(principalKey, principal);
+    call.values.set(tenantKey, principal.tenantId);
+  }
+  call.values.set(admittedKey, true);
+}
+
+/** Admits every call (see admit). */
 export function authPolicy(auth: Authenticators): Policy {
   return (next) => async (call) => {
-    const principal = await authorize(auth, call.header, call.service.typeName);
-    if (principal) {
-      call.values.set(principalKey, principal);
-      call.values.set(tenantKey, principal.tenantId);
-    }
+    await admit(auth, { header: call.header, service: call.service.typeName, values: call.values });
     return next(call);
   };
 }

@@ -3,7 +3,15 @@
  * serving Connect (JSON and binary, POST and GET), gRPC-Web and gRPC for every service.
  */
 import type * as http from "node:http";
-import { Code, ConnectError, cors as connectCors, createConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  cors as connectCors,
+  createConnectRouter,
+  createContextValues,
+} from "@connectrpc/connect";
+import type { Admission } from "../policies/auth.js";
 import type { UniversalHandler as ConnectHandler } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
@@ -20,7 +28,7 @@ import type { UnaryTransport } from "./unary/transport.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, discarding, headersOf, send } from "./node-http.js";
+import { type Req, type Res, discarding, requestHeaders, send } from "./node-http.js";
 import { writeRpcError } from "./rpc-errors.js";
 
 /** Options for createGatewayHandler. */
@@ -41,8 +49,11 @@ export interface GatewayHandlerOptions {
   statusReport?: () => Promise<{ ok: boolean; body: unknown }>;
   /** Every unary call (unary/transport.ts); connect-node serves the streams. */
   unary?: UnaryTransport;
-  /** Refuses a caller from its headers alone (before connect-node reads the body); the fast path authorizes in its policies. */
-  authorize?: (header: Headers, service: string) => Promise<unknown>;
+  /**
+   * Admits a stream's caller from its headers alone, before connect-node reads the body, setting
+   * its principal in the call's values (the auth policy then does not authenticate it again).
+   */
+  admit?: (call: Admission) => Promise<void>;
   /** Prometheus text for `GET /metrics`. */
   metrics?: () => Promise<string>;
   /** The REST reference (`/openapi.json`, `/docs`): handles (and returns true for) its paths. */
@@ -91,12 +102,12 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
   for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));
 
-  async function serve(handler: ConnectHandler, req: Req, res: Res) {
+  async function serve(handler: ConnectHandler, req: Req, res: Res, values: ContextValues) {
     const uReq = universalRequestFromNodeRequest(
       req as http.IncomingMessage,
       res as http.ServerResponse,
       undefined,
-      undefined,
+      values,
     );
     await universalResponseToNodeResponse(await handler(uReq), res as http.ServerResponse);
   }
@@ -168,11 +179,13 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     req.once("aborted", () => {
       if (req.complete) return;
       const method = `${handler.service.typeName}/${handler.method.name}`;
-      options.logger.info({ requestId, method, protocol: protocolOf(headersOf(req)), code: "Canceled" }, "call");
+      options.logger.info({ requestId, method, protocol: protocolOf(requestHeaders(req)), code: "Canceled" }, "call");
     });
-    (options.authorize?.(headersOf(req), handler.service.typeName) ?? Promise.resolve()).then(
+    const values = createContextValues();
+    const admitted = options.admit?.({ header: requestHeaders(req), service: handler.service.typeName, values });
+    (admitted ?? Promise.resolve()).then(
       () =>
-        serve(handler, req, res).catch((reason) => {
+        serve(handler, req, res, values).catch((reason) => {
           if (ConnectError.from(reason).code !== Code.Aborted) {
             options.logger.warn({ err: reason, requestId, path }, "response failed");
           }
