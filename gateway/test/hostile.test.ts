@@ -5,6 +5,7 @@
  * is logged as its own cancellation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "#test/support/until.js";
 import * as http2 from "node:http2";
 import { request } from "node:http";
 import { Writable } from "node:stream";
@@ -219,10 +220,9 @@ describe("a client that drops mid-upload", () => {
         // The start of one 99,995-byte message (the gRPC-Web frame head; plain bytes for Connect), never finished.
         const start = Buffer.alloc(1000);
         start.writeUInt32BE(99_995, 1);
-        req.write(start);
-        setTimeout(() => req.destroy(), 100);
+        req.write(start, () => req.destroy()); // gone once the start has left
       });
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(() => logLines.some((l) => l.msg === "call"), { what: "the call's access-log line" });
       const calls = logLines.filter((l) => l.msg === "call");
       expect(calls).toHaveLength(1);
       expect(calls[0]).toMatchObject({ code: "Canceled", level: 30 });

@@ -49,6 +49,9 @@ export function discardRest(req: Req) {
 /** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
 export function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Gone before anything asked for the body (while the policies ran): no event will come again.
+    if (req.destroyed && !req.complete)
+      return reject(new ConnectError("the client went away during the upload", Code.Canceled));
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
