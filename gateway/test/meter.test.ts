@@ -6,6 +6,7 @@ import { migrate } from "#db/migrate.js";
 import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
 import { failure } from "#test/support/in-process.js";
 import { createMeter, usageFilter } from "../usage/meter.js";
+import { waitFor } from "#test/support/until.js";
 
 const logger = createLogger({ name: "test", level: "silent" });
 let db: TestDatabase;
@@ -72,9 +73,13 @@ describe("the meter", () => {
   it("a full batch is written without waiting for the timer", async () => {
     const meter = createMeter({ sql: db.sql, logger, flushMs: 60_000, maxPending: 3 });
     for (const k of ["x1", "x2", "x3"]) meter.record(event(k, "svc/Hash"));
-    await new Promise((r) => setTimeout(r, 200));
-    const [{ n }] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage WHERE key_id LIKE 'x%'`;
-    expect(n).toBe(3);
+    // The timer is a minute away: only the full batch can have written them.
+    const count = async () =>
+      (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage WHERE key_id LIKE 'x%'`)[0].n;
+    await waitFor(async () => (await count()) === 3, {
+      what: "three usage rows",
+      detail: async () => `${await count()}`,
+    });
     await meter.close();
   });
 

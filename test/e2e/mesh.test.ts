@@ -13,6 +13,7 @@ import { BadRequestSchema, RequestInfoSchema } from "#gen/google/rpc/error_detai
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { startMesh, type Mesh } from "../support/mesh.js";
 import { connectClient, errorOf, grpcJsUnary, grpcWebClient } from "../support/clients.js";
+import { waitFor } from "#test/support/until.js";
 
 const abcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 let mesh: Mesh;
@@ -309,7 +310,8 @@ describe("secrets stay out of the logs", () => {
       { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "x" } },
       { headers: { "x-request-id": "log-me-1" } },
     );
-    await new Promise((r) => setTimeout(r, 200));
+    // The access-log line of the last call arrives through the gateway's stdout pipe.
+    await waitFor(() => mesh.output().includes('"requestId":"log-me-1"'), { what: "the access-log line of log-me-1" });
     const lines = mesh
       .output()
       .split("\n")
