@@ -3,6 +3,7 @@
  * over fixed and DNS targets, re-resolution, a dead address among live ones, a backend restart,
  * status details, size limits, deadlines, a peer that never speaks HTTP/2, a non-gRPC answer.
  */
+import { waitFor } from "#test/support/until.js";
 import { afterEach, describe, expect, it } from "vitest";
 import * as http2 from "node:http2";
 import * as net from "node:net";
@@ -119,11 +120,24 @@ describe("load balancing", () => {
     });
     expect(new Set(await Promise.all([hash(ch), hash(ch), hash(ch)]))).toEqual(new Set(["one"]));
     answer = ["127.0.0.1", "127.0.0.2"];
-    await new Promise((r) => setTimeout(r, 1100));
-    await hash(ch); // starts the new resolution
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await hash(ch)).toBe("one"); // the new address starts connecting; calls stay on ready ones meanwhile
-    await new Promise((r) => setTimeout(r, 100));
+    // The refresh is due a second after the first resolution; calls on the way start it.
+    await waitFor(
+      async () => {
+        await hash(ch);
+        return asked.length === 2;
+      },
+      { what: "a second resolution" },
+    );
+    // The new address joins once it is connected; until then, calls stay on the ready one.
+    const seen = new Set<string>();
+    await waitFor(
+      async () => {
+        seen.add(await hash(ch));
+        return seen.has("two");
+      },
+      { what: "a call on the new address" },
+    );
+    expect(seen).toEqual(new Set(["one", "two"]));
     expect(new Set(await Promise.all(Array.from({ length: 6 }, () => hash(ch))))).toEqual(new Set(["one", "two"]));
     expect(asked).toEqual(["backend.test", "backend.test"]);
   });
@@ -155,11 +169,13 @@ describe("load balancing", () => {
     for (let i = 0; i < 10; i++) await call();
     const down = answers.length;
     await server("a again", `127.0.0.1:${a.port}`);
-    const end = Date.now() + 10_000;
-    while (!answers.slice(down).includes("a again") && Date.now() < end) {
-      await call();
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      async () => {
+        await call();
+        return answers.slice(down).includes("a again");
+      },
+      { what: "a call on a again" },
+    );
     expect(answers.filter((x) => typeof x === "number")).toEqual([]); // no call failed
     expect(new Set(answers.slice(0, 10))).toEqual(new Set(["a", "b"]));
     expect(answers.slice(10, down)).toEqual(Array(10).fill("b")); // while a was down
@@ -175,11 +191,13 @@ describe("connections", () => {
     await first.server.shutdown({ graceMs: 100 }); // GOAWAY, then the port closes
     expect((await failure(hash(ch))).code).toBe(status.UNAVAILABLE);
     await server("second", `127.0.0.1:${first.port}`);
-    let answer: string | number = 0;
-    for (let i = 0; i < 40 && answer !== "second"; i++) {
-      answer = await hash(ch).catch((f: GrpcFailure) => f.code);
-      if (answer !== "second") await new Promise((r) => setTimeout(r, 100));
-    }
+    const answer = await waitFor(
+      async () => {
+        const a = await hash(ch).catch((f: GrpcFailure) => f.code);
+        return a === "second" && a;
+      },
+      { what: "an answer from the restarted backend" },
+    );
     expect(answer).toBe("second");
   });
 
