@@ -28,21 +28,26 @@ export function createGatewayMetrics(): GatewayMetrics {
     registers: [registry],
   });
   // Labelled series looked up once per method and protocol, not hashed again on every call.
-  type Series = { duration: { observe(seconds: number): void }; requests: Map<string, { inc(): void }> };
+  type Series = {
+    method: string;
+    protocol: string;
+    duration: { observe(seconds: number): void };
+    requests: Map<string, { inc(): void }>;
+  };
   const series = new Map<string, Series>();
   const seriesOf = (method: string, protocol: string): Series => {
     const key = `${method} ${protocol}`;
     let s = series.get(key);
     if (!s) {
-      s = { duration: duration.labels({ method, protocol }), requests: new Map() };
+      s = { method, protocol, duration: duration.labels({ method, protocol }), requests: new Map() };
       series.set(key, s);
     }
     return s;
   };
-  const count = (s: Series, method: string, code: string, protocol: string) => {
+  const count = (s: Series, code: string) => {
     let counter = s.requests.get(code);
     if (!counter) {
-      counter = requests.labels({ method, code, protocol });
+      counter = requests.labels({ method: s.method, code, protocol: s.protocol });
       s.requests.set(code, counter);
     }
     counter.inc();
@@ -54,10 +59,10 @@ export function createGatewayMetrics(): GatewayMetrics {
     const started = performance.now();
     try {
       const answer = await next(call);
-      count(s, method, "ok", protocol);
+      count(s, "ok");
       return answer;
     } catch (err) {
-      count(s, method, Code[outcomeCode(call.signal, err)] ?? "unknown", protocol);
+      count(s, Code[outcomeCode(call.signal, err)] ?? "unknown");
       throw err;
     } finally {
       s.duration.observe((performance.now() - started) / 1000);

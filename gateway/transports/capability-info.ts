@@ -34,8 +34,8 @@ export function createCapabilityInfo(
   prefixes: Map<string, CapabilityInfo>,
   metrics: () => Promise<string>,
 ): (req: Req, res: Res, path: string) => boolean {
-  const answer = (res: Res, status: number, type: string, body: string) =>
-    send(res, status, { "content-type": type }, body);
+  const answer = (res: Res, type: string, { status, body }: { status: number; body: string }) =>
+    send(res, { status, headers: { "content-type": type }, body });
   return (req, res, path) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     const m = /^\/api\/v1\/([a-z]+)\/(health|metrics)$/.exec(path);
@@ -43,9 +43,17 @@ export function createCapabilityInfo(
     if (!m || !info) return false;
     const written =
       m[2] === "health"
-        ? info.health().then(({ ok, body }) => answer(res, ok ? 200 : 503, "application/json", JSON.stringify(body)))
-        : metrics().then((text) => answer(res, 200, "text/plain; version=0.0.4", metricsOf(text, info.services)));
-    written.catch(() => answer(res, 503, "application/json", JSON.stringify({ status: "unhealthy" })));
+        ? info
+            .health()
+            .then(({ ok, body }) =>
+              answer(res, "application/json", { status: ok ? 200 : 503, body: JSON.stringify(body) }),
+            )
+        : metrics().then((text) =>
+            answer(res, "text/plain; version=0.0.4", { status: 200, body: metricsOf(text, info.services) }),
+          );
+    written.catch(() =>
+      answer(res, "application/json", { status: 503, body: JSON.stringify({ status: "unhealthy" }) }),
+    );
     return true;
   };
 }

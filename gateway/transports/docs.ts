@@ -66,23 +66,23 @@ export function createDocs(): (req: Req, res: Res, path: string) => boolean {
   const doc = JSON.parse(text) as OpenApi;
   const perTag = new Map<string, string>();
   for (const { name } of doc.tags) perTag.set(name, JSON.stringify(forTag(doc, name)));
-  const answer = (res: Res, type: string, body: string | Buffer, cache = "no-cache") =>
-    send(res, 200, { "content-type": type, "cache-control": cache }, body);
+  const answer = (res: Res, type: string, { body, cache = "no-cache" }: { body: string | Buffer; cache?: string }) =>
+    send(res, { status: 200, headers: { "content-type": type, "cache-control": cache }, body });
   const assetCache = new Map<string, Buffer>();
 
   return (req, res, path) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     if (path === "/openapi.json") {
-      answer(res, "application/json", text);
+      answer(res, "application/json", { body: text });
       return true;
     }
     const m = /^\/api\/v1\/([a-z]+)\/openapi\.json$/.exec(path);
     if (m && perTag.has(m[1])) {
-      answer(res, "application/json", perTag.get(m[1])!);
+      answer(res, "application/json", { body: perTag.get(m[1])! });
       return true;
     }
     if (path === "/docs" || path === "/docs/") {
-      answer(res, "text/html; charset=utf-8", page);
+      answer(res, "text/html; charset=utf-8", { body: page });
       return true;
     }
     const asset = path.startsWith("/docs/") ? path.slice("/docs/".length) : "";
@@ -93,7 +93,7 @@ export function createDocs(): (req: Req, res: Res, path: string) => boolean {
       bytes = readFileSync(join(assetsDir, asset));
       assetCache.set(asset, bytes);
     }
-    answer(res, type, bytes, "public, max-age=86400");
+    answer(res, type, { body: bytes, cache: "public, max-age=86400" });
     return true;
   };
 }

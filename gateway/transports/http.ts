@@ -102,7 +102,17 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
   for (const { service, impl } of options.services) router.service(service as DescService, impl as never);
   const handlers = new Map<string, ConnectHandler>(router.handlers.map((h) => [h.requestPath, h]));
 
-  async function serve(handler: ConnectHandler, req: Req, res: Res, values: ContextValues) {
+  async function serve({
+    handler,
+    req,
+    res,
+    values,
+  }: {
+    handler: ConnectHandler;
+    req: Req;
+    res: Res;
+    values: ContextValues;
+  }) {
     const uReq = universalRequestFromNodeRequest(
       req as http.IncomingMessage,
       res as http.ServerResponse,
@@ -125,22 +135,32 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     req.headers["x-request-id"] = requestId;
     res.setHeader("x-request-id", requestId);
     if (applyCors(req, res, options.corsOrigins)) {
-      send(res, 204, {});
+      send(res, { status: 204, headers: {} });
       return;
     }
     const path = (req.url ?? "/").split("?")[0];
     if ((path === "/healthz" || path === "/health") && (req.method === "GET" || req.method === "HEAD")) {
       const report = path === "/health" ? (options.statusReport ?? options.health) : options.health;
       report().then(
-        ({ ok, body }) => send(res, ok ? 200 : 503, { "content-type": "application/json" }, JSON.stringify(body)),
-        () => send(res, 503, { "content-type": "application/json" }, JSON.stringify({ status: "NOT_SERVING" })),
+        ({ ok, body }) =>
+          send(res, {
+            status: ok ? 200 : 503,
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          }),
+        () =>
+          send(res, {
+            status: 503,
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ status: "NOT_SERVING" }),
+          }),
       );
       return;
     }
     if (path === "/metrics" && req.method === "GET" && options.metrics) {
       options.metrics().then(
-        (text) => send(res, 200, { "content-type": "text/plain; version=0.0.4" }, text),
-        () => send(res, 500, { "content-type": "text/plain" }, "metrics unavailable"),
+        (text) => send(res, { status: 200, headers: { "content-type": "text/plain; version=0.0.4" }, body: text }),
+        () => send(res, { status: 500, headers: { "content-type": "text/plain" }, body: "metrics unavailable" }),
       );
       return;
     }
@@ -185,7 +205,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     const admitted = options.admit?.({ header: requestHeaders(req), service: handler.service.typeName, values });
     (admitted ?? Promise.resolve()).then(
       () =>
-        serve(handler, req, res, values).catch((reason) => {
+        serve({ handler, req, res, values }).catch((reason) => {
           if (ConnectError.from(reason).code !== Code.Aborted) {
             options.logger.warn({ err: reason, requestId, path }, "response failed");
           }

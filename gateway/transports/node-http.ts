@@ -13,8 +13,15 @@ export type Req = http.IncomingMessage | http2.Http2ServerRequest;
 /** A response, over HTTP/1.1 or HTTP/2. */
 export type Res = http.ServerResponse | http2.Http2ServerResponse;
 
+/** A whole HTTP answer. */
+export interface HttpAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
 /** Writes a complete response (the HTTP/1.1 and HTTP/2 compat APIs agree on this much). */
-export function send(res: Res, status: number, headers: Record<string, string>, body?: string | Buffer) {
+export function send(res: Res, { status, headers = {}, body }: HttpAnswer) {
   const length = body === undefined ? {} : { "content-length": String(Buffer.byteLength(body)) };
   (res as http.ServerResponse).writeHead(status, { ...headers, ...length });
   (res as http.ServerResponse).end(body);

@@ -38,19 +38,18 @@ export function writeRpcError({ req, res, error, requestId, httpStatus }: RpcErr
     // Over HTTP/2 the status travels in the one HEADERS frame, which ends the stream (with the
     // headers already set on the response, CORS ones included).
     if ("stream" in res) res.stream.respond({ ...res.getHeaders(), ":status": 200, ...fields }, { endStream: true });
-    else send(res, 200, fields);
+    else send(res, { status: 200, headers: fields });
     return;
   }
   const metadata = toNodeHeaders(err.metadata);
   if (contentType.startsWith("application/connect+")) {
     const endStream = Buffer.from(JSON.stringify({ error: errorToJson(err, {}) }));
-    send(res, 200, { "content-type": contentType, ...metadata }, frame(endStream, 0b10));
+    send(res, { status: 200, headers: { "content-type": contentType, ...metadata }, body: frame(endStream, 0b10) });
     return;
   }
-  send(
-    res,
-    httpStatus ?? codeToHttpStatus(err.code),
-    { "content-type": "application/json", ...metadata },
-    Buffer.from(errorToJsonBytes(err, {})),
-  );
+  send(res, {
+    status: httpStatus ?? codeToHttpStatus(err.code),
+    headers: { "content-type": "application/json", ...metadata },
+    body: Buffer.from(errorToJsonBytes(err, {})),
+  });
 }

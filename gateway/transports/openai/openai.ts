@@ -57,13 +57,22 @@ export interface OpenAiFrontOptions {
 /** The prefix the front claims. */
 export const openAiPrefix = "/v1/";
 
+/** One call to the front. */
+interface OpenAiCall {
+  req: Req;
+  res: Res;
+  path: string;
+  requestId: string;
+}
+
 /** Creates the front; its handler claims `/v1/` when LlmService is served. */
 export function createOpenAiFront(options: OpenAiFrontOptions) {
   const registration = options.services.find((s) => s.service.typeName === LlmService.typeName);
   const impl = registration?.impl as Record<string, Impl> | undefined;
   const call = (name: string): Impl => impl![name].bind(impl);
 
-  function fail(req: Req, res: Res, thrown: unknown, requestId: string, stream?: boolean) {
+  /** Answers a failed call in OpenAI's error envelope (an error event on a stream already begun). */
+  function fail(thrown: unknown, { req, res, requestId, streaming }: OpenAiCall & { streaming?: boolean }) {
     const err = withRequestId(toPublicError(thrown), requestId);
     if (err.code === Code.Internal || err.code === Code.Unknown)
       options.logger.warn({ err: thrown, requestId }, "OpenAI-compatible call failed");
@@ -71,16 +80,20 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
     const { status, body } = errorOf(err, requestId);
     if (res.headersSent) {
       // A stream that failed after it began: OpenAI's clients read an error event.
-      if (stream && !res.writableEnded) {
+      if (streaming && !res.writableEnded) {
         (res as http.ServerResponse).write(`data: ${JSON.stringify(body)}\n\n`);
         res.end();
       } else res.destroy();
       return;
     }
-    send(res, status, { "content-type": "application/json", "x-request-id": requestId }, JSON.stringify(body));
+    send(res, {
+      status,
+      headers: { "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify(body),
+    });
   }
 
-  async function serve(req: Req, res: Res, path: string, requestId: string) {
+  async function serve({ req, res, path, requestId }: OpenAiCall) {
     const gone = callerGone(res);
     let streaming = false;
     try {
@@ -102,7 +115,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
       const id = `chatcmpl-${requestId}`;
       const json = (status: number, body: unknown) => {
         const text = JSON.stringify(body);
-        send(res, status, { "content-type": "application/json", "x-request-id": requestId }, text);
+        send(res, { status, headers: { "content-type": "application/json", "x-request-id": requestId }, body: text });
         return Buffer.byteLength(text);
       };
       const base = {
@@ -190,7 +203,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
       }
       throw new ConnectError(`no route ${req.method} ${path}`, Code.NotFound);
     } catch (thrown) {
-      fail(req, res, thrown, requestId, streaming);
+      fail(thrown, { req, res, path, requestId, streaming });
     } finally {
       gone.release();
     }
@@ -199,7 +212,7 @@ export function createOpenAiFront(options: OpenAiFrontOptions) {
   function handle(req: Req, res: Res, path: string): boolean {
     if (!impl || !path.startsWith(openAiPrefix)) return false;
     const requestId = req.headers["x-request-id"] as string;
-    void serve(req, res, path, requestId);
+    void serve({ req, res, path, requestId });
     return true;
   }
 

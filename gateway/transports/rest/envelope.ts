@@ -97,7 +97,11 @@ export function writeRestError({ req, res, error, requestId, headers = {} }: Res
   if (res.headersSent || res.writableEnded) return;
   const { status, body } = error instanceof ConnectError ? restError(error, requestId) : error;
   const metadata = error instanceof ConnectError ? toNodeHeaders(error.metadata) : {};
-  send(res, status, { "content-type": "application/json", ...metadata, ...headers }, JSON.stringify(body));
+  send(res, {
+    status,
+    headers: { "content-type": "application/json", ...metadata, ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 /**

@@ -119,7 +119,8 @@ function fileField(input: DescMessage, name: string): DescField | undefined {
  * strings); repeated fields collect every part of their name, and a part holding a JSON list
  * gives all its items.
  */
-function textField(input: DescMessage, body: Record<string, unknown>, name: string, text: string) {
+function textField(input: DescMessage, body: Record<string, unknown>, part: { name: string; value: string }) {
+  const { name, value: text } = part;
   const field = input.fields.find((f) => f.name === name || f.jsonName === name);
   if (!field) throw invalidArgument(name, `is not a field of ${input.typeName}`);
   let value: unknown = text;
@@ -168,7 +169,7 @@ export async function formInput(
     if (part.kind === "field") {
       bytes += part.value.length;
       if (part.name === "json") Object.assign(body, parseJsonPart(part.value));
-      else textField(input, body, part.name, part.value);
+      else textField(input, body, part);
       continue;
     }
     if (part.name === "json") {

@@ -85,7 +85,7 @@ function paramJson(field: DescField, text: string): JsonValue {
 }
 
 /** Sets `value` at the dotted proto-name `path` of `json` (a value of `schema`); throws naming an unknown field. */
-function setParam(schema: DescMessage, json: JsonObject, path: string, text: string) {
+function setParam(schema: DescMessage, json: JsonObject, [path, text]: [string, string]) {
   const names = path.split(".");
   let message = schema;
   let target = json;
@@ -140,12 +140,12 @@ export function restInput<T extends DescMessage>(schema: T, parts: RestParts): M
   canonicalEnums(schema, json);
   if (parts.bodyField === "*" && [...parts.query.keys()].length > 0)
     throw invalidArgument([...parts.query.keys()][0], "this route takes its input from the body, not the query");
-  for (const [name, value] of parts.query) setParam(schema, json, name, value);
+  for (const param of parts.query) setParam(schema, json, param);
   for (const [name, value] of Object.entries(parts.params)) {
     const field = fieldByJsonKey(schema, name);
     if (field && json[field.jsonName] !== undefined && json[field.jsonName] !== value)
       throw invalidArgument(name, "differs between the path and the body");
-    setParam(schema, json, name, value);
+    setParam(schema, json, [name, value]);
   }
   try {
     return fromJsonValue(schema, json, gatewayJsonOptions);

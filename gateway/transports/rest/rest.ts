@@ -179,7 +179,7 @@ export function createRest(options: RestOptions) {
           tenant: values.get(tenantKey),
           store: options.store,
         });
-      sendJson(res, 200, answerFields(result.header), answer);
+      sendJson(res, { status: 200, headers: answerFields(result.header), body: answer });
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)

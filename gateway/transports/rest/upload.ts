@@ -85,7 +85,7 @@ export async function serveUpload(
       bytesIn: () => received,
     });
     const result = await options.policies(handlerCall);
-    sendJson(res, 201, { ...answerFields(result.header), location }, answer);
+    sendJson(res, { status: 201, headers: { ...answerFields(result.header), location }, body: answer });
   } catch (thrown) {
     const err = withRequestId(toPublicError(thrown), requestId);
     discardRest(req);

@@ -99,7 +99,11 @@ class UnaryCall implements TransportCall {
 
   /** The request in protobuf binary. */
   private async binary(): Promise<Buffer> {
-    this.request ??= readMessage(this.o.req, this.o.wire, this.method, this.o.maxRequestBytes).then((m) => {
+    this.request ??= readMessage(this.o.req, {
+      wire: this.o.wire,
+      method: this.method,
+      limit: this.o.maxRequestBytes,
+    }).then((m) => {
       this.size = m.size;
       return m;
     });
@@ -167,10 +171,19 @@ class UnaryCall implements TransportCall {
   }
 }
 
+/** A call the transport serves. */
+interface Served {
+  route: Route;
+  wire: Wire;
+  req: Req;
+  res: Res;
+  path: string;
+}
+
 /** An HTTP refusal without a body (what connect-node answers for a wrong verb or media type). */
-function refuse(req: Req, res: Res, status: 405 | 415, allow?: string) {
+function refuse(req: Req, res: Res, { status, allow }: { status: 405 | 415; allow?: string }) {
   discardRest(req);
-  send(res, status, allow ? { allow } : {});
+  send(res, { status, headers: allow ? { allow } : {} });
 }
 
 /** Creates the transport for the given services. */
@@ -195,7 +208,7 @@ export function createUnaryTransport(options: UnaryTransportOptions): UnaryTrans
     });
   }
 
-  async function serve(route: Route, wire: Wire, req: Req, res: Res, path: string) {
+  async function serve({ route, wire, req, res, path }: Served) {
     const caller = callerGone(res);
     // Also true before `close` is emitted: a reset stream is destroyed at once, and writing to it throws.
     const gone = () => caller.signal.aborted || ("stream" in res ? res.stream.destroyed : res.destroyed);
@@ -212,7 +225,7 @@ export function createUnaryTransport(options: UnaryTransportOptions): UnaryTrans
       });
       await options.policies(call);
       const answer = await encodeAnswer(wire, route.method, call.output!);
-      if (!gone()) writeAnswer(res, wire, answer, call.answerHeader.fields);
+      if (!gone()) writeAnswer(res, { wire, answer, headers: call.answerHeader.fields });
     } catch (thrown) {
       if (!gone())
         writeRpcError({ req, res, error: toPublicError(thrown), requestId: req.headers["x-request-id"] as string });
@@ -227,11 +240,11 @@ export function createUnaryTransport(options: UnaryTransportOptions): UnaryTrans
     const wire = wireOf(req);
     // As connect-node answers them: GET only for methods without side effects, and only with an
     // encoding; nothing but GET and POST; a body in a type no protocol reads (gRPC needs HTTP/2).
-    if (req.method !== "GET" && req.method !== "POST") refuse(req, res, 405, "GET, POST");
+    if (req.method !== "GET" && req.method !== "POST") refuse(req, res, { status: 405, allow: "GET, POST" });
     else if (wire?.query && route.method.idempotency !== MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS)
-      refuse(req, res, 405, "POST");
-    else if (!wire) refuse(req, res, 415);
-    else void serve(route, wire, req, res, path);
+      refuse(req, res, { status: 405, allow: "POST" });
+    else if (!wire) refuse(req, res, { status: 415 });
+    else void serve({ route, wire, req, res, path });
     return true;
   };
 }

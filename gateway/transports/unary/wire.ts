@@ -148,7 +148,10 @@ export interface RequestMessage {
 }
 
 /** Reads the request's one message within `limit` bytes (on the wire and inflated). */
-export async function readMessage(req: Req, wire: Wire, method: DescMethod, limit: number): Promise<RequestMessage> {
+export async function readMessage(
+  req: Req,
+  { wire, method, limit }: { wire: Wire; method: DescMethod; limit: number },
+): Promise<RequestMessage> {
   let raw: Buffer;
   let compressed = wire.requestCompression !== null;
   if (wire.query) {
@@ -209,7 +212,10 @@ export async function encodeAnswer(wire: Wire, method: DescMethod, output: Buffe
 const okTrailer = frame(Buffer.from(trailerSerialize(setTrailerStatus(new Headers(), undefined))), trailerFlag);
 
 /** Writes an encoded answer with the headers the policies set. */
-export function writeAnswer(res: Res, wire: Wire, answer: EncodedAnswer, headers: Record<string, string>) {
+export function writeAnswer(
+  res: Res,
+  { wire, answer, headers }: { wire: Wire; answer: EncodedAnswer; headers: Record<string, string> },
+) {
   const codec = wire.binary ? "proto" : "json";
   const { body, encoding } = answer;
   if (wire.protocol === "connect") {
