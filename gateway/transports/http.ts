@@ -28,7 +28,7 @@ import type { UnaryTransport } from "./unary/transport.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, discarding, requestHeaders, send } from "./node-http.js";
+import { type Req, type Res, declaredTooLarge, discarding, requestHeaders, send } from "./node-http.js";
 import { writeRpcError } from "./rpc-errors.js";
 
 /** Options for createGatewayHandler. */
@@ -167,17 +167,9 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     if (options.docs?.(req, res, path)) return;
     if (options.rest?.(req, res, path)) return;
     if (options.openai?.(req, res, path)) return;
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (length > options.maxRequestBytes) {
-      writeRpcError({
-        req,
-        res,
-        error: new ConnectError(
-          `request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`,
-          Code.ResourceExhausted,
-        ),
-        requestId,
-      });
+    const tooLarge = declaredTooLarge(req, options.maxRequestBytes);
+    if (tooLarge) {
+      writeRpcError({ req, res, error: tooLarge, requestId });
       return;
     }
     if (options.unary?.(req, res, path)) return;

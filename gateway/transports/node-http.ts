@@ -53,6 +53,18 @@ export function discardRest(req: Req) {
   req.resume();
 }
 
+/** The one refusal of a body over the limit, whether its length was declared or counted as it came. */
+export function bodyTooLarge(limit: number, length?: number): ConnectError {
+  const size = length === undefined ? "over" : `${length} bytes, over`;
+  return new ConnectError(`request body is ${size} the ${limit}-byte limit`, Code.ResourceExhausted);
+}
+
+/** A declared Content-Length over `limit`: refused before anything is read. */
+export function declaredTooLarge(req: Req, limit: number): ConnectError | undefined {
+  const length = Number(req.headers["content-length"] ?? 0);
+  return length > limit ? bodyTooLarge(limit, length) : undefined;
+}
+
 /** The whole body, refused once it is over `limit` bytes plus `framing` (gRPC's 5-byte message prefix). */
 export function readBody(req: Req, limit: number, framing: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -66,7 +78,7 @@ export function readBody(req: Req, limit: number, framing: number): Promise<Buff
       if (size > limit + framing) {
         req.removeAllListeners("data");
         req.resume();
-        reject(new ConnectError(`request body is over the ${limit}-byte limit`, Code.ResourceExhausted));
+        reject(bodyTooLarge(limit));
         return;
       }
       chunks.push(chunk);

@@ -29,6 +29,7 @@ import {
   type Res,
   answerFields,
   callerGone,
+  declaredTooLarge,
   discardRest,
   headersOf,
   jsonContentType,
@@ -233,17 +234,8 @@ export function createRest(options: RestOptions) {
     const contentType = req.headers["content-type"];
     // A form's large files go to the blob store as they arrive: only its inline part is bounded here.
     const form = isMultipart(contentType) && options.store !== undefined;
-    const length = Number(req.headers["content-length"] ?? 0);
-    if (length > options.maxRequestBytes && !form)
-      return refuse(
-        restError(
-          new ConnectError(
-            `request body is ${length} bytes, over the ${options.maxRequestBytes}-byte limit`,
-            Code.ResourceExhausted,
-          ),
-          requestId,
-        ),
-      );
+    const tooLarge = form ? undefined : declaredTooLarge(req, options.maxRequestBytes);
+    if (tooLarge) return refuse(restError(tooLarge, requestId));
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
     const readable = contentType && (jsonContentType.test(contentType) || isMultipart(contentType));
     if (hasBody && found.route.body !== "" && !readable)
