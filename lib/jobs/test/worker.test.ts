@@ -3,6 +3,7 @@
  * with a CryptoService whose handlers misbehave on purpose: retries with backoff, dead-letter
  * after the last attempt, progress reports, and cancellation reaching the handler's signal.
  */
+import { waitFor } from "#test/support/until.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -82,12 +83,13 @@ describe.each(databases)("worker on %s", (_name, open) => {
     });
 
   async function finished(jobId: string) {
-    for (let i = 0; i < 200; i++) {
-      const job = await store.get("t", jobId);
-      if (job && [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes(job.state)) return job;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("job did not finish");
+    return waitFor(
+      async () => {
+        const job = await store.get("t", jobId);
+        return job && [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes(job.state) && job;
+      },
+      { what: `job ${jobId} finished` },
+    );
   }
 
   it("retries retryable failures with backoff, then dead-letters with the last error; final errors fail at once", async () => {
@@ -149,10 +151,10 @@ describe.each(databases)("worker on %s", (_name, open) => {
       },
     });
     const jobId = await submit(["a", "b", "c"]);
-    while (started === 0) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => started > 0, { what: "an item started" });
     const { job } = await store.cancel("t", jobId);
     bus.notify(topics.cancel(jobId), new Uint8Array());
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => sawAbort, { what: "the running item aborted" });
     await worker.stop();
     expect(sawAbort).toBe(true);
     expect(started).toBe(1);

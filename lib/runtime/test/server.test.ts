@@ -3,6 +3,7 @@
  * finish within the grace period, calls still running after it are cut (their handlers' signals
  * abort), and no new connection is accepted.
  */
+import { waitFor } from "#test/support/until.js";
 import { describe, expect, it } from "vitest";
 import * as net from "node:net";
 import { Code } from "@connectrpc/connect";
@@ -86,7 +87,7 @@ describe("service server shutdown", () => {
     await server.shutdown({ graceMs: 1000 });
     expect((await short).digest).toBe("slept 200"); // finished within the grace period
     expect([Code.Canceled, Code.Unavailable, Code.Internal]).toContain((await long).code);
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => aborted.length > 0, { what: "the long call aborted" });
     expect(aborted).toEqual(["60000"]);
   });
 
