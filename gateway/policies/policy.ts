@@ -1,10 +1,10 @@
 /**
  * The gateway's one chain of policies. Every call, whatever its protocol and whichever transport
- * serves it (the fast path, connect-node, and the ones to come), becomes a Call and passes the
- * same ordered policies (request id, metrics, access log, authentication, rate limit, ...), each
- * in its own file with this one interface. A policy sees the request message, decoded, through
- * `message()`; on the fast path the body is read only when something asks for it, after the
- * policies before it (authentication) let the call through.
+ * serves it (the unary transport, connect-node for streams, REST, the OpenAI front), becomes a
+ * Call and passes the same ordered policies (request id, metrics, access log, authentication,
+ * rate limit, ...), each in its own file with this one interface. A policy sees the request
+ * message, decoded, through `message()`; on the unary transport the body is read only when
+ * something asks for it, after the policies before it (authentication) let the call through.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ContextValues } from "@connectrpc/connect";
@@ -12,7 +12,7 @@ import type { ContextValues } from "@connectrpc/connect";
 /** How the call arrived. */
 export type Protocol = "connect" | "grpc" | "grpc-web" | "rest" | "openai";
 
-/** The request headers as policies read them (web Headers qualify; the fast path reads node's own). */
+/** The request headers as policies read them (web Headers qualify; the unary transport reads node's own). */
 export interface RequestHeaders {
   /** The header's value (repeated ones joined with ", "), or null; names are lower case. */
   get(name: string): string | null;

@@ -1,5 +1,5 @@
 /**
- * Hostile or broken input on every path of the gateway (the fast path and connect-node's): an
+ * Hostile or broken input on every path of the gateway (every unary protocol and connect-node's streams): an
  * unknown caller is refused before any body is read or inflated, garbage protobuf and invalid
  * UTF-8 are invalid_argument, refusals carry each header once, and a client that drops mid-upload
  * is logged as its own cancellation.
@@ -155,7 +155,7 @@ describe("garbage and invalid text are invalid_argument on every path", () => {
     expect(field(grpc, "grpc-status")).toBe("3");
   });
 
-  it("invalid UTF-8 in JSON: refused on the fast path, gzip and GET", async () => {
+  it("invalid UTF-8 in JSON: refused plain, gzip and over GET", async () => {
     const bad = Buffer.concat([
       Buffer.from('{"algorithm":"HASH_ALGORITHM_SHA256","text":"a'),
       Buffer.from([0xc3, 0x28]),

@@ -91,8 +91,8 @@ describe("tier quotas", () => {
   });
 
   const clients = [
-    ["Connect JSON (fast path)", (key: string) => connectClient(JobService, urls[0], key)],
-    ["Connect binary (fast path)", (key: string) => connectClient(JobService, urls[1], key, true)],
+    ["Connect JSON", (key: string) => connectClient(JobService, urls[0], key)],
+    ["Connect binary", (key: string) => connectClient(JobService, urls[1], key, true)],
     ["gRPC-Web (connect-node)", (key: string) => grpcWebClient(JobService, urls[0], key)],
   ] as const;
   it.each(clients.map(([name, make], i) => [name, make, i] as const))(
