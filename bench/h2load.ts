@@ -48,7 +48,10 @@ async function runH2load(o: Omit<LoadOptions, "seconds" | "warmupSeconds">, leng
   for (const [k, v] of Object.entries(o.headers)) args.push("-H", `${k}: ${v}`);
   args.push(o.url);
   const { stdout } = await run("h2load", args, { maxBuffer: 16 * 1024 * 1024 });
-  return parseH2load(stdout);
+  const result = parseH2load(stdout);
+  // A target that is down reads as 0 requests and 0 failures: never a figure.
+  if (result.succeeded === 0) throw new Error(`h2load: no request to ${o.url} succeeded\n${stdout}`);
+  return result;
 }
 
 /** Runs h2load for a duration and returns its figures. */

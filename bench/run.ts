@@ -168,7 +168,6 @@ try {
     });
     if (throughput.failed || latency.failed)
       throw new Error(`${t.name}: ${throughput.failed + latency.failed} failed requests`);
-    if (!throughput.succeeded || !latency.succeeded) throw new Error(`${t.name}: no request succeeded`);
     results.push({ name: t.name, throughput, latency });
     console.error(`measured ${t.name}`);
   }
