@@ -6,6 +6,7 @@
  * 2. In this process, the same policy chain with and without the quota and usage policies, each
  *    call through it 100 at a time: the CPU difference per call, with quotas in memory (what the
  *    mesh runs) and in the real Redis (what replicas share).
+ * 3. Each policy of the chain, added one at a time in the gateway's order: its CPU per call.
  * `node --import tsx bench/tools/policy-cost.ts` (`SECS`, default 5).
  */
 import { writeFile } from "node:fs/promises";
@@ -21,9 +22,15 @@ import { pgliteDatabase } from "#test/support/databases.js";
 import { startMesh } from "#test/support/mesh.js";
 import type { Principal } from "../../gateway/auth/key-store.js";
 import { principalKey } from "../../gateway/policies/auth.js";
-import { chainPolicies, type Policy, type TransportCall } from "../../gateway/policies/policy.js";
+import { chainPolicies, type Policy, type RequestHeaders, type TransportCall } from "../../gateway/policies/policy.js";
 import { defaultTierLimits, rateLimitPolicy } from "../../gateway/policies/rate-limit.js";
 import { usagePolicy } from "../../gateway/policies/usage.js";
+import { requestIdPolicy } from "../../gateway/policies/request-id.js";
+import { createGatewayMetrics } from "../../gateway/policies/metrics.js";
+import { accessLogPolicy } from "../../gateway/policies/access-log.js";
+import { authPolicy } from "../../gateway/policies/auth.js";
+import { createKeyStore } from "../../gateway/auth/key-store.js";
+import { pino } from "pino";
 import { createMeter } from "../../gateway/usage/meter.js";
 import { h2load } from "../h2load.js";
 import { cpuByProcess } from "./cpu.js";
@@ -72,14 +79,15 @@ const principal: Principal = {
   quota: { perMinute: 2e9, perDay: 2e9 },
 };
 const method = CryptoService.method.hash;
-const call = (): TransportCall => {
+/** A call as a transport hands it over: `admitted` sets its principal as the auth policy would. */
+const call = (header: RequestHeaders = new Headers(), admitted = true): TransportCall => {
   const values = createContextValues();
-  values.set(principalKey, principal);
+  if (admitted) values.set(principalKey, principal);
   return {
     service: CryptoService,
     method,
     protocol: "connect",
-    header: new Headers(),
+    header,
     values,
     signal: new AbortController().signal,
     message: async () => ({}),
@@ -89,14 +97,14 @@ const call = (): TransportCall => {
 };
 
 /** CPU µs per call of `policies`, 100 calls in flight, for about `seconds`. */
-async function cpuPerCall(policies: Policy[]): Promise<number> {
+async function cpuPerCall(policies: Policy[], make: () => TransportCall = () => call()): Promise<number> {
   const chain = chainPolicies(policies);
   const run = async (ms: number) => {
     let calls = 0;
     const until = performance.now() + ms;
     const worker = async () => {
       while (performance.now() < until) {
-        await chain(call());
+        await chain(make());
         calls++;
       }
     };
@@ -125,6 +133,41 @@ for (const store of ["memory", "redis"] as const) {
   await meter.close();
   await limiter.close();
 }
+
+// 3. Each policy of the gateway's chain, added one at a time in the gateway's order, with a
+// real key (looked up, then cached as in the gateway) and an access log written to /dev/null.
+const keys = createKeyStore({ sql: db.sql });
+const { secret } = await keys.create({
+  tenantId: "bench",
+  name: "bench",
+  tier: Tier.PRO,
+  scopes: ["*"],
+  quota: principal.quota,
+});
+const header = new Headers({ authorization: `Bearer ${secret}` });
+const accessLogger = createLogger({ name: "bench", level: "info", destination: pino.destination("/dev/null") });
+const limiter = createMemoryLimiter();
+const meter = createMeter({ sql: db.sql, logger });
+const chain: [string, Policy][] = [
+  ["request id", requestIdPolicy(logger)],
+  ["metrics", createGatewayMetrics().policy],
+  ["access log", accessLogPolicy(accessLogger)],
+  ["auth (key, cached)", authPolicy({ keys })],
+  ["usage", usagePolicy(meter)],
+  ["rate limit (memory)", rateLimitPolicy({ limiter, limits: defaultTierLimits, logger })],
+];
+const steps: [string, number][] = [];
+let previous = await cpuPerCall([], () => call(header, false));
+for (let i = 1; i <= chain.length; i++) {
+  const now = await cpuPerCall(
+    chain.slice(0, i).map(([, p]) => p),
+    () => call(header, false),
+  );
+  steps.push([chain[i - 1][0], now - previous]);
+  previous = now;
+}
+await meter.close();
+await limiter.close();
 await db.close();
 
 console.log("\n| measure | CPU per call | share of the gateway's CPU per call | target |");
@@ -132,4 +175,8 @@ console.log("| --- | ---: | ---: | ---: |");
 console.log(`| gateway, Connect JSON Hash, tenant key | ${gatewayUsPerCall.toFixed(0)} µs | 100 % | |`);
 for (const [name, us] of rows)
   console.log(`| ${name} | ${us.toFixed(1)} µs | ${((us / gatewayUsPerCall) * 100).toFixed(1)} % | <= 10 % |`);
+console.log("\n| policy (added in the gateway's order) | CPU per call |");
+console.log("| --- | ---: |");
+for (const [name, us] of steps) console.log(`| ${name} | ${us.toFixed(1)} µs |`);
+console.log(`| all six | ${steps.reduce((a, [, us]) => a + us, 0).toFixed(1)} µs |`);
 process.exit(0);
