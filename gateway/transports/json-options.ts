@@ -1,4 +1,4 @@
-/** How the gateway reads and writes Connect JSON, on either path (connect-node or the pass-through). */
+/** How the gateway reads and writes Connect JSON, on every path (the unary transport, connect-node for streams, REST). */
 import {
   type DescField,
   type DescMessage,
