@@ -10,8 +10,9 @@ import * as http2 from "node:http2";
 import { request } from "node:http";
 import { Writable } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CryptoService, HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService, JobState, WatchJobRequestSchema, WatchJobResponseSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { register } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";
@@ -31,6 +32,7 @@ let url: string;
 let key: string;
 let limited: string;
 let hashes = 0;
+const watched: string[] = [];
 
 beforeAll(async () => {
   bed = await startTestGateways({
@@ -41,7 +43,14 @@ beforeAll(async () => {
           return { digest: "spy" };
         },
       }),
+      register(JobService, {
+        async *watchJob(req) {
+          watched.push(req.jobId);
+          yield { sequence: 1n, event: { case: "stateChanged", value: { state: JobState.RUNNING } } };
+        },
+      }),
     ],
+    capabilities: ["crypto", "jobs"],
     // The gateway logs where the test reads it.
     gateway: { logger, maxRequestBytes: 32 * 1024 * 1024, tierLimits: parseTierLimits("free=1:1") },
   });
@@ -67,11 +76,12 @@ type Fields = http2.IncomingHttpHeaders;
 function h2(
   headers: Record<string, string>,
   body: Buffer,
+  at = path,
 ): Promise<{ headers: Fields; trailers: Fields; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(url);
     session.on("error", reject);
-    const stream = session.request({ ":method": "POST", ":path": path, ...headers });
+    const stream = session.request({ ":method": "POST", ":path": at, ...headers });
     const chunks: Buffer[] = [];
     let head: Fields = {};
     let trailers: Fields = {};
@@ -153,6 +163,23 @@ describe("garbage and invalid text are invalid_argument on every path", () => {
       frame(garbage),
     );
     expect(field(grpc, "grpc-status")).toBe("3");
+  });
+
+  it("garbage protobuf for a server stream: invalid_argument, and the service never sees it", async () => {
+    const watch = "/flowforge.jobs.v1.JobService/WatchJob";
+    const headers = { "content-type": "application/grpc", te: "trailers", authorization: `Bearer ${key}` };
+    const bad = await h2(headers, frame(Buffer.from([0xff, 0xff, 0xff, 0xff])), watch);
+    expect(field(bad, "grpc-status")).toBe("3");
+    expect(watched).toEqual([]);
+    // A good request still reaches it, the bytes read for the check handed on whole.
+    const good = await h2(
+      headers,
+      frame(toBinary(WatchJobRequestSchema, create(WatchJobRequestSchema, { jobId: "j1" }))),
+      watch,
+    );
+    expect(field(good, "grpc-status")).toBe("0");
+    expect(watched).toEqual(["j1"]);
+    expect(fromBinary(WatchJobResponseSchema, good.body.subarray(5)).sequence).toBe(1n);
   });
 
   it("invalid UTF-8 in JSON: refused plain, gzip and over GET", async () => {

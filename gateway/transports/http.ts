@@ -19,7 +19,9 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { decodeInput } from "./unary/wire.js";
+import { unframe } from "../backends/h2-channel.js";
 import { acceptRequestId } from "#runtime/context.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
@@ -28,7 +30,7 @@ import type { UnaryTransport } from "./unary/transport.js";
 import { protocolOf, type PolicyChain } from "../policies/policy.js";
 import { policyInterceptor } from "./connect-node.js";
 import { gatewayJsonOptions } from "./json-options.js";
-import { type Req, type Res, declaredTooLarge, discarding, requestHeaders, send } from "./node-http.js";
+import { type Req, type Res, declaredTooLarge, discarding, readBody, requestHeaders, send } from "./node-http.js";
 import { writeRpcError } from "./rpc-errors.js";
 
 /** Options for createGatewayHandler. */
@@ -90,6 +92,19 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
   return false;
 }
 
+/**
+ * Refuses a server stream's request that is one uncompressed protobuf message (gRPC, gRPC-Web or
+ * Connect streaming) which does not decode as the method's input; anything else (JSON, compressed,
+ * several envelopes) connect-node reads and refuses itself.
+ */
+function checkStreamRequest(method: DescMethod, contentType: string, bytes: Buffer) {
+  const binary =
+    /^application\/(grpc|grpc-web)(\+proto)?$/i.test(contentType) || /^application\/connect\+proto$/i.test(contentType);
+  const envelope = binary ? unframe(bytes) : undefined;
+  if (!envelope || envelope.compressed) return;
+  decodeInput(method, envelope.message);
+}
+
 /** Creates the gateway's universal (HTTP/1.1 and HTTP/2) handler. */
 export function createGatewayHandler(options: GatewayHandlerOptions): UniversalHandler {
   const router = createConnectRouter({
@@ -113,12 +128,31 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     res: Res;
     values: ContextValues;
   }) {
-    const uReq = universalRequestFromNodeRequest(
+    let uReq = universalRequestFromNodeRequest(
       req as http.IncomingMessage,
       res as http.ServerResponse,
       undefined,
       values,
     );
+    if (handler.method.methodKind === "server_streaming") {
+      // A server stream's request is one message: read here (within the limit) and checked, so
+      // bytes that are not the method's input are the caller's bad input, not connect-node's
+      // `internal`; connect-node then reads the same bytes.
+      let bytes: Buffer;
+      try {
+        bytes = await readBody(req, options.maxRequestBytes, 5);
+        checkStreamRequest(handler.method, String(req.headers["content-type"] ?? ""), bytes);
+      } catch (thrown) {
+        writeRpcError({ req, res, error: ConnectError.from(thrown), requestId: req.headers["x-request-id"] as string });
+        return;
+      }
+      uReq = {
+        ...uReq,
+        body: (async function* () {
+          yield bytes;
+        })(),
+      };
+    }
     await universalResponseToNodeResponse(await handler(uReq), res as http.ServerResponse);
   }
 

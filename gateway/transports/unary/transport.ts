@@ -5,7 +5,7 @@
  * they came, JSON converted) or, for the gateway's own services, by their implementation here.
  * Streaming calls go through connect-node (http.ts).
  */
-import { create, type DescMethod, type DescService, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMethod, type DescService, toBinary } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ContextValues, createContextValues, createHandlerContext } from "@connectrpc/connect";
 import { toPublicError } from "#runtime/errors.js";
@@ -16,7 +16,7 @@ import { unaryCall } from "../../backends/unary-call.js";
 import type { Answer, PolicyChain, RequestHeaders, TransportCall } from "../../policies/policy.js";
 import { HeaderRecord, type Req, type Res, callerGone, discardRest, requestHeaders, send } from "../node-http.js";
 import { writeRpcError } from "../rpc-errors.js";
-import { encodeAnswer, type RequestMessage, readMessage, type Wire, wireOf, writeAnswer } from "./wire.js";
+import { decodeInput, encodeAnswer, type RequestMessage, readMessage, type Wire, wireOf, writeAnswer } from "./wire.js";
 
 /** A unary method implemented in the gateway (AdminService, AccountService, Health, ...). */
 type LocalMethod = (request: unknown, context: ReturnType<typeof createHandlerContext>) => unknown;
@@ -111,18 +111,7 @@ class UnaryCall implements TransportCall {
   }
 
   async message(): Promise<unknown> {
-    const bytes = await this.binary();
-    try {
-      return fromBinary(this.method.input, bytes);
-    } catch (cause) {
-      throw new ConnectError(
-        `the request is not a valid ${this.method.input.typeName}`,
-        Code.InvalidArgument,
-        undefined,
-        undefined,
-        cause,
-      );
-    }
+    return decodeInput(this.method, await this.binary());
   }
 
   async forward(): Promise<Answer> {

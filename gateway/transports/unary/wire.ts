@@ -179,6 +179,21 @@ export async function readMessage(
   return { size, binary: wire.binary ? bytes : jsonToBinary(method.input, bytes) };
 }
 
+/** A request's message in binary as the method's input; bytes that are not one are the caller's bad input. */
+export function decodeInput(method: DescMethod, bytes: Uint8Array): unknown {
+  try {
+    return fromBinary(method.input, bytes);
+  } catch (cause) {
+    throw new ConnectError(
+      `the request is not a valid ${method.input.typeName}`,
+      Code.InvalidArgument,
+      undefined,
+      undefined,
+      cause,
+    );
+  }
+}
+
 /** The answer in JSON (from the backend's binary). */
 function binaryToJson(method: DescMethod, bytes: Buffer): Buffer {
   try {
