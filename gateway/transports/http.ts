@@ -22,6 +22,9 @@ import {
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { decodeInput } from "./unary/wire.js";
 import { unframe } from "../backends/h2-channel.js";
+import { parseContentType as parseConnectContentType } from "@connectrpc/connect/protocol-connect";
+import { parseContentType as parseGrpcContentType } from "@connectrpc/connect/protocol-grpc";
+import { parseContentType as parseGrpcWebContentType } from "@connectrpc/connect/protocol-grpc-web";
 import { acceptRequestId } from "#runtime/context.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Logger } from "#runtime/logger.js";
@@ -98,8 +101,12 @@ function applyCors(req: Req, res: Res, origins: string[]): boolean {
  * several envelopes) connect-node reads and refuses itself.
  */
 function checkStreamRequest(method: DescMethod, contentType: string, bytes: Buffer) {
+  // The same content-type readers connect-node answers by (wire.ts reads unary calls with them).
+  const web = parseGrpcWebContentType(contentType);
   const binary =
-    /^application\/(grpc|grpc-web)(\+proto)?$/i.test(contentType) || /^application\/connect\+proto$/i.test(contentType);
+    parseGrpcContentType(contentType)?.binary ||
+    (web?.binary && !web.text) ||
+    parseConnectContentType(contentType)?.binary;
   const envelope = binary ? unframe(bytes) : undefined;
   if (!envelope || envelope.compressed) return;
   decodeInput(method, envelope.message);
@@ -169,7 +176,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): UniversalH
     req.headers["x-request-id"] = requestId;
     res.setHeader("x-request-id", requestId);
     if (applyCors(req, res, options.corsOrigins)) {
-      send(res, { status: 204, headers: {} });
+      send(res, { status: 204 });
       return;
     }
     const path = (req.url ?? "/").split("?")[0];

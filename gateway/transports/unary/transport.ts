@@ -7,19 +7,29 @@
  */
 import { create, type DescMethod, type DescService, toBinary } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ContextValues, createContextValues, createHandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { runInContext } from "../handler-call.js";
 import { toPublicError } from "#runtime/errors.js";
 import type { ServiceRegistration } from "#runtime/registration.js";
 import type { Backend } from "../../backends/backends.js";
 import { metadataFor } from "../../backends/forward.js";
 import { unaryCall } from "../../backends/unary-call.js";
 import type { Answer, PolicyChain, RequestHeaders, TransportCall } from "../../policies/policy.js";
-import { HeaderRecord, type Req, type Res, callerGone, discardRest, requestHeaders, send } from "../node-http.js";
+import {
+  HeaderRecord,
+  type Req,
+  type Res,
+  callerGone,
+  discardRest,
+  headersOf,
+  requestHeaders,
+  send,
+} from "../node-http.js";
 import { writeRpcError } from "../rpc-errors.js";
 import { decodeInput, encodeAnswer, type RequestMessage, readMessage, type Wire, wireOf, writeAnswer } from "./wire.js";
 
 /** A unary method implemented in the gateway (AdminService, AccountService, Health, ...). */
-type LocalMethod = (request: unknown, context: ReturnType<typeof createHandlerContext>) => unknown;
+type LocalMethod = (request: unknown, context: HandlerContext) => unknown;
 
 /** Options for createUnaryTransport. */
 export interface UnaryTransportOptions {
@@ -58,9 +68,6 @@ interface UnaryCallOptions {
   deadline: number;
   maxRequestBytes: number;
 }
-
-/** Why a finished local call's context is ended. */
-const callEnded = new ConnectError("the call has ended", Code.Canceled);
 
 /** A unary call as the policies see it; its body is read once, when a policy or the answering first asks. */
 class UnaryCall implements TransportCall {
@@ -132,31 +139,25 @@ class UnaryCall implements TransportCall {
   }
 
   /** Runs a local implementation with the call's values, headers and deadline. */
-  private async answerHere(local: LocalMethod): Promise<Buffer> {
-    const requestHeader = new Headers();
-    for (const [k, v] of Object.entries(this.o.req.headers))
-      if (k[0] !== ":" && v !== undefined) requestHeader.set(k, Array.isArray(v) ? v.join(", ") : v);
-    const context = createHandlerContext({
+  private answerHere(local: LocalMethod): Promise<Buffer> {
+    const about = {
       service: this.service,
       method: this.method,
-      protocolName: this.protocol,
+      protocol: this.protocol,
       requestMethod: this.o.req.method ?? "POST",
       url: this.o.path,
       timeoutMs: this.o.wire.timeoutMs,
-      requestSignal: this.signal,
-      requestHeader,
-      contextValues: this.values,
-    });
-    try {
+      signal: this.signal,
+      header: headersOf(this.o.req),
+      values: this.values,
+    };
+    return runInContext(about, async (context) => {
       const output = await local(await this.message(), context);
       context.responseHeader.forEach((value, name) => {
         this.answerHeader.set(name, value);
       });
       return Buffer.from(toBinary(this.method.output, create(this.method.output, output as never)));
-    } finally {
-      // Its deadline timer and the listener on the request's signal go now, not when the deadline passes.
-      context.abort(callEnded);
-    }
+    });
   }
 }
 
