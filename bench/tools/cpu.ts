@@ -8,6 +8,8 @@ const roles: [string, (cmd: string) => boolean][] = [
   ["nats", (c) => c.includes("nats-server")],
   ["h2load", (c) => c.startsWith("h2load")],
   ["bench", (c) => c.includes("bench/tools/")],
+  ["nginx", (c) => c.startsWith("nginx")],
+  ["h2-proxy", (c) => c.includes("h2-proxy")],
 ];
 
 /** Live processes only: one that exited between two samples drops out. */
