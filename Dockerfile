@@ -1,6 +1,20 @@
-# One image for every FlowForge process; the command picks the process:
-#   gateway:  node --import tsx gateway/main.ts   (the default)
-#   a capability: node --import tsx services/main.ts <name>   (e.g. crypto, jobs)
+# One image for every FlowForge process, running the compiled JavaScript (no tsx, no dev
+# dependencies at run time); the command picks the process:
+#   gateway:      node dist/gateway/main.js   (the default)
+#   a capability: node dist/services/main.js <name>   (e.g. crypto, jobs)
+
+# Build: every dependency, then `npm run build` (run by npm install's prepare) into dist/.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY gen ./gen
+COPY lib ./lib
+COPY services ./services
+COPY gateway ./gateway
+RUN npm install --no-fund --no-audit
+
+# Run: the production dependencies alone, the compiled code, the Debian programs the capabilities call.
 FROM node:20-bookworm-slim
 WORKDIR /app
 # A thread pool with room for the crypto service's bounded argon2 and key generation work
@@ -15,14 +29,17 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 # node-llama-cpp runs GGUF models on the CPU here (services/llm/providers/local.ts): its CUDA and
-# Vulkan builds, some 600 MB that npm installs as optional dependencies, are left out.
-RUN npm install --omit=dev --no-fund --no-audit && npm cache clean --force \
+# Vulkan builds, some 600 MB that npm installs as optional dependencies, are left out. No
+# scripts: `prepare` would build, and the code comes built from the first stage.
+RUN npm install --omit=dev --ignore-scripts --no-fund --no-audit && npm cache clean --force \
   && rm -rf node_modules/@node-llama-cpp/*-cuda* node_modules/@node-llama-cpp/*-vulkan*
-COPY gen ./gen
-COPY lib ./lib
-COPY services ./services
-COPY gateway ./gateway
-COPY tsconfig.json ./
+# The compiled code, without the embedded database's template (production runs PostgreSQL).
+COPY --from=build /app/dist/package.json ./dist/package.json
+COPY --from=build /app/dist/gen ./dist/gen
+COPY --from=build /app/dist/lib ./dist/lib
+COPY --from=build /app/dist/services ./dist/services
+COPY --from=build /app/dist/gateway ./dist/gateway
+COPY --from=build /app/dist/scripts ./dist/scripts
 USER node
-EXPOSE 8080 50051
-CMD ["node", "--import", "tsx", "gateway/main.ts"]
+EXPOSE 8080 50051 9464
+CMD ["node", "dist/gateway/main.js"]

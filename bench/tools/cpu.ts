@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 
 const roles: [string, (cmd: string) => boolean][] = [
   ["gateway", (c) => c.includes("gateway/main")],
-  ["launcher", (c) => c.includes("start.ts")],
+  ["launcher", (c) => /scripts\/start\.[jt]s/.test(c)],
   ["postgres", (c) => c.startsWith("postgres")],
   ["nats", (c) => c.includes("nats-server")],
   ["h2load", (c) => c.startsWith("h2load")],
@@ -12,24 +12,36 @@ const roles: [string, (cmd: string) => boolean][] = [
   ["h2-proxy", (c) => c.includes("h2-proxy")],
 ];
 
-/** Live processes only: one that exited between two samples drops out. */
-export function cpuByProcess(): Map<string, number> {
+/** The sum of `read(pid)` over the live processes of each role; one that exits while read drops out. */
+function byRole(read: (pid: string) => number): Map<string, number> {
   const m = new Map<string, number>();
   for (const p of readdirSync("/proc")) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
-      const ms = (Number(stat[11]) + Number(stat[12])) * 10; // utime + stime, in 10 ms ticks
-      // A capability's process is `services/main.ts <name>`.
-      const capability = /services\/main\.ts (\S+)/.exec(cmd)?.[1];
+      // A capability's process is `services/main.{ts,js} <name>`.
+      const capability = /services\/main\.[jt]s (\S+)/.exec(cmd)?.[1];
       const role = capability ?? roles.find(([, test]) => test(cmd))?.[0] ?? "other";
-      m.set(role, (m.get(role) ?? 0) + ms);
+      const value = read(p);
+      m.set(role, (m.get(role) ?? 0) + value);
     } catch {
       // the process exited while being read
     }
   }
   return m;
+}
+
+/** Live processes only: one that exited between two samples drops out. */
+export function cpuByProcess(): Map<string, number> {
+  return byRole((p) => {
+    const stat = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(stat[11]) + Number(stat[12])) * 10; // utime + stime, in 10 ms ticks
+  });
+}
+
+/** Resident memory of each role's processes now, in bytes. */
+export function rssByProcess(): Map<string, number> {
+  return byRole((p) => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0) * 1024);
 }
 
 /** Prints the CPU each role spent per unit of work between two samples, and how busy the cores were. */

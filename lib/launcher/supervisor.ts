@@ -9,6 +9,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import type { Logger } from "#runtime/logger.js";
 import { backoff } from "#runtime/backoff.js";
+import { loaderArgs, modulePath } from "#runtime/code.js";
 
 /** A process to run. */
 export interface ChildSpec {
@@ -97,8 +98,8 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
   const changed = () => options.onChange?.(states());
 
   function spawn(p: Supervised) {
-    const child = fork(join(options.root, p.spec.entry), p.spec.args ?? [], {
-      execArgv: ["--import", "tsx"],
+    const child = fork(join(options.root, modulePath(p.spec.entry)), p.spec.args ?? [], {
+      execArgv: loaderArgs,
       env: p.spec.env,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

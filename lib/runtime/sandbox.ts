@@ -15,6 +15,7 @@ import { check, invalidArgument } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { cpuPool } from "./machine.js";
 import type { Refused, SandboxTask } from "./sandbox-worker.js";
+import { loaderArgs } from "./code.js";
 
 /** Bounds on each task. */
 export interface SandboxLimits {
@@ -22,7 +23,7 @@ export interface SandboxLimits {
   timeMs?: number;
   /** Heap of each thread, in MiB. @default 128 */
   heapMib?: number;
-  /** Threads, all started up front. @default cpuPool(): the CPUs, plus one for unary callers */
+  /** Threads, all started with the first task. @default cpuPool(): the CPUs, plus one for unary callers */
   threads?: number;
   /** Threads job items may hold at once; the rest stay for unary callers. @default threads - 1 (at least 1) */
   jobThreads?: number;
@@ -77,26 +78,33 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
   const timeMs = options.timeMs ?? 1000;
   const threads = options.threads ?? cpuPool().threads;
   const jobThreads = options.jobThreads ?? Math.max(1, threads - 1);
-  const pool = new Piscina<SandboxTask<T>, R>({
-    filename: options.filename.href,
-    // The threads load TypeScript the way the process does.
-    execArgv: ["--import", "tsx"],
-    // Every thread started up front: starting one takes longer than most tasks.
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-    // An idle thread keeps its event loop turning (Atomics.waitAsync), so what a task left behind
-    // (a timer, a cleanup) runs then, not inside the next task's time.
-    atomics: "async",
-    resourceLimits: { maxOldGenerationSizeMb: options.heapMib ?? 128, maxYoungGenerationSizeMb: 16 },
-  });
+  // The threads (and the engines they load) start on the first task, not with the process: an
+  // idle service stays small and starts fast.
+  let running: Piscina<SandboxTask<T>, R> | undefined;
+  const pool = () => (running ??= startPool());
+  const startPool = () => {
+    const created = new Piscina<SandboxTask<T>, R>({
+      filename: options.filename.href,
+      // The threads load the code the way the process does.
+      execArgv: loaderArgs,
+      // Every thread started with the first task: starting one takes longer than most tasks.
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      // An idle thread keeps its event loop turning (Atomics.waitAsync), so what a task left behind
+      // (a timer, a cleanup) runs then, not inside the next task's time.
+      atomics: "async",
+      resourceLimits: { maxOldGenerationSizeMb: options.heapMib ?? 128, maxYoungGenerationSizeMb: 16 },
+    });
+    // A thread terminated at its time limit can still run out of memory on its way out; piscina then
+    // reports it on the pool, with no task to fail (an unheard 'error' event would end the process).
+    // The thread is already replaced; the task it ran was already answered.
+    created.on("error", (err: Error) =>
+      options.logger?.warn({ err, pool: name }, "a sandbox thread failed outside a task; it was replaced"),
+    );
+    return created;
+  };
   const name = options.name ?? "sandbox";
-  // A thread terminated at its time limit can still run out of memory on its way out; piscina then
-  // reports it on the pool, with no task to fail (an unheard 'error' event would end the process).
-  // The thread is already replaced; the task it ran was already answered.
-  pool.on("error", (err: Error) =>
-    options.logger?.warn({ err, pool: name }, "a sandbox thread failed outside a task; it was replaced"),
-  );
   // Tasks wait here, not in piscina's queue: the bulkhead decides who goes next.
   const lanes = createBulkhead({ name, concurrency: threads, jobConcurrency: jobThreads });
 
@@ -133,7 +141,7 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
           }, limitMs);
       });
       try {
-        return await lanes.run(ctx, () => pool.run({ ...data, started }, { signal: abort.signal }));
+        return await lanes.run(ctx, () => pool().run({ ...data, started }, { signal: abort.signal }));
       } catch (err) {
         if (timedOut) throw invalidArgument(field, `ran longer than the ${limitMs} ms limit`, err);
         if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? err, Code.Canceled);
@@ -158,7 +166,9 @@ export function createSandbox<T extends object, R>(options: SandboxOptions): San
         Atomics.notify(started, 0);
       }
     },
-    close: () => pool.destroy(),
+    close: async () => {
+      await running?.destroy();
+    },
   };
   return sandbox;
 }

@@ -28,6 +28,7 @@ import { check, invalidArgument } from "#runtime/errors.js";
 import type { Logger } from "#runtime/logger.js";
 import type { EvaluateResult, EvaluateTask, MathTask, StatisticTask } from "./worker.js";
 import { type DecompositionName, type MatrixOperationName, maxEntries, type PlainMatrix } from "./linear-algebra.js";
+import { moduleUrl } from "#runtime/code.js";
 
 /** What a variable may be called. */
 const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -78,7 +79,7 @@ export function createSandboxed(limits: SandboxLimits = {}, logger?: Logger) {
     // A statistic over the largest request (4M values) holds a few copies of it.
     heapMib: 256,
     ...limits,
-    filename: new URL("./worker.ts", import.meta.url),
+    filename: moduleUrl("./worker.ts", import.meta.url),
     field: "expression",
     name: "math",
     logger,

@@ -19,6 +19,7 @@ import { type Layout, languageAliases, layoutOf, type OcrEngine, type PageRead, 
 import { despeckle, imagePages, maxPixels, type PageImage, skewOf, turn } from "./images.js";
 import { createTesseractJs } from "./tesseract-js.js";
 import { createTesseractNative, probeTesseract } from "./tesseract-native.js";
+import { moduleUrl } from "#runtime/code.js";
 
 /** Options for createOcrService. */
 export interface OcrServiceOptions {
@@ -84,7 +85,7 @@ export function createOcrService(options: OcrServiceOptions = {}): {
   // Started on first use: a service that only reads images never needs it.
   const pdf = () =>
     (pdfSandbox ??= createSandbox<PdfTask, PdfResult>({
-      filename: new URL("../../lib/pdf/worker.ts", import.meta.url),
+      filename: moduleUrl("../../lib/pdf/worker.ts", import.meta.url),
       timeMs: 60_000,
       heapMib: 512,
       threads: 1,

@@ -27,6 +27,7 @@ import { createQpdf } from "./qpdf.js";
 import type { Logger } from "#runtime/logger.js";
 import { createSandbox, type SandboxLimits } from "#runtime/sandbox.js";
 import type { Input, PdfResult, PdfTask, Stamp } from "#pdf/worker.js";
+import { moduleUrl } from "#runtime/code.js";
 
 /** Options for createPdfService. */
 export interface PdfServiceOptions {
@@ -101,7 +102,7 @@ export function createPdfService(options: PdfServiceOptions = {}): {
     heapMib: 512,
     threads: 2,
     ...options.sandbox,
-    filename: new URL("../../lib/pdf/worker.ts", import.meta.url),
+    filename: moduleUrl("../../lib/pdf/worker.ts", import.meta.url),
     field: "document",
     name: "pdf",
     logger: options.logger,

@@ -21,6 +21,7 @@ import { checkDepth, depthOf, maxValueDepth, read, refuseDepth, table, write } f
 import { diff, merge, patch } from "./patch.js";
 import { reshape } from "./reshape.js";
 import type { QueryTask, TransformTask, WorkerResult } from "./worker.js";
+import { moduleUrl } from "#runtime/code.js";
 
 /** Options for createTransformService. */
 export interface TransformServiceOptions {
@@ -53,7 +54,7 @@ export function createTransformService(options: TransformServiceOptions = {}): {
   // One pool for every untrusted task; one past its bounds is charged to its expression, schema, template or input.
   const sandbox = createSandbox<TransformTask, WorkerResult>({
     ...options.query,
-    filename: new URL("./worker.ts", import.meta.url),
+    filename: moduleUrl("./worker.ts", import.meta.url),
     field: "expression",
     name: "transform",
     logger: options.logger,

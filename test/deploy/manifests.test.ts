@@ -43,9 +43,16 @@ function envVarsReadByCode(): Set<string> {
   return found;
 }
 
-/** The entry file a command runs, and the capability it names (services/main.ts <name>). */
-const entryOf = (command: string[]) => command[command.indexOf("--import") + 2];
-const capabilityArg = (command: string[]) => command[command.indexOf("--import") + 3];
+/**
+ * The source of the entry a command runs (`node dist/services/main.js <name>` runs the compiled
+ * services/main.ts), and the capability it names.
+ */
+const entryOf = (command: string[]) => {
+  expect(command[0]).toBe("node");
+  expect(command[1]).toMatch(/^dist\/.+\.js$/);
+  return command[1].replace(/^dist\//, "").replace(/\.js$/, ".ts");
+};
+const capabilityArg = (command: string[]) => command[2];
 
 describe("docker-compose.yml", () => {
   it("runs every capability and the gateway from entries that exist", () => {
@@ -129,11 +136,26 @@ describe("derived from the capability declarations", () => {
 });
 
 describe("Dockerfile", () => {
-  it("copies every directory the processes import and defaults to the gateway", () => {
+  it("builds every directory the processes import, runs the compiled code without dev dependencies, as a non-root user", () => {
     const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
-    for (const dir of ["gen", "lib", "services", "gateway"])
-      expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
-    expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "gateway/main.ts"]');
+    const [build, run] = dockerfile.split(/^FROM /m).slice(1);
+    // What tsconfig.build.json compiles is copied into the build stage, and its output into the image.
+    const compiled = (JSON.parse(readFileSync(join(root, "tsconfig.build.json"), "utf8")) as { include: string[] })
+      .include;
+    for (const dir of compiled) {
+      expect(build).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
+      expect(run).toMatch(new RegExp(`^COPY --from=build /app/dist/${dir} \\./dist/${dir}$`, "m"));
+    }
+    expect(build).toMatch(/^RUN npm install\b/m);
+    expect(run).toMatch(/^RUN npm install --omit=dev --ignore-scripts\b/m);
+    expect(run).toMatch(/^USER node$/m);
+    expect(run).toContain('CMD ["node", "dist/gateway/main.js"]');
+    // tsx and the compiler are build-time tools only.
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
+    expect(Object.keys(pkg.dependencies)).not.toContain("tsx");
+    expect(Object.keys(pkg.dependencies)).not.toContain("typescript");
   });
 
   it("installs the programs the document services call, where the services look for them", () => {

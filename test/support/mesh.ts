@@ -37,6 +37,8 @@ export interface MeshOptions {
   openFiles?: number;
   /** Run from this checkout instead of this repository. */
   root?: string;
+  /** Run the compiled code in dist/, as `npm start` does (by default the sources, through tsx). */
+  compiled?: boolean;
 }
 
 /** Starts scripts/start.ts with extra env; resolves once the gateway is ready. */
@@ -45,7 +47,7 @@ export async function startMesh(env: NodeJS.ProcessEnv = {}, options: MeshOption
   const started = await startProcess(
     "scripts/start.ts",
     { FLOWFORGE_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "info", ...env },
-    { openFiles: options.openFiles, root: options.root },
+    { openFiles: options.openFiles, root: options.root, compiled: options.compiled },
   );
   // Whole lines only: the last one may still be arriving.
   const lines = () =>

@@ -24,6 +24,8 @@ export interface StartOptions {
   openFiles?: number;
   /** The checkout to run from. @default this repository */
   root?: string;
+  /** Run the compiled JavaScript in dist/ (as `npm start` does) instead of the sources through tsx. */
+  compiled?: boolean;
 }
 
 /** Forks `entry` and waits (up to 120 s) for its `{ type: "ready", port }` IPC message. */
@@ -36,13 +38,15 @@ export async function startProcess(
   const stdio = ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"] as const;
   const spawnEnv = { ...process.env, ...env };
   const cwd = options.root ?? root;
+  const file = options.compiled ? join("dist", entry.replace(/\.ts$/, ".js")) : entry;
+  const loader = options.compiled ? [] : ["--import", "tsx"];
   // Under a lower descriptor limit: a shell sets it and execs node, keeping the IPC channel.
   const child =
     options.openFiles === undefined
-      ? fork(join(cwd, entry), [], { cwd, execArgv: ["--import", "tsx"], env: spawnEnv, stdio: [...stdio] })
+      ? fork(join(cwd, file), [], { cwd, execArgv: loader, env: spawnEnv, stdio: [...stdio] })
       : spawn(
           "/bin/sh",
-          ["-c", `ulimit -n ${options.openFiles} && exec "$0" --import tsx "$1"`, process.execPath, join(cwd, entry)],
+          ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, process.execPath, ...loader, join(cwd, file)],
           {
             cwd,
             env: spawnEnv,

@@ -1,0 +1,36 @@
+/**
+ * `npm run build` (run by `npm install`): compiles the sources into `dist/` as JavaScript
+ * (tsconfig.build.json: emit only; `npm run typecheck` checks the types), copies what the code
+ * reads at run time beside it (SQL migrations, the OpenAPI document), writes dist/package.json
+ * so `#runtime/*` and the other import aliases resolve inside dist/, and makes the embedded
+ * database's template (an initialised PGlite data directory) once per PGlite version.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isTemplate, makeTemplate } from "#db/pglite-server.js";
+import { builtStamp } from "./fresh.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dist = join(root, "dist");
+const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin/tsc");
+execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+for (const asset of ["lib/db/migrations", "gen/openapi/openapi.json"])
+  cpSync(join(root, asset), join(dist, asset), { recursive: true });
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  name: string;
+  version: string;
+  imports: Record<string, string>;
+};
+// The aliases point at the same folders inside dist/; tests are not compiled.
+const imports = Object.fromEntries(Object.entries(pkg.imports).filter(([alias]) => alias !== "#test/*"));
+writeFileSync(
+  join(dist, "package.json"),
+  `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true, imports }, null, 2)}\n`,
+);
+// A new embedded database starts as a copy of this (lib/db/pglite-server.ts); made once per PGlite version.
+const template = join(dist, "pglite-template");
+if (!isTemplate(template)) await makeTemplate(template);
+writeFileSync(join(root, builtStamp), `${new Date().toISOString()}\n`);
