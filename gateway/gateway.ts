@@ -28,6 +28,8 @@ import { accessLogPolicy } from "./policies/access-log.js";
 import { createGatewayMetrics } from "./policies/metrics.js";
 import { rateLimitPolicy, defaultTierLimits, type TierLimits } from "./policies/rate-limit.js";
 import { chainPolicies } from "./policies/policy.js";
+import { tracingPolicy } from "./policies/tracing.js";
+import { tracing } from "#runtime/telemetry.js";
 import { createMemoryLimiter, type RateLimiter } from "#limits/index.js";
 import { createGatewayHandler } from "./transports/http.js";
 import { createRest } from "./transports/rest/rest.js";
@@ -102,6 +104,8 @@ export interface HealthReport {
 export interface Gateway {
   /** Health of every backend and the database. */
   health(): Promise<{ ok: boolean; body: HealthReport }>;
+  /** Its metrics in Prometheus text (calls by method, code and protocol; the process). */
+  metrics(): Promise<string>;
   listen(port: number, host: string): Promise<number>;
   close(): Promise<void>;
 }
@@ -198,6 +202,8 @@ export function createGateway(options: GatewayOptions): Gateway {
   // The one chain every call passes, on every path and protocol, in this order.
   const policies = chainPolicies([
     requestIdPolicy(options.logger),
+    // Only when traces are exported: otherwise the chain does not pay for it.
+    ...(tracing() ? [tracingPolicy()] : []),
     metrics.policy,
     accessLogPolicy(options.logger),
     authPolicy(authenticators),
@@ -260,6 +266,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     health,
+    metrics: () => metrics.registry.metrics(),
     listen: (port, host) =>
       new Promise((resolve, reject) => {
         server.net.once("error", reject);

@@ -105,7 +105,9 @@ const baseEnv = {
 const addresses: Record<string, string> = {};
 let gatewayPort = config.gatewayPort;
 try {
-  const ports = await distinctFreePorts(selected.length);
+  // gRPC ports of the capabilities, then a metrics port for each and one for the gateway.
+  const ports = await distinctFreePorts(2 * selected.length + 1);
+  const metricsPort = (i: number) => ports[selected.length + i];
   selected.forEach((name, i) => {
     addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
   });
@@ -122,7 +124,9 @@ try {
         ...(name === "jobs" ? {} : busEnv),
         ...Object.fromEntries(uses(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
         PORT: String(ports[i]),
+        METRICS_PORT: String(metricsPort(i)),
       },
+      metricsPort: metricsPort(i),
     }),
   );
   const gateway = supervisor.start({
@@ -133,7 +137,9 @@ try {
       ...addresses,
       FLOWFORGE_ADMIN_KEY: key,
       PORT: String(config.gatewayPort),
+      METRICS_PORT: String(metricsPort(selected.length)),
     },
+    metricsPort: metricsPort(selected.length),
   });
   [gatewayPort] = await Promise.all([gateway, ...services]);
 } catch (err) {

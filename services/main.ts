@@ -1,35 +1,10 @@
 /**
- * The one entry point of every capability service: `node --import tsx services/main.ts <name>`
- * (or `CAPABILITY=<name>`). It builds the capability declared in `services/<name>/capability.ts`
- * and serves it (see lib/runtime/run.ts for the environment it reads).
+ * The one entry point of every capability service: `node dist/services/main.js <name>` (or
+ * `CAPABILITY=<name>`; from the sources, `node --import tsx services/main.ts <name>`). Traces start
+ * first (when an OTLP endpoint is set), so their instrumentations see every module the service
+ * loads; then serve.ts builds and serves the capability.
  */
-import { catalog, isCapabilityName, selectCapabilities } from "./catalog.js";
-import { runService } from "#runtime/run.js";
-import { createLogger } from "#runtime/logger.js";
-import { serviceConfig } from "#config/index.js";
-import { settingsOf } from "#capability/index.js";
+import { startTelemetry } from "#runtime/telemetry.js";
 
-const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
-if (!isCapabilityName(name)) {
-  process.stderr.write(
-    `usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`,
-  );
-  process.exit(2);
-}
-const capability = catalog[name];
-const config = serviceConfig();
-const instance = await capability.create({
-  logger: createLogger({ name }),
-  env: process.env,
-  settings: settingsOf(capability, process.env),
-  config,
-  // The deployment's capabilities (FLOWFORGE_CAPABILITIES, every one by default).
-  capabilities: selectCapabilities(process.env.FLOWFORGE_CAPABILITIES).map((n) => catalog[n]),
-});
-await runService({
-  name,
-  services: instance.services,
-  jobWorkers: capability.jobs !== false,
-  onStop: instance.stop,
-  config,
-});
+await startTelemetry(process.argv[2] ?? process.env.CAPABILITY ?? "service");
+await import("./serve.js");

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { ContextValues, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { requestIdKey, tenantKey } from "#runtime/context.js";
+import { injectTraceContext } from "#runtime/telemetry.js";
 import { failureOf, fromGrpcError, type Backend } from "./backends.js";
 import { principalKey } from "../policies/auth.js";
 import { unaryCall } from "./unary-call.js";
@@ -37,6 +38,8 @@ export function metadataFor(values: ContextValues, requestHeader: RequestHeaders
     const v = requestHeader.get(h);
     if (v) md[h] = v;
   }
+  // With traces on, the backend's parent is the gateway's span of this call (not the caller's).
+  injectTraceContext(md);
   return md;
 }
 

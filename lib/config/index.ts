@@ -57,6 +57,7 @@ const common = {
     desc: "pino level",
   }),
   HOST: host({ default: "127.0.0.1", desc: "bind address (containers set 0.0.0.0)" }),
+  METRICS_PORT: port({ default: undefined, desc: "Prometheus /metrics port (0: any free one); unset: none" }),
 };
 
 /** PostgreSQL. */
@@ -99,6 +100,7 @@ export function serviceConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     host: e.HOST,
     port: e.PORT,
+    metricsPort: e.METRICS_PORT,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     shutdown: { drainMs: e.SHUTDOWN_DRAIN_MS, graceMs: e.SHUTDOWN_GRACE_MS },
     database: e.DATABASE_URL ? { url: e.DATABASE_URL, pool: e.DATABASE_POOL } : undefined,
@@ -164,6 +166,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
   return {
     host: e.HOST,
     port: e.PORT,
+    metricsPort: e.METRICS_PORT,
     database: e.DATABASE_URL ? { url: e.DATABASE_URL, pool: e.DATABASE_POOL } : undefined,
     adminKey: e.FLOWFORGE_ADMIN_KEY || undefined,
     capabilities: e.FLOWFORGE_CAPABILITIES,

@@ -14,6 +14,7 @@ import type { JobStore } from "./store.js";
 import { jobMessage } from "./messages.js";
 import { backoff } from "#runtime/backoff.js";
 import { type PrivateTargets, postToTarget, resolveWebhookTarget, type Resolver } from "./webhook-target.js";
+import { injectTraceContext, inSpan, SpanKind } from "#runtime/telemetry.js";
 
 /** Why a webhook URL is refused (see webhook-target.ts), or undefined when it is acceptable. */
 export async function webhookUrlProblem(
@@ -67,24 +68,26 @@ async function deliver(job: JobRow, o: WebhookOptions): Promise<{ ok: boolean; r
   });
   const id = `msg_${job.id}`;
   const timestamp = Math.floor(Date.now() / 1000);
-  try {
-    // Redirects are not followed: a 3xx is a failed delivery.
-    const res = await postToTarget(
-      target,
-      {
-        "content-type": "application/json",
-        "webhook-id": id,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": sign(job.webhook_secret ?? "", id, timestamp, body),
-        "user-agent": "FlowForge-Webhooks/1",
-      },
-      body,
-      10_000,
-    );
-    return res.status >= 200 && res.status < 300 ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
-  } catch (err) {
-    return { ok: false, error: (err as Error).message };
-  }
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "webhook-id": id,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": sign(job.webhook_secret ?? "", id, timestamp, body),
+    "user-agent": "FlowForge-Webhooks/1",
+  };
+  // The receiver continues the job's trace: the submit's context, or with traces on a span of this delivery.
+  if (job.traceparent) headers.traceparent = job.traceparent;
+  const attributes = { "flowforge.job_id": job.id, "flowforge.tenant": job.tenant_id };
+  return inSpan("webhook", { kind: SpanKind.CLIENT, traceparent: job.traceparent, attributes }, async () => {
+    injectTraceContext(headers);
+    try {
+      // Redirects are not followed: a 3xx is a failed delivery.
+      const res = await postToTarget(target, headers, body, 10_000);
+      return res.status >= 200 && res.status < 300 ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  });
 }
 
 /** Polls for due webhooks and delivers them; returns a stop function. */

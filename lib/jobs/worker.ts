@@ -23,6 +23,8 @@ import type { JobStore } from "./store.js";
 import { encodeEventNotice, topics } from "./topics.js";
 import { createCoalescer } from "#runtime/coalesce.js";
 import { backoff } from "#runtime/backoff.js";
+import { recordItem } from "#runtime/metrics.js";
+import { inSpan, SpanKind } from "#runtime/telemetry.js";
 
 /** Options for startWorker. */
 export interface WorkerOptions<S extends DescService = DescService> {
@@ -186,7 +188,26 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
     for (const item of running.get(jobId) ?? []) item.abort(new ConnectError("job cancelled", Code.Canceled));
   });
 
-  async function handle(d: Delivery) {
+  /** Runs an item inside a span continuing its job's trace (the submit's). */
+  const handle = (d: Delivery) =>
+    inSpan(
+      `job item ${d.task.method}`,
+      {
+        kind: SpanKind.CONSUMER,
+        traceparent: d.task.traceparent,
+        attributes: {
+          "flowforge.job_id": d.task.jobId,
+          "flowforge.item": d.task.index,
+          "flowforge.method": d.task.method,
+          "flowforge.tenant": d.task.tenant,
+          "flowforge.request_id": d.task.requestId,
+          "flowforge.attempt": d.attempt,
+        },
+      },
+      () => runItem(d),
+    );
+
+  async function runItem(d: Delivery) {
     const { task } = d;
     const method = methods.get(task.method);
     const fail = (err: ConnectError, state: Outcome["state"]) =>
@@ -223,6 +244,9 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
         method: task.method,
       }));
     const item = new RunningItem(d, Date.now() + itemTimeoutMs);
+    const begun = performance.now();
+    const record = (outcome: Parameters<typeof recordItem>[1]) =>
+      recordItem(task.method, outcome, (performance.now() - begun) / 1000);
     const set = running.get(task.jobId) ?? new Set();
     running.set(task.jobId, set.add(item));
     let progressWrite = Promise.resolve();
@@ -251,6 +275,7 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       if (!fn) throw new ConnectError(`${task.method} is not implemented`, Code.Unimplemented);
       const result = await item.race(Promise.resolve(fn(input, context)));
       await progressWrite;
+      record("succeeded");
       settle(d, {
         jobId: task.jobId,
         index: task.index,
@@ -269,9 +294,11 @@ export async function startWorker<S extends DescService>(options: WorkerOptions<
       if (err.code === Code.Internal) log().error({ err: err.cause ?? err }, "item failed");
       if (isRetryable(err) && d.attempt < maxAttempts) {
         log().info({ code: Code[err.code], attempt: d.attempt }, "item will be retried");
+        record("retried");
         d.nak(backoff(d.attempt, options.backoffMs ?? 500));
         return;
       }
+      record(isRetryable(err) ? "dead_lettered" : "failed");
       fail(err, isRetryable(err) ? ItemState.DEAD_LETTERED : ItemState.FAILED);
     } finally {
       set.delete(item);

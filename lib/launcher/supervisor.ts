@@ -20,6 +20,8 @@ export interface ChildSpec {
   /** Arguments after the entry. */
   args?: string[];
   env: NodeJS.ProcessEnv;
+  /** Where the process serves Prometheus metrics (its METRICS_PORT), reported with its state. */
+  metricsPort?: number;
 }
 
 /** What the supervisor reports of one process. */
@@ -28,6 +30,8 @@ export interface ProcessState {
   /** starting: forked, not ready yet; running: ready; restarting: waiting out its backoff; stopped. */
   state: "starting" | "running" | "restarting" | "stopped";
   pid?: number;
+  /** Where it serves Prometheus metrics, if it does. */
+  metricsPort?: number;
   /** Restarts since the supervisor began. */
   restarts: number;
   /** Crashes since the process was last up for the healthy period (drives the backoff). */
@@ -183,7 +187,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     start(spec) {
       const p: Supervised = {
         spec,
-        status: { name: spec.name, state: "starting", restarts: 0, crashes: 0 },
+        status: { name: spec.name, state: "starting", metricsPort: spec.metricsPort, restarts: 0, crashes: 0 },
         everReady: false,
       };
       processes.set(spec.name, p);

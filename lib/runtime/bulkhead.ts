@@ -10,6 +10,7 @@
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { tenantKey } from "./context.js";
+import { watchBulkhead } from "./metrics.js";
 
 /** Options for createBulkhead. */
 export interface BulkheadOptions {
@@ -117,7 +118,7 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
     }
   }
 
-  return {
+  const bulkhead: Bulkhead = {
     capacity,
     stats: () => ({ running, runningJobs, weight, waiting: unary.size + jobs.size }),
     run<T>(ctx: HandlerContext, work: () => Promise<T>, w = 0): Promise<T> {
@@ -131,12 +132,14 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
       }
       const job = ctx.protocolName === "job";
       const lane = job ? jobs : unary;
+      const arrived = performance.now();
       return new Promise<T>((resolve, reject) => {
         const waiter: Waiter = {
           tenant: ctx.values.get(tenantKey),
           weight: w,
           job,
           start() {
+            recordWait((performance.now() - arrived) / 1000);
             ctx.signal.removeEventListener("abort", onAbort);
             running++;
             weight += w;
@@ -175,4 +178,7 @@ export function createBulkhead(options: BulkheadOptions): Bulkhead {
       });
     },
   };
+  // Its queue depth, running calls and waits, in the process's metrics.
+  const recordWait = watchBulkhead(options.name, bulkhead);
+  return bulkhead;
 }

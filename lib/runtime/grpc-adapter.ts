@@ -14,6 +14,9 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { encodeStatus, invalidArgument, toPublicError, withRequestId } from "./errors.js";
 import { loggerKey, requestIdKey, tenantKey } from "./context.js";
 import type { Logger } from "./logger.js";
+import { observeCall } from "./metrics.js";
+import { trace } from "@opentelemetry/api";
+import { tracing } from "./telemetry.js";
 
 /** A service implementation seen untyped: each handler takes its input (a message or a stream of them) and the context. */
 type AnyImpl = Record<string, ((input: unknown, context: HandlerContext) => unknown) | undefined>;
@@ -197,6 +200,15 @@ function handlerFor(
     const requestId = acceptRequestId(firstString(call.metadata, "x-request-id"));
     const context = new CallContext(service, method, path, call, options.logger, requestId);
     options.contextHook?.(context);
+    const observed = observeCall(path);
+    // The grpc-js instrumentation's span of this call, when traces are on.
+    if (tracing())
+      trace.getActiveSpan()?.setAttributes({
+        "flowforge.request_id": requestId,
+        "flowforge.tenant": context.values.get(tenantKey),
+      });
+    /** Counts the call answered (or failed) with `code`. */
+    const finish = (code: grpc.status = grpc.status.OK) => observed(grpc.status[code] ?? "UNKNOWN");
     const fail = (thrown: unknown) => {
       const err = toPublicError(thrown);
       const logger = options.logger.child({ requestId, method: path });
@@ -205,9 +217,11 @@ function handlerFor(
       } else {
         logger.debug({ code: Code[err.code], msg: err.rawMessage }, "call refused");
       }
-      return toServiceError(err, requestId);
+      const answer = toServiceError(err, requestId);
+      finish(answer.code);
+      return answer;
     };
-    return { context, fail };
+    return { context, fail, finish };
   };
   const unimplemented = () =>
     new ConnectError(`${service.typeName}/${method.name} is not implemented`, Code.Unimplemented);
@@ -216,7 +230,7 @@ function handlerFor(
   switch (method.methodKind) {
     case "unary":
       return (call: grpc.ServerUnaryCall<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const { context, fail } = begin(call);
+        const { context, fail, finish } = begin(call);
         const answer: grpc.sendUnaryData<unknown> = (err, res) => {
           context.settled = true;
           if (err) return callback(err);
@@ -226,6 +240,7 @@ function handlerFor(
           } catch (thrown) {
             return callback(fail(thrown));
           }
+          finish();
           callback(null, bytes);
         };
         let result: unknown;
@@ -248,38 +263,47 @@ function handlerFor(
       };
     case "server_streaming":
       return (call: grpc.ServerWritableStream<Buffer, unknown>) => {
-        const { context, fail } = begin(call);
+        const { context, fail, finish } = begin(call);
         (async () => {
           if (!fn) throw unimplemented();
           for await (const res of fn(decode(method.input, call.request), context) as AsyncIterable<unknown>) {
             if (!call.write(res)) await new Promise((resolve) => call.once("drain", resolve));
           }
         })().then(
-          () => call.end(),
+          () => {
+            finish();
+            call.end();
+          },
           (err) => call.emit("error", fail(err)),
         );
       };
     case "client_streaming":
       return (call: grpc.ServerReadableStream<Buffer, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const { context, fail } = begin(call);
+        const { context, fail, finish } = begin(call);
         (async () => {
           if (!fn) throw unimplemented();
           return encodeAnswer(method.output, await fn(decodeAll(method.input, call), context), maxBytes);
         })().then(
-          (bytes) => callback(null, bytes),
+          (bytes) => {
+            finish();
+            callback(null, bytes);
+          },
           (err) => callback(fail(err)),
         );
       };
     case "bidi_streaming":
       return (call: grpc.ServerDuplexStream<Buffer, unknown>) => {
-        const { context, fail } = begin(call);
+        const { context, fail, finish } = begin(call);
         (async () => {
           if (!fn) throw unimplemented();
           for await (const res of fn(decodeAll(method.input, call), context) as AsyncIterable<unknown>) {
             if (!call.write(res)) await new Promise((resolve) => call.once("drain", resolve));
           }
         })().then(
-          () => call.end(),
+          () => {
+            finish();
+            call.end();
+          },
           (err) => call.emit("error", fail(err)),
         );
       };

@@ -3,6 +3,9 @@ import { createServiceServer, type ServiceRegistration } from "./server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { onShutdown, reportReady } from "./lifecycle.js";
 import { serviceConfig, type ServiceConfig } from "#config/index.js";
+import { startProcessMetrics } from "./metrics.js";
+import { serveMetrics } from "./metrics-server.js";
+import { stopTelemetry } from "./telemetry.js";
 
 /** Options for runService. */
 export interface RunServiceOptions {
@@ -30,10 +33,16 @@ export interface RunServiceOptions {
 export async function runService(options: RunServiceOptions): Promise<void> {
   const config = options.config ?? serviceConfig();
   const logger = createLogger({ name: options.name });
+  startProcessMetrics(options.name);
+  const metrics =
+    config.metricsPort === undefined ? undefined : await serveMetrics({ host: config.host, port: config.metricsPort });
   const server = createServiceServer({ services: options.services, logger, maxMessageBytes: config.maxMessageBytes });
   const { host, port } = config;
   const bound = await server.listen(host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`);
-  logger.info({ host, port: bound, services: options.services.map((s) => s.service.typeName) }, "serving");
+  logger.info(
+    { host, port: bound, metricsPort: metrics?.port, services: options.services.map((s) => s.service.typeName) },
+    "serving",
+  );
   reportReady(options.name, bound);
 
   const busReachable = config.bus.natsUrl || config.bus.jobBusAddress;
@@ -41,8 +50,10 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     options.jobWorkers && busReachable && config.database ? await startJobWorkers(options, config, logger) : undefined;
   onShutdown(logger, async () => {
     await server.shutdown(config.shutdown);
+    await metrics?.close();
     await stopWorkers?.();
     await options.onStop?.();
+    await stopTelemetry();
   });
 }
 

@@ -16,6 +16,7 @@ import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
 import { createJobStore } from "#jobs/store.js";
 import { startWebhookDispatcher } from "#jobs/webhooks.js";
 import { topics } from "#jobs/topics.js";
+import { gaugeOnScrape } from "#runtime/metrics.js";
 import { createJobService } from "./service.js";
 
 /** Builds the jobs process's services and background work. */
@@ -46,6 +47,28 @@ export async function createJobsProcess({
     recoverOnStart: kind === "memory",
   });
   const webhooks = startWebhookDispatcher({ store, logger, registry, allowPrivate });
+  // Read from the database when Prometheus scrapes: what is left to do, and how long the oldest
+  // submit has waited for its tasks to reach the bus.
+  gaugeOnScrape({
+    name: "flowforge_job_queue_depth",
+    help: "Items of unfinished jobs not yet settled, by method.",
+    labelNames: ["method"],
+    read: async () =>
+      (
+        await sql<{ method: string; left: number }[]>`
+          SELECT method, sum(total - succeeded - failed - cancelled)::int AS left
+          FROM jobs WHERE state IN (1, 2) GROUP BY method`
+      ).map((r) => ({ labels: { method: r.method }, value: r.left })),
+  });
+  gaugeOnScrape({
+    name: "flowforge_job_outbox_oldest_seconds",
+    help: "Age of the oldest outbox row whose tasks are not yet on the bus (0: none).",
+    read: async () => {
+      const [row] = await sql<{ age: number }[]>`
+        SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(create_time)), 0)::float8 AS age FROM job_outbox`;
+      return [{ value: row.age }];
+    },
+  });
   const offFinished = bus.subscribe(topics.webhookDue("*"), () => webhooks.poke());
 
   logger.info({ bus: kind }, "jobs ready");

@@ -28,6 +28,7 @@ import { jobMessage } from "#jobs/messages.js";
 import { decodeEventNotice, encodeEventNotice, topics } from "#jobs/topics.js";
 import { secretKey, webhookUrlProblem } from "#jobs/webhooks.js";
 import type { PrivateTargets } from "#jobs/webhook-target.js";
+import { activeTraceparent } from "#runtime/telemetry.js";
 
 /** Options for createJobService. */
 export interface JobServiceOptions {
@@ -251,7 +252,8 @@ export function createJobService(o: JobServiceOptions): {
         idempotencyKey: req.idempotencyKey || undefined,
         webhook: req.webhook ? { url: req.webhook.url, secret: req.webhook.secret } : undefined,
         requestId: ctx.values.get(requestIdKey),
-        traceparent: ctx.requestHeader.get("traceparent") ?? "",
+        // The job's items and its webhook continue this call's trace.
+        traceparent: activeTraceparent(ctx.requestHeader.get("traceparent") ?? ""),
       };
       // Hashed once: written with the job, and compared with the job that holds the key.
       if (submit.idempotencyKey) submit.requestHash = requestFingerprint(submit);

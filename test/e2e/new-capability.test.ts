@@ -87,7 +87,7 @@ describe("a capability added as the README says", () => {
       /\n {2}echo:\n[\s\S]*ECHO_ADDR: dns:\/\/\/echo:50051/,
     );
     expect(readFileSync(join(copy, "k8s/echo.yaml"), "utf8")).toMatch(
-      /command: \["node", "--import", "tsx", "services\/main.ts", "echo"\]/,
+      /command: \["node", "dist\/services\/main.js", "echo"\]/,
     );
     expect(readFileSync(join(copy, "k8s/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
     const readme = readFileSync(join(copy, "README.md"), "utf8");

@@ -1,0 +1,35 @@
+/**
+ * Serves one capability (services/main.ts, the entry point, runs this): `services/main.ts <name>`
+ * (or `CAPABILITY=<name>`). It builds the capability declared in `services/<name>/capability.ts`
+ * and serves it (see lib/runtime/run.ts for the environment it reads).
+ */
+import { catalog, isCapabilityName, selectCapabilities } from "./catalog.js";
+import { runService } from "#runtime/run.js";
+import { createLogger } from "#runtime/logger.js";
+import { serviceConfig } from "#config/index.js";
+import { settingsOf } from "#capability/index.js";
+
+const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
+if (!isCapabilityName(name)) {
+  process.stderr.write(
+    `usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`,
+  );
+  process.exit(2);
+}
+const capability = catalog[name];
+const config = serviceConfig();
+const instance = await capability.create({
+  logger: createLogger({ name }),
+  env: process.env,
+  settings: settingsOf(capability, process.env),
+  config,
+  // The deployment's capabilities (FLOWFORGE_CAPABILITIES, every one by default).
+  capabilities: selectCapabilities(process.env.FLOWFORGE_CAPABILITIES).map((n) => catalog[n]),
+});
+await runService({
+  name,
+  services: instance.services,
+  jobWorkers: capability.jobs !== false,
+  onStop: instance.stop,
+  config,
+});
