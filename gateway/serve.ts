@@ -25,6 +25,7 @@ import { connectionCaps } from "./transports/listener.js";
 import { blobConfig } from "#config/index.js";
 import { openBlobStore, sweepEvery } from "#blobs/open.js";
 import { serveMetrics } from "#runtime/metrics-server.js";
+import { metricsRegistry } from "#runtime/metrics.js";
 import { stopTelemetry } from "#runtime/telemetry.js";
 
 const config = gatewayConfig();
@@ -76,7 +77,12 @@ const port = await gateway.listen(config.port, config.host);
 const metrics =
   config.metricsPort === undefined
     ? undefined
-    : await serveMetrics({ host: config.host, port: config.metricsPort, metrics: gateway.metrics });
+    : await serveMetrics({
+        host: config.host,
+        port: config.metricsPort,
+        // The gateway's registry, and what the process's shared one holds (traces dropped, say).
+        metrics: async () => `${await gateway.metrics()}\n${await metricsRegistry.metrics()}`,
+      });
 logger.info(
   { host: config.host, port, metricsPort: metrics?.port, backends: addresses, openFileLimit: fdLimit },
   "gateway listening",

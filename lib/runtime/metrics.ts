@@ -129,6 +129,16 @@ export function recordItem(
   itemSeconds.observe({ method }, seconds);
 }
 
+const spansDropped = new Counter({
+  name: "flowforge_trace_spans_dropped_total",
+  help: "Spans dropped because the trace exporter's queue was full (the OTLP endpoint down or slow).",
+});
+
+/** Counts spans the trace exporter dropped. */
+export function countDroppedSpans(n: number): void {
+  spansDropped.inc(n);
+}
+
 /**
  * A gauge whose value is read when Prometheus scrapes (a queue's depth, the outbox's age): `read`
  * returns the value per label set; a failing read leaves the series out of that scrape. Made

@@ -11,6 +11,8 @@
 import {
   type Attributes,
   context,
+  DiagLogLevel,
+  diag,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -57,6 +59,18 @@ export async function startTelemetry(service: string): Promise<void> {
     ],
   });
   sdk.start();
+  // The SDK reports what it drops (its export queue full: the endpoint down or hanging) as a
+  // diagnostic: counted here. Its other diagnostics are not logged (an endpoint that is down would
+  // put a line in the log at every export).
+  const { countDroppedSpans } = await import("./metrics.js");
+  const report = (message: string) => {
+    const dropped = /Dropped (\d+) spans/.exec(message);
+    if (dropped) countDroppedSpans(Number(dropped[1]));
+  };
+  diag.setLogger(
+    { error: report, warn: report, info: () => undefined, debug: () => undefined, verbose: () => undefined },
+    DiagLogLevel.WARN,
+  );
   shutdown = () => sdk.shutdown();
   await waitForAllMessagesAcknowledged();
 }
