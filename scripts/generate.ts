@@ -2,15 +2,22 @@
  * `npm run generate`, after `buf generate`: everything that lists every capability, derived from
  * the declarations in `services/<name>/capability.ts`: gen/flowforge/capabilities.ts (the
  * catalogue's list), gen/flowforge/registry.ts (every contract's types, for the browser client),
- * the OpenAPI document (gen/openapi/openapi.json), docker-compose.yml, k8s/<name>.yaml, k8s/gateway.yaml's addresses,
- * k8s/kustomization.yaml and the README's capability and scope lists. CI fails when any of them is stale.
+ * the OpenAPI document (gen/openapi/openapi.json), docker-compose.yml, k8s/base/<name>.yaml, k8s/base/gateway.yaml (addresses) and network-policies.yaml,
+ * k8s/base/kustomization.yaml and the README's capability and scope lists. CI fails when any of them is stale.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { addressVariable, runsAsJobsAmong, servicePort, type Capability } from "#capability/index.js";
 import { builtRegistry, openapiDocument } from "./generate/openapi.js";
-import { composeFile, gatewayManifest, kustomization, serviceManifest } from "./generate/deploy.js";
+import {
+  composeFile,
+  gatewayManifest,
+  kustomization,
+  networkPolicies,
+  prometheusConfig,
+  serviceManifest,
+} from "./generate/deploy.js";
 import { platformScopes } from "../gateway/policies/scopes.js";
 import { gatewayServices } from "../gateway/own-services.js";
 
@@ -74,19 +81,21 @@ write(
 );
 
 write("docker-compose.yml", composeFile(capabilities));
-for (const c of capabilities) write(`k8s/${c.name}.yaml`, serviceManifest(c));
-write("k8s/gateway.yaml", gatewayManifest(capabilities));
-write("k8s/kustomization.yaml", kustomization(capabilities));
+for (const c of capabilities) write(`k8s/base/${c.name}.yaml`, serviceManifest(c));
+write("k8s/base/gateway.yaml", gatewayManifest(capabilities));
+write("k8s/base/network-policies.yaml", networkPolicies(capabilities));
+write("k8s/base/kustomization.yaml", kustomization(capabilities));
+write("k8s/monitoring/prometheus.yml", prometheusConfig(capabilities));
 // Manifests of capabilities that are gone.
-for (const file of readdirSync(join(root, "k8s"))) {
+for (const file of readdirSync(join(root, "k8s/base"))) {
   const name = file.replace(/\.yaml$/, "");
   if (
     names.includes(name) ||
-    !readFileSync(join(root, "k8s", file), "utf8").startsWith(`${generatedMark} from services/`)
+    !readFileSync(join(root, "k8s/base", file), "utf8").startsWith(`${generatedMark} from services/`)
   )
     continue;
-  rmSync(join(root, "k8s", file));
-  process.stdout.write(`removed k8s/${file}\n`);
+  rmSync(join(root, "k8s/base", file));
+  process.stdout.write(`removed k8s/base/${file}\n`);
 }
 
 // The README's generated parts, each between its markers.

@@ -44,6 +44,8 @@ export interface CapabilityDeploy {
   maxReplicas?: number;
   /** Memory limit. @default "1Gi" */
   memory?: string;
+  /** Memory request: about the process's measured idle RSS (`npm run bench:startup`). @default "128Mi" */
+  memoryRequest?: string;
   /** One line on what the service is, for the manifests' comments. */
   summary?: string;
 }

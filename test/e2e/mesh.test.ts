@@ -184,7 +184,13 @@ describe("Connect JSON over fetch", () => {
   it("healthz reports every service serving", async () => {
     const res = await fetch(`${mesh.url}/healthz`);
     expect(res.status).toBe(200);
-    const running = { state: "running", restarts: 0, crashes: 0, pid: expect.any(Number) };
+    const running = {
+      state: "running",
+      restarts: 0,
+      crashes: 0,
+      pid: expect.any(Number),
+      metricsPort: expect.any(Number),
+    };
     expect(await res.json()).toEqual({
       status: "SERVING",
       services: Object.fromEntries(Object.keys(catalog).map((name) => [name, "SERVING"])),

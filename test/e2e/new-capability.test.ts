@@ -86,10 +86,10 @@ describe("a capability added as the README says", () => {
     expect(readFileSync(join(copy, "docker-compose.yml"), "utf8")).toMatch(
       /\n {2}echo:\n[\s\S]*ECHO_ADDR: dns:\/\/\/echo:50051/,
     );
-    expect(readFileSync(join(copy, "k8s/echo.yaml"), "utf8")).toMatch(
+    expect(readFileSync(join(copy, "k8s/base/echo.yaml"), "utf8")).toMatch(
       /command: \["node", "dist\/services\/main.js", "echo"\]/,
     );
-    expect(readFileSync(join(copy, "k8s/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
+    expect(readFileSync(join(copy, "k8s/base/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
     const readme = readFileSync(join(copy, "README.md"), "utf8");
     expect(readme).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
     expect(readme).toMatch(/\| echo \| `ECHO_MAX_TIMES` \| `10` \| the most repeats an Echo may ask for \|/);
