@@ -7,7 +7,11 @@
  * Served by metrics-server.ts on `METRICS_PORT`.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, register } from "prom-client";
-import type { Bulkhead } from "./bulkhead.js";
+
+/** What the metrics read of a bulkhead (bulkhead.ts reports itself here). */
+interface WatchedBulkhead {
+  stats(): { waiting: number; running: number };
+}
 
 /** The process's registry. */
 export const metricsRegistry = register;
@@ -76,7 +80,7 @@ export function observeCall(method: string): (code: string) => void {
   };
 }
 
-const bulkheads = new Map<string, Bulkhead>();
+const bulkheads = new Map<string, WatchedBulkhead>();
 const bulkheadWait = new Histogram({
   name: "flowforge_bulkhead_wait_seconds",
   help: "Time a call waited for a slot of a bulkhead, by bulkhead.",
@@ -101,7 +105,7 @@ new Gauge({
 });
 
 /** Reports a bulkhead's queue and slots; returns how to record one call's wait for a slot. */
-export function watchBulkhead(name: string, bulkhead: Bulkhead): (seconds: number) => void {
+export function watchBulkhead(name: string, bulkhead: WatchedBulkhead): (seconds: number) => void {
   bulkheads.set(name, bulkhead);
   const series = bulkheadWait.labels({ bulkhead: name });
   return (seconds) => series.observe(seconds);
