@@ -60,6 +60,18 @@ export async function createJobsProcess({
           FROM jobs WHERE state IN (1, 2) GROUP BY method`
       ).map((r) => ({ labels: { method: r.method }, value: r.left })),
   });
+  // Every process's pool as the database sees it (each connects as flowforge-<process>).
+  gaugeOnScrape({
+    name: "flowforge_db_connections",
+    help: "Database connections of each FlowForge process, by state (active: running a statement), from pg_stat_activity.",
+    labelNames: ["application", "state"],
+    read: async () =>
+      (
+        await sql<{ application: string; state: string; n: number }[]>`
+          SELECT application_name AS application, coalesce(state, 'unknown') AS state, count(*)::int AS n
+          FROM pg_stat_activity WHERE application_name LIKE 'flowforge%' GROUP BY 1, 2`
+      ).map((r) => ({ labels: { application: r.application, state: r.state }, value: r.n })),
+  });
   gaugeOnScrape({
     name: "flowforge_job_outbox_oldest_seconds",
     help: "Age of the oldest outbox row whose tasks are not yet on the bus (0: none).",
