@@ -5,10 +5,9 @@
  * pointed at every capability, and every environment variable set is one the code reads.
  */
 import { describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { catalog } from "../../services/catalog.js";
 import { addressVariable, envName, servicePort } from "#capability/index.js";
 import { capabilities } from "#gen/flowforge/capabilities.js";
@@ -20,6 +19,7 @@ import {
   prometheusConfig,
   serviceManifest,
 } from "../../scripts/generate/deploy.js";
+import { renderOverlay } from "../support/k8s.js";
 import { root } from "../support/mesh.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML of any shape, checked field by field below
@@ -27,10 +27,7 @@ type Obj = Record<string, any>;
 
 const compose: Obj = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { merge: true });
 /** What `kubectl kustomize` renders for an overlay (Debian's kubectl, as CI installs it). */
-const render = (overlay: string): Obj[] =>
-  parseAllDocuments(execFileSync("kubectl", ["kustomize", join(root, "k8s/overlays", overlay)], { encoding: "utf8" }))
-    .map((d) => d.toJS() as Obj)
-    .filter(Boolean);
+const render = renderOverlay;
 const k8s = render("prod");
 const names = Object.keys(catalog) as (keyof typeof catalog)[];
 

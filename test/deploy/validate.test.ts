@@ -16,7 +16,8 @@ import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, Service } from "kubernetes-models/v1";
 import { describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
+import { renderOverlay } from "../support/k8s.js";
 import { root } from "../support/mesh.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered YAML of any shape, validated by its model
@@ -39,10 +40,7 @@ function validate(o: Obj): void {
   new Model(o as never).validate();
 }
 
-const render = (overlay: string): Obj[] =>
-  parseAllDocuments(execFileSync("kubectl", ["kustomize", join(root, "k8s/overlays", overlay)], { encoding: "utf8" }))
-    .map((d) => d.toJS() as Obj)
-    .filter(Boolean);
+const render = renderOverlay;
 
 describe("k8s overlays", () => {
   for (const overlay of ["dev", "prod"]) {
