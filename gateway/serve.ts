@@ -87,7 +87,7 @@ logger.info(
   { host: config.host, port, metricsPort: metrics?.port, backends: addresses, openFileLimit: fdLimit },
   "gateway listening",
 );
-reportReady("gateway", port);
+reportReady("gateway", port, metrics?.port);
 
 onShutdown(logger, async () => {
   await gateway.close();

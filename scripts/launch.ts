@@ -18,7 +18,6 @@ import { catalog, selectCapabilities } from "../services/catalog.js";
 import { addressVariable } from "#capability/index.js";
 import { threadPoolSize } from "#runtime/machine.js";
 import { compiled } from "#runtime/code.js";
-import { freePort } from "#runtime/ports.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const logger = createLogger({ name: "launcher" });
@@ -97,39 +96,45 @@ const baseEnv = {
   DATABASE_URL: databaseUrl,
   UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? String(threadPoolSize()),
   FLOWFORGE_CAPABILITIES: selected.join(","),
+  // Every process serves Prometheus metrics on a port of its own, listed in /healthz.
+  METRICS_PORT: "0",
   ...(embedded ? { DATABASE_POOL: process.env.DATABASE_POOL ?? "4" } : {}),
 };
-// Every capability through the one service entry point, each on a port chosen here and kept across
-// its restarts, so every process starts at once, told the addresses it needs: a process that
-// calls another before it listens waits for it (the job bus and gRPC channels reconnect).
+// Every capability through the one service entry point. Each binds ports of its own choosing
+// (PORT=0 and METRICS_PORT=0: a port picked here could be taken, as an outgoing connection's
+// source port, before the process binds it) and reports them; a restart binds the same ones
+// again. The jobs process comes first: without NATS the others' workers use its bus.
 const addresses: Record<string, string> = {};
+const serviceSpec = (name: string, extra: NodeJS.ProcessEnv = {}) => ({
+  name,
+  entry: "services/main.ts",
+  args: [name],
+  env: { ...baseEnv, ...extra, PORT: "0" },
+});
 let gatewayPort = config.gatewayPort;
 try {
-  // gRPC ports of the capabilities, then a metrics port for each and one for the gateway.
-  const ports = await distinctFreePorts(2 * selected.length + 1);
-  const metricsPort = (i: number) => ports[selected.length + i];
-  selected.forEach((name, i) => {
-    addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
-  });
-  // Without NATS, the capabilities' job workers use the jobs process's bus.
+  const jobsPort = await supervisor.start(serviceSpec("jobs"));
+  addresses[addressVariable("jobs")] = `127.0.0.1:${jobsPort}`;
   const busEnv = config.natsUrl ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
+  // Capabilities that call others start after them, given their addresses.
   const uses = (name: string) => (catalog[name as keyof typeof catalog] as { uses?: string[] }).uses ?? [];
-  const services = selected.map((name, i) =>
-    supervisor.start({
-      name,
-      entry: "services/main.ts",
-      args: [name],
-      env: {
-        ...baseEnv,
-        ...(name === "jobs" ? {} : busEnv),
-        ...Object.fromEntries(uses(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
-        PORT: String(ports[i]),
-        METRICS_PORT: String(metricsPort(i)),
-      },
-      metricsPort: metricsPort(i),
-    }),
-  );
-  const gateway = supervisor.start({
+  const others = selected.filter((name) => name !== "jobs");
+  for (const wave of [others.filter((n) => uses(n).length === 0), others.filter((n) => uses(n).length > 0)]) {
+    const ports = await Promise.all(
+      wave.map((name) =>
+        supervisor.start(
+          serviceSpec(name, {
+            ...busEnv,
+            ...Object.fromEntries(uses(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
+          }),
+        ),
+      ),
+    );
+    wave.forEach((name, i) => {
+      addresses[addressVariable(name)] = `127.0.0.1:${ports[i]}`;
+    });
+  }
+  gatewayPort = await supervisor.start({
     name: "gateway",
     entry: "gateway/main.ts",
     env: {
@@ -137,11 +142,8 @@ try {
       ...addresses,
       FLOWFORGE_ADMIN_KEY: key,
       PORT: String(config.gatewayPort),
-      METRICS_PORT: String(metricsPort(selected.length)),
     },
-    metricsPort: metricsPort(selected.length),
   });
-  [gatewayPort] = await Promise.all([gateway, ...services]);
 } catch (err) {
   if (!stopping) {
     logger.fatal({ err }, "start-up failed");
@@ -150,10 +152,4 @@ try {
 }
 logger.info({ url: `http://127.0.0.1:${gatewayPort}` }, "FlowForge is up");
 
-/** `n` free ports, no two the same. */
-async function distinctFreePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
-  return [...ports];
-}
 reportReady("launcher", gatewayPort);

@@ -20,8 +20,6 @@ export interface ChildSpec {
   /** Arguments after the entry. */
   args?: string[];
   env: NodeJS.ProcessEnv;
-  /** Where the process serves Prometheus metrics (its METRICS_PORT), reported with its state. */
-  metricsPort?: number;
 }
 
 /** What the supervisor reports of one process. */
@@ -110,12 +108,13 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     p.child = child;
     p.status = { ...p.status, state: "starting", pid: child.pid };
     p.exited = new Promise((resolve) => child.once("exit", () => resolve()));
-    child.on("message", (msg: { type?: string; port?: number }) => {
+    child.on("message", (msg: { type?: string; port?: number; metricsPort?: number }) => {
       if (msg?.type !== "ready" || p.child !== child) return;
       p.everReady = true;
-      p.status = { ...p.status, state: "running" };
-      // Restarts bind the port the process chose, which the others were told.
+      p.status = { ...p.status, state: "running", ...(msg.metricsPort ? { metricsPort: msg.metricsPort } : {}) };
+      // Restarts bind the ports the process chose, which the others (and Prometheus) were told.
       if (msg.port) p.spec = { ...p.spec, env: { ...p.spec.env, PORT: String(msg.port) } };
+      if (msg.metricsPort) p.spec = { ...p.spec, env: { ...p.spec.env, METRICS_PORT: String(msg.metricsPort) } };
       p.startup?.resolve(msg.port ?? 0);
       p.startup = undefined;
       clearTimeout(p.healthyTimer);
@@ -187,7 +186,7 @@ export function createSupervisor(options: SupervisorOptions): Supervisor {
     start(spec) {
       const p: Supervised = {
         spec,
-        status: { name: spec.name, state: "starting", metricsPort: spec.metricsPort, restarts: 0, crashes: 0 },
+        status: { name: spec.name, state: "starting", restarts: 0, crashes: 0 },
         everReady: false,
       };
       processes.set(spec.name, p);

@@ -26,7 +26,7 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled rejection"));
 }
 
-/** Tells the launcher (when there is one) that this process is listening. */
-export function reportReady(name: string, port: number): void {
-  process.send?.({ type: "ready", name, port });
+/** Tells the launcher (when there is one) that this process is listening, and where it serves metrics. */
+export function reportReady(name: string, port: number, metricsPort?: number): void {
+  process.send?.({ type: "ready", name, port, ...(metricsPort === undefined ? {} : { metricsPort }) });
 }

@@ -43,7 +43,7 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     { host, port: bound, metricsPort: metrics?.port, services: options.services.map((s) => s.service.typeName) },
     "serving",
   );
-  reportReady(options.name, bound);
+  reportReady(options.name, bound, metrics?.port);
 
   const busReachable = config.bus.natsUrl || config.bus.jobBusAddress;
   const stopWorkers =

@@ -1,6 +1,7 @@
 /** The OCR capability: text read from images and scanned PDFs. */
 import { OcrService } from "#gen/flowforge/ocr/v1/ocr_pb.js";
 import { defineCapability } from "#capability/index.js";
+import { builtOnFirstCall } from "#capability/on-first-call.js";
 import { register } from "#runtime/server.js";
 import { blobConfig } from "#config/index.js";
 import { num, str } from "envalid";
@@ -22,20 +23,23 @@ export default defineCapability({
     TESSERACT_PATH: str({ default: "tesseract", desc: "the native tesseract program" }),
   },
   async create({ env, settings, logger }) {
-    const [{ createOcrService }, { withBlobStore }] = await Promise.all([
-      import("./service.js"),
-      import("#blobs/open.js"),
-    ]);
-    const { impl, stop } = await withBlobStore(blobConfig(env), (blobs) =>
-      createOcrService({
-        defaultEngine: settings.OCR_ENGINE as "auto" | "tesseract.js" | "tesseract",
-        concurrency: settings.OCR_CONCURRENCY,
-        pageTimeMs: settings.OCR_PAGE_TIMEOUT_MS,
-        tesseractProgram: settings.TESSERACT_PATH,
-        blobs,
-        logger,
-      }),
-    );
+    // The OCR engines, sharp and the PDF renderer load with the first call.
+    const { impl, stop } = builtOnFirstCall(OcrService, async () => {
+      const [{ createOcrService }, { withBlobStore }] = await Promise.all([
+        import("./service.js"),
+        import("#blobs/open.js"),
+      ]);
+      return withBlobStore(blobConfig(env), (blobs) =>
+        createOcrService({
+          defaultEngine: settings.OCR_ENGINE as "auto" | "tesseract.js" | "tesseract",
+          concurrency: settings.OCR_CONCURRENCY,
+          pageTimeMs: settings.OCR_PAGE_TIMEOUT_MS,
+          tesseractProgram: settings.TESSERACT_PATH,
+          blobs,
+          logger,
+        }),
+      );
+    });
     return { services: [register(OcrService, impl)], stop };
   },
   deploy: {
