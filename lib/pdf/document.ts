@@ -70,7 +70,10 @@ export async function load(input: Input): Promise<PDFDocument> {
       throw new Unusable(input.field, "cannot be read as a PDF: its page tree is nested too deep or refers to itself");
     if (/encrypted/i.test(message))
       throw new Unusable(input.field, "is encrypted: decrypt it first (PdfService/Decrypt, with its password)");
-    throw new Unusable(input.field, `cannot be read as a PDF: ${message.split("\n")[0]}`);
+    // pdf-lib's parse errors say what is wrong; a TypeError is its own code tripping over a file cut
+    // short or damaged, whose text ("Cannot read properties of undefined") means nothing to a caller.
+    const reason = err instanceof TypeError ? "it is damaged or incomplete" : message.split("\n")[0];
+    throw new Unusable(input.field, `cannot be read as a PDF: ${reason}`);
   }
   if (pages === 0) throw new Unusable(input.field, "cannot be read as a PDF: it has no pages");
   return doc;
