@@ -1,9 +1,10 @@
 /**
- * The launcher of `npm start` (scripts/start.ts runs it): the whole mesh on one machine. Without `DATABASE_URL` it runs PGlite (in
- * `FLOWFORGE_DATA_DIR`, default ./.flowforge) served over the Postgres wire protocol; it starts
- * every capability service and the gateway as separate processes joined by real gRPC, restarts
- * a process that dies (with backoff, for as long as it takes), tells the gateway every process's
- * state for its health report, and stops everything on SIGINT/SIGTERM within the grace period.
+ * The launcher of `npm start` (scripts/start.ts runs it): the whole mesh on one machine. Without
+ * `DATABASE_URL` it runs PGlite (in `FLOWFORGE_DATA_DIR`, default ./.flowforge) served over the
+ * Postgres wire protocol; it starts every capability service and the gateway as separate processes
+ * joined by real gRPC, restarts a process that dies (with backoff, for as long as it takes), tells
+ * the gateway every process's state for its health report, and stops everything on SIGINT/SIGTERM
+ * within the grace period.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";

@@ -12,7 +12,7 @@ export const loaderArgs: string[] = compiled ? [] : ["--import", "tsx"];
 
 /** The file of a module given by its source name (`./worker.ts`), relative to `base`, in the form this process runs. */
 export function moduleUrl(source: string, base: string | URL): URL {
-  return new URL(compiled ? source.replace(/\.ts$/, ".js") : source, base);
+  return new URL(modulePath(source), base);
 }
 
 /** A module's path given by its source name (`services/main.ts`), in the form this process runs. */

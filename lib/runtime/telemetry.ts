@@ -20,6 +20,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Whether traces are exported from this process (an OTLP endpoint is set and the SDK not disabled). */
 export function telemetryEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -93,7 +94,7 @@ export function contextOf(traceparent: string | undefined, tracestate?: string) 
 /** The `traceparent` of the active span, or `fallback` when there is none (traces off). */
 export function activeTraceparent(fallback = ""): string {
   const carrier: Carrier = {};
-  propagation.inject(context.active(), carrier);
+  injectTraceContext(carrier);
   return carrier.traceparent ?? fallback;
 }
 
@@ -105,18 +106,20 @@ export function injectTraceContext(headers: Carrier): void {
 /** Options for inSpan. */
 export interface SpanOptions {
   kind?: SpanKind;
-  /** The parent: a `traceparent`, or the active context when unset. */
+  /** The parent: a `traceparent` (with its `tracestate`), or the active context when unset. */
   traceparent?: string;
+  tracestate?: string;
   attributes?: Attributes;
 }
 
 /**
- * Runs `fn` inside a new span (ended when it settles, marked an error when it throws); without
- * telemetry it only runs `fn`.
+ * Runs `fn` inside a new span (ended when it settles, marked an error when it throws: with its
+ * code's name for a ConnectError); without telemetry it only runs `fn`.
  */
 export function inSpan<T>(name: string, options: SpanOptions, fn: (span?: Span) => Promise<T>): Promise<T> {
   if (!shutdown) return fn();
-  const parent = options.traceparent === undefined ? context.active() : contextOf(options.traceparent);
+  const parent =
+    options.traceparent === undefined ? context.active() : contextOf(options.traceparent, options.tracestate);
   const span = trace
     .getTracer("flowforge")
     .startSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, parent);
@@ -124,7 +127,8 @@ export function inSpan<T>(name: string, options: SpanOptions, fn: (span?: Span) 
     try {
       return await fn(span);
     } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      const message = err instanceof ConnectError ? Code[err.code] : (err as Error).message;
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
       throw err;
     } finally {
       span.end();
