@@ -5,10 +5,10 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import * as net from "node:net";
-import { HealthImplementation } from "grpc-health-check";
 import type { ServiceRegistration } from "./registration.js";
 import { grpcServiceFor, type ContextHook } from "./grpc-adapter.js";
 import { reflectionRegistrations } from "./reflection.js";
+import { createServiceHealth } from "./health.js";
 import { defaultMaxMessageBytes } from "./config.js";
 import { splitHostPort } from "./ports.js";
 import { grpcOptions } from "./grpc-options.js";
@@ -54,11 +54,10 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
   const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
   const server = new grpc.Server(grpcOptions(maxMessageBytes));
   const names = options.services.map((s) => s.service.typeName);
-  const health = new HealthImplementation(Object.fromEntries(["", ...names].map((n) => [n, "SERVING" as const])));
-  health.addToServer(server);
+  const health = createServiceHealth(names);
 
   const services = options.services.map((s) => s.service);
-  for (const { service, impl } of [...options.services, ...reflectionRegistrations(services)]) {
+  for (const { service, impl } of [...options.services, health.registration, ...reflectionRegistrations(services)]) {
     const { definition, implementation } = grpcServiceFor(service, impl as Record<string, never>, {
       logger: options.logger,
       contextHook: options.contextHook,
@@ -94,7 +93,7 @@ export function createServiceServer(options: ServiceServerOptions): ServiceServe
       return (listener.address() as net.AddressInfo).port;
     },
     async shutdown({ drainMs = 0, graceMs = 10_000 } = {}) {
-      for (const name of ["", ...names]) health.setStatus(name, "NOT_SERVING");
+      health.setAll("NOT_SERVING");
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       for (const { listener, injector } of listeners) {
         listener.close();

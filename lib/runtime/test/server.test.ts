@@ -1,7 +1,7 @@
 /**
  * The service server's shutdown over real sockets: health goes NOT_SERVING, calls in flight
  * finish within the grace period, calls still running after it are cut (their handlers' signals
- * abort), and no new connection is accepted.
+ * abort), and no new connection is accepted; grpc.health.v1 (Check, List, Watch) tells of it.
  */
 import { waitFor } from "#test/support/until.js";
 import { describe, expect, it } from "vitest";
@@ -12,6 +12,9 @@ import { createServiceServer, register } from "../server.js";
 import { createLogger } from "../logger.js";
 import { errorOf, grpcJsUnary } from "#test/support/clients.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "#gen/grpc/health/v1/health_pb.js";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 
 const logger = createLogger({ name: "test", level: "silent" });
 
@@ -128,5 +131,43 @@ describe("answers larger than a message", () => {
     } finally {
       await server.shutdown({ graceMs: 100 });
     }
+  });
+});
+
+describe("grpc.health.v1", () => {
+  it("answers Check and List for the process and each service, names an unknown one, and tells a Watch of the shutdown", async () => {
+    const { server, port } = await sleepyServer();
+    const client = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+    expect((await client.check({ service: "" })).status).toBe(Status.SERVING);
+    expect((await client.check({ service: CryptoService.typeName })).status).toBe(Status.SERVING);
+    const unknown = await errorOf(client.check({ service: "nope.v1.Nope" }));
+    expect(unknown.code).toBe(Code.NotFound);
+    expect(unknown.rawMessage).toContain('"nope.v1.Nope"');
+    const listed = await client.list({});
+    expect(Object.fromEntries(Object.entries(listed.statuses).map(([n, s]) => [n, s.status]))).toEqual({
+      "": Status.SERVING,
+      [CryptoService.typeName]: Status.SERVING,
+    });
+
+    const abort = new AbortController();
+    const heard: Status[] = [];
+    const unknownHeard: Status[] = [];
+    const watch = (async () => {
+      for await (const { status } of client.watch({ service: CryptoService.typeName }, { signal: abort.signal })) {
+        heard.push(status);
+        if (status === Status.NOT_SERVING) abort.abort();
+      }
+    })().catch((err) => err);
+    for await (const { status } of client.watch({ service: "later.v1.Later" })) {
+      unknownHeard.push(status);
+      break;
+    }
+    await waitFor(() => heard.length === 1, { what: "the watch's first status" });
+    const stopped = server.shutdown({ drainMs: 200, graceMs: 500 });
+    await waitFor(() => heard.length === 2, { what: "the watch hearing NOT_SERVING" });
+    await stopped;
+    await watch;
+    expect(heard).toEqual([Status.SERVING, Status.NOT_SERVING]);
+    expect(unknownHeard).toEqual([Status.SERVICE_UNKNOWN]);
   });
 });
