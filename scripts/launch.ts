@@ -15,7 +15,7 @@ import { launcherConfig } from "#config/index.js";
 import { reportReady } from "#runtime/lifecycle.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "#db/pglite-server.js";
 import { createSupervisor } from "#launcher/supervisor.js";
-import { catalog, selectCapabilities } from "../services/catalog.js";
+import { selectCapabilities, usesOf } from "../services/select.js";
 import { addressVariable } from "#capability/index.js";
 import { threadPoolSize } from "#runtime/machine.js";
 import { compiled } from "#runtime/code.js";
@@ -82,7 +82,14 @@ if (!databaseUrl) {
     template: join(compiled ? root : join(root, "dist"), "pglite-template"),
   });
   databaseUrl = embedded.url;
-  logger.info({ dataDir: config.dataDir }, "embedded PostgreSQL (PGlite) ready");
+  // The processes start while it opens; their statements wait for it.
+  embedded.ready.then(
+    () => logger.info({ dataDir: config.dataDir }, "embedded PostgreSQL (PGlite) ready"),
+    (err) => {
+      logger.fatal({ err, dataDir: config.dataDir }, "embedded PostgreSQL (PGlite) failed to open");
+      void shutdown(1);
+    },
+  );
 }
 const key = await adminKey();
 
@@ -104,7 +111,8 @@ const baseEnv = {
 // Every capability through the one service entry point. Each binds ports of its own choosing
 // (PORT=0 and METRICS_PORT=0: a port picked here could be taken, as an outgoing connection's
 // source port, before the process binds it) and reports them; a restart binds the same ones
-// again. The jobs process comes first: without NATS the others' workers use its bus.
+// again. The jobs process comes first (beside the database opening): without NATS the others'
+// workers use its bus.
 const addresses: Record<string, string> = {};
 const serviceSpec = (name: string, extra: NodeJS.ProcessEnv = {}) => ({
   name,
@@ -118,15 +126,14 @@ try {
   addresses[addressVariable("jobs")] = `127.0.0.1:${jobsPort}`;
   const busEnv = config.natsUrl ? {} : { JOB_BUS_ADDR: addresses[addressVariable("jobs")] };
   // Capabilities that call others start after them, given their addresses.
-  const uses = (name: string) => (catalog[name as keyof typeof catalog] as { uses?: string[] }).uses ?? [];
   const others = selected.filter((name) => name !== "jobs");
-  for (const wave of [others.filter((n) => uses(n).length === 0), others.filter((n) => uses(n).length > 0)]) {
+  for (const wave of [others.filter((n) => usesOf(n).length === 0), others.filter((n) => usesOf(n).length > 0)]) {
     const ports = await Promise.all(
       wave.map((name) =>
         supervisor.start(
           serviceSpec(name, {
             ...busEnv,
-            ...Object.fromEntries(uses(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
+            ...Object.fromEntries(usesOf(name).map((u) => [addressVariable(u), addresses[addressVariable(u)]])),
           }),
         ),
       ),

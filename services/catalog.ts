@@ -1,7 +1,8 @@
 /**
  * The capability catalogue: every capability declared in `services/<name>/capability.ts`, as
- * `npm run generate` lists them in gen/flowforge/capabilities.ts. The gateway routes, the launcher
- * starts and the jobs service runs methods of these; nothing here is edited by hand.
+ * `npm run generate` lists them in gen/flowforge/capabilities.ts. The gateway routes and the jobs
+ * service runs methods of these; nothing here is edited by hand. Importing it loads every
+ * declaration: what needs only names (the launcher, a capability process) uses select.ts.
  */
 import type { DescService, Registry } from "@bufbuild/protobuf";
 import { capabilities } from "#gen/flowforge/capabilities.js";
@@ -12,46 +13,15 @@ import {
   registryOf,
   runsAsJobsAmong,
 } from "#capability/index.js";
+import type { CapabilityName } from "./select.js";
 
-/** A capability's short name. */
-export type CapabilityName = (typeof capabilities)[number]["name"];
+export { type CapabilityName, isCapabilityName, selectCapabilities } from "./select.js";
 
 /** Every capability, by name. */
 export const catalog = Object.fromEntries(capabilities.map((c) => [c.name, c])) as Record<
   CapabilityName,
   Capability<CapabilityName>
 >;
-
-/** Whether `name` is a capability of the catalogue. */
-export function isCapabilityName(name: string): name is CapabilityName {
-  return Object.hasOwn(catalog, name);
-}
-
-/**
- * The capabilities a deployment runs: those `list` names (comma-separated, as
- * `FLOWFORGE_CAPABILITIES` gives them) with the jobs service and every capability they call, or
- * all of them when it names none. An unknown name is an error naming it and the known ones.
- */
-export function selectCapabilities(list: string | undefined): CapabilityName[] {
-  const asked = (list ?? "")
-    .split(",")
-    .map((n) => n.trim())
-    .filter(Boolean);
-  if (asked.length === 0) return Object.keys(catalog) as CapabilityName[];
-  const unknown = asked.filter((n) => !isCapabilityName(n));
-  if (unknown.length > 0)
-    throw new Error(
-      `FLOWFORGE_CAPABILITIES names ${unknown.map((n) => `"${n}"`).join(", ")}; known: ${Object.keys(catalog).join(", ")}`,
-    );
-  const chosen = new Set<CapabilityName>();
-  const add = (name: CapabilityName) => {
-    if (chosen.has(name)) return;
-    chosen.add(name);
-    for (const used of catalog[name].uses ?? []) if (isCapabilityName(used)) add(used);
-  };
-  for (const name of [...asked, "jobs"] as CapabilityName[]) add(name);
-  return (Object.keys(catalog) as CapabilityName[]).filter((n) => chosen.has(n));
-}
 
 /** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
 export function runsAsJobs(service: DescService): boolean {

@@ -3,7 +3,7 @@
  * (or `CAPABILITY=<name>`). It builds the capability declared in `services/<name>/capability.ts`
  * and serves it (see lib/runtime/run.ts for the environment it reads).
  */
-import { catalog, isCapabilityName, selectCapabilities } from "./catalog.js";
+import { capabilityNames, isCapabilityName, loadCapability, selectCapabilities } from "./select.js";
 import { runService } from "#runtime/run.js";
 import { createLogger } from "#runtime/logger.js";
 import { serviceConfig } from "#config/index.js";
@@ -11,20 +11,20 @@ import { settingsOf } from "#capability/index.js";
 
 const name = process.argv[2] ?? process.env.CAPABILITY ?? "";
 if (!isCapabilityName(name)) {
-  process.stderr.write(
-    `usage: services/main.ts <capability>; known: ${Object.keys(catalog).join(", ")} (got "${name}")\n`,
-  );
+  process.stderr.write(`usage: services/main.ts <capability>; known: ${capabilityNames.join(", ")} (got "${name}")\n`);
   process.exit(2);
 }
-const capability = catalog[name];
+// Only this capability's declaration (and generated code) is loaded.
+const capability = await loadCapability[name]();
 const config = serviceConfig();
 const instance = await capability.create({
   logger: createLogger({ name }),
   env: process.env,
   settings: settingsOf(capability, process.env),
   config,
-  // The deployment's capabilities (FLOWFORGE_CAPABILITIES, every one by default).
-  capabilities: selectCapabilities(process.env.FLOWFORGE_CAPABILITIES).map((n) => catalog[n]),
+  // The deployment's capabilities (FLOWFORGE_CAPABILITIES, every one by default), loaded when asked.
+  capabilities: () =>
+    Promise.all(selectCapabilities(process.env.FLOWFORGE_CAPABILITIES).map((n) => loadCapability[n]())),
 });
 await runService({
   name,

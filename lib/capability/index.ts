@@ -26,8 +26,11 @@ export interface CapabilityContext<V = Record<string, unknown>> {
   settings: V;
   /** The service process's configuration (lib/config), read once by the entry point. */
   config: ServiceConfig;
-  /** Every capability of the deployment (the catalogue), for one that runs others' methods: the jobs service. */
-  capabilities: readonly Capability[];
+  /**
+   * Loads every capability of the deployment (the catalogue), for one that runs others' methods:
+   * the jobs service. The others never call it, and so never load the other declarations.
+   */
+  capabilities(): Promise<readonly Capability[]>;
 }
 
 /** A built capability: its registrations, and what to stop after the server has stopped. */

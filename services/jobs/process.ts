@@ -24,8 +24,9 @@ export async function createJobsProcess({
   logger,
   env,
   config: service,
-  capabilities,
+  capabilities: loadCapabilities,
 }: CapabilityContext): Promise<CapabilityInstance> {
+  const capabilities = await loadCapabilities();
   const config = { ...service, ...jobsConfig(env) };
   const sql = sqlFor(config.database, "flowforge-jobs");
   await migrate(sql);

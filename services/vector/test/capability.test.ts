@@ -20,7 +20,7 @@ it("starts on a PostgreSQL without pgvector and answers failed_precondition nami
     config: serviceConfig(env),
     settings: settingsOf(capability, env),
     logger: createLogger({ name: "vector", level: "silent" }),
-    capabilities: [capability],
+    capabilities: async () => [capability],
   });
   try {
     const impl = instance.services.find((s) => s.service === VectorService)!.impl as never;
