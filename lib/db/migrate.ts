@@ -1,13 +1,21 @@
 /** Forward-only SQL migrations from lib/db/migrations, each applied once, in order, in a transaction. */
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Sql } from "./sql.js";
 
 const dir = fileURLToPath(new URL("./migrations/", import.meta.url));
 
+/** The migrations' file names, in the order they apply. */
+export function migrations(): string[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+    .sort();
+}
+
 /** Applies pending migrations; safe to run from several processes at once. Returns those applied. */
 export async function migrate(sql: Sql): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d{4}_.+\.sql$/.test(f)).sort();
+  const files = migrations();
   const applied: string[] = [];
   await sql.begin(async (tx) => {
     // One migrator at a time across processes.

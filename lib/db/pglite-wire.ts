@@ -32,8 +32,22 @@ export interface WireServer {
   close(): Promise<void>;
 }
 
-/** Serves `db` on 127.0.0.1:`port` (0 picks one). */
-export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promise<WireServer> {
+/**
+ * Serves `database` on 127.0.0.1:`port` (0 picks one). It may still be opening: the server listens
+ * at once and runs what its clients send once it is open; if it fails to open, every connection
+ * is closed with that error.
+ */
+export async function serveWire(database: PGlite | Promise<PGlite>, port = 0, host = "127.0.0.1"): Promise<WireServer> {
+  let db: PGlite | undefined;
+  let failed: Error | undefined;
+  const opened = Promise.resolve(database).then(
+    (open) => {
+      db = open;
+    },
+    (err: Error) => {
+      failed = err;
+    },
+  );
   const queue: Work[] = [];
   let owner: Conn | undefined; // the connection whose transaction is open
   let running = false;
@@ -50,19 +64,25 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
     if (running) return;
     running = true;
     try {
+      if (!db) await opened;
+      const pg = db;
+      if (!pg) {
+        for (const { conn } of queue.splice(0)) conn.socket.destroy(failed);
+        return;
+      }
       for (;;) {
         if (owner?.closed) {
           // Its connection is gone with a transaction open (its process died, say): that transaction
           // dies with it, before anyone else's statements run (they would run inside it, never committed).
-          await db.exec("ROLLBACK").catch(() => {});
+          await pg.exec("ROLLBACK").catch(() => {});
           owner = undefined;
         }
         const work = next();
         if (!work) break;
         const { conn, bytes } = work;
-        await db
+        await pg
           .runExclusive(() =>
-            db.execProtocolRawStream(bytes, {
+            pg.execProtocolRawStream(bytes, {
               onRawData: (data) => {
                 if (!conn.closed) conn.socket.write(Buffer.from(data));
               },
@@ -71,7 +91,7 @@ export async function serveWire(db: PGlite, port = 0, host = "127.0.0.1"): Promi
           .catch((err) => {
             if (!conn.closed) conn.socket.destroy(err);
           });
-        owner = db.isInTransaction() ? conn : undefined;
+        owner = pg.isInTransaction() ? conn : undefined;
       }
     } finally {
       running = false;

@@ -1,7 +1,18 @@
-/** Embedded PGlite over the wire under concurrent clients: no crossed statements or transactions. */
+/**
+ * Embedded PGlite over the wire under concurrent clients: no crossed statements or transactions;
+ * a database still opening holds what is sent meanwhile, and one that fails to open refuses it; a
+ * new data directory from the build's template opens migrated.
+ */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../pglite-server.js";
+import { PGlite } from "@electric-sql/pglite";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { root } from "#test/support/mesh.js";
+import { isTemplate, startEmbeddedPostgres, type EmbeddedPostgres } from "../pglite-server.js";
+import { migrate } from "../migrate.js";
+import { serveWire } from "../pglite-wire.js";
 import { createSql, type Sql } from "../sql.js";
 
 let pg: EmbeddedPostgres;
@@ -93,5 +104,84 @@ describe("PGlite wire server", () => {
     const [{ n }] = await clients[2]<{ n: number }[]>`SELECT n FROM counter WHERE id = 1`;
     expect(n).toBe(61);
     expect(await clients[0].begin(async (tx) => (await tx<{ n: number }[]>`SELECT n FROM counter`)[0].n)).toBe(61);
+  });
+});
+
+describe("a database still opening", () => {
+  it("holds the statements sent meanwhile and answers them once it is open", async () => {
+    let open!: (db: PGlite) => void;
+    const server = await serveWire(new Promise<PGlite>((resolve) => (open = resolve)));
+    const sql = createSql(`postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`, { max: 1 });
+    try {
+      let answered = false;
+      const early = sql<{ v: number }[]>`SELECT 41 + 1 AS v`.then((rows) => {
+        answered = true;
+        return rows;
+      });
+      // Nothing can answer before the database exists: the statement waits rather than failing.
+      await new Promise((r) => setImmediate(r));
+      expect(answered).toBe(false);
+      open(await PGlite.create());
+      expect((await early)[0].v).toBe(42);
+    } finally {
+      await sql.end();
+      await server.close();
+    }
+  });
+
+  it("closes every connection when it fails to open, those waiting and those that come later", async () => {
+    let fail!: (err: Error) => void;
+    const server = await serveWire(new Promise<PGlite>((_, reject) => (fail = reject)));
+    // A client's start-up message (protocol 3.0), then whether the server closes the connection.
+    const closedAfterStartup = () =>
+      new Promise<boolean>((resolve) => {
+        const socket = connect(server.port, "127.0.0.1", () => {
+          const startup = Buffer.alloc(8);
+          startup.writeInt32BE(8, 0);
+          startup.writeInt32BE(196608, 4);
+          socket.write(startup);
+        });
+        socket.on("error", () => {});
+        socket.on("data", () => resolve(false)); // an answer: it did not fail
+        socket.on("close", () => resolve(true));
+      });
+    try {
+      const waiting = closedAfterStartup();
+      fail(new Error("data directory is damaged"));
+      expect(await waiting).toBe(true);
+      expect(await closedAfterStartup()).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("a new data directory made from the build's template (npm run build makes it)", () => {
+  it("opens already migrated, with pgvector created, and a second start keeps what the first wrote", async () => {
+    const dataDir = join(await mkdtemp(join(tmpdir(), "flowforge-template-")), "pgdata");
+    const template = join(root, "dist/pglite-template");
+    expect(isTemplate(template)).toBe(true);
+    try {
+      for (const run of [1, 2]) {
+        const db = await startEmbeddedPostgres({ dataDir, template });
+        const sql = createSql(db.url, { max: 1 });
+        try {
+          expect(await migrate(sql)).toEqual([]); // nothing left to apply
+          const extensions = await sql<{ extname: string }[]>`SELECT extname FROM pg_extension`;
+          expect(extensions.map((e) => e.extname)).toContain("vector");
+          if (run === 1)
+            await sql`INSERT INTO usage (key_id, tenant_id, method, day, calls) VALUES ('k', 't', 'm', CURRENT_DATE, 7)`;
+          else
+            expect(Number((await sql<{ calls: string }[]>`SELECT calls FROM usage WHERE key_id = 'k'`)[0].calls)).toBe(
+              7,
+            );
+        } finally {
+          await sql.end();
+          await db.stop();
+        }
+      }
+    } finally {
+      await rm(dirname(dataDir), { recursive: true, force: true });
+    }
   });
 });
