@@ -38,11 +38,11 @@ import { prefixOf } from "./transports/rest/templates.js";
 import { createDocs } from "./transports/docs.js";
 import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
 import { createStatusReport } from "./health.js";
-import { connect as connectNats } from "@nats-io/transport-node";
 
 /** Resolves when the NATS server at `url` answers a round trip. */
 async function pingNats(url: string) {
-  const nc = await connectNats({ servers: url, timeout: 2000, reconnect: false });
+  const { connect } = await import("@nats-io/transport-node"); // loaded only where NATS is used
+  const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
   try {
     await nc.flush();
   } finally {

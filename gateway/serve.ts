@@ -45,7 +45,7 @@ const all = backendAddresses();
 const addresses = Object.fromEntries(selectCapabilities(config.capabilities).map((name) => [name, all[name]]));
 const fdLimit = openFileLimit();
 const caps = connectionCaps(fdLimit);
-const limiter = limiterFor(config.redisUrl);
+const limiter = await limiterFor(config.redisUrl);
 const blobs = await openBlobStore(blobConfig());
 // Expired blobs are removed here, every 10 minutes (reads already refuse them).
 const stopSweeping = sweepEvery(blobs, 600_000, (err) => logger.warn({ err }, "blob sweep failed"));

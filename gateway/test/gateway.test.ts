@@ -30,7 +30,7 @@ import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { pgliteDatabase, type TestDatabase } from "#test/support/databases.js";
 import { connectClient, errorOf, grpcJsUnary } from "#test/support/clients.js";
 import { freePort } from "#test/support/mesh.js";
-import { createRedisLimiter } from "#limits/index.js";
+import { createRedisLimiter } from "#limits/redis/limiter.js";
 import { waitFor } from "#test/support/until.js";
 
 const logger = createLogger({ name: "test", level: "silent" });

@@ -8,7 +8,7 @@ import { pack } from "#test/support/jobs.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
 import { register } from "#runtime/server.js";
-import { createRedisLimiter } from "#limits/index.js";
+import { createRedisLimiter } from "#limits/redis/limiter.js";
 import { defaultTierLimits, parseTierLimits, windowsFor } from "../policies/rate-limit.js";
 import { startTestGateways, type TestGateways } from "./setup.js";
 import { connectClient, errorOf, grpcWebClient } from "#test/support/clients.js";

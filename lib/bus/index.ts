@@ -2,14 +2,13 @@
  * The job bus: NATS JetStream (`jetstream/`), the in-process bus (`memory/`) and the in-process bus
  * of the jobs process reached over gRPC (`remote/`), behind one interface (types.ts).
  */
-import { createJetStreamBus } from "./jetstream/bus.js";
 import { createMemoryBus } from "./memory/bus.js";
 import { createRemoteBus } from "./remote/bus.js";
 import type { JobBus } from "./types.js";
 
 export type { Consumer, ConsumeOptions, Delivery, JobBus, Task } from "./types.js";
 export { taskId } from "./types.js";
-export { createJetStreamBus, createMemoryBus, createRemoteBus };
+export { createMemoryBus, createRemoteBus };
 export { createBusService } from "./remote/service.js";
 
 /** Where the job bus is (serviceConfig().bus). */
@@ -25,6 +24,8 @@ export interface BusConfig {
  */
 export async function busFor(config: BusConfig): Promise<{ bus: JobBus; kind: "jetstream" | "remote" | "memory" }> {
   if (config.natsUrl) {
+    // The NATS client is loaded only where NATS is used (embedded processes never load it).
+    const { createJetStreamBus } = await import("./jetstream/bus.js");
     const bus = await createJetStreamBus({ servers: config.natsUrl, replicas: config.natsReplicas });
     return { bus, kind: "jetstream" };
   }

@@ -2,7 +2,6 @@
  * The response cache for deterministic chats (temperature 0, same tenant, same request): Redis
  * when REDIS_URL is set, shared by every replica; memory otherwise, bounded in entries.
  */
-import { Redis } from "ioredis";
 
 /** A cache of answers (serialized ChatResponses) by key. */
 export interface ResponseCache {
@@ -35,7 +34,8 @@ export function createMemoryCache(ttlSeconds: number, entries = 10_000): Respons
 }
 
 /** A cache in Redis under `flowforge:llm:` keys, each expiring after `ttlSeconds`. */
-export function createRedisCache(url: string, ttlSeconds: number): ResponseCache {
+export async function createRedisCache(url: string, ttlSeconds: number): Promise<ResponseCache> {
+  const { Redis } = await import("ioredis"); // loaded only where Redis is used
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true });
   const prefix = "flowforge:llm:";
   return {

@@ -33,7 +33,7 @@ export default defineCapability({
       config.cacheTtlSeconds <= 0
         ? undefined
         : config.redisUrl
-          ? cache.createRedisCache(config.redisUrl, config.cacheTtlSeconds)
+          ? await cache.createRedisCache(config.redisUrl, config.cacheTtlSeconds)
           : cache.createMemoryCache(config.cacheTtlSeconds);
     if (config.providers.length === 0)
       logger.info("no model provider configured: LlmService answers failed_precondition");

@@ -24,7 +24,7 @@ export interface CheckedChat {
   needs: { chat: true; tools: boolean; jsonSchema: boolean; vision: boolean };
 }
 
-const ajv = new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
+let ajv: Ajv2020 | undefined; // made on the first schema: its meta-schemas are megabytes of heap
 
 /** Checks a ChatRequest and reads its images. */
 export async function checkChat(
@@ -138,6 +138,7 @@ export async function checkChat(
 /** Compiles a JSON Schema, naming the field when it is not one. */
 function compile(schema: JsonObject, field: string): ValidateFunction {
   try {
+    ajv ??= new Ajv2020({ allErrors: false, strict: false, validateFormats: false });
     return ajv.compile(schema);
   } catch (err) {
     throw invalidArgument(field, `is not a valid JSON Schema: ${(err as Error).message}`, err);

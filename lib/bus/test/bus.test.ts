@@ -6,15 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
-import {
-  createBusService,
-  createJetStreamBus,
-  createMemoryBus,
-  createRemoteBus,
-  type Delivery,
-  type JobBus,
-  type Task,
-} from "../index.js";
+import { createJetStreamBus } from "../jetstream/bus.js";
+import { createBusService, createMemoryBus, createRemoteBus, type Delivery, type JobBus, type Task } from "../index.js";
 import { BusService } from "#gen/flowforge/bus/v1/bus_pb.js";
 import { createServiceServer, register } from "#runtime/server.js";
 import { createLogger } from "#runtime/logger.js";

@@ -1,7 +1,8 @@
 /** The contract both limiters keep, against memory and the real Redis on 127.0.0.1:6379. */
 import { afterAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { createMemoryLimiter, createRedisLimiter, type RateLimiter } from "../index.js";
+import { createMemoryLimiter, type RateLimiter } from "../index.js";
+import { createRedisLimiter } from "../redis/limiter.js";
 import { windowAt } from "../types.js";
 
 const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";

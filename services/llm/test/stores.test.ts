@@ -83,14 +83,14 @@ it("cost follows the price table, cached prompt tokens at their own price", () =
   expect(costOf(prices, "unpriced", { prompt: 5, completion: 5, cached: 0 })).toBe(0);
 });
 
-const caches: [string, () => ResponseCache][] = [
+const caches: [string, () => ResponseCache | Promise<ResponseCache>][] = [
   ["memory", () => createMemoryCache(60)],
   ["Redis", () => createRedisCache("redis://127.0.0.1:6379", 60)],
 ];
 
 describe.each(caches)("the response cache in %s", (_name, make) => {
   it("answers what was set, misses what was not", async () => {
-    const cache = make();
+    const cache = await make();
     const key = randomUUID();
     expect(await cache.get(key)).toBeUndefined();
     await cache.set(key, new Uint8Array([1, 2, 3]));
