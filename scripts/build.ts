@@ -1,22 +1,27 @@
 /**
  * `npm run build` (run by `npm install`): compiles the sources into `dist/` as JavaScript
- * (tsconfig.build.json: emit only; `npm run typecheck` checks the types), copies what the code
+ * (tsconfig.build.json: emit only; `npm run typecheck` checks the types), bundles each process's
+ * entry point (scripts/bundle.ts), copies what the code
  * reads at run time beside it (SQL migrations, the OpenAPI document), writes dist/package.json
  * so `#runtime/*` and the other import aliases resolve inside dist/, and makes the embedded
  * database's template (an initialised PGlite data directory) once per PGlite version.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isTemplate, makeTemplate } from "#db/pglite-server.js";
 import { builtStamp } from "./fresh.js";
+import { bundle } from "./bundle.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dist = join(root, "dist");
 const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/package.json")), "bin/tsc");
+// Every file emitted afresh: the entry points were overwritten by their bundles last time.
+rmSync(join(dist, ".tsbuildinfo"), { force: true });
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+await bundle(dist);
 for (const asset of ["lib/db/migrations", "gen/openapi/openapi.json"])
   cpSync(join(root, asset), join(dist, asset), { recursive: true });
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {

@@ -472,7 +472,8 @@ describe("the OpenAPI document and the reference", () => {
         const expected = op.operationId.startsWith("LlmService_")
           ? ["VALIDATION_ERROR", "PRECONDITION_FAILED"]
           : ["VALIDATION_ERROR"];
-        if (res.status === 400) expect(expected).toContain(res.body.error.code);
+        if (res.status === 400)
+          expect(expected, `${op.operationId}: ${JSON.stringify(res.body)}`).toContain(res.body.error.code);
       }
     }
     expect(seen).toEqual(expect.arrayContaining([...written]));

@@ -24,7 +24,10 @@ export interface StartOptions {
   openFiles?: number;
   /** The checkout to run from. @default this repository */
   root?: string;
-  /** Run the compiled JavaScript in dist/ (as `npm start` does) instead of the sources through tsx. */
+  /**
+   * Run the compiled JavaScript in dist/ (as `npm start` does) instead of the sources through tsx.
+   * @default whether FLOWFORGE_TEST_COMPILED is 1
+   */
   compiled?: boolean;
 }
 
@@ -38,8 +41,10 @@ export async function startProcess(
   const stdio = ["ignore", options.quiet ? "ignore" : "pipe", "pipe", "ipc"] as const;
   const spawnEnv = { ...process.env, ...env };
   const cwd = options.root ?? root;
-  const file = options.compiled ? join("dist", entry.replace(/\.ts$/, ".js")) : entry;
-  const loader = options.compiled ? [] : ["--import", "tsx"];
+  // FLOWFORGE_TEST_COMPILED=1 runs every test's processes compiled (the bundles npm start runs).
+  const compiled = options.compiled ?? process.env.FLOWFORGE_TEST_COMPILED === "1";
+  const file = compiled ? join("dist", entry.replace(/\.ts$/, ".js")) : entry;
+  const loader = compiled ? [] : ["--import", "tsx"];
   // Under a lower descriptor limit: a shell sets it and execs node, keeping the IPC channel.
   const child =
     options.openFiles === undefined
