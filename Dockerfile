@@ -40,6 +40,8 @@ COPY --from=build /app/dist/lib ./dist/lib
 COPY --from=build /app/dist/services ./dist/services
 COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/scripts ./dist/scripts
+# The chunks the entry points' bundles share (scripts/bundle.ts).
+COPY --from=build /app/dist/chunks ./dist/chunks
 USER node
 EXPOSE 8080 50051 9464
 CMD ["node", "dist/gateway/main.js"]
