@@ -80,6 +80,7 @@ if (!databaseUrl) {
     port: config.embeddedPgPort,
     // Made by `npm run build` (scripts/build.ts).
     template: join(compiled ? root : join(root, "dist"), "pglite-template"),
+    listenFirst: true,
   });
   databaseUrl = embedded.url;
   // The processes start while it opens; their statements wait for it.

@@ -32,6 +32,13 @@ export interface EmbeddedPostgresOptions {
   port?: number;
   /** A template made by makeTemplate, copied into a new `dataDir` instead of initialising it. */
   template?: string;
+  /**
+   * Resolve once the server listens rather than once the database is open, when opening is quick
+   * (an existing data directory, or a copy of the template): clients' first statements wait for
+   * it. Never when the database has to be initialised (seconds of WebAssembly: longer than a
+   * client's connect timeout on a loaded machine). The launcher starts processes meanwhile.
+   */
+  listenFirst?: boolean;
 }
 
 /**
@@ -98,14 +105,12 @@ async function copyTree(from: string, to: string): Promise<void> {
 /** Starts PGlite and its wire-protocol server. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const { dataDir, template } = options;
-  // The server listens while the data directory is made and the database opens (half a second or
-  // more of copying and WebAssembly): the processes that will use it start meanwhile, and their
-  // first statements wait for it.
+  const fresh = !dataDir || !existsSync(join(dataDir, "PG_VERSION"));
+  const fromTemplate = dataDir !== undefined && fresh && template !== undefined && isTemplate(template);
   const opening = (async () => {
     if (dataDir) {
       // A new data directory starts as a copy of the template, when there is one of this version.
-      const fresh = !existsSync(join(dataDir, "PG_VERSION"));
-      if (fresh && template && isTemplate(template)) {
+      if (fromTemplate) {
         await copyTree(template, dataDir);
         await rm(join(dataDir, stampFile));
       } else {
@@ -118,6 +123,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   const server = await serveWire(opening, options.port ?? 0);
   const ready = opening.then(() => undefined);
   ready.catch(() => {}); // told to whoever awaits it, and to every client
+  if (!options.listenFirst || (fresh && !fromTemplate)) {
+    try {
+      await ready;
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+  }
   return {
     url: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
     ready,

@@ -163,7 +163,7 @@ describe("a new data directory made from the build's template (npm run build mak
     expect(isTemplate(template)).toBe(true);
     try {
       for (const run of [1, 2]) {
-        const db = await startEmbeddedPostgres({ dataDir, template });
+        const db = await startEmbeddedPostgres({ dataDir, template, listenFirst: true });
         const sql = createSql(db.url, { max: 1 });
         try {
           expect(await migrate(sql)).toEqual([]); // nothing left to apply
