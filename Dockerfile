@@ -12,6 +12,7 @@ COPY gen ./gen
 COPY lib ./lib
 COPY services ./services
 COPY gateway ./gateway
+COPY web ./web
 RUN npm install --no-fund --no-audit
 
 # Run: the production dependencies alone, the compiled code, the Debian programs the capabilities call.
@@ -42,6 +43,8 @@ COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/scripts ./dist/scripts
 # The chunks the entry points' bundles share (scripts/bundle.ts).
 COPY --from=build /app/dist/chunks ./dist/chunks
+# The web console, served by the gateway at /.
+COPY --from=build /app/dist/web ./dist/web
 USER node
 EXPOSE 8080 50051 9464
 CMD ["node", "dist/gateway/main.js"]

@@ -36,6 +36,7 @@ import { createRest } from "./transports/rest/rest.js";
 import { createOpenAiFront } from "./transports/openai/openai.js";
 import { prefixOf } from "./transports/rest/templates.js";
 import { createDocs } from "./transports/docs.js";
+import { createConsole } from "./transports/console.js";
 import { type CapabilityInfo, createCapabilityInfo } from "./transports/capability-info.js";
 import { createStatusReport } from "./health.js";
 
@@ -234,9 +235,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     });
   }
   const docs = createDocs();
+  const webConsole = createConsole();
   const capabilityInfo = createCapabilityInfo(prefixes, () => metrics.registry.metrics());
   const handler = createGatewayHandler({
-    docs: (req, res, path) => docs(req, res, path) || capabilityInfo(req, res, path),
+    docs: (req, res, path) => docs(req, res, path) || capabilityInfo(req, res, path) || webConsole(req, res, path),
     rest: rest.handle,
     openai: createOpenAiFront({
       services,

@@ -1,7 +1,7 @@
 /**
  * `npm run build` (run by `npm install`): compiles the sources into `dist/` as JavaScript
  * (tsconfig.build.json: emit only; `npm run typecheck` checks the types), bundles each process's
- * entry point (scripts/bundle.ts), copies what the code
+ * entry point (scripts/bundle.ts), builds the web console (web/, into dist/web), copies what the code
  * reads at run time beside it (SQL migrations, the OpenAPI document), writes dist/package.json
  * so `#runtime/*` and the other import aliases resolve inside dist/, and makes the embedded
  * database's template (an initialised PGlite data directory) once per PGlite version.
@@ -22,6 +22,9 @@ const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/pack
 rmSync(join(dist, ".tsbuildinfo"), { force: true });
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
 await bundle(dist);
+// The web console: static files into dist/web (web/vite.config.ts), served by the gateway at `/`.
+const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin/vite.js");
+execFileSync(process.execPath, [vite, "build", "--config", join(root, "web/vite.config.ts")], { stdio: "inherit" });
 for (const asset of ["lib/db/migrations", "gen/openapi/openapi.json"])
   cpSync(join(root, asset), join(dist, asset), { recursive: true });
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {

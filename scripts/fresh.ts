@@ -9,7 +9,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 /** What dist/ is built from, relative to the checkout. */
-export const sourceDirs = ["lib", "services", "gateway", "scripts", "gen"];
+export const sourceDirs = ["lib", "services", "gateway", "scripts", "gen", "web"];
 /** The file the build writes last; its time is the build's. */
 export const builtStamp = "dist/.built";
 

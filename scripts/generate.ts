@@ -93,7 +93,11 @@ write(
     `import { file_google_rpc_error_details } from "../google/rpc/error_details_pb.js";\n` +
     files.map((f) => `import { ${fileIdentifier(f)} } from "../${f}_pb.js";\n`).join("") +
     `\n/** Every message type of every FlowForge contract and the error details, for google.protobuf.Any in JSON. */\n` +
-    `export function flowforgeRegistry(): Registry {\n  return createRegistry(file_google_rpc_error_details, ${files.map(fileIdentifier).join(", ")});\n}\n`,
+    `export function flowforgeRegistry(): Registry {\n  return createRegistry(file_google_rpc_error_details, ${files.map(fileIdentifier).join(", ")});\n}\n` +
+    `\n/** Every service the gateway serves to callers (each capability's, then its own), by type name: what the console lists. */\n` +
+    `export const servedServices: readonly string[] = ${JSON.stringify(
+      [...capabilities.flatMap((c) => c.services), ...gatewayServices].map((s) => s.typeName),
+    )};\n`,
 );
 
 write("docker-compose.yml", composeFile(capabilities));

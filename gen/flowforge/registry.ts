@@ -19,3 +19,6 @@ import { file_flowforge_vector_v1_vector } from "../flowforge/vector/v1/vector_p
 export function flowforgeRegistry(): Registry {
   return createRegistry(file_google_rpc_error_details, file_flowforge_account_v1_account, file_flowforge_admin_v1_admin, file_flowforge_blob_v1_blob, file_flowforge_bus_v1_bus, file_flowforge_crypto_v1_crypto, file_flowforge_image_v1_image, file_flowforge_jobs_v1_jobs, file_flowforge_llm_v1_llm, file_flowforge_math_v1_math, file_flowforge_ocr_v1_ocr, file_flowforge_pdf_v1_pdf, file_flowforge_transform_v1_transform, file_flowforge_vector_v1_vector);
 }
+
+/** Every service the gateway serves to callers (each capability's, then its own), by type name: what the console lists. */
+export const servedServices: readonly string[] = ["flowforge.crypto.v1.CryptoService","flowforge.image.v1.ImageService","flowforge.jobs.v1.JobService","flowforge.llm.v1.LlmService","flowforge.math.v1.MathService","flowforge.ocr.v1.OcrService","flowforge.pdf.v1.PdfService","flowforge.transform.v1.TransformService","flowforge.vector.v1.VectorService","flowforge.admin.v1.AdminService","flowforge.account.v1.AccountService","flowforge.blob.v1.BlobService"];

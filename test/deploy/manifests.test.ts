@@ -157,6 +157,9 @@ describe("Dockerfile", () => {
       expect(build).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
       expect(run).toMatch(new RegExp(`^COPY --from=build /app/dist/${dir} \\./dist/${dir}$`, "m"));
     }
+    // The web console is built with the rest (web/ into dist/web) and served by the gateway.
+    expect(build).toMatch(/^COPY web \.\/web$/m);
+    expect(run).toMatch(/^COPY --from=build \/app\/dist\/web \.\/dist\/web$/m);
     // The entry points are bundles (scripts/bundle.ts) whose shared chunks sit in dist/chunks.
     expect(run).toMatch(/^COPY --from=build \/app\/dist\/chunks \.\/dist\/chunks$/m);
     expect(readFileSync(join(root, "scripts/bundle.ts"), "utf8")).toContain('chunkNames: "chunks/');
