@@ -15,6 +15,7 @@ export const builtStamp = "dist/.built";
 
 /** The newest modification time (ms) of the files under `dir`, tests left out. */
 function newest(dir: string): number {
+  if (!existsSync(dir)) return 0; // a checkout without one of them (the image has no sources)
   let latest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === "test") continue;

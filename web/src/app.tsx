@@ -7,13 +7,18 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { TransportProvider, useQuery as useRpc } from "@connectrpc/connect-query";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
-import { useCallback, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { AccountService } from "../../gen/flowforge/account/v1/account_pb.js";
 import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import { JobsScreen } from "./screens/jobs.js";
+import { KeysScreen } from "./screens/keys.js";
 import { Playground } from "./screens/playground.js";
 import { SignIn } from "./screens/sign-in.js";
 import { registry } from "./services.js";
 import { sessionKey, setSessionKey } from "./session.js";
+
+// The usage screen and its chart library load when it is opened, not with the console.
+const UsageScreen = lazy(() => import("./screens/usage.js"));
 
 export function App() {
   const [apiKey, setApiKey] = useState(sessionKey);
@@ -68,6 +73,7 @@ export function App() {
 }
 
 function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
+  const route = useRoute();
   const identity = useRpc(AccountService.method.getIdentity, {});
   const health = useQuery({
     queryKey: ["health"],
@@ -80,7 +86,20 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
       <header className="top">
         <h1>FlowForge</h1>
         <nav aria-label="Screens">
-          <a href="#/playground">Playground</a>
+          <a href="#/playground" aria-current={route.screen === "playground" ? "page" : undefined}>
+            Playground
+          </a>
+          <a href="#/jobs" aria-current={route.screen === "jobs" ? "page" : undefined}>
+            Jobs
+          </a>
+          <a href="#/usage" aria-current={route.screen === "usage" ? "page" : undefined}>
+            Usage
+          </a>
+          {who?.scopes.includes("admin") && (
+            <a href="#/keys" aria-current={route.screen === "keys" ? "page" : undefined}>
+              Keys
+            </a>
+          )}
           <a href="/docs">API reference</a>
           <a href="/openapi.json">OpenAPI</a>
           <a href="/health">
@@ -99,7 +118,7 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
                   quota{" "}
                   {who.quota.perMinute || who.quota.perDay
                     ? `${who.quota.perMinute.toLocaleString()}/min, ${who.quota.perDay.toLocaleString()}/day`
-                    : "the tier's"}
+                    : "unlimited"}
                 </span>
               )}
             </>
@@ -110,8 +129,36 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
         </section>
       </header>
       <main>
-        <Playground apiKey={apiKey} />
+        {route.screen === "jobs" && <JobsScreen jobId={route.id} />}
+        {route.screen === "keys" && <KeysScreen />}
+        {route.screen === "usage" && (
+          <Suspense fallback={<p>Loading…</p>}>
+            <UsageScreen />
+          </Suspense>
+        )}
+        {route.screen === "playground" && <Playground apiKey={apiKey} />}
       </main>
     </>
   );
+}
+
+/** The screen the location's hash names: `#/playground/...`, `#/jobs`, `#/jobs/<id>`, `#/keys`, `#/usage`. */
+function useRoute(): Route {
+  const [route, setRoute] = useState(readRoute);
+  useEffect(() => {
+    const onHash = () => setRoute(readRoute());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+  return route;
+}
+
+type Route = { screen: "playground" | "jobs" | "keys" | "usage"; id?: string };
+
+function readRoute(): Route {
+  const jobs = /^#\/jobs(?:\/([\w-]+))?$/.exec(window.location.hash);
+  if (jobs) return { screen: "jobs", id: jobs[1] };
+  if (window.location.hash === "#/keys") return { screen: "keys" };
+  if (window.location.hash === "#/usage") return { screen: "usage" };
+  return { screen: "playground" };
 }

@@ -109,6 +109,8 @@ describe("PGlite wire server", () => {
 
 describe("a database still opening", () => {
   it("holds the statements sent meanwhile and answers them once it is open", async () => {
+    // Made first (an in-memory initdb takes seconds), handed to the server only once a statement waits.
+    const db = await PGlite.create();
     let open!: (db: PGlite) => void;
     const server = await serveWire(new Promise<PGlite>((resolve) => (open = resolve)));
     const sql = createSql(`postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`, { max: 1 });
@@ -121,11 +123,12 @@ describe("a database still opening", () => {
       // Nothing can answer before the database exists: the statement waits rather than failing.
       await new Promise((r) => setImmediate(r));
       expect(answered).toBe(false);
-      open(await PGlite.create());
+      open(db);
       expect((await early)[0].v).toBe(42);
     } finally {
       await sql.end();
       await server.close();
+      await db.close();
     }
   });
 

@@ -22,6 +22,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { JobService } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { MessageFields, type FormContext } from "../form/editor.js";
+import { batchItems } from "../form/batch.js";
 import { normalizeExample, violationKey } from "../form/model.js";
 import { fetchApiDocument, methodDoc, registry, services } from "../services.js";
 import { AnswerView, ErrorView } from "./answer.js";
@@ -92,7 +93,10 @@ function MethodForm({ method, apiKey }: { method: DescMethod; apiKey: string }) 
   useEffect(() => {
     if (prefilled.current || !doc.data) return;
     prefilled.current = true;
-    if (info.example !== undefined) setValue(normalizeExample(method.input, info.example));
+    // The example fills an untouched form only: what was typed before it came stays.
+    const example = info.example;
+    if (example !== undefined)
+      setValue((v) => (Object.keys(v).length > 0 ? v : normalizeExample(method.input, example)));
   }, [doc.data, info.example, method]);
   const [outcome, setOutcome] = useState<Outcome>();
   const [busy, setBusy] = useState(false);
@@ -187,46 +191,41 @@ function MethodForm({ method, apiKey }: { method: DescMethod; apiKey: string }) 
     }
   };
 
-  // A unary method of a capability whose methods run as jobs: submitted, then watched live.
-  const sendAsJob = async () => {
-    const input = request();
-    if (!input) return;
-    abort.current?.abort();
-    const controller = new AbortController();
-    abort.current = controller;
+  // A unary method of a capability whose methods run as jobs: this request as a job, or a batch
+  // read from a file (one item per row); either way the job's page follows it live.
+  const submitJob = async (items: Message[]) => {
     setBusy(true);
     try {
       const submit = JobService.method.submitJob;
       const res = await transport.unary(
         submit,
-        controller.signal,
+        undefined,
         undefined,
         undefined,
         create(submit.input, {
           method: `${method.parent.typeName}/${method.name}`,
-          items: [anyPack(method.input, input)],
-        }) as never,
+          ...(items.length === 1
+            ? { request: anyPack(method.input, items[0]) }
+            : { items: items.map((i) => anyPack(method.input, i)) }),
+        }),
       );
-      const jobId = (res.message as { job?: { id: string } }).job?.id ?? "";
-      const watch = JobService.method.watchJob;
-      const stream = await transport.stream(
-        watch,
-        controller.signal,
-        undefined,
-        undefined,
-        createAsyncIterable([create(watch.input, { jobId }) as never]),
-      );
-      const messages: Message[] = [];
-      setOutcome({ kind: "stream", method: watch, messages: [], done: false });
-      for await (const m of stream.message) {
-        messages.push(m as Message);
-        setOutcome({ kind: "stream", method: watch, messages: [...messages], done: false });
-      }
-      setOutcome({ kind: "stream", method: watch, messages, done: true });
+      window.location.hash = `#/jobs/${res.message.job?.id ?? ""}`;
     } catch (err) {
-      if (!controller.signal.aborted) failed(err);
+      failed(err);
     } finally {
       setBusy(false);
+    }
+  };
+  const sendAsJob = async () => {
+    const input = request();
+    if (input) await submitJob([input]);
+  };
+  const sendBatch = async (file: File) => {
+    try {
+      await submitJob(batchItems(method.input, file.name, await file.text()));
+    } catch (err) {
+      if (err instanceof ConnectError) failed(err);
+      else setOutcome({ kind: "invalid", message: `${file.name}: ${(err as Error).message}` });
     }
   };
 
@@ -249,9 +248,24 @@ function MethodForm({ method, apiKey }: { method: DescMethod; apiKey: string }) 
             {method.methodKind === "server_streaming" ? "Start stream" : "Send"}
           </button>
           {method.methodKind === "unary" && info.jobs && (
-            <button type="button" disabled={busy} onClick={() => void sendAsJob()}>
-              Send as a job
-            </button>
+            <>
+              <button type="button" disabled={busy} onClick={() => void sendAsJob()}>
+                Send as a job
+              </button>
+              <label className="batch">
+                Send a batch from a CSV or JSON file
+                <input
+                  type="file"
+                  accept=".csv,.json,.ndjson,text/csv,application/json"
+                  disabled={busy}
+                  onChange={(e) => {
+                    const file = e.target.files?.[0];
+                    e.target.value = "";
+                    if (file) void sendBatch(file);
+                  }}
+                />
+              </label>
+            </>
           )}
           {busy && (
             <button type="button" onClick={() => abort.current?.abort()}>

@@ -1,0 +1,241 @@
+/**
+ * Jobs: the tenant's jobs with filters (state, method), and one job's items with their results
+ * and errors, its progress live over WatchJob (resumed from the last event seen when the stream
+ * breaks: the gateway restarting, say), and cancel.
+ */
+import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { ConnectError } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
+import { useEffect, useState } from "react";
+import {
+  ItemState,
+  type Job,
+  type JobCounts,
+  type JobItem,
+  JobService,
+  JobState,
+} from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { registry } from "../services.js";
+
+const stateName = (s: JobState) => JobState[s].replace(/^JOB_STATE_/, "").toLowerCase();
+const itemStateName = (s: ItemState) => ItemState[s].replace(/^ITEM_STATE_/, "").toLowerCase();
+const finished = (s: JobState) => s === JobState.SUCCEEDED || s === JobState.FAILED || s === JobState.CANCELLED;
+
+export function JobsScreen({ jobId }: { jobId?: string }) {
+  return jobId ? <JobDetail jobId={jobId} /> : <JobList />;
+}
+
+function JobList() {
+  const [state, setState] = useState(JobState.UNSPECIFIED);
+  const [method, setMethod] = useState("");
+  const jobs = useQuery(JobService.method.listJobs, { state, method, pageSize: 50 }, { refetchInterval: 5000 });
+  return (
+    <section aria-labelledby="jobs-title">
+      <h2 id="jobs-title">Jobs</h2>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <label htmlFor="job-state">State</label>
+        <select id="job-state" value={state} onChange={(e) => setState(Number(e.target.value) as JobState)}>
+          <option value={JobState.UNSPECIFIED}>any</option>
+          {[JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].map((s) => (
+            <option key={s} value={s}>
+              {stateName(s)}
+            </option>
+          ))}
+        </select>
+        <label htmlFor="job-method">Method</label>
+        <input
+          id="job-method"
+          type="text"
+          placeholder="flowforge.crypto.v1.CryptoService/Hash"
+          value={method}
+          onChange={(e) => setMethod(e.target.value.trim())}
+        />
+      </form>
+      {jobs.error && (
+        <p className="answer error" role="alert">
+          {ConnectError.from(jobs.error).rawMessage}
+        </p>
+      )}
+      <table className="jobs">
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Method</th>
+            <th scope="col">State</th>
+            <th scope="col">Items done</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.data?.jobs.map((job) => (
+            <tr key={job.id}>
+              <td>
+                <a href={`#/jobs/${job.id}`}>{job.id}</a>
+              </td>
+              <td>
+                <code>{job.method}</code>
+              </td>
+              <td className={`state ${stateName(job.state)}`}>{stateName(job.state)}</td>
+              <td>{counts(job.counts)}</td>
+              <td>{job.createTime ? new Date(Number(job.createTime.seconds) * 1000).toLocaleString() : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {jobs.data && jobs.data.jobs.length === 0 && <p>No jobs{state || method ? " match these filters" : " yet"}.</p>}
+    </section>
+  );
+}
+
+function counts(c: JobCounts | undefined): string {
+  if (!c) return "";
+  const done = c.succeeded + c.failed + c.cancelled;
+  return `${done.toLocaleString()} / ${c.total.toLocaleString()}${c.failed ? ` (${c.failed.toLocaleString()} failed)` : ""}`;
+}
+
+function JobDetail({ jobId }: { jobId: string }) {
+  const transport = useTransport();
+  const fetched = useQuery(JobService.method.getJob, { jobId, itemsPageSize: 200 });
+  const cancel = useMutation(JobService.method.cancelJob);
+  const [live, setLive] = useState<{
+    state?: JobState;
+    counts?: JobCounts;
+    items: Map<number, JobItem>;
+    progress: Map<number, string>;
+    watching: string;
+  }>({
+    items: new Map(),
+    progress: new Map(),
+    watching: "connecting",
+  });
+  const job: Job | undefined = fetched.data?.job;
+
+  // WatchJob from the start; when the stream breaks, again from the last event seen.
+  useEffect(() => {
+    const abort = new AbortController();
+    let after = 0n;
+    void (async () => {
+      for (let attempt = 0; !abort.signal.aborted; attempt++) {
+        try {
+          const res = await transport.stream(
+            JobService.method.watchJob,
+            abort.signal,
+            undefined,
+            undefined,
+            createAsyncIterable([create(JobService.method.watchJob.input, { jobId, afterSequence: after })]),
+          );
+          setLive((l) => ({ ...l, watching: "live" }));
+          for await (const event of res.message) {
+            after = event.sequence;
+            attempt = 0;
+            setLive((l) => {
+              const next = { ...l, items: new Map(l.items), progress: new Map(l.progress) };
+              if (event.event.case === "stateChanged") {
+                next.state = event.event.value.state;
+                next.counts = event.event.value.counts;
+              } else if (event.event.case === "itemFinished") {
+                const item = event.event.value.item;
+                if (item) next.items.set(item.index, item);
+                next.counts = event.event.value.counts;
+              } else if (event.event.case === "progress") {
+                const p = event.event.value;
+                next.progress.set(p.index, `${p.message}${p.fraction ? ` (${Math.round(p.fraction * 100)}%)` : ""}`);
+              }
+              return next;
+            });
+          }
+          setLive((l) => ({ ...l, watching: "ended" }));
+          return; // the job finished: the stream ended on purpose
+        } catch {
+          if (abort.signal.aborted) return;
+          setLive((l) => ({ ...l, watching: "reconnecting" }));
+          await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+        }
+      }
+    })();
+    return () => abort.abort();
+  }, [jobId, transport]);
+
+  const state = live.state ?? job?.state;
+  const c = live.counts ?? job?.counts;
+  const items = new Map<number, JobItem>((job?.items ?? []).map((i) => [i.index, i]));
+  for (const [i, item] of live.items) items.set(i, item);
+  const done = c ? c.succeeded + c.failed + c.cancelled : 0;
+  return (
+    <section aria-labelledby="job-title">
+      <p>
+        <a href="#/jobs">All jobs</a>
+      </p>
+      <h2 id="job-title">Job {jobId}</h2>
+      {fetched.error && (
+        <p className="answer error" role="alert">
+          {ConnectError.from(fetched.error).rawMessage}
+        </p>
+      )}
+      {job && (
+        <dl className="job">
+          <dt>Method</dt>
+          <dd>
+            <code>{job.method}</code>
+          </dd>
+          <dt>State</dt>
+          <dd
+            className={`state ${state === undefined ? "" : stateName(state)}`}
+            data-state={state === undefined ? "" : stateName(state)}
+          >
+            {state === undefined ? "" : stateName(state)}
+          </dd>
+          <dt>Progress</dt>
+          <dd>
+            <progress max={c?.total ?? 0} value={done} aria-label="Items done" /> {counts(c)}
+          </dd>
+          <dt>Watch</dt>
+          <dd>
+            <span role="status">{live.watching}</span>
+          </dd>
+        </dl>
+      )}
+      {state !== undefined && !finished(state) && (
+        <button type="button" onClick={() => cancel.mutate({ jobId })} disabled={cancel.isPending}>
+          Cancel the job
+        </button>
+      )}
+      <table className="items">
+        <thead>
+          <tr>
+            <th scope="col">Item</th>
+            <th scope="col">State</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Result or error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...items.values()]
+            .sort((a, b) => a.index - b.index)
+            .map((item) => (
+              <tr key={item.index} data-item={item.index}>
+                <td>{item.index}</td>
+                <td className={`state ${itemStateName(item.state)}`}>{itemStateName(item.state)}</td>
+                <td>{item.attempts}</td>
+                <td>
+                  <ItemOutcome item={item} progress={live.progress.get(item.index)} />
+                </td>
+              </tr>
+            ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+function ItemOutcome({ item, progress }: { item: JobItem; progress?: string }) {
+  if (item.error) return <span className="error-text">{item.error.message}</span>;
+  if (item.result) {
+    const message = anyUnpack(item.result, registry);
+    const json: JsonValue = message ? toJson(registry.getMessage(message.$typeName)!, message, { registry }) : null;
+    return <pre className="json">{JSON.stringify(json)}</pre>;
+  }
+  return <span>{progress ?? ""}</span>;
+}
