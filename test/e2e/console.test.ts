@@ -15,6 +15,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleDir } from "../../gateway/transports/console.js";
 import { PDFDocument } from "pdf-lib";
+import sharp from "sharp";
 import { textPage } from "../../services/ocr/test/helpers.js";
 import { type Mesh, root, startMesh } from "../support/mesh.js";
 
@@ -25,7 +26,7 @@ let browser: Browser;
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
   [mesh, browser] = await Promise.all([
-    startMesh({ FLOWFORGE_CAPABILITIES: "crypto,transform,pdf,ocr" }),
+    startMesh({}), // every capability
     chromium.launch({
       executablePath: "/usr/bin/chromium",
       headless: true,
@@ -311,6 +312,40 @@ describe("the web console", () => {
     await answer.waitFor({ timeout: 60_000 });
     expect(await answer.locator("pre").textContent()).toMatch(/Console reads this/);
     expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("answers math, image, vector and LLM calls through their forms", async () => {
+    const { page, problems } = await open();
+    await signIn(page, mesh.adminKey);
+    const send = () => page.getByRole("button", { name: "Send", exact: true }).click();
+    const answer = page.getByRole("region", { name: "Answer" });
+
+    await openMethod(page, "flowforge.math.v1.MathService", "Evaluate"); // prefilled: sqrt(16) + x, x = 1
+    await send();
+    await expect.poll(() => answer.locator("pre").textContent()).toMatch(/"text": "5"/);
+
+    await openMethod(page, "flowforge.image.v1.ImageService", "GetMetadata");
+    const png = await sharp({ create: { width: 7, height: 5, channels: 3, background: "#0a0" } })
+      .png()
+      .toBuffer();
+    await page
+      .locator('[data-field="image"] input[type="file"]')
+      .setInputFiles({ name: "dot.png", mimeType: "image/png", buffer: png });
+    await page.locator('[data-field="image"]').getByRole("status").waitFor();
+    await send();
+    await expect.poll(() => answer.locator("pre").textContent()).toMatch(/"width": 7,\s+"height": 5/);
+    await page.screenshot({ path: join(shots, "playground-image.png"), fullPage: true });
+
+    await openMethod(page, "flowforge.vector.v1.VectorService", "CreateCollection"); // prefilled: docs, 3, cosine
+    await send();
+    await expect.poll(() => answer.locator("pre").textContent()).toContain('"name": "docs"');
+
+    expect(problems).toEqual([]);
+    // No model provider in this mesh: the error says what to set (the browser logs its status).
+    await openMethod(page, "flowforge.llm.v1.LlmService", "Chat");
+    await send();
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/FailedPrecondition/);
     await page.context().close();
   });
 

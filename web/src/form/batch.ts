@@ -14,7 +14,7 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { registry } from "../services.js";
-import { normalizeExample } from "./model.js";
+import { isJsonNumber, normalizeExample } from "./model.js";
 
 /** The requests in `text` (the file's content), checked against `input`. */
 export function batchItems(input: DescMessage, fileName: string, text: string): Message[] {
@@ -115,18 +115,7 @@ function setPath(message: DescMessage, row: JsonObject, path: string[], cell: st
 function cellValue(field: DescField, cell: string): JsonValue {
   if (field.fieldKind !== "scalar" && field.fieldKind !== "enum") return JSON.parse(cell) as JsonValue;
   if (field.fieldKind === "enum") return cell;
-  switch (field.scalar) {
-    case ScalarType.BOOL:
-      return /^(true|1|yes)$/i.test(cell);
-    case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
-    case ScalarType.INT32:
-    case ScalarType.UINT32:
-    case ScalarType.SINT32:
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-      return Number(cell);
-    default:
-      return cell; // strings, 64-bit integers and base64 bytes stay text
-  }
+  if (field.scalar === ScalarType.BOOL) return /^(true|1|yes)$/i.test(cell);
+  if (isJsonNumber(field.scalar)) return Number(cell);
+  return cell; // strings, 64-bit integers and base64 bytes stay text
 }

@@ -15,7 +15,7 @@ import {
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { type ReactNode, useId, useState } from "react";
 import { type ApiDocument, fieldDoc } from "../services.js";
-import { enumLabel, isObject, messageEditorKind } from "./model.js";
+import { enumLabel, isJsonNumber, isObject, messageEditorKind } from "./model.js";
 
 /** What every editor below needs besides its value. */
 export interface FormContext {
@@ -242,6 +242,16 @@ function ScalarInput({
   value: JsonValue | undefined;
   onChange(v: JsonValue | undefined): void;
 }) {
+  if (isJsonNumber(field.scalar))
+    return (
+      <input
+        {...aria}
+        type="number"
+        step="any"
+        value={typeof value === "number" ? value : ""}
+        onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}
+      />
+    );
   switch (field.scalar) {
     case ScalarType.BOOL:
       return (
@@ -254,22 +264,6 @@ function ScalarInput({
       );
     case ScalarType.BYTES:
       return <FileBytes aria={aria} value={value} onChange={onChange} />;
-    case ScalarType.DOUBLE:
-    case ScalarType.FLOAT:
-    case ScalarType.INT32:
-    case ScalarType.UINT32:
-    case ScalarType.SINT32:
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-      return (
-        <input
-          {...aria}
-          type="number"
-          step="any"
-          value={typeof value === "number" ? value : ""}
-          onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}
-        />
-      );
     case ScalarType.STRING:
       if (longText.test(field.name))
         return (

@@ -84,6 +84,22 @@ function fullEnumName(enumDesc: DescEnum, name: string): string {
   return found?.name ?? name;
 }
 
+/** Scalars that are numbers in JSON (64-bit integers are strings there). */
+const jsonNumbers = new Set([
+  ScalarType.DOUBLE,
+  ScalarType.FLOAT,
+  ScalarType.INT32,
+  ScalarType.UINT32,
+  ScalarType.SINT32,
+  ScalarType.FIXED32,
+  ScalarType.SFIXED32,
+]);
+
+/** Whether a scalar field's JSON value is a number. */
+export function isJsonNumber(scalar: ScalarType | undefined): boolean {
+  return scalar !== undefined && jsonNumbers.has(scalar);
+}
+
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
