@@ -21,7 +21,6 @@ const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/pack
 // Every file emitted afresh: the entry points were overwritten by their bundles last time.
 rmSync(join(dist, ".tsbuildinfo"), { force: true });
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
-await bundle(dist);
 // The web console: static files into dist/web (web/vite.config.ts), served by the gateway at `/`.
 const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin/vite.js");
 execFileSync(process.execPath, [vite, "build", "--config", join(root, "web/vite.config.ts")], { stdio: "inherit" });
@@ -38,6 +37,9 @@ writeFileSync(
   join(dist, "package.json"),
   `${JSON.stringify({ name: pkg.name, version: pkg.version, type: "module", private: true, imports }, null, 2)}\n`,
 );
+// After dist/package.json: the bundler resolves the `#…` aliases of the compiled files through it
+// (without it, through the checkout's package.json, to the TypeScript sources).
+await bundle(dist);
 // A new embedded database starts as a copy of this (lib/db/pglite-server.ts); made once per PGlite version.
 const template = join(dist, "pglite-template");
 if (!isTemplate(template)) await makeTemplate(template);

@@ -53,6 +53,13 @@ function ownUrls(dist: string): Plugin {
   return {
     name: "own-import-meta-url",
     setup(b) {
+      // Only the compiled files and packages belong in a bundle: a TypeScript source reached
+      // (an alias resolved through the checkout's package.json) would carry the wrong URL.
+      b.onLoad({ filter: /\.[cm]?tsx?$/ }, ({ path }) =>
+        path.includes("/node_modules/")
+          ? undefined
+          : { errors: [{ text: `${path} is a source file: the bundle takes the compiled files in ${dist}` }] },
+      );
       b.onLoad({ filter: /\.js$/ }, async ({ path }) => {
         if (!path.startsWith(`${dist}/`)) return undefined;
         const contents = await readFile(path, "utf8");
