@@ -10,9 +10,9 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
-import postgres from "postgres";
 import { serveWire } from "./pglite-wire.js";
 import { migrate, migrations } from "./migrate.js";
+import { createSql } from "./sql.js";
 
 /** A running embedded database. */
 export interface EmbeddedPostgres {
@@ -51,10 +51,7 @@ export async function makeTemplate(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   const db = await PGlite.create({ dataDir: dir, extensions: { vector } });
   const server = await serveWire(db);
-  const sql = postgres(`postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`, {
-    max: 1,
-    onnotice: () => {},
-  });
+  const sql = createSql(server.url, { max: 1 });
   try {
     await migrate(sql);
     await sql`CREATE EXTENSION IF NOT EXISTS vector`;
@@ -132,7 +129,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     }
   }
   return {
-    url: `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`,
+    url: server.url,
     ready,
     async stop() {
       await server.close();

@@ -29,6 +29,8 @@ interface Work {
 /** A running wire server. */
 export interface WireServer {
   port: number;
+  /** The postgres:// URL a client connects with. */
+  url: string;
   close(): Promise<void>;
 }
 
@@ -164,8 +166,10 @@ export async function serveWire(database: PGlite | Promise<PGlite>, port = 0, ho
     server.once("error", reject);
     server.listen(port, host, resolve);
   });
+  const bound = (server.address() as { port: number }).port;
   return {
-    port: (server.address() as { port: number }).port,
+    port: bound,
+    url: `postgres://postgres@${host}:${bound}/postgres?sslmode=disable`,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));

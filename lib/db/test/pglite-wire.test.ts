@@ -113,7 +113,7 @@ describe("a database still opening", () => {
     const db = await PGlite.create();
     let open!: (db: PGlite) => void;
     const server = await serveWire(new Promise<PGlite>((resolve) => (open = resolve)));
-    const sql = createSql(`postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=disable`, { max: 1 });
+    const sql = createSql(server.url, { max: 1 });
     try {
       let answered = false;
       const early = sql<{ v: number }[]>`SELECT 41 + 1 AS v`.then((rows) => {
