@@ -15,7 +15,7 @@ import {
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { type ReactNode, useId, useState } from "react";
 import { type ApiDocument, fieldDoc } from "../services.js";
-import { enumLabel, isJsonNumber, isObject, messageEditorKind } from "./model.js";
+import { enumLabel, isJsonNumber, isObject, messageEditorKind, newElement } from "./model.js";
 
 /** What every editor below needs besides its value. */
 export interface FormContext {
@@ -343,11 +343,7 @@ function ListEditor({ field, value, onChange, path, ctx }: ControlProps) {
           />
         </Item>
       ))}
-      <button
-        type="button"
-        className="add"
-        onClick={() => onChange([...items, field.message ? {} : field.scalar === ScalarType.BOOL ? false : ""])}
-      >
+      <button type="button" className="add" onClick={() => onChange([...items, newElement(field)])}>
         Add {field.name}
       </button>
     </div>
@@ -381,7 +377,7 @@ function MapEditor({ field, value, onChange, path, ctx }: ControlProps) {
       <button
         type="button"
         className="add"
-        onClick={() => write([...entries, [`key${entries.length + 1}`, field.message ? {} : ""]])}
+        onClick={() => write([...entries, [`key${entries.length + 1}`, newElement(field)]])}
       >
         Add {field.name} entry
       </button>

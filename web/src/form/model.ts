@@ -100,6 +100,12 @@ export function isJsonNumber(scalar: ScalarType | undefined): boolean {
   return scalar !== undefined && jsonNumbers.has(scalar);
 }
 
+/** The value a new list item or map entry of `field` starts with. */
+export function newElement(field: DescField): JsonValue {
+  if (field.message) return {};
+  return field.scalar === ScalarType.BOOL ? false : "";
+}
+
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
