@@ -1,10 +1,12 @@
 /** AccountService: any caller's own identity and its tenant's usage. Served by the gateway itself. */
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AccountService } from "#gen/flowforge/account/v1/account_pb.js";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { windowAt } from "#limits/types.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import type { Principal } from "./auth/key-store.js";
 import { principalKey } from "./policies/auth.js";
-import { type TierLimits, windowsFor } from "./policies/rate-limit.js";
+import { quotaKey, type TierLimits, windowsFor } from "./policies/rate-limit.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
 import type { TokenUsageReader } from "./usage/token-usage.js";
 
@@ -32,6 +34,12 @@ export function createAccountService(
         tier: p.tier || Tier.FREE,
         scopes: p.scopes,
         quota: { perMinute: limit("minute"), perDay: limit("day") },
+        quotaWindows: (ctx.values.get(quotaKey)?.windows ?? []).map((w) => ({
+          name: w.name,
+          limit: w.limit,
+          remaining: w.remaining,
+          resetTime: timestampFromMs((windowAt(w, Date.now()).index + 1) * w.seconds * 1000),
+        })),
       };
     },
     async getUsage(req, ctx) {

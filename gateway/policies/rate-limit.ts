@@ -4,7 +4,7 @@
  * Every answer carries the IETF draft's `RateLimit-Policy` and `RateLimit` headers; a refusal is
  * `resource_exhausted` with `Retry-After`, a google.rpc.RetryInfo and a QuotaFailure.
  */
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey } from "@connectrpc/connect";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import { QuotaFailureSchema, RetryInfoSchema } from "#gen/google/rpc/error_details_pb.js";
@@ -69,6 +69,9 @@ export function rateLimitHeaders(decision: Decision): Record<string, string> {
   };
 }
 
+/** The caller's quota windows as this call left them (unset: not counted, or the store did not answer). */
+export const quotaKey = createContextKey<Decision | undefined>(undefined, { description: "quota" });
+
 /** Options for rateLimitPolicy. */
 export interface RateLimitOptions {
   limiter: RateLimiter;
@@ -118,6 +121,7 @@ export function rateLimitPolicy(options: RateLimitOptions): Policy {
         ],
       );
     }
+    call.values.set(quotaKey, decision);
     const answer = await next(call);
     for (const [k, v] of Object.entries(headers)) answer.header.set(k, v);
     return answer;

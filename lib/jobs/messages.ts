@@ -16,5 +16,6 @@ export function jobMessage(row: JobRow): MessageInitShape<typeof JobSchema> {
     createTime: timestampFromDate(row.create_time),
     finishTime: row.finish_time ? timestampFromDate(row.finish_time) : undefined,
     lastSequence: BigInt(row.last_seq),
+    retryOfJobId: row.retry_of ?? "",
   };
 }

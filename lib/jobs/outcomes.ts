@@ -26,6 +26,7 @@ export async function recordOutcomes(
     const jobs = await tx<
       (Pick<JobRow, "id" | "state" | "total" | "succeeded" | "failed" | "cancelled" | "last_seq" | "webhook_url"> & {
         changed: number[];
+        sources: number[];
       })[]
     >`
       WITH changed AS (
@@ -35,10 +36,11 @@ export async function recordOutcomes(
                     ${unique.map((o) => hex(o, true))}::text[], ${unique.map((o) => hex(o, false))}::text[], ${unique.map((o) => o.attempts)}::int[])
           AS u (job_id, idx, state, result, error, attempts)
         WHERE i.job_id = u.job_id AND i.idx = u.idx AND i.state = ${ItemState.QUEUED}
-        RETURNING i.job_id, i.idx
+        RETURNING i.job_id, i.idx, i.source_idx
       )
       SELECT j.id, j.state, j.total, j.succeeded, j.failed, j.cancelled, j.last_seq, j.webhook_url,
-             (SELECT array_agg(c.idx ORDER BY c.idx) FROM changed c WHERE c.job_id = j.id) AS changed
+             (SELECT array_agg(c.idx ORDER BY c.idx) FROM changed c WHERE c.job_id = j.id) AS changed,
+             (SELECT array_agg(coalesce(c.source_idx, 0) ORDER BY c.idx) FROM changed c WHERE c.job_id = j.id) AS sources
       FROM jobs j WHERE j.id IN (SELECT job_id FROM changed) ORDER BY j.id FOR UPDATE OF j`;
     const resultTypes = new Map(outcomes.map((o) => [o.jobId, o.resultType]));
     const written: WrittenEvents[] = [];
@@ -47,7 +49,7 @@ export async function recordOutcomes(
     const eventRows: EventRow[] = [];
     for (const job of jobs) {
       if (isFinal(job.state)) continue;
-      const items = job.changed.map((idx) => {
+      const items = job.changed.map((idx, n) => {
         const o = byKey.get(`${job.id}:${idx}`)!;
         const payload = Buffer.from(o.payload);
         const ok = o.state === ItemState.SUCCEEDED;
@@ -57,6 +59,7 @@ export async function recordOutcomes(
           attempts: o.attempts,
           result: ok ? payload : null,
           error: ok ? null : payload,
+          source_idx: job.sources[n],
         };
       });
       const events: Event[] = [];

@@ -24,6 +24,8 @@ export interface JobRow {
   webhook_url: string | null;
   webhook_secret: string | null;
   webhook_attempts: number;
+  /** The job this one retries (RetryJob). */
+  retry_of: string | null;
   create_time: Date;
   finish_time: Date | null;
   seq: string;
@@ -37,6 +39,8 @@ export interface ItemRow {
   result: Buffer | null;
   error: Buffer | null;
   attempts: number;
+  /** In a retry job, the index of the item retried. */
+  source_idx: number | null;
 }
 
 /** What submit needs. */
@@ -52,6 +56,8 @@ export interface NewJob {
   webhook?: { url: string; secret: string };
   requestId: string;
   traceparent: string;
+  /** A retry (RetryJob): the job retried, and for each request the index of the item it retries. */
+  retryOf?: { jobId: string; indexes: number[] };
 }
 
 /**
@@ -91,13 +97,14 @@ export const isFinal = (s: JobState) => finalStates.includes(s);
 
 /** An item as the API shows it: result as google.protobuf.Any, error as google.rpc.Status. */
 export function itemMessage(
-  row: Pick<ItemRow, "idx" | "state" | "attempts" | "result" | "error">,
+  row: Pick<ItemRow, "idx" | "state" | "attempts" | "result" | "error" | "source_idx">,
   resultType: string,
 ): MessageInitShape<typeof JobItemSchema> {
   return {
     index: row.idx,
     state: row.state,
     attempts: row.attempts,
+    sourceIndex: row.source_idx ?? 0,
     result: row.result ? { typeUrl: `type.googleapis.com/${resultType}`, value: row.result } : undefined,
     error: row.error ? fromBinary(StatusSchema, row.error) : undefined,
   };

@@ -50,19 +50,28 @@ export function createJobStore(sql: Sql) {
     /** Items from index `from`, at most `limit`. */
     async items(jobId: string, from: number, limit: number): Promise<ItemRow[]> {
       return sql<ItemRow[]>`
-        SELECT job_id, idx, state, result, error, attempts FROM job_items
+        SELECT job_id, idx, state, result, error, attempts, source_idx FROM job_items
         WHERE job_id = ${jobId} AND idx >= ${from} ORDER BY idx LIMIT ${limit}`;
     },
 
     /** The tenant's jobs, newest first. */
     async list(
       tenantId: string,
-      q: { state?: JobState; method?: string; limit: number; beforeSeq?: string },
+      q: {
+        state?: JobState;
+        method?: string;
+        limit: number;
+        beforeSeq?: string;
+        createdAfter?: Date;
+        createdBefore?: Date;
+      },
     ): Promise<JobRow[]> {
       return sql<JobRow[]>`
         SELECT * FROM jobs WHERE tenant_id = ${tenantId}
           ${q.state ? sql`AND state = ${q.state}` : sql``}
           ${q.method ? sql`AND method = ${q.method}` : sql``}
+          ${q.createdAfter ? sql`AND create_time >= ${q.createdAfter}` : sql``}
+          ${q.createdBefore ? sql`AND create_time < ${q.createdBefore}` : sql``}
           ${q.beforeSeq ? sql`AND seq < ${q.beforeSeq}` : sql``}
         ORDER BY seq DESC LIMIT ${q.limit}`;
     },
@@ -213,6 +222,32 @@ export function createJobStore(sql: Sql) {
           { case: "stateChanged", value: { state: JobState.CANCELLED, counts: counts(updated) } },
         ]);
         return { job: updated, written };
+      });
+    },
+
+    /**
+     * Submits again, as a new job built by `make`, the failed, dead-lettered and cancelled items
+     * of a finished job of the tenant; a job retried before answers the job made then. The source
+     * is locked while this runs, so two retries at once make one job. `refused` says why nothing
+     * was made: the job is not finished, or has no such items.
+     */
+    async retry(
+      tenantId: string,
+      id: string,
+      make: (source: JobRow, items: { idx: number; request: Buffer }[]) => NewJob,
+    ): Promise<{ source?: JobRow; submitted?: Submitted; refused?: "unfinished" | "nothing" }> {
+      return sql.begin(async (tx) => {
+        const [source] = await tx<JobRow[]>`SELECT * FROM jobs WHERE id = ${id} AND tenant_id = ${tenantId} FOR UPDATE`;
+        if (!source) return {};
+        const [earlier] = await tx<JobRow[]>`SELECT * FROM jobs WHERE retry_of = ${id}`;
+        if (earlier) return { source, submitted: { job: earlier, created: false } };
+        if (!isFinal(source.state)) return { source, refused: "unfinished" };
+        const items = await tx<{ idx: number; request: Buffer }[]>`
+          SELECT idx, request FROM job_items WHERE job_id = ${id}
+            AND state IN (${ItemState.FAILED}, ${ItemState.DEAD_LETTERED}, ${ItemState.CANCELLED}) ORDER BY idx`;
+        if (items.length === 0) return { source, refused: "nothing" };
+        const [submitted] = await submitMany(tx as unknown as Sql, [make(source, items)]);
+        return { source, submitted };
       });
     },
 

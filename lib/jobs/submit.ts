@@ -35,25 +35,26 @@ export async function submitMany(sql: Sql, batch: NewJob[]): Promise<Submitted[]
     return writes.length - 1;
   });
   const items = writes.flatMap(({ job, id }) =>
-    job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex") })),
+    job.requests.map((r, i) => ({ id, i, hex: Buffer.from(r).toString("hex"), src: job.retryOf?.indexes[i] ?? null })),
   );
   const col = <T>(f: (w: { job: NewJob; id: string }) => T) => writes.map(f);
   const rows = await sql<(JobRow & { outbox_id: string })[]>`
     WITH j AS (
-      INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret)
-      SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_hash, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret
+      INSERT INTO jobs (id, tenant_id, method, batch, state, total, last_seq, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret, retry_of)
+      SELECT u.id, u.tenant_id, u.method, u.batch <> 0, ${JobState.QUEUED}, u.total, 1, u.idempotency_key, u.request_hash, u.request_id, u.traceparent, u.webhook_url, u.webhook_secret, u.retry_of
       FROM unnest(
         ${col((w) => w.id)}::text[], ${col((w) => w.job.tenantId)}::text[], ${col((w) => w.job.method)}::text[], ${col((w) => (w.job.batch ? 1 : 0))}::int[],
         ${col((w) => w.job.requests.length)}::int[], ${col((w) => w.job.idempotencyKey ?? null)}::text[],
         ${col((w) => w.job.requestHash ?? null)}::text[], ${col((w) => w.job.requestId)}::text[],
-        ${col((w) => w.job.traceparent)}::text[], ${col((w) => w.job.webhook?.url ?? null)}::text[], ${col((w) => w.job.webhook?.secret ?? null)}::text[]
-      ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret)
+        ${col((w) => w.job.traceparent)}::text[], ${col((w) => w.job.webhook?.url ?? null)}::text[], ${col((w) => w.job.webhook?.secret ?? null)}::text[],
+        ${col((w) => w.job.retryOf?.jobId ?? null)}::text[]
+      ) AS u (id, tenant_id, method, batch, total, idempotency_key, request_hash, request_id, traceparent, webhook_url, webhook_secret, retry_of)
       ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ), items AS (
-      INSERT INTO job_items (job_id, idx, state, request)
-      SELECT u.job_id, u.idx, ${ItemState.QUEUED}, decode(u.r, 'hex')
-      FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.hex)}::text[]) AS u (job_id, idx, r)
+      INSERT INTO job_items (job_id, idx, state, request, source_idx)
+      SELECT u.job_id, u.idx, ${ItemState.QUEUED}, decode(u.r, 'hex'), u.src
+      FROM unnest(${items.map((x) => x.id)}::text[], ${items.map((x) => x.i)}::int[], ${items.map((x) => x.hex)}::text[], ${items.map((x) => x.src)}::int[]) AS u (job_id, idx, r, src)
       WHERE u.job_id IN (SELECT id FROM j)
     ), outbox AS (
       INSERT INTO job_outbox (job_ids) SELECT array_agg(id) FROM j HAVING count(*) > 0 RETURNING id

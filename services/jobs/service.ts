@@ -7,7 +7,7 @@
  */
 import type { FoundMethod } from "#capability/index.js";
 import { create, fromBinary, type Registry } from "@bufbuild/protobuf";
-import type { Any } from "@bufbuild/protobuf/wkt";
+import { type Any, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   JobItemSchema,
@@ -63,6 +63,13 @@ function tenantOf(ctx: HandlerContext): string {
 /** Scopes forwarded by the gateway; a call without the header has none (it did not come through the gateway). */
 function scopesOf(ctx: HandlerContext): string[] {
   return ctx.requestHeader.get("x-flowforge-scopes")?.split(",") ?? [];
+}
+
+/** Refuses a caller whose key may not call the capability's methods. */
+function checkScope(ctx: HandlerContext, capability: string) {
+  const scopes = scopesOf(ctx);
+  if (!scopes.includes("*") && !scopes.includes(capability))
+    throw new ConnectError(`this API key lacks the "${capability}" scope`, Code.PermissionDenied);
 }
 
 function checkJobId(id: string) {
@@ -204,6 +211,22 @@ export function createJobService(o: JobServiceOptions): {
   };
   relayLoop();
 
+  /** Publishes a new job's tasks; should this fail or the process die, the relay publishes from the outbox. */
+  async function publish(
+    job: JobRow,
+    capability: string,
+    requests: Uint8Array[],
+    outbox: { id: string; jobs: number },
+  ) {
+    try {
+      await bus.publish(requests.map((r, i) => toTask(job, capability, i, r)));
+      settle(outbox, true);
+    } catch (err) {
+      settle(outbox, false);
+      o.logger.warn({ err, job: job.id }, "publish failed; the outbox relay will retry");
+    }
+  }
+
   const impl: ServiceImpl<typeof JobService> = {
     async submitJob(req, ctx) {
       const found = req.method ? o.findMethod(req.method) : undefined;
@@ -214,10 +237,7 @@ export function createJobService(o: JobServiceOptions): {
           `unknown method "${req.method}"; use the full name, e.g. flowforge.crypto.v1.CryptoService/Hash`,
         );
       if (found.method.methodKind !== "unary") throw invalidArgument("method", "only unary methods run as jobs");
-      const scopes = scopesOf(ctx);
-      if (!scopes.includes("*") && !scopes.includes(found.capability)) {
-        throw new ConnectError(`this API key lacks the "${found.capability}" scope`, Code.PermissionDenied);
-      }
+      checkScope(ctx, found.capability);
       const batch = req.items.length > 0;
       if (batch && req.request) throw invalidArgument("items", "set either request or items, not both");
       if (!batch && !req.request)
@@ -265,16 +285,47 @@ export function createJobService(o: JobServiceOptions): {
           "idempotency_key",
           `was already used for a different request (job ${job.id}); send the same request to get that job, or use a new key`,
         );
-      if (created && outbox) {
-        // Publish now; should this fail or the process die, the relay publishes from the outbox.
-        try {
-          await bus.publish(requests.map((r, i) => toTask(job, found.capability, i, r)));
-          settle(outbox, true);
-        } catch (err) {
-          settle(outbox, false);
-          o.logger.warn({ err, job: job.id }, "publish failed; the outbox relay will retry");
-        }
-      }
+      if (created && outbox) await publish(job, found.capability, requests, outbox);
+      return { job: jobMessage(job) };
+    },
+
+    async retryJob(req, ctx) {
+      checkJobId(req.jobId);
+      const found = (method: string) => {
+        const f = o.findMethod(method);
+        if (!f) throw new ConnectError(`the job's method ${method} is no longer served`, Code.FailedPrecondition);
+        checkScope(ctx, f.capability);
+        return f;
+      };
+      let requests: Uint8Array[] = [];
+      const { source, submitted, refused } = await store.retry(tenantOf(ctx), req.jobId, (job, items) => {
+        requests = items.map((i) => i.request);
+        return {
+          tenantId: job.tenant_id,
+          method: job.method,
+          capability: found(job.method).capability,
+          batch: job.batch,
+          requests,
+          webhook:
+            job.webhook_url && job.webhook_secret ? { url: job.webhook_url, secret: job.webhook_secret } : undefined,
+          requestId: ctx.values.get(requestIdKey),
+          traceparent: activeTraceparent(ctx.requestHeader.get("traceparent") ?? ""),
+          retryOf: { jobId: job.id, indexes: items.map((i) => i.idx) },
+        };
+      });
+      if (!source) throw new ConnectError(`job ${req.jobId} not found`, Code.NotFound);
+      if (refused === "unfinished")
+        throw new ConnectError(
+          `job ${req.jobId} is ${JobState[source.state].toLowerCase()}: retry it once it has finished`,
+          Code.FailedPrecondition,
+        );
+      if (refused === "nothing")
+        throw new ConnectError(
+          `job ${req.jobId} has no failed, dead-lettered or cancelled items to retry`,
+          Code.FailedPrecondition,
+        );
+      const { job, created, outbox } = submitted!;
+      if (created && outbox) await publish(job, found(job.method).capability, requests, outbox);
       return { job: jobMessage(job) };
     },
 
@@ -304,9 +355,15 @@ export function createJobService(o: JobServiceOptions): {
         "state",
         `unknown state ${req.state}`,
       );
+      const createdAfter = req.createdAfter ? timestampDate(req.createdAfter) : undefined;
+      const createdBefore = req.createdBefore ? timestampDate(req.createdBefore) : undefined;
+      if (createdAfter && createdBefore)
+        check(createdAfter < createdBefore, "created_before", "must be later than created_after");
       const rows = await store.list(tenantOf(ctx), {
         state: req.state || undefined,
         method: req.method || undefined,
+        createdAfter,
+        createdBefore,
         limit: size + 1,
         beforeSeq: before,
       });

@@ -307,6 +307,14 @@ describe("usage metering", () => {
       },
       a,
     );
+    // What is left of the day's quota: the identity call itself, four calls and two batch items later.
+    const day = (body: { quotaWindows: { name: string; limit: number; remaining: number; resetTime: string }[] }) =>
+      body.quotaWindows.find((w) => w.name === "day")!;
+    const after = await rest("GET", "/api/v1/account/identity", undefined, a);
+    expect(day(identity.body)).toMatchObject({ limit: 50_000, remaining: 49_999 });
+    expect(after.body.quotaWindows.map((w: { name: string }) => w.name)).toEqual(["minute", "day"]);
+    expect(Date.parse(day(after.body).resetTime)).toBeGreaterThan(Date.now());
+    if (day(after.body).resetTime === day(identity.body).resetTime) expect(day(after.body).remaining).toBe(49_999 - 7);
     const today = new Date().toISOString().slice(0, 10);
     const own = await rest("GET", `/api/v1/account/usage?start_day=${today}`, undefined, a);
     expect(own.status).toBe(200);

@@ -201,6 +201,20 @@ describe("idempotency, listing and tenants", () => {
       expect(err.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("items_page_token");
     }
     expect((await a.listJobs({ method: "flowforge.crypto.v1.CryptoService/Hmac" })).jobs).toEqual([]);
+    // By submit time: from the second job's, before the third's.
+    const [second, third] = await Promise.all([a.getJob({ jobId: made[1] }), a.getJob({ jobId: made[2] })]);
+    const window = await a.listJobs({ createdAfter: second.job!.createTime, createdBefore: third.job!.createTime });
+    expect(window.jobs.map((j) => j.id)).toEqual(
+      second.job!.createTime!.seconds === third.job!.createTime!.seconds &&
+        second.job!.createTime!.nanos === third.job!.createTime!.nanos
+        ? []
+        : [made[1]],
+    );
+    expect((await a.listJobs({ createdAfter: third.job!.createTime })).jobs.map((j) => j.id)).toEqual([made[2]]);
+    const backwards = await errorOf(
+      a.listJobs({ createdAfter: third.job!.createTime, createdBefore: second.job!.createTime }),
+    );
+    expect(backwards.findDetails(BadRequestSchema)[0].fieldViolations[0].field).toBe("created_before");
     for (const call of [
       () => b.getJob({ jobId: made[0] }),
       () => b.cancelJob({ jobId: made[0] }),
@@ -331,6 +345,79 @@ describe("cancel", () => {
     });
     // Cancelling again changes nothing.
     expect((await jobs.cancelJob({ jobId: job!.id })).job!.counts).toEqual(later.job!.counts);
+  });
+});
+
+describe("retry", () => {
+  const bad = () => pack(HashRequestSchema, { input: { case: "text", value: "no algorithm" } });
+
+  it("runs a finished job's failed items again as one new job that names them; a second retry answers the same job", async () => {
+    const [good0, good1] = hashItems(2);
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: [bad(), good0, bad(), good1],
+    });
+    await watchAll(jobs, job!.id);
+    const [a, b] = await Promise.all([jobs.retryJob({ jobId: job!.id }), jobs.retryJob({ jobId: job!.id })]);
+    expect(b.job!.id).toBe(a.job!.id);
+    expect(a.job).toMatchObject({ retryOfJobId: job!.id, batch: true, counts: { total: 2 } });
+    const events = await watchAll(jobs, a.job!.id);
+    const finished = events.flatMap((e) => (e.event.case === "itemFinished" ? [e.event.value.item!] : []));
+    expect(finished.map((i) => [i.index, i.sourceIndex, i.state]).sort()).toEqual([
+      [0, 0, ItemState.FAILED],
+      [1, 2, ItemState.FAILED],
+    ]);
+    const got = (await jobs.getJob({ jobId: a.job!.id })).job!;
+    expect(got.items.map((i) => i.sourceIndex)).toEqual([0, 2]);
+    expect(got.items[1].error!.message).toBe("algorithm: is required");
+    // Over REST as well; the same job again.
+    const rest = await fetch(`${mesh.url}/api/v1/jobs/${job!.id}:retry`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${mesh.adminKey}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(rest.status).toBe(200);
+    expect((await rest.json()).job.id).toBe(a.job!.id);
+    // A job that succeeded has nothing to retry; another tenant does not find the job.
+    const { job: fine } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: hashItems(1),
+    });
+    await watchAll(jobs, fine!.id);
+    const nothing = await errorOf(jobs.retryJob({ jobId: fine!.id }));
+    expect(nothing.code).toBe(Code.FailedPrecondition);
+    expect(nothing.rawMessage).toMatch(/no failed, dead-lettered or cancelled items/);
+    const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
+    const other = connectClient(
+      JobService,
+      mesh.url,
+      (await admin.createApiKey({ tenantId: "tenant-retry", scopes: ["*"] })).secret,
+    );
+    expect((await errorOf(other.retryJob({ jobId: job!.id }))).code).toBe(Code.NotFound);
+    expect((await errorOf(jobs.retryJob({ jobId: "not-an-id" }))).code).toBe(Code.InvalidArgument);
+  });
+
+  it("refuses a job still running, then reruns what cancelling it left, to success", async () => {
+    const slow = Array.from({ length: 20 }, () =>
+      pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 65_536, iterations: 3 } }),
+    );
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: slow });
+    const running = await errorOf(jobs.retryJob({ jobId: job!.id }));
+    expect(running.code).toBe(Code.FailedPrecondition);
+    expect(running.rawMessage).toMatch(/retry it once it has finished/);
+    await jobs.cancelJob({ jobId: job!.id });
+    const cancelled = (await jobs.getJob({ jobId: job!.id, itemsPageSize: 100 })).job!;
+    const left = cancelled.items.filter((i) => i.state === ItemState.CANCELLED).map((i) => i.index);
+    expect(left.length).toBeGreaterThan(0);
+    const { job: retry } = await jobs.retryJob({ jobId: job!.id });
+    expect(retry!.counts!.total).toBe(left.length);
+    const events = await watchAll(jobs, retry!.id);
+    expect(events[events.length - 1].event).toMatchObject({
+      case: "stateChanged",
+      value: { state: JobState.SUCCEEDED, counts: { succeeded: left.length } },
+    });
+    const got = (await jobs.getJob({ jobId: retry!.id, itemsPageSize: 100 })).job!;
+    expect(got.items.map((i) => i.sourceIndex)).toEqual(left);
   });
 });
 

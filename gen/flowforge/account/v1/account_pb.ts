@@ -7,13 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { Quota, Tier, TokenUsage, Usage } from "../../common/v1/common_pb.js";
 import { file_flowforge_common_v1_common } from "../../common/v1/common_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file flowforge/account/v1/account.proto.
  */
 export const file_flowforge_account_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3QirQEKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YSJVCg9HZXRVc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBmtleV9pZBgEIAEoCSI9ChBHZXRVc2FnZVJlc3BvbnNlEikKBXVzYWdlGAEgAygLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5Vc2FnZSJZChRHZXRUb2tlblVzYWdlUmVxdWVzdBIRCglzdGFydF9kYXkYASABKAkSDwoHZW5kX2RheRgCIAEoCRINCgVtb2RlbBgDIAEoCRIOCgZrZXlfaWQYBCABKAkiRwoVR2V0VG9rZW5Vc2FnZVJlc3BvbnNlEi4KBXVzYWdlGAEgAygLMh8uZmxvd2ZvcmdlLmNvbW1vbi52MS5Ub2tlblVzYWdlMqoDCg5BY2NvdW50U2VydmljZRKHAQoLR2V0SWRlbnRpdHkSKC5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlcXVlc3QaKS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYWNjb3VudC9pZGVudGl0eRJ7CghHZXRVc2FnZRIlLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVxdWVzdBomLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVzcG9uc2UiIJACAYLT5JMCFxIVL2FwaS92MS9hY2NvdW50L3VzYWdlEpABCg1HZXRUb2tlblVzYWdlEiouZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0VG9rZW5Vc2FnZVJlcXVlc3QaKy5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRUb2tlblVzYWdlUmVzcG9uc2UiJpACAYLT5JMCHRIbL2FwaS92MS9hY2NvdW50L3Rva2VuLXVzYWdlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations]);
+  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3Qi5wEKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YRI4Cg1xdW90YV93aW5kb3dzGAcgAygLMiEuZmxvd2ZvcmdlLmFjY291bnQudjEuUXVvdGFXaW5kb3cibQoLUXVvdGFXaW5kb3cSDAoEbmFtZRgBIAEoCRINCgVsaW1pdBgCIAEoDRIRCglyZW1haW5pbmcYAyABKA0SLgoKcmVzZXRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoPR2V0VXNhZ2VSZXF1ZXN0EhEKCXN0YXJ0X2RheRgBIAEoCRIPCgdlbmRfZGF5GAIgASgJEg4KBm1ldGhvZBgDIAEoCRIOCgZrZXlfaWQYBCABKAkiPQoQR2V0VXNhZ2VSZXNwb25zZRIpCgV1c2FnZRgBIAMoCzIaLmZsb3dmb3JnZS5jb21tb24udjEuVXNhZ2UiWQoUR2V0VG9rZW5Vc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDQoFbW9kZWwYAyABKAkSDgoGa2V5X2lkGAQgASgJIkcKFUdldFRva2VuVXNhZ2VSZXNwb25zZRIuCgV1c2FnZRgBIAMoCzIfLmZsb3dmb3JnZS5jb21tb24udjEuVG9rZW5Vc2FnZTKqAwoOQWNjb3VudFNlcnZpY2UShwEKC0dldElkZW50aXR5EiguZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXF1ZXN0GikuZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXNwb25zZSIjkAIBgtPkkwIaEhgvYXBpL3YxL2FjY291bnQvaWRlbnRpdHkSewoIR2V0VXNhZ2USJS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlcXVlc3QaJi5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlc3BvbnNlIiCQAgGC0+STAhcSFS9hcGkvdjEvYWNjb3VudC91c2FnZRKQAQoNR2V0VG9rZW5Vc2FnZRIqLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFRva2VuVXNhZ2VSZXF1ZXN0GisuZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0VG9rZW5Vc2FnZVJlc3BvbnNlIiaQAgGC0+STAh0SGy9hcGkvdjEvYWNjb3VudC90b2tlbi11c2FnZWIGcHJvdG8z", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * GetIdentityRequest is the input of GetIdentity.
@@ -77,6 +79,14 @@ export type GetIdentityResponse = Message<"flowforge.account.v1.GetIdentityRespo
    * @generated from field: flowforge.common.v1.Quota quota = 6;
    */
   quota?: Quota | undefined;
+
+  /**
+   * Each limited quota window as it stands after this call: what is left and when it resets
+   * (none for an unlimited caller, or when the quota store could not be read).
+   *
+   * @generated from field: repeated flowforge.account.v1.QuotaWindow quota_windows = 7;
+   */
+  quotaWindows: QuotaWindow[];
 };
 
 /**
@@ -85,6 +95,48 @@ export type GetIdentityResponse = Message<"flowforge.account.v1.GetIdentityRespo
  */
 export const GetIdentityResponseSchema: GenMessage<GetIdentityResponse> = /*@__PURE__*/
   messageDesc(file_flowforge_account_v1_account, 1);
+
+/**
+ * QuotaWindow is one of the caller's quota windows (a minute, a UTC day) at the moment of a call.
+ *
+ * @generated from message flowforge.account.v1.QuotaWindow
+ */
+export type QuotaWindow = Message<"flowforge.account.v1.QuotaWindow"> & {
+  /**
+   * The window: `minute` or `day`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Requests allowed in the window.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * Requests left in the current window.
+   *
+   * @generated from field: uint32 remaining = 3;
+   */
+  remaining: number;
+
+  /**
+   * When the current window ends and the count starts again.
+   *
+   * @generated from field: google.protobuf.Timestamp reset_time = 4;
+   */
+  resetTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message flowforge.account.v1.QuotaWindow.
+ * Use `create(QuotaWindowSchema)` to create a new message.
+ */
+export const QuotaWindowSchema: GenMessage<QuotaWindow> = /*@__PURE__*/
+  messageDesc(file_flowforge_account_v1_account, 2);
 
 /**
  * GetUsageRequest is the input of GetUsage.
@@ -126,7 +178,7 @@ export type GetUsageRequest = Message<"flowforge.account.v1.GetUsageRequest"> & 
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 2);
+  messageDesc(file_flowforge_account_v1_account, 3);
 
 /**
  * GetUsageResponse is the output of GetUsage.
@@ -147,7 +199,7 @@ export type GetUsageResponse = Message<"flowforge.account.v1.GetUsageResponse"> 
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 3);
+  messageDesc(file_flowforge_account_v1_account, 4);
 
 /**
  * GetTokenUsageRequest is the input of GetTokenUsage.
@@ -189,7 +241,7 @@ export type GetTokenUsageRequest = Message<"flowforge.account.v1.GetTokenUsageRe
  * Use `create(GetTokenUsageRequestSchema)` to create a new message.
  */
 export const GetTokenUsageRequestSchema: GenMessage<GetTokenUsageRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 4);
+  messageDesc(file_flowforge_account_v1_account, 5);
 
 /**
  * GetTokenUsageResponse is the output of GetTokenUsage.
@@ -210,7 +262,7 @@ export type GetTokenUsageResponse = Message<"flowforge.account.v1.GetTokenUsageR
  * Use `create(GetTokenUsageResponseSchema)` to create a new message.
  */
 export const GetTokenUsageResponseSchema: GenMessage<GetTokenUsageResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 5);
+  messageDesc(file_flowforge_account_v1_account, 6);
 
 /**
  * AccountService tells any caller about itself: who the gateway takes it for, and what it has

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/jobs/v1/jobs.proto.
  */
 export const file_flowforge_jobs_v1_jobs: GenFile = /*@__PURE__*/
-  fileDesc("ChxmbG93Zm9yZ2Uvam9icy92MS9qb2JzLnByb3RvEhFmbG93Zm9yZ2Uuam9icy52MSImCgdXZWJob29rEgsKA3VybBgBIAEoCRIOCgZzZWNyZXQYAiABKAkiugEKEFN1Ym1pdEpvYlJlcXVlc3QSDgoGbWV0aG9kGAEgASgJEiUKB3JlcXVlc3QYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EikKBWl0ZW1zGAMgAygLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUIEiLUYARIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSKwoHd2ViaG9vaxgFIAEoCzIaLmZsb3dmb3JnZS5qb2JzLnYxLldlYmhvb2siOAoRU3VibWl0Sm9iUmVzcG9uc2USIwoDam9iGAEgASgLMhYuZmxvd2ZvcmdlLmpvYnMudjEuSm9iIlAKCUpvYkNvdW50cxINCgV0b3RhbBgBIAEoDRIRCglzdWNjZWVkZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEhEKCWNhbmNlbGxlZBgEIAEoDSLmAgoDSm9iEgoKAmlkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIqCgVzdGF0ZRgDIAEoDjIbLmZsb3dmb3JnZS5qb2JzLnYxLkpvYlN0YXRlEiwKBmNvdW50cxgEIAEoCzIcLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkNvdW50cxINCgViYXRjaBgFIAEoCBIpCgVpdGVtcxgGIAMoCzIaLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkl0ZW0SHQoVbmV4dF9pdGVtc19wYWdlX3Rva2VuGAcgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWxhc3Rfc2VxdWVuY2UYCyABKAQioAEKB0pvYkl0ZW0SDQoFaW5kZXgYASABKA0SKwoFc3RhdGUYAiABKA4yHC5mbG93Zm9yZ2Uuam9icy52MS5JdGVtU3RhdGUSJAoGcmVzdWx0GAMgASgLMhQuZ29vZ2xlLnByb3RvYnVmLkFueRIhCgVlcnJvchgEIAEoCzISLmdvb2dsZS5ycGMuU3RhdHVzEhAKCGF0dGVtcHRzGAUgASgNIlIKDUdldEpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhcKD2l0ZW1zX3BhZ2Vfc2l6ZRgCIAEoDRIYChBpdGVtc19wYWdlX3Rva2VuGAMgASgJIjUKDkdldEpvYlJlc3BvbnNlEiMKA2pvYhgBIAEoCzIWLmZsb3dmb3JnZS5qb2JzLnYxLkpvYiJ0Cg9MaXN0Sm9ic1JlcXVlc3QSKgoFc3RhdGUYASABKA4yGy5mbG93Zm9yZ2Uuam9icy52MS5Kb2JTdGF0ZRIOCgZtZXRob2QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkiUQoQTGlzdEpvYnNSZXNwb25zZRIkCgRqb2JzGAEgAygLMhYuZmxvd2ZvcmdlLmpvYnMudjEuSm9iEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIiChBDYW5jZWxKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCSI4ChFDYW5jZWxKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5mbG93Zm9yZ2Uuam9icy52MS5Kb2IiOQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoBCJrCg9Kb2JTdGF0ZUNoYW5nZWQSKgoFc3RhdGUYASABKA4yGy5mbG93Zm9yZ2Uuam9icy52MS5Kb2JTdGF0ZRIsCgZjb3VudHMYAiABKAsyHC5mbG93Zm9yZ2Uuam9icy52MS5Kb2JDb3VudHMiQAoMSXRlbVByb2dyZXNzEg0KBWluZGV4GAEgASgNEg8KB21lc3NhZ2UYAiABKAkSEAoIZnJhY3Rpb24YAyABKAIiZgoMSXRlbUZpbmlzaGVkEigKBGl0ZW0YASABKAsyGi5mbG93Zm9yZ2Uuam9icy52MS5Kb2JJdGVtEiwKBmNvdW50cxgCIAEoCzIcLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkNvdW50cyKDAgoQV2F0Y2hKb2JSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7Cg1zdGF0ZV9jaGFuZ2VkGAMgASgLMiIuZmxvd2ZvcmdlLmpvYnMudjEuSm9iU3RhdGVDaGFuZ2VkSAASMwoIcHJvZ3Jlc3MYBCABKAsyHy5mbG93Zm9yZ2Uuam9icy52MS5JdGVtUHJvZ3Jlc3NIABI4Cg1pdGVtX2ZpbmlzaGVkGAUgASgLMh8uZmxvd2ZvcmdlLmpvYnMudjEuSXRlbUZpbmlzaGVkSABCBwoFZXZlbnQqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFKqcBCglJdGVtU3RhdGUSGgoWSVRFTV9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUlURU1fU1RBVEVfUVVFVUVEEAESGAoUSVRFTV9TVEFURV9TVUNDRUVERUQQAhIVChFJVEVNX1NUQVRFX0ZBSUxFRBADEhwKGElURU1fU1RBVEVfREVBRF9MRVRURVJFRBAEEhgKFElURU1fU1RBVEVfQ0FOQ0VMTEVEEAUy4QQKCkpvYlNlcnZpY2USbwoJU3VibWl0Sm9iEiMuZmxvd2ZvcmdlLmpvYnMudjEuU3VibWl0Sm9iUmVxdWVzdBokLmZsb3dmb3JnZS5qb2JzLnYxLlN1Ym1pdEpvYlJlc3BvbnNlIheC0+STAhE6ASoiDC9hcGkvdjEvam9icxJvCgZHZXRKb2ISIC5mbG93Zm9yZ2Uuam9icy52MS5HZXRKb2JSZXF1ZXN0GiEuZmxvd2ZvcmdlLmpvYnMudjEuR2V0Sm9iUmVzcG9uc2UiIJACAYLT5JMCFxIVL2FwaS92MS9qb2JzL3tqb2JfaWR9EmwKCExpc3RKb2JzEiIuZmxvd2ZvcmdlLmpvYnMudjEuTGlzdEpvYnNSZXF1ZXN0GiMuZmxvd2ZvcmdlLmpvYnMudjEuTGlzdEpvYnNSZXNwb25zZSIXkAIBgtPkkwIOEgwvYXBpL3YxL2pvYnMSggEKCUNhbmNlbEpvYhIjLmZsb3dmb3JnZS5qb2JzLnYxLkNhbmNlbEpvYlJlcXVlc3QaJC5mbG93Zm9yZ2Uuam9icy52MS5DYW5jZWxKb2JSZXNwb25zZSIqkAICgtPkkwIhOgEqIhwvYXBpL3YxL2pvYnMve2pvYl9pZH06Y2FuY2VsEn4KCFdhdGNoSm9iEiIuZmxvd2ZvcmdlLmpvYnMudjEuV2F0Y2hKb2JSZXF1ZXN0GiMuZmxvd2ZvcmdlLmpvYnMudjEuV2F0Y2hKb2JSZXNwb25zZSInkAIBgtPkkwIeEhwvYXBpL3YxL2pvYnMve2pvYl9pZH0vZXZlbnRzMAFiBnByb3RvMw", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_any, file_google_protobuf_timestamp, file_google_rpc_status]);
+  fileDesc("ChxmbG93Zm9yZ2Uvam9icy92MS9qb2JzLnByb3RvEhFmbG93Zm9yZ2Uuam9icy52MSImCgdXZWJob29rEgsKA3VybBgBIAEoCRIOCgZzZWNyZXQYAiABKAkiugEKEFN1Ym1pdEpvYlJlcXVlc3QSDgoGbWV0aG9kGAEgASgJEiUKB3JlcXVlc3QYAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EikKBWl0ZW1zGAMgAygLMhQuZ29vZ2xlLnByb3RvYnVmLkFueUIEiLUYARIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSKwoHd2ViaG9vaxgFIAEoCzIaLmZsb3dmb3JnZS5qb2JzLnYxLldlYmhvb2siOAoRU3VibWl0Sm9iUmVzcG9uc2USIwoDam9iGAEgASgLMhYuZmxvd2ZvcmdlLmpvYnMudjEuSm9iIlAKCUpvYkNvdW50cxINCgV0b3RhbBgBIAEoDRIRCglzdWNjZWVkZWQYAiABKA0SDgoGZmFpbGVkGAMgASgNEhEKCWNhbmNlbGxlZBgEIAEoDSL/AgoDSm9iEgoKAmlkGAEgASgJEg4KBm1ldGhvZBgCIAEoCRIqCgVzdGF0ZRgDIAEoDjIbLmZsb3dmb3JnZS5qb2JzLnYxLkpvYlN0YXRlEiwKBmNvdW50cxgEIAEoCzIcLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkNvdW50cxINCgViYXRjaBgFIAEoCBIpCgVpdGVtcxgGIAMoCzIaLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkl0ZW0SHQoVbmV4dF9pdGVtc19wYWdlX3Rva2VuGAcgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgIIAEoCRIvCgtjcmVhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDWxhc3Rfc2VxdWVuY2UYCyABKAQSFwoPcmV0cnlfb2Zfam9iX2lkGAwgASgJIrYBCgdKb2JJdGVtEg0KBWluZGV4GAEgASgNEisKBXN0YXRlGAIgASgOMhwuZmxvd2ZvcmdlLmpvYnMudjEuSXRlbVN0YXRlEiQKBnJlc3VsdBgDIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSIQoFZXJyb3IYBCABKAsyEi5nb29nbGUucnBjLlN0YXR1cxIQCghhdHRlbXB0cxgFIAEoDRIUCgxzb3VyY2VfaW5kZXgYBiABKA0iUgoNR2V0Sm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFwoPaXRlbXNfcGFnZV9zaXplGAIgASgNEhgKEGl0ZW1zX3BhZ2VfdG9rZW4YAyABKAkiNQoOR2V0Sm9iUmVzcG9uc2USIwoDam9iGAEgASgLMhYuZmxvd2ZvcmdlLmpvYnMudjEuSm9iItsBCg9MaXN0Sm9ic1JlcXVlc3QSKgoFc3RhdGUYASABKA4yGy5mbG93Zm9yZ2Uuam9icy52MS5Kb2JTdGF0ZRIOCgZtZXRob2QYAiABKAkSEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSMQoNY3JlYXRlZF9hZnRlchgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlEKEExpc3RKb2JzUmVzcG9uc2USJAoEam9icxgBIAMoCzIWLmZsb3dmb3JnZS5qb2JzLnYxLkpvYhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIgoQQ2FuY2VsSm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiOAoRQ2FuY2VsSm9iUmVzcG9uc2USIwoDam9iGAEgASgLMhYuZmxvd2ZvcmdlLmpvYnMudjEuSm9iIiEKD1JldHJ5Sm9iUmVxdWVzdBIOCgZqb2JfaWQYASABKAkiNwoQUmV0cnlKb2JSZXNwb25zZRIjCgNqb2IYASABKAsyFi5mbG93Zm9yZ2Uuam9icy52MS5Kb2IiOQoPV2F0Y2hKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIWCg5hZnRlcl9zZXF1ZW5jZRgCIAEoBCJrCg9Kb2JTdGF0ZUNoYW5nZWQSKgoFc3RhdGUYASABKA4yGy5mbG93Zm9yZ2Uuam9icy52MS5Kb2JTdGF0ZRIsCgZjb3VudHMYAiABKAsyHC5mbG93Zm9yZ2Uuam9icy52MS5Kb2JDb3VudHMiQAoMSXRlbVByb2dyZXNzEg0KBWluZGV4GAEgASgNEg8KB21lc3NhZ2UYAiABKAkSEAoIZnJhY3Rpb24YAyABKAIiZgoMSXRlbUZpbmlzaGVkEigKBGl0ZW0YASABKAsyGi5mbG93Zm9yZ2Uuam9icy52MS5Kb2JJdGVtEiwKBmNvdW50cxgCIAEoCzIcLmZsb3dmb3JnZS5qb2JzLnYxLkpvYkNvdW50cyKDAgoQV2F0Y2hKb2JSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoBBIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI7Cg1zdGF0ZV9jaGFuZ2VkGAMgASgLMiIuZmxvd2ZvcmdlLmpvYnMudjEuSm9iU3RhdGVDaGFuZ2VkSAASMwoIcHJvZ3Jlc3MYBCABKAsyHy5mbG93Zm9yZ2Uuam9icy52MS5JdGVtUHJvZ3Jlc3NIABI4Cg1pdGVtX2ZpbmlzaGVkGAUgASgLMh8uZmxvd2ZvcmdlLmpvYnMudjEuSXRlbUZpbmlzaGVkSABCBwoFZXZlbnQqmgEKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhQKEEpPQl9TVEFURV9RVUVVRUQQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhcKE0pPQl9TVEFURV9TVUNDRUVERUQQAxIUChBKT0JfU1RBVEVfRkFJTEVEEAQSFwoTSk9CX1NUQVRFX0NBTkNFTExFRBAFKqcBCglJdGVtU3RhdGUSGgoWSVRFTV9TVEFURV9VTlNQRUNJRklFRBAAEhUKEUlURU1fU1RBVEVfUVVFVUVEEAESGAoUSVRFTV9TVEFURV9TVUNDRUVERUQQAhIVChFJVEVNX1NUQVRFX0ZBSUxFRBADEhwKGElURU1fU1RBVEVfREVBRF9MRVRURVJFRBAEEhgKFElURU1fU1RBVEVfQ0FOQ0VMTEVEEAUy4QUKCkpvYlNlcnZpY2USbwoJU3VibWl0Sm9iEiMuZmxvd2ZvcmdlLmpvYnMudjEuU3VibWl0Sm9iUmVxdWVzdBokLmZsb3dmb3JnZS5qb2JzLnYxLlN1Ym1pdEpvYlJlc3BvbnNlIheC0+STAhE6ASoiDC9hcGkvdjEvam9icxJvCgZHZXRKb2ISIC5mbG93Zm9yZ2Uuam9icy52MS5HZXRKb2JSZXF1ZXN0GiEuZmxvd2ZvcmdlLmpvYnMudjEuR2V0Sm9iUmVzcG9uc2UiIJACAYLT5JMCFxIVL2FwaS92MS9qb2JzL3tqb2JfaWR9EmwKCExpc3RKb2JzEiIuZmxvd2ZvcmdlLmpvYnMudjEuTGlzdEpvYnNSZXF1ZXN0GiMuZmxvd2ZvcmdlLmpvYnMudjEuTGlzdEpvYnNSZXNwb25zZSIXkAIBgtPkkwIOEgwvYXBpL3YxL2pvYnMSggEKCUNhbmNlbEpvYhIjLmZsb3dmb3JnZS5qb2JzLnYxLkNhbmNlbEpvYlJlcXVlc3QaJC5mbG93Zm9yZ2Uuam9icy52MS5DYW5jZWxKb2JSZXNwb25zZSIqkAICgtPkkwIhOgEqIhwvYXBpL3YxL2pvYnMve2pvYl9pZH06Y2FuY2VsEn4KCFJldHJ5Sm9iEiIuZmxvd2ZvcmdlLmpvYnMudjEuUmV0cnlKb2JSZXF1ZXN0GiMuZmxvd2ZvcmdlLmpvYnMudjEuUmV0cnlKb2JSZXNwb25zZSIpkAICgtPkkwIgOgEqIhsvYXBpL3YxL2pvYnMve2pvYl9pZH06cmV0cnkSfgoIV2F0Y2hKb2ISIi5mbG93Zm9yZ2Uuam9icy52MS5XYXRjaEpvYlJlcXVlc3QaIy5mbG93Zm9yZ2Uuam9icy52MS5XYXRjaEpvYlJlc3BvbnNlIieQAgGC0+STAh4SHC9hcGkvdjEvam9icy97am9iX2lkfS9ldmVudHMwAWIGcHJvdG8z", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_any, file_google_protobuf_timestamp, file_google_rpc_status]);
 
 /**
  * Webhook is called once when the job finishes, signed per the Standard Webhooks spec.
@@ -245,6 +245,13 @@ export type Job = Message<"flowforge.jobs.v1.Job"> & {
    * @generated from field: uint64 last_sequence = 11;
    */
   lastSequence: bigint;
+
+  /**
+   * The job this one retries (RetryJob), when it does.
+   *
+   * @generated from field: string retry_of_job_id = 12;
+   */
+  retryOfJobId: string;
 };
 
 /**
@@ -294,6 +301,13 @@ export type JobItem = Message<"flowforge.jobs.v1.JobItem"> & {
    * @generated from field: uint32 attempts = 5;
    */
   attempts: number;
+
+  /**
+   * In a job made by RetryJob: the index of the item it retries in that job's retry_of_job_id.
+   *
+   * @generated from field: uint32 source_index = 6;
+   */
+  sourceIndex: number;
 };
 
 /**
@@ -392,6 +406,20 @@ export type ListJobsRequest = Message<"flowforge.jobs.v1.ListJobsRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Only jobs submitted at or after this time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 5;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only jobs submitted before this time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 6;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -472,6 +500,49 @@ export const CancelJobResponseSchema: GenMessage<CancelJobResponse> = /*@__PURE_
   messageDesc(file_flowforge_jobs_v1_jobs, 11);
 
 /**
+ * RetryJobRequest is the input of RetryJob.
+ *
+ * @generated from message flowforge.jobs.v1.RetryJobRequest
+ */
+export type RetryJobRequest = Message<"flowforge.jobs.v1.RetryJobRequest"> & {
+  /**
+   * The finished job whose failed, dead-lettered and cancelled items are run again.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message flowforge.jobs.v1.RetryJobRequest.
+ * Use `create(RetryJobRequestSchema)` to create a new message.
+ */
+export const RetryJobRequestSchema: GenMessage<RetryJobRequest> = /*@__PURE__*/
+  messageDesc(file_flowforge_jobs_v1_jobs, 12);
+
+/**
+ * RetryJobResponse is the output of RetryJob.
+ *
+ * @generated from message flowforge.jobs.v1.RetryJobResponse
+ */
+export type RetryJobResponse = Message<"flowforge.jobs.v1.RetryJobResponse"> & {
+  /**
+   * The new job (or the one an earlier RetryJob made); its items' source_index name the items
+   * they retry.
+   *
+   * @generated from field: flowforge.jobs.v1.Job job = 1;
+   */
+  job?: Job | undefined;
+};
+
+/**
+ * Describes the message flowforge.jobs.v1.RetryJobResponse.
+ * Use `create(RetryJobResponseSchema)` to create a new message.
+ */
+export const RetryJobResponseSchema: GenMessage<RetryJobResponse> = /*@__PURE__*/
+  messageDesc(file_flowforge_jobs_v1_jobs, 13);
+
+/**
  * WatchJobRequest is the input of WatchJob.
  *
  * @generated from message flowforge.jobs.v1.WatchJobRequest
@@ -497,7 +568,7 @@ export type WatchJobRequest = Message<"flowforge.jobs.v1.WatchJobRequest"> & {
  * Use `create(WatchJobRequestSchema)` to create a new message.
  */
 export const WatchJobRequestSchema: GenMessage<WatchJobRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_jobs_v1_jobs, 12);
+  messageDesc(file_flowforge_jobs_v1_jobs, 14);
 
 /**
  * JobStateChanged says the job entered a state.
@@ -525,7 +596,7 @@ export type JobStateChanged = Message<"flowforge.jobs.v1.JobStateChanged"> & {
  * Use `create(JobStateChangedSchema)` to create a new message.
  */
 export const JobStateChangedSchema: GenMessage<JobStateChanged> = /*@__PURE__*/
-  messageDesc(file_flowforge_jobs_v1_jobs, 13);
+  messageDesc(file_flowforge_jobs_v1_jobs, 15);
 
 /**
  * ItemProgress is a progress report from a running handler.
@@ -560,7 +631,7 @@ export type ItemProgress = Message<"flowforge.jobs.v1.ItemProgress"> & {
  * Use `create(ItemProgressSchema)` to create a new message.
  */
 export const ItemProgressSchema: GenMessage<ItemProgress> = /*@__PURE__*/
-  messageDesc(file_flowforge_jobs_v1_jobs, 14);
+  messageDesc(file_flowforge_jobs_v1_jobs, 16);
 
 /**
  * ItemFinished says an item reached a final state.
@@ -588,7 +659,7 @@ export type ItemFinished = Message<"flowforge.jobs.v1.ItemFinished"> & {
  * Use `create(ItemFinishedSchema)` to create a new message.
  */
 export const ItemFinishedSchema: GenMessage<ItemFinished> = /*@__PURE__*/
-  messageDesc(file_flowforge_jobs_v1_jobs, 15);
+  messageDesc(file_flowforge_jobs_v1_jobs, 17);
 
 /**
  * WatchJobResponse is one event of a job.
@@ -647,7 +718,7 @@ export type WatchJobResponse = Message<"flowforge.jobs.v1.WatchJobResponse"> & {
  * Use `create(WatchJobResponseSchema)` to create a new message.
  */
 export const WatchJobResponseSchema: GenMessage<WatchJobResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_jobs_v1_jobs, 16);
+  messageDesc(file_flowforge_jobs_v1_jobs, 18);
 
 /**
  * JobState is where a job is in its life.
@@ -806,6 +877,19 @@ export const JobService: GenService<{
     methodKind: "unary";
     input: typeof CancelJobRequestSchema;
     output: typeof CancelJobResponseSchema;
+  },
+  /**
+   * RetryJob submits again, as a new job, the items of a finished job that failed, were
+   * dead-lettered or were cancelled, with the same method, requests and webhook. A job is retried
+   * once: calling RetryJob again answers the same new job (retry that one to go on). A job not yet
+   * finished, or without such items, is refused with failed_precondition.
+   *
+   * @generated from rpc flowforge.jobs.v1.JobService.RetryJob
+   */
+  retryJob: {
+    methodKind: "unary";
+    input: typeof RetryJobRequestSchema;
+    output: typeof RetryJobResponseSchema;
   },
   /**
    * WatchJob replays the job's events after after_sequence, then streams new ones until the
