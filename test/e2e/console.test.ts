@@ -6,7 +6,7 @@
  * holding HTML shown as text, a strict CSP, the initial JavaScript within its budget, no serious
  * or critical axe violations. Screenshots of each screen go to test-results/console/.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -14,19 +14,43 @@ import { AxeBuilder } from "@axe-core/playwright";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleDir } from "../../gateway/transports/console.js";
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { PDFDocument } from "pdf-lib";
 import sharp from "sharp";
 import { textPage } from "../../services/ocr/test/helpers.js";
+import { AdminService } from "../../gen/flowforge/admin/v1/admin_pb.js";
+import { Tier } from "../../gen/flowforge/common/v1/common_pb.js";
+import {
+  HashAlgorithm,
+  HashPasswordRequestSchema,
+  HashRequestSchema,
+} from "../../gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobService } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { connectClient } from "../support/clients.js";
+import { pack } from "../support/jobs.js";
 import { type Mesh, root, startMesh } from "../support/mesh.js";
 
 const shots = join(root, "test-results/console");
 let mesh: Mesh;
 let browser: Browser;
 
+const blobLimit = 6_000_000;
+let signingKey: CryptoKey;
+let publicJwk: JWK;
+
 beforeAll(async () => {
   mkdirSync(shots, { recursive: true });
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  signingKey = pair.privateKey;
+  publicJwk = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256" };
   [mesh, browser] = await Promise.all([
-    startMesh({}), // every capability
+    // Every capability; JWTs signed by `signingKey` accepted; files over 6 MB refused by the blob store.
+    startMesh({
+      JWT_KEYS: JSON.stringify({ keys: [publicJwk] }),
+      JWT_ISSUER: "https://idp.example",
+      JWT_AUDIENCE: "flowforge",
+      BLOB_MAX_BYTES: String(blobLimit),
+    }),
     chromium.launch({
       executablePath: "/usr/bin/chromium",
       headless: true,
@@ -366,4 +390,209 @@ describe("the web console", () => {
     expect(await page.evaluate(() => (window as { __ran?: number }).__ran)).toBeUndefined();
     await page.context().close();
   });
+  it("shows what is left of the quota, counting down as calls are made", async () => {
+    const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
+    const { secret } = await admin.createApiKey({ tenantId: "t-quota", tier: Tier.FREE, scopes: ["*"] });
+    const { page, problems } = await open();
+    await signIn(page, secret);
+    const quota = page.locator("[data-quota]");
+    const dayLeft = async () =>
+      Number(/([\d,]+) of 1,000 this day/.exec((await quota.textContent()) ?? "")?.[1].replace(/,/g, ""));
+    await expect.poll(dayLeft).toBeGreaterThan(0);
+    expect(await quota.textContent()).toMatch(/of 100 this minute/);
+    const before = await dayLeft();
+    await openMethod(page, "flowforge.crypto.v1.CryptoService", "Hash");
+    await page.locator('[data-field="text"] textarea').fill("counted");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await page.getByRole("region", { name: "Answer" }).waitFor();
+    await expect.poll(dayLeft).toBe(before - 1);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("pages through jobs, filters them by time, and reads a Timestamp field from the date picker", async () => {
+    const admin = connectClient(AdminService, mesh.url, mesh.adminKey);
+    const { secret } = await admin.createApiKey({ tenantId: "t-paging", tier: Tier.PRO, scopes: ["jobs", "crypto"] });
+    const jobs = connectClient(JobService, mesh.url, secret);
+    const request = pack(HashRequestSchema, { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "p" } });
+    for (let i = 0; i < 53; i++) await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/Hash", request });
+    const { page, problems } = await open();
+    await signIn(page, secret);
+    await page.goto(`${mesh.url}/#/jobs`);
+    const rows = page.locator("table.jobs tbody tr");
+    await expect.poll(() => rows.count()).toBe(50);
+    const pages = page.getByRole("navigation", { name: "Pages of jobs" });
+    await pages.getByRole("button", { name: "Next" }).click();
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await pages.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
+    await pages.getByRole("button", { name: "Previous" }).click();
+    await expect.poll(() => rows.count()).toBe(50);
+    await page.getByLabel("Submitted from").fill("2099-01-01T00:00");
+    await expect.poll(() => rows.count()).toBe(0);
+    await page.getByText("No jobs match these filters").waitFor();
+    await accessible(page);
+    // The same filter through ListJobs' form: created_after from the date picker, as RFC 3339.
+    await openMethod(page, "flowforge.jobs.v1.JobService", "ListJobs");
+    const after = page.locator('[data-field="created_after"] input');
+    expect(await after.getAttribute("type")).toBe("datetime-local");
+    const answer = page.getByRole("region", { name: "Answer" });
+    await after.fill("2099-01-01T00:00:00");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await answer.waitFor();
+    await expect.poll(() => answer.locator("pre").textContent()).not.toContain('"id"');
+    await after.fill("2000-01-01T00:00:00");
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    await expect.poll(() => answer.locator("pre").textContent()).toContain('"id"');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
+  it("retries a finished job's failed items from its page: the new job names the items it retries", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const bad = pack(HashRequestSchema, { input: { case: "text", value: "no algorithm" } });
+    const good = pack(HashRequestSchema, { algorithm: HashAlgorithm.MD5, input: { case: "text", value: "g" } });
+    const { job } = await jobs.submitJob({
+      method: "flowforge.crypto.v1.CryptoService/Hash",
+      items: [good, bad, good, bad],
+    });
+    const { page, problems } = await open();
+    await signIn(page, mesh.adminKey);
+    await page.goto(`${mesh.url}/#/jobs/${job!.id}`);
+    const state = page.locator("dd[data-state]");
+    await expect.poll(() => state.getAttribute("data-state"), { timeout: 30_000 }).toBe("failed");
+    await page.getByRole("button", { name: "Retry the 2 failed or cancelled items" }).click();
+    await page.waitForURL((url) => /#\/jobs\/[\w-]+$/.test(url.hash) && !url.hash.endsWith(job!.id));
+    await page.getByRole("link", { name: `job ${job!.id}` }).waitFor();
+    await expect.poll(() => state.getAttribute("data-state"), { timeout: 30_000 }).toBe("failed");
+    await expect.poll(() => page.locator("tr[data-item]").count()).toBe(2);
+    const retried = await page
+      .locator("tr[data-item]")
+      .evaluateAll((trs) => trs.map((tr) => tr.children[1].textContent));
+    expect(retried).toEqual(["1", "3"]);
+    expect(await page.locator('tr[data-item="1"]').textContent()).toContain("algorithm: is required");
+    await page.screenshot({ path: join(shots, "job-retry.png"), fullPage: true });
+    await accessible(page);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("uploads a file past the inline limit to the blob store, and says so when one is past the store's limit", async () => {
+    const { page, problems } = await open();
+    await signIn(page, mesh.adminKey);
+    await openMethod(page, "flowforge.pdf.v1.PdfService", "Merge");
+    const documents = page.locator('[data-field="documents"]');
+    while ((await documents.getByRole("button", { name: /^Remove/ }).count()) > 0)
+      await documents
+        .getByRole("button", { name: /^Remove/ })
+        .first()
+        .click();
+    await documents.getByRole("button", { name: "Add documents" }).click();
+    await documents.getByRole("button", { name: "Add documents" }).click();
+    // A one-page PDF of about 5 MB: a noise image stored without compression.
+    const side = 1300;
+    const noise = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    const doc = await PDFDocument.create();
+    const image = await doc.embedPng(noise);
+    doc.addPage([side, side]).drawImage(image, { x: 0, y: 0 });
+    const big = Buffer.from(await doc.save());
+    expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(big.length).toBeLessThan(blobLimit);
+    const small = await PDFDocument.create();
+    small.addPage([100, 100]);
+    const drops = documents.locator('input[type="file"]');
+    await drops.nth(0).setInputFiles({ name: "big.pdf", mimeType: "application/pdf", buffer: big });
+    await drops
+      .nth(1)
+      .setInputFiles({ name: "small.pdf", mimeType: "application/pdf", buffer: Buffer.from(await small.save()) });
+    const status = documents.getByRole("status");
+    await expect
+      .poll(() => status.nth(0).textContent(), { timeout: 30_000 })
+      .toMatch(/big\.pdf: [\d,]+ bytes, blob \S+/);
+    await expect.poll(() => status.nth(1).textContent()).toMatch(/sent inline/);
+    await page.getByRole("button", { name: "Send", exact: true }).click();
+    const answer = page.getByRole("region", { name: "Answer" });
+    await answer.waitFor({ timeout: 60_000 });
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      answer.getByRole("link", { name: /^Download/ }).click(),
+    ]);
+    expect((await PDFDocument.load(readFileSync(await download.path()))).getPageCount()).toBe(2);
+    // Past the blob store's limit: refused, the reason shown on the field, nothing sent.
+    await drops
+      .nth(0)
+      .setInputFiles({ name: "huge.pdf", mimeType: "application/pdf", buffer: randomBytes(blobLimit + 1) });
+    await expect
+      .poll(() => status.nth(0).textContent(), { timeout: 30_000 })
+      .toMatch(/huge\.pdf: .*larger than the 6000000 bytes/);
+    expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
+  it("ends an expired token's session with a notice, back at sign-in", async () => {
+    const expires = Math.floor(Date.now() / 1000) + 4;
+    const jwt = await new SignJWT({ tenant: "t-jwt", tier: "pro", scope: "crypto jobs" })
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setSubject("user-7")
+      .setIssuer("https://idp.example")
+      .setAudience("flowforge")
+      .setIssuedAt()
+      .setExpirationTime(expires)
+      .sign(signingKey);
+    const { page } = await open();
+    await signIn(page, jwt);
+    await expect.poll(() => page.getByLabel("Signed in as").textContent()).toContain("t-jwt");
+    // Once the token has expired (past the gateway's clock tolerance), the next call ends the session.
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          return page
+            .getByRole("alert")
+            .textContent({ timeout: 2000 })
+            .catch(() => "");
+        },
+        { timeout: 30_000 },
+      )
+      .toMatch(/revoked or has expired/);
+    expect(Date.now() / 1000).toBeGreaterThan(expires);
+    expect(await page.evaluate(() => sessionStorage.getItem("flowforge.apiKey"))).toBeNull();
+    await page.context().close();
+  });
+
+  // Last: it restarts the gateway.
+  it("keeps watching a job through the gateway going away: the watch resumes after the last event seen", async () => {
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const slow = Array.from({ length: 40 }, () =>
+      pack(HashPasswordRequestSchema, { password: "p", params: { memoryKib: 65_536, iterations: 3 } }),
+    );
+    const { job } = await jobs.submitJob({ method: "flowforge.crypto.v1.CryptoService/HashPassword", items: slow });
+    const { page } = await open();
+    const watches: bigint[] = [];
+    page.on("request", (req) => {
+      if (!req.url().endsWith("/flowforge.jobs.v1.JobService/WatchJob")) return;
+      const body = req.postDataBuffer();
+      // A Connect streaming request: one enveloped JSON message (5 bytes of flags and length first).
+      if (body) watches.push(BigInt(JSON.parse(body.subarray(5).toString()).afterSequence ?? 0));
+    });
+    await signIn(page, mesh.adminKey);
+    await page.goto(`${mesh.url}/#/jobs/${job!.id}`);
+    await expect.poll(() => page.locator("tr[data-item]").count(), { timeout: 30_000 }).toBeGreaterThan(2);
+    const gateway = mesh.pidOf("gateway");
+    process.kill(gateway, "SIGKILL");
+    const state = page.locator("dd[data-state]");
+    await expect.poll(() => state.getAttribute("data-state"), { timeout: 90_000 }).toBe("succeeded");
+    expect(mesh.pidOf("gateway")).not.toBe(gateway);
+    expect(watches.length).toBeGreaterThan(1);
+    expect(watches[0]).toBe(0n);
+    expect(watches[watches.length - 1]).toBeGreaterThan(2n); // resumed after what it had seen
+    await expect.poll(() => page.locator("tr[data-item]").count()).toBe(40);
+    expect(
+      await page
+        .locator("tr[data-item]")
+        .evaluateAll((trs) => trs.every((tr) => tr.textContent?.includes("succeeded"))),
+    ).toBe(true);
+    await page.context().close();
+  }, 120_000);
 });

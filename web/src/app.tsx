@@ -14,6 +14,7 @@ import { JobsScreen } from "./screens/jobs.js";
 import { KeysScreen } from "./screens/keys.js";
 import { Playground } from "./screens/playground.js";
 import { SignIn } from "./screens/sign-in.js";
+import { forgetRateLimit, noteRateLimit, useRateLimit } from "./quota.js";
 import { registry } from "./services.js";
 import { sessionKey, setSessionKey } from "./session.js";
 
@@ -30,6 +31,7 @@ export function App() {
       setApiKey(undefined);
       setNotice(why);
       queryClient.clear();
+      forgetRateLimit();
     },
     [queryClient],
   );
@@ -38,7 +40,9 @@ export function App() {
     const auth: Interceptor = (next) => async (req) => {
       req.header.set("authorization", `Bearer ${apiKey}`);
       try {
-        return await next(req);
+        const res = await next(req);
+        noteRateLimit(res.header.get("ratelimit"));
+        return res;
       } catch (err) {
         if (ConnectError.from(err).code === Code.Unauthenticated)
           signOut("The session ended: the key was revoked or has expired. Sign in again.");
@@ -81,6 +85,7 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
     refetchInterval: 10_000,
   });
   const who = identity.data;
+  const latest = useRateLimit();
   return (
     <>
       <header className="top">
@@ -113,14 +118,16 @@ function Shell({ apiKey, onSignOut }: { apiKey: string; onSignOut(): void }) {
                 tenant <code>{who.tenantId}</code>
               </span>
               <span>tier {Tier[who.tier]?.replace(/^TIER_/, "").toLowerCase()}</span>
-              {who.quota && (
-                <span>
-                  quota{" "}
-                  {who.quota.perMinute || who.quota.perDay
-                    ? `${who.quota.perMinute.toLocaleString()}/min, ${who.quota.perDay.toLocaleString()}/day`
-                    : "unlimited"}
-                </span>
-              )}
+              <span data-quota>
+                {who.quotaWindows.length === 0
+                  ? "quota unlimited"
+                  : `quota left: ${who.quotaWindows
+                      .map((w) => {
+                        const left = latest.get(w.name) ?? w.remaining;
+                        return `${left.toLocaleString()} of ${w.limit.toLocaleString()} this ${w.name}`;
+                      })
+                      .join(", ")}`}
+              </span>
             </>
           )}
           <button type="button" onClick={onSignOut}>

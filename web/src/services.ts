@@ -46,8 +46,9 @@ export function methodDoc(doc: ApiDocument | undefined, method: DescMethod): Met
   if (!doc) return {};
   const operationId = `${method.parent.name}_${method.name}`;
   for (const [path, operations] of Object.entries(doc.paths)) {
-    const op = operations.post ?? operations.get;
-    if (op?.operationId !== operationId) continue;
+    // A path may hold two methods (POST /api/v1/jobs submits, GET lists).
+    const op = [operations.post, operations.get].find((o) => o?.operationId === operationId);
+    if (!op) continue;
     return {
       description: op.description,
       restPath: path,

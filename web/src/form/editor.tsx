@@ -1,7 +1,8 @@
 /**
  * The request form of any method, generated from its input message's descriptor: enums as selects
  * with their short names, repeated fields as lists, maps as key/value rows, oneofs as tabs, nested
- * messages as sections, bytes and file references as file drops, Struct/Value as JSON text. Field
+ * messages as sections, bytes and file references as file drops (`files.tsx`), Struct/Value as JSON
+ * text and other single values by type (`inputs.tsx`). Field
  * comments come from the OpenAPI document; a field's violations from the last answer show under it.
  */
 import {
@@ -12,10 +13,20 @@ import {
   type JsonValue,
   ScalarType,
 } from "@bufbuild/protobuf";
-import { base64Encode } from "@bufbuild/protobuf/wire";
 import { type ReactNode, useId, useState } from "react";
 import { type ApiDocument, fieldDoc } from "../services.js";
-import { enumLabel, isJsonNumber, isObject, messageEditorKind, newElement } from "./model.js";
+import { FileReference } from "./files.js";
+import { JsonText, MapKey, ScalarInput, WellKnownText } from "./inputs.js";
+import {
+  applyUpdate,
+  enumLabel,
+  isObject,
+  messageEditorKind,
+  newElement,
+  newMapKey,
+  type Update,
+  withField,
+} from "./model.js";
 
 /** What every editor below needs besides its value. */
 export interface FormContext {
@@ -30,7 +41,8 @@ export interface FormContext {
 
 interface EditorProps<V> {
   value: V | undefined;
-  onChange(value: V | undefined): void;
+  /** Every composite editor passes updates of the latest value up: see Update. */
+  onChange(update: Update<V>): void;
   /** The field path (`document.data`) for violations, and a prefix for ids. */
   path: string;
   ctx: FormContext;
@@ -45,12 +57,7 @@ export function MessageFields({
   ctx,
 }: EditorProps<JsonObject> & { message: DescMessage }) {
   const current = value ?? {};
-  const set = (key: string, v: JsonValue | undefined) => {
-    const next = { ...current };
-    if (v === undefined) delete next[key];
-    else next[key] = v;
-    onChange(next);
-  };
+  const set = (key: string, update: Update<JsonValue>) => onChange((latest) => withField(latest, key, update));
   return (
     <div className="fields">
       {message.members.map((member) =>
@@ -88,9 +95,11 @@ function OneofTabs({
   const id = useId();
   const select = (field: DescField) => {
     choose(field);
-    const next = { ...value };
-    for (const f of oneof.fields) if (f !== field) delete next[f.jsonName];
-    onChange(next);
+    onChange((latest) => {
+      const next = { ...latest };
+      for (const f of oneof.fields) if (f !== field) delete next[f.jsonName];
+      return next;
+    });
   };
   return (
     <fieldset className="oneof">
@@ -113,12 +122,7 @@ function OneofTabs({
         <FieldRow
           field={chosen}
           value={value[chosen.jsonName]}
-          onChange={(v) => {
-            const next = { ...value };
-            if (v === undefined) delete next[chosen.jsonName];
-            else next[chosen.jsonName] = v;
-            onChange(next);
-          }}
+          onChange={(update) => onChange((latest) => withField(latest, chosen.jsonName, update))}
           path={join(path, chosen.name)}
           ctx={ctx}
         />
@@ -212,14 +216,7 @@ function SingleEditor({ field, id, described, value, onChange, path, ctx }: Cont
       case "json":
         return <JsonText {...aria} value={value} onChange={onChange} />;
       case "text":
-        return (
-          <input
-            {...aria}
-            type="text"
-            value={typeof value === "string" || typeof value === "number" ? String(value) : ""}
-            onChange={(e) => onChange(e.target.value || undefined)}
-          />
-        );
+        return <WellKnownText message={message} aria={aria} value={value} onChange={onChange} />;
       case "file":
         return <FileReference {...aria} value={value} onChange={onChange} ctx={ctx} />;
       default:
@@ -227,73 +224,6 @@ function SingleEditor({ field, id, described, value, onChange, path, ctx }: Cont
     }
   }
   return <ScalarInput field={field} aria={aria} value={value} onChange={onChange} />;
-}
-
-const longText = /^(text|markdown|html|content|input|expression|template|prompt|system|query|body|document|data)$/;
-
-function ScalarInput({
-  field,
-  aria,
-  value,
-  onChange,
-}: {
-  field: DescField;
-  aria: { id: string; "aria-describedby"?: string };
-  value: JsonValue | undefined;
-  onChange(v: JsonValue | undefined): void;
-}) {
-  if (isJsonNumber(field.scalar))
-    return (
-      <input
-        {...aria}
-        type="number"
-        step="any"
-        value={typeof value === "number" ? value : ""}
-        onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))}
-      />
-    );
-  switch (field.scalar) {
-    case ScalarType.BOOL:
-      return (
-        <input
-          {...aria}
-          type="checkbox"
-          checked={value === true}
-          onChange={(e) => onChange(e.target.checked || undefined)}
-        />
-      );
-    case ScalarType.BYTES:
-      return <FileBytes aria={aria} value={value} onChange={onChange} />;
-    case ScalarType.STRING:
-      if (longText.test(field.name))
-        return (
-          <textarea
-            {...aria}
-            rows={3}
-            value={typeof value === "string" ? value : ""}
-            onChange={(e) => onChange(e.target.value || undefined)}
-          />
-        );
-      return (
-        <input
-          {...aria}
-          type="text"
-          value={typeof value === "string" ? value : ""}
-          onChange={(e) => onChange(e.target.value || undefined)}
-        />
-      );
-    default:
-      // 64-bit integers travel as strings in JSON.
-      return (
-        <input
-          {...aria}
-          type="text"
-          inputMode="numeric"
-          value={typeof value === "string" || typeof value === "number" ? String(value) : ""}
-          onChange={(e) => onChange(e.target.value || undefined)}
-        />
-      );
-  }
 }
 
 /** A nested message: unset until added, then its fields in a section. */
@@ -312,22 +242,32 @@ function NestedMessage({ message, value, onChange, path, ctx }: EditorProps<Json
           Clear
         </button>
       </legend>
-      <MessageFields message={message} value={value} onChange={(v) => onChange(v)} path={path} ctx={ctx} />
+      <MessageFields
+        message={message}
+        value={value}
+        onChange={(update) => onChange((latest) => applyUpdate(update, isObject(latest) ? latest : {}))}
+        path={path}
+        ctx={ctx}
+      />
     </fieldset>
   );
 }
 
 function ListEditor({ field, value, onChange, path, ctx }: ControlProps) {
   const items = Array.isArray(value) ? value : [];
-  const setItem = (i: number, v: JsonValue | undefined) => {
-    const next = [...items];
-    next[i] = v ?? null;
-    onChange(next);
-  };
-  const remove = (i: number) => {
-    const next = items.filter((_, j) => j !== i);
-    onChange(next.length ? next : undefined);
-  };
+  const listOf = (latest: JsonValue | undefined) => (Array.isArray(latest) ? latest : []);
+  const setItem = (i: number, update: Update<JsonValue>) =>
+    onChange((latest) => {
+      const next = [...listOf(latest)];
+      if (i >= next.length) return latest; // removed meanwhile
+      next[i] = applyUpdate(update, next[i] ?? undefined) ?? null;
+      return next;
+    });
+  const remove = (i: number) =>
+    onChange((latest) => {
+      const next = listOf(latest).filter((_, j) => j !== i);
+      return next.length ? next : undefined;
+    });
   return (
     <div className="list">
       {items.map((item, i) => (
@@ -343,7 +283,11 @@ function ListEditor({ field, value, onChange, path, ctx }: ControlProps) {
           />
         </Item>
       ))}
-      <button type="button" className="add" onClick={() => onChange([...items, newElement(field)])}>
+      <button
+        type="button"
+        className="add"
+        onClick={() => onChange((latest) => [...listOf(latest), newElement(field)])}
+      >
         Add {field.name}
       </button>
     </div>
@@ -352,23 +296,34 @@ function ListEditor({ field, value, onChange, path, ctx }: ControlProps) {
 
 function MapEditor({ field, value, onChange, path, ctx }: ControlProps) {
   const entries = isObject(value) ? Object.entries(value) : [];
-  const write = (next: [string, JsonValue][]) => onChange(next.length ? Object.fromEntries(next) : undefined);
+  // Rows by position, so a key being typed keeps its row.
+  const write = (edit: (rows: [string, JsonValue][]) => [string, JsonValue][]) =>
+    onChange((latest) => {
+      const next = edit(isObject(latest) ? Object.entries(latest) : []);
+      return next.length ? Object.fromEntries(next) : undefined;
+    });
   return (
     <div className="map">
       {entries.map(([key, v], i) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: a key being typed must keep its row
-        <Item key={i} onRemove={() => write(entries.filter((_, j) => j !== i))} label={`${field.name} entry ${key}`}>
-          <input
-            type="text"
-            aria-label={`${field.name} key ${i + 1}`}
+        <Item
+          // biome-ignore lint/suspicious/noArrayIndexKey: a key being typed must keep its row
+          key={i}
+          onRemove={() => write((rows) => rows.filter((_, j) => j !== i))}
+          label={`${field.name} entry ${key}`}
+        >
+          <MapKey
+            field={field}
+            label={`${field.name} key ${i + 1}`}
             value={key}
-            onChange={(e) => write(entries.map((entry, j) => (j === i ? [e.target.value, entry[1]] : entry)))}
+            onChange={(k) => write((rows) => rows.map((row, j) => (j === i ? [k, row[1]] : row)))}
           />
           <ElementEditor
             field={field}
             label={`${field.name} value ${i + 1}`}
             value={v}
-            onChange={(nv) => write(entries.map((entry, j) => (j === i ? [entry[0], nv ?? ""] : entry)))}
+            onChange={(update) =>
+              write((rows) => rows.map((row, j) => (j === i ? [row[0], applyUpdate(update, row[1]) ?? ""] : row)))
+            }
             path={path}
             ctx={ctx}
           />
@@ -377,7 +332,7 @@ function MapEditor({ field, value, onChange, path, ctx }: ControlProps) {
       <button
         type="button"
         className="add"
-        onClick={() => write([...entries, [`key${entries.length + 1}`, newElement(field)]])}
+        onClick={() => write((rows) => [...rows, [newMapKey(field, rows.length), newElement(field)]])}
       >
         Add {field.name} entry
       </button>
@@ -421,159 +376,5 @@ function ElementEditor({
         ctx={ctx}
       />
     </span>
-  );
-}
-
-/** JSON text for Struct, Value and Any: kept as typed, sent once it parses. */
-function JsonText({
-  id,
-  value,
-  onChange,
-  ...rest
-}: {
-  id: string;
-  value: JsonValue | undefined;
-  onChange(v: JsonValue | undefined): void;
-  "aria-describedby"?: string;
-}) {
-  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, 2));
-  const [error, setError] = useState<string>();
-  return (
-    <>
-      <textarea
-        id={id}
-        {...rest}
-        className="json"
-        rows={4}
-        spellCheck={false}
-        value={text}
-        aria-invalid={error !== undefined}
-        onChange={(e) => {
-          setText(e.target.value);
-          if (!e.target.value.trim()) {
-            setError(undefined);
-            onChange(undefined);
-            return;
-          }
-          try {
-            onChange(JSON.parse(e.target.value) as JsonValue);
-            setError(undefined);
-          } catch (err) {
-            setError((err as Error).message);
-          }
-        }}
-      />
-      {error && <p className="violations">not JSON yet: {error}</p>}
-    </>
-  );
-}
-
-/** Reads a dropped or chosen file. */
-function FileInput({
-  aria,
-  onFile,
-  accept,
-}: {
-  aria: { id: string; "aria-describedby"?: string };
-  onFile(file: File): void;
-  accept?: string;
-}) {
-  const [over, setOver] = useState(false);
-  return (
-    <fieldset
-      className={`drop${over ? " over" : ""}`}
-      onDragOver={(e) => {
-        e.preventDefault();
-        setOver(true);
-      }}
-      onDragLeave={() => setOver(false)}
-      onDrop={(e) => {
-        e.preventDefault();
-        setOver(false);
-        const file = e.dataTransfer.files[0];
-        if (file) onFile(file);
-      }}
-    >
-      <legend className="visually-hidden">File: choose or drop one</legend>
-      <input {...aria} type="file" accept={accept} onChange={(e) => e.target.files?.[0] && onFile(e.target.files[0])} />
-      <span aria-hidden="true">or drop a file here</span>
-    </fieldset>
-  );
-}
-
-/** A `bytes` field: a file, inline as base64. */
-function FileBytes({
-  aria,
-  value,
-  onChange,
-}: {
-  aria: { id: string; "aria-describedby"?: string };
-  value: JsonValue | undefined;
-  onChange(v: JsonValue | undefined): void;
-}) {
-  const [name, setName] = useState<string>();
-  return (
-    <div>
-      <FileInput
-        aria={aria}
-        onFile={async (file) => {
-          setName(`${file.name} (${file.size.toLocaleString()} bytes)`);
-          onChange(base64Encode(new Uint8Array(await file.arrayBuffer())));
-        }}
-      />
-      {typeof value === "string" && value && (
-        <p className="file">{name ?? `${Math.floor((value.length * 3) / 4)} bytes`}</p>
-      )}
-    </div>
-  );
-}
-
-/** A file reference: inline up to the limit, else uploaded to the blob store and sent by id. */
-function FileReference({
-  id,
-  value,
-  onChange,
-  ctx,
-  ...rest
-}: {
-  id: string;
-  value: JsonValue | undefined;
-  onChange(v: JsonValue | undefined): void;
-  ctx: FormContext;
-  "aria-describedby"?: string;
-}) {
-  const [state, setState] = useState<string>();
-  const [preview, setPreview] = useState<{ url: string; type: string }>();
-  return (
-    <div>
-      <FileInput
-        aria={{ id, ...rest }}
-        onFile={async (file) => {
-          if (preview) URL.revokeObjectURL(preview.url);
-          setPreview({ url: URL.createObjectURL(file), type: file.type });
-          if (file.size <= ctx.inlineLimit) {
-            setState(`${file.name}: ${file.size.toLocaleString()} bytes, sent inline`);
-            onChange({ data: base64Encode(new Uint8Array(await file.arrayBuffer())) });
-            return;
-          }
-          setState(`${file.name}: uploading ${file.size.toLocaleString()} bytes to the blob store…`);
-          try {
-            const blobId = await ctx.upload(file);
-            setState(`${file.name}: ${file.size.toLocaleString()} bytes, blob ${blobId}`);
-            onChange({ blobId });
-          } catch (err) {
-            setState(`${file.name}: ${(err as Error).message}`);
-            onChange(undefined);
-          }
-        }}
-      />
-      {state && (
-        <p className="file" role="status">
-          {state}
-        </p>
-      )}
-      {preview?.type.startsWith("image/") && <img className="preview" src={preview.url} alt="the chosen file" />}
-      {isObject(value) && typeof value.blobId === "string" && !state && <p className="file">blob {value.blobId}</p>}
-    </div>
   );
 }

@@ -106,6 +106,32 @@ export function newElement(field: DescField): JsonValue {
   return field.scalar === ScalarType.BOOL ? false : "";
 }
 
+/** The key a new map entry starts with: `key1`, `key2`… for text keys, the entry's number for numeric keys. */
+export function newMapKey(field: DescField, entries: number): string {
+  if (field.fieldKind !== "map" || field.mapKey === ScalarType.STRING) return `key${entries + 1}`;
+  return field.mapKey === ScalarType.BOOL ? String(entries === 0) : String(entries + 1);
+}
+
+/**
+ * A field's new value, or how to make it from the latest one. Editors that finish late (a file
+ * uploaded to the blob store) send the latter, so edits made meanwhile elsewhere in the form stay.
+ */
+export type Update<V> = V | undefined | ((latest: V | undefined) => V | undefined);
+
+/** The value an update leaves. */
+export function applyUpdate<V>(update: Update<V>, latest: V | undefined): V | undefined {
+  return typeof update === "function" ? (update as (latest: V | undefined) => V | undefined)(latest) : update;
+}
+
+/** `object` with `key` set to what `update` makes of its value (removed when that is undefined). */
+export function withField(object: JsonValue | undefined, key: string, update: Update<JsonValue>): JsonObject {
+  const next = { ...(isObject(object) ? object : {}) };
+  const v = applyUpdate(update, next[key]);
+  if (v === undefined) delete next[key];
+  else next[key] = v;
+  return next;
+}
+
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,10 +1,11 @@
 /**
- * Jobs: the tenant's jobs with filters (state, method), and one job's items with their results
- * and errors, its progress live over WatchJob (resumed from the last event seen when the stream
- * breaks: the gateway restarting, say), and cancel.
+ * Jobs: the tenant's jobs with filters (state, method, submit time) a page at a time, and one
+ * job's items with their results and errors, its progress live over WatchJob (resumed from the
+ * last event seen when the stream breaks: the gateway restarting, say), cancel, and retry of the
+ * failed and cancelled items of a finished job (RetryJob: a new job, opened at once).
  */
 import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { anyUnpack, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
@@ -17,6 +18,7 @@ import {
   JobService,
   JobState,
 } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { Pager, usePager } from "../parts/pager.js";
 import { registry } from "../services.js";
 
 const stateName = (s: JobState) => JobState[s].replace(/^JOB_STATE_/, "").toLowerCase();
@@ -24,13 +26,27 @@ const itemStateName = (s: ItemState) => ItemState[s].replace(/^ITEM_STATE_/, "")
 const finished = (s: JobState) => s === JobState.SUCCEEDED || s === JobState.FAILED || s === JobState.CANCELLED;
 
 export function JobsScreen({ jobId }: { jobId?: string }) {
-  return jobId ? <JobDetail jobId={jobId} /> : <JobList />;
+  return jobId ? <JobDetail key={jobId} jobId={jobId} /> : <JobList />;
+}
+
+/** A `datetime-local` input's value (local time) as a Timestamp; undefined when empty or unreadable. */
+function timestampOf(local: string) {
+  const ms = local ? new Date(local).getTime() : Number.NaN;
+  return Number.isNaN(ms) ? undefined : timestampFromMs(ms);
 }
 
 function JobList() {
   const [state, setState] = useState(JobState.UNSPECIFIED);
   const [method, setMethod] = useState("");
-  const jobs = useQuery(JobService.method.listJobs, { state, method, pageSize: 50 }, { refetchInterval: 5000 });
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
+  const filters = { state, method, createdAfter: timestampOf(from), createdBefore: timestampOf(to), pageSize: 50 };
+  const pager = usePager(filters);
+  const jobs = useQuery(
+    JobService.method.listJobs,
+    { ...filters, pageToken: pager.pageToken },
+    { refetchInterval: 5000 },
+  );
   return (
     <section aria-labelledby="jobs-title">
       <h2 id="jobs-title">Jobs</h2>
@@ -52,6 +68,10 @@ function JobList() {
           value={method}
           onChange={(e) => setMethod(e.target.value.trim())}
         />
+        <label htmlFor="job-from">Submitted from</label>
+        <input id="job-from" type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} />
+        <label htmlFor="job-to">until</label>
+        <input id="job-to" type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} />
       </form>
       {jobs.error && (
         <p className="answer error" role="alert">
@@ -84,7 +104,10 @@ function JobList() {
           ))}
         </tbody>
       </table>
-      {jobs.data && jobs.data.jobs.length === 0 && <p>No jobs{state || method ? " match these filters" : " yet"}.</p>}
+      {jobs.data && jobs.data.jobs.length === 0 && (
+        <p>No jobs{state || method || from || to ? " match these filters" : " yet"}.</p>
+      )}
+      <Pager pager={pager} next={jobs.data?.nextPageToken} label="Pages of jobs" />
     </section>
   );
 }
@@ -95,10 +118,18 @@ function counts(c: JobCounts | undefined): string {
   return `${done.toLocaleString()} / ${c.total.toLocaleString()}${c.failed ? ` (${c.failed.toLocaleString()} failed)` : ""}`;
 }
 
+const itemsPageSize = 200;
+
 function JobDetail({ jobId }: { jobId: string }) {
   const transport = useTransport();
-  const fetched = useQuery(JobService.method.getJob, { jobId, itemsPageSize: 200 });
+  const pager = usePager(jobId);
+  const fetched = useQuery(JobService.method.getJob, { jobId, itemsPageSize, itemsPageToken: pager.pageToken });
   const cancel = useMutation(JobService.method.cancelJob);
+  const retry = useMutation(JobService.method.retryJob, {
+    onSuccess: (res) => {
+      if (res.job) window.location.hash = `#/jobs/${res.job.id}`;
+    },
+  });
   const [live, setLive] = useState<{
     state?: JobState;
     counts?: JobCounts;
@@ -160,8 +191,11 @@ function JobDetail({ jobId }: { jobId: string }) {
 
   const state = live.state ?? job?.state;
   const c = live.counts ?? job?.counts;
+  // This page's items, with those that finished since it was read.
+  const first = (pager.page - 1) * itemsPageSize;
   const items = new Map<number, JobItem>((job?.items ?? []).map((i) => [i.index, i]));
-  for (const [i, item] of live.items) items.set(i, item);
+  for (const [i, item] of live.items) if (i >= first && i < first + itemsPageSize) items.set(i, item);
+  const retryable = c ? c.failed + c.cancelled : 0;
   const done = c ? c.succeeded + c.failed + c.cancelled : 0;
   return (
     <section aria-labelledby="job-title">
@@ -191,6 +225,14 @@ function JobDetail({ jobId }: { jobId: string }) {
           <dd>
             <progress max={c?.total ?? 0} value={done} aria-label="Items done" /> {counts(c)}
           </dd>
+          {job.retryOfJobId && (
+            <>
+              <dt>Retries</dt>
+              <dd>
+                the failed items of <a href={`#/jobs/${job.retryOfJobId}`}>job {job.retryOfJobId}</a>
+              </dd>
+            </>
+          )}
           <dt>Watch</dt>
           <dd>
             <span role="status">{live.watching}</span>
@@ -202,10 +244,21 @@ function JobDetail({ jobId }: { jobId: string }) {
           Cancel the job
         </button>
       )}
+      {state !== undefined && finished(state) && retryable > 0 && (
+        <button type="button" onClick={() => retry.mutate({ jobId })} disabled={retry.isPending}>
+          Retry the {retryable.toLocaleString()} failed or cancelled item{retryable === 1 ? "" : "s"}
+        </button>
+      )}
+      {(cancel.error ?? retry.error) && (
+        <p className="answer error" role="alert">
+          {ConnectError.from(cancel.error ?? retry.error).rawMessage}
+        </p>
+      )}
       <table className="items">
         <thead>
           <tr>
             <th scope="col">Item</th>
+            {job?.retryOfJobId && <th scope="col">Retries item</th>}
             <th scope="col">State</th>
             <th scope="col">Attempts</th>
             <th scope="col">Result or error</th>
@@ -217,6 +270,7 @@ function JobDetail({ jobId }: { jobId: string }) {
             .map((item) => (
               <tr key={item.index} data-item={item.index}>
                 <td>{item.index}</td>
+                {job?.retryOfJobId && <td>{item.sourceIndex}</td>}
                 <td className={`state ${itemStateName(item.state)}`}>{itemStateName(item.state)}</td>
                 <td>{item.attempts}</td>
                 <td>
@@ -226,6 +280,7 @@ function JobDetail({ jobId }: { jobId: string }) {
             ))}
         </tbody>
       </table>
+      <Pager pager={pager} next={job?.nextItemsPageToken} label="Pages of items" />
     </section>
   );
 }

@@ -7,6 +7,7 @@ import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useState } from "react";
 import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "../../../gen/flowforge/common/v1/common_pb.js";
+import { Pager, usePager } from "../parts/pager.js";
 
 const tiers = [Tier.FREE, Tier.BASIC, Tier.PRO, Tier.ENTERPRISE];
 const tierName = (t: Tier) => Tier[t].replace(/^TIER_/, "").toLowerCase();
@@ -14,7 +15,8 @@ const when = (t?: { seconds: bigint }) => (t ? new Date(Number(t.seconds) * 1000
 
 export function KeysScreen() {
   const [includeRevoked, setIncludeRevoked] = useState(false);
-  const keys = useQuery(AdminService.method.listApiKeys, { includeRevoked, pageSize: 500 });
+  const pager = usePager(includeRevoked);
+  const keys = useQuery(AdminService.method.listApiKeys, { includeRevoked, pageSize: 100, pageToken: pager.pageToken });
   const create = useMutation(AdminService.method.createApiKey, { onSuccess: () => void keys.refetch() });
   const revoke = useMutation(AdminService.method.revokeApiKey, { onSuccess: () => void keys.refetch() });
   const [form, setForm] = useState({ tenantId: "", name: "", tier: Tier.FREE, scopes: "", perMinute: "", perDay: "" });
@@ -159,6 +161,7 @@ export function KeysScreen() {
           ))}
         </tbody>
       </table>
+      <Pager pager={pager} next={keys.data?.nextPageToken} label="Pages of keys" />
     </section>
   );
 }

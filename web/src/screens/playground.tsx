@@ -23,7 +23,7 @@ import { BadRequestSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { JobService } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
 import { MessageFields, type FormContext } from "../form/editor.js";
 import { batchItems } from "../form/batch.js";
-import { normalizeExample, violationKey } from "../form/model.js";
+import { applyUpdate, normalizeExample, violationKey } from "../form/model.js";
 import { fetchApiDocument, methodDoc, registry, services } from "../services.js";
 import { AnswerView, ErrorView } from "./answer.js";
 import { snippets } from "./snippets.js";
@@ -117,7 +117,11 @@ function MethodForm({ method, apiKey }: { method: DescMethod; apiKey: string }) 
     async upload(file) {
       const res = await fetch("/api/v1/blobs", {
         method: "PUT",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": file.type || "application/octet-stream" },
+        headers: {
+          authorization: `Bearer ${apiKey}`,
+          "content-type": file.type || "application/octet-stream",
+          "content-disposition": `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+        },
         body: file,
       });
       const body = (await res.json().catch(() => ({}))) as { blob?: { blobId: string }; error?: { message: string } };
@@ -242,7 +246,13 @@ function MethodForm({ method, apiKey }: { method: DescMethod; apiKey: string }) 
           void send();
         }}
       >
-        <MessageFields message={method.input} value={value} onChange={(v) => setValue(v ?? {})} path="" ctx={ctx} />
+        <MessageFields
+          message={method.input}
+          value={value}
+          onChange={(update) => setValue((latest) => applyUpdate(update, latest) ?? {})}
+          path=""
+          ctx={ctx}
+        />
         <div className="actions">
           <button type="submit" disabled={busy}>
             {method.methodKind === "server_streaming" ? "Start stream" : "Send"}

@@ -38,9 +38,13 @@ export function SignIn({ onSignedIn, notice }: { onSignedIn(key: string): void; 
           autoComplete="off"
           value={key}
           onChange={(e) => setKey(e.target.value)}
-          aria-describedby={error ? "sign-in-error" : undefined}
+          aria-describedby={error ? "api-key-help sign-in-error" : "api-key-help"}
           required
         />
+        <p id="api-key-help" className="help">
+          A FlowForge key (<code>ffk_…</code>) or a token (JWT) from your identity provider. It is kept for this tab
+          only.
+        </p>
         <button type="submit" disabled={busy || !key.trim()}>
           Sign in
         </button>
