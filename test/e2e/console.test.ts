@@ -2,9 +2,13 @@
  * The web console in Debian's Chromium (playwright-core) against the real mesh: sign-in (a wrong
  * key refused, the identity shown), calls through forms generated from the descriptors (a hash,
  * two dropped PDFs merged and the result downloaded, an image read by OCR), a field violation on
- * its field, a CSV batch followed live, a key created, used and revoked, usage charted, an answer
- * holding HTML shown as text, a strict CSP, the initial JavaScript within its budget, no serious
- * or critical axe violations. Screenshots of each screen go to test-results/console/.
+ * its field, a form left invalid refused in the browser, a CSV batch followed live, a key created,
+ * used and revoked, usage charted, the quota left counted down, jobs paged and filtered by time, a
+ * failed job retried, a file past the inline limit sent through the blob store and one past the
+ * store's limit refused, an expired token's session ended, a watch resumed across a gateway
+ * restart, an answer holding HTML shown as text, a strict CSP, the initial JavaScript within its
+ * budget, no serious or critical axe violations. Screenshots of each screen go to
+ * test-results/console/.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -193,6 +197,23 @@ describe("the web console", () => {
     await page.screenshot({ path: join(shots, "jobs.png"), fullPage: true });
     await accessible(page);
     expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it("refuses a form left invalid in the browser, naming the field, and sends nothing", async () => {
+    const { page } = await open();
+    const sent: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().includes("/flowforge.jobs.v1.JobService/")) sent.push(req.url());
+    });
+    await signIn(page, mesh.adminKey);
+    await page.goto(`${mesh.url}/#/playground/flowforge.jobs.v1.JobService/WatchJob`);
+    await page.getByRole("heading", { name: "JobService.WatchJob" }).waitFor();
+    await page.locator('[data-field="job_id"] input').fill("9b2f0c1e-0000-4000-8000-000000000000");
+    await page.locator('[data-field="after_sequence"] input').fill("not a number");
+    await page.getByRole("button", { name: "Start stream" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/after_sequence/);
+    expect(sent).toEqual([]);
     await page.context().close();
   });
 
