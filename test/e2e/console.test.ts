@@ -91,6 +91,37 @@ async function openMethod(page: Page, service: string, method: string) {
   await page.locator("p.description").waitFor();
 }
 
+/** Reloads until the session has ended: back at sign-in, saying why, the key gone from session storage. */
+async function sessionEnds(page: Page) {
+  await expect
+    .poll(
+      async () => {
+        await page.reload();
+        return page
+          .getByRole("alert")
+          .textContent({ timeout: 2000 })
+          .catch(() => "");
+      },
+      { timeout: 30_000 },
+    )
+    .toMatch(/revoked or has expired/);
+  expect(await page.evaluate(() => sessionStorage.getItem("flowforge.apiKey"))).toBeNull();
+}
+
+/** PdfService.Merge with two empty document drops (whatever its example prefilled removed). */
+async function mergeForm(page: Page) {
+  await openMethod(page, "flowforge.pdf.v1.PdfService", "Merge");
+  const documents = page.locator('[data-field="documents"]');
+  while ((await documents.getByRole("button", { name: /^Remove/ }).count()) > 0)
+    await documents
+      .getByRole("button", { name: /^Remove/ })
+      .first()
+      .click();
+  await documents.getByRole("button", { name: "Add documents" }).click();
+  await documents.getByRole("button", { name: "Add documents" }).click();
+  return documents;
+}
+
 /** axe-core on the page: no serious or critical violations. */
 async function accessible(page: Page) {
   const { violations } = await new AxeBuilder({ page }).analyze();
@@ -255,19 +286,7 @@ describe("the web console", () => {
     await admin.getByLabel("Show revoked keys").check();
     await expect.poll(() => row.locator("td").nth(6).textContent()).toMatch(/\d/); // listed, with when it was revoked
     // The holder's next call is refused and the console says why, back at sign-in.
-    await expect
-      .poll(
-        async () => {
-          await holder.reload();
-          return holder
-            .getByRole("alert")
-            .textContent({ timeout: 2000 })
-            .catch(() => "");
-        },
-        { timeout: 30_000 },
-      )
-      .toMatch(/revoked or has expired/);
-    expect(await holder.evaluate(() => sessionStorage.getItem("flowforge.apiKey"))).toBeNull();
+    await sessionEnds(holder);
     await admin.context().close();
     await holder.context().close();
   }, 90_000);
@@ -311,21 +330,12 @@ describe("the web console", () => {
   it("merges two PDFs dropped on the form; the answer's PDF downloads whole", async () => {
     const { page, problems } = await open();
     await signIn(page, mesh.adminKey);
-    await openMethod(page, "flowforge.pdf.v1.PdfService", "Merge");
     const pdf = async (pages: number) => {
       const doc = await PDFDocument.create();
       for (let i = 0; i < pages; i++) doc.addPage([200, 200]).drawText(`page ${i + 1}`, { x: 20, y: 100 });
       return Buffer.from(await doc.save());
     };
-    const documents = page.locator('[data-field="documents"]');
-    // The example may have prefilled items: start from none.
-    while ((await documents.getByRole("button", { name: /^Remove/ }).count()) > 0)
-      await documents
-        .getByRole("button", { name: /^Remove/ })
-        .first()
-        .click();
-    await documents.getByRole("button", { name: "Add documents" }).click();
-    await documents.getByRole("button", { name: "Add documents" }).click();
+    const documents = await mergeForm(page);
     const drops = documents.locator('input[type="file"]');
     await drops.nth(0).setInputFiles({ name: "two.pdf", mimeType: "application/pdf", buffer: await pdf(2) });
     await drops.nth(1).setInputFiles({ name: "three.pdf", mimeType: "application/pdf", buffer: await pdf(3) });
@@ -500,15 +510,7 @@ describe("the web console", () => {
   it("uploads a file past the inline limit to the blob store, and says so when one is past the store's limit", async () => {
     const { page, problems } = await open();
     await signIn(page, mesh.adminKey);
-    await openMethod(page, "flowforge.pdf.v1.PdfService", "Merge");
-    const documents = page.locator('[data-field="documents"]');
-    while ((await documents.getByRole("button", { name: /^Remove/ }).count()) > 0)
-      await documents
-        .getByRole("button", { name: /^Remove/ })
-        .first()
-        .click();
-    await documents.getByRole("button", { name: "Add documents" }).click();
-    await documents.getByRole("button", { name: "Add documents" }).click();
+    const documents = await mergeForm(page);
     // A one-page PDF of about 5 MB: a noise image stored without compression.
     const side = 1300;
     const noise = await sharp(randomBytes(side * side * 3), { raw: { width: side, height: side, channels: 3 } })
@@ -565,20 +567,8 @@ describe("the web console", () => {
     await signIn(page, jwt);
     await expect.poll(() => page.getByLabel("Signed in as").textContent()).toContain("t-jwt");
     // Once the token has expired (past the gateway's clock tolerance), the next call ends the session.
-    await expect
-      .poll(
-        async () => {
-          await page.reload();
-          return page
-            .getByRole("alert")
-            .textContent({ timeout: 2000 })
-            .catch(() => "");
-        },
-        { timeout: 30_000 },
-      )
-      .toMatch(/revoked or has expired/);
+    await sessionEnds(page);
     expect(Date.now() / 1000).toBeGreaterThan(expires);
-    expect(await page.evaluate(() => sessionStorage.getItem("flowforge.apiKey"))).toBeNull();
     await page.context().close();
   });
 
