@@ -340,6 +340,7 @@ describe("the web console", () => {
     await drops.nth(0).setInputFiles({ name: "two.pdf", mimeType: "application/pdf", buffer: await pdf(2) });
     await drops.nth(1).setInputFiles({ name: "three.pdf", mimeType: "application/pdf", buffer: await pdf(3) });
     await expect.poll(() => documents.getByRole("status").count()).toBe(2);
+    expect(await documents.locator("iframe.preview").count()).toBe(2); // each dropped PDF previewed
     await page.getByRole("button", { name: "Send", exact: true }).click();
     const answer = page.getByRole("region", { name: "Answer" });
     await answer.waitFor();

@@ -14,7 +14,8 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { type ReactNode, useId, useState } from "react";
-import { type ApiDocument, fieldDoc } from "../services.js";
+import { fieldDoc } from "../services.js";
+import type { FormContext } from "./context.js";
 import { FileReference } from "./files.js";
 import { JsonText, MapKey, ScalarInput, WellKnownText } from "./inputs.js";
 import {
@@ -28,16 +29,7 @@ import {
   withField,
 } from "./model.js";
 
-/** What every editor below needs besides its value. */
-export interface FormContext {
-  doc?: ApiDocument;
-  /** Violation descriptions by field path without indexes (`document.data`), from the last error. */
-  violations: Map<string, string[]>;
-  /** Files past this size go to the blob store instead of inline. */
-  inlineLimit: number;
-  /** Uploads a file to the blob store, resolving to its id. */
-  upload(file: File): Promise<string>;
-}
+export type { FormContext } from "./context.js";
 
 interface EditorProps<V> {
   value: V | undefined;

@@ -6,7 +6,8 @@
 import type { JsonValue } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { useState } from "react";
-import type { FormContext } from "./editor.js";
+import type { FormContext } from "./context.js";
+import { FilePreview } from "../parts/preview.js";
 import { isObject } from "./model.js";
 
 /** Reads a dropped or chosen file. */
@@ -113,7 +114,7 @@ export function FileReference({
           {state}
         </p>
       )}
-      {preview?.type.startsWith("image/") && <img className="preview" src={preview.url} alt="the chosen file" />}
+      {preview && <FilePreview url={preview.url} type={preview.type} label="the chosen file" />}
       {isObject(value) && typeof value.blobId === "string" && !state && <p className="file">blob {value.blobId}</p>}
     </div>
   );

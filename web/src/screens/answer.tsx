@@ -9,6 +9,7 @@ import { reflect, type ReflectMessage } from "@bufbuild/protobuf/reflect";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import { useEffect, useMemo } from "react";
 import { registry } from "../services.js";
+import { FilePreview } from "../parts/preview.js";
 
 /** A file found in an answer: its field path, bytes and media type (named or sniffed). */
 interface AnswerFile {
@@ -73,10 +74,7 @@ function FileView({ file }: { file: AnswerFile }) {
           Download {name}
         </a>
       </figcaption>
-      {file.type.startsWith("image/") && <img className="preview" src={url} alt={`${file.path} of the answer`} />}
-      {file.type === "application/pdf" && (
-        <iframe className="preview" src={url} title={`${file.path} of the answer (PDF)`} />
-      )}
+      <FilePreview url={url} type={file.type} label={`${file.path} of the answer`} />
     </figure>
   );
 }
