@@ -70,29 +70,35 @@ const errorCodes = [
   "TIMEOUT",
 ];
 
-const errorEnvelope = {
+/** The one error object of REST: a failed call's `error`, and a job item's `error`. */
+const errorObject = {
   type: "object",
-  description: "The error envelope of every REST failure.",
-  required: ["error"],
+  description: "An error: a failed call's (under `error` of the envelope) or a job item's (its `error`), in one shape.",
+  required: ["code", "message", "details", "requestId"],
   properties: {
-    error: {
-      type: "object",
-      required: ["code", "message", "details", "requestId"],
-      properties: {
-        code: { type: "string", enum: errorCodes, description: "What kind of failure (see the README's table)." },
-        message: { type: "string", description: "What went wrong, for a person." },
-        details: {
-          type: "array",
-          description: "The fields at fault, for bad input.",
-          items: {
-            type: "object",
-            required: ["field", "message"],
-            properties: { field: { type: "string" }, message: { type: "string" } },
-          },
-        },
-        requestId: { type: "string", description: "The request id, also in the X-Request-Id header." },
+    code: { type: "string", enum: errorCodes, description: "What kind of failure (see the README's table)." },
+    message: { type: "string", description: "What went wrong, for a person." },
+    details: {
+      type: "array",
+      description: "The fields at fault, for bad input.",
+      items: {
+        type: "object",
+        required: ["field", "message"],
+        properties: { field: { type: "string" }, message: { type: "string" } },
       },
     },
+    requestId: { type: "string", description: "The request id, also in the X-Request-Id header." },
+  },
+};
+
+const errorEnvelope = {
+  type: "object",
+  description:
+    "The error envelope of every REST failure. A `:batch` call waited for (`?wait=`) whose every item failed also carries the `job`.",
+  required: ["error"],
+  properties: {
+    error: { $ref: "#/components/schemas/flowforge.Error" },
+    job: { $ref: "#/components/schemas/flowforge.jobs.v1.Job" },
   },
 };
 
@@ -122,6 +128,8 @@ const wellKnown: Record<string, Json> = {
   },
   "google.protobuf.Empty": { type: "object" },
   "google.protobuf.FieldMask": { type: "string" },
+  // REST writes a google.rpc.Status (a job item's error) as the error envelope's object.
+  "google.rpc.Status": { $ref: "#/components/schemas/flowforge.Error" },
 };
 
 function scalarSchema(field: DescField): Json {
@@ -151,7 +159,10 @@ function scalarSchema(field: DescField): Json {
 
 /** Builds component schemas for messages as they are reached. */
 class Schemas {
-  readonly components: Record<string, Json> = { "flowforge.ErrorEnvelope": errorEnvelope };
+  readonly components: Record<string, Json> = {
+    "flowforge.ErrorEnvelope": structuredClone(errorEnvelope),
+    "flowforge.Error": errorObject,
+  };
 
   valueSchema(field: DescField, kind: "scalar" | "enum" | "message"): Json {
     if (kind === "enum") return { type: "string", enum: enumNames(field.enum!) };
@@ -300,6 +311,10 @@ export function openapiDocument(
   const submit = registry.getMessage("flowforge.jobs.v1.SubmitJobResponse");
   const getJob = registry.getMessage("flowforge.jobs.v1.GetJobResponse");
   const webhook = registry.getMessage("flowforge.jobs.v1.Webhook");
+  // The error envelope names the job (a batch waited for whose every item failed).
+  const job = registry.getMessage("flowforge.jobs.v1.Job");
+  if (job) schemas.message(job);
+  else delete (schemas.components["flowforge.ErrorEnvelope"] as { properties: Record<string, Json> }).properties.job;
   const waitParameter = {
     name: "wait",
     in: "query",
@@ -414,7 +429,7 @@ export function openapiDocument(
           const batchOperation: Json = {
             operationId: `${service.name}_${method.name}_Batch`,
             summary: `${method.name} for many inputs, as one job`,
-            description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished.`,
+            description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished (or the wait ran out) — unless every item failed: then the status most items failed with, the error envelope (each item's field violations under \`items[i].\`) and the job beside it.`,
             tags: [tag],
             parameters: [waitParameter],
             requestBody: {
@@ -459,7 +474,7 @@ export function openapiDocument(
       title: "FlowForge",
       version: "v1",
       description:
-        "Typed computation for workflow tools. Enum values are accepted without their prefix and in any case (`sha256` for `HASH_ALGORITHM_SHA256`); answers include zero values.",
+        "Typed computation for workflow tools. Enum values are accepted without their prefix, in any case and with or without `-` and `_` (`sha256` or `SHA-256` for `HASH_ALGORITHM_SHA256`); answers include zero values. Every failure answers the error envelope, and a job item's error has the same shape as the envelope's `error`.",
     },
     servers: [{ url: "/" }],
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],

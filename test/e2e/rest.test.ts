@@ -61,9 +61,73 @@ describe("REST routes from the contracts", () => {
     );
     expect(byHeader.status).toBe(200);
     expect(byHeader.body.digest).toBe(createHash("sha256").update("abc").digest("base64"));
-    // The full names still work.
+    // The full names still work, and the spellings people type.
     const full = await rest("POST", "/api/v1/crypto/hash", { algorithm: "HASH_ALGORITHM_SHA256", text: "abc" });
     expect(full.body.digest).toBe(sha256("abc"));
+    for (const algorithm of ["SHA-256", "sha-256", "Sha_256"]) {
+      const typed = await rest("POST", "/api/v1/crypto/hash", { algorithm, text: "abc" });
+      expect(typed.status, algorithm).toBe(200);
+      expect(typed.body.digest).toBe(sha256("abc"));
+    }
+    // An enum value it cannot read is refused naming the field and listing what it takes.
+    const wrong = await rest("POST", "/api/v1/crypto/hash", { algorithm: "SHA-3", text: "abc" });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.details[0].field).toBe("algorithm");
+    expect(wrong.body.error.message).toMatch(/must be one of md5, .*sha256.* \(got "SHA-3"\)/);
+    const inQuery = await rest("GET", "/api/v1/jobs?state=finished");
+    expect(inQuery.status).toBe(400);
+    expect(inQuery.body.error.details[0]).toMatchObject({
+      field: "state",
+      message: expect.stringMatching(/queued, running, succeeded/),
+    });
+  });
+
+  it("one error shape: a batch item's error is the envelope's error object; a batch that failed whole is not a 200", async () => {
+    const partly = await rest("POST", "/api/v1/crypto/hash:batch?wait=30s", {
+      items: [{ algorithm: "sha256", text: "a" }, { text: "no algorithm" }],
+    });
+    expect(partly.status).toBe(200);
+    expect(partly.body.job.state).toBe("JOB_STATE_FAILED");
+    expect(partly.body.job.items[1].error).toEqual({
+      code: "VALIDATION_ERROR",
+      message: "algorithm: is required",
+      details: [{ field: "algorithm", message: "is required" }],
+      requestId: expect.any(String),
+    });
+    // Every item failed: the status and code of the items, each item's violations named, the job beside.
+    const whole = await rest("POST", "/api/v1/crypto/hash:batch?wait=30s", {
+      items: [{ text: "no algorithm" }, { text: "none either" }],
+    });
+    expect(whole.status).toBe(400);
+    expect(whole.body.error.code).toBe("VALIDATION_ERROR");
+    expect(whole.body.error.message).toMatch(
+      /every item of the batch failed \(2\); items\[0\]: algorithm: is required/,
+    );
+    expect(whole.body.error.details).toEqual([
+      { field: "items[0].algorithm", message: "is required" },
+      { field: "items[1].algorithm", message: "is required" },
+    ]);
+    expect(whole.body.job.counts).toMatchObject({ total: 2, failed: 2 });
+    // Asked for the job's state, the same job is a 200, its items' errors in the same shape; so are its events.
+    const state = await rest("GET", `/api/v1/jobs/${whole.body.job.id}`);
+    expect(state.status).toBe(200);
+    expect(state.body.job.items[0].error.code).toBe("VALIDATION_ERROR");
+    const events = await fetch(`${mesh.url}/api/v1/jobs/${whole.body.job.id}/events`, {
+      headers: { authorization: `Bearer ${mesh.adminKey}` },
+    });
+    const finished = (await events.text())
+      .split("\n\n")
+      .filter((block) => block.includes("event: itemFinished"))
+      .map((block) => JSON.parse(block.slice(block.indexOf("data: ") + 6)));
+    expect(finished.map((e) => e.itemFinished.item.error.details[0].field)).toEqual(["algorithm", "algorithm"]);
+    // The OpenAPI document says so.
+    const doc = await (await fetch(`${mesh.url}/openapi.json`)).json();
+    expect(doc.components.schemas["flowforge.jobs.v1.JobItem"].properties.error.$ref).toBe(
+      "#/components/schemas/flowforge.Error",
+    );
+    expect(doc.components.schemas["flowforge.ErrorEnvelope"].properties.error.$ref).toBe(
+      "#/components/schemas/flowforge.Error",
+    );
   });
 
   it("answers zero values (item 0's index, zero counts), which Connect JSON leaves out", async () => {
@@ -413,7 +477,7 @@ describe("the OpenAPI document and the reference", () => {
     expect(hash.operationId).toBe("CryptoService_Hash");
     expect(hash.requestBody.content["application/json"].example).toBeDefined();
     expect(doc.components.schemas["flowforge.crypto.v1.HashRequest"].properties.algorithm.enum).toContain("sha256");
-    expect(doc.components.schemas["flowforge.ErrorEnvelope"].properties.error.required).toContain("requestId");
+    expect(doc.components.schemas["flowforge.Error"].required).toContain("requestId");
   });
 
   it("one document per capability under its prefix", async () => {

@@ -14,6 +14,7 @@ import {
   type WatchJobResponse,
 } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { invalidArgument } from "#runtime/errors.js";
+import { type RestError, restErrorCodes } from "./envelope.js";
 import { restInput } from "./request.js";
 import type { RestRoute } from "./routes.js";
 
@@ -120,4 +121,44 @@ function prefixFields(err: ConnectError, prefix: string): ConnectError {
     };
   });
   return new ConnectError(`${prefix}: ${err.rawMessage}`, err.code, err.metadata, details as never, err.cause);
+}
+
+/**
+ * A batch waited for whose every item failed, as an error answer: the HTTP status and envelope
+ * code most of its items failed with, each item's field violations under `items[i].` (or the
+ * item's message under `items[i]`), and the job beside the error. Undefined for any other outcome
+ * (some item succeeded, the job was cancelled or has not finished): those answer 200 with the job.
+ * `answer` is the JSON of the GetJobResponse (its item errors already in the envelope's shape).
+ */
+export function failedBatch(answer: string): { status: number; body: string } | undefined {
+  const { job } = JSON.parse(answer) as { job: RestJob };
+  if (job.state !== "JOB_STATE_FAILED" || job.counts.succeeded > 0) return undefined;
+  const errors = job.items.flatMap((item) => (item.error ? [{ index: item.index, error: item.error }] : []));
+  const tally = new Map<string, number>();
+  for (const { error } of errors) tally.set(error.code, (tally.get(error.code) ?? 0) + 1);
+  const code = [...tally].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "INTERNAL_ERROR";
+  const status =
+    Object.values(restErrorCodes).find((c) => c.code === code)?.status ?? (code === "RATE_LIMITED" ? 429 : 500);
+  const first = errors[0];
+  const body: RestError & { job: RestJob } = {
+    error: {
+      code,
+      message: `every item of the batch failed (${job.counts.total})${first ? `; items[${first.index}]: ${first.error.message}` : ""}`,
+      details: errors.flatMap(({ index, error }) =>
+        error.details.length > 0
+          ? error.details.map((d) => ({ field: `items[${index}].${d.field}`, message: d.message }))
+          : [{ field: `items[${index}]`, message: error.message }],
+      ),
+      requestId: first?.error.requestId ?? "",
+    },
+    job,
+  };
+  return { status, body: JSON.stringify(body) };
+}
+
+/** A job as the REST answer writes it (the parts failedBatch reads). */
+interface RestJob {
+  state: string;
+  counts: { total: number; succeeded: number };
+  items: { index: number; error?: RestError["error"] }[];
 }

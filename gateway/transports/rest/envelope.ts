@@ -48,17 +48,19 @@ export interface RestError {
   error: { code: string; message: string; details: { field: string; message: string }[]; requestId: string };
 }
 
+/**
+ * The envelope's code and HTTP status for a gRPC code. Out of quota (`quota`: the error carries a
+ * RetryInfo or QuotaFailure) is a rate limit (429); out of room is a body or input too large (413).
+ */
+export function restCodeOf(grpcCode: Code, quota: boolean): { code: string; status: number } {
+  if (grpcCode === Code.ResourceExhausted && quota) return { code: "RATE_LIMITED", status: 429 };
+  return restErrorCodes[grpcCode] ?? restErrorCodes[Code.Unknown];
+}
+
 /** An error as the envelope and its HTTP status. */
 export function restError(err: ConnectError, requestId: string): { status: number; body: RestError } {
-  let { code, status } = restErrorCodes[err.code] ?? restErrorCodes[Code.Unknown];
-  // Out of quota is a rate limit (429); out of room is a body or input too large (413).
-  if (
-    err.code === Code.ResourceExhausted &&
-    (err.findDetails(RetryInfoSchema).length > 0 || err.findDetails(QuotaFailureSchema).length > 0)
-  ) {
-    code = "RATE_LIMITED";
-    status = 429;
-  }
+  const quota = err.findDetails(RetryInfoSchema).length > 0 || err.findDetails(QuotaFailureSchema).length > 0;
+  const { code, status } = restCodeOf(err.code, quota);
   const details = err
     .findDetails(BadRequestSchema)
     .flatMap((b) => b.fieldViolations.map((v) => ({ field: v.field, message: v.description })));

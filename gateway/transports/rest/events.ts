@@ -33,7 +33,7 @@ export async function streamEvents(
       const m = message as Record<string, unknown>;
       const id = sequence ? `id: ${String(m[sequence.localName])}\n` : "";
       const kind = oneof ? (m[oneof.localName] as { case?: string }).case : undefined;
-      const event = `${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message)}\n\n`;
+      const event = `${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message, requestId)}\n\n`;
       sent += Buffer.byteLength(event);
       (res as http.ServerResponse).write(event);
     }

@@ -23,13 +23,48 @@ export const maxQueryParameters = 100;
 /** Deepest JSON the friendly pass walks (protobuf's own decoding limit is 100 as well). */
 const maxDepth = 100;
 
-/** The enum value named `text`: its full name, or its name without the shared prefix, in any case. */
-function enumValueName(e: DescEnum, text: string): string {
+/** A spelling without case, `-`, `_`, spaces or dots: `SHA-256`, `sha_256` and `sha256` read alike. */
+const squash = (text: string) => text.replace(/[-_\s.]/g, "").toUpperCase();
+
+/** Each enum's values by every spelling that names one value only. */
+const spellings = new WeakMap<DescEnum, Map<string, string>>();
+
+function spellingsOf(e: DescEnum): Map<string, string> {
+  let map = spellings.get(e);
+  if (map) return map;
+  const seen = new Map<string, string[]>();
+  const add = (key: string, name: string) => {
+    const names = seen.get(key) ?? [];
+    if (!names.includes(name)) seen.set(key, [...names, name]);
+  };
+  for (const v of e.values) {
+    if (v.number === 0) continue; // UNSPECIFIED: only by its full name
+    add(squash(v.name), v.name);
+    add(squash(v.localName), v.name);
+  }
+  map = new Map([...seen].filter(([, names]) => names.length === 1).map(([key, [name]]) => [key, name]));
+  spellings.set(e, map);
+  return map;
+}
+
+/** The enum's values as a person would type them: without the shared prefix, lower case. */
+export function enumChoices(e: DescEnum): string {
+  return e.values
+    .filter((v) => v.number !== 0)
+    .map((v) => v.localName.toLowerCase())
+    .join(", ");
+}
+
+/**
+ * The enum value named `text`: its full name, or its name without the shared prefix, in any case
+ * and with or without `-` / `_` (`SHA-256`, `sha256`, `HASH_ALGORITHM_SHA256`) where that names one
+ * value. Anything else is refused naming `field` and listing the values.
+ */
+function enumValueName(e: DescEnum, text: string, field: string): string {
   if (e.values.some((v) => v.name === text)) return text;
-  const upper = text.toUpperCase();
-  const prefix = e.sharedPrefix ? `${e.sharedPrefix.toUpperCase()}` : "";
-  const found = e.values.find((v) => v.name === upper || v.name === `${prefix}${upper}`);
-  return found?.name ?? text;
+  const found = spellingsOf(e).get(squash(text));
+  if (found) return found;
+  throw invalidArgument(field, `must be one of ${enumChoices(e)} (got "${text.slice(0, 100)}")`);
 }
 
 function fieldByJsonKey(schema: DescMessage, key: string): DescField | undefined {
@@ -40,29 +75,30 @@ function fieldByJsonKey(schema: DescMessage, key: string): DescField | undefined
 const opaque = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
 
 /** Rewrites enum spellings in `json` (a value of `schema`) in place; returns it. */
-export function canonicalEnums(schema: DescMessage, json: unknown, depth = 0): unknown {
+export function canonicalEnums(schema: DescMessage, json: unknown, depth = 0, path = ""): unknown {
   if (typeof json !== "object" || json === null || Array.isArray(json) || opaque(schema)) return json;
   if (depth > maxDepth) throw invalidArgument("body", `nested deeper than ${maxDepth} levels`);
   const obj = json as Record<string, unknown>;
   for (const [key, value] of Object.entries(obj)) {
     const field = fieldByJsonKey(schema, key);
     if (!field || value === null) continue;
-    const one = (v: unknown): unknown => {
-      if (field.enum && typeof v === "string") return enumValueName(field.enum, v);
-      if (field.message) return canonicalEnums(field.message, v, depth + 1);
+    const at = path ? `${path}.${field.name}` : field.name;
+    const one = (v: unknown, where: string): unknown => {
+      if (field.enum && typeof v === "string") return enumValueName(field.enum, v, where);
+      if (field.message) return canonicalEnums(field.message, v, depth + 1, where);
       return v;
     };
-    if (field.fieldKind === "list" && Array.isArray(value)) obj[key] = value.map(one);
+    if (field.fieldKind === "list" && Array.isArray(value)) obj[key] = value.map((v, i) => one(v, `${at}[${i}]`));
     else if (field.fieldKind === "map" && typeof value === "object" && !Array.isArray(value))
-      obj[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, one(v)]));
-    else if (field.fieldKind !== "map" && field.fieldKind !== "list") obj[key] = one(value);
+      obj[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, one(v, `${at}[${k}]`)]));
+    else if (field.fieldKind !== "map" && field.fieldKind !== "list") obj[key] = one(value, at);
   }
   return obj;
 }
 
 /** A path or query value as the JSON of its field (numbers, booleans and enums from text). */
-function paramJson(field: DescField, text: string): JsonValue {
-  if (field.enum) return enumValueName(field.enum, text);
+function paramJson(field: DescField, text: string, path: string): JsonValue {
+  if (field.enum) return enumValueName(field.enum, text, path);
   const scalar = field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
   switch (scalar) {
     case ScalarType.BOOL:
@@ -103,7 +139,7 @@ function setParam(schema: DescMessage, json: JsonObject, [path, text]: [string, 
     }
     if (field.fieldKind === "message" || field.fieldKind === "map")
       throw invalidArgument(path, "a message field cannot be set from the path or query; send it in the body");
-    const value = paramJson(field, text);
+    const value = paramJson(field, text, path);
     if (field.fieldKind !== "list") target[field.jsonName] = value;
     else {
       target[field.jsonName] ??= [];

@@ -11,7 +11,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { JobService, type Job } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
 import { HandlerCall } from "../handler-call.js";
-import { awaitJob, batchInput, type JobMethods, parseWait } from "./batch.js";
+import { awaitJob, batchInput, failedBatch, type JobMethods, parseWait } from "./batch.js";
 import type { Impl, RestContext, RestOptions } from "./context.js";
 import { streamEvents } from "./events.js";
 import { answerFile, streamFile } from "./file-answers.js";
@@ -151,7 +151,11 @@ export function createRest(options: RestOptions) {
         if (waitMs !== undefined && out.job)
           out = (await awaitJob(jobs, out.job, { ms: waitMs, context })) as typeof out;
         answered = out as Record<string, unknown>;
-        answer = jsonOf(waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output, out);
+        answer = jsonOf(
+          waitMs !== undefined && route.batch ? JobService.method.getJob.output : method.output,
+          out,
+          requestId,
+        );
         return Buffer.byteLength(answer);
       };
       const timeoutMs = streaming ? undefined : options.defaultTimeoutMs + (waitMs ?? 0);
@@ -180,7 +184,13 @@ export function createRest(options: RestOptions) {
           tenant: values.get(tenantKey),
           store: options.store,
         });
-      sendJson(res, { status: 200, headers: answerFields(result.header), body: answer });
+      // A batch waited for that failed whole is an error; asked for its state (GetJob), a job is 200.
+      const failed = route.batch && waitMs !== undefined ? failedBatch(answer) : undefined;
+      sendJson(res, {
+        status: failed?.status ?? 200,
+        headers: answerFields(result.header),
+        body: failed?.body ?? answer,
+      });
     } catch (thrown) {
       const err = withRequestId(toPublicError(thrown), requestId);
       if (err.code === Code.Internal || err.code === Code.Unknown)
