@@ -67,6 +67,8 @@ export interface GatewayOptions {
   defaultTimeoutMs: number;
   /** Allowed CORS origins. */
   corsOrigins: string[];
+  /** The gateway's URL as callers reach it: the OpenAPI document's server (default: each request's own host). */
+  publicUrl?: string;
   /** API key lookup cache lifetime. */
   keyCacheTtlMs?: number;
   /** Rate limiter; default in memory. */
@@ -234,7 +236,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       health: createStatusReport(version, () => ({ database, ...backendProbes(served) })),
     });
   }
-  const docs = createDocs();
+  const docs = createDocs({ publicUrl: options.publicUrl });
   const webConsole = createConsole();
   const capabilityInfo = createCapabilityInfo(prefixes, () => metrics.registry.metrics());
   const handler = createGatewayHandler({

@@ -58,6 +58,7 @@ const gateway = createGateway({
   maxRequestBytes: config.maxRequestBytes,
   defaultTimeoutMs: config.defaultTimeoutMs,
   corsOrigins: config.corsOrigins,
+  publicUrl: config.publicUrl,
   limiter,
   tierLimits: parseTierLimits(config.tierLimits),
   processes: () => processes,

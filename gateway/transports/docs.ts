@@ -60,12 +60,45 @@ function forTag(doc: OpenApi, tag: string): OpenApi | undefined {
   return { ...doc, tags: doc.tags.filter((t) => t.name === tag), paths };
 }
 
+/** Options for createDocs. */
+export interface DocsOptions {
+  /** The gateway's URL as callers reach it; default: each request's own scheme and host. */
+  publicUrl?: string;
+}
+
+/** A Host header that names a host (and port), nothing else. */
+const plainHost = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/** Where the caller reached the gateway: the configured URL, else the request's scheme and host. */
+function serverOf(req: Req, publicUrl: string | undefined): string {
+  if (publicUrl) return publicUrl;
+  const host = String(req.headers["x-forwarded-host"] ?? req.headers.host ?? "")
+    .split(",")[0]
+    .trim();
+  const forwarded = String(req.headers["x-forwarded-proto"] ?? "")
+    .split(",")[0]
+    .trim();
+  const scheme = forwarded === "https" || forwarded === "http" ? forwarded : "http";
+  return plainHost.test(host) ? `${scheme}://${host}` : "/";
+}
+
 /** Creates the handler; it answers (and returns true for) the reference's paths only. */
-export function createDocs(): (req: Req, res: Res, path: string) => boolean {
-  const text = readFileSync(documentFile, "utf8");
-  const doc = JSON.parse(text) as OpenApi;
-  const perTag = new Map<string, string>();
-  for (const { name } of doc.tags) perTag.set(name, JSON.stringify(forTag(doc, name)));
+export function createDocs(options: DocsOptions = {}): (req: Req, res: Res, path: string) => boolean {
+  const doc = JSON.parse(readFileSync(documentFile, "utf8")) as OpenApi;
+  const perTag = new Map<string, OpenApi>();
+  for (const { name } of doc.tags) perTag.set(name, forTag(doc, name)!);
+  // The document with its `servers` entry, written once per server seen (a few: one per host name).
+  const written = new Map<string, string>();
+  const withServer = (document: OpenApi, key: string, server: string) => {
+    const id = `${key}\0${server}`;
+    let text = written.get(id);
+    if (text === undefined) {
+      text = JSON.stringify({ ...document, servers: [{ url: server }] });
+      if (written.size > 64) written.clear();
+      written.set(id, text);
+    }
+    return text;
+  };
   const answer = (res: Res, type: string, { body, cache = "no-cache" }: { body: string | Buffer; cache?: string }) =>
     send(res, { status: 200, headers: { "content-type": type, "cache-control": cache }, body });
   const assetCache = new Map<string, Buffer>();
@@ -73,12 +106,14 @@ export function createDocs(): (req: Req, res: Res, path: string) => boolean {
   return (req, res, path) => {
     if (req.method !== "GET" && req.method !== "HEAD") return false;
     if (path === "/openapi.json") {
-      answer(res, "application/json", { body: text });
+      answer(res, "application/json", { body: withServer(doc, "", serverOf(req, options.publicUrl)) });
       return true;
     }
     const m = /^\/api\/v1\/([a-z]+)\/openapi\.json$/.exec(path);
     if (m && perTag.has(m[1])) {
-      answer(res, "application/json", { body: perTag.get(m[1])! });
+      answer(res, "application/json", {
+        body: withServer(perTag.get(m[1])!, m[1], serverOf(req, options.publicUrl)),
+      });
       return true;
     }
     if (path === "/docs" || path === "/docs/") {

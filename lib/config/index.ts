@@ -49,6 +49,18 @@ const jwks = makeValidator<{ keys: Record<string, unknown>[] }>((raw) => {
 const cidrs = makeValidator<Cidr[]>((raw) => parseCidrs(raw));
 const optional = (description: string) => str({ default: undefined, desc: description });
 
+/** An http(s) URL without a trailing slash. */
+const publicUrl = makeValidator<string>((text) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`must be an http(s) URL, e.g. https://api.example.com (got "${text}")`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`must be an http(s) URL (got "${text}")`);
+  return text.replace(/\/+$/, "");
+});
+
 /** What every process reads. */
 const common = {
   LOG_LEVEL: str({
@@ -140,6 +152,10 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     MAX_REQUEST_BYTES: positive("largest request body", defaultMaxMessageBytes),
     DEFAULT_TIMEOUT_MS: positive("deadline for calls that bring none", 60_000),
     CORS_ORIGINS: str({ default: "*", desc: "comma-separated browser origins" }),
+    PUBLIC_URL: publicUrl({
+      default: undefined,
+      desc: "the gateway's URL as callers reach it (https://api.example.com), the OpenAPI document's server; default: the request's own host",
+    }),
     TIER_LIMITS: optional("requests per minute and per day per tier, e.g. free=100:1000,enterprise=20000:0"),
     REDIS_URL: optional("Redis for quota counters shared by every replica"),
     NATS_URL: optional("NATS of the job bus, checked by /health"),
@@ -173,6 +189,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv = process.env) {
     maxRequestBytes: e.MAX_REQUEST_BYTES,
     defaultTimeoutMs: e.DEFAULT_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS.split(",").map((s) => s.trim()),
+    publicUrl: e.PUBLIC_URL,
     tierLimits: e.TIER_LIMITS,
     redisUrl: e.REDIS_URL,
     natsUrl: e.NATS_URL,

@@ -7,6 +7,7 @@
  * and an example per method (an `Example:` line of the rpc's comment, else one built from the
  * input's required fields).
  */
+import { readFileSync } from "node:fs";
 import {
   createFileRegistry,
   fromBinary,
@@ -39,13 +40,23 @@ type Json = Record<string, unknown>;
 /** A file's bytes, in a body or a form part. */
 const binary = { type: "string", format: "binary" };
 
+/**
+ * An `Example:` line stands for a small real file with `sample:<file>` (`sample:document.pdf`, kept in
+ * scripts/generate/samples/), so every documented example runs; the document carries its base64.
+ */
+function sampleFile(value: unknown): unknown {
+  const m = typeof value === "string" ? /^sample:([\w-]+\.(?:png|pdf))$/.exec(value) : null;
+  if (!m) return value;
+  return readFileSync(new URL(`./samples/${m[1]}`, import.meta.url)).toString("base64");
+}
+
 /** The comment of a declaration as text (one leading space per line removed), without `Example:` and `buf:lint:ignore` lines. */
 function describe(desc: Parameters<typeof getComments>[0]): { text: string; example?: unknown } {
   const lines = (getComments(desc).leading ?? "").split("\n").map((l) => l.replace(/^ /, ""));
   let example: unknown;
   const kept = lines.filter((line) => {
     const m = /^Example:\s*(\{.*\})\s*$/.exec(line);
-    if (m) example = JSON.parse(m[1]);
+    if (m) example = JSON.parse(m[1], (_key, value) => sampleFile(value));
     return !m && !line.startsWith("buf:lint:ignore");
   });
   return { text: kept.join("\n").trim(), example };
@@ -102,9 +113,67 @@ const errorEnvelope = {
   },
 };
 
+/** The error answers every operation may give, with an example of each one's code. */
+const errorAnswers: Record<string, { description: string; code: string; message: string }> = {
+  "400": {
+    description: "Bad input: the fields at fault in `details`",
+    code: "VALIDATION_ERROR",
+    message: "algorithm: is required",
+  },
+  "401": {
+    description: "No key, or one that is not valid",
+    code: "UNAUTHORIZED",
+    message: "missing API key: send Authorization: Bearer <key> or X-API-Key: <key>",
+  },
+  "403": {
+    description: "The key lacks the scope this route needs",
+    code: "FORBIDDEN",
+    message: 'this API key lacks the "crypto" scope',
+  },
+  "404": {
+    description: "No such route or resource",
+    code: "NOT_FOUND",
+    message: "job 5f0c2c3e-8d1a-4f6b-9a57-0b1e2d3c4f5a not found",
+  },
+  "429": {
+    description: "A quota used up (`Retry-After` says when to retry)",
+    code: "RATE_LIMITED",
+    message: "quota of 100 requests per minute for tier FREE used up; retry in 12 s",
+  },
+  default: {
+    description: "Any other failure, in the same envelope",
+    code: "INTERNAL_ERROR",
+    message: "internal error",
+  },
+};
+
+/** The query parameters of a file upload (the gRPC stream's first message, as REST takes it). */
+const uploadParameters: Json[] = [
+  {
+    name: "filename",
+    in: "query",
+    required: false,
+    description: "The file's name, kept with it (else the form part's name or Content-Disposition's).",
+    schema: { type: "string" },
+  },
+  {
+    name: "ttl_seconds",
+    in: "query",
+    required: false,
+    description: "How long the file is kept, in seconds (the operator's longest by default).",
+    schema: { type: "integer", minimum: 1 },
+  },
+];
+
+const uploadText =
+  "Stores a file of the caller's tenant and answers its id (`blob_...`), its size and SHA-256: send the file as the request body with its Content-Type (n8n's Binary File body, `curl --data-binary @file`), or as the one file part of a multipart/form-data form. Any file or document field of another route takes the id as `blob_id`.";
+
 /** The enum's value names: full, and without the shared prefix in lower case (both are accepted). */
 function enumNames(e: DescEnum): string[] {
-  const full = e.values.map((v) => v.name);
+  // The unset value last, so tools that show the first value show a real one.
+  const full = [...e.values.filter((v) => v.number !== 0), ...e.values.filter((v) => v.number === 0)].map(
+    (v) => v.name,
+  );
   const short = e.sharedPrefix
     ? e.values.map((v) => v.name.slice(e.sharedPrefix!.length).toLowerCase()).filter((n) => !n.endsWith("unspecified"))
     : [];
@@ -271,7 +340,13 @@ function formContent(input: DescMessage): Json {
   const properties: Json = {};
   for (const f of input.fields) {
     if (files.includes(f)) properties[f.name] = f.fieldKind === "list" ? { type: "array", items: binary } : binary;
-    else if (f.fieldKind !== "map")
+    else if (f.fieldKind === "list")
+      properties[f.name] = {
+        type: "array",
+        items: { type: "string" },
+        description: `one part per element${f.listKind === "message" ? " (each as JSON text)" : ""}, or one part holding a JSON list`,
+      };
+    else
       properties[f.name] = {
         type: "string",
         description: f.fieldKind === "scalar" || f.fieldKind === "enum" ? "as text" : "as JSON text",
@@ -306,8 +381,9 @@ export function openapiDocument(
   const schemas = new Schemas();
   const paths: Record<string, Record<string, Json>> = {};
   const tags = new Map<string, string>();
-  const errors = { $ref: "#/components/responses/Error" };
-  const errorResponses = { "400": errors, "401": errors, "403": errors, "404": errors, "429": errors, default: errors };
+  const errorResponses = Object.fromEntries(
+    Object.keys(errorAnswers).map((status) => [status, { $ref: `#/components/responses/Error${status}` }]),
+  );
   const submit = registry.getMessage("flowforge.jobs.v1.SubmitJobResponse");
   const getJob = registry.getMessage("flowforge.jobs.v1.GetJobResponse");
   const webhook = registry.getMessage("flowforge.jobs.v1.Webhook");
@@ -348,10 +424,11 @@ export function openapiDocument(
         const streaming = method.methodKind === "server_streaming";
         const fileIn = method.methodKind === "client_streaming" && isFileStream(method.input);
         const fileOut = streaming && isFileStream(method.output);
+        if (fileIn) parameters.push(...uploadParameters);
         const operation: Json = {
           operationId: `${service.name}_${method.name}${binding === 0 ? "" : `_${rule.verb.toUpperCase()}`}`,
-          summary,
-          description: text,
+          summary: fileIn ? "Stores a file: the request body itself, or a form's file part" : summary,
+          description: fileIn ? uploadText : text,
           tags: [tag],
           ...(parameters.length ? { parameters } : {}),
           ...(fileIn
@@ -367,8 +444,8 @@ export function openapiDocument(
                         type: "object",
                         properties: {
                           file: binary,
-                          filename: { type: "string" },
-                          ttl_seconds: { type: "integer" },
+                          filename: { type: "string", description: "Overrides the file part's own name." },
+                          ttl_seconds: { type: "integer", description: "As the query parameter." },
                         },
                         required: ["file"],
                       },
@@ -376,7 +453,7 @@ export function openapiDocument(
                   },
                 },
               }
-            : rule.body === "*"
+            : rule.body === "*" && method.input.fields.some((f) => !pathFields.includes(f.name))
               ? {
                   requestBody: {
                     required: true,
@@ -425,13 +502,21 @@ export function openapiDocument(
           runsAsJobs(service) &&
           batchable(method, { verb: rule.verb.toUpperCase(), body: rule.body }, suffix)
         ) {
-          const batchExample = { items: [example ?? exampleOf(method.input)] };
+          // The path's variables fill every item: the items leave them out.
+          const pathJson = pathFields.map((f) => method.input.fields.find((x) => x.name === f)?.jsonName);
+          const item = Object.fromEntries(
+            Object.entries((example ?? exampleOf(method.input)) as Record<string, unknown>).filter(
+              ([k]) => !pathJson.includes(k),
+            ),
+          );
+          const batchExample = { items: [item] };
           const batchOperation: Json = {
             operationId: `${service.name}_${method.name}_Batch`,
             summary: `${method.name} for many inputs, as one job`,
             description: `Submits a job running ${method.name} once per item. Items are ${method.input.typeName} without "@type". The answer is the queued job; with \`?wait=\` the job once it has finished (or the wait ran out) — unless every item failed: then the status most items failed with, the error envelope (each item's field violations under \`items[i].\`) and the job beside it.`,
             tags: [tag],
-            parameters: [waitParameter],
+            // A path variable fills that field of every item.
+            parameters: [...parameters.filter((p) => p.in === "path"), waitParameter],
             requestBody: {
               required: true,
               content: {
@@ -457,7 +542,8 @@ export function openapiDocument(
               "200": {
                 description: "The job",
                 content: {
-                  "application/json": { schema: { oneOf: [schemas.message(submit), schemas.message(getJob)] } },
+                  // SubmitJob's answer and GetJob's have the one field `job`: the same schema.
+                  "application/json": { schema: schemas.message(getJob) },
                 },
               },
               ...errorResponses,
@@ -485,12 +571,20 @@ export function openapiDocument(
         bearerAuth: { type: "http", scheme: "bearer", description: "An API key (`ffk_...`) or a JWT." },
         apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key" },
       },
-      responses: {
-        Error: {
-          description: "The error envelope",
-          content: { "application/json": { schema: { $ref: "#/components/schemas/flowforge.ErrorEnvelope" } } },
-        },
-      },
+      responses: Object.fromEntries(
+        Object.entries(errorAnswers).map(([status, { description, code, message }]) => [
+          `Error${status}`,
+          {
+            description,
+            content: {
+              "application/json": {
+                schema: { $ref: "#/components/schemas/flowforge.ErrorEnvelope" },
+                example: { error: { code, message, details: [], requestId: "5f0c2c3e-8d1a-4f6b-9a57-0b1e2d3c4f5a" } },
+              },
+            },
+          },
+        ]),
+      ),
       schemas: schemas.components,
     },
   };

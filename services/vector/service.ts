@@ -395,7 +395,8 @@ export function createVectorService(options: VectorServiceOptions): ServiceImpl<
         const sum = new Array<number>(c.dimension).fill(0);
         ids.forEach((id, i) => {
           const v = vectors.get(id);
-          if (!v) throw invalidArgument(`${field}[${i}]`, `no point "${id}" in the collection`);
+          // As Qdrant answers it: an example that is not there is not found, not a malformed request.
+          if (!v) throw new ConnectError(`${field}[${i}]: no point "${id}" in the collection`, Code.NotFound);
           for (let j = 0; j < sum.length; j++) sum[j] += v[j] / ids.length;
         });
         return sum;

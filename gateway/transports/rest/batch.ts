@@ -79,8 +79,11 @@ export async function awaitJob(
   return get();
 }
 
-/** The batch route's input: `{"items": [...], "idempotencyKey"?, "webhook"?}` as a SubmitJobRequest. */
-export function batchInput(route: RestRoute, body: unknown) {
+/**
+ * The batch route's input: `{"items": [...], "idempotencyKey"?, "webhook"?}` as a SubmitJobRequest;
+ * the path's variables (`{collection}`) fill that field of every item.
+ */
+export function batchInput(route: RestRoute, body: unknown, params: Record<string, string> = {}) {
   if (typeof body !== "object" || body === null || Array.isArray(body))
     throw invalidArgument("body", 'must be a JSON object: {"items": [...]}');
   const { items, ...rest } = body as { items?: unknown };
@@ -90,7 +93,7 @@ export function batchInput(route: RestRoute, body: unknown) {
     try {
       return anyPack(
         route.method.input,
-        restInput(route.method.input, { params: {}, query: new URLSearchParams(), body: item, bodyField: "*" }),
+        restInput(route.method.input, { params, query: new URLSearchParams(), body: item, bodyField: "*" }),
       );
     } catch (err) {
       throw prefixFields(ConnectError.from(err), `items[${i}]`);

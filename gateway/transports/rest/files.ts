@@ -117,7 +117,7 @@ function fileField(input: DescMessage, name: string): DescField | undefined {
  * A form's text part as the JSON the field takes: `true`/`false` for a bool, a JSON object or
  * list for a message, the text itself otherwise (proto JSON reads numbers and enum names from
  * strings); repeated fields collect every part of their name, and a part holding a JSON list
- * gives all its items.
+ * (`languages=["eng","deu"]`) gives all its items.
  */
 function textField(input: DescMessage, body: Record<string, unknown>, part: { name: string; value: string }) {
   const { name, value: text } = part;
@@ -131,7 +131,7 @@ function textField(input: DescMessage, body: Record<string, unknown>, part: { na
   } else if (
     field.fieldKind === "message" ||
     field.fieldKind === "map" ||
-    (field.fieldKind === "list" && field.listKind === "message")
+    (field.fieldKind === "list" && (field.listKind === "message" || text.trimStart().startsWith("[")))
   ) {
     try {
       value = JSON.parse(text);

@@ -128,7 +128,7 @@ export function createRest(options: RestOptions) {
         return read.body;
       };
       const build = route.batch
-        ? async () => batchInput(route, await readJson())
+        ? async () => batchInput(route, await readJson(), params)
         : async () => {
             const body = form ? await readForm() : await readJson();
             const input = restInput(route.method.input, { params, query, body, bodyField: route.body });

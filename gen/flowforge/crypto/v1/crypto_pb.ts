@@ -1587,6 +1587,7 @@ export const CryptoService: GenService<{
   },
   /**
    * Decrypt opens an envelope made by Encrypt; a tampered envelope or a wrong key is refused.
+   * Example: {"envelope": "$ffenc$v=1$c=aes-256-gcm$k=argon2id,m=65536,t=3,p=1,s=FluXVjejI0P4rHu7pUBXnw$h07JhCdMtj3vEgvF$MQ2ElR1dTecrKMGSTGt5wSviSAlb-sp6", "passphrase": "correct horse battery staple"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Decrypt
    */
@@ -1607,6 +1608,7 @@ export const CryptoService: GenService<{
   },
   /**
    * Sign makes a digital signature over text or bytes with a private key.
+   * Example: {"privateKey": "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICC8Ra9tETT6Kdc31Ng/f2eRxkHxc/dq+DaXoM1chpMq\n-----END PRIVATE KEY-----\n", "text": "an invoice"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Sign
    */
@@ -1617,6 +1619,7 @@ export const CryptoService: GenService<{
   },
   /**
    * Verify checks a digital signature with a public key.
+   * Example: {"publicKey": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA19Be2f/LWcLWgv+OOqhZX+k94V4ds4xhtfdB8ZYFWfo=\n-----END PUBLIC KEY-----\n", "text": "an invoice", "signature": "CQTBFf5ktRm/HkkqMzap1jTjPyumENgXuP9R8PuhUsbsjU1VJ6Ew1cXPxK/tQMOp801y1RKWRmnIMqgfI3q7CA=="}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.Verify
    */
@@ -1637,6 +1640,7 @@ export const CryptoService: GenService<{
   },
   /**
    * VerifyJwt checks a JWT's signature and claims and returns its payload.
+   * Example: {"token": "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTQyIiwicm9sZSI6ImVkaXRvciIsImlhdCI6MTc5NjU4NTA1NX0.IFQnD4oyG4nlIGPtIl35chyN4eslzKIa-W6fSnx0jj7doxoXcXryWrcx3vxQE6_5dD353Zf6cVDY5bfAowRZCw", "key": "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA19Be2f/LWcLWgv+OOqhZX+k94V4ds4xhtfdB8ZYFWfo=\n-----END PUBLIC KEY-----\n"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.VerifyJwt
    */
@@ -1658,6 +1662,7 @@ export const CryptoService: GenService<{
   },
   /**
    * VerifyPassword checks a password against an argon2 PHC hash.
+   * Example: {"password": "hunter2", "hash": "$argon2id$v=19$m=65536,p=1,t=3$+jju/azSRsJqJgw0HD66OQ$zP8y8N80hX6jAjVZJ2AjbpTQ8/+WP1Z4yNpSuMFHOtI"}
    *
    * @generated from rpc flowforge.crypto.v1.CryptoService.VerifyPassword
    */

@@ -2407,7 +2407,7 @@ export const BlendSchema: GenEnum<Blend> = /*@__PURE__*/
 export const ImageService: GenService<{
   /**
    * Transform applies operations to an image, in the order given, and encodes the result.
-   * Example: {"image": {"data": "/9j/4AAQ..."}, "operations": [{"resize": {"width": 720, "height": 588, "fit": "FIT_COVER"}}], "format": "IMAGE_FORMAT_WEBP"}
+   * Example: {"image": {"data": "sample:image.png"}, "operations": [{"resize": {"width": 2, "height": 2, "fit": "FIT_COVER"}}], "format": "IMAGE_FORMAT_WEBP"}
    *
    * @generated from rpc flowforge.image.v1.ImageService.Transform
    */
@@ -2419,7 +2419,7 @@ export const ImageService: GenService<{
   /**
    * Thumbnail makes a small copy of an image: resized to fit a box (cropped to fill it by
    * default), WebP unless another format is asked for. Run it as a batch for many images.
-   * Example: {"image": {"blobId": "blob_..."}, "width": 256, "height": 256}
+   * Example: {"image": {"data": "sample:image.png"}, "width": 2, "height": 2}
    *
    * @generated from rpc flowforge.image.v1.ImageService.Thumbnail
    */
@@ -2431,7 +2431,7 @@ export const ImageService: GenService<{
   /**
    * GetMetadata reads what an image says of itself: size, format, frames, colour, orientation,
    * EXIF (camera, date, GPS), ICC and XMP; with statistics, also what its pixels say.
-   * Example: {"image": {"data": "iVBORw0KGgo..."}}
+   * Example: {"image": {"data": "sample:image.png"}}
    *
    * @generated from rpc flowforge.image.v1.ImageService.GetMetadata
    */
@@ -2443,6 +2443,7 @@ export const ImageService: GenService<{
   /**
    * GetPlaceholder answers what a page shows while an image loads: a BlurHash, a ThumbHash (and
    * its preview as a data URL), the average and the dominant colour.
+   * Example: {"image": {"data": "sample:image.png"}}
    *
    * @generated from rpc flowforge.image.v1.ImageService.GetPlaceholder
    */
@@ -2454,6 +2455,7 @@ export const ImageService: GenService<{
   /**
    * PerceptualHash answers a 64-bit perceptual hash (DCT pHash): near-identical images (resized,
    * recompressed, lightly edited) have hashes a few bits apart. Keep them to find duplicates.
+   * Example: {"image": {"data": "sample:image.png"}}
    *
    * @generated from rpc flowforge.image.v1.ImageService.PerceptualHash
    */
@@ -2465,6 +2467,7 @@ export const ImageService: GenService<{
   /**
    * Compare answers how far apart two images' perceptual hashes are, and whether that makes them
    * near-duplicates.
+   * Example: {"image": {"data": "sample:image.png"}, "other": {"data": "sample:image.png"}}
    *
    * @generated from rpc flowforge.image.v1.ImageService.Compare
    */

@@ -940,6 +940,7 @@ export const LlmService: GenService<{
    * them, then the whole answer with its usage. On REST, Server-Sent Events.
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    * buf:lint:ignore RPC_REQUEST_STANDARD_NAME
+   * Example: {"messages": [{"role": "user", "content": "Say hello."}]}
    *
    * @generated from rpc flowforge.llm.v1.LlmService.StreamChat
    */
@@ -962,6 +963,7 @@ export const LlmService: GenService<{
   /**
    * CountTokens counts the tokens a text or a conversation takes for a model, and answers the
    * model's context window.
+   * Example: {"text": "How many tokens is this?"}
    *
    * @generated from rpc flowforge.llm.v1.LlmService.CountTokens
    */

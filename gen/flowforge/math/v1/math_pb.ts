@@ -1590,6 +1590,7 @@ export const MathService: GenService<{
   /**
    * Correlate measures how two paired samples move together: Pearson and Spearman correlation
    * and covariance.
+   * Example: {"x": [1, 2, 3, 4], "y": [2, 4, 5, 8]}
    *
    * @generated from rpc flowforge.math.v1.MathService.Correlate
    */
@@ -1601,6 +1602,7 @@ export const MathService: GenService<{
   /**
    * Regress fits y by least squares: a line in x, a polynomial in x, or a linear model in several
    * predictors, with r² and the coefficients' standard errors.
+   * Example: {"x": [1, 2, 3, 4], "y": [2, 4.1, 5.9, 8.2]}
    *
    * @generated from rpc flowforge.math.v1.MathService.Regress
    */
@@ -1612,6 +1614,7 @@ export const MathService: GenService<{
   /**
    * TTest tests a mean (one sample), two means (Welch or Student) or paired differences, with the
    * p-value and a confidence interval.
+   * Example: {"kind": "one_sample", "x": [5.1, 4.9, 5.3, 5.0], "mu": 5}
    *
    * @generated from rpc flowforge.math.v1.MathService.TTest
    */
@@ -1622,6 +1625,7 @@ export const MathService: GenService<{
   },
   /**
    * Solve solves linear equations given as text (`2x + y = 3`) or finds a polynomial's roots.
+   * Example: {"equations": {"equations": ["2x + y = 3", "x - y = 0"]}}
    *
    * @generated from rpc flowforge.math.v1.MathService.Solve
    */
@@ -1632,6 +1636,7 @@ export const MathService: GenService<{
   },
   /**
    * ComputeMatrix multiplies, transposes, inverts, solves or measures matrices.
+   * Example: {"operation": "determinant", "a": {"rows": 2, "columns": 2, "values": [1, 2, 3, 4]}}
    *
    * @generated from rpc flowforge.math.v1.MathService.ComputeMatrix
    */
@@ -1642,6 +1647,7 @@ export const MathService: GenService<{
   },
   /**
    * Decompose factors a matrix: LU, QR, Cholesky, eigen or singular value decomposition.
+   * Example: {"decomposition": "lu", "matrix": {"rows": 2, "columns": 2, "values": [4, 3, 6, 3]}}
    *
    * @generated from rpc flowforge.math.v1.MathService.Decompose
    */

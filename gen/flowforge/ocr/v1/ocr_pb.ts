@@ -759,7 +759,7 @@ export const OcrService: GenService<{
   /**
    * Recognize reads the text of an image: PNG, JPEG, TIFF (every page of a multi-page TIFF),
    * WebP or GIF. Plain text, and blocks, lines and words with boxes and confidence.
-   * Example: {"image": {"data": "iVBORw0KGgo..."}, "languages": ["eng"]}
+   * Example: {"image": {"data": "sample:image.png"}, "languages": ["eng"]}
    *
    * @generated from rpc flowforge.ocr.v1.OcrService.Recognize
    */
@@ -771,6 +771,7 @@ export const OcrService: GenService<{
   /**
    * RecognizePdf renders each page of a PDF and reads it; pages that already carry a text layer
    * can keep it instead (skip_text_pages). As a job it reports progress page by page.
+   * Example: {"document": {"data": "sample:document.pdf"}, "languages": ["eng"]}
    *
    * @generated from rpc flowforge.ocr.v1.OcrService.RecognizePdf
    */

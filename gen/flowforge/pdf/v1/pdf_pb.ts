@@ -1842,6 +1842,7 @@ export const PageSizeNameSchema: GenEnum<PageSizeName> = /*@__PURE__*/
 export const PdfService: GenService<{
   /**
    * Merge concatenates documents, in order, into one.
+   * Example: {"documents": [{"data": "sample:document.pdf"}, {"data": "sample:document.pdf"}]}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.Merge
    */
@@ -1852,6 +1853,7 @@ export const PdfService: GenService<{
   },
   /**
    * Split cuts a document into several: by page ranges, or every N pages (1: single pages).
+   * Example: {"document": {"data": "sample:document.pdf"}, "every": 1}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.Split
    */
@@ -1863,6 +1865,7 @@ export const PdfService: GenService<{
   /**
    * SelectPages builds a document from pages of another, in the order listed: extract, reorder
    * and duplicate pages (`3,1,1-2`).
+   * Example: {"document": {"data": "sample:document.pdf"}, "pages": "2"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.SelectPages
    */
@@ -1873,6 +1876,7 @@ export const PdfService: GenService<{
   },
   /**
    * RemovePages drops pages from a document.
+   * Example: {"document": {"data": "sample:document.pdf"}, "pages": "1"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.RemovePages
    */
@@ -1883,6 +1887,7 @@ export const PdfService: GenService<{
   },
   /**
    * RotatePages turns pages by a multiple of 90 degrees, clockwise.
+   * Example: {"document": {"data": "sample:document.pdf"}, "degrees": 90}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.RotatePages
    */
@@ -1893,6 +1898,7 @@ export const PdfService: GenService<{
   },
   /**
    * GetInfo answers a document's page count, page sizes and metadata.
+   * Example: {"document": {"data": "sample:document.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.GetInfo
    */
@@ -1903,6 +1909,7 @@ export const PdfService: GenService<{
   },
   /**
    * SetMetadata writes a document's metadata; fields left empty keep their value.
+   * Example: {"document": {"data": "sample:document.pdf"}, "metadata": {"title": "Quarterly report", "author": "FlowForge"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.SetMetadata
    */
@@ -1914,6 +1921,7 @@ export const PdfService: GenService<{
   /**
    * AddText stamps text on pages: a watermark across the middle, or a header, footer or page
    * number at an edge (`{page}` and `{pages}` in the text are filled in).
+   * Example: {"document": {"data": "sample:document.pdf"}, "text": "CONFIDENTIAL"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.AddText
    */
@@ -1924,7 +1932,7 @@ export const PdfService: GenService<{
   },
   /**
    * RenderPages draws pages as PNG or JPEG images at a chosen resolution (pdf.js on Skia).
-   * Example: {"document": {"data": "JVBERi0xLjcK..."}, "pages": "1-2", "dpi": 150, "format": "IMAGE_FORMAT_PNG"}
+   * Example: {"document": {"data": "sample:document.pdf"}, "pages": "1-2", "dpi": 150, "format": "IMAGE_FORMAT_PNG"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.RenderPages
    */
@@ -1935,6 +1943,7 @@ export const PdfService: GenService<{
   },
   /**
    * ExtractImages answers the images embedded in pages, as PNG (pdf.js decodes them).
+   * Example: {"document": {"data": "sample:document.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.ExtractImages
    */
@@ -1945,6 +1954,7 @@ export const PdfService: GenService<{
   },
   /**
    * AddImage stamps an image on pages: a logo in a corner, or a watermark across the middle.
+   * Example: {"document": {"data": "sample:document.pdf"}, "image": {"data": "sample:image.png"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.AddImage
    */
@@ -1955,6 +1965,7 @@ export const PdfService: GenService<{
   },
   /**
    * GetFormFields lists a document's AcroForm fields, their kinds, values and choices.
+   * Example: {"document": {"data": "sample:form.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.GetFormFields
    */
@@ -1965,6 +1976,7 @@ export const PdfService: GenService<{
   },
   /**
    * FillForm sets AcroForm fields by name, and flattens the form when asked.
+   * Example: {"document": {"data": "sample:form.pdf"}, "values": {"name": "Ada Lovelace"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.FillForm
    */
@@ -1975,6 +1987,7 @@ export const PdfService: GenService<{
   },
   /**
    * FlattenForm draws every field's value into its page and removes the form.
+   * Example: {"document": {"data": "sample:form.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.FlattenForm
    */
@@ -1985,6 +1998,7 @@ export const PdfService: GenService<{
   },
   /**
    * ImagesToPdf makes a document of images, one a page (PNG, JPEG, TIFF, WebP, GIF).
+   * Example: {"images": [{"data": "sample:image.png"}]}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.ImagesToPdf
    */
@@ -1996,6 +2010,7 @@ export const PdfService: GenService<{
   /**
    * Compress makes a document smaller: images re-encoded as JPEG at a chosen quality and
    * resolution, unused objects dropped, objects packed into compressed streams.
+   * Example: {"document": {"data": "sample:document.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.Compress
    */
@@ -2007,6 +2022,7 @@ export const PdfService: GenService<{
   /**
    * Encrypt protects a document with a password (AES-256), with permissions for other readers.
    * Needs qpdf (Debian's qpdf package).
+   * Example: {"document": {"data": "sample:document.pdf"}, "userPassword": "open sesame"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.Encrypt
    */
@@ -2017,6 +2033,7 @@ export const PdfService: GenService<{
   },
   /**
    * Decrypt removes a document's password protection, given its password. Needs qpdf.
+   * Example: {"document": {"data": "sample:encrypted.pdf"}, "password": "open sesame"}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.Decrypt
    */
@@ -2049,6 +2066,7 @@ export const PdfService: GenService<{
   },
   /**
    * ExtractText answers the text of each page, in reading order.
+   * Example: {"document": {"data": "sample:document.pdf"}}
    *
    * @generated from rpc flowforge.pdf.v1.PdfService.ExtractText
    */

@@ -1368,6 +1368,7 @@ export const TransformService: GenService<{
   },
   /**
    * Patch applies an RFC 6902 JSON Patch or an RFC 7386 JSON Merge Patch to a document.
+   * Example: {"document": {"name": "Ada"}, "patch": [{"op": "add", "path": "/role", "value": "admin"}], "kind": "json_patch"}
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Patch
    */
@@ -1378,6 +1379,7 @@ export const TransformService: GenService<{
   },
   /**
    * Diff produces the RFC 6902 JSON Patch that turns one document into another.
+   * Example: {"before": {"a": 1, "b": [1, 2]}, "after": {"a": 2, "b": [1, 2, 3]}}
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Diff
    */
@@ -1399,6 +1401,7 @@ export const TransformService: GenService<{
   /**
    * Reshape runs steps over data, each on the result of the one before: flatten, unflatten, pick,
    * omit, rename, sort, deduplicate, group, chunk, aggregate.
+   * Example: {"data": [{"name": "Ada", "age": 36, "city": "London"}], "steps": [{"pick": {"fields": ["name", "city"]}}]}
    *
    * @generated from rpc flowforge.transform.v1.TransformService.Reshape
    */

@@ -1624,6 +1624,7 @@ export const VectorService: GenService<{
   },
   /**
    * DeletePoints deletes points by id or by filter.
+   * Example: {"collection": "docs", "ids": ["1"]}
    *
    * @generated from rpc flowforge.vector.v1.VectorService.DeletePoints
    */
@@ -1634,6 +1635,7 @@ export const VectorService: GenService<{
   },
   /**
    * SetPayload merges into (or replaces) the payload of points chosen by id or by filter.
+   * Example: {"collection": "docs", "ids": ["1"], "payload": {"tag": "news"}}
    *
    * @generated from rpc flowforge.vector.v1.VectorService.SetPayload
    */
@@ -1676,6 +1678,7 @@ export const VectorService: GenService<{
   },
   /**
    * SearchBatch runs several searches of one collection at once.
+   * Example: {"collection": "docs", "searches": [{"vector": [0.1, 0.2, 0.3], "limit": 3}]}
    *
    * @generated from rpc flowforge.vector.v1.VectorService.SearchBatch
    */
@@ -1686,6 +1689,7 @@ export const VectorService: GenService<{
   },
   /**
    * Recommend answers points like the positive examples and unlike the negative ones.
+   * Example: {"collection": "docs", "positive": ["1"], "limit": 3}
    *
    * @generated from rpc flowforge.vector.v1.VectorService.Recommend
    */
@@ -1697,6 +1701,7 @@ export const VectorService: GenService<{
   /**
    * Ingest turns documents (texts, PDFs, blobs) into chunks, embeds them through LlmService and
    * upserts them, with progress per document. Run it as a job for many documents.
+   * Example: {"collection": "docs", "documents": [{"text": "FlowForge runs computation for workflow tools.", "name": "intro"}]}
    *
    * @generated from rpc flowforge.vector.v1.VectorService.Ingest
    */
