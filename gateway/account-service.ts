@@ -6,7 +6,9 @@ import { windowAt } from "#limits/types.js";
 import { Tier } from "#gen/flowforge/common/v1/common_pb.js";
 import type { Principal } from "./auth/key-store.js";
 import { principalKey } from "./policies/auth.js";
+import { catalog } from "../services/catalog.js";
 import { quotaKey, type TierLimits, windowsFor } from "./policies/rate-limit.js";
+import { scopeList } from "./policies/scopes.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
 import type { TokenUsageReader } from "./usage/token-usage.js";
 
@@ -34,6 +36,7 @@ export function createAccountService(
         tier: p.tier || Tier.FREE,
         scopes: p.scopes,
         quota: { perMinute: limit("minute"), perDay: limit("day") },
+        knownScopes: scopeList(Object.values(catalog)),
         quotaWindows: (ctx.values.get(quotaKey)?.windows ?? []).map((w) => ({
           name: w.name,
           limit: w.limit,

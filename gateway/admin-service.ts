@@ -9,15 +9,16 @@ import { catalog } from "../services/catalog.js";
 import type { ApiKeyRecord, KeyStore } from "./auth/key-store.js";
 import { type Meter, usageFilter, usageMessages } from "./usage/meter.js";
 import type { TokenUsageReader } from "./usage/token-usage.js";
+import { scopesOf } from "#capability/index.js";
 import { allScopes } from "./policies/scopes.js";
 
 /** Largest per-key quota (what the column holds). */
 const maxQuota = 2_000_000_000;
 const tenantPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Scopes a key may be given. */
+/** Scopes a key may be given: the platform's and each capability's (its scope and its name, as the auth policy reads them). */
 export function knownScopes(): string[] {
-  return allScopes(Object.keys(catalog));
+  return allScopes(Object.values(catalog).flatMap(scopesOf));
 }
 
 function toApiKey(r: ApiKeyRecord): MessageInitShape<typeof ApiKeySchema> {

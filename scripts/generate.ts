@@ -18,7 +18,7 @@ import {
   prometheusConfig,
   serviceManifest,
 } from "./generate/deploy.js";
-import { platformScopes } from "../gateway/policies/scopes.js";
+import { scopeList } from "../gateway/policies/scopes.js";
 import { gatewayServices } from "../gateway/own-services.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -139,10 +139,9 @@ const list = capabilities
   .join("\n");
 
 // The scope list: the platform's scopes, then each capability's.
-const scopes = [
-  ...platformScopes.map((s) => `- \`${s.name}\`: ${s.grants}`),
-  ...capabilities.map((c) => `- \`${c.name}\`: ${c.services.map((s) => `\`${s.typeName}\``).join(", ")}`),
-].join("\n");
+const scopes = scopeList(capabilities)
+  .map((s) => `- \`${s.name}\`: ${s.grants}`)
+  .join("\n");
 
 // Each capability's own settings, from its declaration.
 const shown = (value: unknown) =>

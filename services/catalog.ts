@@ -12,6 +12,7 @@ import {
   findJobMethodAmong,
   registryOf,
   runsAsJobsAmong,
+  scopesOf,
 } from "#capability/index.js";
 import type { CapabilityName } from "./select.js";
 
@@ -26,6 +27,12 @@ export const catalog = Object.fromEntries(capabilities.map((c) => [c.name, c])) 
 /** Whether a service's unary methods run as jobs (and get `:batch` REST routes): its capability's `jobs`. */
 export function runsAsJobs(service: DescService): boolean {
   return runsAsJobsAmong(capabilities, service);
+}
+
+/** The scopes that let a key call a fully-qualified service (its capability's scope and name), if it is a capability's. */
+export function capabilityScopes(typeName: string): string[] | undefined {
+  const c = capabilities.find((c) => c.services.some((s) => s.typeName === typeName));
+  return c ? scopesOf(c) : undefined;
 }
 
 /** The capability that serves a fully-qualified service name, if any. */

@@ -1,7 +1,7 @@
 /** Authentication (API keys, JWTs, optional HTTP Basic) and scope checks for every capability call. */
 import { Code, ConnectError, type ContextValues, createContextKey } from "@connectrpc/connect";
 import { tenantKey } from "#runtime/context.js";
-import { capabilityOf } from "../../services/catalog.js";
+import { capabilityScopes } from "../../services/catalog.js";
 import type { JwtVerifier } from "../auth/jwt.js";
 import type { KeyStore, Principal } from "../auth/key-store.js";
 import type { Policy, RequestHeaders } from "./policy.js";
@@ -20,11 +20,14 @@ export const openServices = new Set([
 /** Services every authenticated caller may call (about itself). */
 const selfServices = new Set(["flowforge.account.v1.AccountService"]);
 
-/** The scope a service needs (see scopes.ts): its capability name, `admin` for AdminService, `blobs` for BlobService. */
-export function scopeFor(typeName: string): string {
-  if (typeName === "flowforge.admin.v1.AdminService") return "admin";
-  if (typeName === "flowforge.blob.v1.BlobService") return blobsScope;
-  return capabilityOf(typeName) ?? typeName;
+/**
+ * The scopes that let a key call a service (see scopes.ts), the one users see first: its
+ * capability's scope and name, `admin` for AdminService, `blobs` for BlobService.
+ */
+export function scopesFor(typeName: string): string[] {
+  if (typeName === "flowforge.admin.v1.AdminService") return ["admin"];
+  if (typeName === "flowforge.blob.v1.BlobService") return [blobsScope];
+  return capabilityScopes(typeName) ?? [typeName];
 }
 
 /** How callers prove who they are: API keys always; JWTs and HTTP Basic when configured. */
@@ -83,12 +86,12 @@ export async function authorize(
   if (openServices.has(service)) return undefined;
   const principal = await authenticate(auth, header);
   if (selfServices.has(service)) return principal;
-  const scope = scopeFor(service);
+  const scopes = scopesFor(service);
   const allowed =
-    scope === "admin"
+    scopes[0] === "admin"
       ? principal.scopes.includes("admin")
-      : principal.scopes.includes("*") || principal.scopes.includes(scope);
-  if (!allowed) throw new ConnectError(`this API key lacks the "${scope}" scope`, Code.PermissionDenied);
+      : principal.scopes.includes("*") || scopes.some((s) => principal.scopes.includes(s));
+  if (!allowed) throw new ConnectError(`this API key lacks the "${scopes[0]}" scope`, Code.PermissionDenied);
   return principal;
 }
 

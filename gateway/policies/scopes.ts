@@ -25,3 +25,17 @@ export const platformScopes: readonly PlatformScope[] = [
 export function allScopes(names: Iterable<string>): string[] {
   return [...new Set([...platformScopes.map((s) => s.name), ...names])];
 }
+
+/** Every scope a key can hold and what it grants: the platform's, then each capability's under the name users see. */
+export function scopeList(
+  capabilities: readonly { name: string; scope?: string; services: readonly { typeName: string }[] }[],
+): PlatformScope[] {
+  return [
+    ...platformScopes,
+    ...capabilities.map((c) => {
+      const scope = c.scope ?? c.name;
+      const also = scope !== c.name ? ` (\`${c.name}\`, the capability's name, is accepted too)` : "";
+      return { name: scope, grants: `${c.services.map((s) => `\`${s.typeName}\``).join(", ")}${also}` };
+    }),
+  ];
+}

@@ -101,15 +101,23 @@ describe("the OpenAPI document (gen/openapi/openapi.json)", () => {
     const recognize = post("/api/v1/ocr/recognize");
     expect(recognize.requestBody!.content["multipart/form-data"].schema.properties).toMatchObject({
       image: binary,
-      languages: { type: "string" },
+      languages: { type: "array", items: { type: "string" } },
     });
+    // ... or the image itself as the body, the other fields in the query.
+    expect(recognize.requestBody!.content).toHaveProperty(["image/*"]);
     expect(recognize.responses["200"].content).toHaveProperty(["application/pdf"]);
     expect(post("/api/v1/pdf/render-pages").responses["200"].content).toHaveProperty(["image/*"]);
     expect(post("/api/v1/pdf/render-pages").responses["200"].description).toMatch(/406 when it holds none or several/);
-    // Hash takes no file and answers none: JSON only.
+    // Hash's bytes may be a file (a form part, or the body itself with the algorithm in the query); it answers JSON only.
     const hash = post("/api/v1/crypto/hash");
-    expect(Object.keys(hash.requestBody!.content)).toEqual(["application/json"]);
+    expect(Object.keys(hash.requestBody!.content)).toEqual([
+      "multipart/form-data",
+      "application/octet-stream",
+      "application/json",
+    ]);
     expect(Object.keys(hash.responses["200"].content!)).toEqual(["application/json"]);
+    // Evaluate takes no bytes: JSON only.
+    expect(Object.keys(post("/api/v1/math/evaluate").requestBody!.content)).toEqual(["application/json"]);
   });
 });
 

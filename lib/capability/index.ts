@@ -55,8 +55,14 @@ export interface CapabilityDeploy {
 
 /** A capability's declaration. */
 export interface Capability<N extends string = string, S extends Settings = Settings> {
-  /** Lower-case letters, digits and dashes; names the folder, the API-key scope, env vars (envName) and manifests. */
+  /** Lower-case letters, digits and dashes; names the folder, env vars (envName), manifests and (unless `scope` says otherwise) the API-key scope. */
   name: N;
+  /**
+   * The API-key scope its services need, and the name users see it under: its REST prefix
+   * (`data` for the transform capability's `/api/v1/data/*`). Its `name` stays accepted as a
+   * scope too. @default its name
+   */
+  scope?: string;
   /** The generated service descriptors it serves; the gateway routes every one of them. */
   services: DescService[];
   /**
@@ -98,8 +104,15 @@ export function runsAsJobsAmong(capabilities: readonly Capability[], service: De
 /** A method found by its full name (`pkg.Service/Method`), with the capability that serves it. */
 export interface FoundMethod {
   capability: string;
+  /** The scopes that let a key run it: the capability's scope, then its name (see scopesOf). */
+  scopes: string[];
   service: DescService;
   method: DescMethod;
+}
+
+/** The scopes a capability's services accept: its scope (what users see), and its name. */
+export function scopesOf(capability: Pick<Capability, "name" | "scope">): string[] {
+  return [...new Set([capability.scope ?? capability.name, capability.name])];
 }
 
 /** Looks up `pkg.Service/Method` among the capabilities whose methods run as jobs. */
@@ -109,7 +122,7 @@ export function findJobMethodAmong(capabilities: readonly Capability[], fullName
     if (capability.jobs === false) continue;
     const service = capability.services.find((s) => s.typeName === serviceName);
     const method = service?.methods.find((m) => m.name === methodName);
-    if (service && method) return { capability: capability.name, service, method };
+    if (service && method) return { capability: capability.name, scopes: scopesOf(capability), service, method };
   }
   return undefined;
 }

@@ -28,7 +28,9 @@ import { getComments } from "@bufbuild/protoplugin";
 import {
   answerMediaTypes,
   batchable,
+  bodyFileField,
   fileFields,
+  fileMediaType,
   isFileStream,
   parseTemplate,
   prefixOf,
@@ -330,16 +332,20 @@ function rulesOf(method: DescMethod, http: DescExtension) {
 }
 
 /**
- * A route whose input takes files also takes a multipart/form-data form (what n8n's HTTP Request
- * node sends for binary data): a file part per file field, named after it (repeat the part for
- * a list), and the other fields as text parts (JSON for messages).
+ * A route whose input takes files (file fields, or `bytes` ones) also takes a multipart/form-data
+ * form (what n8n's HTTP Request node sends for binary data): a file part per file field, named
+ * after it (repeat the part for a list), and the other fields as text parts (JSON for messages);
+ * a text field may come as a file part too (its content, UTF-8). A route with one file field
+ * takes the file itself as the body as well, the other fields in the query.
  */
 function formContent(input: DescMessage): Json {
   const files = fileFields(input);
-  if (files.length === 0) return {};
+  const bytes: DescField[] = input.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES);
+  if (files.length === 0 && bytes.length === 0) return {};
   const properties: Json = {};
   for (const f of input.fields) {
     if (files.includes(f)) properties[f.name] = f.fieldKind === "list" ? { type: "array", items: binary } : binary;
+    else if (bytes.includes(f)) properties[f.name] = { ...binary, description: "a file part (its bytes)" };
     else if (f.fieldKind === "list")
       properties[f.name] = {
         type: "array",
@@ -349,10 +355,28 @@ function formContent(input: DescMessage): Json {
     else
       properties[f.name] = {
         type: "string",
-        description: f.fieldKind === "scalar" || f.fieldKind === "enum" ? "as text" : "as JSON text",
+        description:
+          f.fieldKind === "scalar" && f.scalar === ScalarType.STRING
+            ? "as text, or a file part (its content, UTF-8)"
+            : f.fieldKind === "scalar" || f.fieldKind === "enum"
+              ? "as text"
+              : "as JSON text",
       };
   }
-  return { "multipart/form-data": { schema: { type: "object", properties } } };
+  const file = bodyFileField(input);
+  return {
+    "multipart/form-data": { schema: { type: "object", properties } },
+    ...(file
+      ? {
+          [file.message ? fileMediaType(file) : "application/octet-stream"]: {
+            schema: {
+              ...binary,
+              description: `The ${file.name} file itself as the body, with its Content-Type; the other fields as query parameters.`,
+            },
+          },
+        }
+      : {}),
+  };
 }
 
 /** The 200 answer: JSON, or the file itself when the caller's Accept prefers a file type to JSON. */

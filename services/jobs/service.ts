@@ -65,11 +65,11 @@ function scopesOf(ctx: HandlerContext): string[] {
   return ctx.requestHeader.get("x-flowforge-scopes")?.split(",") ?? [];
 }
 
-/** Refuses a caller whose key may not call the capability's methods. */
-function checkScope(ctx: HandlerContext, capability: string) {
-  const scopes = scopesOf(ctx);
-  if (!scopes.includes("*") && !scopes.includes(capability))
-    throw new ConnectError(`this API key lacks the "${capability}" scope`, Code.PermissionDenied);
+/** Refuses a caller whose key holds none of the scopes of the method's capability (`found.scopes`). */
+function checkScope(ctx: HandlerContext, found: FoundMethod) {
+  const held = scopesOf(ctx);
+  if (!held.includes("*") && !found.scopes.some((s) => held.includes(s)))
+    throw new ConnectError(`this API key lacks the "${found.scopes[0]}" scope`, Code.PermissionDenied);
 }
 
 function checkJobId(id: string) {
@@ -237,7 +237,7 @@ export function createJobService(o: JobServiceOptions): {
           `unknown method "${req.method}"; use the full name, e.g. flowforge.crypto.v1.CryptoService/Hash`,
         );
       if (found.method.methodKind !== "unary") throw invalidArgument("method", "only unary methods run as jobs");
-      checkScope(ctx, found.capability);
+      checkScope(ctx, found);
       const batch = req.items.length > 0;
       if (batch && req.request) throw invalidArgument("items", "set either request or items, not both");
       if (!batch && !req.request)
@@ -294,7 +294,7 @@ export function createJobService(o: JobServiceOptions): {
       const found = (method: string) => {
         const f = o.findMethod(method);
         if (!f) throw new ConnectError(`the job's method ${method} is no longer served`, Code.FailedPrecondition);
-        checkScope(ctx, f.capability);
+        checkScope(ctx, f);
         return f;
       };
       let requests: Uint8Array[] = [];

@@ -6,6 +6,8 @@ import { register } from "#runtime/server.js";
 
 export default defineCapability({
   name: "transform",
+  // Its routes are /api/v1/data/*: keys name it as users see it ("transform" is still accepted).
+  scope: "data",
   services: [TransformService],
   async create({ logger }) {
     // exceljs, the CSV and expression libraries and the sandbox threads load with the first call.

@@ -61,6 +61,7 @@ export function createTransformService(options: TransformServiceOptions = {}): {
   });
   const run = sandbox.answer;
 
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
   const impl: ServiceImpl<typeof TransformService> = {
     async convert(req, ctx) {
       check(req.from !== DataFormat.UNSPECIFIED, "from", "is required");
@@ -84,7 +85,17 @@ export function createTransformService(options: TransformServiceOptions = {}): {
         // As a job, reading reports its progress (most of the work); writing is the last step.
         const report = ctx.values.get(progressKey);
         let reported = 0;
-        ({ data, depth } = await read(req.input, req.from, req.csv, req.xml, (fraction) => {
+        // A text format may come as bytes too (a file part or a body that is the file): UTF-8.
+        let text = req.input;
+        if (text === "" && req.inputData.length > 0) {
+          check(req.inputData.length <= maxWorkbookBytes, "input_data", `must be at most ${maxWorkbookBytes} bytes`);
+          try {
+            text = utf8.decode(req.inputData);
+          } catch (cause) {
+            throw invalidArgument("input_data", `is not UTF-8 text, as ${DataFormat[req.from]} must be`, cause);
+          }
+        }
+        ({ data, depth } = await read(text, req.from, req.csv, req.xml, (fraction) => {
           if (fraction - reported < 0.05) return;
           reported = fraction;
           report({ message: "reading", fraction: fraction * 0.9 });

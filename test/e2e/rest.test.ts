@@ -203,6 +203,117 @@ describe("REST routes from the contracts", () => {
     const described = await rest("POST", "/api/v1/math/describe", { values: [2, 4, 4, 4, 5, 5, 7, 9] });
     expect(described.body.mean).toBe(5);
   });
+
+  it("the transform capability is `data` everywhere a user meets it: routes, scope, reference, health", async () => {
+    const keyWith = async (scopes: string[]) => {
+      const made = await rest("POST", "/api/v1/admin/keys", { tenantId: "t-data", name: scopes.join(","), scopes });
+      expect(made.status, JSON.stringify(made.body)).toBe(200);
+      return { authorization: `Bearer ${made.body.secret}` };
+    };
+    const csv = { input: "a\n1\n", from: "csv", to: "json" };
+    for (const scopes of [["data"], ["transform"]]) {
+      const converted = await rest("POST", "/api/v1/data/convert", csv, await keyWith(scopes));
+      expect(converted.status, scopes[0]).toBe(200);
+    }
+    const other = await rest("POST", "/api/v1/data/convert", csv, await keyWith(["crypto"]));
+    expect(other.status).toBe(403);
+    expect(other.body.error.message).toBe('this API key lacks the "data" scope');
+    // As a job: `jobs` and `data`.
+    const batch = await rest(
+      "POST",
+      "/api/v1/data/convert:batch?wait=30s",
+      { items: [csv] },
+      await keyWith(["jobs", "data"]),
+    );
+    expect(batch.status).toBe(200);
+    expect(batch.body.job.state).toBe("JOB_STATE_SUCCEEDED");
+    const refused = await rest(
+      "POST",
+      "/api/v1/data/convert:batch",
+      { items: [csv] },
+      await keyWith(["jobs", "crypto"]),
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/lacks the "data" scope/);
+    for (const path of ["/api/v1/data/openapi.json", "/api/v1/data/health"])
+      expect((await fetch(`${mesh.url}${path}`)).status, path).toBe(200);
+    // The identity lists every scope a key can hold.
+    const identity = await rest("GET", "/api/v1/account/identity", undefined, await keyWith(["data"]));
+    const known = identity.body.knownScopes.map((s: { name: string }) => s.name);
+    expect(known).toEqual(expect.arrayContaining(["*", "admin", "blobs", "jobs", "crypto", "data"]));
+    expect(known).not.toContain("transform");
+    expect(new Set(known).size).toBe(known.length);
+  });
+});
+
+describe("files as workflow tools send them", () => {
+  const auth = () => ({ authorization: `Bearer ${mesh.adminKey}` });
+  const twoPages = () => readFileSync(new URL("../../scripts/generate/samples/document.pdf", import.meta.url));
+
+  it("a CSV as a form's file part (n8n binary data) converts, as the `input` text field or the `input_data` bytes", async () => {
+    for (const part of ["input", "input_data"]) {
+      const form = new FormData();
+      form.set("from", "csv");
+      form.set("to", "json");
+      form.set(part, new Blob(["name,qty\nbolt,3\n"], { type: "text/csv" }), "parts.csv");
+      const res = await fetch(`${mesh.url}/api/v1/data/convert`, { method: "POST", headers: auth(), body: form });
+      const body = await res.json();
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body.data).toEqual([{ name: "bolt", qty: 3 }]);
+    }
+    // A text field's file must be UTF-8.
+    const form = new FormData();
+    form.set("from", "csv");
+    form.set("to", "json");
+    form.set("input", new Blob([Buffer.from([0xff, 0xfe, 0x41])]), "latin.csv");
+    const bad = await fetch(`${mesh.url}/api/v1/data/convert`, { method: "POST", headers: auth(), body: form });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.details[0].field).toBe("input");
+  });
+
+  it("a body that is the file itself (n8n's Binary File body, curl --data-binary), the other fields in the query", async () => {
+    const info = await fetch(`${mesh.url}/api/v1/pdf/info`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf" },
+      body: twoPages(),
+    });
+    const body = await info.json();
+    expect(info.status, JSON.stringify(body)).toBe(200);
+    expect(body.pageCount).toBe(2);
+    const selected = await fetch(`${mesh.url}/api/v1/pdf/select-pages?pages=2`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf", accept: "application/pdf" },
+      body: twoPages(),
+    });
+    expect(selected.status).toBe(200);
+    expect(selected.headers.get("content-type")).toBe("application/pdf");
+    const hashed = await fetch(`${mesh.url}/api/v1/crypto/hash?algorithm=SHA-256`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/octet-stream" },
+      body: twoPages(),
+    });
+    expect((await hashed.json()).digest).toBe(createHash("sha256").update(twoPages()).digest("hex"));
+    const csv = await fetch(`${mesh.url}/api/v1/data/convert?from=csv&to=json`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "text/csv" },
+      body: "a,b\n1,2\n",
+    });
+    expect((await csv.json()).data).toEqual([{ a: 1, b: 2 }]);
+    // A query field the route does not have is named; a route without one file field still wants JSON.
+    const unknown = await fetch(`${mesh.url}/api/v1/pdf/info?colour=red`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf" },
+      body: twoPages(),
+    });
+    expect(unknown.status).toBe(400);
+    expect((await unknown.json()).error.details[0].field).toBe("colour");
+    const merge = await fetch(`${mesh.url}/api/v1/pdf/merge`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf" },
+      body: twoPages(),
+    });
+    expect(merge.status).toBe(415);
+  });
 });
 
 describe("REST errors in the envelope", () => {

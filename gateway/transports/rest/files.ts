@@ -100,7 +100,8 @@ export function contentDisposition(filename: string, fallback: string): string {
 async function readUpTo(stream: Readable, limit: number): Promise<{ head: Buffer[]; size: number; whole: boolean }> {
   const head: Buffer[] = [];
   let size = 0;
-  for await (const chunk of stream) {
+  // Past the limit the rest stays readable (a file spilled to the blob store reads on from here).
+  for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
     head.push(chunk as Buffer);
     size += (chunk as Buffer).length;
     if (size > limit) return { head, size, whole: false };
@@ -180,6 +181,20 @@ export async function formInput(
     }
     const field = fileField(input, part.name);
     if (!field) {
+      const plain = plainFileField(input, part.name);
+      if (plain) {
+        const read = await readUpTo(part.stream, o.inlineBytes - bytes);
+        if (!read.whole) {
+          part.stream.resume();
+          throw new ConnectError(
+            `${part.name}: the form is over the ${o.inlineBytes}-byte limit`,
+            Code.ResourceExhausted,
+          );
+        }
+        bytes += read.size;
+        place(body, plain, fileContent(plain, Buffer.concat(read.head)));
+        continue;
+      }
       part.stream.resume();
       throw invalidArgument(
         part.name,
@@ -218,9 +233,58 @@ export async function formInput(
 }
 
 const fileFieldNames = (input: DescMessage) =>
-  fileFields(input)
-    .map((f) => f.name)
-    .join(", ");
+  [...fileFields(input), ...plainFileFields(input)].map((f) => f.name).join(", ");
+
+/** Top-level `bytes` and `string` fields: a file part named after one fills it with the file's content. */
+function plainFileFields(input: DescMessage): DescField[] {
+  return input.fields.filter(
+    (f) => f.fieldKind === "scalar" && (f.scalar === ScalarType.BYTES || f.scalar === ScalarType.STRING),
+  );
+}
+
+function plainFileField(input: DescMessage, name: string): DescField | undefined {
+  return plainFileFields(input).find((f) => f.name === name || f.jsonName === name);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A file's content as the JSON of a plain field: base64 for `bytes`, the text for a `string` (UTF-8 or refused). */
+function fileContent(field: DescField, content: Buffer): string {
+  if (field.fieldKind === "scalar" && field.scalar === ScalarType.BYTES) return content.toString("base64");
+  try {
+    return utf8.decode(content);
+  } catch (cause) {
+    throw invalidArgument(field.name, "is text: the file is not valid UTF-8", cause);
+  }
+}
+
+/**
+ * A request body that is a file, as the JSON body it builds: the file in `field` (`{"data"}` or,
+ * past `inlineBytes` with a store at hand, `{"blobId"}` for a file field; base64 for a bytes one).
+ */
+export async function rawFileInput(
+  req: Req,
+  field: DescField,
+  o: { inlineBytes: number; store?: BlobStore; tenant: string },
+): Promise<{ body: Record<string, unknown>; bytes: number }> {
+  const read = await readUpTo(req as Readable, o.inlineBytes);
+  const contentType = String(req.headers["content-type"] ?? "application/octet-stream");
+  const body: Record<string, unknown> = {};
+  if (read.whole) {
+    const content = Buffer.concat(read.head);
+    body[field.jsonName] = field.message ? { data: content.toString("base64") } : fileContent(field, content);
+    return { body, bytes: read.size };
+  }
+  if (!field.message || !o.store)
+    throw new ConnectError(`body: over the ${o.inlineBytes}-byte limit of a request`, Code.ResourceExhausted);
+  async function* rest() {
+    yield* read.head;
+    for await (const chunk of req) yield chunk as Buffer;
+  }
+  const stored = await o.store.put(o.tenant, rest(), { filename: "", contentType }, field.name);
+  body[field.jsonName] = { blobId: stored.id };
+  return { body, bytes: read.size };
+}
 
 function parseJsonPart(text: string): Record<string, unknown> {
   let parsed: unknown;

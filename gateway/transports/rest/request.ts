@@ -158,6 +158,8 @@ export interface RestParts {
   body: unknown;
   /** Which field the body fills: `*`, a field name, or `""` (no body). */
   bodyField: string;
+  /** The body was a file (its field already in `body`): the other fields come from the query. */
+  fileBody?: boolean;
 }
 
 /** The method's input message from a REST request; bad input is `invalid_argument` naming the field. */
@@ -174,7 +176,7 @@ export function restInput<T extends DescMessage>(schema: T, parts: RestParts): M
     }
   }
   canonicalEnums(schema, json);
-  if (parts.bodyField === "*" && [...parts.query.keys()].length > 0)
+  if (parts.bodyField === "*" && !parts.fileBody && [...parts.query.keys()].length > 0)
     throw invalidArgument([...parts.query.keys()][0], "this route takes its input from the body, not the query");
   for (const param of parts.query) setParam(schema, json, param);
   for (const [name, value] of Object.entries(parts.params)) {

@@ -6,7 +6,7 @@
  * methods answer as Server-Sent Events; `?wait=` long-polls a job (GetJob, and `:batch`).
  */
 import type * as http from "node:http";
-import type { DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
+import type { DescField, DescMessage, DescMethod, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { JobService, type Job } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { invalidArgument, toPublicError, withRequestId } from "#runtime/errors.js";
@@ -21,8 +21,8 @@ import { gatewayJsonOptions } from "../json-options.js";
 import { type RestAnswer, restError, restRefusal, writeRestError } from "./envelope.js";
 import { maxQueryParameters, restInput } from "./request.js";
 import { type RestRoute, RestRouter, restRoutes } from "./routes.js";
-import { isFileStream, waitableMethod } from "./templates.js";
-import { formInput, isMultipart, wantsFile } from "./files.js";
+import { bodyFileField, isFileStream, waitableMethod } from "./templates.js";
+import { formInput, isMultipart, rawFileInput, wantsFile } from "./files.js";
 import { tenantKey } from "#runtime/context.js";
 import {
   type Req,
@@ -53,6 +53,8 @@ interface RouteCall {
   /** The query, `wait` taken out once read. */
   query: URLSearchParams;
   hasBody: boolean;
+  /** The field the body fills when the body is the file itself. */
+  fileBody?: DescField;
 }
 
 /** Creates the REST transport; its handler claims every path under `/api/v1/`. */
@@ -83,7 +85,7 @@ export function createRest(options: RestOptions) {
   };
 
   /** A unary, server-streaming or `:batch` route's call. */
-  async function serve({ route, params, req, res, query, hasBody }: RouteCall) {
+  async function serve({ route, params, req, res, query, hasBody, fileBody }: RouteCall) {
     const requestId = req.headers["x-request-id"] as string;
     const gone = callerGone(res);
     try {
@@ -117,6 +119,8 @@ export function createRest(options: RestOptions) {
       const lastEventId = req.headers["last-event-id"];
       const values = createContextValues();
       const form = hasBody && isMultipart(req.headers["content-type"]);
+      // A body that is the file itself: neither JSON nor a form, on a route with one file field.
+      const fileField = hasBody ? fileBody : undefined;
       const readForm = async () => {
         const tenant = values.get(tenantKey);
         const read = await formInput(req, route.method.input, {
@@ -130,8 +134,23 @@ export function createRest(options: RestOptions) {
       const build = route.batch
         ? async () => batchInput(route, await readJson(), params)
         : async () => {
-            const body = form ? await readForm() : await readJson();
-            const input = restInput(route.method.input, { params, query, body, bodyField: route.body });
+            let body: unknown;
+            if (fileField) {
+              const read = await rawFileInput(req, fileField, {
+                inlineBytes: options.maxRequestBytes,
+                store: options.store,
+                tenant: values.get(tenantKey),
+              });
+              received = read.bytes;
+              body = read.body;
+            } else body = form ? await readForm() : await readJson();
+            const input = restInput(route.method.input, {
+              params,
+              query,
+              body,
+              bodyField: route.body,
+              fileBody: fileField !== undefined,
+            });
             if (streaming && typeof lastEventId === "string" && /^\d+$/.test(lastEventId)) {
               const field = route.method.input.fields.find((f) => f.name === "after_sequence");
               if (field) (input as Record<string, unknown>)[field.localName] = BigInt(lastEventId);
@@ -242,17 +261,24 @@ export function createRest(options: RestOptions) {
       return true;
     }
     const contentType = req.headers["content-type"];
-    // A form's large files go to the blob store as they arrive: only its inline part is bounded here.
-    const form = isMultipart(contentType) && options.store !== undefined;
-    const tooLarge = form ? undefined : declaredTooLarge(req, options.maxRequestBytes);
+    const readable = contentType && (jsonContentType.test(contentType) || isMultipart(contentType));
+    // A body that is the file itself names what it is (`application/pdf`, `text/csv`); a URL-encoded
+    // form or a body of no declared type is not taken for one.
+    const namesFile = !!contentType && !readable && !/^application\/x-www-form-urlencoded\b/i.test(contentType);
+    const fileField =
+      found.route.body === "*" && !found.route.batch ? bodyFileField(found.route.method.input) : undefined;
+    const fileBody = namesFile ? fileField : undefined;
+    // A form's large files, and a body that is a document or image, go to the blob store as they
+    // arrive: only what stays inline is bounded here.
+    const spills = options.store !== undefined && (isMultipart(contentType) || fileBody?.message !== undefined);
+    const tooLarge = spills ? undefined : declaredTooLarge(req, options.maxRequestBytes);
     if (tooLarge) return refuse(restError(tooLarge, requestId));
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-    const readable = contentType && (jsonContentType.test(contentType) || isMultipart(contentType));
-    if (hasBody && found.route.body !== "" && !readable)
+    if (hasBody && found.route.body !== "" && !readable && !fileBody)
       return refuse(
         restRefusal(
           "UNSUPPORTED_MEDIA_TYPE",
-          `send the body as JSON with Content-Type: application/json, or as multipart/form-data (got ${contentType ? `"${contentType}"` : "none"})`,
+          `send the body as JSON with Content-Type: application/json, or as multipart/form-data${fileField ? `, or the ${fileField.name} file itself with its own Content-Type` : ""} (got ${contentType ? `"${contentType}"` : "none"})`,
           requestId,
         ),
       );
@@ -264,7 +290,15 @@ export function createRest(options: RestOptions) {
       return refuse(restError(invalidArgument("query", `has more than ${maxQueryParameters} parameters`), requestId));
     if (!validQueryText(rawQuery))
       return refuse(restError(invalidArgument("query", "is not valid percent-encoded UTF-8"), requestId));
-    void serve({ route: found.route, params: found.params, req, res, query: new URLSearchParams(rawQuery), hasBody });
+    void serve({
+      route: found.route,
+      params: found.params,
+      req,
+      res,
+      query: new URLSearchParams(rawQuery),
+      hasBody,
+      fileBody,
+    });
     return true;
   }
 

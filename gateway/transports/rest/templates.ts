@@ -77,6 +77,18 @@ export function fileFields(input: DescMessage): DescField[] {
   );
 }
 
+/**
+ * The field a request body that is a file itself fills (n8n's "Binary File" body, `curl
+ * --data-binary`): the input's one file field, else its one `bytes` field; none when it has no
+ * such field or several.
+ */
+export function bodyFileField(input: DescMessage): DescField | undefined {
+  const files = fileFields(input).filter((f) => f.fieldKind !== "list");
+  if (files.length > 0) return files.length === 1 && fileFields(input).length === 1 ? files[0] : undefined;
+  const bytes = input.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES);
+  return bytes.length === 1 ? bytes[0] : undefined;
+}
+
 /** How many message levels below an answer's own fields the gateway looks for files in it. */
 export const answerFileDepth = 2;
 

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowforge/account/v1/account.proto.
  */
 export const file_flowforge_account_v1_account: GenFile = /*@__PURE__*/
-  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3Qi5wEKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YRI4Cg1xdW90YV93aW5kb3dzGAcgAygLMiEuZmxvd2ZvcmdlLmFjY291bnQudjEuUXVvdGFXaW5kb3cibQoLUXVvdGFXaW5kb3cSDAoEbmFtZRgBIAEoCRINCgVsaW1pdBgCIAEoDRIRCglyZW1haW5pbmcYAyABKA0SLgoKcmVzZXRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVQoPR2V0VXNhZ2VSZXF1ZXN0EhEKCXN0YXJ0X2RheRgBIAEoCRIPCgdlbmRfZGF5GAIgASgJEg4KBm1ldGhvZBgDIAEoCRIOCgZrZXlfaWQYBCABKAkiPQoQR2V0VXNhZ2VSZXNwb25zZRIpCgV1c2FnZRgBIAMoCzIaLmZsb3dmb3JnZS5jb21tb24udjEuVXNhZ2UiWQoUR2V0VG9rZW5Vc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDQoFbW9kZWwYAyABKAkSDgoGa2V5X2lkGAQgASgJIkcKFUdldFRva2VuVXNhZ2VSZXNwb25zZRIuCgV1c2FnZRgBIAMoCzIfLmZsb3dmb3JnZS5jb21tb24udjEuVG9rZW5Vc2FnZTKqAwoOQWNjb3VudFNlcnZpY2UShwEKC0dldElkZW50aXR5EiguZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXF1ZXN0GikuZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0SWRlbnRpdHlSZXNwb25zZSIjkAIBgtPkkwIaEhgvYXBpL3YxL2FjY291bnQvaWRlbnRpdHkSewoIR2V0VXNhZ2USJS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlcXVlc3QaJi5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRVc2FnZVJlc3BvbnNlIiCQAgGC0+STAhcSFS9hcGkvdjEvYWNjb3VudC91c2FnZRKQAQoNR2V0VG9rZW5Vc2FnZRIqLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFRva2VuVXNhZ2VSZXF1ZXN0GisuZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0VG9rZW5Vc2FnZVJlc3BvbnNlIiaQAgGC0+STAh0SGy9hcGkvdjEvYWNjb3VudC90b2tlbi11c2FnZWIGcHJvdG8z", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiJmbG93Zm9yZ2UvYWNjb3VudC92MS9hY2NvdW50LnByb3RvEhRmbG93Zm9yZ2UuYWNjb3VudC52MSIUChJHZXRJZGVudGl0eVJlcXVlc3QingIKE0dldElkZW50aXR5UmVzcG9uc2USEQoJdGVuYW50X2lkGAEgASgJEg4KBmtleV9pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEicKBHRpZXIYBCABKA4yGS5mbG93Zm9yZ2UuY29tbW9uLnYxLlRpZXISDgoGc2NvcGVzGAUgAygJEikKBXF1b3RhGAYgASgLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5RdW90YRI4Cg1xdW90YV93aW5kb3dzGAcgAygLMiEuZmxvd2ZvcmdlLmFjY291bnQudjEuUXVvdGFXaW5kb3cSNQoMa25vd25fc2NvcGVzGAggAygLMh8uZmxvd2ZvcmdlLmFjY291bnQudjEuU2NvcGVJbmZvIikKCVNjb3BlSW5mbxIMCgRuYW1lGAEgASgJEg4KBmdyYW50cxgCIAEoCSJtCgtRdW90YVdpbmRvdxIMCgRuYW1lGAEgASgJEg0KBWxpbWl0GAIgASgNEhEKCXJlbWFpbmluZxgDIAEoDRIuCgpyZXNldF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJVCg9HZXRVc2FnZVJlcXVlc3QSEQoJc3RhcnRfZGF5GAEgASgJEg8KB2VuZF9kYXkYAiABKAkSDgoGbWV0aG9kGAMgASgJEg4KBmtleV9pZBgEIAEoCSI9ChBHZXRVc2FnZVJlc3BvbnNlEikKBXVzYWdlGAEgAygLMhouZmxvd2ZvcmdlLmNvbW1vbi52MS5Vc2FnZSJZChRHZXRUb2tlblVzYWdlUmVxdWVzdBIRCglzdGFydF9kYXkYASABKAkSDwoHZW5kX2RheRgCIAEoCRINCgVtb2RlbBgDIAEoCRIOCgZrZXlfaWQYBCABKAkiRwoVR2V0VG9rZW5Vc2FnZVJlc3BvbnNlEi4KBXVzYWdlGAEgAygLMh8uZmxvd2ZvcmdlLmNvbW1vbi52MS5Ub2tlblVzYWdlMqoDCg5BY2NvdW50U2VydmljZRKHAQoLR2V0SWRlbnRpdHkSKC5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlcXVlc3QaKS5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRJZGVudGl0eVJlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYWNjb3VudC9pZGVudGl0eRJ7CghHZXRVc2FnZRIlLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVxdWVzdBomLmZsb3dmb3JnZS5hY2NvdW50LnYxLkdldFVzYWdlUmVzcG9uc2UiIJACAYLT5JMCFxIVL2FwaS92MS9hY2NvdW50L3VzYWdlEpABCg1HZXRUb2tlblVzYWdlEiouZmxvd2ZvcmdlLmFjY291bnQudjEuR2V0VG9rZW5Vc2FnZVJlcXVlc3QaKy5mbG93Zm9yZ2UuYWNjb3VudC52MS5HZXRUb2tlblVzYWdlUmVzcG9uc2UiJpACAYLT5JMCHRIbL2FwaS92MS9hY2NvdW50L3Rva2VuLXVzYWdlYgZwcm90bzM", [file_flowforge_common_v1_common, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * GetIdentityRequest is the input of GetIdentity.
@@ -87,6 +87,13 @@ export type GetIdentityResponse = Message<"flowforge.account.v1.GetIdentityRespo
    * @generated from field: repeated flowforge.account.v1.QuotaWindow quota_windows = 7;
    */
   quotaWindows: QuotaWindow[];
+
+  /**
+   * Every scope a key can hold and what it grants (the caller's own are `scopes`).
+   *
+   * @generated from field: repeated flowforge.account.v1.ScopeInfo known_scopes = 8;
+   */
+  knownScopes: ScopeInfo[];
 };
 
 /**
@@ -95,6 +102,34 @@ export type GetIdentityResponse = Message<"flowforge.account.v1.GetIdentityRespo
  */
 export const GetIdentityResponseSchema: GenMessage<GetIdentityResponse> = /*@__PURE__*/
   messageDesc(file_flowforge_account_v1_account, 1);
+
+/**
+ * ScopeInfo is a scope an API key (or a JWT's scope claim) can hold.
+ *
+ * @generated from message flowforge.account.v1.ScopeInfo
+ */
+export type ScopeInfo = Message<"flowforge.account.v1.ScopeInfo"> & {
+  /**
+   * The scope's name, as keys list it (`crypto`, `data`, `jobs`, `*`).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * What it lets a key call.
+   *
+   * @generated from field: string grants = 2;
+   */
+  grants: string;
+};
+
+/**
+ * Describes the message flowforge.account.v1.ScopeInfo.
+ * Use `create(ScopeInfoSchema)` to create a new message.
+ */
+export const ScopeInfoSchema: GenMessage<ScopeInfo> = /*@__PURE__*/
+  messageDesc(file_flowforge_account_v1_account, 2);
 
 /**
  * QuotaWindow is one of the caller's quota windows (a minute, a UTC day) at the moment of a call.
@@ -136,7 +171,7 @@ export type QuotaWindow = Message<"flowforge.account.v1.QuotaWindow"> & {
  * Use `create(QuotaWindowSchema)` to create a new message.
  */
 export const QuotaWindowSchema: GenMessage<QuotaWindow> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 2);
+  messageDesc(file_flowforge_account_v1_account, 3);
 
 /**
  * GetUsageRequest is the input of GetUsage.
@@ -178,7 +213,7 @@ export type GetUsageRequest = Message<"flowforge.account.v1.GetUsageRequest"> & 
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 3);
+  messageDesc(file_flowforge_account_v1_account, 4);
 
 /**
  * GetUsageResponse is the output of GetUsage.
@@ -199,7 +234,7 @@ export type GetUsageResponse = Message<"flowforge.account.v1.GetUsageResponse"> 
  * Use `create(GetUsageResponseSchema)` to create a new message.
  */
 export const GetUsageResponseSchema: GenMessage<GetUsageResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 4);
+  messageDesc(file_flowforge_account_v1_account, 5);
 
 /**
  * GetTokenUsageRequest is the input of GetTokenUsage.
@@ -241,7 +276,7 @@ export type GetTokenUsageRequest = Message<"flowforge.account.v1.GetTokenUsageRe
  * Use `create(GetTokenUsageRequestSchema)` to create a new message.
  */
 export const GetTokenUsageRequestSchema: GenMessage<GetTokenUsageRequest> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 5);
+  messageDesc(file_flowforge_account_v1_account, 6);
 
 /**
  * GetTokenUsageResponse is the output of GetTokenUsage.
@@ -262,7 +297,7 @@ export type GetTokenUsageResponse = Message<"flowforge.account.v1.GetTokenUsageR
  * Use `create(GetTokenUsageResponseSchema)` to create a new message.
  */
 export const GetTokenUsageResponseSchema: GenMessage<GetTokenUsageResponse> = /*@__PURE__*/
-  messageDesc(file_flowforge_account_v1_account, 6);
+  messageDesc(file_flowforge_account_v1_account, 7);
 
 /**
  * AccountService tells any caller about itself: who the gateway takes it for, and what it has

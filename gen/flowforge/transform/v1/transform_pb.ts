@@ -183,7 +183,8 @@ export type ConvertRequest = Message<"flowforge.transform.v1.ConvertRequest"> & 
   pretty: boolean;
 
   /**
-   * The bytes to read, for a binary format (XLSX), instead of `input`. At most 20 MB.
+   * The bytes to read instead of `input`: a binary format's (XLSX), or a text format's as UTF-8 (a
+   * file as it arrives). At most 20 MB.
    *
    * @generated from field: bytes input_data = 7;
    */
