@@ -24,9 +24,17 @@ export const errorDetailSchemas: DescMessage[] = [
 
 /** Error for bad input: `invalid_argument`, naming the field and the rule it broke. */
 export function invalidArgument(field: string, description: string, cause?: unknown): ConnectError {
+  return fieldError(Code.InvalidArgument, field, description, cause);
+}
+
+/**
+ * An error of `code` about one field, the field named in a google.rpc.BadRequest as for bad input
+ * (a `not_found` for an id that names nothing, say: callers still see which field held it).
+ */
+export function fieldError(code: Code, field: string, description: string, cause?: unknown): ConnectError {
   return new ConnectError(
     `${field}: ${description}`,
-    Code.InvalidArgument,
+    code,
     undefined,
     [{ desc: BadRequestSchema, value: { fieldViolations: [{ field, description }] } }],
     cause,

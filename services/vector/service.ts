@@ -8,7 +8,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { Distance, type Filter, type SearchRequest, type VectorService } from "#gen/flowforge/vector/v1/vector_pb.js";
 import { tenantKey } from "#runtime/context.js";
-import { check, invalidArgument } from "#runtime/errors.js";
+import { check, fieldError, invalidArgument } from "#runtime/errors.js";
 import { checkFilter } from "./filter.js";
 import { type Ingester, ingestBounds } from "./ingest.js";
 import {
@@ -396,7 +396,7 @@ export function createVectorService(options: VectorServiceOptions): ServiceImpl<
         ids.forEach((id, i) => {
           const v = vectors.get(id);
           // As Qdrant answers it: an example that is not there is not found, not a malformed request.
-          if (!v) throw new ConnectError(`${field}[${i}]: no point "${id}" in the collection`, Code.NotFound);
+          if (!v) throw fieldError(Code.NotFound, `${field}[${i}]`, `no point "${id}" in the collection`);
           for (let j = 0; j < sum.length; j++) sum[j] += v[j] / ids.length;
         });
         return sum;

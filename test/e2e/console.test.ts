@@ -590,7 +590,10 @@ describe("the web console", () => {
     });
     await signIn(page, mesh.adminKey);
     await page.goto(`${mesh.url}/#/jobs/${job!.id}`);
-    await expect.poll(() => page.locator("tr[data-item]").count(), { timeout: 30_000 }).toBeGreaterThan(2);
+    // Items seen finishing over the watch (the page lists every item, queued ones too, from GetJob).
+    await expect
+      .poll(() => page.locator("tr[data-item] td.state.succeeded").count(), { timeout: 30_000 })
+      .toBeGreaterThan(2);
     const gateway = mesh.pidOf("gateway");
     process.kill(gateway, "SIGKILL");
     const state = page.locator("dd[data-state]");

@@ -370,9 +370,10 @@ describe.each(stores)("%s", (_name, open) => {
       );
       expect(ids(rec.points)[0]).toBe("east2");
       expect(ids(rec.points)).not.toContain("east");
-      expect((await failure(client.recommend({ collection: "rec", positive: ["nope"] }, acme))).fields).toEqual([
-        "positive[0]",
-      ]);
+      // An example that is not there: not found (as Qdrant answers), the field still named.
+      const missing = await failure(client.recommend({ collection: "rec", positive: ["nope"] }, acme));
+      expect(missing.code).toBe(Code.NotFound);
+      expect(missing.fields).toEqual(["positive[0]"]);
     });
 
     it("hybrid: keyword and vector results fused by reciprocal rank, weights per query", async () => {
