@@ -256,7 +256,8 @@ describe("files larger than a message: the blob store", () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/pdf");
-    expect(res.headers.get("content-disposition")).toMatch(/^attachment/);
+    // Named after what made it, typed as what it is.
+    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="merge\.pdf"/);
     const merged = await PDFDocument.load(new Uint8Array(await res.arrayBuffer()));
     expect(merged.getPageCount()).toBe(3);
 

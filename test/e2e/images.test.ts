@@ -59,7 +59,7 @@ describe("ImageService through the gateway", () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("image/webp");
-    expect(res.headers.get("content-disposition")).toMatch(/image\.webp|file\.webp/);
+    expect(res.headers.get("content-disposition")).toMatch(/filename="transform\.webp"/);
     const file = Buffer.from(await res.arrayBuffer());
     const meta = await sharp(file).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(["webp", 720, 540]);

@@ -5,7 +5,10 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import type { Req, Res } from "../node-http.js";
 import { restRefusal, writeRestError } from "./envelope.js";
-import { filesOf, sniffType, writeFileHead } from "./files.js";
+import { fileExtensions, filesOf, sniffType, writeFileHead } from "./files.js";
+
+/** `name` with the extension of `contentType` (`.bin` for a type without one). */
+const withExtension = (name: string, contentType: string) => `${name}.${fileExtensions[contentType] ?? "bin"}`;
 
 /** Writes a chunk of a file answer, waiting for the socket to drain when it is full. */
 async function writeChunk(res: Res, chunk: Uint8Array): Promise<void> {
@@ -18,6 +21,8 @@ export interface FileAnswer {
   res: Res;
   schema: DescMessage;
   answered: Record<string, unknown>;
+  /** The file's name without its extension (the method's, `select-pages`), when the answer gives none. */
+  name: string;
   requestId: string;
   tenant: string;
   /** Where blobs are read; an answer naming one fails without it. */
@@ -43,7 +48,7 @@ export async function streamFile(res: Res, stream: AsyncIterable<Record<string, 
 }
 
 /** An answer's one file, written as itself (bytes inline, or a blob of the tenant); 406 when the answer holds none or several. */
-export async function answerFile({ req, res, schema, answered, requestId, tenant, store }: FileAnswer) {
+export async function answerFile({ req, res, schema, answered, name, requestId, tenant, store }: FileAnswer) {
   const files = filesOf(schema, answered);
   if (files.length !== 1) {
     const refusal = restRefusal(
@@ -56,13 +61,18 @@ export async function answerFile({ req, res, schema, answered, requestId, tenant
   const [file] = files;
   if (file.data) {
     const contentType = file.contentType || sniffType(file.data);
-    writeFileHead(res, { contentType, filename: "", size: file.data.length, requestId });
+    writeFileHead(res, { contentType, filename: withExtension(name, contentType), size: file.data.length, requestId });
     res.end(file.data);
     return;
   }
   if (!store) throw new ConnectError("the answer is a blob and this gateway has no blob store", Code.Internal);
   const { info, body } = await store.open(tenant, file.blobId!);
-  writeFileHead(res, { ...info, size: info.size, requestId });
+  writeFileHead(res, {
+    ...info,
+    filename: info.filename || withExtension(name, info.contentType),
+    size: info.size,
+    requestId,
+  });
   for await (const chunk of body) await writeChunk(res, chunk);
   res.end();
 }

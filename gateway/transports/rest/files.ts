@@ -364,8 +364,8 @@ export function sniffType(head: Uint8Array): string {
   return "application/octet-stream";
 }
 
-/** The extension a file answered without a name gets, by its media type. */
-const fileExtensions: Record<string, string> = {
+/** File name extensions by media type (a file answered without a name is named with one). */
+export const fileExtensions: Record<string, string> = {
   "application/pdf": "pdf",
   "image/png": "png",
   "image/jpeg": "jpg",

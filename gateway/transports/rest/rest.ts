@@ -199,6 +199,7 @@ export function createRest(options: RestOptions) {
           res,
           schema: method.output,
           answered,
+          name: method.name.replace(/(?<=[a-z0-9])([A-Z])/g, "-$1").toLowerCase(),
           requestId,
           tenant: values.get(tenantKey),
           store: options.store,
