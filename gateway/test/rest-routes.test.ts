@@ -68,6 +68,28 @@ describe("every public method has a REST route", () => {
   });
 });
 
+describe("docs/routes.md", () => {
+  it("lists every route the gateway serves, in its capability's table, with its :batch twin", () => {
+    const text = readFileSync(new URL("../../docs/routes.md", import.meta.url), "utf8");
+    const tables = new Map(
+      text
+        .split(/^## /m)
+        .slice(1)
+        .map((section) => [/^`([a-z]+)`/.exec(section)![1], section]),
+    );
+    const served = restRoutes(publicServices, runsAsJobs);
+    for (const route of served) {
+      if (route.batch) continue;
+      const table = tables.get(prefixOf(route.template)) ?? "";
+      const row = table.split("\n").find((l) => l.includes(`\`${route.verb} ${route.template}\``));
+      expect(row, `${route.verb} ${route.template}`).toBeDefined();
+      expect(row).toContain(`\`${route.service.name}/${route.method.name}\``);
+      const twin = served.some((r) => r.batch && r.template === `${route.template}:batch`);
+      expect(row!.includes(`${route.template}:batch`), route.template).toBe(twin);
+    }
+  });
+});
+
 describe("the OpenAPI document (gen/openapi/openapi.json)", () => {
   it("has exactly the gateway's routes, :batch twins included", () => {
     const doc = JSON.parse(readFileSync(new URL("../../gen/openapi/openapi.json", import.meta.url), "utf8")) as {
