@@ -91,7 +91,13 @@ const routeTables = openapi.tags.map(({ name }) => {
         return `| \`${service}/${method}\` | \`${verb.toUpperCase()} ${path}\` | ${job} | ${cell(op.summary ?? "")} |`;
       }),
   );
-  return [`## \`${name}\``, "", "| method | route | as a job | what it does |", "| --- | --- | --- | --- |", ...rows].join("\n");
+  return [
+    `## \`${name}\``,
+    "",
+    "| method | route | as a job | what it does |",
+    "| --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
 });
 write(
   "docs/routes.md",

@@ -386,7 +386,7 @@ function okAnswer(output: DescMessage, schema: Json): Json {
     description:
       types.length === 0
         ? "OK"
-        : `OK. With an Accept header that prefers ${types.join(" or ")} to JSON, the file itself (Content-Type and Content-Disposition set) when the answer holds exactly one; 406 when it holds none or several.`,
+        : `OK. With \`?answer=file\`, or an Accept header that prefers ${types.join(" or ")} to JSON, the file itself (Content-Type and Content-Disposition set) when the answer holds exactly one; 406 when it holds none or several.`,
     content: {
       "application/json": { schema },
       ...Object.fromEntries(types.map((t) => [t, { schema: binary }])),
@@ -415,6 +415,14 @@ export function openapiDocument(
   const job = registry.getMessage("flowforge.jobs.v1.Job");
   if (job) schemas.message(job);
   else delete (schemas.components["flowforge.ErrorEnvelope"] as { properties: Record<string, Json> }).properties.job;
+  const answerParameter = {
+    name: "answer",
+    in: "query",
+    required: false,
+    description:
+      "`file`: answer the file the answer holds as itself (Content-Type and Content-Disposition set), whatever Accept says — what a workflow tool that keeps binary data wants; `json`: the JSON answer. Unset: by Accept.",
+    schema: { type: "string", enum: ["file", "json"] },
+  };
   const waitParameter = {
     name: "wait",
     in: "query",
@@ -445,6 +453,7 @@ export function openapiDocument(
           }
         }
         if (`${service.typeName}.${method.name}` === waitableMethod) parameters.push(waitParameter);
+        if (method.methodKind === "unary" && answerMediaTypes(method.output).size > 0) parameters.push(answerParameter);
         const streaming = method.methodKind === "server_streaming";
         const fileIn = method.methodKind === "client_streaming" && isFileStream(method.input);
         const fileOut = streaming && isFileStream(method.output);

@@ -287,6 +287,27 @@ describe("files as workflow tools send them", () => {
     });
     expect(selected.status).toBe(200);
     expect(selected.headers.get("content-type")).toBe("application/pdf");
+    // Without an Accept header, as a workflow tool sends it: `?answer=file` (beside the route's own query fields).
+    const merged = await fetch(`${mesh.url}/api/v1/pdf/select-pages?pages=1&answer=file`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf", accept: "application/json, */*;q=0.7" },
+      body: twoPages(),
+    });
+    expect(merged.headers.get("content-type")).toBe("application/pdf");
+    expect(merged.headers.get("content-disposition")).toMatch(/filename="select-pages\.pdf"/);
+    expect((await merged.arrayBuffer()).byteLength).toBeGreaterThan(100);
+    const asJson = await fetch(`${mesh.url}/api/v1/pdf/info?answer=json`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf", accept: "application/pdf" },
+      body: twoPages(),
+    });
+    expect((await asJson.json()).pageCount).toBe(2);
+    const badAnswer = await fetch(`${mesh.url}/api/v1/pdf/info?answer=zip`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/pdf" },
+      body: twoPages(),
+    });
+    expect((await badAnswer.json()).error.details[0].field).toBe("answer");
     const hashed = await fetch(`${mesh.url}/api/v1/crypto/hash?algorithm=SHA-256`, {
       method: "POST",
       headers: { ...auth(), "content-type": "application/octet-stream" },

@@ -91,6 +91,11 @@ export function createRest(options: RestOptions) {
     try {
       const waitText = query.get("wait");
       query.delete("wait");
+      // `?answer=file` (or `json`) says how to answer, for tools that do not set Accept.
+      const answerAs = query.get("answer");
+      query.delete("answer");
+      if (answerAs !== null && answerAs !== "file" && answerAs !== "json")
+        throw invalidArgument("answer", `must be file or json, not "${answerAs.slice(0, 40)}"`);
       const waitMs = waitText === null ? undefined : parseWait(waitText);
       const isGetJob = `${route.service.typeName}.${route.method.name}` === waitableMethod;
       if (waitMs !== undefined && !route.batch && !isGetJob)
@@ -193,7 +198,8 @@ export function createRest(options: RestOptions) {
       const result = await options.policies(call);
       if (streaming) return;
       if (answer === undefined || answered === undefined) throw new ConnectError("no answer", Code.Internal);
-      if (wantsFile(req.headers.accept) && !route.batch)
+      const asFile = answerAs === null ? wantsFile(req.headers.accept) : answerAs === "file";
+      if (asFile && !route.batch)
         return await answerFile({
           req,
           res,
