@@ -153,20 +153,29 @@ describe("one trace across the mesh", () => {
           });
 
     // The HTTP request's span (http instrumentation), the call's under it (the gateway's policy).
-    const post = inTrace().find((s) => s.service === "flowforge-gateway" && s.name === "POST");
-    expect(post?.parentSpanId).toBe(callerSpan);
-    const gateway = inTrace().find(
-      (s) => s.service === "flowforge-gateway" && s.name === "flowforge.jobs.v1.JobService/SubmitJob",
+    // Each process exports its spans in its own batches: wait for each span, not just the webhook's.
+    const post = await waitFor(() => inTrace().find((s) => s.service === "flowforge-gateway" && s.name === "POST"), {
+      what: "the gateway's HTTP span",
+      detail: tree,
+    });
+    expect(post.parentSpanId).toBe(callerSpan);
+    const gateway = await waitFor(
+      () =>
+        inTrace().find((s) => s.service === "flowforge-gateway" && s.name === "flowforge.jobs.v1.JobService/SubmitJob"),
+      { what: "the gateway's call span", detail: tree },
     );
-    expect(gateway?.parentSpanId).toBe(post?.spanId);
-    expect(gateway?.attributes).toMatchObject({ "flowforge.request_id": requestId, "flowforge.protocol": "rest" });
-    const submit = inTrace().find(
-      (s) =>
-        s.service === "flowforge-jobs" &&
-        s.name.endsWith("flowforge.jobs.v1.JobService/SubmitJob") &&
-        s.parentSpanId === gateway?.spanId,
+    expect(gateway.parentSpanId).toBe(post.spanId);
+    expect(gateway.attributes).toMatchObject({ "flowforge.request_id": requestId, "flowforge.protocol": "rest" });
+    const submit = await waitFor(
+      () =>
+        inTrace().find(
+          (s) =>
+            s.service === "flowforge-jobs" &&
+            s.name.endsWith("flowforge.jobs.v1.JobService/SubmitJob") &&
+            s.parentSpanId === gateway.spanId,
+        ),
+      { what: "the jobs service's SubmitJob span under the gateway's", detail: tree },
     );
-    expect(submit, JSON.stringify(inTrace().map((s) => [s.service, s.name, s.parentSpanId]))).toBeDefined();
     const items = await waitFor(
       () => {
         const found = inTrace().filter((s) => s.name === "job item flowforge.crypto.v1.CryptoService/Hash");
