@@ -16,17 +16,23 @@ const quotaTypes = ["type.googleapis.com/google.rpc.QuotaFailure", "type.googlea
 const holding = new WeakMap<DescMessage, boolean>();
 
 /** Whether a message of this type may hold a google.rpc.Status anywhere inside it. */
-export function holdsStatus(schema: DescMessage, seen = new Set<DescMessage>()): boolean {
-  const known = holding.get(schema);
-  if (known !== undefined) return known;
+export function holdsStatus(schema: DescMessage): boolean {
+  let holds = holding.get(schema);
+  if (holds === undefined) {
+    holds = reachesStatus(schema, new Set());
+    holding.set(schema, holds);
+  }
+  return holds;
+}
+
+/** A search of the fields' types from `schema`, each type once (recursive messages end). */
+function reachesStatus(schema: DescMessage, seen: Set<DescMessage>): boolean {
   if (seen.has(schema)) return false;
   seen.add(schema);
-  const holds = schema.fields.some((f) => {
+  return schema.fields.some((f) => {
     const m = messageOf(f);
-    return m !== undefined && (m.typeName === statusType || holdsStatus(m, seen));
+    return m !== undefined && (m.typeName === statusType || reachesStatus(m, seen));
   });
-  holding.set(schema, holds);
-  return holds;
 }
 
 function messageOf(field: DescField): DescMessage | undefined {
