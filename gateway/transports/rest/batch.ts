@@ -14,7 +14,7 @@ import {
   type WatchJobResponse,
 } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { invalidArgument } from "#runtime/errors.js";
-import { type RestError, restErrorCodes } from "./envelope.js";
+import { type RestError, restStatusOf } from "./envelope.js";
 import { restInput } from "./request.js";
 import type { RestRoute } from "./routes.js";
 
@@ -140,8 +140,7 @@ export function failedBatch(answer: string): { status: number; body: string } | 
   const tally = new Map<string, number>();
   for (const { error } of errors) tally.set(error.code, (tally.get(error.code) ?? 0) + 1);
   const code = [...tally].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "INTERNAL_ERROR";
-  const status =
-    Object.values(restErrorCodes).find((c) => c.code === code)?.status ?? (code === "RATE_LIMITED" ? 429 : 500);
+  const status = restStatusOf(code);
   const first = errors[0];
   const body: RestError & { job: RestJob } = {
     error: {

@@ -53,8 +53,16 @@ export interface RestError {
  * RetryInfo or QuotaFailure) is a rate limit (429); out of room is a body or input too large (413).
  */
 export function restCodeOf(grpcCode: Code, quota: boolean): { code: string; status: number } {
-  if (grpcCode === Code.ResourceExhausted && quota) return { code: "RATE_LIMITED", status: 429 };
+  if (grpcCode === Code.ResourceExhausted && quota) return rateLimited;
   return restErrorCodes[grpcCode] ?? restErrorCodes[Code.Unknown];
+}
+
+const rateLimited = { code: "RATE_LIMITED", status: 429 };
+
+/** The HTTP status an envelope code (one restCodeOf gives) answers with. */
+export function restStatusOf(code: string): number {
+  if (code === rateLimited.code) return rateLimited.status;
+  return Object.values(restErrorCodes).find((c) => c.code === code)?.status ?? restErrorCodes[Code.Unknown].status;
 }
 
 /** An error as the envelope and its HTTP status. */
