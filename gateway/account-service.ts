@@ -24,6 +24,7 @@ export function createAccountService(
   limits: TierLimits,
   tokenUsage: TokenUsageReader,
 ): ServiceImpl<typeof AccountService> {
+  const knownScopes = scopeList(Object.values(catalog));
   return {
     async getIdentity(_req, ctx) {
       const p = callerOf(ctx);
@@ -36,7 +37,7 @@ export function createAccountService(
         tier: p.tier || Tier.FREE,
         scopes: p.scopes,
         quota: { perMinute: limit("minute"), perDay: limit("day") },
-        knownScopes: scopeList(Object.values(catalog)),
+        knownScopes,
         quotaWindows: (ctx.values.get(quotaKey)?.windows ?? []).map((w) => ({
           name: w.name,
           limit: w.limit,

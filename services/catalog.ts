@@ -35,11 +35,6 @@ export function capabilityScopes(typeName: string): string[] | undefined {
   return c ? scopesOf(c) : undefined;
 }
 
-/** The capability that serves a fully-qualified service name, if any. */
-export function capabilityOf(typeName: string): CapabilityName | undefined {
-  return capabilities.find((c) => c.services.some((s) => s.typeName === typeName))?.name;
-}
-
 /** A method found by its full name (`pkg.Service/Method`). */
 export type FoundMethod = Omit<FoundAmong, "capability"> & { capability: CapabilityName };
 

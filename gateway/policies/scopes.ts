@@ -1,9 +1,11 @@
 /**
- * The scopes an API key (or a JWT's scope claim) may hold. Besides these, every capability's name
- * is a scope for its own service (`crypto` for CryptoService, `jobs` for JobService); running a
- * method as a job needs `jobs` and the method's capability. Listed once here for the gateway, the
+ * The scopes an API key (or a JWT's scope claim) may hold. Besides these, every capability's scope
+ * (its name, unless it declares another: `data` for transform) is one for its own services
+ * (`crypto` for CryptoService, `jobs` for JobService); running a method as a job needs `jobs` and
+ * the method's capability's. Listed once here for the gateway, the
  * admin API's checks and the README (written by `npm run generate`).
  */
+import { scopesOf } from "#capability/index.js";
 
 /** A scope that is not a capability's name, and what it grants. */
 export interface PlatformScope {
@@ -33,8 +35,8 @@ export function scopeList(
   return [
     ...platformScopes,
     ...capabilities.map((c) => {
-      const scope = c.scope ?? c.name;
-      const also = scope !== c.name ? ` (\`${c.name}\`, the capability's name, is accepted too)` : "";
+      const [scope, ...aliases] = scopesOf(c);
+      const also = aliases.map((a) => ` (\`${a}\`, the capability's name, is accepted too)`).join("");
       return { name: scope, grants: `${c.services.map((s) => `\`${s.typeName}\``).join(", ")}${also}` };
     }),
   ];
