@@ -291,19 +291,20 @@ export function createJobService(o: JobServiceOptions): {
 
     async retryJob(req, ctx) {
       checkJobId(req.jobId);
-      const found = (method: string) => {
-        const f = o.findMethod(method);
-        if (!f) throw new ConnectError(`the job's method ${method} is no longer served`, Code.FailedPrecondition);
-        checkScope(ctx, f);
-        return f;
-      };
+      // Filled in when a new job is made (the source row locked): what publishing it needs.
       let requests: Uint8Array[] = [];
+      let capability = "";
       const { source, submitted, refused } = await store.retry(tenantOf(ctx), req.jobId, (job, items) => {
+        const found = o.findMethod(job.method);
+        if (!found)
+          throw new ConnectError(`the job's method ${job.method} is no longer served`, Code.FailedPrecondition);
+        checkScope(ctx, found);
         requests = items.map((i) => i.request);
+        capability = found.capability;
         return {
           tenantId: job.tenant_id,
           method: job.method,
-          capability: found(job.method).capability,
+          capability,
           batch: job.batch,
           requests,
           webhook:
@@ -325,7 +326,7 @@ export function createJobService(o: JobServiceOptions): {
           Code.FailedPrecondition,
         );
       const { job, created, outbox } = submitted!;
-      if (created && outbox) await publish(job, found(job.method).capability, requests, outbox);
+      if (created && outbox) await publish(job, capability, requests, outbox);
       return { job: jobMessage(job) };
     },
 
