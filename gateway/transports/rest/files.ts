@@ -213,18 +213,12 @@ export async function formInput(
           `${part.name}: the form is over the ${o.inlineBytes}-byte limit; upload large files to /api/v1/blobs first`,
           Code.ResourceExhausted,
         );
-      const stream = part.stream;
-      async function* rest() {
-        yield* read.head;
-        for await (const chunk of stream) yield chunk as Buffer;
-      }
-      const stored = await o.store.put(
-        o.tenant,
-        rest(),
-        { filename: part.filename, contentType: part.mimeType },
-        part.name,
-      );
-      value = { blobId: stored.id };
+      value = await storeRest(part.stream, read.head, {
+        ...o,
+        store: o.store,
+        file: { filename: part.filename, contentType: part.mimeType },
+        field: part.name,
+      });
     }
     files.push([field, value]);
   }
@@ -277,13 +271,30 @@ export async function rawFileInput(
   }
   if (!field.message || !o.store)
     throw new ConnectError(`body: over the ${o.inlineBytes}-byte limit of a request`, Code.ResourceExhausted);
-  async function* rest() {
-    yield* read.head;
-    for await (const chunk of req) yield chunk as Buffer;
-  }
-  const stored = await o.store.put(o.tenant, rest(), { filename: "", contentType }, field.name);
-  body[field.jsonName] = { blobId: stored.id };
+  body[field.jsonName] = await storeRest(req as Readable, read.head, {
+    ...o,
+    store: o.store,
+    file: { filename: "", contentType },
+    field: field.name,
+  });
   return { body, bytes: read.size };
+}
+
+/**
+ * A file too large to travel inline, put in the blob store as it arrives: the part already read
+ * (`head`), then the rest of `stream`. Answers the file field's JSON, `{"blobId"}`.
+ */
+async function storeRest(
+  stream: Readable,
+  head: Buffer[],
+  o: { store: BlobStore; tenant: string; file: { filename: string; contentType: string }; field: string },
+): Promise<{ blobId: string }> {
+  async function* rest() {
+    yield* head;
+    for await (const chunk of stream) yield chunk as Buffer;
+  }
+  const stored = await o.store.put(o.tenant, rest(), o.file, o.field);
+  return { blobId: stored.id };
 }
 
 function parseJsonPart(text: string): Record<string, unknown> {
