@@ -6,7 +6,6 @@
  */
 import { create, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { anyUnpack, timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ConnectError } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import { useEffect, useState } from "react";
@@ -18,6 +17,7 @@ import {
   JobService,
   JobState,
 } from "../../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { CallError } from "../parts/call-error.js";
 import { Pager, usePager } from "../parts/pager.js";
 import { registry } from "../services.js";
 
@@ -73,11 +73,7 @@ function JobList() {
         <label htmlFor="job-to">until</label>
         <input id="job-to" type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} />
       </form>
-      {jobs.error && (
-        <p className="answer error" role="alert">
-          {ConnectError.from(jobs.error).rawMessage}
-        </p>
-      )}
+      <CallError error={jobs.error} />
       <table className="jobs">
         <thead>
           <tr>
@@ -203,11 +199,7 @@ function JobDetail({ jobId }: { jobId: string }) {
         <a href="#/jobs">All jobs</a>
       </p>
       <h2 id="job-title">Job {jobId}</h2>
-      {fetched.error && (
-        <p className="answer error" role="alert">
-          {ConnectError.from(fetched.error).rawMessage}
-        </p>
-      )}
+      <CallError error={fetched.error} />
       {job && (
         <dl className="job">
           <dt>Method</dt>
@@ -249,11 +241,7 @@ function JobDetail({ jobId }: { jobId: string }) {
           Retry the {retryable.toLocaleString()} failed or cancelled item{retryable === 1 ? "" : "s"}
         </button>
       )}
-      {(cancel.error ?? retry.error) && (
-        <p className="answer error" role="alert">
-          {ConnectError.from(cancel.error ?? retry.error).rawMessage}
-        </p>
-      )}
+      <CallError error={cancel.error ?? retry.error} />
       <table className="items">
         <thead>
           <tr>

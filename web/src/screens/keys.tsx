@@ -2,11 +2,11 @@
  * API keys (the `admin` scope): create one with its tenant, tier, scopes and quota, its secret
  * shown once; the list, revoked ones on request; revoke.
  */
-import { ConnectError } from "@connectrpc/connect";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useState } from "react";
 import { AdminService } from "../../../gen/flowforge/admin/v1/admin_pb.js";
 import { Tier } from "../../../gen/flowforge/common/v1/common_pb.js";
+import { CallError } from "../parts/call-error.js";
 import { Pager, usePager } from "../parts/pager.js";
 
 const tiers = [Tier.FREE, Tier.BASIC, Tier.PRO, Tier.ENTERPRISE];
@@ -24,11 +24,7 @@ export function KeysScreen() {
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
-      {error && (
-        <p className="answer error" role="alert">
-          {ConnectError.from(error).rawMessage}
-        </p>
-      )}
+      <CallError error={error} />
       <form
         className="create-key"
         onSubmit={(e) => {
