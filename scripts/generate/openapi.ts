@@ -32,6 +32,7 @@ import {
   fileFields,
   fileMediaType,
   isFileStream,
+  isScalarJson,
   parseTemplate,
   prefixOf,
   waitableMethod,
@@ -448,7 +449,8 @@ export function openapiDocument(
         });
         if (rule.body === "") {
           for (const f of method.input.fields) {
-            if (pathFields.includes(f.name) || f.fieldKind === "message" || f.fieldKind === "map") continue;
+            if (pathFields.includes(f.name) || f.fieldKind === "map") continue;
+            if (f.fieldKind === "message" && !isScalarJson(f.message)) continue;
             parameters.push({ name: f.name, in: "query", required: false, schema: schemas.fieldSchema(f) });
           }
         }

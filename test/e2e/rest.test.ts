@@ -187,6 +187,23 @@ describe("REST routes from the contracts", () => {
     const id = submitted.body.job.id;
     const listed = await rest("GET", "/api/v1/jobs?state=succeeded&page_size=10", undefined, a);
     expect(listed.body.jobs.map((j: { id: string }) => j.id)).toContain(id);
+    // By submit time, a Timestamp in the query as RFC 3339 text.
+    const created = submitted.body.job.createTime;
+    const since = await rest("GET", `/api/v1/jobs?created_after=${created}`, undefined, a);
+    expect(since.status, JSON.stringify(since.body)).toBe(200);
+    expect(since.body.jobs.map((j: { id: string }) => j.id)).toContain(id);
+    const later = await rest("GET", "/api/v1/jobs?created_after=2099-01-01T00:00:00Z", undefined, a);
+    expect(later.body.jobs).toEqual([]);
+    const backwards = await rest(
+      "GET",
+      "/api/v1/jobs?created_after=2099-01-01T00:00:00Z&created_before=2020-01-01T00:00:00Z",
+      undefined,
+      a,
+    );
+    expect(backwards.body.error.details[0].field).toBe("created_before");
+    const unreadable = await rest("GET", "/api/v1/jobs?created_after=yesterday", undefined, a);
+    expect(unreadable.status).toBe(400);
+    expect(unreadable.body.error.details[0].field).toBe("created_after");
     const other = await rest("GET", "/api/v1/jobs?state=succeeded", undefined, b);
     expect(other.body.jobs.map((j: { id: string }) => j.id)).not.toContain(id);
     const hidden = await rest("GET", `/api/v1/jobs/${id}`, undefined, b);

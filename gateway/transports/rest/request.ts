@@ -13,9 +13,11 @@ import {
   type MessageShape,
   ScalarType,
 } from "@bufbuild/protobuf";
+import { fromJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
 import { violationFromMessage } from "../json-input.js";
+import { isScalarJson, wrapperField } from "./templates.js";
 import { fromJsonValue, gatewayJsonOptions } from "../json-options.js";
 
 /** Most query parameters one request may carry. */
@@ -97,13 +99,29 @@ export function canonicalEnums(schema: DescMessage, json: unknown, depth = 0, pa
 }
 
 /** A path or query value as the JSON of its field (numbers, booleans and enums from text). */
-function paramJson(field: DescField, text: string, path: string): JsonValue {
+function paramJson(field: DescField, text: string, path: string, name = field.name): JsonValue {
   if (field.enum) return enumValueName(field.enum, text, path);
+  if (field.message) {
+    // A well-known type written as one value: a wrapper reads as its value's type, the rest as
+    // text, read here so a bad one is named (`created_after: invalid RFC 3339 string`).
+    const wrapped = wrapperField(field.message);
+    if (wrapped) return paramJson(wrapped, text, path, name);
+    try {
+      fromJson(field.message, text);
+    } catch (cause) {
+      throw invalidArgument(
+        name,
+        (cause as Error).message.replace(/^cannot decode message [\w.]+ from JSON: /, ""),
+        cause,
+      );
+    }
+    return text;
+  }
   const scalar = field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
   switch (scalar) {
     case ScalarType.BOOL:
       if (text === "true" || text === "false") return text === "true";
-      throw invalidArgument(field.name, `must be true or false, not "${text}"`);
+      throw invalidArgument(name, `must be true or false, not "${text}"`);
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT:
     case ScalarType.INT32:
@@ -112,7 +130,7 @@ function paramJson(field: DescField, text: string, path: string): JsonValue {
     case ScalarType.FIXED32:
     case ScalarType.SFIXED32: {
       const n = text.trim() === "" ? Number.NaN : Number(text);
-      if (Number.isNaN(n)) throw invalidArgument(field.name, `must be a number, not "${text}"`);
+      if (Number.isNaN(n)) throw invalidArgument(name, `must be a number, not "${text}"`);
       return n;
     }
     default:
@@ -137,7 +155,7 @@ function setParam(schema: DescMessage, json: JsonObject, [path, text]: [string, 
       message = field.message;
       continue;
     }
-    if (field.fieldKind === "message" || field.fieldKind === "map")
+    if ((field.fieldKind === "message" && !isScalarJson(field.message)) || field.fieldKind === "map")
       throw invalidArgument(path, "a message field cannot be set from the path or query; send it in the body");
     const value = paramJson(field, text, path);
     if (field.fieldKind !== "list") target[field.jsonName] = value;

@@ -61,6 +61,24 @@ export function isFileStream(message: DescMessage): boolean {
   );
 }
 
+/** Well-known types whose JSON is one string (Timestamp, Duration, FieldMask). */
+const textJsonTypes = new Set(["google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"]);
+
+/**
+ * Whether a message's JSON is a single value (a Timestamp's RFC 3339 text, a wrapper's number),
+ * so a path or query parameter can carry it like a scalar.
+ */
+export function isScalarJson(message: DescMessage): boolean {
+  return textJsonTypes.has(message.typeName) || wrapperField(message) !== undefined;
+}
+
+/** The `value` field of a wrapper type (`google.protobuf.Int64Value`, ...), else undefined. */
+export function wrapperField(message: DescMessage): DescField | undefined {
+  if (!/^google\.protobuf\.\w+Value$/.test(message.typeName)) return undefined;
+  const [field] = message.fields;
+  return message.fields.length === 1 && field.name === "value" && field.fieldKind === "scalar" ? field : undefined;
+}
+
 /** Whether a message is a file reference: a `source` oneof of `bytes data` and `string blob_id`. */
 export function isFileMessage(message: DescMessage): boolean {
   const fields = message.oneofs.find((o) => o.name === "source")?.fields ?? [];
