@@ -8,12 +8,12 @@ import {
   type DescEnum,
   type DescField,
   type DescMessage,
+  fromJson,
   type JsonObject,
   type JsonValue,
   type MessageShape,
   ScalarType,
 } from "@bufbuild/protobuf";
-import { fromJson } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
 import { violationFromMessage } from "../json-input.js";
