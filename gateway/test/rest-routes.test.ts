@@ -68,14 +68,13 @@ describe("every public method has a REST route", () => {
   });
 });
 
-describe("docs/routes.md", () => {
-  it("lists every route the gateway serves, in its capability's table, with its :batch twin", () => {
-    const text = readFileSync(new URL("../../docs/routes.md", import.meta.url), "utf8");
+describe("the README's route tables", () => {
+  it("list every route the gateway serves, in its capability's table, with its :batch twin", () => {
+    const text = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     const tables = new Map(
-      text
-        .split(/^## /m)
-        .slice(1)
-        .map((section) => [/^`([a-z]+)`/.exec(section)![1], section]),
+      [...text.matchAll(/<!-- routes:([a-z]+):start \(npm run generate\) -->\n([\s\S]*?)<!-- routes:\1:end -->/g)].map(
+        (m) => [m[1], m[2]],
+      ),
     );
     const served = restRoutes(publicServices, runsAsJobs);
     for (const route of served) {
@@ -217,8 +216,8 @@ describe("the README's table of REST error codes", () => {
   it("says what the envelope does for every gRPC code", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     const table = new Map<string, { code: string; status: number }>();
-    for (const m of readme.matchAll(/^\| (`[a-z_]+`(?:, `[a-z_]+`)*)[^|]* \| `([A-Z_]+)` \| (\d{3}) \|$/gm))
-      for (const name of m[1].matchAll(/`([a-z_]+)`/g)) table.set(name[1], { code: m[2], status: Number(m[3]) });
+    for (const m of readme.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| [^|]+ \| ((?:`[a-z_]+`(?:, )?)+) \|$/gm))
+      for (const name of m[3].matchAll(/`([a-z_]+)`/g)) table.set(name[1], { code: m[1], status: Number(m[2]) });
     const snake = (name: string) => name.replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
     for (const [code, expected] of Object.entries(restErrorCodes)) {
       const name = snake(Code[Number(code)]);

@@ -372,12 +372,20 @@ function formContent(input: DescMessage): Json {
           [file.message ? fileMediaType(file) : "application/octet-stream"]: {
             schema: {
               ...binary,
-              description: `The ${file.name} file itself as the body, with its Content-Type; the other fields as query parameters.`,
+              description: `The ${file.name} file itself as the body, with its Content-Type; the other fields as query parameters${queryNames(input, file)} (with this body only: JSON and forms carry every field in the body).`,
             },
           },
         }
       : {}),
   };
+}
+
+/** `: a, b.…` — the fields a raw file body leaves to the query, as the query takes them (a message's by dotted path). */
+function queryNames(input: DescMessage, file: DescField): string {
+  const names = input.fields
+    .filter((f) => f !== file && f.fieldKind !== "map" && (f.oneof === undefined || f.oneof !== file.oneof))
+    .map((f) => `\`${f.name}${f.fieldKind === "message" && !isScalarJson(f.message) ? ".…" : ""}\``);
+  return names.length ? `: ${names.join(", ")}` : "";
 }
 
 /** The 200 answer: JSON, or the file itself when the caller's Accept prefers a file type to JSON. */

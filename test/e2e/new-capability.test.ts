@@ -24,8 +24,11 @@ import { root, startMesh, type Mesh } from "../support/mesh.js";
 import { waitFor } from "../support/until.js";
 
 const run = promisify(execFile);
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const section = readme.slice(readme.indexOf("## Adding a capability"), readme.indexOf("## Development"));
+const guide = readFileSync(join(root, "docs/contributing.md"), "utf8");
+const section = guide.slice(
+  guide.indexOf("## Adding a capability"),
+  guide.indexOf("\n## ", guide.indexOf("## Adding a capability") + 3),
+);
 const files = [...section.matchAll(/<!-- file: (\S+) -->\n```\w+\n([\s\S]*?)```/g)].map((m) => ({
   path: m[1],
   content: m[2],
@@ -90,11 +93,19 @@ describe("a capability added as the README says", () => {
       /command: \["node", "dist\/services\/main.js", "echo"\]/,
     );
     expect(readFileSync(join(copy, "k8s/base/kustomization.yaml"), "utf8")).toMatch(/- echo.yaml/);
-    const readme = readFileSync(join(copy, "README.md"), "utf8");
+    const page = (name: string) => readFileSync(join(copy, name), "utf8");
+    expect(page("docs/contributing.md")).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
+    expect(page("docs/operating.md")).toMatch(
+      /\| echo \| `ECHO_MAX_TIMES` \| `10` \| the most repeats an Echo may ask for \|/,
+    );
+    // Its routes in the README, in a table of its own under routes:more, and its scope listed.
+    const readme = page("README.md");
+    expect(readme).toMatch(
+      /### `echo`\n\n\| method \| route[^\n]*\n[^\n]*\n\| `EchoService\/Echo` \| `POST \/api\/v1\/echo\/echo` \| `\/api\/v1\/echo\/echo:batch` \|/,
+    );
     expect(readme).toMatch(/- `echo`: `flowforge.echo.v1.EchoService`/);
-    expect(readme).toMatch(/\| echo \| `ECHO_MAX_TIMES` \| `10` \| the most repeats an Echo may ask for \|/);
     // The services `buf curl --list-services` lists, as the README's example expects them.
-    expect(readme).toMatch(/```text\n(flowforge\.\S+\n)*flowforge\.echo\.v1\.EchoService\n/);
+    expect(page("docs/protocols.md")).toMatch(/```text\n(flowforge\.\S+\n)*flowforge\.echo\.v1\.EchoService\n/);
   });
 
   it("is served directly over gRPC, with reflection", async () => {
