@@ -1,5 +1,5 @@
 /**
- * `GET /health`, the status report the README documents: `{"status": "healthy" | "degraded" | "unhealthy", "version",
+ * `GET /health`, the status report docs/operating.md documents: `{"status": "healthy" | "degraded" | "unhealthy", "version",
  * "uptime", "checks": {"database", "redis", "nats", "<capability>"...}}`, 503 unless healthy.
  * Unhealthy when the database is down (nothing works without it), degraded when another part is.
  * Each check is bounded in time; a failed one says so without the error's detail.

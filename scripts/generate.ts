@@ -76,7 +76,7 @@ const { registry, ours } = builtRegistry(root);
 const openapi = openapiDocument(registry, ours, (s) => runsAsJobsAmong(capabilities, s)) as RouteDocument;
 write("gen/openapi/openapi.json", `${JSON.stringify(openapi, null, 2)}\n`);
 
-// docs/routes.md: every REST route, a table per capability (by the prefix users see), from that document.
+// Every REST route, a table per capability (by the prefix users see), from that document: the README's route tables.
 type RouteDocument = {
   tags: { name: string }[];
   paths: Record<string, Record<string, { operationId: string; summary?: string; tags: string[] }>>;
@@ -178,7 +178,7 @@ const tierTable = [
 ].join("\n");
 
 // What `buf curl --list-services` shows on the gateway: every capability's services, the
-// gateway's own and gRPC health, as the README's example expects them.
+// gateway's own and gRPC health, as docs/protocols.md's example expects them.
 const served = [...capabilities.flatMap((c) => c.services), ...gatewayServices]
   .map((s) => s.typeName)
   .concat("grpc.health.v1.Health")

@@ -74,7 +74,7 @@ export interface Capability<N extends string = string, S extends Settings = Sett
   jobs?: boolean;
   /**
    * Its own environment variables (envalid specs: default and `desc` each), read and checked when
-   * its process starts, documented in the README by `npm run generate`. @default {}
+   * its process starts, documented in docs/operating.md by `npm run generate`. @default {}
    */
   settings?: S;
   /** Builds the implementation; only the capability's own process calls it (import handlers lazily in it). */

@@ -43,7 +43,7 @@ const count = makeValidator<number>((raw) => {
 
 const limit = (desc: string, fallback: number) => count({ default: fallback, desc });
 
-/** The image service's settings from the environment (every variable is documented in the README). */
+/** The image service's settings from the environment (every variable is documented in docs/operating.md). */
 export function imageConfig(env: NodeJS.ProcessEnv = process.env) {
   const d = defaultImageLimits;
   const e = clean(env, {

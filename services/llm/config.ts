@@ -114,7 +114,7 @@ const jsonObject = <T>(what: string) =>
   });
 
 const d = llmDefaults;
-/** The LLM service's environment variables (its declaration holds them; the README lists them). */
+/** The LLM service's environment variables (its declaration holds them; docs/operating.md lists them). */
 export const llmSettings = {
   OPENAI_BASE_URL: str({
     default: "",
@@ -160,7 +160,7 @@ export const llmSettings = {
   REDIS_URL: str({ default: "", desc: "Redis for the response cache (in memory without it)" }),
 };
 
-/** The LLM service's settings from the environment (every variable is documented in the README). */
+/** The LLM service's settings from the environment (every variable is documented in docs/operating.md). */
 export function llmConfig(env: NodeJS.ProcessEnv = process.env) {
   return llmConfigOf(clean(env, llmSettings));
 }

@@ -1,6 +1,6 @@
 /**
- * Adding capabilities as a contributor would, from the README's "Adding a capability" section:
- * in a copy of this repository, their files are written as the README shows them (echo, with a
+ * Adding capabilities as a contributor would, from the "Adding a capability" section of docs/contributing.md:
+ * in a copy of this repository, their files are written as that page shows them (echo, with a
  * setting of its own; ping, with jobs: false), `npm run generate` runs, and `npm start` then
  * serves echo directly over gRPC, through the gateway and as a job (its workers in its own
  * process), and ping at once but never as a job, with no other edit.
@@ -71,8 +71,8 @@ const echo = (body: object, path = "/flowforge.echo.v1.EchoService/Echo") =>
     body: JSON.stringify(body),
   });
 
-describe("a capability added as the README says", () => {
-  it("the README shows the files: echo's three, and ping's two", () => {
+describe("a capability added as docs/contributing.md says", () => {
+  it("the guide shows the files: echo's three, and ping's two", () => {
     expect(files.map((f) => f.path)).toEqual([
       "proto/flowforge/echo/v1/echo.proto",
       "services/echo/service.ts",
