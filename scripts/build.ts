@@ -1,6 +1,7 @@
 /**
  * `npm run build` (run by `npm install`): compiles the sources into `dist/` as JavaScript
- * (tsconfig.build.json: emit only; `npm run typecheck` checks the types), bundles each process's
+ * (tsconfig.build.json: emit only; `npm run typecheck` checks the types) and the TypeScript SDK,
+ * bundles each process's
  * entry point (scripts/bundle.ts), builds the web console (web/, into dist/web), copies what the code
  * reads at run time beside it (SQL migrations, the OpenAPI document), writes dist/package.json
  * so `#runtime/*` and the other import aliases resolve inside dist/, and makes the embedded
@@ -21,6 +22,8 @@ const tsc = join(dirname(createRequire(import.meta.url).resolve("typescript/pack
 // Every file emitted afresh: the entry points were overwritten by their bundles last time.
 rmSync(join(dist, ".tsbuildinfo"), { force: true });
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json")], { stdio: "inherit" });
+// The TypeScript SDK and its `flowforge` command (sdk/typescript/dist), as `npm pack` there builds it.
+execFileSync(process.execPath, [tsc, "-p", join(root, "sdk/typescript/tsconfig.json")], { stdio: "inherit" });
 // The web console: static files into dist/web (web/vite.config.ts), served by the gateway at `/`.
 const vite = join(dirname(createRequire(import.meta.url).resolve("vite/package.json")), "bin/vite.js");
 execFileSync(process.execPath, [vite, "build", "--config", join(root, "web/vite.config.ts")], { stdio: "inherit" });
