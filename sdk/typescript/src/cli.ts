@@ -29,7 +29,7 @@ import {
 } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { Code } from "@connectrpc/connect";
-import { FlowForgeError } from "./errors.js";
+import { FlowForgeError, unreachable } from "./errors.js";
 import { comments, registry as createRegistry, services } from "./gen/flowforge/catalog.js";
 import { JobState } from "./gen/flowforge/jobs/v1/jobs_pb.js";
 import { http } from "./gen/google/api/annotations_pb.js";
@@ -89,8 +89,10 @@ function take(args: Args, name: string): string | undefined {
 // config file (`--config`, FLOWFORGE_CONFIG, or ~/.config/flowforge/config.json: {"url", "key"}).
 
 function settings(args: Args) {
+  // An empty variable counts as unset.
+  const env = (name: string) => process.env[name] || undefined;
   const configPath =
-    take(args, "config") ?? process.env.FLOWFORGE_CONFIG ?? join(homedir(), ".config", "flowforge", "config.json");
+    take(args, "config") ?? env("FLOWFORGE_CONFIG") ?? join(homedir(), ".config", "flowforge", "config.json");
   let config: { url?: string; key?: string } = {};
   try {
     config = JSON.parse(readFileSync(configPath, "utf8"));
@@ -98,8 +100,8 @@ function settings(args: Args) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT")
       throw new UsageError(`cannot read ${configPath}: ${(err as Error).message}`);
   }
-  const url = take(args, "url") ?? process.env.FLOWFORGE_URL ?? config.url ?? "http://127.0.0.1:8080";
-  const key = take(args, "key") ?? process.env.FLOWFORGE_API_KEY ?? config.key;
+  const url = take(args, "url") ?? env("FLOWFORGE_URL") ?? config.url ?? "http://127.0.0.1:8080";
+  const key = take(args, "key") ?? env("FLOWFORGE_API_KEY") ?? config.key;
   const protocol = (take(args, "protocol") ?? "connect") as "connect" | "grpc" | "grpc-web";
   if (!["connect", "grpc", "grpc-web"].includes(protocol))
     throw new UsageError(`--protocol: ${protocol} is not one of connect, grpc, grpc-web`);
@@ -627,21 +629,6 @@ function errorJson(error: FlowForgeError) {
   };
 }
 
-/** Whether the error is the gateway being out of reach (not a service behind it). */
-function unreachable(error: FlowForgeError): boolean {
-  let cause: unknown = error.cause;
-  for (let i = 0; i < 5 && cause; i++) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (
-      typeof code === "string" &&
-      /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ETIMEDOUT|UND_ERR_CONNECT)/.test(code)
-    )
-      return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
@@ -653,7 +640,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     const error = FlowForgeError.from(err);
-    if (unreachable(error)) {
+    if (error.code === Code.Unavailable && unreachable(error)) {
       process.stderr.write(`flowforge: cannot reach the gateway: ${error.rawMessage}\n`);
       process.exitCode = exit.unreachable;
       return;

@@ -50,11 +50,12 @@ export class FlowForgeError extends ConnectError {
     return Code[this.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
   }
 
-  /** Any error as a FlowForgeError (a network failure becomes `unavailable`). */
+  /** Any error as a FlowForgeError (the gateway out of reach becomes `unavailable`). */
   static override from(reason: unknown): FlowForgeError {
     if (reason instanceof FlowForgeError) return reason;
     const err = ConnectError.from(reason);
-    const wrapped = new FlowForgeError(err.rawMessage, err.code, err.metadata, undefined, err.cause ?? reason);
+    const code = err.code === Code.Unknown && unreachable(err) ? Code.Unavailable : err.code;
+    const wrapped = new FlowForgeError(err.rawMessage, code, err.metadata, undefined, err.cause ?? reason);
     wrapped.details.push(...err.details);
     return wrapped;
   }
@@ -67,6 +68,21 @@ export class FlowForgeError extends ConnectError {
     );
     return err;
   }
+}
+
+/** Whether an error is the gateway being out of reach (refused, not found, reset), not a service behind it. */
+export function unreachable(error: unknown): boolean {
+  let cause: unknown = error;
+  for (let i = 0; i < 6 && cause; i++) {
+    const code = (cause as { code?: unknown }).code;
+    if (
+      typeof code === "string" &&
+      /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|UND_ERR_)/.test(code)
+    )
+      return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Rethrows every error of a call, unary or streamed, as a FlowForgeError. */

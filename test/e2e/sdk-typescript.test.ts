@@ -1,0 +1,307 @@
+/**
+ * The TypeScript SDK as someone outside this repository gets it: `npm pack` of sdk/typescript,
+ * installed into a fresh project in the system's temp directory; a TypeScript program there,
+ * type-checked against the package's declarations through its exports map, calls the real mesh
+ * over Connect, gRPC-Web and gRPC, reads errors, and runs a batch; its `flowforge` command is
+ * run as a user would, for answers, files, jobs, help and each exit code.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, root, startMesh, type Mesh } from "../support/mesh.js";
+
+const run = promisify(execFile);
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const tsc = join(root, "node_modules/typescript/bin/tsc");
+
+let mesh: Mesh;
+let project: string;
+
+/** The consumer program: every answer it gets, as one JSON line. */
+const consumer = `
+import { createFlowForge, FlowForgeError, services } from "@flowforge/sdk";
+import { createNodeFlowForge } from "@flowforge/sdk/node";
+import { HashAlgorithm } from "@flowforge/sdk/gen/flowforge/crypto/v1/crypto_pb.js";
+import { JobState } from "@flowforge/sdk/gen/flowforge/jobs/v1/jobs_pb.js";
+import { DataFormat } from "@flowforge/sdk/gen/flowforge/transform/v1/transform_pb.js";
+
+const [baseUrl, apiKey] = process.argv.slice(2);
+const abc = { algorithm: HashAlgorithm.SHA256, input: { case: "text" as const, value: "abc" } };
+const out: Record<string, unknown> = {};
+const failure = async (call: () => Promise<unknown>) => {
+  try {
+    await call();
+    return "no error";
+  } catch (err) {
+    if (!(err instanceof FlowForgeError)) return \`not a FlowForgeError: \${String(err)}\`;
+    return { code: err.codeName, violations: err.violations, requestId: typeof err.requestId };
+  }
+};
+
+const ff = createFlowForge({ baseUrl, apiKey });
+out.connect = (await ff.crypto.hash(abc)).digest;
+out.grpcWeb = (await createFlowForge({ baseUrl, apiKey, protocol: "grpc-web" }).crypto.hash(abc)).digest;
+out.grpc = (await createNodeFlowForge({ baseUrl, apiKey, protocol: "grpc" }).crypto.hash(abc)).digest;
+out.data = (await ff.data.convert({ input: "a,b\\n1,2\\n", from: DataFormat.CSV, to: DataFormat.JSON })).output;
+out.missing = await failure(() => ff.crypto.hash({ input: { case: "text", value: "abc" } }));
+out.wrongKey = await failure(() => createFlowForge({ baseUrl, apiKey: "ffk_wrong" }).crypto.hash(abc));
+out.unreachable = await failure(() => createFlowForge({ baseUrl: process.argv[4], apiKey }).crypto.hash(abc));
+
+const progress: number[] = [];
+const outcomes = await ff.batches.run(services.crypto.method.hash, [abc, { input: { case: "text", value: "x" } }], {
+  onProgress: (p) => progress.push(p.succeeded + p.failed),
+});
+out.batch = outcomes.map((o) => (o.ok ? o.value.digest : o.error.violations.map((v) => v.field)));
+out.progress = progress.at(-1);
+
+const job = await ff.batches.submit(services.crypto.method.hash, [abc]);
+const states: string[] = [];
+for await (const event of ff.batches.watch(job.id))
+  if (event.event.case === "stateChanged") states.push(JobState[event.event.value.state]);
+out.states = states;
+console.log(JSON.stringify(out));
+`;
+
+beforeAll(async () => {
+  mesh = await startMesh();
+  project = mkdtempSync(join(tmpdir(), "flowforge-sdk-consumer-"));
+  // The package as npm publishes it (prepack builds it).
+  await run("npm", ["pack", "--pack-destination", project, "--silent"], {
+    cwd: join(root, "sdk/typescript"),
+    timeout: 120_000,
+  });
+  const tarball = readdirSync(project).find((f) => f.endsWith(".tgz"))!;
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({
+      name: "consumer",
+      private: true,
+      type: "module",
+      dependencies: { "@flowforge/sdk": `file:./${tarball}` },
+    }),
+  );
+  await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: project,
+    timeout: 180_000,
+  });
+  mkdirSync(join(project, "src"));
+  writeFileSync(join(project, "src/consumer.ts"), consumer);
+  writeFileSync(
+    join(project, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        rootDir: "src",
+        outDir: "dist",
+        // Node's types from this repository's install (the consumer installs only the SDK).
+        typeRoots: [join(root, "node_modules/@types")],
+        types: ["node"],
+        lib: ["ES2022", "DOM"],
+        skipLibCheck: false,
+      },
+      include: ["src"],
+    }),
+  );
+}, 300_000);
+
+afterAll(async () => {
+  await mesh?.stop();
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+describe("the TypeScript SDK, installed from its packed tarball", () => {
+  it("ships an exports map, declarations and the flowforge command", () => {
+    const pkg = JSON.parse(readFileSync(join(project, "node_modules/@flowforge/sdk/package.json"), "utf8"));
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining([".", "./node", "./gen/*.js"]));
+    expect(pkg.bin.flowforge).toBe("./dist/cli.js");
+    // Its version follows the contracts' (the repository's).
+    expect(pkg.version).toBe(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
+    const files = readdirSync(join(project, "node_modules/@flowforge/sdk/dist"));
+    expect(files).toEqual(expect.arrayContaining(["index.js", "index.d.ts", "node.d.ts", "cli.js"]));
+    // Nothing of the repository's internals: the job bus's contract stays out.
+    expect(readdirSync(join(project, "node_modules/@flowforge/sdk/dist/gen/flowforge"))).not.toContain("bus");
+  });
+
+  it("type-checks a program against it and calls the mesh over every protocol, errors and jobs included", async () => {
+    await run(process.execPath, [tsc, "-p", project], { cwd: project, timeout: 120_000 });
+    const nobody = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    const { stdout } = await run(
+      process.execPath,
+      [join(project, "dist/consumer.js"), mesh.url, mesh.adminKey, nobody],
+      {
+        cwd: project,
+        timeout: 60_000,
+      },
+    );
+    const out = JSON.parse(stdout);
+    expect([out.connect, out.grpcWeb, out.grpc]).toEqual([sha256("abc"), sha256("abc"), sha256("abc")]);
+    expect(JSON.parse(out.data)).toEqual([{ a: 1, b: 2 }]);
+    expect(out.missing).toEqual({
+      code: "invalid_argument",
+      violations: [{ field: "algorithm", description: "is required" }],
+      requestId: "string",
+    });
+    expect(out.wrongKey.code).toBe("unauthenticated");
+    expect(out.unreachable.code).toBe("unavailable");
+    expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);
+    expect(out.progress).toBe(2);
+    expect(out.states.at(-1)).toBe("SUCCEEDED");
+  });
+
+  it("fails to type-check a program that misuses the types", async () => {
+    writeFileSync(
+      join(project, "src/wrong.ts"),
+      `import { createFlowForge } from "@flowforge/sdk";\ncreateFlowForge({ baseUrl: "x" }).crypto.hash({ algorithm: "sha256" });\n`,
+    );
+    const checked = await run(process.execPath, [tsc, "-p", project, "--noEmit"], { cwd: project }).then(
+      () => "passed",
+      (err: { stdout: string }) => err.stdout,
+    );
+    rmSync(join(project, "src/wrong.ts"));
+    expect(checked).toMatch(/wrong\.ts.*error TS2322/);
+  });
+});
+
+describe("the flowforge command", () => {
+  /** Runs the installed command; answers its output and exit code. */
+  const flowforge = async (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run(join(project, "node_modules/.bin/flowforge"), args, {
+      cwd: project,
+      timeout: 60_000,
+      env: { PATH: process.env.PATH, HOME: project, FLOWFORGE_URL: mesh.url, FLOWFORGE_API_KEY: mesh.adminKey, ...env },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (err: { code: number; stdout: string; stderr: string }) => ({
+        code: err.code,
+        stdout: err.stdout,
+        stderr: err.stderr,
+      }),
+    );
+
+  it("calls a method by its short name or its full one, with JSON or flags, the key from flags, env or its config file", async () => {
+    const short = await flowforge(["call", "crypto.hash", '{"algorithm":"sha256","text":"abc"}']);
+    expect(short).toMatchObject({ code: 0 });
+    expect(JSON.parse(short.stdout).digest).toBe(sha256("abc"));
+    const full = await flowforge(
+      [
+        "--url",
+        mesh.url,
+        "--key",
+        mesh.adminKey,
+        "call",
+        "flowforge.crypto.v1.CryptoService/Hash",
+        "--algorithm",
+        "SHA-256",
+        "--text",
+        "x",
+      ],
+      { FLOWFORGE_URL: "", FLOWFORGE_API_KEY: "" },
+    );
+    expect(JSON.parse(full.stdout).digest).toBe(sha256("x"));
+    mkdirSync(join(project, ".config/flowforge"), { recursive: true });
+    writeFileSync(
+      join(project, ".config/flowforge/config.json"),
+      JSON.stringify({ url: mesh.url, key: mesh.adminKey }),
+    );
+    const configured = await flowforge(
+      ["call", "data.convert", "--input", "a\n1\n", "--from", "csv", "--to", "json", "--output", "table"],
+      {
+        FLOWFORGE_URL: "",
+        FLOWFORGE_API_KEY: "",
+      },
+    );
+    expect(configured.code).toBe(0);
+    // A table of the answer's records.
+    expect(configured.stdout).toBe("a\n-\n1\n");
+  });
+
+  it("reads files from paths and writes answered files: two PDFs merged, then read back", async () => {
+    for (const text of ["One", "Two"]) {
+      const made = await flowforge([
+        "call",
+        "pdf.from-markdown",
+        "--markdown",
+        `# ${text}`,
+        "--out",
+        join(project, `${text}.pdf`),
+      ]);
+      expect(made.code).toBe(0);
+      expect(
+        readFileSync(join(project, `${text}.pdf`))
+          .subarray(0, 5)
+          .toString(),
+      ).toBe("%PDF-");
+    }
+    const merged = await flowforge([
+      "call",
+      "pdf.merge",
+      "--documents",
+      `@${join(project, "One.pdf")}`,
+      "--documents",
+      `@${join(project, "Two.pdf")}`,
+      "--out",
+      join(project, "merged.pdf"),
+    ]);
+    expect(JSON.parse(merged.stdout).pageCount).toBe(2);
+    const text = await flowforge(["call", "pdf.extract-text", "--document", `@${join(project, "merged.pdf")}`]);
+    expect(JSON.parse(text.stdout).pages.map((p: { text: string }) => p.text)).toEqual(["One", "Two"]);
+  });
+
+  it("runs a CSV as a job with progress, each item's outcome printed, a failed item failing the command", async () => {
+    writeFileSync(join(project, "items.csv"), "algorithm,text\nsha256,abc\nmd5,abc\n,oops\n");
+    const batch = await flowforge(["submit", "crypto.hash", "--items", join(project, "items.csv"), "--wait"]);
+    expect(batch.code).toBe(1);
+    const answer = JSON.parse(batch.stdout);
+    expect(answer.items.map((i: { ok: boolean }) => i.ok)).toEqual([true, true, false]);
+    expect(answer.items[0].result.digest).toBe(sha256("abc"));
+    expect(answer.items[2].error).toMatchObject({ code: "invalid_argument", fields: [{ field: "algorithm" }] });
+    expect(batch.stderr).toMatch(/3\/3 {2}2 succeeded, 1 failed/);
+  }, 120_000);
+
+  it("says what each method takes, from its contract", async () => {
+    const help = await flowforge(["help", "crypto.hash"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Hash computes a message digest of text or bytes.");
+    expect(help.stdout).toMatch(/--algorithm <md5\|sha1\|sha256\|/);
+    const methods = await flowforge(["methods", "pdf"]);
+    expect(methods.stdout).toMatch(/^pdf\.merge\s+Merge concatenates documents/m);
+  });
+
+  it("exits non-zero with the cause and the field for each kind of bad input", async () => {
+    const missing = await flowforge(["call", "crypto.hash", "--text", "abc"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(
+      /invalid_argument: algorithm: is required\n {2}algorithm: is required\n {2}request id: /,
+    );
+    const wrongKey = await flowforge(["call", "crypto.hash", "--algorithm", "md5", "--text", "a"], {
+      FLOWFORGE_API_KEY: "ffk_wrong",
+    });
+    expect(wrongKey.code).toBe(4);
+    expect(wrongKey.stderr).toMatch(/unauthenticated/);
+    const away = await flowforge(["call", "crypto.hash", "--algorithm", "md5", "--text", "a"], {
+      FLOWFORGE_URL: "http://127.0.0.1:1",
+    });
+    expect(away.code).toBe(3);
+    expect(away.stderr).toMatch(/cannot reach the gateway/);
+    const badEnum = await flowforge(["call", "crypto.hash", "--algorithm", "sha999", "--text", "a"]);
+    expect(badEnum.code).toBe(2);
+    expect(badEnum.stderr).toMatch(/algorithm: sha999 is not one of md5, sha1, sha256/);
+    const badNumber = await flowforge(["call", "math.describe", "--values", "two"]);
+    expect(badNumber.code).toBe(2);
+    expect(badNumber.stderr).toMatch(/values: expected a number, not two/);
+    const noFile = await flowforge(["call", "pdf.info", "--document", "@/nonexistent.pdf"]);
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toMatch(/document: cannot read \/nonexistent.pdf: ENOENT/);
+    const unknown = await flowforge(["call", "crypto.hsh"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown method crypto.hsh/);
+    expect(missing.stdout + wrongKey.stdout + away.stdout + badEnum.stdout + noFile.stdout).toBe("");
+  });
+});
