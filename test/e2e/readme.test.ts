@@ -40,7 +40,7 @@ describe("README and docs/ examples", () => {
 
   it("shows the TypeScript client example exactly as the file that runs", () => {
     const shown = /```ts\n([\s\S]*?)```/.exec(readFileSync(join(root, "docs/protocols.md"), "utf8"))![1];
-    expect(shown).toBe(readFileSync(join(root, "sdk/typescript/watch-job.ts"), "utf8"));
+    expect(shown).toBe(readFileSync(join(root, "sdk/typescript/examples/watch-job.ts"), "utf8"));
   });
 
   it.each(examples.map((e, i) => [i + 1, e.page, e.script.split("\n")[0], e] as const))(
