@@ -120,7 +120,7 @@ describe("the TypeScript SDK, installed from its packed tarball", () => {
   it("ships an exports map, declarations and the flowforge command", () => {
     const pkg = JSON.parse(readFileSync(join(project, "node_modules/@flowforge/sdk/package.json"), "utf8"));
     expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining([".", "./node", "./gen/*.js"]));
-    expect(pkg.bin.flowforge).toBe("./dist/cli.js");
+    expect(pkg.bin.flowforge).toBe("./bin/flowforge.js");
     // Its version follows the contracts' (the repository's).
     expect(pkg.version).toBe(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
     const files = readdirSync(join(project, "node_modules/@flowforge/sdk/dist"));
