@@ -366,10 +366,11 @@ function writeFiles(json: JsonValue, schema: DescMessage, out: string, method: D
   return json;
 }
 
-/** A table of the answer's first list of records, or of its fields. */
+/** A table of the answer's list of records when it has one, else of its fields. */
 function table(json: JsonValue): string {
   const object = (json ?? {}) as JsonObject;
-  const list = Object.values(object).find((v) => Array.isArray(v) && v.length > 0 && typeof v[0] === "object");
+  const lists = Object.values(object).filter((v) => Array.isArray(v) && v.length > 0 && typeof v[0] === "object");
+  const list = lists.length === 1 ? lists[0] : undefined;
   const rows: JsonObject[] =
     (list as JsonObject[] | undefined) ?? Object.entries(object).map(([field, value]) => ({ field, value }));
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
