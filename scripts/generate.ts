@@ -5,6 +5,7 @@
  * the OpenAPI document (gen/openapi/openapi.json), docker-compose.yml, k8s/base/<name>.yaml, k8s/base/gateway.yaml (addresses) and network-policies.yaml,
  * k8s/base/kustomization.yaml and the generated parts of the README and docs/ (route tables, scopes, capabilities, settings). CI fails when any of them is stale.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -176,6 +177,13 @@ write(
     `\n/** The proto comments of every public service, method, message and field, by full name (\`Service/Method\`, \`Message.field\`). */\n` +
     `export const comments: Readonly<Record<string, string>> = ${JSON.stringify(sdkComments, null, 2)};\n`,
 );
+
+// The Python SDK's messages and stubs (sdk/python/src), where Debian's python3-grpc-tools is installed.
+const python = "/usr/bin/python3";
+if (spawnSync(python, ["-c", "import grpc_tools"]).status === 0) {
+  const generated = spawnSync(join(root, "sdk/python/generate.sh"), [], { cwd: root, stdio: "inherit" });
+  if (generated.status !== 0) throw new Error("sdk/python/generate.sh failed");
+} else process.stdout.write("skipped sdk/python/src: /usr/bin/python3 has no grpc_tools (Debian's python3-grpc-tools)\n");
 
 write("docker-compose.yml", composeFile(capabilities));
 for (const c of capabilities) write(`k8s/base/${c.name}.yaml`, serviceManifest(c));
