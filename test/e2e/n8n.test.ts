@@ -7,22 +7,18 @@
  * batch whose every item failed, both handled by one error output. Where n8n is not installed
  * the test is skipped, unless FLOWFORGE_REQUIRE_N8N=1 (CI), which makes a missing n8n a failure.
  */
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPostgresDatabase } from "#test/support/databases.js";
 import { root, startMesh, type Mesh } from "#test/support/mesh.js";
+import { n8nAt, n8nBin, n8nInstalled, n8nRequired, type NodeRun } from "#test/support/n8n.js";
 
-const run = promisify(execFile);
-const n8nDir = process.env.FLOWFORGE_N8N_DIR ?? join(homedir(), ".cache/flowforge/n8n");
-const n8nBin = join(n8nDir, "node_modules/n8n/bin/n8n");
-const installed = existsSync(n8nBin);
-const required = process.env.FLOWFORGE_REQUIRE_N8N === "1";
+const installed = n8nInstalled;
+const required = n8nRequired;
 
 if (!installed && required) {
   describe("a real n8n workflow", () => {
@@ -98,50 +94,7 @@ describe.skipIf(!installed)("a real n8n workflow", () => {
       nodes.slice(0, -1).map((from, i) => [from, { main: [[{ node: nodes[i + 1], type: "main", index: 0 }]] }]),
     );
 
-  type NodeRun = {
-    data: {
-      main: // biome-ignore lint/suspicious/noExplicitAny: the items hold whatever the gateway answered
-      ({ json: Record<string, any>; binary?: Record<string, { mimeType: string; fileName?: string }> }[] | null)[];
-    };
-  };
-  /** Imports and executes a workflow with the n8n CLI, as stored workflows run; answers each node's runs. */
-  async function execute(workflow: { id: string; [key: string]: unknown }): Promise<Record<string, NodeRun[]>> {
-    const file = join(home, `${workflow.id}.json`);
-    await writeFile(file, JSON.stringify(workflow));
-    const db = new URL(database.url);
-    const env = {
-      PATH: process.env.PATH,
-      HOME: home,
-      N8N_USER_FOLDER: home,
-      N8N_ENCRYPTION_KEY: "flowforge-test-key",
-      DB_TYPE: "postgresdb",
-      DB_POSTGRESDB_HOST: db.hostname,
-      DB_POSTGRESDB_PORT: db.port || "5432",
-      DB_POSTGRESDB_DATABASE: db.pathname.slice(1),
-      DB_POSTGRESDB_USER: decodeURIComponent(db.username) || "postgres",
-      DB_POSTGRESDB_PASSWORD: decodeURIComponent(db.password),
-      N8N_DIAGNOSTICS_ENABLED: "false",
-      N8N_VERSION_NOTIFICATIONS_ENABLED: "false",
-      N8N_PERSONALIZATION_ENABLED: "false",
-      N8N_LOG_LEVEL: "info",
-      N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: "false",
-      // n8n's isolated-vm engine is a native build, skipped with the install scripts.
-      N8N_EXPRESSION_ENGINE: "legacy",
-    };
-    /** Runs an n8n CLI command; a failure shows what n8n printed. */
-    const n8n = (...args: string[]) =>
-      run(process.execPath, [n8nBin, ...args], { cwd: home, env, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }).catch(
-        (err: { message: string; stdout?: string; stderr?: string }) => {
-          throw new Error(`${err.message}\nstdout: ${err.stdout?.slice(-4000)}\nstderr: ${err.stderr?.slice(-4000)}`);
-        },
-      );
-    await n8n("import:workflow", `--input=${file}`);
-    const { stdout } = await n8n("execute", `--id=${workflow.id}`, "--rawOutput");
-    // --rawOutput prints the execution's data as JSON.
-    if (!stdout.includes("{")) throw new Error(`n8n printed no execution: ${stdout}`);
-    const data = JSON.parse(stdout.slice(stdout.indexOf("{")));
-    return data.data?.resultData?.runData ?? data.resultData?.runData;
-  }
+  const execute = (workflow: { id: string; [key: string]: unknown }) => n8nAt(home, database.url).execute(workflow);
   /** The items a node put out on an output (0: main, 1: its error output), over all its runs. */
   const items = (runs: Record<string, NodeRun[]>, node: string, output = 0) => {
     expect(runs[node], `${node} ran`).toBeDefined();

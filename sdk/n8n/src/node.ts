@@ -1,0 +1,345 @@
+/**
+ * A FlowForge capability as an n8n node, from the catalogue `npm run generate` writes from the
+ * contracts (catalog.json): an operation per method, a parameter per request field (enums as
+ * options, files and bytes from the item's binary data, messages as JSON), answered files as
+ * binary data, all items as one job with "Run as a Job", and errors that name the field.
+ * n8n provides `n8n-workflow` to the nodes it loads; this package has no other dependency.
+ */
+import catalog from "./catalog.json";
+
+type Kind = "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json";
+interface Field {
+  name: string;
+  displayName: string;
+  kind: Kind;
+  description: string;
+  required: boolean;
+  options?: { name: string; value: string }[];
+}
+interface Operation {
+  value: string;
+  name: string;
+  description: string;
+  verb: string;
+  path: string;
+  batch: boolean;
+  answersFile: boolean;
+  fields: Field[];
+}
+interface Capability {
+  name: string;
+  displayName: string;
+  description: string;
+  operations: Operation[];
+}
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+interface Item {
+  json: Record<string, Json>;
+  binary?: Record<string, unknown>;
+  pairedItem?: { item: number };
+}
+interface Response {
+  statusCode: number;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+/** The part of n8n's execution context a node uses. */
+interface Context {
+  getInputData(): Item[];
+  getNodeParameter(name: string, index: number, fallback?: unknown): unknown;
+  getCredentials(name: string): Promise<Record<string, unknown>>;
+  getNode(): unknown;
+  continueOnFail(): boolean;
+  helpers: {
+    httpRequest(options: Record<string, unknown>): Promise<Response>;
+    assertBinaryData(index: number, property: string): { mimeType: string; fileName?: string };
+    getBinaryDataBuffer(index: number, property: string): Promise<Buffer>;
+    prepareBinaryData(data: Buffer, fileName?: string, mimeType?: string): Promise<unknown>;
+  };
+}
+
+// n8n hands its own n8n-workflow to the nodes it loads (on NODE_PATH).
+const workflow = require("n8n-workflow") as {
+  NodeApiError: new (node: unknown, error: Record<string, Json>, options: Record<string, unknown>) => Error;
+  NodeOperationError: new (node: unknown, message: string, options?: Record<string, unknown>) => Error;
+};
+
+const capabilities = catalog as Capability[];
+
+/** The node's parameters: the operation, then each operation's fields. */
+function properties(capability: Capability): Record<string, unknown>[] {
+  const shown = (op: Operation) => ({ show: { operation: [op.value] } });
+  const props: Record<string, unknown>[] = [
+    {
+      displayName: "Operation",
+      name: "operation",
+      type: "options",
+      noDataExpression: true,
+      options: capability.operations.map((op) => ({
+        name: op.name,
+        value: op.value,
+        description: op.description,
+        action: op.description.replace(/\.$/, ""),
+      })),
+      default: capability.operations[0].value,
+    },
+  ];
+  for (const op of capability.operations) {
+    for (const field of op.fields) {
+      const common = {
+        displayName: field.displayName,
+        name: field.name,
+        description: field.description,
+        required: field.required,
+        displayOptions: shown(op),
+      };
+      switch (field.kind) {
+        case "number":
+          props.push({ ...common, type: "number", default: 0 });
+          break;
+        case "boolean":
+          props.push({ ...common, type: "boolean", default: false });
+          break;
+        case "options":
+          props.push({
+            ...common,
+            type: "options",
+            options: [{ name: "(Default)", value: "" }, ...(field.options ?? [])],
+            default: "",
+          });
+          break;
+        case "file":
+        case "bytes":
+          props.push({
+            ...common,
+            displayName: `${field.displayName} (Input Binary Field)`,
+            type: "string",
+            default: field.required ? "data" : "",
+            hint: "The name of the input item's binary field holding the file (or a FlowForge blob id, blob_…)",
+          });
+          break;
+        case "files":
+          props.push({
+            ...common,
+            displayName: `${field.displayName} (Input Binary Fields)`,
+            type: "string",
+            default: field.required ? "data" : "",
+            hint: "Binary field names, separated by commas: one file each, in order",
+          });
+          break;
+        case "json":
+          props.push({ ...common, type: "json", default: "" });
+          break;
+        default:
+          props.push({ ...common, type: "string", default: "" });
+      }
+    }
+  }
+  const filed = capability.operations.filter((op) => op.answersFile).map((op) => op.value);
+  if (filed.length)
+    props.push({
+      displayName: "Put Output File in Field",
+      name: "outputBinaryField",
+      type: "string",
+      default: "data",
+      displayOptions: { show: { operation: filed } },
+      hint: "The binary field the answered file goes in; the input item's other binary fields are kept",
+    });
+  const batched = capability.operations.filter((op) => op.batch).map((op) => op.value);
+  if (batched.length)
+    props.push({
+      displayName: "Run as a Job",
+      name: "asJob",
+      type: "boolean",
+      default: false,
+      displayOptions: { show: { operation: batched } },
+      description:
+        "Whether to send every input item as one FlowForge job (a batch) and wait for it: one output item per input item, each with its result or its error",
+    });
+  return props;
+}
+
+/** One input item's request: each parameter set (empty ones left out), files read from its binary data. */
+async function requestOf(ctx: Context, op: Operation, index: number): Promise<Record<string, Json>> {
+  const body: Record<string, Json> = {};
+  const file = async (property: string): Promise<Record<string, Json>> => {
+    if (property.startsWith("blob_")) return { blobId: property };
+    ctx.helpers.assertBinaryData(index, property);
+    return { data: (await ctx.helpers.getBinaryDataBuffer(index, property)).toString("base64") };
+  };
+  for (const field of op.fields) {
+    const value = ctx.getNodeParameter(field.name, index, undefined) as Json | undefined;
+    if (value === undefined || value === "" || value === null) continue;
+    switch (field.kind) {
+      case "number":
+      case "boolean":
+        if (value === 0 || value === false) continue;
+        body[field.name] = value;
+        break;
+      case "file":
+        body[field.name] = await file(String(value).trim());
+        break;
+      case "files":
+        body[field.name] = await Promise.all(
+          String(value)
+            .split(",")
+            .map((p) => p.trim())
+            .filter(Boolean)
+            .map(file),
+        );
+        break;
+      case "bytes":
+        body[field.name] = (await file(String(value).trim())).data ?? "";
+        break;
+      case "json":
+        try {
+          body[field.name] = typeof value === "string" ? JSON.parse(value) : value;
+        } catch {
+          throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: not valid JSON`, { itemIndex: index });
+        }
+        break;
+      default:
+        body[field.name] = value;
+    }
+  }
+  return body;
+}
+
+/** The route with its `{field}` variables filled from (and taken out of) the request. */
+function routeOf(path: string, body: Record<string, Json>): string {
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const key = Object.keys(body).find((k) => k.toLowerCase() === name.replace(/_/g, "").toLowerCase());
+    const value = key === undefined ? "" : String(body[key]);
+    if (key !== undefined) delete body[key];
+    return encodeURIComponent(value);
+  });
+}
+
+const filename = (disposition: string | undefined) => /filename="([^"]+)"/.exec(disposition ?? "")?.[1];
+
+/** The gateway's error envelope as an n8n error naming the fields, or as the item's output on "Continue". */
+function failure(ctx: Context, response: Response, index: number): Item {
+  let envelope: { error?: { code?: string; message?: string; details?: { field: string; message: string }[] } } = {};
+  try {
+    envelope = JSON.parse(response.body.toString("utf8"));
+  } catch {}
+  const error = envelope.error ?? {
+    code: `HTTP_${response.statusCode}`,
+    message: response.body.toString("utf8").slice(0, 500),
+  };
+  if (ctx.continueOnFail()) return { json: { error: error as Json }, pairedItem: { item: index } };
+  const fields = (error.details ?? []).map((d) => `${d.field}: ${d.message}`).join("\n");
+  throw new workflow.NodeApiError(ctx.getNode(), error as Record<string, Json>, {
+    message: `${error.code}: ${error.message}`,
+    description: fields || undefined,
+    httpCode: String(response.statusCode),
+    itemIndex: index,
+  });
+}
+
+async function execute(this: Context, capability: Capability): Promise<Item[][]> {
+  const items = this.getInputData();
+  const credentials = await this.getCredentials("flowForgeApi");
+  const base = String(credentials.url).replace(/\/$/, "");
+  const headers = { authorization: `Bearer ${String(credentials.apiKey)}`, accept: "application/json" };
+  const call = (method: string, url: string, body?: Json) =>
+    this.helpers.httpRequest({
+      method,
+      url,
+      headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      encoding: "arraybuffer",
+      returnFullResponse: true,
+      ignoreHttpStatusErrors: true,
+    });
+  const op = capability.operations.find((o) => o.value === this.getNodeParameter("operation", 0))!;
+  const requests: Record<string, Json>[] = [];
+  for (let i = 0; i < items.length; i++) requests.push(await requestOf(this, op, i));
+
+  if (op.batch && this.getNodeParameter("asJob", 0, false)) {
+    const path = routeOf(op.path, { ...requests[0] });
+    for (const r of requests) routeOf(op.path, r); // the path's fields, taken out of every item
+    const response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests });
+    if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
+      return [[failure(this, response, 0)]];
+    const answer = JSON.parse(response.body.toString("utf8")) as {
+      job: { id: string; items: { index: number; result?: Record<string, Json>; error?: Record<string, Json> }[] };
+    };
+    return [
+      answer.job.items.map(
+        (item): Item => ({
+          json: item.error
+            ? { error: item.error, jobId: answer.job.id }
+            : { ...(item.result ?? {}), jobId: answer.job.id },
+          pairedItem: { item: item.index },
+        }),
+      ),
+    ];
+  }
+
+  const out: Item[] = [];
+  for (const [index, request] of requests.entries()) {
+    const body = { ...request };
+    let url = `${base}${routeOf(op.path, body)}`;
+    if (op.verb === "GET" || op.verb === "DELETE") {
+      const query = new URLSearchParams(
+        Object.entries(body).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)]),
+      );
+      if ([...query].length) url += `?${query}`;
+    }
+    const withBody = op.verb !== "GET" && op.verb !== "DELETE" ? body : undefined;
+    let response = await call(
+      op.verb,
+      op.answersFile ? `${url}${url.includes("?") ? "&" : "?"}answer=file` : url,
+      withBody,
+    );
+    // Several files (or none) cannot be one binary answer: then the JSON.
+    if (response.statusCode === 406 && op.answersFile) response = await call(op.verb, url, withBody);
+    if (response.statusCode >= 400) {
+      out.push(failure(this, response, index));
+      continue;
+    }
+    const type = response.headers["content-type"] ?? "";
+    if (/json/.test(type)) {
+      out.push({ json: JSON.parse(response.body.toString("utf8")), pairedItem: { item: index } });
+      continue;
+    }
+    const name = filename(response.headers["content-disposition"]);
+    const data = await this.helpers.prepareBinaryData(Buffer.from(response.body), name, type.split(";")[0]);
+    const field = String(this.getNodeParameter("outputBinaryField", index, "data") || "data");
+    out.push({
+      json: { fileName: name ?? null, mimeType: type.split(";")[0] },
+      binary: { ...(items[index].binary ?? {}), [field]: data },
+      pairedItem: { item: index },
+    });
+  }
+  return [out];
+}
+
+/** The node class n8n instantiates for `name`'s capability. */
+export function nodeClass(name: string) {
+  const found = capabilities.find((c) => c.name === name);
+  if (!found) throw new Error(`no capability ${name} in the catalogue`);
+  const capability: Capability = found;
+  const typeName = `flowForge${capability.displayName.replace(/^FlowForge /, "").replace(/ /g, "")}`;
+  return class {
+    description = {
+      displayName: capability.displayName,
+      name: typeName,
+      icon: "file:../../flowforge.svg",
+      group: ["transform"],
+      version: 1,
+      subtitle: '={{$parameter["operation"]}}',
+      description: capability.description,
+      defaults: { name: capability.displayName },
+      inputs: ["main"],
+      outputs: ["main"],
+      credentials: [{ name: "flowForgeApi", required: true }],
+      properties: properties(capability),
+    };
+
+    async execute(this: Context): Promise<Item[][]> {
+      return execute.call(this, capability);
+    }
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * The n8n community node package (sdk/n8n) as a workflow builder installs it: `npm pack`, then
+ * installed into the real n8n's community-nodes folder; its example workflows (hash a text, merge
+ * two PDFs from binary data and read the result back, hash rows as one job) run there against a
+ * real mesh, and a refused input stops the workflow with the field named.
+ */
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshPostgresDatabase } from "#test/support/databases.js";
+import { root, startMesh, type Mesh } from "#test/support/mesh.js";
+import { n8nAt, n8nInstalled, n8nRequired, type NodeRun } from "#test/support/n8n.js";
+
+const run = promisify(execFile);
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+const example = (name: string) => JSON.parse(readFileSync(join(root, "sdk/n8n/examples", `${name}.json`), "utf8"));
+
+describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a real n8n", () => {
+  let mesh: Mesh;
+  let database: Awaited<ReturnType<typeof freshPostgresDatabase>>;
+  let home: string;
+  let n8n: ReturnType<typeof n8nAt>;
+
+  beforeAll(async () => {
+    mesh = await startMesh();
+    database = await freshPostgresDatabase();
+    home = mkdtempSync(join(tmpdir(), "flowforge-n8n-node-"));
+    // Installed as n8n installs a community package: into <user folder>/.n8n/nodes.
+    const nodes = join(home, ".n8n/nodes");
+    mkdirSync(nodes, { recursive: true });
+    await run("npm", ["pack", "--pack-destination", nodes, "--silent"], {
+      cwd: join(root, "sdk/n8n"),
+      timeout: 120_000,
+    });
+    const tarball = readdirSync(nodes).find((f) => f.endsWith(".tgz"))!;
+    writeFileSync(
+      join(nodes, "package.json"),
+      JSON.stringify({
+        name: "installed-nodes",
+        private: true,
+        dependencies: { "n8n-nodes-flowforge": `file:./${tarball}` },
+      }),
+    );
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+      cwd: nodes,
+      timeout: 120_000,
+    });
+    n8n = n8nAt(home, database.url);
+    await n8n.importCredentials([
+      { id: "flowforge", name: "FlowForge", type: "flowForgeApi", data: { url: mesh.url, apiKey: mesh.adminKey } },
+    ]);
+  }, 300_000);
+
+  afterAll(async () => {
+    await mesh?.stop();
+    await database?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  const items = (runs: Record<string, NodeRun[]>, node: string) => {
+    expect(runs[node], `${node} ran`).toBeDefined();
+    expect(runs[node][0].error, `${node} failed`).toBeUndefined();
+    return runs[node].flatMap((r) => r.data.main[0] ?? []);
+  };
+
+  it("lists its nodes and credential in package.json, a node per capability", () => {
+    const pkg = JSON.parse(
+      readFileSync(join(home, ".n8n/nodes/node_modules/n8n-nodes-flowforge/package.json"), "utf8"),
+    );
+    expect(pkg.keywords).toContain("n8n-community-node-package");
+    expect(pkg.n8n.credentials).toEqual(["dist/credentials/FlowForgeApi.credentials.js"]);
+    expect(pkg.n8n.nodes).toEqual(
+      expect.arrayContaining([
+        "dist/nodes/FlowForgeCrypto/FlowForgeCrypto.node.js",
+        "dist/nodes/FlowForgePdf/FlowForgePdf.node.js",
+      ]),
+    );
+  });
+
+  it("hashes a text (examples/hash.json)", async () => {
+    const runs = await n8n.execute(example("hash"));
+    expect(items(runs, "Hash")[0].json.digest).toBe(sha256("abc"));
+  }, 300_000);
+
+  it("merges two PDFs from binary data and reads the merged file back (examples/merge-pdfs.json)", async () => {
+    const runs = await n8n.execute(example("merge-pdfs"));
+    const merged = items(runs, "Merge PDFs")[0];
+    expect(merged.binary?.data.mimeType).toBe("application/pdf");
+    expect(merged.binary?.data.fileName).toBe("merge.pdf");
+    expect(items(runs, "Read Merged")[0].json.pages.map((p: { text: string }) => p.text)).toEqual(["One", "Two"]);
+  }, 300_000);
+
+  it("hashes rows as one job, each item with its result or its error (examples/batch.json)", async () => {
+    const runs = await n8n.execute(example("batch"));
+    const out = items(runs, "Hash as a Job").map((i) => i.json);
+    expect(out.map((o) => o.digest ?? o.error.code)).toEqual([sha256("abc"), sha256("flowforge"), "VALIDATION_ERROR"]);
+    expect(out[2].error.details[0].field).toBe("input");
+    expect(new Set(out.map((o) => o.jobId)).size).toBe(1);
+  }, 300_000);
+
+  it("stops a workflow whose input is refused, naming the field", async () => {
+    const workflow = example("hash");
+    workflow.id = "FlowForgeNodeRefused";
+    workflow.nodes[1] = {
+      ...workflow.nodes[1],
+      type: "n8n-nodes-flowforge.flowForgeMath",
+      parameters: { operation: "Evaluate", expression: "1 +" },
+    };
+    const runs = await n8n.execute(workflow).then(
+      (r) => r,
+      (err: Error) => err.message,
+    );
+    const text = typeof runs === "string" ? runs : JSON.stringify(runs.Hash?.[0]?.error ?? runs);
+    expect(text).toMatch(/VALIDATION_ERROR: expression: /);
+  }, 300_000);
+});
