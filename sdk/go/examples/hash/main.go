@@ -1,0 +1,80 @@
+// Calls CryptoService/Hash through the FlowForge gateway with the Go SDK, reads an error's bad
+// field, and runs requests as one job. Usage: hash <host:port> <api-key>
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	flowforge "github.com/flowforge/flowforge/sdk/go"
+	cryptov1 "github.com/flowforge/flowforge/sdk/go/gen/flowforge/crypto/v1"
+	jobsv1 "github.com/flowforge/flowforge/sdk/go/gen/flowforge/jobs/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+func main() {
+	if err := run(os.Args[1], os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(target, key string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ff, err := flowforge.Dial(target, key)
+	if err != nil {
+		return err
+	}
+	defer ff.Close()
+	out := map[string]interface{}{}
+
+	abc := &cryptov1.HashRequest{Algorithm: cryptov1.HashAlgorithm_HASH_ALGORITHM_SHA256, Input: &cryptov1.HashRequest_Text{Text: "abc"}}
+	res, err := ff.Crypto.Hash(ctx, abc)
+	if err != nil {
+		return err
+	}
+	out["digest"] = res.GetDigest()
+
+	_, err = ff.Crypto.Hash(ctx, &cryptov1.HashRequest{Input: &cryptov1.HashRequest_Text{Text: "abc"}})
+	var refused *flowforge.Error
+	if errors.As(err, &refused) {
+		out["missing"] = map[string]interface{}{"code": refused.Code.String(), "fields": refused.Fields(), "requestId": refused.RequestID != ""}
+	}
+
+	var progress uint32
+	outcomes, err := ff.Run(ctx, "flowforge.crypto.v1.CryptoService/Hash",
+		[]proto.Message{abc, &cryptov1.HashRequest{Input: &cryptov1.HashRequest_Text{Text: "x"}}},
+		func(c *jobsv1.JobCounts) { progress = c.GetSucceeded() + c.GetFailed() })
+	if err != nil {
+		return err
+	}
+	batch := []interface{}{}
+	for _, o := range outcomes {
+		if o.Err != nil {
+			batch = append(batch, o.Err.Fields())
+		} else {
+			batch = append(batch, o.Value.(*cryptov1.HashResponse).GetDigest())
+		}
+	}
+	out["batch"], out["progress"] = batch, progress
+
+	wrong, err := flowforge.Dial(target, "ffk_wrong")
+	if err != nil {
+		return err
+	}
+	defer wrong.Close()
+	if _, err := wrong.Crypto.Hash(ctx, abc); errors.As(err, &refused) {
+		out["wrongKey"] = refused.Code.String()
+	}
+	text, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(text))
+	return nil
+}
