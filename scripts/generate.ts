@@ -282,9 +282,15 @@ if (spawnSync(python, ["-c", "import grpc_tools"]).status === 0) {
 // The Go SDK's messages and clients (sdk/go/gen), where Debian's protoc-gen-go and protoc-gen-go-grpc are.
 const onPath = (program: string) => spawnSync("sh", ["-c", `command -v ${program}`]).status === 0;
 if (onPath("protoc-gen-go") && onPath("protoc-gen-go-grpc")) {
-  const generated = spawnSync("npx", ["buf", "generate", "--template", "buf.gen.go.yaml"], { cwd: root, stdio: "inherit" });
+  const generated = spawnSync("npx", ["buf", "generate", "--template", "buf.gen.go.yaml"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (generated.status !== 0) throw new Error("buf generate --template buf.gen.go.yaml failed");
-} else process.stdout.write("skipped sdk/go/gen: protoc-gen-go and protoc-gen-go-grpc are not installed (Debian's packages)\n");
+} else
+  process.stdout.write(
+    "skipped sdk/go/gen: protoc-gen-go and protoc-gen-go-grpc are not installed (Debian's packages)\n",
+  );
 
 write("docker-compose.yml", composeFile(capabilities));
 for (const c of capabilities) write(`k8s/base/${c.name}.yaml`, serviceManifest(c));
