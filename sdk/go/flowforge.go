@@ -28,6 +28,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
+// Version is the SDK's version: the contracts' (the repository's).
+const Version = "0.1.0"
+
 // Client holds a gRPC connection to the gateway and a client per public service, by the name
 // it answers under.
 type Client struct {

@@ -49,10 +49,13 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
       cwd: nodes,
       timeout: 120_000,
     });
-    n8n = n8nAt(home, database.url);
-    await n8n.importCredentials([
-      { id: "flowforge", name: "FlowForge", type: "flowForgeApi", data: { url: mesh.url, apiKey: mesh.adminKey } },
-    ]);
+    // The examples' credential reads the gateway and the key from the environment.
+    n8n = n8nAt(home, database.url, {
+      FLOWFORGE_URL: mesh.url,
+      FLOWFORGE_API_KEY: mesh.adminKey,
+      N8N_BLOCK_ENV_ACCESS_IN_NODE: "false",
+    });
+    await n8n.importCredentials(JSON.parse(readFileSync(join(root, "sdk/n8n/examples/credentials.json"), "utf8")));
   }, 300_000);
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -51,6 +51,7 @@ describe.skipIf(!goInstalled && process.env.FLOWFORGE_REQUIRE_GO !== "1")("the G
       timeout: 120_000,
     });
     const out = JSON.parse(stdout);
+    expect(out.version).toBe(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
     expect(out.digest).toBe(sha256("abc"));
     expect(out.missing).toEqual({ code: "InvalidArgument", fields: ["algorithm"], requestId: true });
     expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, root, startMesh, type Mesh } from "../support/mesh.js";
+import { waitFor } from "../support/until.js";
 
 const run = promisify(execFile);
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -264,6 +265,48 @@ describe("the flowforge command", () => {
     expect(answer.items[2].error).toMatchObject({ code: "invalid_argument", fields: [{ field: "algorithm" }] });
     expect(batch.stderr).toMatch(/3\/3 {2}2 succeeded, 1 failed/);
   }, 120_000);
+
+  it("manages keys and reads usage: a key made, used, listed and revoked", async () => {
+    const made = await flowforge([
+      "keys",
+      "create",
+      "--tenant-id",
+      "cli",
+      "--name",
+      "from the cli",
+      "--tier",
+      "pro",
+      "--scopes",
+      "crypto,data",
+    ]);
+    expect(made.code).toBe(0);
+    const { apiKey, secret } = JSON.parse(made.stdout);
+    expect([apiKey.tenantId, apiKey.tier, apiKey.scopes]).toEqual(["cli", "TIER_PRO", ["crypto", "data"]]);
+    const used = await flowforge(["call", "crypto.hash", "--algorithm", "md5", "--text", "a"], {
+      FLOWFORGE_API_KEY: secret,
+    });
+    expect(used.code).toBe(0);
+    const whoami = await flowforge(["whoami"], { FLOWFORGE_API_KEY: secret });
+    expect(JSON.parse(whoami.stdout).tenantId).toBe("cli");
+    const listed = await flowforge(["keys", "list", "--tenant-id", "cli"]);
+    expect(JSON.parse(listed.stdout).apiKeys.map((k: { id: string }) => k.id)).toContain(apiKey.id);
+    // Usage is written in batches: wait until the key's call is there.
+    const usage = await waitFor(
+      async () => {
+        const read = await flowforge(["usage"], { FLOWFORGE_API_KEY: secret });
+        expect(read.code).toBe(0);
+        const rows = JSON.parse(read.stdout).usage as { keyId: string; method: string; calls: string }[];
+        return rows.find((u) => u.keyId === apiKey.id && u.method.endsWith("CryptoService/Hash"));
+      },
+      { ms: 30_000, what: "the key's Hash call in its usage" },
+    );
+    expect(Number(usage.calls)).toBeGreaterThanOrEqual(1);
+    expect((await flowforge(["keys", "revoke", apiKey.id])).code).toBe(0);
+    const refused = await flowforge(["call", "crypto.hash", "--algorithm", "md5", "--text", "a"], {
+      FLOWFORGE_API_KEY: secret,
+    });
+    expect(refused.code).toBe(4);
+  });
 
   it("says what each method takes, from its contract", async () => {
     const help = await flowforge(["help", "crypto.hash"]);

@@ -32,8 +32,8 @@ export type NodeRun = {
   error?: { message: string; description?: string };
 };
 
-/** An n8n whose user folder is `home` and whose database is `databaseUrl`. */
-export function n8nAt(home: string, databaseUrl: string) {
+/** An n8n whose user folder is `home` and whose database is `databaseUrl`, with `extra` in its environment. */
+export function n8nAt(home: string, databaseUrl: string, extra: Record<string, string> = {}) {
   const db = new URL(databaseUrl);
   const env = {
     PATH: process.env.PATH,
@@ -53,6 +53,7 @@ export function n8nAt(home: string, databaseUrl: string) {
     N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: "false",
     // n8n's isolated-vm engine is a native build, skipped with the install scripts.
     N8N_EXPRESSION_ENGINE: "legacy",
+    ...extra,
   };
   /** Runs an n8n CLI command; a failure shows what n8n printed. */
   const n8n = (...args: string[]) =>

@@ -106,7 +106,8 @@ export class Jobs {
         const state = e.case === "stateChanged" ? e.value.state : JobState.RUNNING;
         options.onProgress({ ...counts, state });
       }
-      if (e.case === "stateChanged" && finished.has(e.value.state)) break;
+      // No break: the stream ends once the job has finished (abandoning it mid-way can leave
+      // the connection waiting).
     }
     return this.get(jobId, options);
   }

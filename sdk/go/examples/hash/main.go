@@ -31,7 +31,7 @@ func run(target, key string) error {
 		return err
 	}
 	defer ff.Close()
-	out := map[string]interface{}{}
+	out := map[string]interface{}{"version": flowforge.Version}
 
 	abc := &cryptov1.HashRequest{Algorithm: cryptov1.HashAlgorithm_HASH_ALGORITHM_SHA256, Input: &cryptov1.HashRequest_Text{Text: "abc"}}
 	res, err := ff.Crypto.Hash(ctx, abc)
