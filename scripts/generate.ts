@@ -183,10 +183,14 @@ write(
 type N8nField = {
   name: string;
   displayName: string;
-  kind: "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json";
+  kind: "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json" | "collection";
   description: string;
   required: boolean;
+  /** A list of scalars or enum values. */
+  repeated?: boolean;
   options?: { name: string; value: string }[];
+  /** A collection's fields. */
+  fields?: N8nField[];
 };
 const titleCase = (name: string) =>
   name
@@ -195,7 +199,7 @@ const titleCase = (name: string) =>
     .map((w) => w[0].toUpperCase() + w.slice(1))
     .join(" ");
 const isFileRef = (m: DescMessage) => m.fields.some((f) => f.name === "data" && f.scalar === ScalarType.BYTES);
-const n8nField = (field: DescField): N8nField => {
+function n8nField(field: DescField): N8nField {
   const comment = commentOf(field);
   const base = {
     name: field.jsonName,
@@ -203,24 +207,50 @@ const n8nField = (field: DescField): N8nField => {
     description: comment.split("\n\n")[0].replace(/\s+/g, " "),
     required: /\bRequired\b/.test(comment),
   };
-  if (field.fieldKind === "enum") {
-    const prefix = field.enum.values.find((v) => v.number === 0)?.name.replace(/UNSPECIFIED$/, "") ?? "";
-    const options = field.enum.values
+  const enumDesc =
+    field.fieldKind === "enum"
+      ? field.enum
+      : field.fieldKind === "list" && field.listKind === "enum"
+        ? field.enum
+        : undefined;
+  const scalar =
+    field.fieldKind === "scalar"
+      ? field.scalar
+      : field.fieldKind === "list" && field.listKind === "scalar"
+        ? field.scalar
+        : undefined;
+  const repeated = field.fieldKind === "list" ? { repeated: true } : {};
+  if (enumDesc) {
+    const prefix = enumDesc.values.find((v) => v.number === 0)?.name.replace(/UNSPECIFIED$/, "") ?? "";
+    const options = enumDesc.values
       .filter((v) => v.number !== 0)
       .map((v) => ({ name: v.name.slice(v.name.startsWith(prefix) ? prefix.length : 0).toLowerCase(), value: v.name }));
-    return { ...base, kind: "options", options };
+    return { ...base, ...repeated, kind: "options", options };
   }
-  if (field.fieldKind === "scalar") {
-    if (field.scalar === ScalarType.BYTES) return { ...base, kind: "bytes" };
-    if (field.scalar === ScalarType.BOOL) return { ...base, kind: "boolean" };
-    if (field.scalar === ScalarType.STRING) return { ...base, kind: "string" };
-    return { ...base, kind: "number" };
+  if (scalar !== undefined) {
+    if (scalar === ScalarType.BYTES)
+      return field.fieldKind === "list" ? { ...base, kind: "json" } : { ...base, kind: "bytes" };
+    if (scalar === ScalarType.BOOL) return { ...base, ...repeated, kind: "boolean" };
+    if (scalar === ScalarType.STRING) return { ...base, ...repeated, kind: "string" };
+    return { ...base, ...repeated, kind: "number" };
   }
   if (field.fieldKind === "message" && isFileRef(field.message)) return { ...base, kind: "file" };
+  // A message of scalars and enums: a collection of them (deeper ones stay JSON).
+  if (
+    field.fieldKind === "message" &&
+    !field.message.typeName.startsWith("google.protobuf.") &&
+    field.message.fields.every(
+      (f) =>
+        (f.fieldKind === "scalar" && f.scalar !== ScalarType.BYTES) ||
+        f.fieldKind === "enum" ||
+        (f.fieldKind === "list" && f.listKind !== "message"),
+    )
+  )
+    return { ...base, kind: "collection", fields: field.message.fields.map(n8nField) };
   if (field.fieldKind === "list" && field.listKind === "message" && isFileRef(field.message))
     return { ...base, kind: "files" };
   return { ...base, kind: "json" };
-};
+}
 const n8nCatalog = sdkServices
   .filter(([name]) => !["account", "admin", "blobs", "jobs"].includes(name))
   .map(([name, service]) => ({

@@ -105,6 +105,15 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
     expect(new Set(out.map((o) => o.jobId)).size).toBe(1);
   }, 300_000);
 
+  it("takes options, lists and nested settings as parameters (examples/fields.json)", async () => {
+    const runs = await n8n.execute(example("fields"));
+    // A collection (the CSV settings) and enums as options.
+    expect(items(runs, "Semicolon CSV to JSON")[0].json.data).toEqual([{ a: 1, b: 2 }]);
+    // Lists as comma-separated text and as a JSON list.
+    const described = items(runs, "Describe")[0].json;
+    expect([described.mean, described.median, described.quantiles]).toEqual([5, 4.5, [{ p: 0.5, value: 4.5 }]]);
+  }, 300_000);
+
   it("stops a workflow whose input is refused, naming the field", async () => {
     const workflow = example("hash");
     workflow.id = "FlowForgeNodeRefused";

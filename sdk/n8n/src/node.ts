@@ -7,14 +7,18 @@
  */
 import catalog from "./catalog.json";
 
-type Kind = "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json";
+type Kind = "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json" | "collection";
 interface Field {
   name: string;
   displayName: string;
   kind: Kind;
   description: string;
   required: boolean;
+  /** A list of scalars or enum values: several options, or text separated by commas (or a JSON list). */
+  repeated?: boolean;
   options?: { name: string; value: string }[];
+  /** A collection's fields (a nested message of scalars and enums). */
+  fields?: Field[];
 }
 interface Operation {
   value: string;
@@ -84,57 +88,8 @@ function properties(capability: Capability): Record<string, unknown>[] {
       default: capability.operations[0].value,
     },
   ];
-  for (const op of capability.operations) {
-    for (const field of op.fields) {
-      const common = {
-        displayName: field.displayName,
-        name: field.name,
-        description: field.description,
-        required: field.required,
-        displayOptions: shown(op),
-      };
-      switch (field.kind) {
-        case "number":
-          props.push({ ...common, type: "number", default: 0 });
-          break;
-        case "boolean":
-          props.push({ ...common, type: "boolean", default: false });
-          break;
-        case "options":
-          props.push({
-            ...common,
-            type: "options",
-            options: [{ name: "(Default)", value: "" }, ...(field.options ?? [])],
-            default: "",
-          });
-          break;
-        case "file":
-        case "bytes":
-          props.push({
-            ...common,
-            displayName: `${field.displayName} (Input Binary Field)`,
-            type: "string",
-            default: field.required ? "data" : "",
-            hint: "The name of the input item's binary field holding the file (or a FlowForge blob id, blob_…)",
-          });
-          break;
-        case "files":
-          props.push({
-            ...common,
-            displayName: `${field.displayName} (Input Binary Fields)`,
-            type: "string",
-            default: field.required ? "data" : "",
-            hint: "Binary field names, separated by commas: one file each, in order",
-          });
-          break;
-        case "json":
-          props.push({ ...common, type: "json", default: "" });
-          break;
-        default:
-          props.push({ ...common, type: "string", default: "" });
-      }
-    }
-  }
+  for (const op of capability.operations)
+    for (const field of op.fields) props.push({ ...property(field), displayOptions: shown(op) });
   const filed = capability.operations.filter((op) => op.answersFile).map((op) => op.value);
   if (filed.length)
     props.push({
@@ -159,6 +114,101 @@ function properties(capability: Capability): Record<string, unknown>[] {
   return props;
 }
 
+/** A field's parameter (a collection's fields nested in it). */
+function property(field: Field): Record<string, unknown> {
+  const common = {
+    displayName: field.displayName,
+    name: field.name,
+    description: field.description,
+    required: field.required,
+  };
+  const list = field.repeated ? { hint: "Several values: separated by commas, or a JSON list" } : {};
+  switch (field.kind) {
+    case "number":
+      return field.repeated
+        ? { ...common, ...list, type: "string", default: "" }
+        : { ...common, type: "number", default: 0 };
+    case "boolean":
+      return { ...common, type: "boolean", default: false };
+    case "options":
+      return field.repeated
+        ? { ...common, type: "multiOptions", options: field.options ?? [], default: [] }
+        : {
+            ...common,
+            type: "options",
+            options: [{ name: "(Default)", value: "" }, ...(field.options ?? [])],
+            default: "",
+          };
+    case "file":
+    case "bytes":
+      return {
+        ...common,
+        displayName: `${field.displayName} (Input Binary Field)`,
+        type: "string",
+        default: field.required ? "data" : "",
+        hint: "The name of the input item's binary field holding the file (or a FlowForge blob id, blob_…)",
+      };
+    case "files":
+      return {
+        ...common,
+        displayName: `${field.displayName} (Input Binary Fields)`,
+        type: "string",
+        default: field.required ? "data" : "",
+        hint: "Binary field names, separated by commas: one file each, in order",
+      };
+    case "collection":
+      return {
+        ...common,
+        type: "collection",
+        placeholder: `Add ${field.displayName} Option`,
+        default: {},
+        options: (field.fields ?? []).map(property),
+      };
+    case "json":
+      return { ...common, type: "json", default: "" };
+    default:
+      return { ...common, ...list, type: "string", default: "" };
+  }
+}
+
+/** A list parameter's values: a JSON list, or text separated by commas. */
+function listOf(value: Json, field: Field, index: number, ctx: Context): Json[] {
+  if (Array.isArray(value)) return value;
+  const text = String(value).trim();
+  if (text.startsWith("["))
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: not a valid JSON list`, {
+        itemIndex: index,
+      });
+    }
+  return text
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map((v) => {
+      if (field.kind !== "number") return v;
+      const n = Number(v);
+      if (Number.isNaN(n))
+        throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: ${v} is not a number`, {
+          itemIndex: index,
+        });
+      return n;
+    });
+}
+
+/** A collection's value as its message's JSON (lists split, empty values left out). */
+function collectionOf(value: Json, field: Field, index: number, ctx: Context): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const [key, v] of Object.entries((value ?? {}) as Record<string, Json>)) {
+    const sub = field.fields?.find((f) => f.name === key);
+    if (!sub || v === "" || v === null) continue;
+    out[key] = sub.repeated ? listOf(v, sub, index, ctx) : v;
+  }
+  return out;
+}
+
 /** One input item's request: each parameter set (empty ones left out), files read from its binary data. */
 async function requestOf(ctx: Context, op: Operation, index: number): Promise<Record<string, Json>> {
   const body: Record<string, Json> = {};
@@ -170,7 +220,17 @@ async function requestOf(ctx: Context, op: Operation, index: number): Promise<Re
   for (const field of op.fields) {
     const value = ctx.getNodeParameter(field.name, index, undefined) as Json | undefined;
     if (value === undefined || value === "" || value === null) continue;
+    if (field.repeated && field.kind !== "json") {
+      const values = listOf(value, field, index, ctx);
+      if (values.length) body[field.name] = values;
+      continue;
+    }
     switch (field.kind) {
+      case "collection": {
+        const message = collectionOf(value, field, index, ctx);
+        if (Object.keys(message).length) body[field.name] = message;
+        break;
+      }
       case "number":
       case "boolean":
         if (value === 0 || value === false) continue;
