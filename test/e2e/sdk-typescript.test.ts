@@ -2,15 +2,19 @@
  * The TypeScript SDK as someone outside this repository gets it: `npm pack` of sdk/typescript,
  * installed into a fresh project in the system's temp directory; a TypeScript program there,
  * type-checked against the package's declarations through its exports map, calls the real mesh
- * over Connect, gRPC-Web and gRPC, reads errors, and runs a batch; its `flowforge` command is
+ * over Connect, gRPC-Web and gRPC, reads errors, and runs a batch; a page in Chromium, on another
+ * origin, bundles it and calls the gateway; its `flowforge` command is
  * run as a user would, for answers, files, jobs, help and each exit code.
  */
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { build } from "esbuild";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, root, startMesh, type Mesh } from "../support/mesh.js";
 import { waitFor } from "../support/until.js";
@@ -65,6 +69,28 @@ for await (const event of ff.batches.watch(job.id))
   if (event.event.case === "stateChanged") states.push(JobState[event.event.value.state]);
 out.states = states;
 console.log(JSON.stringify(out));
+`;
+
+/** The browser program: the gateway and key from the page's fragment; its answers on `window.result`. */
+const browserProgram = `
+import { createFlowForge, FlowForgeError } from "@flowforge/sdk";
+import { HashAlgorithm } from "@flowforge/sdk/gen/flowforge/crypto/v1/crypto_pb.js";
+
+const { url, key } = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+const abc = { algorithm: HashAlgorithm.SHA256, input: { case: "text" as const, value: "abc" } };
+const out: Record<string, unknown> = {};
+try {
+  out.connect = (await createFlowForge({ baseUrl: url, apiKey: key }).crypto.hash(abc)).digest;
+  out.grpcWeb = (await createFlowForge({ baseUrl: url, apiKey: key, protocol: "grpc-web" }).crypto.hash(abc)).digest;
+  try {
+    await createFlowForge({ baseUrl: url, apiKey: key }).crypto.hash({ input: { case: "text", value: "abc" } });
+  } catch (err) {
+    out.missing = err instanceof FlowForgeError ? err.violations.map((v) => v.field) : String(err);
+  }
+} catch (err) {
+  out.failure = String(err);
+}
+(window as unknown as { result: unknown }).result = out;
 `;
 
 beforeAll(async () => {
@@ -154,6 +180,47 @@ describe("the TypeScript SDK, installed from its packed tarball", () => {
     expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);
     expect(out.progress).toBe(2);
     expect(out.states.at(-1)).toBe("SUCCEEDED");
+  });
+
+  it("runs in a browser: a page on another origin, bundling it, calls the gateway over Connect and gRPC-Web", async () => {
+    writeFileSync(join(project, "src/browser.ts"), browserProgram);
+    await build({
+      entryPoints: [join(project, "src/browser.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      outfile: join(project, "web/app.js"),
+      absWorkingDir: project,
+      logLevel: "silent",
+    });
+    const server = createServer((req, res) => {
+      const script = req.url === "/app.js";
+      res.setHeader("content-type", script ? "text/javascript" : "text/html");
+      res.end(
+        script
+          ? readFileSync(join(project, "web/app.js"))
+          : '<!doctype html><title>sdk</title><script type="module" src="/app.js"></script>',
+      );
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(
+        `http://127.0.0.1:${port}/#${encodeURIComponent(JSON.stringify({ url: mesh.url, key: mesh.adminKey }))}`,
+      );
+      await page.waitForFunction(() => "result" in window, undefined, { timeout: 30_000 });
+      const out = await page.evaluate(() => (window as unknown as { result: Record<string, unknown> }).result);
+      expect(out).toEqual({ connect: sha256("abc"), grpcWeb: sha256("abc"), missing: ["algorithm"] });
+    } finally {
+      await browser.close();
+      server.close();
+    }
   });
 
   it("fails to type-check a program that misuses the types", async () => {
