@@ -43,7 +43,6 @@ export interface Progress {
 /** One request's outcome: its answer, or its error (with the field that was wrong). */
 export type Outcome<O> = { index: number; ok: true; value: O } | { index: number; ok: false; error: FlowForgeError };
 
-
 /** A method's full name as JobService takes it: `flowforge.crypto.v1.CryptoService/Hash`. */
 export const methodName = (method: DescMethodUnary) => `${method.parent.typeName}/${method.name}`;
 
