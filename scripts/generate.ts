@@ -11,8 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { addressVariable, runsAsJobsAmong, servicePort, type Capability } from "#capability/index.js";
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
-import { getComments } from "@bufbuild/protoplugin";
-import { builtRegistry, openapiDocument } from "./generate/openapi.js";
+import { builtRegistry, commentLines, openapiDocument } from "./generate/openapi.js";
+import { isFileMessage } from "../gateway/transports/rest/templates.js";
 import {
   composeFile,
   gatewayManifest,
@@ -82,7 +82,18 @@ write("gen/openapi/openapi.json", `${JSON.stringify(openapi, null, 2)}\n`);
 // Every REST route, a table per capability (by the prefix users see), from that document: the README's route tables.
 type RouteDocument = {
   tags: { name: string }[];
-  paths: Record<string, Record<string, { operationId: string; summary?: string; tags: string[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId: string;
+        summary?: string;
+        tags: string[];
+        responses: Record<string, { content?: Record<string, unknown> }>;
+      }
+    >
+  >;
 };
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s+/g, " ").trim();
 // Each prefix's table (its scope of the same name), for the docs' `routes:<prefix>` markers.
@@ -133,13 +144,7 @@ for (const operations of Object.values(openapi.paths))
 const sdkServices = [...publicByName].sort(([a], [b]) => a.localeCompare(b));
 const sdkFiles = [...new Set(sdkServices.map(([, s]) => s.file.name))].sort();
 const sdkComments: Record<string, string> = {};
-const commentOf = (desc: Parameters<typeof getComments>[0]) =>
-  (getComments(desc).leading ?? "")
-    .split("\n")
-    .map((l) => l.replace(/^ /, ""))
-    .filter((l) => !l.startsWith("buf:lint:ignore"))
-    .join("\n")
-    .trim();
+const commentOf = (desc: Parameters<typeof commentLines>[0]) => commentLines(desc).join("\n").trim();
 const seen = new Set<string>();
 const commentMessage = (message: DescMessage) => {
   if (seen.has(message.typeName) || !message.file.name.startsWith("flowforge/")) return;
@@ -198,7 +203,6 @@ const titleCase = (name: string) =>
     .filter(Boolean)
     .map((w) => w[0].toUpperCase() + w.slice(1))
     .join(" ");
-const isFileRef = (m: DescMessage) => m.fields.some((f) => f.name === "data" && f.scalar === ScalarType.BYTES);
 function n8nField(field: DescField): N8nField {
   const comment = commentOf(field);
   const base = {
@@ -234,7 +238,7 @@ function n8nField(field: DescField): N8nField {
     if (scalar === ScalarType.STRING) return { ...base, ...repeated, kind: "string" };
     return { ...base, ...repeated, kind: "number" };
   }
-  if (field.fieldKind === "message" && isFileRef(field.message)) return { ...base, kind: "file" };
+  if (field.fieldKind === "message" && isFileMessage(field.message)) return { ...base, kind: "file" };
   // A message of scalars and enums: a collection of them (deeper ones stay JSON).
   if (
     field.fieldKind === "message" &&
@@ -247,7 +251,7 @@ function n8nField(field: DescField): N8nField {
     )
   )
     return { ...base, kind: "collection", fields: field.message.fields.map(n8nField) };
-  if (field.fieldKind === "list" && field.listKind === "message" && isFileRef(field.message))
+  if (field.fieldKind === "list" && field.listKind === "message" && isFileMessage(field.message))
     return { ...base, kind: "files" };
   return { ...base, kind: "json" };
 }
@@ -262,15 +266,10 @@ const n8nCatalog = sdkServices
       const route = Object.entries(openapi.paths).flatMap(([path, ops]) =>
         Object.entries(ops)
           .filter(([, op]) => op.operationId === `${service.name}_${method.name}`)
-          .map(([verb]) => ({ path, verb: verb.toUpperCase() })),
+          .map(([verb, op]) => ({ path, verb: verb.toUpperCase(), op })),
       )[0];
       if (!route) return [];
-      const answer =
-        (
-          openapi.paths[route.path][route.verb.toLowerCase()] as unknown as {
-            responses: Record<string, { content?: Record<string, unknown> }>;
-          }
-        ).responses["200"]?.content ?? {};
+      const answer = route.op.responses["200"]?.content ?? {};
       return [
         {
           value: method.name,

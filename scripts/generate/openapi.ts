@@ -53,14 +53,21 @@ function sampleFile(value: unknown): unknown {
   return readFileSync(new URL(`./samples/${m[1]}`, import.meta.url)).toString("base64");
 }
 
-/** The comment of a declaration as text (one leading space per line removed), without `Example:` and `buf:lint:ignore` lines. */
+/** The lines of a declaration's comment (one leading space each removed), without `buf:lint:ignore` lines. */
+export function commentLines(desc: Parameters<typeof getComments>[0]): string[] {
+  return (getComments(desc).leading ?? "")
+    .split("\n")
+    .map((l) => l.replace(/^ /, ""))
+    .filter((line) => !line.startsWith("buf:lint:ignore"));
+}
+
+/** The comment of a declaration as text, its `Example:` line taken out as the example. */
 function describe(desc: Parameters<typeof getComments>[0]): { text: string; example?: unknown } {
-  const lines = (getComments(desc).leading ?? "").split("\n").map((l) => l.replace(/^ /, ""));
   let example: unknown;
-  const kept = lines.filter((line) => {
+  const kept = commentLines(desc).filter((line) => {
     const m = /^Example:\s*(\{.*\})\s*$/.exec(line);
     if (m) example = JSON.parse(m[1], (_key, value) => sampleFile(value));
-    return !m && !line.startsWith("buf:lint:ignore");
+    return !m;
   });
   return { text: kept.join("\n").trim(), example };
 }
