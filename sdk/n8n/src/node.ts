@@ -317,8 +317,8 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
   for (let i = 0; i < items.length; i++) requests.push(await requestOf(this, op, i));
 
   if (op.batch && this.getNodeParameter("asJob", 0, false)) {
-    const path = routeOf(op.path, { ...requests[0] });
-    for (const r of requests) routeOf(op.path, r); // the path's fields, taken out of every item
+    // The route from the first item; every item's path fields taken out of its request.
+    const [path] = requests.map((r) => routeOf(op.path, r));
     const response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests });
     if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
       return [[failure(this, response, 0)]];

@@ -50,7 +50,7 @@ interface Args {
   flags: Map<string, string[]>;
 }
 
-const booleanFlags = new Set(["help", "wait", "quiet", "binary"]);
+const booleanFlags = new Set(["help", "wait"]);
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { positionals: [], flags: new Map() };
