@@ -1,7 +1,8 @@
 /**
  * The Go SDK as a Go program uses it: sdk/go built with Debian's Go toolchain against Debian's
  * gRPC and protobuf packages (GOPATH mode: nothing downloaded), its example program run against a
- * real mesh: an answer, an error naming its field, a batch with a failing item, a refused key.
+ * real mesh: an answer, an error naming its field, a batch with a failing item, a refused key, a
+ * gateway that does not answer.
  * Where Go is not installed the test is skipped, unless FLOWFORGE_REQUIRE_GO=1 (CI).
  */
 import { execFile, spawnSync } from "node:child_process";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { root, startMesh, type Mesh } from "../support/mesh.js";
+import { freePort, root, startMesh, type Mesh } from "../support/mesh.js";
 
 const run = promisify(execFile);
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -46,10 +47,15 @@ describe.skipIf(!goInstalled && process.env.FLOWFORGE_REQUIRE_GO !== "1")("the G
     if (gopath) rmSync(gopath, { recursive: true, force: true });
   });
 
-  it("builds against Debian's gRPC and calls the mesh: answers, bad fields, a batch, a refused key", async () => {
-    const { stdout } = await run(join(gopath, "hash"), [`127.0.0.1:${new URL(mesh.url).port}`, mesh.adminKey], {
-      timeout: 120_000,
-    });
+  it("builds against Debian's gRPC and calls the mesh: answers, bad fields, a batch, a refused key, no gateway", async () => {
+    const nowhere = `127.0.0.1:${await freePort()}`; // nothing listens there
+    const { stdout } = await run(
+      join(gopath, "hash"),
+      [`127.0.0.1:${new URL(mesh.url).port}`, mesh.adminKey, nowhere],
+      {
+        timeout: 120_000,
+      },
+    );
     const out = JSON.parse(stdout);
     expect(out.version).toBe(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version);
     expect(out.digest).toBe(sha256("abc"));
@@ -57,5 +63,9 @@ describe.skipIf(!goInstalled && process.env.FLOWFORGE_REQUIRE_GO !== "1")("the G
     expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);
     expect(out.progress).toBe(2);
     expect(out.wrongKey).toBe("Unauthenticated");
+    // Nothing listens there: Unavailable, the cause and the address in the message.
+    expect(out.unreachable.code).toBe("Unavailable");
+    expect(out.unreachable.message).toContain(nowhere);
+    expect(out.unreachable.message).toMatch(/connection refused/);
   });
 });

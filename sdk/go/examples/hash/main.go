@@ -1,5 +1,6 @@
 // Calls CryptoService/Hash through the FlowForge gateway with the Go SDK, reads an error's bad
-// field, and runs requests as one job. Usage: hash <host:port> <api-key>
+// field, runs requests as one job, and meets a refused key and a gateway that does not answer.
+// Usage: hash <host:port> <api-key> [<host:port> where nothing listens]
 package main
 
 import (
@@ -17,13 +18,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	unreachable := ""
+	if len(os.Args) > 3 {
+		unreachable = os.Args[3]
+	}
+	if err := run(os.Args[1], os.Args[2], unreachable); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(target, key string) error {
+func run(target, key, unreachable string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ff, err := flowforge.Dial(target, key)
@@ -70,6 +75,17 @@ func run(target, key string) error {
 	defer wrong.Close()
 	if _, err := wrong.Crypto.Hash(ctx, abc); errors.As(err, &refused) {
 		out["wrongKey"] = refused.Code.String()
+	}
+
+	if unreachable != "" {
+		gone, err := flowforge.Dial(unreachable, key)
+		if err != nil {
+			return err
+		}
+		defer gone.Close()
+		if _, err := gone.Crypto.Hash(ctx, abc); errors.As(err, &refused) {
+			out["unreachable"] = map[string]interface{}{"code": refused.Code.String(), "message": refused.Error()}
+		}
 	}
 	text, err := json.Marshal(out)
 	if err != nil {
