@@ -2,7 +2,8 @@
  * The n8n community node package (sdk/n8n) as a workflow builder installs it: `npm pack`, then
  * installed into the real n8n's community-nodes folder; its example workflows (hash a text, merge
  * two PDFs from binary data and read the result back, hash rows as one job) run there against a
- * real mesh, and a refused input stops the workflow with the field named.
+ * real mesh; a refused input stops the workflow with the field named, and a wrong key and a gateway
+ * that does not answer are each reported with their cause.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -12,7 +13,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshPostgresDatabase } from "#test/support/databases.js";
-import { root, startMesh, type Mesh } from "#test/support/mesh.js";
+import { freePort, root, startMesh, type Mesh } from "#test/support/mesh.js";
 import { n8nAt, n8nInstalled, n8nRequired, type NodeRun } from "#test/support/n8n.js";
 
 const run = promisify(execFile);
@@ -128,5 +129,47 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
     );
     const text = typeof runs === "string" ? runs : JSON.stringify(runs.Hash?.[0]?.error ?? runs);
     expect(text).toMatch(/VALIDATION_ERROR: expression: /);
+  }, 300_000);
+
+  it("reports a wrong key and a gateway that does not answer, each with its cause (on the error output)", async () => {
+    const nowhere = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    await n8n.importCredentials([
+      { id: "wrongkey", name: "Wrong Key", type: "flowForgeApi", data: { url: mesh.url, apiKey: "ffk_wrong" } },
+      { id: "nowhere", name: "Nowhere", type: "flowForgeApi", data: { url: nowhere, apiKey: mesh.adminKey } },
+    ]);
+    const workflow = example("hash");
+    workflow.id = "FlowForgeNodeUnreachable";
+    const hash = workflow.nodes[1];
+    workflow.nodes = [
+      workflow.nodes[0],
+      ...[
+        ["Wrong Key", "wrongkey"],
+        ["Nowhere", "nowhere"],
+      ].map(([name, id], i) => ({
+        ...hash,
+        id,
+        name,
+        position: [200, 200 * i],
+        onError: "continueRegularOutput",
+        credentials: { flowForgeApi: { id, name } },
+      })),
+    ];
+    workflow.connections = {
+      Start: {
+        main: [
+          [
+            { node: "Wrong Key", type: "main", index: 0 },
+            { node: "Nowhere", type: "main", index: 0 },
+          ],
+        ],
+      },
+    };
+    const runs = await n8n.execute(workflow);
+    const wrongKey = items(runs, "Wrong Key")[0].json.error;
+    expect(wrongKey.code).toBe("UNAUTHORIZED");
+    const unreachable = items(runs, "Nowhere")[0].json.error;
+    expect(unreachable.code).toBe("SERVICE_UNAVAILABLE");
+    expect(unreachable.message).toContain(nowhere);
+    expect(unreachable.message).toMatch(/ECONNREFUSED/);
   }, 300_000);
 });

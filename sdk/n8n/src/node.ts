@@ -277,22 +277,40 @@ function routeOf(path: string, body: Record<string, Json>): string {
 
 const filename = (disposition: string | undefined) => /filename="([^"]+)"/.exec(disposition ?? "")?.[1];
 
-/** The gateway's error envelope as an n8n error naming the fields, or as the item's output on "Continue". */
-function failure(ctx: Context, response: Response, index: number): Item {
-  let envelope: { error?: { code?: string; message?: string; details?: { field: string; message: string }[] } } = {};
+/** An error as the gateway's envelope has it: a stable code, a message, each bad field. */
+interface Envelope {
+  code: string;
+  message: string;
+  details?: { field: string; message: string }[];
+}
+
+/** The envelope of a refused call (or the HTTP status and the start of the body, were it not one). */
+function envelopeOf(response: Response): Envelope {
   try {
-    envelope = JSON.parse(response.body.toString("utf8"));
+    const { error } = JSON.parse(response.body.toString("utf8")) as { error?: Envelope };
+    if (error?.code) return error;
   } catch {}
-  const error = envelope.error ?? {
-    code: `HTTP_${response.statusCode}`,
-    message: response.body.toString("utf8").slice(0, 500),
-  };
-  if (ctx.continueOnFail()) return { json: { error: error as Json }, pairedItem: { item: index } };
+  return { code: `HTTP_${response.statusCode}`, message: response.body.toString("utf8").slice(0, 500) };
+}
+
+/** A request the gateway never answered (nothing listens, a name that does not resolve, a timeout). */
+class Unreachable extends Error {
+  constructor(
+    readonly envelope: Envelope,
+    cause: unknown,
+  ) {
+    super(envelope.message, { cause });
+  }
+}
+
+/** An error as an n8n error naming the fields, or as the item's output on "Continue". */
+function failure(ctx: Context, error: Envelope, index: number, status?: number): Item {
+  if (ctx.continueOnFail()) return { json: { error: error as unknown as Json }, pairedItem: { item: index } };
   const fields = (error.details ?? []).map((d) => `${d.field}: ${d.message}`).join("\n");
-  throw new workflow.NodeApiError(ctx.getNode(), error as Record<string, Json>, {
+  throw new workflow.NodeApiError(ctx.getNode(), error as unknown as Record<string, Json>, {
     message: `${error.code}: ${error.message}`,
     description: fields || undefined,
-    httpCode: String(response.statusCode),
+    httpCode: status === undefined ? undefined : String(status),
     itemIndex: index,
   });
 }
@@ -302,16 +320,25 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
   const credentials = await this.getCredentials("flowForgeApi");
   const base = String(credentials.url).replace(/\/$/, "");
   const headers = { authorization: `Bearer ${String(credentials.apiKey)}`, accept: "application/json" };
-  const call = (method: string, url: string, body?: Json) =>
-    this.helpers.httpRequest({
-      method,
-      url,
-      headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      encoding: "arraybuffer",
-      returnFullResponse: true,
-      ignoreHttpStatusErrors: true,
-    });
+  const call = async (method: string, url: string, body?: Json): Promise<Response> => {
+    try {
+      return await this.helpers.httpRequest({
+        method,
+        url,
+        headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        encoding: "arraybuffer",
+        returnFullResponse: true,
+        ignoreHttpStatusErrors: true,
+      });
+    } catch (err) {
+      // Every HTTP status comes back as a response: what is thrown here never reached the gateway.
+      throw new Unreachable(
+        { code: "SERVICE_UNAVAILABLE", message: `no answer from the FlowForge gateway at ${base}: ${(err as Error).message}` },
+        err,
+      );
+    }
+  };
   const op = capability.operations.find((o) => o.value === this.getNodeParameter("operation", 0))!;
   const requests: Record<string, Json>[] = [];
   for (let i = 0; i < items.length; i++) requests.push(await requestOf(this, op, i));
@@ -319,9 +346,15 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
   if (op.batch && this.getNodeParameter("asJob", 0, false)) {
     // The route from the first item; every item's path fields taken out of its request.
     const [path] = requests.map((r) => routeOf(op.path, r));
-    const response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests });
+    let response: Response;
+    try {
+      response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests });
+    } catch (err) {
+      if (err instanceof Unreachable) return [[failure(this, err.envelope, 0)]];
+      throw err;
+    }
     if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
-      return [[failure(this, response, 0)]];
+      return [[failure(this, envelopeOf(response), 0, response.statusCode)]];
     const answer = JSON.parse(response.body.toString("utf8")) as {
       job: { id: string; items: { index: number; result?: Record<string, Json>; error?: Record<string, Json> }[] };
     };
@@ -348,15 +381,22 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
       if ([...query].length) url += `?${query}`;
     }
     const withBody = op.verb !== "GET" && op.verb !== "DELETE" ? body : undefined;
-    let response = await call(
-      op.verb,
-      op.answersFile ? `${url}${url.includes("?") ? "&" : "?"}answer=file` : url,
-      withBody,
-    );
-    // Several files (or none) cannot be one binary answer: then the JSON.
-    if (response.statusCode === 406 && op.answersFile) response = await call(op.verb, url, withBody);
+    let response: Response;
+    try {
+      response = await call(
+        op.verb,
+        op.answersFile ? `${url}${url.includes("?") ? "&" : "?"}answer=file` : url,
+        withBody,
+      );
+      // Several files (or none) cannot be one binary answer: then the JSON.
+      if (response.statusCode === 406 && op.answersFile) response = await call(op.verb, url, withBody);
+    } catch (err) {
+      if (!(err instanceof Unreachable)) throw err;
+      out.push(failure(this, err.envelope, index));
+      continue;
+    }
     if (response.statusCode >= 400) {
-      out.push(failure(this, response, index));
+      out.push(failure(this, envelopeOf(response), index, response.statusCode));
       continue;
     }
     const type = response.headers["content-type"] ?? "";
