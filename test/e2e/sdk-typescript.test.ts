@@ -2,7 +2,8 @@
  * The TypeScript SDK as someone outside this repository gets it: `npm pack` of sdk/typescript,
  * installed into a fresh project in the system's temp directory; a TypeScript program there,
  * type-checked against the package's declarations through its exports map, calls the real mesh
- * over Connect, gRPC-Web and gRPC, reads errors, and runs a batch; a page in Chromium, on another
+ * over Connect, gRPC-Web and gRPC, reads errors, runs a batch and leaves a job's watch early; a page
+ * in Chromium, on another
  * origin, bundles it and calls the gateway; its `flowforge` command is
  * run as a user would, for answers, files, jobs, help and each exit code.
  */
@@ -16,6 +17,8 @@ import { promisify } from "node:util";
 import { build } from "esbuild";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { JobService, JobState } from "../../gen/flowforge/jobs/v1/jobs_pb.js";
+import { connectClient } from "../support/clients.js";
 import { freePort, root, startMesh, type Mesh } from "../support/mesh.js";
 import { waitFor } from "../support/until.js";
 
@@ -68,6 +71,17 @@ const states: string[] = [];
 for await (const event of ff.batches.watch(job.id))
   if (event.event.case === "stateChanged") states.push(JobState[event.event.value.state]);
 out.states = states;
+
+// Leaving a watch early closes its stream: the program exits while this job still runs.
+const slow = await ff.batches.submit(
+  services.crypto.method.hashPassword,
+  Array.from({ length: 40 }, () => ({ password: "p", params: { memoryKib: 65_536, iterations: 3 } })),
+);
+for await (const event of createNodeFlowForge({ baseUrl, apiKey }).batches.watch(slow.id)) {
+  out.firstEvent = event.event.case;
+  break;
+}
+out.slowJob = slow.id;
 console.log(JSON.stringify(out));
 `;
 
@@ -180,6 +194,12 @@ describe("the TypeScript SDK, installed from its packed tarball", () => {
     expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);
     expect(out.progress).toBe(2);
     expect(out.states.at(-1)).toBe("SUCCEEDED");
+    // The program left a watch after its first event and exited by itself before that job was done.
+    expect(out.firstEvent).toBeDefined();
+    const jobs = connectClient(JobService, mesh.url, mesh.adminKey);
+    const { job } = await jobs.getJob({ jobId: out.slowJob });
+    expect([JobState.QUEUED, JobState.RUNNING]).toContain(job!.state);
+    await jobs.cancelJob({ jobId: out.slowJob });
   });
 
   it("runs in a browser: a page on another origin, bundling it, calls the gateway over Connect and gRPC-Web", async () => {
@@ -322,7 +342,7 @@ describe("the flowforge command", () => {
     expect(JSON.parse(text.stdout).pages.map((p: { text: string }) => p.text)).toEqual(["One", "Two"]);
   });
 
-  it("runs a CSV as a job with progress, each item's outcome printed, a failed item failing the command", async () => {
+  it("runs a CSV as a job with progress, each item's outcome printed, a failed item failing the command; streams its events", async () => {
     writeFileSync(join(project, "items.csv"), "algorithm,text\nsha256,abc\nmd5,abc\n,oops\n");
     const batch = await flowforge(["submit", "crypto.hash", "--items", join(project, "items.csv"), "--wait"]);
     expect(batch.code).toBe(1);
@@ -331,6 +351,22 @@ describe("the flowforge command", () => {
     expect(answer.items[0].result.digest).toBe(sha256("abc"));
     expect(answer.items[2].error).toMatchObject({ code: "invalid_argument", fields: [{ field: "algorithm" }] });
     expect(batch.stderr).toMatch(/3\/3 {2}2 succeeded, 1 failed/);
+    // A stream's answers, one JSON line each: the finished job's events, replayed in order.
+    const events = await flowforge(["call", "JobService/WatchJob", "--job-id", answer.job]);
+    expect(events.code).toBe(0);
+    const lines = events.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const sequences = lines.map((l) => Number(l.sequence));
+    expect(sequences.every((n, i) => n > (sequences[i - 1] ?? 0))).toBe(true);
+    expect(
+      lines
+        .filter((l) => l.itemFinished)
+        .map((l) => l.itemFinished.item.index)
+        .sort(),
+    ).toEqual([0, 1, 2]);
+    expect(lines.at(-1).stateChanged.state).toBe("JOB_STATE_FAILED");
   }, 120_000);
 
   it("manages keys and reads usage: a key made, used, listed and revoked", async () => {
@@ -382,6 +418,22 @@ describe("the flowforge command", () => {
     expect(help.stdout).toMatch(/--algorithm <md5\|sha1\|sha256\|/);
     const methods = await flowforge(["methods", "pdf"]);
     expect(methods.stdout).toMatch(/^pdf\.merge\s+Merge concatenates documents/m);
+    // Every method has a short name of its own, which names it back.
+    const names = (await flowforge(["methods"])).stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(/\s+/)[0]);
+    expect(names.length).toBeGreaterThan(60);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(
+      expect.arrayContaining(["jobs.submit-job", "jobs.list-jobs", "llm.stream-chat", "blobs.upload"]),
+    );
+    for (const [name, full] of [
+      ["jobs.get-job", "flowforge.jobs.v1.JobService/GetJob"],
+      ["llm.stream-chat", "flowforge.llm.v1.LlmService/StreamChat"],
+      ["pdf.from-images", "flowforge.pdf.v1.PdfService/ImagesToPdf"],
+    ])
+      expect((await flowforge(["help", name])).stdout.split("\n")[0]).toContain(`${name}  (${full}`);
   });
 
   it("exits non-zero with the cause and the field for each kind of bad input", async () => {

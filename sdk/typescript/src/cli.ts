@@ -128,10 +128,22 @@ const named: [string, DescService][] = Object.entries(services).flatMap(([name, 
         [pkg, service],
       ];
 });
+/**
+ * The last segment of the method's route where it is a plain word that no other method of its
+ * service has and that is not the service's own name.
+ */
+const routeWord = (method: DescMethod) => {
+  const word = (m: DescMethod) => routeOf(m)?.split("/").at(-1);
+  const mine = word(method);
+  if (!mine || /[{}:*]/.test(mine) || named.some(([name, s]) => s === method.parent && loose(name) === loose(mine)))
+    return undefined;
+  return method.parent.methods.filter((m) => word(m) === mine).length === 1 ? mine : undefined;
+};
+const kebab = (name: string) => name.replace(/(?<=[a-z0-9])(?=[A-Z])/g, "-").toLowerCase();
+/** `crypto.hash`, `pdf.from-images` (its route's word), `llm.stream-chat` (its name, where the route has none). */
 const shortName = (method: DescMethod) => {
   const name = named.find(([, s]) => s === method.parent)![0];
-  const route = routeOf(method)?.split("/").at(-1)?.replace(/[{}:]/g, "");
-  return `${name}.${route && !route.includes("*") ? route : method.name}`;
+  return `${name}.${routeWord(method) ?? kebab(method.name)}`;
 };
 
 function findMethod(text: string): DescMethod {
@@ -139,9 +151,9 @@ function findMethod(text: string): DescMethod {
   const candidates = named
     .filter(([name, s]) => [name, s.name, s.typeName].some((n) => loose(n) === loose(service)))
     .flatMap(([, s]) => s.methods);
-  const found = candidates.find(
-    (m) => loose(m.name) === loose(method) || loose(routeOf(m)?.split("/").at(-1) ?? "") === loose(method),
-  );
+  const found =
+    candidates.find((m) => loose(m.name) === loose(method)) ??
+    candidates.find((m) => loose(routeWord(m) ?? "") === loose(method));
   if (!found) {
     const near = named.flatMap(([, s]) => s.methods).filter((m) => loose(m.name).includes(loose(method)));
     throw new UsageError(
@@ -438,7 +450,8 @@ const usage = `Usage: flowforge [--url URL] [--key KEY] [--protocol connect|grpc
 
 Commands:
   call <method> ['<json>' | @file.json | -] [--field value ...] [--out file] [--output json|table]
-                          call any method; \`flowforge help <method>\` lists its fields
+                          call any method; \`flowforge help <method>\` lists its fields;
+                          a stream's answers (llm.stream-chat) print one JSON line each
   methods [capability]    every method, with what it does
   help [method]           this, or a method's fields from its contract
   submit <method> --items items.json|.ndjson|.csv [--wait] [--idempotency-key k]
@@ -528,10 +541,19 @@ async function main(argv: string[]): Promise<number> {
   const output = take(args, "output") ?? "json";
   const ff = createNodeFlowForge({ baseUrl: url, apiKey: key, protocol });
 
-  /** Calls a unary method with `input` and prints (or writes) the answer. */
+  /**
+   * Calls a method with `input` and prints (or writes) the answer; a stream's answers (StreamChat,
+   * WatchJob) one JSON line each as they come.
+   */
   const call = async (method: DescMethod, input: Message, out?: string) => {
+    if (method.methodKind === "server_streaming") {
+      const client = ff.client(method.parent) as unknown as Record<string, (input: Message) => AsyncIterable<Message>>;
+      for await (const answer of client[method.localName](input))
+        process.stdout.write(`${JSON.stringify(jsonOf(answer, method.output))}\n`);
+      return;
+    }
     if (method.methodKind !== "unary")
-      throw new UsageError(`${shortName(method)} is a stream; use the SDK or \`flowforge watch\``);
+      throw new UsageError(`${shortName(method)} takes a stream of requests; use the SDK (or POST /api/v1/blobs)`);
     const client = ff.client(method.parent) as unknown as Record<string, (input: Message) => Promise<Message>>;
     const answer = await client[method.localName](input);
     let json = jsonOf(answer as Message, method.output);

@@ -70,28 +70,40 @@ export class Jobs {
 
   /**
    * The job's events until it has finished. A dropped connection is resumed after the last
-   * event seen (at most `retries` times in a row), so no event is missed or repeated.
+   * event seen (at most `retries` times in a row), so no event is missed or repeated. Leaving
+   * the loop early (`break`, `return`, a throw) closes the stream.
    */
   async *watch(
     jobId: string,
     options: { signal?: AbortSignal; retries?: number } = {},
   ): AsyncGenerator<WatchJobResponse> {
+    // Ours, so that leaving early cancels the request: an abandoned stream would keep its
+    // connection (and a Node process) waiting until the job finished.
+    const abort = new AbortController();
+    const forward = () => abort.abort(options.signal?.reason);
+    if (options.signal?.aborted) forward();
+    options.signal?.addEventListener("abort", forward, { once: true });
     let afterSequence = 0n;
     let failures = 0;
-    for (;;) {
-      try {
-        for await (const event of this.jobs.watchJob({ jobId, afterSequence }, { signal: options.signal })) {
-          failures = 0;
-          afterSequence = event.sequence;
-          yield event;
+    try {
+      for (;;) {
+        try {
+          for await (const event of this.jobs.watchJob({ jobId, afterSequence }, { signal: abort.signal })) {
+            failures = 0;
+            afterSequence = event.sequence;
+            yield event;
+          }
+          return;
+        } catch (err) {
+          const error = FlowForgeError.from(err);
+          if (error.code !== Code.Unavailable || ++failures > (options.retries ?? 5) || abort.signal.aborted)
+            throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** failures));
         }
-        return;
-      } catch (err) {
-        const error = FlowForgeError.from(err);
-        if (error.code !== Code.Unavailable || ++failures > (options.retries ?? 5) || options.signal?.aborted)
-          throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** failures));
       }
+    } finally {
+      options.signal?.removeEventListener("abort", forward);
+      abort.abort();
     }
   }
 
@@ -104,8 +116,6 @@ export class Jobs {
         const state = e.case === "stateChanged" ? e.value.state : JobState.RUNNING;
         options.onProgress({ ...counts, state });
       }
-      // No break: the stream ends once the job has finished (abandoning it mid-way can leave
-      // the connection waiting).
     }
     return this.get(jobId, options);
   }
