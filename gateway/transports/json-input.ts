@@ -1,9 +1,10 @@
 /**
  * A request in JSON as the method's input in protobuf binary, refused as the caller's bad input
  * naming the field where it can: protobuf-es says which field or enum it could not read only in
- * its error's text, and nothing about an `Any` it cannot resolve, so both are worked out here.
+ * its error's text, and nothing of which field held an `Any` it cannot resolve or a well-known
+ * type it cannot read (a Timestamp that is not RFC 3339), so both are worked out here.
  */
-import { type DescMessage, type JsonValue, type MessageShape, toBinary } from "@bufbuild/protobuf";
+import { type DescMessage, fromJson, type JsonValue, type MessageShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
 import { fromJsonValue, gatewayJsonOptions } from "./json-options.js";
@@ -26,29 +27,33 @@ export function jsonToBinary(input: DescMessage, body: Uint8Array): Buffer {
     throw new ConnectError("request body is not valid UTF-8", Code.InvalidArgument, undefined, undefined, cause);
   }
   let message: MessageShape<DescMessage>;
+  let json: JsonValue | undefined;
   try {
-    message = fromJsonValue(input, parseJson(text, input.typeName), gatewayJsonOptions);
+    json = parseJson(text, input.typeName);
+    message = fromJsonValue(input, json, gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause, Code.InvalidArgument);
-    const violation =
-      (err.rawMessage.includes("google.protobuf.Any") ? anyFaultOf(input, text) : undefined) ??
-      violationFromMessage(err.rawMessage, input);
+    const violation = jsonViolation(err.rawMessage, input, json);
     throw violation ? invalidArgument(violation.field, violation.description, cause) : err;
   }
   return Buffer.from(toBinary(input, message));
 }
 
-/** Which Any of a request protobuf-es could not decode (anyFault), from its JSON text. */
-function anyFaultOf(input: DescMessage, text: string) {
-  try {
-    return anyFault(
-      input,
-      JSON.parse(text),
-      (typeName) => gatewayJsonOptions.registry.getMessage(typeName) !== undefined,
+/**
+ * The field a JSON decoding error of `input` is about, from the error's text and, where it names
+ * no field (an `Any`, a well-known type), from the JSON itself.
+ */
+export function jsonViolation(
+  message: string,
+  input: DescMessage,
+  json: unknown,
+): { field: string; description: string } | undefined {
+  if (json !== undefined && /cannot decode message google\.protobuf\./.test(message))
+    return (
+      wellKnownFault(input, json, (typeName) => gatewayJsonOptions.registry.getMessage(typeName) !== undefined) ??
+      violationFromMessage(message, input)
     );
-  } catch {
-    return undefined;
-  }
+  return violationFromMessage(message, input);
 }
 
 /** Field names (proto names, dotted into nested messages) of `schema` whose enum is `enumName`. */
@@ -78,12 +83,33 @@ export function violationFromMessage(
   return undefined;
 }
 
+/** How each well-known type is written in JSON, for its error. */
+const wellKnownForms: Record<string, string> = {
+  "google.protobuf.Timestamp": "an RFC 3339 time such as 2026-12-07T10:30:00Z",
+  "google.protobuf.Duration": 'seconds ending in "s", such as "90s" or "1.5s"',
+  "google.protobuf.FieldMask": 'field paths separated by commas, such as "name,tier"',
+};
+
+/** Why `value` is not the JSON of the well-known type `message` (undefined when it is), saying how it is written. */
+export function wellKnownMisfit(message: DescMessage, value: JsonValue): string | undefined {
+  try {
+    fromJson(message, value);
+    return undefined;
+  } catch (err) {
+    let why = String((err as Error).message).replace(/^cannot decode message [\w.]+ from JSON: /, "");
+    if (why === JSON.stringify(value)) why = `got ${why}`;
+    const form = wellKnownForms[message.typeName];
+    return `not a ${message.name} (${why})${form ? `: write ${form}` : ""}`;
+  }
+}
+
 /**
  * The first `google.protobuf.Any` in `json` (a value of `schema`) that protobuf-es cannot decode —
- * no `@type`, or a type nobody serves — named by its proto path (`items[3]`). JSON decoding
- * errors about Any name neither the field nor the item.
+ * no `@type`, or a type nobody serves — or the first other well-known type it cannot read, named
+ * by its proto path (`items[3]`, `created_after`). JSON decoding errors about them name neither
+ * the field nor the item.
  */
-export function anyFault(
+export function wellKnownFault(
   schema: DescMessage,
   json: unknown,
   known: (typeName: string) => boolean,
@@ -95,14 +121,13 @@ export function anyFault(
   for (const field of schema.fields) {
     const message = field.message;
     const value = obj[field.jsonName] ?? obj[field.name];
-    if (
-      !message ||
-      value == null ||
-      (message.typeName.startsWith("google.protobuf.") && message.typeName !== "google.protobuf.Any")
-    )
-      continue;
+    if (!message || value == null) continue;
     const one = (v: unknown, at: string) => {
-      if (message.typeName !== "google.protobuf.Any") return anyFault(message, v, known, `${at}.`, depth + 1);
+      if (message.typeName.startsWith("google.protobuf.") && message.typeName !== "google.protobuf.Any") {
+        const description = wellKnownMisfit(message, v as JsonValue);
+        return description === undefined ? undefined : { field: at, description };
+      }
+      if (message.typeName !== "google.protobuf.Any") return wellKnownFault(message, v, known, `${at}.`, depth + 1);
       const typeUrl = (v as { "@type"?: unknown } | null)?.["@type"];
       if (typeof typeUrl !== "string" || typeUrl === "")
         return {

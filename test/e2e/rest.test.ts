@@ -441,6 +441,20 @@ describe("REST errors in the envelope", () => {
     expect(badEnum.body.error.details[0].field).toBe("state");
     const unknown = await rest("GET", "/api/v1/jobs?colour=red");
     expect(unknown.body.error.details[0].field).toBe("colour");
+    // A well-known type that does not parse is named too, saying how it is written.
+    const badTime = await rest("GET", "/api/v1/jobs?created_after=yesterday");
+    expect(badTime.status).toBe(400);
+    expect(badTime.body.error.details[0]).toEqual({
+      field: "created_after",
+      message: expect.stringMatching(/not a Timestamp .*RFC 3339 time such as 2026-/),
+    });
+    const badTimeConnect = await rest("POST", "/flowforge.jobs.v1.JobService/ListJobs", { createdBefore: 5 });
+    expect(badTimeConnect.status).toBe(400);
+    const badRequest = badTimeConnect.body.details.find((d: { type: string }) => d.type === "google.rpc.BadRequest");
+    expect(badRequest.debug.fieldViolations[0]).toEqual({
+      field: "created_before",
+      description: expect.stringMatching(/not a Timestamp \(got 5\)/),
+    });
     const getBody = '{"state": "succeeded"}';
     const bodyOnGet = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const url = new URL(`${mesh.url}/api/v1/jobs`);

@@ -8,7 +8,6 @@ import {
   type DescEnum,
   type DescField,
   type DescMessage,
-  fromJson,
   type JsonObject,
   type JsonValue,
   type MessageShape,
@@ -16,7 +15,7 @@ import {
 } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
-import { violationFromMessage } from "../json-input.js";
+import { jsonViolation, wellKnownMisfit } from "../json-input.js";
 import { isScalarJson, wrapperField } from "./templates.js";
 import { fromJsonValue, gatewayJsonOptions } from "../json-options.js";
 
@@ -103,18 +102,11 @@ function paramJson(field: DescField, text: string, path: string, name = field.na
   if (field.enum) return enumValueName(field.enum, text, path);
   if (field.message) {
     // A well-known type written as one value: a wrapper reads as its value's type, the rest as
-    // text, read here so a bad one is named (`created_after: invalid RFC 3339 string`).
+    // text, read here so a bad one is named (`created_after: not a Timestamp (…)`).
     const wrapped = wrapperField(field.message);
     if (wrapped) return paramJson(wrapped, text, path, name);
-    try {
-      fromJson(field.message, text);
-    } catch (cause) {
-      throw invalidArgument(
-        name,
-        (cause as Error).message.replace(/^cannot decode message [\w.]+ from JSON: /, ""),
-        cause,
-      );
-    }
+    const misfit = wellKnownMisfit(field.message, text);
+    if (misfit) throw invalidArgument(name, misfit);
     return text;
   }
   const scalar = field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
@@ -207,7 +199,7 @@ export function restInput<T extends DescMessage>(schema: T, parts: RestParts): M
     return fromJsonValue(schema, json, gatewayJsonOptions);
   } catch (cause) {
     const err = ConnectError.from(cause);
-    const violation = violationFromMessage(err.rawMessage, schema);
+    const violation = jsonViolation(err.rawMessage, schema, json);
     throw violation
       ? invalidArgument(violation.field, violation.description, cause)
       : invalidArgument("body", err.rawMessage, cause);
