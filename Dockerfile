@@ -13,6 +13,8 @@ COPY lib ./lib
 COPY services ./services
 COPY gateway ./gateway
 COPY web ./web
+# The TypeScript SDK: a dev dependency (file:) that the build compiles beside the rest.
+COPY sdk/typescript ./sdk/typescript
 RUN npm install --no-fund --no-audit
 
 # Run: the production dependencies alone, the compiled code, the Debian programs the capabilities call.

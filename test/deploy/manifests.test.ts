@@ -157,6 +157,18 @@ describe("Dockerfile", () => {
       expect(build).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
       expect(run).toMatch(new RegExp(`^COPY --from=build /app/dist/${dir} \\./dist/${dir}$`, "m"));
     }
+    // Every local package the install links (file: dependencies, such as the TypeScript SDK that
+    // the build compiles too) is there before `npm install`.
+    const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
+    const local = ["dependencies", "devDependencies", "optionalDependencies"]
+      .flatMap((kind) => Object.values(manifest[kind] ?? {}))
+      .filter((spec) => spec.startsWith("file:"))
+      .map((spec) => spec.slice("file:".length).replace(/^\.\//, ""));
+    expect(local).toContain("sdk/typescript");
+    for (const dir of local) expect(build).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
     // The web console is built with the rest (web/ into dist/web) and served by the gateway.
     expect(build).toMatch(/^COPY web \.\/web$/m);
     expect(run).toMatch(/^COPY --from=build \/app\/dist\/web \.\/dist\/web$/m);
