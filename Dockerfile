@@ -43,6 +43,8 @@ COPY --from=build /app/dist/lib ./dist/lib
 COPY --from=build /app/dist/services ./dist/services
 COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/scripts ./dist/scripts
+# What the gateway shares with the TypeScript SDK (the #sdk/* alias: enum spellings, file fields).
+COPY --from=build /app/dist/sdk ./dist/sdk
 # The chunks the entry points' bundles share (scripts/bundle.ts).
 COPY --from=build /app/dist/chunks ./dist/chunks
 # The web console, served by the gateway at /.

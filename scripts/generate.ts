@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { addressVariable, runsAsJobsAmong, servicePort, type Capability } from "#capability/index.js";
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import { builtRegistry, commentLines, openapiDocument } from "./generate/openapi.js";
-import { isFileMessage } from "../gateway/transports/rest/templates.js";
+import { isFileMessage } from "#sdk/input.js";
 import {
   composeFile,
   gatewayManifest,

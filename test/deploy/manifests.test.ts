@@ -169,6 +169,15 @@ describe("Dockerfile", () => {
       .map((spec) => spec.slice("file:".length).replace(/^\.\//, ""));
     expect(local).toContain("sdk/typescript");
     for (const dir of local) expect(build).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, "m"));
+    // What each import alias of the compiled code (#runtime/*, #sdk/*, …) points at is in the image.
+    const aliases = (manifest.imports ?? {}) as Record<string, string>;
+    for (const [alias, target] of Object.entries(aliases)) {
+      if (alias === "#test/*") continue;
+      const top = target.replace(/^\.\//, "").split("/")[0];
+      expect(run, `${alias} → ${target}`).toMatch(
+        new RegExp(`^COPY --from=build /app/dist/${top} \\./dist/${top}$`, "m"),
+      );
+    }
     // The web console is built with the rest (web/ into dist/web) and served by the gateway.
     expect(build).toMatch(/^COPY web \.\/web$/m);
     expect(run).toMatch(/^COPY --from=build \/app\/dist\/web \.\/dist\/web$/m);

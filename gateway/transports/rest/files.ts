@@ -18,7 +18,8 @@ import busboy from "busboy";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { invalidArgument } from "#runtime/errors.js";
-import { answerFileDepth, fileFields, isFileMessage } from "./templates.js";
+import { isFileMessage } from "#sdk/input.js";
+import { answerFileDepth, fileFields } from "./templates.js";
 import type { Req, Res } from "../node-http.js";
 
 /** One part of a form: a text field, or a file whose bytes must be read before the next part comes. */

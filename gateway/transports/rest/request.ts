@@ -5,7 +5,6 @@
  * any case (`"sha256"` for `HASH_ALGORITHM_SHA256`).
  */
 import {
-  type DescEnum,
   type DescField,
   type DescMessage,
   type JsonObject,
@@ -15,91 +14,35 @@ import {
 } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { invalidArgument } from "#runtime/errors.js";
+import { enumValueName, fieldByJsonKey, SpellingError, spellEnums } from "#sdk/input.js";
 import { jsonViolation, wellKnownMisfit } from "../json-input.js";
 import { isScalarJson, wrapperField } from "./templates.js";
 import { fromJsonValue, gatewayJsonOptions } from "../json-options.js";
 
 /** Most query parameters one request may carry. */
 export const maxQueryParameters = 100;
-/** Deepest JSON the friendly pass walks (protobuf's own decoding limit is 100 as well). */
-const maxDepth = 100;
 
-/** A spelling without case, `-`, `_`, spaces or dots: `SHA-256`, `sha_256` and `sha256` read alike. */
-const squash = (text: string) => text.replace(/[-_\s.]/g, "").toUpperCase();
-
-/** Each enum's values by every spelling that names one value only. */
-const spellings = new WeakMap<DescEnum, Map<string, string>>();
-
-function spellingsOf(e: DescEnum): Map<string, string> {
-  let map = spellings.get(e);
-  if (map) return map;
-  const seen = new Map<string, string[]>();
-  const add = (key: string, name: string) => {
-    const names = seen.get(key) ?? [];
-    if (!names.includes(name)) seen.set(key, [...names, name]);
-  };
-  for (const v of e.values) {
-    if (v.number === 0) continue; // UNSPECIFIED: only by its full name
-    add(squash(v.name), v.name);
-    add(squash(v.localName), v.name);
-  }
-  map = new Map([...seen].filter(([, names]) => names.length === 1).map(([key, [name]]) => [key, name]));
-  spellings.set(e, map);
-  return map;
-}
-
-/** The enum's values as a person would type them: without the shared prefix, lower case. */
-export function enumChoices(e: DescEnum): string {
-  return e.values
-    .filter((v) => v.number !== 0)
-    .map((v) => v.localName.toLowerCase())
-    .join(", ");
-}
-
-/**
- * The enum value named `text`: its full name, or its name without the shared prefix, in any case
- * and with or without `-` / `_` (`SHA-256`, `sha256`, `HASH_ALGORITHM_SHA256`) where that names one
- * value. Anything else is refused naming `field` and listing the values.
- */
-function enumValueName(e: DescEnum, text: string, field: string): string {
-  if (e.values.some((v) => v.name === text)) return text;
-  const found = spellingsOf(e).get(squash(text));
-  if (found) return found;
-  throw invalidArgument(field, `must be one of ${enumChoices(e)} (got "${text.slice(0, 100)}")`);
-}
-
-function fieldByJsonKey(schema: DescMessage, key: string): DescField | undefined {
-  return schema.fields.find((f) => f.jsonName === key || f.name === key);
-}
-
-/** Messages whose JSON is not their fields (well-known types): left as they are. */
+/** Messages whose JSON is not their fields (well-known types): not walked into. */
 const opaque = (m: DescMessage) => m.typeName.startsWith("google.protobuf.");
 
-/** Rewrites enum spellings in `json` (a value of `schema`) in place; returns it. */
-export function canonicalEnums(schema: DescMessage, json: unknown, depth = 0, path = ""): unknown {
-  if (typeof json !== "object" || json === null || Array.isArray(json) || opaque(schema)) return json;
-  if (depth > maxDepth) throw invalidArgument("body", `nested deeper than ${maxDepth} levels`);
-  const obj = json as Record<string, unknown>;
-  for (const [key, value] of Object.entries(obj)) {
-    const field = fieldByJsonKey(schema, key);
-    if (!field || value === null) continue;
-    const at = path ? `${path}.${field.name}` : field.name;
-    const one = (v: unknown, where: string): unknown => {
-      if (field.enum && typeof v === "string") return enumValueName(field.enum, v, where);
-      if (field.message) return canonicalEnums(field.message, v, depth + 1, where);
-      return v;
-    };
-    if (field.fieldKind === "list" && Array.isArray(value)) obj[key] = value.map((v, i) => one(v, `${at}[${i}]`));
-    else if (field.fieldKind === "map" && typeof value === "object" && !Array.isArray(value))
-      obj[key] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, one(v, `${at}[${k}]`)]));
-    else if (field.fieldKind !== "map" && field.fieldKind !== "list") obj[key] = one(value, at);
+/** Enum spellings rewritten (sdk/typescript/src/input.ts), a value naming none refused naming its field. */
+export function canonicalEnums(schema: DescMessage, json: unknown): unknown {
+  return spelled(() => spellEnums(schema, json));
+}
+
+/** `read()`, its SpellingError as the caller's bad input. */
+function spelled<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SpellingError) throw invalidArgument(err.field, err.description, err);
+    throw err;
   }
-  return obj;
 }
 
 /** A path or query value as the JSON of its field (numbers, booleans and enums from text). */
 function paramJson(field: DescField, text: string, path: string, name = field.name): JsonValue {
-  if (field.enum) return enumValueName(field.enum, text, path);
+  if (field.enum) return spelled(() => enumValueName(field.enum!, text, path));
   if (field.message) {
     // A well-known type written as one value: a wrapper reads as its value's type, the rest as
     // text, read here so a bad one is named (`created_after: not a Timestamp (…)`).

@@ -13,6 +13,7 @@ import {
   hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
+import { isFileMessage } from "#sdk/input.js";
 
 /** A path segment: a literal, or a `{field}` variable. */
 export type Segment = { literal: string } | { field: string };
@@ -77,15 +78,6 @@ export function wrapperField(message: DescMessage): DescField | undefined {
   if (!/^google\.protobuf\.\w+Value$/.test(message.typeName)) return undefined;
   const [field] = message.fields;
   return message.fields.length === 1 && field.name === "value" && field.fieldKind === "scalar" ? field : undefined;
-}
-
-/** Whether a message is a file reference: a `source` oneof of `bytes data` and `string blob_id`. */
-export function isFileMessage(message: DescMessage): boolean {
-  const fields = message.oneofs.find((o) => o.name === "source")?.fields ?? [];
-  return (
-    fields.some((f) => f.name === "data" && f.fieldKind === "scalar" && f.scalar === ScalarType.BYTES) &&
-    fields.some((f) => f.name === "blob_id")
-  );
 }
 
 /** The fields a form's file parts fill: file messages, single or repeated, at the top of the input. */

@@ -12,8 +12,6 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import {
   create,
-  type DescEnum,
-  type DescEnumValue,
   type DescField,
   type DescMessage,
   type DescMethod,
@@ -33,6 +31,7 @@ import { FlowForgeError, unreachable } from "./errors.js";
 import { comments, registry as createRegistry, services } from "./gen/flowforge/catalog.js";
 import { JobState } from "./gen/flowforge/jobs/v1/jobs_pb.js";
 import { http } from "./gen/google/api/annotations_pb.js";
+import { enumChoices, enumValueName, isFileMessage, SpellingError, spellEnums } from "./input.js";
 import { methodName, outcomes, type Progress } from "./jobs.js";
 import { createNodeFlowForge } from "./node.js";
 
@@ -172,10 +171,6 @@ function splitShort(text: string): [string, string] {
 // ---------------------------------------------------------------------------------------------
 // The input: a JSON object (positional, `-` for stdin, or @file.json), then each field flag.
 
-/** A message whose `data` bytes field holds a file (FileRef, documents, images). */
-const fileLike = (message: DescMessage) =>
-  message.fields.some((f) => f.name === "data" && f.fieldKind === "scalar" && f.scalar === 12);
-
 function fieldByName(message: DescMessage, name: string): DescField | undefined {
   return message.fields.find((f) => [f.name, f.jsonName].some((n) => loose(n) === loose(name)));
 }
@@ -192,20 +187,18 @@ function readPath(path: string, field: string): Uint8Array {
 
 /** An enum value as people type it (`sha256`, `SHA-256`, `HASH_ALGORITHM_SHA256`), or the field named with the choices. */
 function enumValue(field: DescField, text: string, path: string): string {
-  if (field.fieldKind !== "enum" && !(field.fieldKind === "list" && field.listKind === "enum")) return text;
-  const choices = enumChoices(field.enum!);
-  const matches = choices.filter(([short, value]) => [short, value.name].some((n) => loose(n) === loose(text)));
-  if (matches.length !== 1)
-    throw new UsageError(`${path}: ${text} is not one of ${choices.map(([short]) => short).join(", ")}`);
-  return matches[0][1].name;
+  if (!field.enum) return text;
+  return spelled(() => enumValueName(field.enum!, text, path));
 }
 
-/** An enum's values without its prefix and in lower case (`sha256` for HASH_ALGORITHM_SHA256), the unset one left out. */
-function enumChoices(desc: DescEnum): [string, DescEnumValue][] {
-  const prefix = desc.values.find((v) => v.number === 0)?.name.replace(/UNSPECIFIED$/, "") ?? "";
-  return desc.values
-    .filter((v) => v.number !== 0)
-    .map((v) => [(v.name.startsWith(prefix) ? v.name.slice(prefix.length) : v.name).toLowerCase(), v]);
+/** `read()`, its SpellingError as bad usage (nothing is sent). */
+function spelled<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof SpellingError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** A flag's text as the JSON of `field`. */
@@ -213,8 +206,8 @@ function flagJson(field: DescField, text: string, path: string): JsonValue {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
   if (kind === "message") {
     const message = field.message!;
-    if (text.startsWith("@") && fileLike(message)) return { data: base64Encode(readPath(text.slice(1), path)) };
-    if (/^blob_/.test(text) && fileLike(message)) return { blobId: text };
+    if (text.startsWith("@") && isFileMessage(message)) return { data: base64Encode(readPath(text.slice(1), path)) };
+    if (/^blob_/.test(text) && isFileMessage(message)) return { blobId: text };
     if (text.startsWith("@")) text = new TextDecoder().decode(readPath(text.slice(1), path));
     try {
       return JSON.parse(text);
@@ -268,31 +261,6 @@ function setFlag(message: DescMessage, json: JsonObject, path: string, text: str
   }
 }
 
-/** `json` with every enum value spelled as the contract does (`sha256` → `HASH_ALGORITHM_SHA256`). */
-function spellEnums(message: DescMessage, json: JsonValue, path: string): JsonValue {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) return json;
-  const out: JsonObject = { ...json };
-  for (const [key, value] of Object.entries(json)) {
-    const field = fieldByName(message, key);
-    if (!field) continue;
-    const at = path ? `${path}.${key}` : key;
-    const each = (v: JsonValue, i?: number): JsonValue => {
-      const here = i === undefined ? at : `${at}[${i}]`;
-      if (
-        typeof v === "string" &&
-        (field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum"))
-      )
-        return enumValue(field, v, here);
-      if (field.message && !field.message.typeName.startsWith("google.protobuf."))
-        return spellEnums(field.message, v, here);
-      return v;
-    };
-    if (field.fieldKind === "list" && Array.isArray(value)) out[key] = value.map((v, i) => each(v, i));
-    else if (field.fieldKind !== "map") out[key] = each(value);
-  }
-  return out;
-}
-
 function inputOf(method: DescMethod, args: Args, body: string | undefined): Message {
   let json: JsonObject = {};
   if (body !== undefined) {
@@ -309,7 +277,7 @@ function inputOf(method: DescMethod, args: Args, body: string | undefined): Mess
     }
     if (typeof json !== "object" || json === null || Array.isArray(json))
       throw new UsageError("the input must be a JSON object");
-    json = spellEnums(method.input, json, "") as JsonObject;
+    spelled(() => spellEnums(method.input, json));
   }
   for (const [name, values] of args.flags) for (const value of values) setFlag(method.input, json, name, value);
   try {
@@ -410,11 +378,9 @@ function fieldType(field: DescField): string {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
   const base =
     kind === "enum"
-      ? enumChoices(field.enum!)
-          .map(([short]) => short)
-          .join("|")
+      ? enumChoices(field.enum!).join("|")
       : kind === "message"
-        ? fileLike(field.message!)
+        ? isFileMessage(field.message!)
           ? "@file | blob_id"
           : field.message!.name
         : kind === "scalar"
@@ -582,7 +548,9 @@ async function main(argv: string[]): Promise<number> {
       const idempotencyKey = take(args, "idempotency-key");
       const items = itemsFrom(path, method).map((json, i) => {
         try {
-          return fromJson(method.input, spellEnums(method.input, json, `items[${i}]`), { registry });
+          return fromJson(method.input, spelled(() => spellEnums(method.input, json, `items[${i}]`)) as JsonObject, {
+            registry,
+          });
         } catch (err) {
           if (err instanceof UsageError) throw err;
           throw new UsageError(`--items[${i}]: ${(err as Error).message}`);

@@ -9,6 +9,7 @@ import { registry } from "./gen/flowforge/catalog.js";
 
 export { authInterceptor, type FlowForge, type FlowForgeOptions, flowForgeOver, interceptorsFor } from "./client.js";
 export { errorInterceptor, type FieldViolation, FlowForgeError } from "./errors.js";
+export { enumChoices, enumValueName, isFileMessage, SpellingError, spellEnums } from "./input.js";
 export { comments, registry, services } from "./gen/flowforge/catalog.js";
 export { Jobs, methodName, type Outcome, outcomes, type Progress, type SubmitOptions } from "./jobs.js";
 
