@@ -334,7 +334,10 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
     } catch (err) {
       // Every HTTP status comes back as a response: what is thrown here never reached the gateway.
       throw new Unreachable(
-        { code: "SERVICE_UNAVAILABLE", message: `no answer from the FlowForge gateway at ${base}: ${(err as Error).message}` },
+        {
+          code: "SERVICE_UNAVAILABLE",
+          message: `no answer from the FlowForge gateway at ${base}: ${(err as Error).message}`,
+        },
         err,
       );
     }
