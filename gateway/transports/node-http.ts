@@ -27,6 +27,27 @@ export function send(res: Res, { status, headers = {}, body }: HttpAnswer) {
   (res as http.ServerResponse).end(body);
 }
 
+/**
+ * Writes a part of a streamed answer; when the connection's buffer is full, waits until it drains
+ * or the caller goes away, so a reader that stops reading holds back the stream instead of the
+ * gateway buffering it. Answers whether the caller is still there.
+ */
+export async function writePaced(res: Res, chunk: string | Uint8Array): Promise<boolean> {
+  const r = res as http.ServerResponse;
+  if (r.destroyed) return false;
+  if (r.write(chunk)) return true;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      r.off("drain", done);
+      r.off("close", done);
+      resolve();
+    };
+    r.on("drain", done);
+    r.on("close", done);
+  });
+  return !r.destroyed;
+}
+
 /** How much of a refused upload is read and thrown away before the connection is cut. */
 const lingerBytes = 64 * 1024 * 1024;
 

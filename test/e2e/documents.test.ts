@@ -4,6 +4,7 @@
  * with files as plain bodies, forms and answers, and a multi-page OCR job's progress.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { PDFDocument } from "pdf-lib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
@@ -164,6 +165,38 @@ describe("files larger than a message: the blob store", () => {
     expect(info.body.pageCount).toBe(2);
     const merged = await post("/api/v1/pdf/merge", { documents: [{ blobId: blob.blobId }, { blobId: blob.blobId }] });
     expect(merged.body.pageCount).toBe(4);
+  });
+
+  it("a download whose reader stops reading, then goes away, ends on the gateway: paced, then cancelled", async () => {
+    const put = await fetch(`${mesh.url}/api/v1/blobs?filename=big.bin`, {
+      method: "PUT",
+      headers: { ...auth(), "content-type": "application/octet-stream" },
+      body: new Uint8Array(randomBytes(16 << 20)),
+    });
+    const { blob } = await put.json();
+    // Download calls over REST that have ended, whatever their outcome.
+    const ended = async () => {
+      const metrics = await (await fetch(`${mesh.url}/metrics`)).text();
+      const lines = metrics.matchAll(
+        /^flowforge_rpc_requests_total\{method="flowforge\.blob\.v1\.BlobService\/Download",code="\w+",protocol="rest"\} (\d+)$/gm,
+      );
+      return [...lines].reduce((sum, m) => sum + Number(m[1]), 0);
+    };
+    const before = await ended();
+    // Reads the first chunk, then nothing: the gateway's writes back up; then the reader goes away.
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${mesh.url}/api/v1/blobs/${blob.blobId}`, { headers: auth() }, (res) => {
+        res.once("data", () => {
+          res.pause();
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on("error", (err) => (req.destroyed ? resolve() : reject(err)));
+      req.end();
+    });
+    // The call ends (before, it waited for the gone connection to drain, for ever).
+    await expect.poll(ended, { timeout: 30_000 }).toBe(before + 1);
   });
 
   it("blobs need the blobs scope: a key scoped to crypto can neither upload, read, describe nor delete files", async () => {

@@ -1,6 +1,6 @@
 /** Server-streaming routes: each message a Server-Sent Event, a comment line keeping an idle stream open. */
 import type * as http from "node:http";
-import type { Res } from "../node-http.js";
+import { type Res, writePaced } from "../node-http.js";
 import { jsonOf } from "./json.js";
 import type { RestRoute } from "./routes.js";
 
@@ -35,7 +35,7 @@ export async function streamEvents(
       const kind = oneof ? (m[oneof.localName] as { case?: string }).case : undefined;
       const event = `${id}event: ${kind ?? "message"}\ndata: ${jsonOf(output, message, requestId)}\n\n`;
       sent += Buffer.byteLength(event);
-      (res as http.ServerResponse).write(event);
+      if (!(await writePaced(res, event))) return sent; // the caller went away: the stream is cancelled
     }
     if (!started) (res as http.ServerResponse).writeHead(200, { "content-type": "text/event-stream" });
     res.end();

@@ -1,19 +1,13 @@
 /** Answers that are files: a file stream written as the file, or an answer's one file (inline bytes or a blob). */
-import type * as http from "node:http";
 import type { DescMessage } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
-import type { Req, Res } from "../node-http.js";
+import { type Req, type Res, writePaced } from "../node-http.js";
 import { restRefusal, writeRestError } from "./envelope.js";
 import { fileExtensions, filesOf, sniffType, writeFileHead } from "./files.js";
 
 /** `name` with the extension of `contentType` (`.bin` for a type without one). */
 const withExtension = (name: string, contentType: string) => `${name}.${fileExtensions[contentType] ?? "bin"}`;
-
-/** Writes a chunk of a file answer, waiting for the socket to drain when it is full. */
-async function writeChunk(res: Res, chunk: Uint8Array): Promise<void> {
-  if (!(res as http.ServerResponse).write(chunk)) await new Promise((r) => res.once("drain", r));
-}
 
 /** What answerFile needs: the call, the answer and whose blobs it may name. */
 export interface FileAnswer {
@@ -37,7 +31,7 @@ export async function streamFile(res: Res, stream: AsyncIterable<Record<string, 
     if (part.case === "chunk") {
       const chunk = part.value as Uint8Array;
       sent += chunk.length;
-      await writeChunk(res, chunk);
+      if (!(await writePaced(res, chunk))) return sent; // the caller went away: the stream is cancelled
       continue;
     }
     const blob = part.value as { size: bigint; sha256: string; contentType: string; filename: string };
@@ -73,6 +67,6 @@ export async function answerFile({ req, res, schema, answered, name, requestId, 
     size: info.size,
     requestId,
   });
-  for await (const chunk of body) await writeChunk(res, chunk);
+  for await (const chunk of body) if (!(await writePaced(res, chunk))) return; // the caller went away
   res.end();
 }
