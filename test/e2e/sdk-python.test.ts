@@ -22,7 +22,7 @@ let home: string;
 const program = `
 import json, sys
 import flowforge
-from flowforge import FlowForge, FlowForgeError, run
+from flowforge import FlowForge, FlowForgeError, run, submit, wait
 from flowforge.crypto.v1 import crypto_pb2
 
 target, key, nobody = sys.argv[1:4]
@@ -44,6 +44,17 @@ with FlowForge(target, key) as ff:
                   on_progress=lambda counts, state: progress.append(counts.succeeded + counts.failed))
     out["batch"] = [r.value.digest if r.ok else r.error.fields for r in results]
     out["progress"] = progress[-1]
+    # Dicts in the JSON form, by method name; a value of the wrong type is refused naming the
+    # field before anything is sent (request_id: none), in a call and in a batch's item.
+    out["by_name"] = ff.call("CryptoService/Hash", {"algorithm": "HASH_ALGORITHM_SHA256", "text": "abc"}).digest
+    out["wrong_type"] = failure(lambda: ff.call("flowforge.math.v1.MathService/Describe", {"values": [1, "a"]}))
+    out["nested"] = failure(lambda: ff.call("TransformService/Convert", {"input": "a", "csv": {"delimiter": 5}}))
+    out["item_type"] = failure(lambda: run(ff, "CryptoService/Hash", [{"text": "a"}, {"text": 5}]))
+    dict_batch = run(ff, "CryptoService/Hash", [{"algorithm": "HASH_ALGORITHM_MD5", "text": "abc"}, {"text": "x"}])
+    out["dict_batch"] = [r.value.digest if r.ok else r.error.fields for r in dict_batch]
+    job = submit(ff, "CryptoService/Hash", [{"algorithm": "HASH_ALGORITHM_SHA1", "text": "abc"}])
+    wait(ff, job.id)
+    out["stream"] = [e.WhichOneof("event") for e in ff.call("JobService/WatchJob", {"jobId": job.id})]
 out["wrong_key"] = failure(lambda: FlowForge(target, "ffk_wrong").crypto.Hash(abc))
 out["unreachable"] = failure(lambda: FlowForge(nobody, key, timeout=10).crypto.Hash(abc))
 print(json.dumps(out))
@@ -93,6 +104,17 @@ describe("the Python SDK, installed into a fresh virtual environment", () => {
     });
     expect(out.batch).toEqual([sha256("abc"), ["algorithm"]]);
     expect(out.progress).toBe(2);
+    expect(out.by_name).toBe(sha256("abc"));
+    expect(out.wrong_type).toEqual({
+      code: "INVALID_ARGUMENT",
+      violations: [["values[1]", "Couldn't parse float: a"]],
+      request_id: false,
+    });
+    expect(out.nested.violations.map((v: string[]) => v[0])).toEqual(["csv.delimiter"]);
+    expect(out.item_type.violations.map((v: string[]) => v[0])).toEqual(["items[1].text"]);
+    expect(out.dict_batch).toEqual([createHash("md5").update("abc").digest("hex"), ["algorithm"]]);
+    expect(out.stream[0]).toBe("state_changed");
+    expect(out.stream).toContain("item_finished");
     expect(out.wrong_key.code).toBe("UNAUTHENTICATED");
     expect(out.unreachable.code).toBe("UNAVAILABLE");
   });

@@ -3,6 +3,20 @@ generated from proto/), a client that sends the key and raises errors naming the
 from flowforge.client import FlowForge
 from flowforge.errors import FieldViolation, FlowForgeError
 from flowforge.batches import Outcome, get, outcomes, run, submit, wait, watch
+from flowforge.requests import method_named, request
 
-__all__ = ["FieldViolation", "FlowForge", "FlowForgeError", "Outcome", "get", "outcomes", "run", "submit", "wait", "watch"]
+__all__ = [
+    "FieldViolation",
+    "FlowForge",
+    "FlowForgeError",
+    "Outcome",
+    "get",
+    "method_named",
+    "outcomes",
+    "request",
+    "run",
+    "submit",
+    "wait",
+    "watch",
+]
 __version__ = "0.1.0"

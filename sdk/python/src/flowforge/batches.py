@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import grpc
-from google.protobuf import any_pb2, symbol_database
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 from flowforge.errors import FlowForgeError
 from flowforge.jobs.v1 import jobs_pb2
+from flowforge.requests import Request, message_class, method_named, request
 
 FINISHED = {jobs_pb2.JOB_STATE_SUCCEEDED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELLED}
 
@@ -33,10 +34,26 @@ def _pack(request: Message) -> any_pb2.Any:
     return packed
 
 
-def submit(ff, method: str, requests: Iterable[Message], idempotency_key: str = "") -> jobs_pb2.Job:
-    """Submits ``requests`` to ``method`` (``flowforge.crypto.v1.CryptoService/Hash``) as one job; answers it queued."""
-    request = jobs_pb2.SubmitJobRequest(method=method, items=[_pack(r) for r in requests], idempotency_key=idempotency_key)
-    return ff.jobs.SubmitJob(request).job
+def submit(ff, method: str, requests: Iterable[Request], idempotency_key: str = "") -> jobs_pb2.Job:
+    """Submits ``requests`` (messages, or dicts in their JSON form) to ``method``
+    (``flowforge.crypto.v1.CryptoService/Hash``) as one job; answers it queued. A dict that does not
+    fit raises FlowForgeError naming ``items[i].<field>`` before anything is sent."""
+    found = method_named(method)
+    items = []
+    for i, r in enumerate(requests):
+        try:
+            items.append(_pack(request(found.input_type, r)))
+        except FlowForgeError as err:
+            raise _item_error(i, err) from None
+    full = f"{found.containing_service.full_name}/{found.name}"
+    submitted = jobs_pb2.SubmitJobRequest(method=full, items=items, idempotency_key=idempotency_key)
+    return ff.jobs.SubmitJob(submitted).job
+
+
+def _item_error(index: int, err: FlowForgeError) -> FlowForgeError:
+    """``err`` about item ``index``: each field named ``items[index].<field>``."""
+    violations = [type(v)(f"items[{index}].{v.field}", v.description) for v in err.violations]
+    return FlowForgeError(err.code, f"items[{index}].{err.message}", violations=violations)
 
 
 def watch(ff, job_id: str, retries: int = 5) -> Iterator[jobs_pb2.WatchJobResponse]:
@@ -85,7 +102,7 @@ def outcomes(job: jobs_pb2.Job) -> list[Outcome]:
     found = []
     for item in sorted(job.items, key=lambda i: i.index):
         if item.HasField("result"):
-            value = symbol_database.Default().GetSymbol(item.result.TypeName())()
+            value = message_class(item.result.TypeName())()
             item.result.Unpack(value)
             found.append(Outcome(item.index, True, value=value))
         else:
@@ -93,6 +110,6 @@ def outcomes(job: jobs_pb2.Job) -> list[Outcome]:
     return found
 
 
-def run(ff, method: str, requests: Iterable[Message], on_progress=None, idempotency_key: str = "") -> list[Outcome]:
+def run(ff, method: str, requests: Iterable[Request], on_progress=None, idempotency_key: str = "") -> list[Outcome]:
     """Runs ``requests`` through ``method`` as one job; answers each one's outcome, in order."""
     return outcomes(wait(ff, submit(ff, method, requests, idempotency_key).id, on_progress))

@@ -15,6 +15,8 @@ from flowforge.llm.v1 import llm_pb2_grpc
 from flowforge.math.v1 import math_pb2_grpc
 from flowforge.ocr.v1 import ocr_pb2_grpc
 from flowforge.pdf.v1 import pdf_pb2_grpc
+from flowforge.requests import Request, message_class, method_named
+from flowforge.requests import request as request_of
 from flowforge.transform.v1 import transform_pb2_grpc
 from flowforge.vector.v1 import vector_pb2_grpc
 
@@ -79,6 +81,23 @@ class FlowForge:
         self.ocr = ocr_pb2_grpc.OcrServiceStub(self.channel)
         self.pdf = pdf_pb2_grpc.PdfServiceStub(self.channel)
         self.vector = vector_pb2_grpc.VectorServiceStub(self.channel)
+
+    def call(self, method: str, request: Request, timeout: float | None = None):
+        """Calls ``method`` (``flowforge.crypto.v1.CryptoService/Hash`` or ``CryptoService/Hash``)
+        with a message or a dict in its JSON form (``{"algorithm": "HASH_ALGORITHM_SHA256", "text":
+        "abc"}``); answers its reply (a server stream: an iterator of replies). A dict that does
+        not fit raises FlowForgeError naming the field before anything is sent."""
+        found = method_named(method)
+        if found.client_streaming:
+            raise FlowForgeError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"{found.full_name} takes a stream of requests: use its stub", []
+            )
+        message = request_of(found.input_type, request)
+        path = f"/{found.containing_service.full_name}/{found.name}"
+        reply = message_class(found.output_type)
+        open_call = self.channel.unary_stream if found.server_streaming else self.channel.unary_unary
+        rpc = open_call(path, request_serializer=lambda m: m.SerializeToString(), response_deserializer=reply.FromString)
+        return rpc(message, timeout=timeout)
 
     def close(self) -> None:
         self._raw.close()

@@ -19,10 +19,16 @@ class FieldViolation:
 class FlowForgeError(Exception):
     """An error from FlowForge: ``code`` (a grpc.StatusCode), ``message``, ``violations`` and ``request_id``."""
 
-    def __init__(self, code: grpc.StatusCode, message: str, details: list | None = None):
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        details: list | None = None,
+        violations: list[FieldViolation] | None = None,
+    ):
         self.code = code
         self.message = message
-        self.violations: list[FieldViolation] = []
+        self.violations: list[FieldViolation] = list(violations or [])
         self.request_id: str | None = None
         for detail in details or []:
             if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
