@@ -131,7 +131,7 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
     expect(text).toMatch(/VALIDATION_ERROR: expression: /);
   }, 300_000);
 
-  it("reports a wrong key and a gateway that does not answer, each with its cause (on the error output)", async () => {
+  it("reports a wrong key, a gateway that does not answer and a missing file, each with its cause (on the error output)", async () => {
     const nowhere = `http://127.0.0.1:${await freePort()}`; // nothing listens there
     await n8n.importCredentials([
       { id: "wrongkey", name: "Wrong Key", type: "flowForgeApi", data: { url: mesh.url, apiKey: "ffk_wrong" } },
@@ -154,12 +154,23 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
         credentials: { flowForgeApi: { id, name } },
       })),
     ];
+    // A file parameter naming binary data the item does not have: refused before any call.
+    workflow.nodes.push({
+      ...hash,
+      id: "missing",
+      name: "Missing File",
+      type: "n8n-nodes-flowforge.flowForgePdf",
+      position: [200, 400],
+      onError: "continueRegularOutput",
+      parameters: { operation: "Merge", documents: "nothing" },
+    });
     workflow.connections = {
       Start: {
         main: [
           [
             { node: "Wrong Key", type: "main", index: 0 },
             { node: "Nowhere", type: "main", index: 0 },
+            { node: "Missing File", type: "main", index: 0 },
           ],
         ],
       },
@@ -171,5 +182,14 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
     expect(unreachable.code).toBe("SERVICE_UNAVAILABLE");
     expect(unreachable.message).toContain(nowhere);
     expect(unreachable.message).toMatch(/ECONNREFUSED/);
+    // Refused in the gateway's shape, naming the parameter, before anything was sent.
+    const missing = items(runs, "Missing File")[0].json.error;
+    expect(missing.code).toBe("VALIDATION_ERROR");
+    expect(missing.details).toEqual([
+      {
+        field: "documents",
+        message: expect.stringMatching(/^item 0 has no binary data named "nothing" \(it has: none\)/),
+      },
+    ]);
   }, 300_000);
 });

@@ -65,7 +65,6 @@ interface Context {
 // n8n hands its own n8n-workflow to the nodes it loads (on NODE_PATH).
 const workflow = require("n8n-workflow") as {
   NodeApiError: new (node: unknown, error: Record<string, Json>, options: Record<string, unknown>) => Error;
-  NodeOperationError: new (node: unknown, message: string, options?: Record<string, unknown>) => Error;
 };
 
 const capabilities = catalog as Capability[];
@@ -171,17 +170,15 @@ function property(field: Field): Record<string, unknown> {
   }
 }
 
-/** A list parameter's values: a JSON list, or text separated by commas. */
-function listOf(value: Json, field: Field, index: number, ctx: Context): Json[] {
+/** A list parameter's values: a JSON list, or text separated by commas; `path` names it in errors. */
+function listOf(value: Json, field: Field, path = field.name): Json[] {
   if (Array.isArray(value)) return value;
   const text = String(value).trim();
   if (text.startsWith("["))
     try {
       return JSON.parse(text);
     } catch {
-      throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: not a valid JSON list`, {
-        itemIndex: index,
-      });
+      throw new Refused(path, "not a valid JSON list");
     }
   return text
     .split(",")
@@ -190,21 +187,18 @@ function listOf(value: Json, field: Field, index: number, ctx: Context): Json[] 
     .map((v) => {
       if (field.kind !== "number") return v;
       const n = Number(v);
-      if (Number.isNaN(n))
-        throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: ${v} is not a number`, {
-          itemIndex: index,
-        });
+      if (Number.isNaN(n)) throw new Refused(path, `${v} is not a number`);
       return n;
     });
 }
 
 /** A collection's value as its message's JSON (lists split, empty values left out). */
-function collectionOf(value: Json, field: Field, index: number, ctx: Context): Record<string, Json> {
+function collectionOf(value: Json, field: Field): Record<string, Json> {
   const out: Record<string, Json> = {};
   for (const [key, v] of Object.entries((value ?? {}) as Record<string, Json>)) {
     const sub = field.fields?.find((f) => f.name === key);
     if (!sub || v === "" || v === null) continue;
-    out[key] = sub.repeated ? listOf(v, sub, index, ctx) : v;
+    out[key] = sub.repeated ? listOf(v, sub, `${field.name}.${sub.name}`) : v;
   }
   return out;
 }
@@ -212,8 +206,13 @@ function collectionOf(value: Json, field: Field, index: number, ctx: Context): R
 /** One input item's request: each parameter set (empty ones left out), files read from its binary data. */
 async function requestOf(ctx: Context, op: Operation, index: number): Promise<Record<string, Json>> {
   const body: Record<string, Json> = {};
-  const file = async (property: string): Promise<Record<string, Json>> => {
+  const file = async (field: Field, property: string): Promise<Record<string, Json>> => {
     if (property.startsWith("blob_")) return { blobId: property };
+    if (!ctx.getInputData()[index]?.binary?.[property])
+      throw new Refused(
+        field.name,
+        `item ${index} has no binary data named "${property}" (it has: ${Object.keys(ctx.getInputData()[index]?.binary ?? {}).join(", ") || "none"}); give the name of one, or a blob id`,
+      );
     ctx.helpers.assertBinaryData(index, property);
     return { data: (await ctx.helpers.getBinaryDataBuffer(index, property)).toString("base64") };
   };
@@ -221,13 +220,13 @@ async function requestOf(ctx: Context, op: Operation, index: number): Promise<Re
     const value = ctx.getNodeParameter(field.name, index, undefined) as Json | undefined;
     if (value === undefined || value === "" || value === null) continue;
     if (field.repeated && field.kind !== "json") {
-      const values = listOf(value, field, index, ctx);
+      const values = listOf(value, field);
       if (values.length) body[field.name] = values;
       continue;
     }
     switch (field.kind) {
       case "collection": {
-        const message = collectionOf(value, field, index, ctx);
+        const message = collectionOf(value, field);
         if (Object.keys(message).length) body[field.name] = message;
         break;
       }
@@ -237,7 +236,7 @@ async function requestOf(ctx: Context, op: Operation, index: number): Promise<Re
         body[field.name] = value;
         break;
       case "file":
-        body[field.name] = await file(String(value).trim());
+        body[field.name] = await file(field, String(value).trim());
         break;
       case "files":
         body[field.name] = await Promise.all(
@@ -245,17 +244,17 @@ async function requestOf(ctx: Context, op: Operation, index: number): Promise<Re
             .split(",")
             .map((p) => p.trim())
             .filter(Boolean)
-            .map(file),
+            .map((property) => file(field, property)),
         );
         break;
       case "bytes":
-        body[field.name] = (await file(String(value).trim())).data ?? "";
+        body[field.name] = (await file(field, String(value).trim())).data ?? "";
         break;
       case "json":
         try {
           body[field.name] = typeof value === "string" ? JSON.parse(value) : value;
         } catch {
-          throw new workflow.NodeOperationError(ctx.getNode(), `${field.name}: not valid JSON`, { itemIndex: index });
+          throw new Refused(field.name, "not valid JSON");
         }
         break;
       default:
@@ -303,6 +302,19 @@ class Unreachable extends Error {
   }
 }
 
+/** An item's parameter refused before anything is sent, as the gateway refuses bad input. */
+class Refused extends Error {
+  readonly envelope: Envelope;
+  constructor(field: string, description: string) {
+    super(`${field}: ${description}`);
+    this.envelope = {
+      code: "VALIDATION_ERROR",
+      message: `${field}: ${description}`,
+      details: [{ field, message: description }],
+    };
+  }
+}
+
 /** An error as an n8n error naming the fields, or as the item's output on "Continue". */
 function failure(ctx: Context, error: Envelope, index: number, status?: number): Item {
   if (ctx.continueOnFail()) return { json: { error: error as unknown as Json }, pairedItem: { item: index } };
@@ -343,38 +355,45 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
     }
   };
   const op = capability.operations.find((o) => o.value === this.getNodeParameter("operation", 0))!;
-  const requests: Record<string, Json>[] = [];
-  for (let i = 0; i < items.length; i++) requests.push(await requestOf(this, op, i));
+  // Each item's request; one refused here (a missing file, a bad list) is that item's error
+  // (or stops the workflow), and nothing is sent for it.
+  const out: Item[] = [];
+  const requests: { index: number; request: Record<string, Json> }[] = [];
+  for (let index = 0; index < items.length; index++) {
+    try {
+      requests.push({ index, request: await requestOf(this, op, index) });
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      out.push(failure(this, err.envelope, index));
+    }
+  }
 
-  if (op.batch && this.getNodeParameter("asJob", 0, false)) {
+  if (op.batch && this.getNodeParameter("asJob", 0, false) && requests.length > 0) {
     // The route from the first item; every item's path fields taken out of its request.
-    const [path] = requests.map((r) => routeOf(op.path, r));
+    const [path] = requests.map((r) => routeOf(op.path, r.request));
     let response: Response;
     try {
-      response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests });
+      response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests.map((r) => r.request) });
     } catch (err) {
-      if (err instanceof Unreachable) return [[failure(this, err.envelope, 0)]];
+      if (err instanceof Unreachable) return [[...out, failure(this, err.envelope, requests[0].index)]];
       throw err;
     }
     if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
-      return [[failure(this, envelopeOf(response), 0, response.statusCode)]];
+      return [[...out, failure(this, envelopeOf(response), requests[0].index, response.statusCode)]];
     const answer = JSON.parse(response.body.toString("utf8")) as {
       job: { id: string; items: { index: number; result?: Record<string, Json>; error?: Record<string, Json> }[] };
     };
-    return [
-      answer.job.items.map(
-        (item): Item => ({
-          json: item.error
-            ? { error: item.error, jobId: answer.job.id }
-            : { ...(item.result ?? {}), jobId: answer.job.id },
-          pairedItem: { item: item.index },
-        }),
-      ),
-    ];
+    for (const item of answer.job.items)
+      out.push({
+        json: item.error
+          ? { error: item.error, jobId: answer.job.id }
+          : { ...(item.result ?? {}), jobId: answer.job.id },
+        pairedItem: { item: requests[item.index].index },
+      });
+    return [out.sort((a, b) => (a.pairedItem?.item ?? 0) - (b.pairedItem?.item ?? 0))];
   }
 
-  const out: Item[] = [];
-  for (const [index, request] of requests.entries()) {
+  for (const { index, request } of requests) {
     const body = { ...request };
     let url = `${base}${routeOf(op.path, body)}`;
     if (op.verb === "GET" || op.verb === "DELETE") {
@@ -416,7 +435,7 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
       pairedItem: { item: index },
     });
   }
-  return [out];
+  return [out.sort((a, b) => (a.pairedItem?.item ?? 0) - (b.pairedItem?.item ?? 0))];
 }
 
 /** The node class n8n instantiates for `name`'s capability. */
