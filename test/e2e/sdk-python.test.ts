@@ -24,6 +24,7 @@ import json, sys
 import flowforge
 from flowforge import FlowForge, FlowForgeError, run, submit, wait
 from flowforge.crypto.v1 import crypto_pb2
+from flowforge.jobs.v1 import jobs_pb2
 
 target, key, nobody = sys.argv[1:4]
 out = {"module": flowforge.__file__, "version": flowforge.__version__}
@@ -55,6 +56,11 @@ with FlowForge(target, key) as ff:
     job = submit(ff, "CryptoService/Hash", [{"algorithm": "HASH_ALGORITHM_SHA1", "text": "abc"}])
     wait(ff, job.id)
     out["stream"] = [e.WhichOneof("event") for e in ff.call("JobService/WatchJob", {"jobId": job.id})]
+# A job that outlasts the client's deadline for calls: waiting on it is a stream, which has none.
+slow = [crypto_pb2.HashPasswordRequest(password="p", params=crypto_pb2.KdfParams(memory_kib=65536, iterations=3))] * 30
+with FlowForge(target, key, timeout=0.5) as quick:
+    job = submit(quick, "CryptoService/HashPassword", slow)
+    out["outlasts"] = jobs_pb2.JobState.Name(wait(quick, job.id).state)
 out["wrong_key"] = failure(lambda: FlowForge(target, "ffk_wrong").crypto.Hash(abc))
 out["unreachable"] = failure(lambda: FlowForge(nobody, key, timeout=10).crypto.Hash(abc))
 print(json.dumps(out))
@@ -115,6 +121,7 @@ describe("the Python SDK, installed into a fresh virtual environment", () => {
     expect(out.dict_batch).toEqual([createHash("md5").update("abc").digest("hex"), ["algorithm"]]);
     expect(out.stream[0]).toBe("state_changed");
     expect(out.stream).toContain("item_finished");
+    expect(out.outlasts).toBe("JOB_STATE_SUCCEEDED");
     expect(out.wrong_key.code).toBe("UNAUTHENTICATED");
     expect(out.unreachable.code).toBe("UNAVAILABLE");
   });

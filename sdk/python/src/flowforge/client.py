@@ -28,18 +28,19 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         self._metadata = [("authorization", f"Bearer {credential}")] if credential else []
         self._timeout = timeout
 
-    def _details(self, details):
+    def _details(self, details, default_timeout: float | None):
         metadata = list(details.metadata or []) + self._metadata
-        return details._replace(metadata=metadata, timeout=details.timeout or self._timeout)
+        return details._replace(metadata=metadata, timeout=details.timeout or default_timeout)
 
     def intercept_unary_unary(self, continuation, client_call_details, request):
-        call = continuation(self._details(client_call_details), request)
+        call = continuation(self._details(client_call_details, self._timeout), request)
         if call.code() is not grpc.StatusCode.OK:
             raise FlowForgeError.from_rpc_error(call)
         return call
 
     def intercept_unary_stream(self, continuation, client_call_details, request):
-        call = continuation(self._details(client_call_details), request)
+        # No default deadline: a stream (a job's events, a chat) lasts as long as its work does.
+        call = continuation(self._details(client_call_details, None), request)
 
         def messages():
             try:
@@ -55,7 +56,8 @@ class FlowForge:
 
     Stubs: ``account``, ``admin``, ``blobs``, ``crypto``, ``data`` (also ``transform``), ``image``,
     ``jobs``, ``llm``, ``math``, ``ocr``, ``pdf``, ``vector``. Every call's error is a
-    FlowForgeError; ``timeout`` (seconds) is each call's deadline unless it gives its own.
+    FlowForgeError; ``timeout`` (seconds) is each unary call's deadline unless it gives its own
+    (streams have none unless they give one: a job's events last as long as the job).
     """
 
     def __init__(
