@@ -106,6 +106,18 @@ describe.skipIf(!n8nInstalled && !n8nRequired)("the FlowForge n8n nodes in a rea
     expect(new Set(out.map((o) => o.jobId)).size).toBe(1);
   }, 300_000);
 
+  it("runs more rows than a page of a job's items as one job: every row's result, in order", async () => {
+    const workflow = example("batch");
+    workflow.id = "FlowForgeNodeManyRows";
+    const texts = Array.from({ length: 250 }, (_, i) => `row ${i}`);
+    workflow.nodes.find((n: { id: string }) => n.id === "rows").parameters.jsonOutput = JSON.stringify({
+      rows: texts.map((text) => ({ text })),
+    });
+    const out = items(await n8n.execute(workflow), "Hash as a Job").map((i) => i.json);
+    expect(out.map((o) => o.digest)).toEqual(texts.map(sha256));
+    expect(new Set(out.map((o) => o.jobId)).size).toBe(1);
+  }, 300_000);
+
   it("takes options, lists and nested settings as parameters (examples/fields.json)", async () => {
     const runs = await n8n.execute(example("fields"));
     // A collection (the CSV settings) and enums as options.

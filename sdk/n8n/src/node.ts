@@ -371,18 +371,37 @@ async function execute(this: Context, capability: Capability): Promise<Item[][]>
   if (op.batch && this.getNodeParameter("asJob", 0, false) && requests.length > 0) {
     // The route from the first item; every item's path fields taken out of its request.
     const [path] = requests.map((r) => routeOf(op.path, r.request));
-    let response: Response;
+    type JobAnswer = {
+      job: {
+        id: string;
+        state: string;
+        nextItemsPageToken?: string;
+        items: { index: number; result?: Record<string, Json>; error?: Record<string, Json> }[];
+      };
+    };
+    const finished = ["JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"];
+    let answer: JobAnswer | undefined;
     try {
-      response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests.map((r) => r.request) });
+      // Submitted and waited for (at most 120 s a request: the gateway's longest wait), then every
+      // page of its items read (a page holds at most 1,000).
+      let response = await call("POST", `${base}${path}:batch?wait=120s`, { items: requests.map((r) => r.request) });
+      for (;;) {
+        if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
+          return [[...out, failure(this, envelopeOf(response), requests[0].index, response.statusCode)]];
+        const page = JSON.parse(response.body.toString("utf8")) as JobAnswer;
+        const jobUrl = `${base}/api/v1/jobs/${encodeURIComponent(page.job.id)}?items_page_size=1000`;
+        if (!finished.includes(page.job.state)) {
+          response = await call("GET", `${jobUrl}&wait=120s`);
+          continue;
+        }
+        answer = answer ? { job: { ...page.job, items: [...answer.job.items, ...page.job.items] } } : page;
+        if (!page.job.nextItemsPageToken) break;
+        response = await call("GET", `${jobUrl}&items_page_token=${encodeURIComponent(page.job.nextItemsPageToken)}`);
+      }
     } catch (err) {
       if (err instanceof Unreachable) return [[...out, failure(this, err.envelope, requests[0].index)]];
       throw err;
     }
-    if (response.statusCode >= 400 && !/"job"/.test(response.body.toString("utf8")))
-      return [[...out, failure(this, envelopeOf(response), requests[0].index, response.statusCode)]];
-    const answer = JSON.parse(response.body.toString("utf8")) as {
-      job: { id: string; items: { index: number; result?: Record<string, Json>; error?: Record<string, Json> }[] };
-    };
     for (const item of answer.job.items)
       out.push({
         json: item.error
