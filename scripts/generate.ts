@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { addressVariable, runsAsJobsAmong, servicePort, type Capability } from "#capability/index.js";
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import { builtRegistry, commentLines, openapiDocument } from "./generate/openapi.js";
-import { isFileMessage } from "#sdk/input.js";
+import { enumChoices, isFileMessage } from "#sdk/input.js";
 import {
   composeFile,
   gatewayManifest,
@@ -225,10 +225,9 @@ function n8nField(field: DescField): N8nField {
         : undefined;
   const repeated = field.fieldKind === "list" ? { repeated: true } : {};
   if (enumDesc) {
-    const prefix = enumDesc.values.find((v) => v.number === 0)?.name.replace(/UNSPECIFIED$/, "") ?? "";
-    const options = enumDesc.values
-      .filter((v) => v.number !== 0)
-      .map((v) => ({ name: v.name.slice(v.name.startsWith(prefix) ? prefix.length : 0).toLowerCase(), value: v.name }));
+    // Named as people type them (the gateway's spellings), valued by the contract's full name.
+    const names = enumChoices(enumDesc);
+    const options = enumDesc.values.filter((v) => v.number !== 0).map((v, i) => ({ name: names[i], value: v.name }));
     return { ...base, ...repeated, kind: "options", options };
   }
   if (scalar !== undefined) {
@@ -288,8 +287,7 @@ const n8nCatalog = sdkServices
   }));
 write("sdk/n8n/src/catalog.json", `${JSON.stringify(n8nCatalog, null, 2)}\n`);
 // Its package.json lists every node: the one file per capability that it writes here.
-const n8nClass = (name: string) =>
-  `FlowForge${name === "llm" ? "Llm" : name === "ocr" ? "Ocr" : titleCase(name).replace(/ /g, "")}`;
+const n8nClass = (name: string) => `FlowForge${titleCase(name).replace(/ /g, "")}`;
 for (const { name } of n8nCatalog)
   write(
     `sdk/n8n/src/nodes/${n8nClass(name)}/${n8nClass(name)}.node.ts`,

@@ -10,6 +10,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { HashAlgorithm, HashRequestSchema } from "#gen/flowforge/crypto/v1/crypto_pb.js";
 import { JobState, ListJobsRequestSchema, WatchJobRequestSchema } from "#gen/flowforge/jobs/v1/jobs_pb.js";
 import { BadRequestSchema } from "#gen/google/rpc/error_details_pb.js";
+import {
+  ChromaSubsampling,
+  ChromaSubsamplingSchema,
+  TransformRequestSchema,
+} from "#gen/flowforge/image/v1/image_pb.js";
+import { enumChoices } from "#sdk/input.js";
 import { capabilities } from "#gen/flowforge/capabilities.js";
 import { runsAsJobs } from "../../services/catalog.js";
 import { gatewayServices } from "../own-services.js";
@@ -181,6 +187,14 @@ describe("inputs", () => {
     expect(
       fieldOf(() => restInput(HashRequestSchema, { ...none, body: { algorithm: "sha7" }, bodyField: "*" })),
     ).toEqual({ code: Code.InvalidArgument, field: "algorithm" });
+    // Without the prefix its unset value declares, where protobuf-es keeps it (`420` is no identifier).
+    const chroma = restInput(TransformRequestSchema, {
+      ...none,
+      body: { chromaSubsampling: "420" },
+      bodyField: "*",
+    });
+    expect(chroma.chromaSubsampling).toBe(ChromaSubsampling.CHROMA_SUBSAMPLING_420);
+    expect(enumChoices(ChromaSubsamplingSchema)).toEqual(["420", "444"]);
   });
 
   it("query parameters by proto or JSON name, typed by their field; a body route refuses them", () => {

@@ -4,7 +4,7 @@
  * matches, and which messages are files. One implementation for the gateway's JSON and REST
  * layer and the `flowforge` command, so both accept and refuse the same things.
  */
-import { type DescEnum, type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
+import { type DescEnum, type DescEnumValue, type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 
 /** A value that names no single enum value: which field, and what it says. */
 export class SpellingError extends Error {
@@ -37,15 +37,26 @@ function spellingsOf(e: DescEnum): Map<string, string> {
     if (v.number === 0) continue; // UNSPECIFIED: only by its full name
     add(squash(v.name), v.name);
     add(squash(v.localName), v.name);
+    add(squash(shortName(e, v)), v.name);
   }
   map = new Map([...seen].filter(([, names]) => names.length === 1).map(([key, [name]]) => [key, name]));
   spellings.set(e, map);
   return map;
 }
 
+/**
+ * A value's name without the prefix its enum's unset value declares, in lower case: `sha256` for
+ * HASH_ALGORITHM_SHA256, `420` for CHROMA_SUBSAMPLING_420 (where protobuf-es's localName keeps
+ * the prefix, since `420` is no identifier).
+ */
+function shortName(e: DescEnum, v: DescEnumValue): string {
+  const prefix = e.values.find((u) => u.number === 0)?.name.replace(/UNSPECIFIED$/, "") ?? "";
+  return (prefix && v.name.startsWith(prefix) ? v.name.slice(prefix.length) : v.localName).toLowerCase();
+}
+
 /** The enum's values as a person would type them (`sha256` for HASH_ALGORITHM_SHA256), the unset one left out. */
 export function enumChoices(e: DescEnum): string[] {
-  return e.values.filter((v) => v.number !== 0).map((v) => v.localName.toLowerCase());
+  return e.values.filter((v) => v.number !== 0).map((v) => shortName(e, v));
 }
 
 /**
