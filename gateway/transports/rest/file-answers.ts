@@ -4,7 +4,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { type Req, type Res, writePaced } from "../node-http.js";
 import { restRefusal, writeRestError } from "./envelope.js";
-import { fileExtensions, filesOf, sniffType, writeFileHead } from "./files.js";
+import { fileExtensions } from "#sdk/input.js";
+import { filesOf, sniffType, writeFileHead } from "./files.js";
 
 /** `name` with the extension of `contentType` (`.bin` for a type without one). */
 const withExtension = (name: string, contentType: string) => `${name}.${fileExtensions[contentType] ?? "bin"}`;

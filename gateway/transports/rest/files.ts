@@ -18,7 +18,7 @@ import busboy from "busboy";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { BlobStore } from "#blobs/index.js";
 import { invalidArgument } from "#runtime/errors.js";
-import { isFileMessage } from "#sdk/input.js";
+import { fileExtensions, isFileMessage } from "#sdk/input.js";
 import { answerFileDepth, fileFields } from "./templates.js";
 import type { Req, Res } from "../node-http.js";
 
@@ -375,17 +375,6 @@ export function sniffType(head: Uint8Array): string {
   if (/^ftypavi[fs]$/.test(b.subarray(4, 12).toString("latin1"))) return "image/avif";
   return "application/octet-stream";
 }
-
-/** File name extensions by media type (a file answered without a name is named with one). */
-export const fileExtensions: Record<string, string> = {
-  "application/pdf": "pdf",
-  "image/png": "png",
-  "image/jpeg": "jpg",
-  "image/webp": "webp",
-  "image/gif": "gif",
-  "image/avif": "avif",
-  "image/tiff": "tiff",
-};
 
 /** Writes a file answer's head: type, disposition, length when known, and the checksum when known. */
 export function writeFileHead(

@@ -31,7 +31,7 @@ import { FlowForgeError, unreachable } from "./errors.js";
 import { comments, registry as createRegistry, services } from "./gen/flowforge/catalog.js";
 import { JobState } from "./gen/flowforge/jobs/v1/jobs_pb.js";
 import { http } from "./gen/google/api/annotations_pb.js";
-import { enumChoices, enumValueName, isFileMessage, SpellingError, spellEnums } from "./input.js";
+import { enumChoices, enumValueName, fileExtensions, isFileMessage, SpellingError, spellEnums } from "./input.js";
 import { methodName, outcomes, type Progress } from "./jobs.js";
 import { createNodeFlowForge } from "./node.js";
 
@@ -315,17 +315,8 @@ function filesIn(
   return found;
 }
 
-const extension: Record<string, string> = {
-  "application/pdf": "pdf",
-  "image/png": "png",
-  "image/jpeg": "jpg",
-  "image/webp": "webp",
-  "image/avif": "avif",
-  "image/gif": "gif",
-  "image/tiff": "tiff",
-  "text/csv": "csv",
-  "application/json": "json",
-};
+/** Extensions of the files `--out` writes: the gateway's, and the text formats an answer may carry as bytes. */
+const extension: Record<string, string> = { ...fileExtensions, "text/csv": "csv", "application/json": "json" };
 
 /** Writes the answer's files to `out` (a file, or a directory ending in `/` for several); answers the JSON with paths in their place. */
 function writeFiles(json: JsonValue, schema: DescMessage, out: string, method: DescMethod): JsonValue {

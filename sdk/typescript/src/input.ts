@@ -1,8 +1,9 @@
 /**
- * Requests as people write them, read against the contracts' descriptors: enum values in the
- * spellings people type (`sha256`, `SHA-256`, `Sha_256`, `HASH_ALGORITHM_SHA256`) where one value
- * matches, and which messages are files. One implementation for the gateway's JSON and REST
- * layer and the `flowforge` command, so both accept and refuse the same things.
+ * Requests and answers as people handle them, read against the contracts' descriptors: enum
+ * values in the spellings people type (`sha256`, `SHA-256`, `Sha_256`, `HASH_ALGORITHM_SHA256`)
+ * where one value matches, which messages are files, and the extension a file's type takes. One
+ * implementation for the gateway's JSON and REST layer and the `flowforge` command, so both
+ * accept, refuse and name things alike.
  */
 import { type DescEnum, type DescEnumValue, type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 
@@ -110,6 +111,17 @@ export function spellEnums(schema: DescMessage, json: unknown, path = "", depth 
   }
   return obj;
 }
+
+/** File name extensions by the media types of the files the contracts answer (a file answered without a name is named with one). */
+export const fileExtensions: Readonly<Record<string, string>> = {
+  "application/pdf": "pdf",
+  "image/png": "png",
+  "image/jpeg": "jpg",
+  "image/webp": "webp",
+  "image/gif": "gif",
+  "image/avif": "avif",
+  "image/tiff": "tiff",
+};
 
 /**
  * A file: a message whose `source` oneof holds the bytes (`data`) or a stored blob's id
