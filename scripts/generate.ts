@@ -13,6 +13,7 @@ import { addressVariable, runsAsJobsAmong, servicePort, type Capability } from "
 import { type DescField, type DescMessage, ScalarType } from "@bufbuild/protobuf";
 import { builtRegistry, commentLines, openapiDocument } from "./generate/openapi.js";
 import { enumChoices, isFileMessage } from "#sdk/input.js";
+import type { Capability as N8nCapability, Field as N8nField } from "../sdk/n8n/src/node.js";
 import {
   composeFile,
   gatewayManifest,
@@ -185,18 +186,6 @@ write(
 
 // The n8n community node's catalogue (sdk/n8n/src/catalog.json): a node per capability, an
 // operation per unary method with a REST route, its parameters from the request message.
-type N8nField = {
-  name: string;
-  displayName: string;
-  kind: "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json" | "collection";
-  description: string;
-  required: boolean;
-  /** A list of scalars or enum values. */
-  repeated?: boolean;
-  options?: { name: string; value: string }[];
-  /** A collection's fields. */
-  fields?: N8nField[];
-};
 const titleCase = (name: string) =>
   name
     .split(/_|(?=[A-Z][a-z])/)
@@ -254,7 +243,7 @@ function n8nField(field: DescField): N8nField {
     return { ...base, kind: "files" };
   return { ...base, kind: "json" };
 }
-const n8nCatalog = sdkServices
+const n8nCatalog: N8nCapability[] = sdkServices
   .filter(([name]) => !["account", "admin", "blobs", "jobs"].includes(name))
   .map(([name, service]) => ({
     name,

@@ -7,8 +7,9 @@
  */
 import catalog from "./catalog.json";
 
-type Kind = "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json" | "collection";
-interface Field {
+/** The catalogue's shapes (scripts/generate.ts writes catalog.json in them). */
+export type Kind = "string" | "number" | "boolean" | "options" | "file" | "files" | "bytes" | "json" | "collection";
+export interface Field {
   name: string;
   displayName: string;
   kind: Kind;
@@ -20,7 +21,7 @@ interface Field {
   /** A collection's fields (a nested message of scalars and enums). */
   fields?: Field[];
 }
-interface Operation {
+export interface Operation {
   value: string;
   name: string;
   description: string;
@@ -30,7 +31,7 @@ interface Operation {
   answersFile: boolean;
   fields: Field[];
 }
-interface Capability {
+export interface Capability {
   name: string;
   displayName: string;
   description: string;
