@@ -19,10 +19,10 @@ Request = Union[Message, Mapping[str, Any]]
 
 def message_class(descriptor: Descriptor | str) -> type:
     """The generated class of a message type (by descriptor or full name)."""
-    name = descriptor if isinstance(descriptor, str) else descriptor.full_name
     if hasattr(message_factory, "GetMessageClass"):  # protobuf 4.22 and later
-        return message_factory.GetMessageClass(descriptor_pool.Default().FindMessageTypeByName(name))
-    return symbol_database.Default().GetSymbol(name)
+        found = descriptor_pool.Default().FindMessageTypeByName(descriptor) if isinstance(descriptor, str) else descriptor
+        return message_factory.GetMessageClass(found)
+    return symbol_database.Default().GetSymbol(descriptor if isinstance(descriptor, str) else descriptor.full_name)
 
 
 def method_named(name: str) -> MethodDescriptor:
